@@ -1,0 +1,616 @@
+//! Encoding of tables to dense, column-major `u32` codes against a declared [`Schema`].
+//!
+//! Every encodable column becomes one contiguous `Vec<u32>` ([`EncodedColumn::codes`]) laid
+//! out by its [`CodeBook`]. Codes depend only on the schema, never on the data, so tables
+//! encoded separately (partitions, trusts) share one code space and their counts merge by
+//! addition. Batches are encoded in parallel across columns and, within a column, across
+//! row chunks (rayon). Bad values are errors that name the column, the 1-based data row and
+//! the value; with [`OutOfDomain::MapToOther`] values outside the declared domain instead
+//! get the column's "other" code and are counted in the [`EncodeReport`]. No row is dropped.
+
+mod arrays;
+mod codec;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow_array::RecordBatch;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use self::codec::CodeBook;
+pub(crate) use self::codec::{ColumnCodec, Edges};
+use super::error::{DataError, Result};
+use super::io::{BatchStream, DEFAULT_BATCH_ROWS, open_table};
+use super::schema::{ColumnKind, ColumnSpec, Schema};
+
+/// What to do with a well-formed value outside its column's declared domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutOfDomain {
+    /// Refuse the table with an error naming the column, row and value (the default).
+    #[default]
+    Error,
+    /// Give it the column's explicit "other" code and count it in the report.
+    MapToOther,
+}
+
+/// Options for [`Encoder`].
+#[derive(Debug, Clone)]
+pub struct EncodeOptions {
+    /// Columns to encode, in this order; all encodable (non-text) columns when `None`.
+    pub columns: Option<Vec<String>>,
+    /// Handling of out-of-domain values.
+    pub out_of_domain: OutOfDomain,
+    /// Rows per parallel work item within one column.
+    pub chunk_rows: usize,
+    /// Accept a table with no rows (e.g. an empty partition); otherwise it is an error.
+    pub allow_empty: bool,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        EncodeOptions {
+            columns: None,
+            out_of_domain: OutOfDomain::Error,
+            chunk_rows: 32 * 1024,
+            allow_empty: false,
+        }
+    }
+}
+
+/// What encoding did besides producing codes: nothing is dropped silently.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncodeReport {
+    /// Rows encoded.
+    pub rows: u64,
+    /// Per encoded column, how many values were mapped to "other" (all zero unless
+    /// [`OutOfDomain::MapToOther`]).
+    pub mapped_to_other: BTreeMap<String, u64>,
+    /// Text columns of the schema that were not encoded (identifiers, free text).
+    pub text_columns_not_encoded: Vec<String>,
+    /// Columns present in the data but not declared in the schema (not encoded).
+    pub undeclared_data_columns: Vec<String>,
+    /// Encoded columns whose domain was read from the data rather than declared.
+    pub domain_from_data: Vec<String>,
+}
+
+/// One encoded column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedColumn {
+    /// The column's declaration.
+    pub spec: ColumnSpec,
+    /// Layout of its codes.
+    pub codebook: CodeBook,
+    /// One code per row.
+    pub codes: Vec<u32>,
+}
+
+impl EncodedColumn {
+    /// Column name.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// Whether the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    /// How many rows hold each code (`cardinality` entries), counted in parallel.
+    pub fn counts(&self) -> Vec<u64> {
+        let k = self.codebook.cardinality() as usize;
+        self.codes
+            .par_chunks(256 * 1024)
+            .fold(
+                || vec![0u64; k],
+                |mut acc, chunk| {
+                    for &c in chunk {
+                        acc[c as usize] += 1;
+                    }
+                    acc
+                },
+            )
+            .reduce(
+                || vec![0u64; k],
+                |mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                    a
+                },
+            )
+    }
+
+    /// Human-readable label of a code: the category, the integer, the bin `[lo, hi)`, the
+    /// date or period, `null` or `other`.
+    pub fn label(&self, code: u32) -> String {
+        label(&self.spec, &self.codebook, code)
+    }
+}
+
+pub(crate) fn label(spec: &ColumnSpec, book: &CodeBook, code: u32) -> String {
+    if Some(code) == book.null_code {
+        return "null".into();
+    }
+    if Some(code) == book.other_code {
+        return "other".into();
+    }
+    if code >= book.n_values {
+        return format!("<invalid code {code}>");
+    }
+    let codec = ColumnCodec::new(spec).expect("encoded columns are encodable");
+    match (&spec.kind, &codec) {
+        (ColumnKind::Categorical { values, .. }, _) => values[code as usize].clone(),
+        (
+            ColumnKind::Integer {
+                min, bins: None, ..
+            },
+            _,
+        ) => (min + i64::from(code)).to_string(),
+        (_, ColumnCodec::Integer { edges: Some(e), .. } | ColumnCodec::Float { edges: e, .. }) => {
+            let (lo, hi) = e.bounds(code);
+            if code + 1 == e.n_bins() {
+                format!("[{lo}, {hi}]")
+            } else {
+                format!("[{lo}, {hi})")
+            }
+        }
+        (ColumnKind::Date { .. } | ColumnKind::Datetime { .. }, _) => {
+            super::decode::period_label(spec, code)
+        }
+        _ => code.to_string(),
+    }
+}
+
+/// A table encoded against a schema: one code vector per column, all of `n_rows` rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedTable {
+    columns: Vec<EncodedColumn>,
+    n_rows: usize,
+    report: EncodeReport,
+}
+
+impl EncodedTable {
+    /// Assemble a table from columns, checking lengths and that every code is valid.
+    pub fn from_columns(columns: Vec<EncodedColumn>) -> Result<Self> {
+        let n_rows = columns.first().map_or(0, |c| c.codes.len());
+        for c in &columns {
+            if c.codes.len() != n_rows {
+                return Err(DataError::InvalidArgument {
+                    name: "columns",
+                    reason: format!(
+                        "column {:?} has {} rows, expected {n_rows}",
+                        c.spec.name,
+                        c.codes.len()
+                    ),
+                });
+            }
+            let k = c.codebook.cardinality();
+            if let Some(bad) = c.codes.par_iter().find_any(|&&x| x >= k) {
+                return Err(DataError::InvalidArgument {
+                    name: "columns",
+                    reason: format!(
+                        "column {:?} holds code {bad} but has {k} codes",
+                        c.spec.name
+                    ),
+                });
+            }
+        }
+        let report = EncodeReport {
+            rows: n_rows as u64,
+            mapped_to_other: columns.iter().map(|c| (c.spec.name.clone(), 0)).collect(),
+            domain_from_data: columns
+                .iter()
+                .filter(|c| c.spec.domain_from_data)
+                .map(|c| c.spec.name.clone())
+                .collect(),
+            ..Default::default()
+        };
+        Ok(EncodedTable {
+            columns,
+            n_rows,
+            report,
+        })
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// The encoded columns, in order.
+    pub fn columns(&self) -> &[EncodedColumn] {
+        &self.columns
+    }
+
+    /// An encoded column by name.
+    pub fn column(&self, name: &str) -> Result<&EncodedColumn> {
+        self.columns
+            .iter()
+            .find(|c| c.spec.name == name)
+            .ok_or_else(|| DataError::UnknownColumn {
+                column: name.to_string(),
+                available: self.columns.iter().map(|c| c.spec.name.clone()).collect(),
+            })
+    }
+
+    /// The schema of the encoded columns.
+    pub fn schema(&self) -> Schema {
+        Schema {
+            version: super::schema::SCHEMA_FORMAT_VERSION,
+            name: None,
+            columns: self.columns.iter().map(|c| c.spec.clone()).collect(),
+        }
+    }
+
+    /// What encoding reported.
+    pub fn report(&self) -> &EncodeReport {
+        &self.report
+    }
+
+    /// Bytes held by the codes.
+    pub fn code_bytes(&self) -> usize {
+        self.columns.len() * self.n_rows * std::mem::size_of::<u32>()
+    }
+
+    /// Take the columns out.
+    pub fn into_columns(self) -> Vec<EncodedColumn> {
+        self.columns
+    }
+
+    /// Append another table encoded against the same schema and options (a partition of
+    /// the same data set); codes are schema-determined, so they concatenate as they are.
+    pub fn append(&mut self, other: EncodedTable) -> Result<()> {
+        let same = self.columns.len() == other.columns.len()
+            && self
+                .columns
+                .iter()
+                .zip(&other.columns)
+                .all(|(a, b)| a.spec == b.spec && a.codebook == b.codebook);
+        if !same {
+            return Err(DataError::SchemaMismatch {
+                detail: "cannot append tables encoded against different schemas or options".into(),
+            });
+        }
+        for (a, b) in self.columns.iter_mut().zip(other.columns) {
+            a.codes.extend_from_slice(&b.codes);
+        }
+        self.n_rows += other.n_rows;
+        self.report.rows += other.report.rows;
+        for (k, v) in other.report.mapped_to_other {
+            *self.report.mapped_to_other.entry(k).or_default() += v;
+        }
+        Ok(())
+    }
+}
+
+/// Streaming encoder: push record batches, then [`Encoder::finish`].
+#[derive(Debug)]
+pub struct Encoder {
+    specs: Vec<ColumnSpec>,
+    codecs: Vec<ColumnCodec>,
+    books: Vec<CodeBook>,
+    codes: Vec<Vec<u32>>,
+    other: Vec<u64>,
+    rows: u64,
+    positions: Option<Vec<usize>>,
+    opts: EncodeOptions,
+    report: EncodeReport,
+}
+
+impl Encoder {
+    /// An encoder for `schema` (validated) with `opts`.
+    pub fn new(schema: &Schema, opts: EncodeOptions) -> Result<Self> {
+        schema.validate()?;
+        if opts.chunk_rows == 0 {
+            return Err(DataError::InvalidArgument {
+                name: "chunk_rows",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let specs: Vec<ColumnSpec> = match &opts.columns {
+            Some(names) => {
+                let mut specs = Vec::with_capacity(names.len());
+                for n in names {
+                    let spec = schema.column(n)?;
+                    if !spec.kind.is_encodable() {
+                        return Err(DataError::InvalidArgument {
+                            name: "columns",
+                            reason: format!(
+                                "column {n:?} is declared text (no public domain) and cannot be encoded"
+                            ),
+                        });
+                    }
+                    if specs.iter().any(|s: &ColumnSpec| s.name == *n) {
+                        return Err(DataError::InvalidArgument {
+                            name: "columns",
+                            reason: format!("column {n:?} is listed twice"),
+                        });
+                    }
+                    specs.push(spec.clone());
+                }
+                specs
+            }
+            None => schema
+                .columns
+                .iter()
+                .filter(|c| c.kind.is_encodable())
+                .cloned()
+                .collect(),
+        };
+        if specs.is_empty() {
+            return Err(DataError::InvalidArgument {
+                name: "columns",
+                reason: "no encodable columns selected".into(),
+            });
+        }
+        let codecs: Vec<ColumnCodec> = specs
+            .iter()
+            .map(|s| ColumnCodec::new(s).expect("encodable"))
+            .collect();
+        let books = specs
+            .iter()
+            .zip(&codecs)
+            .map(|(s, c)| {
+                let n = c.n_values();
+                let null_code = s.nullable.then_some(n);
+                let other_code = (opts.out_of_domain == OutOfDomain::MapToOther)
+                    .then_some(n + u32::from(s.nullable));
+                CodeBook {
+                    n_values: n,
+                    null_code,
+                    other_code,
+                }
+            })
+            .collect();
+        let report = EncodeReport {
+            text_columns_not_encoded: schema
+                .columns
+                .iter()
+                .filter(|c| !c.kind.is_encodable())
+                .map(|c| c.name.clone())
+                .collect(),
+            domain_from_data: specs
+                .iter()
+                .filter(|s| s.domain_from_data)
+                .map(|s| s.name.clone())
+                .collect(),
+            ..Default::default()
+        };
+        Ok(Encoder {
+            codes: vec![Vec::new(); specs.len()],
+            other: vec![0; specs.len()],
+            specs,
+            codecs,
+            books,
+            rows: 0,
+            positions: None,
+            opts,
+            report,
+        })
+    }
+
+    /// Reserve room for `rows` more rows (avoids regrowth when the row count is known).
+    pub fn reserve(&mut self, rows: usize) {
+        for c in &mut self.codes {
+            c.reserve_exact(rows);
+        }
+    }
+
+    /// Rows encoded so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    fn resolve(&mut self, batch: &RecordBatch) -> Result<Vec<usize>> {
+        let arrow = batch.schema();
+        let data_names: Vec<&str> = arrow.fields().iter().map(|f| f.name().as_str()).collect();
+        let mut positions = Vec::with_capacity(self.specs.len());
+        for (spec, codec) in self.specs.iter().zip(&self.codecs) {
+            let p = data_names
+                .iter()
+                .position(|n| *n == spec.name)
+                .ok_or_else(|| DataError::SchemaMismatch {
+                    detail: format!(
+                        "column {:?} is declared in the schema but missing from the data (data columns: {})",
+                        spec.name,
+                        data_names.join(", ")
+                    ),
+                })?;
+            arrays::check_type(spec, codec, batch.column(p).as_ref())?;
+            positions.push(p);
+        }
+        self.report.undeclared_data_columns = data_names
+            .iter()
+            .filter(|n| !self.specs.iter().any(|s| s.name == **n))
+            .map(|n| n.to_string())
+            .collect();
+        Ok(positions)
+    }
+
+    /// Encode one batch and append its codes. On error nothing of the batch is kept and the
+    /// error names the first bad value (lowest row, then leftmost column).
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        if self.positions.is_none() {
+            self.positions = Some(self.resolve(batch)?);
+        }
+        let positions = self.positions.as_ref().expect("resolved");
+        let n = batch.num_rows();
+        let base = self.rows;
+        let chunk = self.opts.chunk_rows;
+        let specs = &self.specs;
+        let codecs = &self.codecs;
+        let books = &self.books;
+        let results: Vec<Result<u64>> = self
+            .codes
+            .par_iter_mut()
+            .enumerate()
+            .map(|(j, codes)| {
+                let start = codes.len();
+                codes.resize(start + n, 0);
+                let array = batch.column(positions[j]);
+                let per_chunk: Vec<Result<u64>> = codes[start..]
+                    .par_chunks_mut(chunk)
+                    .enumerate()
+                    .map(|(k, out)| {
+                        let offset = k * chunk;
+                        let slice = array.slice(offset, out.len());
+                        arrays::encode_array(
+                            &specs[j],
+                            &codecs[j],
+                            &books[j],
+                            slice.as_ref(),
+                            base + offset as u64 + 1,
+                            out,
+                        )
+                    })
+                    .collect();
+                per_chunk.into_iter().sum::<Result<u64>>()
+            })
+            .collect();
+        let mut first_err: Option<DataError> = None;
+        for r in &results {
+            if let Err(e) = r {
+                let better = match &first_err {
+                    None => true,
+                    Some(f) => e.row().unwrap_or(u64::MAX) < f.row().unwrap_or(u64::MAX),
+                };
+                if better {
+                    first_err = Some(clone_error(e));
+                }
+            }
+        }
+        if let Some(e) = first_err {
+            for c in &mut self.codes {
+                c.truncate(base as usize);
+            }
+            return Err(e);
+        }
+        for (o, r) in self.other.iter_mut().zip(results) {
+            *o += r.expect("checked");
+        }
+        self.rows += n as u64;
+        Ok(())
+    }
+
+    /// Encode every batch of a stream.
+    pub fn push_stream(&mut self, stream: BatchStream) -> Result<()> {
+        if let Some(rows) = stream.rows_hint() {
+            self.reserve(rows as usize);
+        }
+        for batch in stream {
+            self.push(&batch?)?;
+        }
+        Ok(())
+    }
+
+    /// The encoded table.
+    pub fn finish(mut self) -> Result<EncodedTable> {
+        if self.rows == 0 && !self.opts.allow_empty {
+            return Err(DataError::Empty {
+                what: "table".into(),
+                detail: "no rows to encode".into(),
+            });
+        }
+        self.report.rows = self.rows;
+        self.report.mapped_to_other = self
+            .specs
+            .iter()
+            .zip(&self.other)
+            .map(|(s, o)| (s.name.clone(), *o))
+            .collect();
+        let columns = self
+            .specs
+            .into_iter()
+            .zip(self.books)
+            .zip(self.codes)
+            .map(|((spec, codebook), codes)| EncodedColumn {
+                spec,
+                codebook,
+                codes,
+            })
+            .collect();
+        Ok(EncodedTable {
+            columns,
+            n_rows: self.rows as usize,
+            report: self.report,
+        })
+    }
+}
+
+/// Errors hold `std::io::Error` and so are not `Clone`; the ones `push` produces are all
+/// row-level or mismatch errors, which are rebuilt here.
+fn clone_error(e: &DataError) -> DataError {
+    match e {
+        DataError::OutOfDomain {
+            column,
+            row,
+            value,
+            domain,
+        } => DataError::OutOfDomain {
+            column: column.clone(),
+            row: *row,
+            value: value.clone(),
+            domain: domain.clone(),
+        },
+        DataError::Unparsable {
+            column,
+            row,
+            value,
+            expected,
+        } => DataError::Unparsable {
+            column: column.clone(),
+            row: *row,
+            value: value.clone(),
+            expected: expected.clone(),
+        },
+        DataError::UnexpectedNull { column, row } => DataError::UnexpectedNull {
+            column: column.clone(),
+            row: *row,
+        },
+        other => DataError::SchemaMismatch {
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// Encode a whole stream.
+pub fn encode_stream(
+    schema: &Schema,
+    stream: BatchStream,
+    opts: EncodeOptions,
+) -> Result<EncodedTable> {
+    let mut enc = Encoder::new(schema, opts)?;
+    enc.push_stream(stream)?;
+    enc.finish()
+}
+
+/// Encode in-memory batches.
+pub fn encode_batches(
+    schema: &Schema,
+    batches: &[RecordBatch],
+    opts: EncodeOptions,
+) -> Result<EncodedTable> {
+    let mut enc = Encoder::new(schema, opts)?;
+    for b in batches {
+        enc.push(b)?;
+    }
+    enc.finish()
+}
+
+/// Encode a CSV, TSV or Parquet file (by extension), streaming it in batches.
+pub fn encode_file(
+    path: impl AsRef<Path>,
+    schema: &Schema,
+    opts: EncodeOptions,
+) -> Result<EncodedTable> {
+    let stream = open_table(path, DEFAULT_BATCH_ROWS)?;
+    encode_stream(schema, stream, opts)
+}
+
+#[cfg(test)]
+mod tests;

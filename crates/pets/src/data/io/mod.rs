@@ -1,0 +1,179 @@
+//! Streaming table I/O: CSV and Parquet in, CSV and Parquet out, in Arrow record batches.
+//!
+//! Readers never hold a file's text in memory: they yield [`RecordBatch`]es of a bounded
+//! number of rows through a [`BatchStream`], so a 10-million-row extract is read in constant
+//! memory. CSV columns arrive as text (`Utf8`) and are typed later by the encoder against the
+//! declared schema, which is what lets errors name the column, row and value. Parquet columns
+//! arrive with their stored types.
+
+mod csv;
+mod parquet;
+
+use std::path::Path;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+pub use self::csv::{CsvReadOptions, CsvSink, CsvWriteOptions, read_csv};
+pub use self::parquet::{ParquetSink, ParquetWriteOptions, read_parquet};
+use super::error::{DataError, Result};
+
+/// Default number of rows in a batch read from a file.
+pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
+
+/// A stream of record batches that share one Arrow schema.
+pub struct BatchStream {
+    schema: SchemaRef,
+    rows_hint: Option<u64>,
+    inner: Box<dyn Iterator<Item = Result<RecordBatch>> + Send>,
+}
+
+impl std::fmt::Debug for BatchStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchStream")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BatchStream {
+    /// Wrap an iterator of batches that all have `schema`.
+    pub fn new(
+        schema: SchemaRef,
+        inner: impl Iterator<Item = Result<RecordBatch>> + Send + 'static,
+    ) -> Self {
+        BatchStream {
+            schema,
+            rows_hint: None,
+            inner: Box::new(inner),
+        }
+    }
+
+    /// Declare how many rows the stream holds, when known up front (Parquet metadata,
+    /// in-memory batches); consumers use it to allocate once.
+    pub fn with_rows_hint(mut self, rows: u64) -> Self {
+        self.rows_hint = Some(rows);
+        self
+    }
+
+    /// The number of rows, when known up front.
+    pub fn rows_hint(&self) -> Option<u64> {
+        self.rows_hint
+    }
+
+    /// A stream over batches already in memory (e.g. handed over from Python).
+    pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        Self::new(schema, batches.into_iter().map(Ok)).with_rows_hint(rows)
+    }
+
+    /// The Arrow schema of every batch.
+    pub fn arrow_schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Read every batch into memory.
+    pub fn collect_batches(self) -> Result<Vec<RecordBatch>> {
+        self.collect()
+    }
+}
+
+impl Iterator for BatchStream {
+    type Item = Result<RecordBatch>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next()
+    }
+}
+
+/// File formats pets reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// Comma-separated text with a header.
+    Csv,
+    /// Tab-separated text with a header.
+    Tsv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl FileFormat {
+    /// The format implied by a file name's extension.
+    pub fn from_path(path: &Path) -> Result<FileFormat> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("csv") => Ok(FileFormat::Csv),
+            Some("tsv") | Some("tab") => Ok(FileFormat::Tsv),
+            Some("parquet") | Some("pq") => Ok(FileFormat::Parquet),
+            _ => Err(DataError::UnknownFormat {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
+}
+
+/// Open a table for streaming, choosing the reader by extension (`.csv`, `.tsv`, `.parquet`).
+pub fn open_table(path: impl AsRef<Path>, batch_rows: usize) -> Result<BatchStream> {
+    let path = path.as_ref();
+    match FileFormat::from_path(path)? {
+        FileFormat::Csv => read_csv(
+            path,
+            &CsvReadOptions {
+                batch_size: batch_rows,
+                ..Default::default()
+            },
+        ),
+        FileFormat::Tsv => read_csv(
+            path,
+            &CsvReadOptions {
+                delimiter: b'\t',
+                batch_size: batch_rows,
+                ..Default::default()
+            },
+        ),
+        FileFormat::Parquet => read_parquet(path, batch_rows),
+    }
+}
+
+/// Somewhere record batches can be written, one after another.
+pub trait BatchSink: Send {
+    /// Append a batch (its schema must be the sink's).
+    fn write(&mut self, batch: &RecordBatch) -> Result<()>;
+    /// Flush and close the file; nothing is complete until this returns `Ok`.
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// Create a file for writing batches of `schema`, choosing the writer by extension.
+pub fn open_sink(path: impl AsRef<Path>, schema: SchemaRef) -> Result<Box<dyn BatchSink>> {
+    let path = path.as_ref();
+    Ok(match FileFormat::from_path(path)? {
+        FileFormat::Csv => Box::new(CsvSink::create(path, schema, CsvWriteOptions::default())?),
+        FileFormat::Tsv => Box::new(CsvSink::create(
+            path,
+            schema,
+            CsvWriteOptions {
+                delimiter: b'\t',
+                ..Default::default()
+            },
+        )?),
+        FileFormat::Parquet => Box::new(ParquetSink::create(path, schema)?),
+    })
+}
+
+/// Write a whole stream to a file chosen by extension; returns the number of rows written.
+pub fn write_table(path: impl AsRef<Path>, stream: BatchStream) -> Result<u64> {
+    let mut sink = open_sink(path, stream.arrow_schema())?;
+    let mut rows = 0u64;
+    for batch in stream {
+        let batch = batch?;
+        rows += batch.num_rows() as u64;
+        sink.write(&batch)?;
+    }
+    sink.finish()?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests;

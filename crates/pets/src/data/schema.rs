@@ -1,0 +1,566 @@
+//! The public, declared description of a table.
+//!
+//! A [`Schema`] says, for every column, what values it may take (its *domain*), whether it may
+//! be null, and what role it plays in disclosure control. Differential privacy needs domains
+//! that are **public**: if the set of categories or the numeric bounds are read from the
+//! private data, the release leaks them (the presence of a rare category is itself a
+//! disclosure). A schema is therefore normally written by hand or shipped with a dataset, as
+//! JSON or TOML; [`crate::data::infer`] can infer one from data for convenience, and every
+//! inferred column is marked [`ColumnSpec::domain_from_data`] so that later DP steps warn.
+//!
+//! ```json
+//! {"version": 1, "name": "ae", "columns": [
+//!   {"name": "sex", "kind": "categorical", "values": ["1", "2", "9", "X"], "role": "quasi_identifier"},
+//!   {"name": "age", "kind": "integer", "min": 0, "max": 120, "role": "quasi_identifier"},
+//!   {"name": "total_time_in_dept_min", "kind": "integer", "min": 0, "max": 4320,
+//!    "bins": {"edges": [0, 60, 120, 240, 720, 4321]}},
+//!   {"name": "arrival_datetime", "kind": "datetime", "min": "2024-01-01T00:00:00",
+//!    "max": "2024-12-31T23:59:00", "granularity": "minute"}
+//! ]}
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use super::error::DataError;
+
+/// Version of the schema file format written by this crate.
+pub const SCHEMA_FORMAT_VERSION: u32 = 1;
+
+/// The role a column plays in disclosure control (the usual SDC vocabulary; see Hundepool
+/// et al., *Statistical Disclosure Control*, Wiley 2012, ch. 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Identifies a person on its own (NHS number, full postcode, name). Never released.
+    DirectIdentifier,
+    /// Known to an intruder from elsewhere (age, sex, arrival date, postcode district);
+    /// combinations of these single people out ("jigsaw" identification).
+    QuasiIdentifier,
+    /// The attribute whose disclosure harms (diagnosis, outcome).
+    Sensitive,
+    /// Anything else.
+    #[default]
+    Other,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::DirectIdentifier => "direct_identifier",
+            Role::QuasiIdentifier => "quasi_identifier",
+            Role::Sensitive => "sensitive",
+            Role::Other => "other",
+        })
+    }
+}
+
+/// How a numeric column is cut into bins. Bins are half-open `[e_i, e_{i+1})`, except the
+/// last, which also holds its upper edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Binning {
+    /// `count` bins of equal width spanning the declared `[min, max]`.
+    EqualWidth(u32),
+    /// Explicit, strictly increasing edges; the first must be `<= min` and the last `>= max`.
+    Edges(Vec<f64>),
+}
+
+/// Granularity of a date column: the size of one code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DateGranularity {
+    /// One code a day (lossless).
+    #[default]
+    Day,
+    /// Seven-day blocks counted from the declared `min`.
+    Week,
+    /// Calendar months.
+    Month,
+    /// Calendar years.
+    Year,
+}
+
+/// Granularity of a datetime column: the size of one code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeGranularity {
+    /// One code a second.
+    Second,
+    /// One code a minute.
+    #[default]
+    Minute,
+    /// One code an hour.
+    Hour,
+    /// One code a day.
+    Day,
+}
+
+impl TimeGranularity {
+    /// Length of one code in seconds.
+    pub fn seconds(self) -> i64 {
+        match self {
+            TimeGranularity::Second => 1,
+            TimeGranularity::Minute => 60,
+            TimeGranularity::Hour => 3_600,
+            TimeGranularity::Day => 86_400,
+        }
+    }
+}
+
+/// What values a column may take.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ColumnKind {
+    /// A finite set of labels. Numbers stored in the data (e.g. an IMD decile held as an
+    /// integer) match a label through their decimal text.
+    Categorical {
+        /// The labels, in code order.
+        values: Vec<String>,
+        /// Whether the order of `values` is meaningful (ordinal), e.g. age bands.
+        #[serde(default, skip_serializing_if = "is_false")]
+        ordered: bool,
+    },
+    /// Whole numbers in `[min, max]`; one code per value unless `bins` is given.
+    Integer {
+        /// Public lower bound (inclusive).
+        min: i64,
+        /// Public upper bound (inclusive).
+        max: i64,
+        /// Optional binning; without it encoding is lossless.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bins: Option<Binning>,
+    },
+    /// Real numbers in `[min, max]`, always binned (default: 20 equal-width bins).
+    Float {
+        /// Public lower bound (inclusive).
+        min: f64,
+        /// Public upper bound (inclusive).
+        max: f64,
+        /// Binning; defaults to 20 equal-width bins.
+        #[serde(default = "default_float_bins")]
+        bins: Binning,
+    },
+    /// Calendar dates in `[min, max]`.
+    Date {
+        /// First date of the public range.
+        min: NaiveDate,
+        /// Last date of the public range.
+        max: NaiveDate,
+        /// Size of one code.
+        #[serde(default)]
+        granularity: DateGranularity,
+        /// chrono `strftime` format for text input; ISO 8601 (`%Y-%m-%d`) when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        format: Option<String>,
+    },
+    /// Dates with times, in `[min, max]`, without time zone (times with a zone are taken in UTC).
+    Datetime {
+        /// First instant of the public range.
+        min: NaiveDateTime,
+        /// Last instant of the public range.
+        max: NaiveDateTime,
+        /// Size of one code.
+        #[serde(default)]
+        granularity: TimeGranularity,
+        /// chrono `strftime` format for text input; ISO 8601 (`T` or space separated) when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        format: Option<String>,
+    },
+    /// Free text or identifiers with no public domain (NHS number, full postcode). Carried
+    /// through I/O but never encoded: nothing downstream can compute on it.
+    Text,
+}
+
+fn default_float_bins() -> Binning {
+    Binning::EqualWidth(20)
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl ColumnKind {
+    /// Short name of the kind, as written in schema files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ColumnKind::Categorical { .. } => "categorical",
+            ColumnKind::Integer { .. } => "integer",
+            ColumnKind::Float { .. } => "float",
+            ColumnKind::Date { .. } => "date",
+            ColumnKind::Datetime { .. } => "datetime",
+            ColumnKind::Text => "text",
+        }
+    }
+
+    /// Whether values of this kind can be encoded to codes.
+    pub fn is_encodable(&self) -> bool {
+        !matches!(self, ColumnKind::Text)
+    }
+}
+
+/// One column of a [`Schema`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnSpec {
+    /// Column name, exactly as in the data.
+    pub name: String,
+    /// Domain of the column.
+    #[serde(flatten)]
+    pub kind: ColumnKind,
+    /// Whether nulls may occur; a null in a non-nullable column is an error.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub nullable: bool,
+    /// Role in disclosure control.
+    #[serde(default)]
+    pub role: Role,
+    /// Free-text description for people reading the schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// True when the domain was read from the data rather than declared: it then leaks the
+    /// set of values present, and DP results built on it say so.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub domain_from_data: bool,
+}
+
+impl ColumnSpec {
+    /// A column with the given name and kind, not nullable, role `Other`.
+    pub fn new(name: impl Into<String>, kind: ColumnKind) -> Self {
+        ColumnSpec {
+            name: name.into(),
+            kind,
+            nullable: false,
+            role: Role::Other,
+            description: None,
+            domain_from_data: false,
+        }
+    }
+
+    /// Builder: set the role.
+    pub fn with_role(mut self, role: Role) -> Self {
+        self.role = role;
+        self
+    }
+
+    /// Builder: allow nulls.
+    pub fn nullable(mut self, nullable: bool) -> Self {
+        self.nullable = nullable;
+        self
+    }
+
+    /// Builder: set the description.
+    pub fn describe(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Categorical column over the given labels.
+    pub fn categorical<S: Into<String>>(
+        name: impl Into<String>,
+        values: impl IntoIterator<Item = S>,
+    ) -> Self {
+        Self::new(
+            name,
+            ColumnKind::Categorical {
+                values: values.into_iter().map(Into::into).collect(),
+                ordered: false,
+            },
+        )
+    }
+
+    /// Integer column over `[min, max]`, unbinned.
+    pub fn integer(name: impl Into<String>, min: i64, max: i64) -> Self {
+        Self::new(
+            name,
+            ColumnKind::Integer {
+                min,
+                max,
+                bins: None,
+            },
+        )
+    }
+
+    /// Check this column's declaration on its own.
+    pub fn validate(&self) -> Result<(), DataError> {
+        let bad = |reason: String| DataError::InvalidSchema {
+            column: Some(self.name.clone()),
+            reason,
+        };
+        if self.name.is_empty() {
+            return Err(bad("column name is empty".into()));
+        }
+        match &self.kind {
+            ColumnKind::Categorical { values, .. } => {
+                if values.is_empty() {
+                    return Err(bad("categorical column declares no values".into()));
+                }
+                let mut seen = HashSet::with_capacity(values.len());
+                for v in values {
+                    if !seen.insert(v.as_str()) {
+                        return Err(bad(format!("value {v:?} is declared twice")));
+                    }
+                }
+                if values.len() as u64 > MAX_CODES {
+                    return Err(bad(format!(
+                        "{} values exceed the {MAX_CODES} codes a column may have",
+                        values.len()
+                    )));
+                }
+            }
+            ColumnKind::Integer { min, max, bins } => {
+                if min > max {
+                    return Err(bad(format!("min {min} is greater than max {max}")));
+                }
+                match bins {
+                    Some(b) => validate_binning(b, *min as f64, *max as f64).map_err(bad)?,
+                    None => {
+                        let size = (*max as i128) - (*min as i128) + 1;
+                        if size > MAX_CODES as i128 {
+                            return Err(bad(format!(
+                                "range [{min}, {max}] has {size} values, more than the {MAX_CODES} \
+                                 codes a column may have; declare bins"
+                            )));
+                        }
+                    }
+                }
+            }
+            ColumnKind::Float { min, max, bins } => {
+                if !min.is_finite() || !max.is_finite() {
+                    return Err(bad("float bounds must be finite".into()));
+                }
+                if min > max {
+                    return Err(bad(format!("min {min} is greater than max {max}")));
+                }
+                validate_binning(bins, *min, *max).map_err(bad)?;
+            }
+            ColumnKind::Date { min, max, .. } => {
+                if min > max {
+                    return Err(bad(format!("min {min} is after max {max}")));
+                }
+            }
+            ColumnKind::Datetime {
+                min,
+                max,
+                granularity,
+                ..
+            } => {
+                if min > max {
+                    return Err(bad(format!("min {min} is after max {max}")));
+                }
+                let codes = (*max - *min).num_seconds() / granularity.seconds() + 1;
+                if codes as u64 > MAX_CODES {
+                    return Err(bad(format!(
+                        "range holds {codes} {granularity:?} codes, more than {MAX_CODES}; use a coarser granularity"
+                    )));
+                }
+            }
+            ColumnKind::Text => {}
+        }
+        Ok(())
+    }
+}
+
+/// Largest number of value codes one column may declare (leaves room for the null and
+/// "other" codes in a `u32`).
+pub const MAX_CODES: u64 = u32::MAX as u64 - 2;
+
+fn validate_binning(bins: &Binning, min: f64, max: f64) -> Result<(), String> {
+    match bins {
+        Binning::EqualWidth(0) => Err("equal_width bins must be at least 1".into()),
+        Binning::EqualWidth(_) => Ok(()),
+        Binning::Edges(edges) => {
+            if edges.len() < 2 {
+                return Err("bin edges need at least two values".into());
+            }
+            if edges.iter().any(|e| !e.is_finite()) {
+                return Err("bin edges must be finite".into());
+            }
+            if edges.windows(2).any(|w| w[0] >= w[1]) {
+                return Err("bin edges must be strictly increasing".into());
+            }
+            if edges[0] > min || *edges.last().expect("len >= 2") < max {
+                return Err(format!(
+                    "bin edges [{}, {}] do not cover the declared range [{min}, {max}]",
+                    edges[0],
+                    edges.last().expect("len >= 2")
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A declared table: an ordered list of columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    /// Schema file format version ([`SCHEMA_FORMAT_VERSION`]).
+    #[serde(default = "default_version")]
+    pub version: u32,
+    /// Optional name of the dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The columns, in order.
+    pub columns: Vec<ColumnSpec>,
+}
+
+fn default_version() -> u32 {
+    SCHEMA_FORMAT_VERSION
+}
+
+impl Schema {
+    /// A schema over the given columns, validated.
+    pub fn new(columns: Vec<ColumnSpec>) -> Result<Self, DataError> {
+        let schema = Schema {
+            version: SCHEMA_FORMAT_VERSION,
+            name: None,
+            columns,
+        };
+        schema.validate()?;
+        Ok(schema)
+    }
+
+    /// Check every column and that names are unique.
+    pub fn validate(&self) -> Result<(), DataError> {
+        if self.version != SCHEMA_FORMAT_VERSION {
+            return Err(DataError::InvalidSchema {
+                column: None,
+                reason: format!(
+                    "schema format version {} is not supported (this build reads version {SCHEMA_FORMAT_VERSION})",
+                    self.version
+                ),
+            });
+        }
+        if self.columns.is_empty() {
+            return Err(DataError::InvalidSchema {
+                column: None,
+                reason: "schema declares no columns".into(),
+            });
+        }
+        let mut seen = HashSet::with_capacity(self.columns.len());
+        for c in &self.columns {
+            if !seen.insert(c.name.as_str()) {
+                return Err(DataError::InvalidSchema {
+                    column: Some(c.name.clone()),
+                    reason: "column is declared twice".into(),
+                });
+            }
+            c.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Parse and validate a JSON schema.
+    pub fn from_json(text: &str) -> Result<Self, DataError> {
+        let s: Schema = serde_json::from_str(text).map_err(|e| DataError::SchemaParse {
+            format: "JSON",
+            message: e.to_string(),
+        })?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Parse and validate a TOML schema (`[[columns]]` tables).
+    pub fn from_toml(text: &str) -> Result<Self, DataError> {
+        let s: Schema = toml::from_str(text).map_err(|e| DataError::SchemaParse {
+            format: "TOML",
+            message: e.to_string(),
+        })?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Read a schema file; `.toml` is TOML, anything else JSON.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, DataError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+        {
+            Self::from_toml(&text)
+        } else {
+            Self::from_json(&text)
+        }
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("schema serialises to JSON")
+    }
+
+    /// TOML.
+    pub fn to_toml(&self) -> Result<String, DataError> {
+        toml::to_string_pretty(self).map_err(|e| DataError::SchemaParse {
+            format: "TOML",
+            message: e.to_string(),
+        })
+    }
+
+    /// Write the schema; `.toml` is TOML, anything else JSON.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), DataError> {
+        let path = path.as_ref();
+        let text = if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+        {
+            self.to_toml()?
+        } else {
+            self.to_json()
+        };
+        std::fs::write(path, text).map_err(|e| DataError::io(path, e))
+    }
+
+    /// Position of a column by name.
+    pub fn index_of(&self, name: &str) -> Result<usize, DataError> {
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .ok_or_else(|| DataError::UnknownColumn {
+                column: name.to_string(),
+                available: self.names().map(str::to_string).collect(),
+            })
+    }
+
+    /// A column by name.
+    pub fn column(&self, name: &str) -> Result<&ColumnSpec, DataError> {
+        self.index_of(name).map(|i| &self.columns[i])
+    }
+
+    /// Column names in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.columns.iter().map(|c| c.name.as_str())
+    }
+
+    /// Columns with the given role.
+    pub fn with_role(&self, role: Role) -> impl Iterator<Item = &ColumnSpec> {
+        self.columns.iter().filter(move |c| c.role == role)
+    }
+
+    /// Names of the columns whose domain was read from the data (see the module docs).
+    pub fn domain_from_data(&self) -> Vec<&str> {
+        self.columns
+            .iter()
+            .filter(|c| c.domain_from_data)
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
+    /// A schema holding only the named columns, in the order given.
+    pub fn select(&self, names: &[impl AsRef<str>]) -> Result<Schema, DataError> {
+        let columns = names
+            .iter()
+            .map(|n| self.column(n.as_ref()).cloned())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Schema {
+            version: self.version,
+            name: self.name.clone(),
+            columns,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
