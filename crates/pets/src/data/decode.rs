@@ -7,7 +7,7 @@
 //! | integer or float, binned | `Int64` / `Float64` | no: placed in the bin by [`BinPlacement`] |
 //! | date, day granularity | `Date32` | yes |
 //! | date, week/month/year | `Date32` | no: placed in the period by [`BinPlacement`] |
-//! | datetime | `Timestamp(ms)` | to the granularity: the period start under `Lower` |
+//! | datetime | `Timestamp(ms)` | to the granularity: the step's start (`Uniform`: anywhere in the step) |
 //!
 //! A null code decodes to null. The "other" code decodes to [`DecodeOptions::other_label`]
 //! for categorical columns and to null for the others (the encode report counts them).
@@ -234,7 +234,16 @@ impl Decoder {
                     (c < book.n_values).then(|| {
                         let first = lo + i64::from(c) * step;
                         let last = (first + step - 1).min(hi);
-                        placer.int_between(first, last, row, rng) * 1000
+                        // A time step decodes to its start ("to the minute"), not its middle.
+                        let p = if placer.placement == BinPlacement::Uniform {
+                            placer
+                        } else {
+                            Placer {
+                                placement: BinPlacement::Lower,
+                                ..placer
+                            }
+                        };
+                        p.int_between(first, last, row, rng) * 1000
                     })
                 });
                 Arc::new(TimestampMillisecondArray::from(v))

@@ -159,12 +159,12 @@ impl ColumnState {
     }
 
     fn observe_text(&mut self, s: &str, max_categories: usize) {
-        if let Some(set) = &mut self.distinct {
-            if !set.contains(s) {
-                set.insert(s.to_string());
-                if set.len() > max_categories {
-                    self.distinct = None;
-                }
+        if let Some(set) = &mut self.distinct
+            && !set.contains(s)
+        {
+            set.insert(s.to_string());
+            if set.len() > max_categories {
+                self.distinct = None;
             }
         }
         if self.all_int {
@@ -175,8 +175,14 @@ impl ColumnState {
             }
         }
         if self.all_float {
-            match values::parse_f64(s) {
-                Some(v) if !s.trim().is_empty() => widen(&mut self.float_range, v),
+            // A number without a decimal point or exponent must be a canonical integer, so
+            // that codes with leading zeros ("01") stay labels.
+            let t = s.trim();
+            let plain = !t.contains(['.', 'e', 'E']);
+            match values::parse_f64(t) {
+                Some(v) if !t.is_empty() && (!plain || values::is_canonical_integer(t)) => {
+                    widen(&mut self.float_range, v)
+                }
                 _ => self.all_float = false,
             }
         }

@@ -22,7 +22,7 @@ where
 {
     let a = a.as_primitive::<T>();
     Box::new(move |i| match a.value(i).try_into() {
-        Ok(v) => codec.from_i64(v),
+        Ok(v) => codec.lookup_i64(v),
         Err(_) => Lookup::OutOfDomain,
     })
 }
@@ -36,15 +36,15 @@ fn lookup_fn<'a>(codec: &'a ColumnCodec, array: &'a dyn Array) -> Option<LookupF
     Some(match array.data_type() {
         DataType::Utf8 => {
             let a = array.as_string::<i32>();
-            Box::new(move |i| codec.from_str(a.value(i)))
+            Box::new(move |i| codec.lookup_str(a.value(i)))
         }
         DataType::LargeUtf8 => {
             let a = array.as_string::<i64>();
-            Box::new(move |i| codec.from_str(a.value(i)))
+            Box::new(move |i| codec.lookup_str(a.value(i)))
         }
         DataType::Utf8View => {
             let a = array.as_string_view();
-            Box::new(move |i| codec.from_str(a.value(i)))
+            Box::new(move |i| codec.lookup_str(a.value(i)))
         }
         DataType::Dictionary(_, _) => {
             let dict: &dyn AnyDictionaryArray = array.as_any_dictionary_opt()?;
@@ -66,23 +66,23 @@ fn lookup_fn<'a>(codec: &'a ColumnCodec, array: &'a dyn Array) -> Option<LookupF
         DataType::UInt64 if !is_temporal => int_fn::<UInt64Type>(codec, array),
         DataType::Float32 if !is_temporal => {
             let a = array.as_primitive::<Float32Type>();
-            Box::new(move |i| codec.from_f64(f64::from(a.value(i))))
+            Box::new(move |i| codec.lookup_f64(f64::from(a.value(i))))
         }
         DataType::Float64 if !is_temporal => {
             let a = array.as_primitive::<Float64Type>();
-            Box::new(move |i| codec.from_f64(a.value(i)))
+            Box::new(move |i| codec.lookup_f64(a.value(i)))
         }
         DataType::Boolean if !is_temporal && !matches!(codec, C::Float { .. }) => {
             let a = array.as_boolean();
-            Box::new(move |i| codec.from_bool(a.value(i)))
+            Box::new(move |i| codec.lookup_bool(a.value(i)))
         }
         DataType::Date32 if is_temporal => {
             let a = array.as_primitive::<Date32Type>();
-            Box::new(move |i| codec.from_days(i64::from(a.value(i))))
+            Box::new(move |i| codec.lookup_days(i64::from(a.value(i))))
         }
         DataType::Date64 if is_temporal => {
             let a = array.as_primitive::<Date64Type>();
-            Box::new(move |i| codec.from_days(a.value(i).div_euclid(86_400_000)))
+            Box::new(move |i| codec.lookup_days(a.value(i).div_euclid(86_400_000)))
         }
         DataType::Timestamp(unit, _) if is_temporal => {
             let per_second: i64 = match unit {
@@ -97,7 +97,7 @@ fn lookup_fn<'a>(codec: &'a ColumnCodec, array: &'a dyn Array) -> Option<LookupF
                 TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().values(),
                 TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().values(),
             };
-            Box::new(move |i| codec.from_seconds(raw[i].div_euclid(per_second)))
+            Box::new(move |i| codec.lookup_seconds(raw[i].div_euclid(per_second)))
         }
         DataType::Null => Box::new(|_| Lookup::OutOfDomain),
         _ => {

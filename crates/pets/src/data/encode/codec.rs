@@ -237,34 +237,34 @@ impl ColumnCodec {
         }
     }
 
-    pub(crate) fn from_str(&self, s: &str) -> Lookup {
+    pub(crate) fn lookup_str(&self, s: &str) -> Lookup {
         match self {
             ColumnCodec::Categorical { by_text, .. } => match by_text.get(s) {
                 Some(&c) => Lookup::Code(c),
                 None => Lookup::OutOfDomain,
             },
             ColumnCodec::Integer { .. } => match values::parse_i64(s) {
-                Some(v) => self.from_i64(v),
+                Some(v) => self.lookup_i64(v),
                 None => Lookup::Unparsable(self.expected()),
             },
             ColumnCodec::Float { .. } => match s.trim().parse::<f64>() {
-                Ok(v) => self.from_f64(v),
+                Ok(v) => self.lookup_f64(v),
                 Err(_) => Lookup::Unparsable(self.expected()),
             },
             ColumnCodec::Date { format, .. } => match values::parse_date(s, format.as_deref()) {
-                Some(d) => self.from_days(values::days_of(d)),
+                Some(d) => self.lookup_days(values::days_of(d)),
                 None => Lookup::Unparsable(self.expected()),
             },
             ColumnCodec::Datetime { format, .. } => {
                 match values::parse_datetime(s, format.as_deref()) {
-                    Some(t) => self.from_seconds(values::seconds_of(t)),
+                    Some(t) => self.lookup_seconds(values::seconds_of(t)),
                     None => Lookup::Unparsable(self.expected()),
                 }
             }
         }
     }
 
-    pub(crate) fn from_i64(&self, v: i64) -> Lookup {
+    pub(crate) fn lookup_i64(&self, v: i64) -> Lookup {
         match self {
             ColumnCodec::Categorical { by_int, by_text } => match by_int {
                 Some(m) => m.get(&v).map_or(Lookup::OutOfDomain, |&c| Lookup::Code(c)),
@@ -282,12 +282,12 @@ impl ColumnCodec {
                     }
                 }
             }
-            ColumnCodec::Float { .. } => self.from_f64(v as f64),
+            ColumnCodec::Float { .. } => self.lookup_f64(v as f64),
             _ => Lookup::Unparsable(self.expected()),
         }
     }
 
-    pub(crate) fn from_f64(&self, v: f64) -> Lookup {
+    pub(crate) fn lookup_f64(&self, v: f64) -> Lookup {
         if !v.is_finite() {
             return Lookup::Unparsable(
                 "a finite number (NaN and infinity are not values; use null for missing)",
@@ -296,7 +296,7 @@ impl ColumnCodec {
         match self {
             ColumnCodec::Categorical { .. } | ColumnCodec::Integer { .. } => {
                 if v.fract() == 0.0 && v.abs() < 9.0e15 {
-                    self.from_i64(v as i64)
+                    self.lookup_i64(v as i64)
                 } else if let ColumnCodec::Categorical { by_text, .. } = self {
                     by_text
                         .get(v.to_string().as_str())
@@ -316,7 +316,7 @@ impl ColumnCodec {
         }
     }
 
-    pub(crate) fn from_bool(&self, b: bool) -> Lookup {
+    pub(crate) fn lookup_bool(&self, b: bool) -> Lookup {
         match self {
             ColumnCodec::Categorical { by_text, .. } => {
                 let (word, digit) = if b { ("true", "1") } else { ("false", "0") };
@@ -325,13 +325,13 @@ impl ColumnCodec {
                     .or_else(|| by_text.get(digit))
                     .map_or(Lookup::OutOfDomain, |&c| Lookup::Code(c))
             }
-            ColumnCodec::Integer { .. } => self.from_i64(i64::from(b)),
+            ColumnCodec::Integer { .. } => self.lookup_i64(i64::from(b)),
             _ => Lookup::Unparsable(self.expected()),
         }
     }
 
     /// A date given as days since 1970-01-01.
-    pub(crate) fn from_days(&self, days: i64) -> Lookup {
+    pub(crate) fn lookup_days(&self, days: i64) -> Lookup {
         match self {
             ColumnCodec::Date {
                 min_days,
@@ -346,13 +346,13 @@ impl ColumnCodec {
                     Lookup::Code(date_code(*min_days, days, *min, *granularity))
                 }
             }
-            ColumnCodec::Datetime { .. } => self.from_seconds(days * 86_400),
+            ColumnCodec::Datetime { .. } => self.lookup_seconds(days * 86_400),
             _ => Lookup::Unparsable(self.expected()),
         }
     }
 
     /// An instant given as whole seconds since 1970-01-01T00:00:00 (floored).
-    pub(crate) fn from_seconds(&self, secs: i64) -> Lookup {
+    pub(crate) fn lookup_seconds(&self, secs: i64) -> Lookup {
         match self {
             ColumnCodec::Datetime {
                 min_secs,
@@ -366,7 +366,7 @@ impl ColumnCodec {
                     Lookup::Code(((secs - min_secs) / step) as u32)
                 }
             }
-            ColumnCodec::Date { .. } => self.from_days(secs.div_euclid(86_400)),
+            ColumnCodec::Date { .. } => self.lookup_days(secs.div_euclid(86_400)),
             _ => Lookup::Unparsable(self.expected()),
         }
     }
@@ -418,13 +418,13 @@ mod tests {
     fn categorical_matches_numbers_and_booleans_through_text() {
         let spec = ColumnSpec::categorical("c", ["1", "2", "10"]);
         let c = ColumnCodec::new(&spec).unwrap();
-        assert_eq!(c.from_i64(10), Lookup::Code(2));
-        assert_eq!(c.from_f64(2.0), Lookup::Code(1));
-        assert_eq!(c.from_str("10"), Lookup::Code(2));
-        assert_eq!(c.from_str("010"), Lookup::OutOfDomain);
-        assert_eq!(c.from_i64(3), Lookup::OutOfDomain);
+        assert_eq!(c.lookup_i64(10), Lookup::Code(2));
+        assert_eq!(c.lookup_f64(2.0), Lookup::Code(1));
+        assert_eq!(c.lookup_str("10"), Lookup::Code(2));
+        assert_eq!(c.lookup_str("010"), Lookup::OutOfDomain);
+        assert_eq!(c.lookup_i64(3), Lookup::OutOfDomain);
         let b = ColumnCodec::new(&ColumnSpec::categorical("b", ["0", "1"])).unwrap();
-        assert_eq!(b.from_bool(true), Lookup::Code(1));
+        assert_eq!(b.lookup_bool(true), Lookup::Code(1));
     }
 
     #[test]

@@ -1,1 +1,161 @@
+use std::io::Write;
+use std::sync::Arc;
+
+use arrow_array::Array;
+use arrow_array::cast::AsArray;
+use arrow_array::{Int64Array, StringArray};
+use arrow_schema::{DataType, Field, Schema as ArrowSchema};
+
 use super::*;
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.path().join(name);
+    std::fs::File::create(&p)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    p
+}
+
+#[test]
+fn csv_streams_in_batches_of_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("a,b\n");
+    for i in 0..10 {
+        text.push_str(&format!("{i},x{i}\n"));
+    }
+    let p = write(&dir, "t.csv", &text);
+    let opts = CsvReadOptions {
+        batch_size: 4,
+        ..Default::default()
+    };
+    let stream = read_csv(&p, &opts).unwrap();
+    assert_eq!(stream.arrow_schema().field(0).data_type(), &DataType::Utf8);
+    let batches = stream.collect_batches().unwrap();
+    assert_eq!(
+        batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(),
+        [4, 4, 2]
+    );
+    assert_eq!(batches[2].column(1).as_string::<i32>().value(1), "x9");
+}
+
+#[test]
+fn csv_null_values_trim_and_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, "t.csv", "|comment line\n1, ?, a\n2, b , \n");
+    let opts = CsvReadOptions {
+        has_header: false,
+        column_names: Some(vec!["n".into(), "x".into(), "y".into()]),
+        null_values: vec!["".into(), "?".into()],
+        trim: true,
+        comment: Some(b'|'),
+        ..Default::default()
+    };
+    let b = &read_csv(&p, &opts).unwrap().collect_batches().unwrap()[0];
+    let x = b.column(1).as_string::<i32>();
+    assert!(x.is_null(0));
+    assert_eq!(x.value(1), "b");
+    assert!(b.column(2).as_string::<i32>().is_null(1));
+}
+
+#[test]
+fn csv_errors_are_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(&dir, "e.csv", "");
+    assert!(matches!(
+        read_csv(&empty, &Default::default()),
+        Err(DataError::Empty { .. })
+    ));
+    let ragged = write(&dir, "r.csv", "a,b\n1,2\n3\n");
+    let err = read_csv(&ragged, &Default::default())
+        .unwrap()
+        .collect_batches()
+        .unwrap_err();
+    assert!(matches!(err, DataError::Csv { .. }), "{err}");
+    let dup = write(&dir, "d.csv", "a,a\n1,2\n");
+    assert!(
+        read_csv(&dup, &Default::default())
+            .unwrap_err()
+            .to_string()
+            .contains("appears twice")
+    );
+    let missing = dir.path().join("nope.csv");
+    assert!(matches!(
+        read_csv(&missing, &Default::default()),
+        Err(DataError::Io { .. })
+    ));
+    assert!(matches!(
+        open_table(dir.path().join("x.xlsx"), 10),
+        Err(DataError::UnknownFormat { .. })
+    ));
+}
+
+fn sample_batch(offset: i64, n: usize) -> RecordBatch {
+    let schema = Arc::new(ArrowSchema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("s", DataType::Utf8, true),
+    ]));
+    let ids: Int64Array = (0..n as i64).map(|i| i + offset).collect();
+    let s: StringArray = (0..n)
+        .map(|i| (i % 3 != 0).then(|| format!("v{i}")))
+        .collect();
+    RecordBatch::try_new(schema, vec![Arc::new(ids), Arc::new(s)]).unwrap()
+}
+
+#[test]
+fn parquet_round_trip_across_row_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.parquet");
+    let batches: Vec<_> = (0..5).map(|k| sample_batch(k * 1000, 1000)).collect();
+    let mut sink = ParquetSink::create_with(
+        &p,
+        batches[0].schema(),
+        ParquetWriteOptions {
+            row_group_rows: 1500,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for b in &batches {
+        sink.write(b).unwrap();
+    }
+    Box::new(sink).finish().unwrap();
+    let stream = read_parquet(&p, 777).unwrap();
+    assert_eq!(stream.rows_hint(), Some(5000));
+    let back = stream.collect_batches().unwrap();
+    let all = arrow_select::concat::concat_batches(&back[0].schema(), &back).unwrap();
+    let orig = arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap();
+    assert_eq!(all, orig);
+}
+
+#[test]
+fn empty_parquet_keeps_its_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("e.parquet");
+    let sink = open_sink(&p, sample_batch(0, 1).schema()).unwrap();
+    sink.finish().unwrap();
+    let stream = read_parquet(&p, 10).unwrap();
+    assert_eq!(stream.arrow_schema().fields().len(), 2);
+    assert_eq!(
+        stream
+            .collect_batches()
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>(),
+        0
+    );
+}
+
+#[test]
+fn csv_write_then_read_gives_the_same_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.csv");
+    let b = sample_batch(0, 10);
+    let rows = write_table(&p, BatchStream::from_batches(b.schema(), vec![b.clone()])).unwrap();
+    assert_eq!(rows, 10);
+    let back = &open_table(&p, 100).unwrap().collect_batches().unwrap()[0];
+    assert_eq!(back.column(0).as_string::<i32>().value(3), "3");
+    assert!(back.column(1).is_null(3));
+    assert_eq!(back.column(1).as_string::<i32>().value(4), "v4");
+}

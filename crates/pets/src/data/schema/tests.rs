@@ -1,1 +1,156 @@
 use super::*;
+
+fn ae_like() -> Schema {
+    Schema::new(vec![
+        ColumnSpec::categorical("sex", ["1", "2", "9", "X"]).with_role(Role::QuasiIdentifier),
+        ColumnSpec::integer("age", 0, 120).with_role(Role::QuasiIdentifier),
+        ColumnSpec::new(
+            "total_time",
+            ColumnKind::Integer {
+                min: 0,
+                max: 4320,
+                bins: Some(Binning::Edges(vec![0.0, 60.0, 240.0, 4321.0])),
+            },
+        ),
+        ColumnSpec::new(
+            "distance",
+            ColumnKind::Float {
+                min: 0.0,
+                max: 50.0,
+                bins: Binning::EqualWidth(10),
+            },
+        )
+        .nullable(true),
+        ColumnSpec::new(
+            "arrival_date",
+            ColumnKind::Date {
+                min: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+                max: NaiveDate::from_ymd_opt(2024, 12, 31).unwrap(),
+                granularity: DateGranularity::Week,
+                format: None,
+            },
+        ),
+        ColumnSpec::new(
+            "arrival",
+            ColumnKind::Datetime {
+                min: NaiveDate::from_ymd_opt(2024, 1, 1)
+                    .unwrap()
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap(),
+                max: NaiveDate::from_ymd_opt(2024, 12, 31)
+                    .unwrap()
+                    .and_hms_opt(23, 59, 0)
+                    .unwrap(),
+                granularity: TimeGranularity::Minute,
+                format: None,
+            },
+        ),
+        ColumnSpec::new("nhs_number", ColumnKind::Text).with_role(Role::DirectIdentifier),
+    ])
+    .unwrap()
+}
+
+#[test]
+fn json_and_toml_round_trip() {
+    let s = ae_like();
+    assert_eq!(Schema::from_json(&s.to_json()).unwrap(), s);
+    let toml = s.to_toml().unwrap();
+    assert_eq!(Schema::from_toml(&toml).unwrap(), s, "{toml}");
+}
+
+#[test]
+fn hand_written_json_uses_defaults() {
+    let s = Schema::from_json(
+        r#"{"columns": [
+            {"name": "sex", "kind": "categorical", "values": ["1", "2"]},
+            {"name": "score", "kind": "float", "min": 0, "max": 1}
+        ]}"#,
+    )
+    .unwrap();
+    assert_eq!(s.version, SCHEMA_FORMAT_VERSION);
+    assert_eq!(s.columns[0].role, Role::Other);
+    assert!(!s.columns[0].nullable);
+    assert!(matches!(
+        s.columns[1].kind,
+        ColumnKind::Float {
+            bins: Binning::EqualWidth(20),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn save_and_load_by_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ae_like();
+    for name in ["s.json", "s.toml"] {
+        let p = dir.path().join(name);
+        s.save(&p).unwrap();
+        assert_eq!(Schema::load(&p).unwrap(), s);
+    }
+}
+
+fn invalid(json: &str) -> String {
+    Schema::from_json(json).unwrap_err().to_string()
+}
+
+#[test]
+fn invalid_schemas_are_refused_with_reasons() {
+    assert!(invalid(r#"{"columns": []}"#).contains("no columns"));
+    assert!(
+        invalid(r#"{"columns": [{"name": "a", "kind": "text"}, {"name": "a", "kind": "text"}]}"#)
+            .contains("declared twice")
+    );
+    assert!(
+        invalid(r#"{"columns": [{"name": "a", "kind": "integer", "min": 5, "max": 1}]}"#)
+            .contains("min 5 is greater than max 1")
+    );
+    assert!(
+        invalid(r#"{"columns": [{"name": "a", "kind": "categorical", "values": []}]}"#)
+            .contains("no values")
+    );
+    assert!(
+        invalid(r#"{"columns": [{"name": "a", "kind": "categorical", "values": ["x", "x"]}]}"#)
+            .contains("\"x\" is declared twice")
+    );
+    assert!(
+        invalid(
+            r#"{"columns": [{"name": "a", "kind": "integer", "min": 0, "max": 10,
+                "bins": {"edges": [0, 5, 9]}}]}"#
+        )
+        .contains("do not cover")
+    );
+    assert!(
+        invalid(
+            r#"{"columns": [{"name": "a", "kind": "float", "min": 0, "max": 10,
+                "bins": {"edges": [0, 5, 5, 10]}}]}"#
+        )
+        .contains("strictly increasing")
+    );
+    assert!(
+        invalid(r#"{"columns": [{"name": "a", "kind": "integer", "min": 0, "max": 9999999999}]}"#)
+            .contains("declare bins")
+    );
+    assert!(
+        invalid(r#"{"version": 9, "columns": [{"name": "a", "kind": "text"}]}"#)
+            .contains("version 9")
+    );
+    assert!(invalid(r#"{"columns": [{"name": "a", "kind": "wibble"}]}"#).contains("JSON"));
+}
+
+#[test]
+fn lookups_by_name_and_role() {
+    let s = ae_like();
+    assert_eq!(s.index_of("age").unwrap(), 1);
+    let err = s.column("agee").unwrap_err().to_string();
+    assert!(err.contains("unknown column \"agee\""), "{err}");
+    assert!(err.contains("age"), "{err}");
+    let qis: Vec<_> = s
+        .with_role(Role::QuasiIdentifier)
+        .map(|c| &c.name)
+        .collect();
+    assert_eq!(qis, ["sex", "age"]);
+    let sub = s.select(&["age", "sex"]).unwrap();
+    assert_eq!(sub.names().collect::<Vec<_>>(), ["age", "sex"]);
+    assert!(s.domain_from_data().is_empty());
+}
