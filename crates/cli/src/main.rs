@@ -1,1 +1,64 @@
-fn main() {}
+//! `pets`: the command line of the pets privacy toolkit — the data release panel's front door.
+//!
+//! Exit codes: 0 success (or every check passed), 1 a check failed (e.g. a risk threshold),
+//! 2 bad usage, 3 bad input data (values, schema), 4 files (not found, unreadable format),
+//! 70 an internal error.
+
+mod datasets;
+mod demo;
+mod exit;
+mod progress;
+mod schema;
+mod summary;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::CliError;
+
+/// Privacy-enhancing technologies for health data: disclosure risk, differential privacy,
+/// synthetic data and federated aggregation.
+#[derive(Debug, Parser)]
+#[command(name = "pets", version, about, long_about = None, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 check failed, 2 usage, 3 bad input data, 4 file error, 70 internal error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the end-to-end demo on the bundled A&E generator (the README's first command).
+    Demo(demo::DemoArgs),
+    /// Generate or describe bundled datasets.
+    #[command(subcommand)]
+    Datasets(datasets::DatasetsCommand),
+    /// Infer, check and print table schemas.
+    #[command(subcommand)]
+    Schema(schema::SchemaCommand),
+    /// Encode a file against its schema and summarise every column.
+    Summary(summary::SummaryArgs),
+}
+
+fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Demo(a) => demo::run(&a),
+        Command::Datasets(c) => datasets::run(&c),
+        Command::Schema(c) => schema::run(&c),
+        Command::Summary(a) => summary::run(&a),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}

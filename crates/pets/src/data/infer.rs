@@ -16,7 +16,9 @@
 //!   sorted, numbers numerically), and more than that becomes `text` (not encodable);
 //! - typed columns keep their type: integers, floats, booleans (categorical `false`/`true`),
 //!   dates and timestamps;
-//! - integer ranges wider than `max_integer_codes` get equal-width bins;
+//! - integer ranges wider than `max_integer_codes` get equal-width bins, except numeric
+//!   *text* with more than `max_categories` distinct values over such a range, which is an
+//!   identifier (NHS number) and becomes `text`;
 //! - a column with any null is `nullable`.
 
 use std::cmp::Ordering;
@@ -423,7 +425,18 @@ impl ColumnState {
     fn text_kind(&self, opts: &InferOptions, description: &mut Option<String>) -> ColumnKind {
         if self.all_int {
             let (min, max) = self.int_range.expect("non-null seen");
-            return integer_kind(min, max, opts, description);
+            let wide = (max as i128 - min as i128 + 1) as u128 > u128::from(opts.max_integer_codes);
+            if !(wide && self.distinct.is_none()) {
+                return integer_kind(min, max, opts, description);
+            }
+            // Many distinct numbers spread over a huge range, held as text: an identifier
+            // (NHS number, MRN), not a quantity.
+            *description = Some(format!(
+                "numeric text with more than {} distinct values over a range wider than {}: \
+                 likely an identifier; treated as text, not encoded",
+                opts.max_categories, opts.max_integer_codes
+            ));
+            return ColumnKind::Text;
         }
         if self.all_date {
             let (a, b) = self.day_range.expect("non-null seen");

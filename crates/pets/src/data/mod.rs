@@ -13,6 +13,7 @@ pub mod error;
 pub mod infer;
 pub mod io;
 pub mod schema;
+pub mod summary;
 mod values;
 
 pub use decode::{BinPlacement, DecodeOptions, Decoder};
@@ -23,3 +24,4 @@ pub use encode::{
 pub use error::{DataError, Result};
 pub use infer::{InferOptions, SchemaInferrer, infer_schema};
 pub use schema::{Binning, ColumnKind, ColumnSpec, DateGranularity, Role, Schema, TimeGranularity};
+pub use summary::{ColumnSummary, TableSummary};

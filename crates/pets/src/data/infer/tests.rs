@@ -201,3 +201,22 @@ fn empty_and_all_null_inputs() {
     inf.observe(&empty).unwrap();
     assert!(matches!(inf.finish(), Err(DataError::Empty { .. })));
 }
+
+#[test]
+fn numeric_identifiers_held_as_text_are_text() {
+    let ids: Vec<String> = (0..50)
+        .map(|i| (9_990_000_000u64 + i * 7_919_113).to_string())
+        .collect();
+    let b = batch(vec![(
+        "nhs_number",
+        text(&ids.iter().map(|s| Some(s.as_str())).collect::<Vec<_>>()),
+    )]);
+    let s = infer(
+        &[b],
+        InferOptions {
+            max_categories: 10,
+            ..Default::default()
+        },
+    );
+    assert_eq!(s.column("nhs_number").unwrap().kind, ColumnKind::Text);
+}

@@ -1,0 +1,111 @@
+//! `pets summary`: encode a file and print what each column holds.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use pets::data::io::{DEFAULT_BATCH_ROWS, open_table};
+use pets::data::{EncodeOptions, Encoder, InferOptions, Schema, TableSummary};
+
+use crate::exit::CliError;
+use crate::progress::spinner;
+use crate::schema::{infer_file, warn_domain_from_data};
+
+/// Options of `pets summary`.
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// The data file (.csv, .tsv, .parquet).
+    pub file: PathBuf,
+    /// The declared schema; inferred from the data (with a warning) when absent.
+    #[arg(long)]
+    pub schema: Option<PathBuf>,
+    /// Most frequent values shown per column.
+    #[arg(long, default_value_t = 3)]
+    pub top: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Print a summary as an aligned table.
+pub fn print_summary(s: &TableSummary) {
+    println!(
+        "{} rows; codes take {:.1} MB ({} columns x {} rows x 4 bytes)",
+        s.rows,
+        s.code_bytes as f64 / 1e6,
+        s.columns.len(),
+        s.rows
+    );
+    println!(
+        "{:<32} {:<12} {:<18} {:>8} {:>8} {:>8}  {}",
+        "column", "kind", "role", "codes", "present", "nulls", "range / most frequent"
+    );
+    for c in &s.columns {
+        let mut detail = String::new();
+        if let Some((lo, hi)) = &c.range {
+            detail.push_str(&format!("{lo} .. {hi}; "));
+        }
+        detail.push_str(
+            &c.top
+                .iter()
+                .map(|(v, n)| format!("{v} ({:.1}%)", 100.0 * *n as f64 / s.rows.max(1) as f64))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        if c.domain_from_data {
+            detail.push_str(" [domain from data]");
+        }
+        println!(
+            "{:<32} {:<12} {:<18} {:>8} {:>8} {:>8}  {}",
+            c.name,
+            c.kind,
+            c.role.to_string(),
+            c.codes,
+            c.distinct_present,
+            c.nulls,
+            detail
+        );
+    }
+}
+
+/// Encode `file` against `schema` with a spinner.
+pub fn encode_with_spinner(
+    file: &PathBuf,
+    schema: &Schema,
+) -> Result<pets::data::EncodedTable, CliError> {
+    let bar = spinner(&format!("encoding {}", file.display()));
+    let mut enc = Encoder::new(schema, EncodeOptions::default())?;
+    enc.push_stream(open_table(file, DEFAULT_BATCH_ROWS)?)?;
+    bar.finish_and_clear();
+    Ok(enc.finish()?)
+}
+
+/// Run `pets summary`.
+pub fn run(a: &SummaryArgs) -> Result<ExitCode, CliError> {
+    let schema = match &a.schema {
+        Some(p) => Schema::load(p)?,
+        None => {
+            let s = infer_file(&a.file, InferOptions::default())?;
+            warn_domain_from_data(&s);
+            s
+        }
+    };
+    let table = encode_with_spinner(&a.file, &schema)?;
+    let s = TableSummary::of(&table, a.top);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&s).expect("summary serialises")
+        );
+    } else {
+        print_summary(&s);
+        let r = table.report();
+        if !r.text_columns_not_encoded.is_empty() {
+            println!(
+                "text columns (identifiers, not encoded): {}",
+                r.text_columns_not_encoded.join(", ")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
