@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The README's second command: build everything and run every check and test, Rust and
+# Python, on a fresh machine with only the Rust toolchain and Python 3.11.
+# .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+step() { printf '\n==== %s\n' "$*"; }
+started=$(date +%s)
+
+step "Rust: format"
+cargo fmt --all --check
+
+step "Rust: clippy (warnings are errors)"
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
+
+step "Rust: tests (release: statistical and scale tests need optimised code)"
+cargo test --release --locked --workspace
+
+step "Python: virtual environment"
+VENV=${PETS_VENV:-.venv}
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet "maturin>=1.16,<2" pytest pyarrow pandas polars ruff
+
+step "Python: build and install the pets package"
+"$VENV/bin/maturin" develop --release --locked -m bindings/python/Cargo.toml
+
+step "Python: lint"
+"$VENV/bin/ruff" check bindings/python benches
+"$VENV/bin/ruff" format --check bindings/python benches
+
+step "Python: tests"
+"$VENV/bin/python" -m pytest bindings/python/tests -q
+
+printf '\n==== all checks passed in %ss\n' "$(( $(date +%s) - started ))"
