@@ -1,0 +1,163 @@
+//! `pets dp query`: run a query spec over a data file under one differential privacy budget.
+//!
+//! ```text
+//! pets dp query attendances.parquet --schema ae.schema.json --spec queries.toml \
+//!     --epsilon 1 --out results.json
+//! ```
+//!
+//! The data are encoded against the declared schema; the spec's `id_column` (a text column,
+//! e.g. `nhs_number`) bounds each person's rows to `max_rows_per_person` before any query,
+//! or, without one, privacy is per row and the ledger says so. The budget (`--epsilon`, or
+//! `--rho` for zCDP, with `--delta` for group-by queries) is split over the queries by their
+//! weights; every query is checked before anything is released. The output JSON holds the
+//! results (values, intervals, warnings) and the ledger of every release.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use pets::data::io::{DEFAULT_BATCH_ROWS, open_table};
+use pets::data::{EncodeOptions, Encoder, Schema};
+use pets::dp::bounding::RowKeys;
+use pets::dp::queries::DpData;
+use pets::dp::queries::spec::{QueryOutput, QuerySpec, planned_shares};
+use pets::dp::{Cost, DpError, Session};
+
+/// Options of `pets dp query`.
+#[derive(Debug, Args)]
+pub struct DpQueryArgs {
+    /// The data file (.csv, .tsv, .parquet).
+    pub data: PathBuf,
+    /// The declared schema (JSON or TOML). Domains must be public, not read from the data.
+    #[arg(long)]
+    pub schema: PathBuf,
+    /// The query spec (TOML or JSON): `[[query]]` entries with `kind`, and `id_column`,
+    /// `max_rows_per_person`, `seed` for contribution bounding.
+    #[arg(long)]
+    pub spec: PathBuf,
+    /// Total budget as pure epsilon-DP (Laplace-type noise).
+    #[arg(long, conflicts_with = "rho", required_unless_present = "rho")]
+    pub epsilon: Option<f64>,
+    /// Total budget as rho-zCDP (Gaussian-type noise).
+    #[arg(long)]
+    pub rho: Option<f64>,
+    /// Delta for group-by queries (keys not known in advance), e.g. 1e-8; 0 if none.
+    #[arg(long, default_value_t = 0.0)]
+    pub delta: f64,
+    /// Significance of reported intervals (0.05: 95%).
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// Seed for the choice of rows kept per person (overrides the spec's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where to write results and ledger (JSON); standard output when absent.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Run `pets dp query`.
+pub fn run(args: &DpQueryArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let schema = Schema::load(&args.schema)?;
+    let spec = QuerySpec::load(&args.spec)?;
+    let total = match (args.epsilon, args.rho) {
+        (Some(e), None) => Cost::epsilon(e).with_delta(args.delta),
+        (None, Some(r)) => Cost::rho(r).with_delta(args.delta),
+        _ => {
+            return Err(Box::new(DpError::Spec(
+                "give exactly one of --epsilon or --rho".into(),
+            )));
+        }
+    };
+    let mut session = Session::new(total)?;
+    if let Some(a) = args.alpha.or(spec.alpha) {
+        session = session.with_alpha(a)?;
+    }
+
+    // Encode, keeping the person-id column (text, never encoded) aside.
+    let mut encoder = Encoder::new(&schema, EncodeOptions::default())?;
+    let mut id_arrays = Vec::new();
+    for batch in open_table(&args.data, DEFAULT_BATCH_ROWS)? {
+        let batch = batch?;
+        if let Some(id) = &spec.id_column {
+            let col = batch
+                .column_by_name(id)
+                .ok_or_else(|| DpError::UnknownColumn {
+                    column: id.clone(),
+                    what: format!("data file {}", args.data.display()),
+                    available: batch
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect(),
+                })?;
+            id_arrays.push(col.clone());
+        }
+        encoder.push(&batch)?;
+    }
+    let table = encoder.finish()?;
+    let data = match &spec.id_column {
+        Some(id) => {
+            let ids = RowKeys::from_arrays(id, &id_arrays, false)?;
+            DpData::by_person(
+                &table,
+                &ids,
+                spec.max_rows_per_person,
+                args.seed.unwrap_or(spec.seed),
+            )?
+        }
+        None => DpData::row_level(&table),
+    };
+
+    spec.check(&data)?;
+    let shares = planned_shares(&spec, &session.remaining())?;
+    eprintln!(
+        "pets dp: {} rows ({} kept after bounding); budget {}; {} queries",
+        table.n_rows(),
+        data.bounded().n_selected(),
+        session.total(),
+        spec.queries.len()
+    );
+    for (q, s) in spec.queries.iter().zip(&shares) {
+        eprintln!("  {:<48} {}", q.label(), s);
+    }
+    let results = spec.run(&mut session, &data)?;
+
+    let mut warnings: Vec<&str> = results
+        .results
+        .iter()
+        .flat_map(|r| match r {
+            QueryOutput::Scalar { result, .. } => result.warnings.iter(),
+            QueryOutput::Table { result, .. } => result.warnings.iter(),
+            QueryOutput::Groups { result, .. } => result.warnings.iter(),
+            QueryOutput::Quantiles { results, .. } => results
+                .first()
+                .map(|r| r.warnings.iter())
+                .unwrap_or_default(),
+        })
+        .map(String::as_str)
+        .collect();
+    warnings.sort_unstable();
+    warnings.dedup();
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let json = serde_json::to_string_pretty(&results)?;
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, json + "\n")?;
+            eprintln!(
+                "pets dp: spent {} of {} ({} left); results and ledger in {}",
+                results.ledger.spent,
+                results.ledger.budget,
+                results.ledger.remaining,
+                path.display()
+            );
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{json}")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! # Differential privacy
+//!
+//! Aggregate answers over encoded tables with a formal guarantee and a budget that cannot be
+//! overspent. Every noise sample comes from OpenDP's samplers and every privacy cost from
+//! OpenDP's (conservatively rounded) privacy maps; pets adds the budget, the ledger,
+//! contribution bounding and the queries.
+//!
+//! - [`budget`]: [`Cost`] in (epsilon, delta)-DP or rho-zCDP, the exact [`Accountant`];
+//! - [`session`]: [`Session`], which charges before drawing, and parallel composition;
+//! - [`ledger`]: the JSON record of every release;
+//! - [`mechanisms`]: Laplace, Gaussian, discrete Laplace/Gaussian, selection (exponential
+//!   mechanism, report-noisy-max), randomized response, thresholded counts;
+//! - [`accuracy`]: interval half-widths for every mechanism;
+//! - [`bounding`]: per-person contribution bounds (the unit of privacy is the person);
+//! - [`queries`]: counts, sums, means, variances, quantiles, histograms, contingency tables,
+//!   group-by with unknown keys, post-processing, and query specs.
+
+pub mod accuracy;
+pub mod bounding;
+pub mod budget;
+pub mod error;
+pub mod ledger;
+pub mod mechanisms;
+pub mod queries;
+pub mod session;
+
+pub use accuracy::{Accuracy, Interval, NoiseKind};
+pub use bounding::{Bounded, PersonIds};
+pub use budget::{Accountant, Cost, PrivacyMeasure};
+pub use error::{DpError, Result};
+pub use ledger::{Contribution, Ledger, LedgerEntry, PrivacyUnit, QueryRecord};
+pub use mechanisms::{Mechanism, NoiseFamily};
+pub use session::{ParallelScope, Release, Session};

@@ -1,0 +1,490 @@
+//! Query specs: a small TOML or JSON file listing queries to run under one budget.
+//!
+//! ```toml
+//! id_column = "nhs_number"      # person id; omit for row-level privacy (the ledger says so)
+//! max_rows_per_person = 3       # contribution bound m
+//! seed = 1                      # for the choice of kept rows (not noise)
+//!
+//! [[query]]
+//! kind = "count"
+//!
+//! [[query]]
+//! kind = "histogram"
+//! dimensions = ["provider_code", "hour(arrival_datetime)", "age_band"]
+//! weight = 2                    # budget shares are proportional to weights (default 1)
+//! non_negative = true
+//!
+//! [[query]]
+//! kind = "mean"                 # also "sum", "variance"
+//! column = "total_time_in_dept_min"
+//! lower = 0
+//! upper = 720
+//!
+//! [[query]]
+//! kind = "quantile"             # or "median" (no `quantiles`)
+//! column = "age"
+//! quantiles = [0.25, 0.5, 0.75]
+//! lower = 0
+//! upper = 110
+//!
+//! [[query]]
+//! kind = "group_by"             # keys not known in advance; spends the budget's delta
+//! dimensions = ["lsoa"]
+//! ```
+//!
+//! The session's budget (epsilon or rho) is split over all queries by weight, and its delta
+//! over the `group_by` queries. Every query is checked (columns, bounds, dimensions) before
+//! anything is released, so a typo spends nothing.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dp::budget::Cost;
+use crate::dp::error::{DpError, Result};
+use crate::dp::ledger::Ledger;
+use crate::dp::mechanisms::NoiseFamily;
+use crate::dp::queries::count::count;
+use crate::dp::queries::dims::axis;
+use crate::dp::queries::groupby::{GroupByQuery, GroupResult, group_by};
+use crate::dp::queries::histogram::{HistogramQuery, PostProcess, TableResult, histogram};
+use crate::dp::queries::moments::{NumericQuery, mean, sum, variance};
+use crate::dp::queries::numeric::{check_bounds, numeric};
+use crate::dp::queries::quantile::{QuantileQuery, quantiles};
+use crate::dp::queries::{Dimension, DpData, ScalarResult, split_share};
+use crate::dp::session::Session;
+
+/// A query file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuerySpec {
+    /// Person-id column (a text column of the data); row-level privacy when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_column: Option<String>,
+    /// Rows kept per person (default 1).
+    #[serde(default = "one")]
+    pub max_rows_per_person: u32,
+    /// Seed for the choice of kept rows.
+    #[serde(default)]
+    pub seed: u64,
+    /// Significance of intervals (default 0.05).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// Default noise family.
+    #[serde(default)]
+    pub noise: NoiseFamily,
+    /// The queries.
+    #[serde(rename = "query")]
+    pub queries: Vec<QueryItem>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn unit_weight() -> f64 {
+    1.0
+}
+
+/// One query of a spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryItem {
+    /// Optional label, copied to the result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Relative share of the budget (default 1).
+    #[serde(default = "unit_weight")]
+    pub weight: f64,
+    /// Noise family for this query (default: the spec's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<NoiseFamily>,
+    /// What to compute.
+    #[serde(flatten)]
+    pub kind: QueryKind,
+}
+
+/// What a spec query computes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum QueryKind {
+    /// Number of rows.
+    Count,
+    /// Sum of a clamped column.
+    Sum {
+        /// Column.
+        column: String,
+        /// Lower bound.
+        lower: f64,
+        /// Upper bound.
+        upper: f64,
+    },
+    /// Mean of a clamped column.
+    Mean {
+        /// Column.
+        column: String,
+        /// Lower bound.
+        lower: f64,
+        /// Upper bound.
+        upper: f64,
+    },
+    /// Variance of a clamped column.
+    Variance {
+        /// Column.
+        column: String,
+        /// Lower bound.
+        lower: f64,
+        /// Upper bound.
+        upper: f64,
+    },
+    /// Quantiles.
+    Quantile {
+        /// Column.
+        column: String,
+        /// Quantiles in [0, 1].
+        quantiles: Vec<f64>,
+        /// Lower bound of candidates.
+        lower: f64,
+        /// Upper bound of candidates.
+        upper: f64,
+        /// Explicit candidates.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        candidates: Option<Vec<f64>>,
+    },
+    /// The median.
+    Median {
+        /// Column.
+        column: String,
+        /// Lower bound of candidates.
+        lower: f64,
+        /// Upper bound of candidates.
+        upper: f64,
+    },
+    /// Histogram / contingency table.
+    Histogram {
+        /// Axes: column names, `hour(col)`, `weekday(col)`.
+        dimensions: Vec<Dimension>,
+        /// Post-processing.
+        #[serde(flatten)]
+        post: PostProcess,
+    },
+    /// Group-by with thresholding.
+    GroupBy {
+        /// Axes.
+        dimensions: Vec<Dimension>,
+    },
+}
+
+/// The result of one spec query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum QueryOutput {
+    /// A scalar (count, sum, mean, variance).
+    Scalar {
+        /// Label from the spec.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// Result.
+        #[serde(flatten)]
+        result: ScalarResult,
+    },
+    /// Quantiles.
+    Quantiles {
+        /// Label from the spec.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// One result per quantile.
+        results: Vec<ScalarResult>,
+    },
+    /// A table.
+    Table {
+        /// Label from the spec.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// Result.
+        #[serde(flatten)]
+        result: TableResult,
+    },
+    /// Groups above a threshold.
+    Groups {
+        /// Label from the spec.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// Result.
+        #[serde(flatten)]
+        result: GroupResult,
+    },
+}
+
+/// Results of a spec with the session's ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpecResults {
+    /// One output per query, in order.
+    pub results: Vec<QueryOutput>,
+    /// The ledger after all queries.
+    pub ledger: Ledger,
+}
+
+impl QuerySpec {
+    /// Parse TOML.
+    pub fn from_toml(text: &str) -> Result<QuerySpec> {
+        toml::from_str(text).map_err(|e| DpError::Spec(e.to_string()))
+    }
+
+    /// Parse JSON.
+    pub fn from_json(text: &str) -> Result<QuerySpec> {
+        serde_json::from_str(text).map_err(|e| DpError::Spec(e.to_string()))
+    }
+
+    /// Read a `.toml` or `.json` file.
+    pub fn load(path: impl AsRef<Path>) -> Result<QuerySpec> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| DpError::Spec(format!("cannot read {}: {e}", path.display())))?;
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => QuerySpec::from_json(&text),
+            Some("toml") => QuerySpec::from_toml(&text),
+            _ => QuerySpec::from_toml(&text).or_else(|_| QuerySpec::from_json(&text)),
+        }
+    }
+
+    /// Check every query against `data` without releasing anything.
+    pub fn check(&self, data: &DpData<'_>) -> Result<()> {
+        if self.queries.is_empty() {
+            return Err(DpError::Spec("the spec has no [[query]]".into()));
+        }
+        for (i, q) in self.queries.iter().enumerate() {
+            let at = |e: DpError| DpError::Spec(format!("query {} ({}): {e}", i + 1, q.label()));
+            if !(q.weight.is_finite() && q.weight > 0.0) {
+                return Err(at(DpError::invalid(
+                    "weight",
+                    q.weight,
+                    "it must be greater than zero",
+                )));
+            }
+            match &q.kind {
+                QueryKind::Count => {}
+                QueryKind::Sum {
+                    column,
+                    lower,
+                    upper,
+                }
+                | QueryKind::Mean {
+                    column,
+                    lower,
+                    upper,
+                }
+                | QueryKind::Variance {
+                    column,
+                    lower,
+                    upper,
+                }
+                | QueryKind::Median {
+                    column,
+                    lower,
+                    upper,
+                }
+                | QueryKind::Quantile {
+                    column,
+                    lower,
+                    upper,
+                    ..
+                } => {
+                    check_bounds(column, *lower, *upper).map_err(at)?;
+                    numeric(data, column, &q.label()).map_err(at)?;
+                }
+                QueryKind::Histogram { dimensions, .. } | QueryKind::GroupBy { dimensions } => {
+                    if dimensions.is_empty() {
+                        return Err(at(DpError::query("dimensions", "give at least one")));
+                    }
+                    for d in dimensions {
+                        axis(data, d).map_err(at)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Run every query in `session`: the budget left when it starts is split by weight
+    /// (delta over `group_by` queries only).
+    pub fn run(&self, session: &mut Session, data: &DpData<'_>) -> Result<SpecResults> {
+        self.check(data)?;
+        let budget = session.remaining();
+        let weights: Vec<f64> = self.queries.iter().map(|q| q.weight).collect();
+        let main_shares = split_share(&budget.with_delta(0.0), &weights)?;
+        let gb: Vec<f64> = self
+            .queries
+            .iter()
+            .filter(|q| matches!(q.kind, QueryKind::GroupBy { .. }))
+            .map(|q| q.weight)
+            .collect();
+        if !gb.is_empty() && budget.delta() <= 0.0 {
+            return Err(DpError::Spec(
+                "group_by queries release keys not known in advance and need a delta: give \
+                 the session a delta budget (e.g. --delta 1e-8); nothing was released"
+                    .into(),
+            ));
+        }
+        let delta_shares = if gb.is_empty() {
+            Vec::new()
+        } else {
+            split_share(&budget, &gb)?
+                .into_iter()
+                .map(|c| c.delta())
+                .collect()
+        };
+        let mut delta_iter = delta_shares.into_iter();
+        let mut results = Vec::new();
+        for (q, share) in self.queries.iter().zip(main_shares) {
+            let noise = q.noise.unwrap_or(self.noise);
+            let name = q.name.clone();
+            let numeric_q = |column: &str, lower: f64, upper: f64| NumericQuery {
+                column: column.into(),
+                lower,
+                upper,
+                share,
+                noise,
+            };
+            let out = match &q.kind {
+                QueryKind::Count => QueryOutput::Scalar {
+                    name,
+                    result: count(session, data, &share, noise)?,
+                },
+                QueryKind::Sum {
+                    column,
+                    lower,
+                    upper,
+                } => QueryOutput::Scalar {
+                    name,
+                    result: sum(session, data, &numeric_q(column, *lower, *upper))?,
+                },
+                QueryKind::Mean {
+                    column,
+                    lower,
+                    upper,
+                } => QueryOutput::Scalar {
+                    name,
+                    result: mean(session, data, &numeric_q(column, *lower, *upper))?,
+                },
+                QueryKind::Variance {
+                    column,
+                    lower,
+                    upper,
+                } => QueryOutput::Scalar {
+                    name,
+                    result: variance(session, data, &numeric_q(column, *lower, *upper))?,
+                },
+                QueryKind::Quantile {
+                    column,
+                    quantiles: qs,
+                    lower,
+                    upper,
+                    candidates,
+                } => QueryOutput::Quantiles {
+                    name,
+                    results: quantiles(
+                        session,
+                        data,
+                        &QuantileQuery {
+                            column: column.clone(),
+                            quantiles: qs.clone(),
+                            lower: *lower,
+                            upper: *upper,
+                            candidates: candidates.clone(),
+                            share,
+                        },
+                    )?,
+                },
+                QueryKind::Median {
+                    column,
+                    lower,
+                    upper,
+                } => QueryOutput::Quantiles {
+                    name,
+                    results: quantiles(
+                        session,
+                        data,
+                        &QuantileQuery {
+                            column: column.clone(),
+                            quantiles: vec![0.5],
+                            lower: *lower,
+                            upper: *upper,
+                            candidates: None,
+                            share,
+                        },
+                    )?,
+                },
+                QueryKind::Histogram { dimensions, post } => QueryOutput::Table {
+                    name,
+                    result: histogram(
+                        session,
+                        data,
+                        &HistogramQuery {
+                            dimensions: dimensions.clone(),
+                            share,
+                            noise,
+                            post: post.clone(),
+                        },
+                    )?,
+                },
+                QueryKind::GroupBy { dimensions } => QueryOutput::Groups {
+                    name,
+                    result: group_by(
+                        session,
+                        data,
+                        &GroupByQuery {
+                            dimensions: dimensions.clone(),
+                            share: share.with_delta(delta_iter.next().unwrap_or(0.0)),
+                            noise,
+                        },
+                    )?,
+                },
+            };
+            results.push(out);
+        }
+        Ok(SpecResults {
+            results,
+            ledger: session.ledger(),
+        })
+    }
+}
+
+impl QueryItem {
+    /// A short label for messages.
+    pub fn label(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        match &self.kind {
+            QueryKind::Count => "count".into(),
+            QueryKind::Sum { column, .. } => format!("sum({column})"),
+            QueryKind::Mean { column, .. } => format!("mean({column})"),
+            QueryKind::Variance { column, .. } => format!("variance({column})"),
+            QueryKind::Quantile { column, .. } => format!("quantile({column})"),
+            QueryKind::Median { column, .. } => format!("median({column})"),
+            QueryKind::Histogram { dimensions, .. } => format!(
+                "histogram({})",
+                dimensions
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            QueryKind::GroupBy { dimensions } => format!(
+                "group_by({})",
+                dimensions
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
+/// Shares a spec would give each query from `budget` (for display).
+pub fn planned_shares(spec: &QuerySpec, budget: &Cost) -> Result<Vec<Cost>> {
+    split_share(
+        &budget.with_delta(0.0),
+        &spec.queries.iter().map(|q| q.weight).collect::<Vec<_>>(),
+    )
+}
