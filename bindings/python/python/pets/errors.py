@@ -1,0 +1,55 @@
+"""Exceptions and warnings raised by pets.
+
+Errors raised by the Rust core keep its message unchanged and carry two attributes,
+``column`` and ``row`` (the 1-based data row, header excluded), which are ``None`` when the
+error is not about a particular column or row.
+
+Hierarchy::
+
+    PetsError(Exception)
+    ├── SchemaError          invalid/unparsable schema, data not matching it, unknown column
+    ├── DomainError          value outside the declared domain, null where none allowed
+    │                        (also a ValueError)
+    ├── ParseError           value not of its column's kind, malformed CSV (also a ValueError)
+    ├── EmptyInputError      a table or file with no rows
+    └── PetsIOError          unreadable/unwritable path, unknown extension (also an OSError)
+
+Example:
+    >>> import pets
+    >>> try:
+    ...     pets.Schema.from_json('{"columns": []}')
+    ... except pets.SchemaError as e:
+    ...     print(e)
+    invalid schema: schema declares no columns
+"""
+
+from __future__ import annotations
+
+from pets._native import (
+    DomainError,
+    EmptyInputError,
+    ParseError,
+    PetsError,
+    PetsIOError,
+    SchemaError,
+)
+
+__all__ = [
+    "DomainError",
+    "DomainFromDataWarning",
+    "EmptyInputError",
+    "ParseError",
+    "PetsError",
+    "PetsIOError",
+    "SchemaError",
+]
+
+
+class DomainFromDataWarning(UserWarning):
+    """A schema's domains were read from the data rather than declared.
+
+    Differential privacy and disclosure control need *public* domains: categories and
+    bounds read from private data leak which values occur (the presence of a rare diagnosis
+    is itself a disclosure). Review an inferred schema, widen it to public limits, clear
+    ``domain_from_data`` and use the reviewed file for any release.
+    """

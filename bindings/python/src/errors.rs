@@ -1,0 +1,195 @@
+//! Python exceptions raised by the native layer, and the mapping from [`DataError`].
+//!
+//! The hierarchy, all importable from `pets`:
+//!
+//! | exception | bases | raised for |
+//! |---|---|---|
+//! | `PetsError` | `Exception` | every error of pets (Arrow, Parquet, bad arguments) |
+//! | `SchemaError` | `PetsError` | invalid or unparsable schema, data not matching it, unknown column |
+//! | `DomainError` | `PetsError`, `ValueError` | a value outside its declared domain, a null where none is allowed |
+//! | `ParseError` | `PetsError`, `ValueError` | a value not of its column's kind, malformed CSV |
+//! | `EmptyInputError` | `PetsError` | a table or file with no rows |
+//! | `PetsIOError` | `PetsError`, `OSError` | a path that cannot be read or written, an unknown file extension |
+//!
+//! Single-base exceptions are declared with [`create_exception!`]; the three with two bases
+//! are built once per interpreter by calling `type(name, bases, namespace)`, since
+//! `create_exception!` takes one base only. Every exception carries the Rust message
+//! unchanged, and the attributes `column` and `row` (1-based data row), `None` when the
+//! error is not about one.
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyOSError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+
+use pets::data::DataError;
+
+create_exception!(
+    pets,
+    PetsError,
+    PyException,
+    "Base class of every error raised by pets."
+);
+create_exception!(
+    pets,
+    SchemaError,
+    PetsError,
+    "The schema is invalid or cannot be parsed, the data does not match it, or a column is unknown."
+);
+create_exception!(
+    pets,
+    EmptyInputError,
+    PetsError,
+    "The input table or file holds no rows (or no columns)."
+);
+
+static DOMAIN_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static PARSE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static IO_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// The exceptions that subclass both `PetsError` and a built-in exception.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DualError {
+    /// `DomainError(PetsError, ValueError)`.
+    Domain,
+    /// `ParseError(PetsError, ValueError)`.
+    Parse,
+    /// `PetsIOError(PetsError, OSError)`.
+    Io,
+}
+
+impl DualError {
+    fn spec(self) -> (&'static PyOnceLock<Py<PyType>>, &'static str, &'static str) {
+        match self {
+            DualError::Domain => (
+                &DOMAIN_ERROR,
+                "DomainError",
+                "A value lies outside its column's declared domain, or is null where the schema \
+                 allows no nulls.",
+            ),
+            DualError::Parse => (
+                &PARSE_ERROR,
+                "ParseError",
+                "A value cannot be read as its column's kind, or a CSV file is malformed.",
+            ),
+            DualError::Io => (
+                &IO_ERROR,
+                "PetsIOError",
+                "A file cannot be read or written, or its format cannot be told from its extension.",
+            ),
+        }
+    }
+
+    /// The exception type, created on first use.
+    pub fn type_object(self, py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+        let (cell, name, doc) = self.spec();
+        let ty = cell.get_or_try_init(py, || -> PyResult<Py<PyType>> {
+            let builtin = match self {
+                DualError::Domain | DualError::Parse => py.get_type::<PyValueError>(),
+                DualError::Io => py.get_type::<PyOSError>(),
+            };
+            let bases = PyTuple::new(py, [py.get_type::<PetsError>(), builtin])?;
+            let namespace = PyDict::new(py);
+            namespace.set_item("__module__", "pets")?;
+            namespace.set_item("__doc__", doc)?;
+            let made = py.get_type::<PyType>().call1((name, bases, namespace))?;
+            Ok(made.cast_into::<PyType>()?.unbind())
+        })?;
+        Ok(ty.bind(py).clone())
+    }
+}
+
+/// Which exception a [`DataError`] becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `PetsError` itself.
+    Base,
+    /// `SchemaError`.
+    Schema,
+    /// `EmptyInputError`.
+    Empty,
+    /// One of the two-base exceptions.
+    Dual(DualError),
+}
+
+/// The exception kind of an error.
+pub fn kind_of(err: &DataError) -> Kind {
+    match err {
+        DataError::InvalidSchema { .. }
+        | DataError::SchemaParse { .. }
+        | DataError::SchemaMismatch { .. }
+        | DataError::UnknownColumn { .. } => Kind::Schema,
+        DataError::OutOfDomain { .. } | DataError::UnexpectedNull { .. } => {
+            Kind::Dual(DualError::Domain)
+        }
+        DataError::Unparsable { .. } | DataError::Csv { .. } => Kind::Dual(DualError::Parse),
+        DataError::Empty { .. } => Kind::Empty,
+        DataError::Io { .. } | DataError::UnknownFormat { .. } => Kind::Dual(DualError::Io),
+        _ => Kind::Base,
+    }
+}
+
+/// The column an error is about, if one.
+fn column_of(err: &DataError) -> Option<&str> {
+    match err {
+        DataError::UnknownColumn { column, .. }
+        | DataError::OutOfDomain { column, .. }
+        | DataError::Unparsable { column, .. }
+        | DataError::UnexpectedNull { column, .. } => Some(column),
+        DataError::InvalidSchema { column, .. } => column.as_deref(),
+        _ => None,
+    }
+}
+
+/// Build the Python exception for `err`: the same message, plus `column` and `row`.
+pub fn to_pyerr(py: Python<'_>, err: DataError) -> PyErr {
+    build(py, &err).unwrap_or_else(|e| e)
+}
+
+fn build(py: Python<'_>, err: &DataError) -> PyResult<PyErr> {
+    let ty = match kind_of(err) {
+        Kind::Base => py.get_type::<PetsError>(),
+        Kind::Schema => py.get_type::<SchemaError>(),
+        Kind::Empty => py.get_type::<EmptyInputError>(),
+        Kind::Dual(d) => d.type_object(py)?,
+    };
+    let value = ty.call1((err.to_string(),))?;
+    value.setattr("column", column_of(err))?;
+    value.setattr("row", err.row())?;
+    Ok(PyErr::from_value(value))
+}
+
+/// Extension trait: turn a `Result<T, DataError>` into a `PyResult<T>`.
+pub trait IntoPyResult<T> {
+    /// Map the error to its Python exception.
+    fn py_err(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> IntoPyResult<T> for Result<T, DataError> {
+    fn py_err(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| to_pyerr(py, e))
+    }
+}
+
+/// A `TypeError` saying what an argument should have been and what it was.
+pub fn wrong_type(arg: &str, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
+    let type_name = got
+        .get_type()
+        .fully_qualified_name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "<unknown type>".into());
+    PyTypeError::new_err(format!("{arg} must be {expected}, not {type_name}"))
+}
+
+/// Add the exception classes to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("PetsError", py.get_type::<PetsError>())?;
+    m.add("SchemaError", py.get_type::<SchemaError>())?;
+    m.add("EmptyInputError", py.get_type::<EmptyInputError>())?;
+    m.add("DomainError", DualError::Domain.type_object(py)?)?;
+    m.add("ParseError", DualError::Parse.type_object(py)?)?;
+    m.add("PetsIOError", DualError::Io.type_object(py)?)?;
+    Ok(())
+}
