@@ -10,9 +10,6 @@ pub enum CliError {
     /// From the data layer.
     #[error(transparent)]
     Data(#[from] DataError),
-    /// Bad arguments that clap could not catch.
-    #[error("{0}")]
-    Usage(String),
     /// Writing output.
     #[error("{path}: {source}")]
     Io {
@@ -21,17 +18,32 @@ pub enum CliError {
         /// The error.
         source: std::io::Error,
     },
+    /// Any other failure of a command (disclosure, DP, ...): bad input or configuration.
+    #[error("{0}")]
+    Failed(Box<dyn std::error::Error>),
+}
+
+impl From<Box<dyn std::error::Error>> for CliError {
+    /// Keep the data layer's and the file system's errors typed (for their exit codes).
+    fn from(e: Box<dyn std::error::Error>) -> Self {
+        let e = match e.downcast::<DataError>() {
+            Ok(d) => return CliError::Data(*d),
+            Err(e) => e,
+        };
+        CliError::Failed(e)
+    }
 }
 
 impl CliError {
     /// The process exit code (see the crate docs).
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
-            CliError::Usage(_) => 2,
             CliError::Data(DataError::Io { .. } | DataError::UnknownFormat { .. }) => 4,
             CliError::Io { .. } => 4,
             CliError::Data(DataError::InvalidArgument { .. }) => 2,
             CliError::Data(_) => 3,
+            CliError::Failed(e) if e.is::<std::io::Error>() => 4,
+            CliError::Failed(_) => 3,
         })
     }
 

@@ -6,8 +6,10 @@
 
 mod datasets;
 mod demo;
+mod dp;
 mod exit;
 mod progress;
+mod risk;
 mod schema;
 mod summary;
 
@@ -41,6 +43,19 @@ enum Command {
     Schema(schema::SchemaCommand),
     /// Encode a file against its schema and summarise every column.
     Summary(summary::SummaryArgs),
+    /// Measure disclosure ("jigsaw" identification) risk and write the release panel's report.
+    /// Exits 0 when every check passes and 1 when one fails, so it can gate a pipeline.
+    Risk(risk::RiskArgs),
+    /// Differentially private queries under an enforced budget.
+    #[command(subcommand)]
+    Dp(DpCommand),
+}
+
+/// `pets dp ...`
+#[derive(Debug, Subcommand)]
+enum DpCommand {
+    /// Answer a query spec (TOML/JSON) over a data file; write results and the budget ledger.
+    Query(dp::DpQueryArgs),
 }
 
 fn run(cli: Cli) -> Result<ExitCode, CliError> {
@@ -49,6 +64,15 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Datasets(c) => datasets::run(&c),
         Command::Schema(c) => schema::run(&c),
         Command::Summary(a) => summary::run(&a),
+        Command::Risk(a) => Ok(if risk::run(&a)? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }),
+        Command::Dp(DpCommand::Query(a)) => {
+            dp::run(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

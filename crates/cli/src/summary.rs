@@ -37,8 +37,8 @@ pub fn print_summary(s: &TableSummary) {
         s.rows
     );
     println!(
-        "{:<32} {:<12} {:<18} {:>8} {:>8} {:>8}  {}",
-        "column", "kind", "role", "codes", "present", "nulls", "range / most frequent"
+        "{:<32} {:<12} {:<18} {:>8} {:>8} {:>8}  range / most frequent",
+        "column", "kind", "role", "codes", "present", "nulls"
     );
     for c in &s.columns {
         let mut detail = String::new();

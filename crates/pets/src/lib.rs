@@ -6,3 +6,5 @@
 //! See `ARCHITECTURE.md` at the repository root for the map.
 
 pub mod data;
+pub mod disclosure;
+pub mod dp;
