@@ -10,6 +10,8 @@
 //! | `ParseError` | `PetsError`, `ValueError` | a value not of its column's kind, malformed CSV |
 //! | `EmptyInputError` | `PetsError` | a table or file with no rows |
 //! | `PetsIOError` | `PetsError`, `OSError` | a path that cannot be read or written, an unknown file extension |
+//! | `InvalidParameterError` | `PetsError`, `ValueError` | a setting out of range: k < 1, t outside [0, 1], a negative epsilon, bounds with lower > upper |
+//! | `BudgetExceededError` | `PetsError` | a DP release that would overspend the session's budget (nothing was drawn) |
 //!
 //! Single-base exceptions are declared with [`create_exception!`]; the three with two bases
 //! are built once per interpreter by calling `type(name, bases, namespace)`, since
@@ -39,6 +41,13 @@ create_exception!(
 );
 create_exception!(
     pets,
+    BudgetExceededError,
+    PetsError,
+    "A differentially private release would spend more than is left of the session's budget; \
+     nothing was drawn or charged."
+);
+create_exception!(
+    pets,
     EmptyInputError,
     PetsError,
     "The input table or file holds no rows (or no columns)."
@@ -47,6 +56,7 @@ create_exception!(
 static DOMAIN_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static PARSE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static IO_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static INVALID_PARAMETER_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// The exceptions that subclass both `PetsError` and a built-in exception.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +67,8 @@ pub enum DualError {
     Parse,
     /// `PetsIOError(PetsError, OSError)`.
     Io,
+    /// `InvalidParameterError(PetsError, ValueError)`.
+    InvalidParameter,
 }
 
 impl DualError {
@@ -78,6 +90,13 @@ impl DualError {
                 "PetsIOError",
                 "A file cannot be read or written, or its format cannot be told from its extension.",
             ),
+            DualError::InvalidParameter => (
+                &INVALID_PARAMETER_ERROR,
+                "InvalidParameterError",
+                "A setting is out of its valid range (k < 1, t outside [0, 1], a negative \
+                 epsilon, clamping bounds with lower > upper, a quasi-identifier that is also \
+                 the sensitive attribute...).",
+            ),
         }
     }
 
@@ -86,7 +105,9 @@ impl DualError {
         let (cell, name, doc) = self.spec();
         let ty = cell.get_or_try_init(py, || -> PyResult<Py<PyType>> {
             let builtin = match self {
-                DualError::Domain | DualError::Parse => py.get_type::<PyValueError>(),
+                DualError::Domain | DualError::Parse | DualError::InvalidParameter => {
+                    py.get_type::<PyValueError>()
+                }
                 DualError::Io => py.get_type::<PyOSError>(),
             };
             let bases = PyTuple::new(py, [py.get_type::<PetsError>(), builtin])?;
@@ -109,6 +130,8 @@ pub enum Kind {
     Schema,
     /// `EmptyInputError`.
     Empty,
+    /// `BudgetExceededError`.
+    Budget,
     /// One of the two-base exceptions.
     Dual(DualError),
 }
@@ -148,16 +171,43 @@ pub fn to_pyerr(py: Python<'_>, err: DataError) -> PyErr {
 }
 
 fn build(py: Python<'_>, err: &DataError) -> PyResult<PyErr> {
-    let ty = match kind_of(err) {
+    Ok(PyErr::from_value(new_error(
+        py,
+        kind_of(err),
+        &err.to_string(),
+        column_of(err),
+        err.row(),
+    )?))
+}
+
+/// A new exception instance of `kind` with `message` and the `column` and `row` attributes
+/// (not raised: callers may set more attributes before wrapping it in a [`PyErr`]).
+pub fn new_error<'py>(
+    py: Python<'py>,
+    kind: Kind,
+    message: &str,
+    column: Option<&str>,
+    row: Option<u64>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let ty = match kind {
         Kind::Base => py.get_type::<PetsError>(),
         Kind::Schema => py.get_type::<SchemaError>(),
         Kind::Empty => py.get_type::<EmptyInputError>(),
+        Kind::Budget => py.get_type::<BudgetExceededError>(),
         Kind::Dual(d) => d.type_object(py)?,
     };
-    let value = ty.call1((err.to_string(),))?;
-    value.setattr("column", column_of(err))?;
-    value.setattr("row", err.row())?;
-    Ok(PyErr::from_value(value))
+    let value = ty.call1((message,))?;
+    value.setattr("column", column)?;
+    value.setattr("row", row)?;
+    Ok(value)
+}
+
+/// Build the exception of `kind` for `message` (no column or row).
+pub fn error_of(py: Python<'_>, kind: Kind, message: &str, column: Option<&str>) -> PyErr {
+    match new_error(py, kind, message, column, None) {
+        Ok(v) => PyErr::from_value(v),
+        Err(e) => e,
+    }
 }
 
 /// Extension trait: turn a `Result<T, DataError>` into a `PyResult<T>`.
@@ -191,5 +241,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DomainError", DualError::Domain.type_object(py)?)?;
     m.add("ParseError", DualError::Parse.type_object(py)?)?;
     m.add("PetsIOError", DualError::Io.type_object(py)?)?;
+    m.add(
+        "InvalidParameterError",
+        DualError::InvalidParameter.type_object(py)?,
+    )?;
+    m.add("BudgetExceededError", py.get_type::<BudgetExceededError>())?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 pub mod arrow;
 pub mod data;
 pub mod datasets;
+pub mod disclosure;
 pub mod errors;
 
 use pyo3::prelude::*;
@@ -30,5 +31,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(data::encode, m)?)?;
     m.add_function(wrap_pyfunction!(data::encode_file, m)?)?;
     datasets::register(m)?;
+    disclosure::register(m)?;
     Ok(())
 }

@@ -5,7 +5,15 @@ import importlib
 
 import pytest
 
-MODULES = ["pets", "pets._schema", "pets._encode", "pets._io", "pets.datasets", "pets.errors"]
+MODULES = [
+    "pets",
+    "pets._schema",
+    "pets._encode",
+    "pets._io",
+    "pets.datasets",
+    "pets.errors",
+    "pets.risk",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

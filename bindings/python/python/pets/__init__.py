@@ -8,7 +8,8 @@ decode``:
 - :func:`encode` turns a pandas/polars DataFrame, a pyarrow Table or a CSV/Parquet file into
   dense ``uint32`` codes (:class:`Encoded`), which :meth:`Encoded.decode` turns back;
 - :func:`read_table` / :func:`write_table` do CSV and Parquet I/O through Rust;
-- :mod:`pets.datasets` generates synthetic A&E attendance data at any scale.
+- :mod:`pets.datasets` generates synthetic A&E attendance data at any scale;
+- :mod:`pets.risk` assesses the disclosure risk of a record-level extract (``pets risk``).
 
 Tables cross into Rust through the Arrow PyCapsule interface without copying, and the heavy
 work runs without holding the GIL.
@@ -26,15 +27,17 @@ Example:
 
 from __future__ import annotations
 
-from pets import datasets
+from pets import datasets, risk
 from pets._encode import Encoded, encode, infer_schema
 from pets._io import read_table, write_table
 from pets._native import __version__
 from pets._schema import Column, Schema
 from pets.errors import (
+    BudgetExceededError,
     DomainError,
     DomainFromDataWarning,
     EmptyInputError,
+    InvalidParameterError,
     ParseError,
     PetsError,
     PetsIOError,
@@ -42,11 +45,13 @@ from pets.errors import (
 )
 
 __all__ = [
+    "BudgetExceededError",
     "Column",
     "DomainError",
     "DomainFromDataWarning",
     "EmptyInputError",
     "Encoded",
+    "InvalidParameterError",
     "ParseError",
     "PetsError",
     "PetsIOError",
@@ -57,5 +62,6 @@ __all__ = [
     "encode",
     "infer_schema",
     "read_table",
+    "risk",
     "write_table",
 ]

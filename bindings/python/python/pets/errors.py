@@ -12,7 +12,11 @@ Hierarchy::
     │                        (also a ValueError)
     ├── ParseError           value not of its column's kind, malformed CSV (also a ValueError)
     ├── EmptyInputError      a table or file with no rows
-    └── PetsIOError          unreadable/unwritable path, unknown extension (also an OSError)
+    ├── PetsIOError          unreadable/unwritable path, unknown extension (also an OSError)
+    ├── InvalidParameterError  a setting out of range: k < 1, t outside [0, 1], epsilon <= 0,
+    │                        clamping bounds with lower > upper (also a ValueError)
+    └── BudgetExceededError  a DP query that would overspend its session's budget; nothing
+                             was released (``requested``, ``remaining`` say by how much)
 
 Example:
     >>> import pets
@@ -26,8 +30,10 @@ Example:
 from __future__ import annotations
 
 from pets._native import (
+    BudgetExceededError,
     DomainError,
     EmptyInputError,
+    InvalidParameterError,
     ParseError,
     PetsError,
     PetsIOError,
@@ -35,9 +41,11 @@ from pets._native import (
 )
 
 __all__ = [
+    "BudgetExceededError",
     "DomainError",
     "DomainFromDataWarning",
     "EmptyInputError",
+    "InvalidParameterError",
     "ParseError",
     "PetsError",
     "PetsIOError",

@@ -61,7 +61,10 @@ pub use reidentification::{
     PopulationSource, ReidentificationError, ReidentificationRisk, RiskBand, RiskSummary,
     prosecutor_risk, reidentification_risk, risk_distribution,
 };
-pub use report::{Assessment, Check, Fix, ReportError, RiskReport, assess, assess_classes};
+pub use report::{
+    Assessment, Check, Fix, INFERRED_SCHEMA_WARNING, ReportError, RiskReport, assess,
+    assess_classes,
+};
 pub use scenarios::{
     IntruderScenarios, MAX_SCENARIO_COLUMNS, Scenario, ScenarioError, ScenarioOptions,
     intruder_scenarios,

@@ -30,6 +30,13 @@ use super::suda::{Suda, SudaOptions, suda};
 use super::t_closeness::{TCloseness, TClosenessError, t_closeness};
 use crate::data::EncodedTable;
 
+/// The warning every front door (CLI, Python) prints and puts in the report when no schema
+/// was given and it was inferred from the data being assessed: domains read from private
+/// data are themselves disclosive and may not match the released extract.
+pub const INFERRED_SCHEMA_WARNING: &str = "NO SCHEMA GIVEN: the schema was INFERRED FROM THE \
+     DATA. Column domains read from private data are themselves disclosive and may not match \
+     the released extract. Review it (pets schema infer) and pass --schema.";
+
 /// Errors of an assessment.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
