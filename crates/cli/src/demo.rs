@@ -2,8 +2,10 @@
 //!
 //! Generates an A&E-shaped dataset, infers its schema from the data (and says loudly why
 //! that schema is not fit for release), encodes it against the generator's declared public
-//! schema, and prints a summary of every column. Later capabilities (risk check, synthesis,
-//! report) extend this same job.
+//! schema, prints a summary of every column, runs the release panel's disclosure-risk check
+//! on the extract as it would be released (arrival date, age in 5-year bands, sex, postcode
+//! district), and answers a few differentially private queries under a budget of epsilon 1
+//! with patient-level contribution bounds. Synthesis extends this same job.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,10 +16,15 @@ use pets::data::{InferOptions, TableSummary};
 use pets_datasets::ae::{ae_schema_for, write_ae};
 
 use crate::datasets::config;
+use crate::dp::{self, DpQueryArgs};
 use crate::exit::CliError;
 use crate::progress::rows_bar;
+use crate::risk::{self, GroundArg, LVariantArg, RiskArgs};
 use crate::schema::{infer_file, warn_domain_from_data};
 use crate::summary::{encode_with_spinner, print_summary};
+
+/// The demo's DP query spec (also shipped as `examples/specs/ae_queries.toml`).
+const DEMO_SPEC: &str = include_str!("../../../examples/specs/ae_queries.toml");
 
 /// Options of `pets demo`.
 #[derive(Debug, Args)]
@@ -91,5 +98,62 @@ pub fn run(a: &DemoArgs) -> Result<ExitCode, CliError> {
 
     println!("\n== 4. Summary");
     print_summary(&TableSummary::of(&table, 3));
+    drop(table);
+
+    println!(
+        "\n== 5. Disclosure risk of the record-level extract (what a release panel would see)"
+    );
+    let risk_args = RiskArgs {
+        data: data.clone(),
+        schema: Some(declared_path.clone()),
+        qi: ["age", "sex", "postcode_district", "arrival_datetime"]
+            .map(String::from)
+            .to_vec(),
+        sensitive: Some("diagnosis_group".into()),
+        k: 5,
+        l: Some(2),
+        c: 3.0,
+        l_variant: LVariantArg::Distinct,
+        t: Some(0.3),
+        ground_distance: GroundArg::Auto,
+        hierarchy: None,
+        alpha: None,
+        beta: None,
+        delta: None,
+        max_average_risk: None,
+        generalise: vec!["arrival_datetime=day".into(), "age=5".into()],
+        risk_threshold: 0.2,
+        max_records_at_risk: 0.0,
+        sampling_fraction: None,
+        intruder: Vec::new(),
+        population: None,
+        attacker: None,
+        no_scenarios: false,
+        no_suda: false,
+        report: Some(a.out.join("risk.html")),
+        json: Some(a.out.join("risk.json")),
+    };
+    let passed = risk::run(&risk_args)?;
+    println!(
+        "(the extract {} the panel's checks; `pets risk` exits 1 on failure so it can gate a \
+         pipeline; the demo carries on)",
+        if passed { "passes" } else { "fails" }
+    );
+
+    println!("\n== 6. Differentially private answers instead (epsilon 1, patient-level)");
+    let spec_path = a.out.join("ae_queries.toml");
+    std::fs::write(&spec_path, DEMO_SPEC).map_err(|e| CliError::io(spec_path.display(), e))?;
+    let dp_args = DpQueryArgs {
+        data,
+        schema: declared_path,
+        spec: spec_path,
+        epsilon: Some(1.0),
+        rho: None,
+        delta: 0.0,
+        alpha: None,
+        seed: None,
+        out: Some(a.out.join("dp_results.json")),
+    };
+    dp::run(&dp_args)?;
     Ok(ExitCode::SUCCESS)
 }

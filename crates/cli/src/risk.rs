@@ -1,23 +1,33 @@
 //! `pets risk`: measure the disclosure risk of a record-level extract before release.
 //!
 //! ```text
-//! pets risk DATA --schema S --qi age,sex,postcode_district,arrival_date \
+//! pets risk DATA --schema S --qi age,sex,postcode_district,arrival_datetime \
+//!     --generalise arrival_datetime=day,age=5 \
 //!     --sensitive diagnosis_group --k 5 --l 2 --t 0.3 --report out.html --json out.json
 //! ```
+//!
+//! `--generalise` assesses the extract as it would be released: dates and datetimes at a
+//! coarser granularity (`arrival_datetime=day` is the arrival date), integers in bands of a
+//! given width (`age=5`). It changes the schema the data are encoded against, never the file.
 //!
 //! Streams the file through the encoder (only the quasi-identifiers and the sensitive
 //! attribute are encoded), computes the [`pets::disclosure::RiskReport`], writes the HTML and
 //! JSON reports, and prints a short summary. [`run`] returns whether every check passed
 //! (the caller maps that to exit code 0 or 1).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pets::data::io::{DEFAULT_BATCH_ROWS, open_table};
-use pets::data::{EncodeOptions, EncodedTable, Encoder, InferOptions, Schema, infer_schema};
+use pets::data::{
+    Binning, ColumnKind, DateGranularity, EncodeOptions, EncodedTable, Encoder, InferOptions,
+    Schema, TimeGranularity, infer_schema,
+};
 use pets::disclosure::{
-    Assessment, EquivalenceClasses, LVariant, LinkageOptions, RiskConfig, render_html,
+    Assessment, EquivalenceClasses, GroundDistance, Hierarchy, INFERRED_SCHEMA_WARNING, LVariant,
+    LinkageOptions, RiskConfig, render_html,
 };
 
 /// Which l-diversity variant decides the l-diversity check.
@@ -29,6 +39,19 @@ pub enum LVariantArg {
     Entropy,
     /// Recursive (c,l): most frequent value below c times the l-th and rarer ones.
     Recursive,
+}
+
+/// Ground distance of t-closeness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroundArg {
+    /// Ordered for ordered (ordinal, numeric) columns, equal otherwise.
+    Auto,
+    /// Every pair of values at distance 1.
+    Equal,
+    /// Values in their declared order.
+    Ordered,
+    /// Over a value hierarchy (needs --hierarchy).
+    Hierarchical,
 }
 
 /// Options of `pets risk`.
@@ -62,6 +85,36 @@ pub struct RiskArgs {
     /// Maximum t (t-closeness, 0 to 1); needs a sensitive attribute.
     #[arg(long)]
     pub t: Option<f64>,
+    /// Ground distance of t-closeness: auto (ordered for ordered columns), equal, ordered,
+    /// or hierarchical with --hierarchy.
+    #[arg(long, value_enum, default_value_t = GroundArg::Auto)]
+    pub ground_distance: GroundArg,
+    /// A value hierarchy of the sensitive attribute for hierarchical t-closeness: a JSON
+    /// object from each value to its ancestors below the root, e.g.
+    /// `{"J45": ["Respiratory", "Asthma"], ...}`. Implies --ground-distance hierarchical.
+    #[arg(long)]
+    pub hierarchy: Option<PathBuf>,
+    /// Maximum alpha of (alpha,k)-anonymity (0 to 1): the largest share of any sensitive
+    /// value within a group.
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// Maximum beta of basic beta-likeness: the largest relative gain of any sensitive value
+    /// in a group over its overall share.
+    #[arg(long)]
+    pub beta: Option<f64>,
+    /// Maximum delta of delta-disclosure privacy: the largest |ln(group share / overall
+    /// share)| of any sensitive value.
+    #[arg(long)]
+    pub delta: Option<f64>,
+    /// Largest acceptable average (prosecutor) re-identification risk (0 to 1).
+    #[arg(long)]
+    pub max_average_risk: Option<f64>,
+    /// Generalise columns before assessing, as they would be released: COLUMN=GRANULARITY
+    /// for dates (day, week, month, year) and datetimes (second, minute, hour, day),
+    /// COLUMN=WIDTH for integers (bands of WIDTH values from the declared minimum).
+    /// Comma-separated, e.g. `arrival_datetime=day,age=5`.
+    #[arg(long, value_delimiter = ',')]
+    pub generalise: Vec<String>,
     /// Highest acceptable chance of re-identifying one record (0 to 1).
     #[arg(long, default_value_t = 0.2)]
     pub risk_threshold: f64,
@@ -138,15 +191,14 @@ pub fn run(args: &RiskArgs) -> Result<bool, Box<dyn std::error::Error>> {
                 open_table(&args.data, DEFAULT_BATCH_ROWS)?,
                 InferOptions::default(),
             )?;
-            let w = "NO SCHEMA GIVEN: the schema was INFERRED FROM THE DATA. Column domains \
-                     read from private data are themselves disclosive and may not match the \
-                     released extract. Review it (pets schema infer) and pass --schema.";
+            let w = INFERRED_SCHEMA_WARNING;
             eprintln!("\n*** WARNING *** {w}\n");
             warnings.push(w.to_string());
             s
         }
     };
-    let config = RiskConfig {
+    let (schema, generalised) = generalise(schema, &args.generalise)?;
+    let mut config = RiskConfig {
         quasi_identifiers: args.qi.clone(),
         sensitive: args.sensitive.clone(),
         k: args.k,
@@ -158,6 +210,10 @@ pub fn run(args: &RiskArgs) -> Result<bool, Box<dyn std::error::Error>> {
             LVariantArg::Recursive => LVariant::Recursive,
         },
         t: args.t,
+        alpha: args.alpha,
+        beta: args.beta,
+        delta: args.delta,
+        max_average_risk: args.max_average_risk,
         risk_threshold: args.risk_threshold,
         max_records_at_risk: args.max_records_at_risk,
         sampling_fraction: args.sampling_fraction,
@@ -178,6 +234,7 @@ pub fn run(args: &RiskArgs) -> Result<bool, Box<dyn std::error::Error>> {
     let mut columns = config.quasi_identifiers.clone();
     columns.extend(config.sensitive.iter().cloned());
     let table = encode(&args.data, &schema, columns, "")?;
+    config.ground_distance = ground_distance(args, &table, &config)?;
     if !schema.domain_from_data().is_empty() && args.schema.is_some() {
         warnings.push(format!(
             "columns with domains read from data: {}",
@@ -242,7 +299,16 @@ pub fn run(args: &RiskArgs) -> Result<bool, Box<dyn std::error::Error>> {
             },
         );
     }
-    let report = assessment.run()?;
+    let mut report = assessment.run()?;
+    if !generalised.is_empty() {
+        report.summary.insert(
+            0,
+            format!(
+                "Assessed as released with these generalisations: {}.",
+                generalised.join("; ")
+            ),
+        );
+    }
 
     if let Some(p) = &args.report {
         write_file(p, &render_html(&report))?;
@@ -272,6 +338,139 @@ pub fn run(args: &RiskArgs) -> Result<bool, Box<dyn std::error::Error>> {
         }
     }
     Ok(report.passed)
+}
+
+/// Apply `--generalise` entries to the schema; returns it with a description of each change.
+fn generalise(
+    mut schema: Schema,
+    entries: &[String],
+) -> Result<(Schema, Vec<String>), Box<dyn std::error::Error>> {
+    let mut done = Vec::new();
+    for entry in entries.iter().filter(|e| !e.trim().is_empty()) {
+        let (name, level) = entry.split_once('=').ok_or_else(|| {
+            format!(
+                "--generalise {entry:?}: expected COLUMN=LEVEL, e.g. arrival_datetime=day or age=5"
+            )
+        })?;
+        let (name, level) = (name.trim(), level.trim());
+        let column = schema.column(name)?.clone();
+        let bad = |what: &str| -> Box<dyn std::error::Error> {
+            format!(
+                "--generalise {name}={level}: {what} ({name} is a {} column)",
+                column.kind.name()
+            )
+            .into()
+        };
+        let kind = match column.kind.clone() {
+            ColumnKind::Date {
+                min, max, format, ..
+            } => {
+                let granularity = match level {
+                    "day" => DateGranularity::Day,
+                    "week" => DateGranularity::Week,
+                    "month" => DateGranularity::Month,
+                    "year" => DateGranularity::Year,
+                    _ => return Err(bad("a date generalises to day, week, month or year")),
+                };
+                ColumnKind::Date {
+                    min,
+                    max,
+                    granularity,
+                    format,
+                }
+            }
+            ColumnKind::Datetime {
+                min, max, format, ..
+            } => {
+                let granularity = match level {
+                    "second" => TimeGranularity::Second,
+                    "minute" => TimeGranularity::Minute,
+                    "hour" => TimeGranularity::Hour,
+                    "day" => TimeGranularity::Day,
+                    _ => {
+                        return Err(bad("a datetime generalises to second, minute, hour or day"));
+                    }
+                };
+                ColumnKind::Datetime {
+                    min,
+                    max,
+                    granularity,
+                    format,
+                }
+            }
+            ColumnKind::Integer { min, max, .. } => {
+                let width: i64 =
+                    level.parse().ok().filter(|w| *w >= 1).ok_or_else(|| {
+                        bad("an integer generalises to bands of a whole width >= 1")
+                    })?;
+                let mut edges = Vec::new();
+                let mut edge = min;
+                while edge <= max {
+                    edges.push(edge as f64);
+                    edge = edge.saturating_add(width);
+                }
+                edges.push(edge as f64);
+                ColumnKind::Integer {
+                    min,
+                    max,
+                    bins: Some(Binning::Edges(edges)),
+                }
+            }
+            _ => return Err(bad("only dates, datetimes and integers can be generalised")),
+        };
+        done.push(match &column.kind {
+            ColumnKind::Integer { .. } => format!("{name} in bands of {level}"),
+            _ => format!("{name} to the {level}"),
+        });
+        let spec = schema
+            .columns
+            .iter_mut()
+            .find(|c| c.name == name)
+            .expect("column exists: looked up above");
+        spec.kind = kind;
+    }
+    schema.validate()?;
+    Ok((schema, done))
+}
+
+/// The t-closeness ground distance asked for, with the hierarchy file resolved.
+fn ground_distance(
+    args: &RiskArgs,
+    table: &EncodedTable,
+    config: &RiskConfig,
+) -> Result<GroundDistance, Box<dyn std::error::Error>> {
+    let Some(path) = &args.hierarchy else {
+        return match args.ground_distance {
+            GroundArg::Auto => Ok(GroundDistance::Auto),
+            GroundArg::Equal => Ok(GroundDistance::Equal),
+            GroundArg::Ordered => Ok(GroundDistance::Ordered),
+            GroundArg::Hierarchical => {
+                Err("--ground-distance hierarchical needs --hierarchy FILE".into())
+            }
+        };
+    };
+    if !matches!(
+        args.ground_distance,
+        GroundArg::Auto | GroundArg::Hierarchical
+    ) {
+        return Err("--hierarchy implies --ground-distance hierarchical".into());
+    }
+    let sensitive = config
+        .sensitive
+        .as_deref()
+        .ok_or("--hierarchy needs a sensitive attribute (--sensitive)")?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let paths: BTreeMap<String, Vec<String>> = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}: expected a JSON object from each value of {sensitive} to its ancestors: {e}",
+            path.display()
+        )
+    })?;
+    let column = table.column(sensitive)?;
+    Ok(GroundDistance::Hierarchical(Hierarchy::from_labels(
+        column, &paths,
+    )?))
 }
 
 fn short(x: f64) -> String {

@@ -192,11 +192,18 @@ impl Cost {
 }
 
 /// A number for messages: plain, or in exponent form when very small or large.
+/// A privacy parameter for people: 12 decimals, or 4 significant digits when tiny or huge (the accountant itself is exact;
+/// shares are rounded *down* to the f64 below, so `0.2` may be held as 0.19999999999999998).
 fn num(x: f64) -> String {
     if x != 0.0 && (x.abs() < 1e-4 || x.abs() >= 1e7) {
-        format!("{x:e}")
+        let s = format!("{x:.3e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        format!("{mantissa}e{exponent}")
     } else {
-        format!("{x}")
+        let s = format!("{x:.12}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        if s == "-0" { "0".into() } else { s.into() }
     }
 }
 
@@ -447,6 +454,23 @@ mod tests {
         }
         assert!(Accountant::new(Cost::epsilon(1.0).with_delta(1.5)).is_err());
         assert!(Accountant::new(Cost::epsilon(1.0).with_delta(-0.0)).is_err());
+    }
+
+    #[test]
+    fn costs_display_for_people() {
+        assert_eq!(
+            Cost::epsilon(0.19999999999999998).to_string(),
+            "epsilon = 0.2"
+        );
+        assert_eq!(
+            Cost::epsilon(1.0).with_delta(1e-9).to_string(),
+            "epsilon = 1, delta = 1e-9"
+        );
+        assert_eq!(
+            Cost::epsilon(1.1102230246251565e-16).to_string(),
+            "epsilon = 1.11e-16"
+        );
+        assert_eq!(Cost::rho(0.005).to_string(), "rho = 0.005");
     }
 
     #[test]
