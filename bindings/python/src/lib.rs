@@ -9,6 +9,7 @@ pub mod arrow;
 pub mod data;
 pub mod datasets;
 pub mod disclosure;
+pub mod dp;
 pub mod errors;
 
 use pyo3::prelude::*;
@@ -32,5 +33,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(data::encode_file, m)?)?;
     datasets::register(m)?;
     disclosure::register(m)?;
+    dp::register(m)?;
     Ok(())
 }

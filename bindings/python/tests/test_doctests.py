@@ -13,6 +13,7 @@ MODULES = [
     "pets.datasets",
     "pets.errors",
     "pets.risk",
+    "pets.dp",
 ]
 
 

@@ -9,7 +9,8 @@ decode``:
   dense ``uint32`` codes (:class:`Encoded`), which :meth:`Encoded.decode` turns back;
 - :func:`read_table` / :func:`write_table` do CSV and Parquet I/O through Rust;
 - :mod:`pets.datasets` generates synthetic A&E attendance data at any scale;
-- :mod:`pets.risk` assesses the disclosure risk of a record-level extract (``pets risk``).
+- :mod:`pets.risk` assesses the disclosure risk of a record-level extract (``pets risk``);
+- :mod:`pets.dp` answers aggregate queries with differential privacy under a budget.
 
 Tables cross into Rust through the Arrow PyCapsule interface without copying, and the heavy
 work runs without holding the GIL.
@@ -27,7 +28,7 @@ Example:
 
 from __future__ import annotations
 
-from pets import datasets, risk
+from pets import datasets, dp, risk
 from pets._encode import Encoded, encode, infer_schema
 from pets._io import read_table, write_table
 from pets._native import __version__
@@ -59,6 +60,7 @@ __all__ = [
     "SchemaError",
     "__version__",
     "datasets",
+    "dp",
     "encode",
     "infer_schema",
     "read_table",
