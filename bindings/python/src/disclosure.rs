@@ -12,7 +12,10 @@
 use pyo3::prelude::*;
 
 use pets::data::io::BatchStream;
-use pets::data::{EncodeOptions, EncodedTable, InferOptions, Schema};
+use pets::data::{
+    Binning, ColumnKind, DateGranularity, EncodeOptions, EncodedTable, InferOptions, Schema,
+    TimeGranularity,
+};
 use pets::disclosure::{
     Assessment, ClassesError, ConfigError, EquivalenceClasses, INFERRED_SCHEMA_WARNING,
     LinkageError, LinkageOptions, ReportError, RiskConfig, render_html,
@@ -61,6 +64,101 @@ fn encode(
         .py_err(py)
 }
 
+/// Generalise columns of `schema` as `pets risk --generalise COLUMN=LEVEL` does: a date to
+/// `day`/`week`/`month`/`year`, a datetime to `second`/`minute`/`hour`/`day`, an integer to
+/// bands of a whole width (`"5"`). Returns the schema and a description of each change.
+///
+/// Mirrors the private `generalise` of `crates/cli/src/risk.rs` (same levels, same summary
+/// text) so that the Python report equals the CLI's; `tests/test_risk.py` checks it.
+fn generalise(
+    py: Python<'_>,
+    mut schema: Schema,
+    entries: &[(String, String)],
+) -> PyResult<(Schema, Vec<String>)> {
+    let mut done = Vec::new();
+    for (name, level) in entries {
+        let (name, level) = (name.trim(), level.trim());
+        let column = schema.column(name).py_err(py)?.clone();
+        let bad = |what: &str| -> PyErr {
+            error_of(
+                py,
+                Kind::Dual(DualError::InvalidParameter),
+                &format!(
+                    "generalise {name}={level}: {what} ({name} is a {} column)",
+                    column.kind.name()
+                ),
+                Some(name),
+            )
+        };
+        let kind = match column.kind.clone() {
+            ColumnKind::Date {
+                min, max, format, ..
+            } => {
+                let granularity = match level {
+                    "day" => DateGranularity::Day,
+                    "week" => DateGranularity::Week,
+                    "month" => DateGranularity::Month,
+                    "year" => DateGranularity::Year,
+                    _ => return Err(bad("a date generalises to day, week, month or year")),
+                };
+                ColumnKind::Date {
+                    min,
+                    max,
+                    granularity,
+                    format,
+                }
+            }
+            ColumnKind::Datetime {
+                min, max, format, ..
+            } => {
+                let granularity = match level {
+                    "second" => TimeGranularity::Second,
+                    "minute" => TimeGranularity::Minute,
+                    "hour" => TimeGranularity::Hour,
+                    "day" => TimeGranularity::Day,
+                    _ => {
+                        return Err(bad("a datetime generalises to second, minute, hour or day"));
+                    }
+                };
+                ColumnKind::Datetime {
+                    min,
+                    max,
+                    granularity,
+                    format,
+                }
+            }
+            ColumnKind::Integer { min, max, .. } => {
+                let width: i64 =
+                    level.parse().ok().filter(|w| *w >= 1).ok_or_else(|| {
+                        bad("an integer generalises to bands of a whole width >= 1")
+                    })?;
+                let mut edges = Vec::new();
+                let mut edge = min;
+                while edge <= max {
+                    edges.push(edge as f64);
+                    edge = edge.saturating_add(width);
+                }
+                edges.push(edge as f64);
+                ColumnKind::Integer {
+                    min,
+                    max,
+                    bins: Some(Binning::Edges(edges)),
+                }
+            }
+            _ => return Err(bad("only dates, datetimes and integers can be generalised")),
+        };
+        done.push(match &column.kind {
+            ColumnKind::Integer { .. } => format!("{name} in bands of {level}"),
+            _ => format!("{name} to the {level}"),
+        });
+        if let Some(spec) = schema.columns.iter_mut().find(|c| c.name == name) {
+            spec.kind = kind;
+        }
+    }
+    schema.validate().py_err(py)?;
+    Ok((schema, done))
+}
+
 /// The warning printed and reported when the schema is inferred from the assessed data.
 #[pyfunction]
 pub fn inferred_schema_warning() -> &'static str {
@@ -73,9 +171,11 @@ pub fn inferred_schema_warning() -> &'static str {
 /// warning in the report). `config_json` is a `RiskConfig` in JSON; empty quasi-identifiers
 /// and sensitive attribute are taken from the schema's roles. `population` (same schema) gives
 /// exact journalist and marketer risk; `attacker` is an intruder's table linked to the release
-/// on the quasi-identifiers it holds.
+/// on the quasi-identifiers it holds. `generalise` lists `(column, level)` pairs applied to
+/// the schema first, as `pets risk --generalise` does.
 #[pyfunction]
-#[pyo3(signature = (data, schema_json, config_json, population = None, attacker = None))]
+#[pyo3(signature = (data, schema_json, config_json, population = None, attacker = None,
+                    generalise = Vec::new()))]
 pub fn assess_risk(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
@@ -83,6 +183,7 @@ pub fn assess_risk(
     config_json: &str,
     population: Option<&Bound<'_, PyAny>>,
     attacker: Option<&Bound<'_, PyAny>>,
+    generalise: Vec<(String, String)>,
 ) -> PyResult<RiskReport> {
     let config: RiskConfig = serde_json::from_str(config_json).map_err(|e| {
         error_of(
@@ -110,6 +211,7 @@ pub fn assess_risk(
             inferred
         }
     };
+    let (schema, generalised) = self::generalise(py, schema, &generalise)?;
     let config = config.with_roles_from(&schema);
     config.validate().map_err(|e| config_error(py, e))?;
     for name in config
@@ -185,6 +287,16 @@ pub fn assess_risk(
             assessment.run()
         })
         .map_err(|e| report_error(py, e))?;
+    let mut report = report;
+    if !generalised.is_empty() {
+        report.summary.insert(
+            0,
+            format!(
+                "Assessed as released with these generalisations: {}.",
+                generalised.join("; ")
+            ),
+        );
+    }
     Ok(RiskReport { report })
 }
 

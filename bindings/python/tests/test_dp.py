@@ -261,6 +261,8 @@ def test_inferred_domain_warns(ae):
         ({"epsilon": 1.0, "alpha": 0.0}, "alpha"),
         ({"epsilon": 1.0, "split_evenly_over": 0}, "split_evenly_over"),
         ({"epsilon": 1.0, "max_rows_per_person": 0}, "max_rows_per_person"),
+        ({"epsilon": 1.0, "max_rows_per_person": 2**40}, "max_rows_per_person"),
+        ({"epsilon": 1.0, "seed": -1}, "seed"),
         ({"epsilon": 1.0, "noise": "cauchy"}, "noise"),
     ],
 )

@@ -119,6 +119,39 @@ def test_report_agrees_with_cli(tmp_path, ae, schema, qi, extra_cli, extra_py):
     ) == comparable(cli)
 
 
+def test_generalise_agrees_with_cli(tmp_path, ae, schema):
+    data_path = tmp_path / "ae.parquet"
+    pets.write_table(ae, data_path)
+    schema_path = tmp_path / "ae.schema.json"
+    schema.save(schema_path)
+    qi = ["sex", "age", "arrival_datetime"]
+    _, cli = run_cli(
+        tmp_path,
+        data_path,
+        [
+            "--schema",
+            str(schema_path),
+            "--qi",
+            ",".join(qi),
+            "--generalise",
+            "arrival_datetime=day,age=10",
+            "--no-suda",
+        ],
+    )
+    report = pets.risk.assess(
+        ae, qi=qi, schema=schema, generalise={"arrival_datetime": "day", "age": 10}, suda=False
+    )
+    assert report.summary[0].startswith("Assessed as released with these generalisations")
+    assert comparable(report.to_dict()) == comparable(cli)
+    with pytest.raises(pets.InvalidParameterError, match="a datetime generalises to") as e:
+        pets.risk.assess(ae, qi=qi, schema=schema, generalise={"arrival_datetime": "week"})
+    assert e.value.column == "arrival_datetime"
+    with pytest.raises(pets.InvalidParameterError, match="bands of a whole width"):
+        pets.risk.assess(ae, qi=qi, schema=schema, generalise={"age": 0})
+    with pytest.raises(pets.SchemaError, match="nope"):
+        pets.risk.assess(ae, qi=qi, schema=schema, generalise={"nope": "day"})
+
+
 def test_inferred_schema_warns_like_cli(tmp_path, ae):
     small = ae.select(["sex", "age_band", "arrival_mode", "diagnosis_group"])
     data_path = tmp_path / "small.parquet"

@@ -85,6 +85,7 @@ def assess_risk(
     config_json: str,
     population: Any | None = ...,
     attacker: Any | None = ...,
+    generalise: list[tuple[str, str]] = ...,
 ) -> RiskReport: ...
 
 class RiskReport:

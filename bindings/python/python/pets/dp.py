@@ -631,10 +631,10 @@ class Session:
         for name, v in (("max_rows_per_person", max_rows_per_person), ("seed", seed)):
             if not isinstance(v, int) or isinstance(v, bool):
                 raise TypeError(f"{name} must be an int, not {type(v).__qualname__}")
-            if v < (1 if name == "max_rows_per_person" else 0):
+            low, high = (1, 2**32 - 1) if name == "max_rows_per_person" else (0, 2**64 - 1)
+            if not low <= v <= high:
                 raise InvalidParameterError(
-                    f"{name} = {v} is not valid: it must be at least "
-                    f"{1 if name == 'max_rows_per_person' else 0}"
+                    f"{name} = {v} is not valid: it must be between {low} and {high}"
                 )
         if noise not in ("auto", "laplace", "gaussian"):
             raise InvalidParameterError(

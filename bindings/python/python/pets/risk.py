@@ -35,7 +35,7 @@ import html
 import json
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -134,6 +134,7 @@ def assess(
     suda: bool = True,
     what_if: bool = True,
     schema: Schema | None = None,
+    generalise: Mapping[str, str | int] | None = None,
     population: TableLike | PathLike | None = None,
     attacker: TableLike | PathLike | None = None,
 ) -> RiskReport:
@@ -171,6 +172,11 @@ def assess(
         schema: The declared :class:`~pets.Schema`. When ``None`` it is **inferred from the
             data**, which reads the domains from private data: a
             :class:`~pets.DomainFromDataWarning` is given and the report carries it.
+        generalise: Assess the extract as it would be released, as ``pets risk
+            --generalise`` does: ``{"arrival_datetime": "day", "age": 5}`` takes datetimes to
+            the ``second``/``minute``/``hour``/``day``, dates to the ``day``/``week``/
+            ``month``/``year``, integers to bands of the given width. Changes the schema the
+            data are encoded against, never the data; the summary says what was applied.
         population: A population table with the same schema, for exact journalist and
             marketer risk.
         attacker: An intruder's table (e.g. a register) to link to the release on the
@@ -224,12 +230,21 @@ def assess(
         ("sampling_fraction", sampling_fraction),
     ):
         config[name] = None if value is None else _float(value, name)
+    levels: list[tuple[str, str]] = []
+    if generalise is not None:
+        if not isinstance(generalise, Mapping):
+            raise TypeError("generalise must be a mapping of column name to level")
+        for name, level in generalise.items():
+            if not isinstance(name, str) or not isinstance(level, str | int):
+                raise TypeError("generalise maps column names (str) to levels (str or int)")
+            levels.append((name, str(level)))
     native = _native.assess_risk(
         _table(data, "data"),
         None if schema is None else schema.to_json(),
         json.dumps(config),
         None if population is None else _table(population, "population"),
         None if attacker is None else _table(attacker, "attacker"),
+        levels,
     )
     report = RiskReport(native)
     for w in report.warnings:
