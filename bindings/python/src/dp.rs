@@ -34,13 +34,11 @@ use crate::errors::{DualError, Kind, new_error, to_pyerr};
 /// The Python exception for a DP error.
 pub fn dp_error(py: Python<'_>, err: DpError) -> PyErr {
     let invalid = Kind::Dual(DualError::InvalidParameter);
+    let err = match err {
+        DpError::Data(e) => return to_pyerr(py, e),
+        other => other,
+    };
     let (kind, column, row) = match &err {
-        DpError::Data(_) => {
-            let DpError::Data(e) = err else {
-                unreachable!()
-            };
-            return to_pyerr(py, e);
-        }
         DpError::OverBudget { .. } => (Kind::Budget, None, None),
         DpError::NonFinite { column, row, .. } => (
             Kind::Dual(DualError::Domain),
