@@ -1,0 +1,94 @@
+//! The one error type of `pets-synth`: every failure names the column, value or setting at
+//! fault and says what to do about it. No input makes the crate panic.
+
+use crate::marginals::MarginalError;
+
+/// Errors of synthetic-data fitting, inference, sampling and model files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SynthError {
+    /// From the data layer (unknown column, decoding, file I/O).
+    #[error(transparent)]
+    Data(#[from] pets::data::DataError),
+    /// From the differential privacy layer (budget exhausted, bad parameters).
+    #[error(transparent)]
+    Dp(#[from] pets::dp::DpError),
+    /// From marginal computation.
+    #[error(transparent)]
+    Marginal(#[from] MarginalError),
+    /// A junction-tree clique of the model would exceed the configured size limit.
+    #[error(
+        "the graphical model needs a clique over {columns:?} with {cells} cells, more than the \
+         limit of {limit}; measure fewer or smaller marginals, bin or generalise these columns, \
+         or raise the clique-size limit"
+    )]
+    CliqueTooLarge {
+        /// Columns of the clique.
+        columns: Vec<String>,
+        /// Number of cells (product of the columns' domain sizes).
+        cells: u128,
+        /// The limit in force.
+        limit: u64,
+    },
+    /// A parameter is out of range.
+    #[error("invalid {name} = {value}: {reason}")]
+    Invalid {
+        /// The parameter.
+        name: &'static str,
+        /// Its value, as given.
+        value: String,
+        /// What is required.
+        reason: String,
+    },
+    /// A measurement does not fit the model's domain.
+    #[error("measurement over {columns:?}: {reason}")]
+    Measurement {
+        /// Columns of the measurement.
+        columns: Vec<String>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Inference diverged (non-finite loss).
+    #[error("inference diverged at iteration {iteration} (loss {loss}); {hint}")]
+    Diverged {
+        /// Iteration of mirror descent.
+        iteration: usize,
+        /// The loss seen.
+        loss: f64,
+        /// What to try.
+        hint: String,
+    },
+    /// A model file that cannot be used.
+    #[error("model file {path}: {reason}")]
+    ModelFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// File system errors on model files.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl SynthError {
+    pub(crate) fn invalid(
+        name: &'static str,
+        value: impl ToString,
+        reason: impl Into<String>,
+    ) -> Self {
+        SynthError::Invalid {
+            name,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Result with [`SynthError`].
+pub type Result<T, E = SynthError> = std::result::Result<T, E>;

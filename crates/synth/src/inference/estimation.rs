@@ -1,0 +1,431 @@
+//! Estimation of a graphical model from noisy marginals: private-pgm's approach
+//! (McKenna, Sheldon & Miklau 2019, "Graphical-model based estimation and inference for
+//! differential privacy", ICML).
+//!
+//! Measurements are `y_m = Q_m mu_{C_m} + N(0, sigma_m^2 I)` for marginals `mu_{C_m}` of
+//! the unknown data distribution (scaled to counts) and diagonal `Q_m` (the identity, or the
+//! re-weighting MST uses after domain compression). The estimate solves
+//!
+//! `min_mu L(mu) = sum_m 1/2 || (Q_m mu_{C_m} - y_m) / sigma_m ||^2`
+//!
+//! over marginals `mu` realisable by a graphical model on a junction tree that contains
+//! every `C_m`. It is found by **mirror descent** on the model's log-potentials `theta`
+//! (the entropic mirror map over the marginal polytope, private-pgm's
+//! `FactoredInference.mirror_descent`): `theta <- theta - alpha grad_mu L(mu(theta))`, with
+//! `mu(theta)` computed by belief propagation and `alpha` adapted by an Armijo line search
+//! (accept when `L(nu) - L(mu) >= alpha/2 <grad, nu - mu>`, else halve; double at each
+//! iteration).
+//!
+//! The total `N` is never taken from the data: it is the inverse-variance-weighted mean of
+//! the totals implied by each measurement (private-pgm's `_setup`).
+//!
+//! Start: when a clique is measured as a whole, the iteration starts from the closed-form
+//! "product of conditionals" of the non-negative noisy marginals along the tree, which is
+//! already close for MST's trees and cuts the number of iterations needed.
+
+use ndarray::{ArrayD, IxDyn};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::factor::Factor;
+use super::junction_tree::JunctionTree;
+use crate::error::{Result, SynthError};
+
+/// One noisy marginal: `values = scale * mu_attrs + N(0, sigma^2)`, row-major over `attrs`
+/// (ascending attribute indices).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Attribute indices, ascending.
+    pub attrs: Vec<usize>,
+    /// The noisy values, one per cell (row-major, last attribute fastest).
+    pub values: Vec<f64>,
+    /// Standard deviation of the noise on each value.
+    pub sigma: f64,
+    /// Diagonal of `Q` (one weight per cell); `None` is the identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<Vec<f64>>,
+}
+
+/// Settings of [`estimate`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EstimationOptions {
+    /// Largest number of mirror-descent iterations.
+    pub max_iters: usize,
+    /// Stop when one iteration lowers the loss by less than this fraction of it.
+    pub tolerance: f64,
+    /// Largest clique of the junction tree, in cells.
+    pub max_clique_cells: u64,
+}
+
+impl Default for EstimationOptions {
+    fn default() -> Self {
+        EstimationOptions {
+            max_iters: 1000,
+            tolerance: 1e-6,
+            max_clique_cells: 1 << 24,
+        }
+    }
+}
+
+/// A fitted graphical model: a junction tree and the (consistent) probability table of each
+/// of its cliques; the joint is `prod_C p_C / prod_S p_S`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphModel {
+    /// Domain size of each attribute.
+    pub sizes: Vec<usize>,
+    /// The junction tree.
+    pub tree: JunctionTree,
+    /// Probability table of each clique (sums to one).
+    pub marginals: Vec<Factor>,
+    /// Estimated number of records (from the measurements, never from the data).
+    pub total: f64,
+}
+
+/// How estimation went.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EstimationReport {
+    /// Iterations run.
+    pub iterations: usize,
+    /// Final loss `L(mu)`.
+    pub loss: f64,
+    /// Estimated total.
+    pub total: f64,
+}
+
+impl GraphModel {
+    /// The probability table over `attrs` (ascending), when one clique contains them all.
+    pub fn marginal(&self, attrs: &[usize]) -> Option<Factor> {
+        let c = self.tree.clique_containing(attrs)?;
+        Some(self.marginals[c].sum_to(attrs))
+    }
+}
+
+/// Inverse-variance-weighted total implied by the measurements: for diagonal `Q` the
+/// unbiased estimate from measurement `m` is `sum_i y_i / q_i` with variance
+/// `sigma^2 sum_i 1/q_i^2`. At least 1.
+pub fn estimate_total(measurements: &[Measurement]) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for m in measurements {
+        let (mut est, mut var) = (0.0, 0.0);
+        for (i, &y) in m.values.iter().enumerate() {
+            let q = m.scale.as_ref().map_or(1.0, |s| s[i]);
+            est += y / q;
+            var += 1.0 / (q * q);
+        }
+        var *= m.sigma * m.sigma;
+        if var > 0.0 && var.is_finite() {
+            num += est / var;
+            den += 1.0 / var;
+        }
+    }
+    if den > 0.0 { (num / den).max(1.0) } else { 1.0 }
+}
+
+/// Fit a graphical model over attributes of `sizes` to `measurements` (see the module docs).
+/// `cliques` are extra attribute sets the model must contain (beyond the measured ones).
+pub fn estimate(
+    sizes: &[usize],
+    names: &[String],
+    measurements: &[Measurement],
+    cliques: &[Vec<usize>],
+    opts: &EstimationOptions,
+) -> Result<(GraphModel, EstimationReport)> {
+    for m in measurements {
+        check_measurement(sizes, names, m)?;
+    }
+    let mut all: Vec<Vec<usize>> = measurements.iter().map(|m| m.attrs.clone()).collect();
+    all.extend(cliques.iter().cloned());
+    let tree = JunctionTree::build(sizes, names, &all, opts.max_clique_cells)?;
+    let total = estimate_total(measurements);
+    let groups: Vec<Vec<usize>> = {
+        let mut g = vec![Vec::new(); tree.cliques.len()];
+        for (i, m) in measurements.iter().enumerate() {
+            let c = tree
+                .clique_containing(&m.attrs)
+                .expect("the tree covers every measurement");
+            g[c].push(i);
+        }
+        g
+    };
+    let engine = Engine {
+        sizes,
+        tree: &tree,
+        measurements,
+        groups: &groups,
+        total,
+    };
+    let mut theta = engine.warm_start();
+    let mut mu = engine.belief_propagation(&theta);
+    let (mut loss, mut grad) = engine.loss(&mu);
+    if !loss.is_finite() {
+        return Err(diverged(0, loss));
+    }
+    // Step size: the curvature of L in theta is about mu / sigma^2, so start near
+    // sigma_min^2 / N and let the line search adapt.
+    let sigma_min = measurements
+        .iter()
+        .map(|m| m.sigma)
+        .fold(f64::INFINITY, f64::min);
+    let mut alpha = if sigma_min.is_finite() {
+        sigma_min * sigma_min / total
+    } else {
+        1.0 / total
+    };
+    let mut iterations = 0;
+    for t in 1..=opts.max_iters {
+        iterations = t;
+        let (omega, nu, curr) = (std::mem::take(&mut theta), mu.clone(), loss);
+        alpha *= 2.0;
+        let mut accepted = false;
+        for _ in 0..30 {
+            theta = step(&omega, &grad, alpha);
+            mu = engine.belief_propagation(&theta);
+            let (l, g) = engine.loss(&mu);
+            let decrease = 0.5 * alpha * dot(&grad, &nu, &mu);
+            if l.is_finite() && curr - l >= decrease {
+                loss = l;
+                grad = g;
+                accepted = true;
+                break;
+            }
+            alpha *= 0.5;
+        }
+        if !accepted {
+            mu = nu;
+            loss = curr;
+            break;
+        }
+        if curr - loss <= opts.tolerance * curr.max(f64::MIN_POSITIVE) {
+            break;
+        }
+    }
+    let marginals = mu
+        .into_iter()
+        .map(|mut f| {
+            let s: f64 = f.values.sum();
+            if s > 0.0 {
+                f.values.mapv_inplace(|v| v / s);
+            }
+            f
+        })
+        .collect();
+    Ok((
+        GraphModel {
+            sizes: sizes.to_vec(),
+            tree,
+            marginals,
+            total,
+        },
+        EstimationReport {
+            iterations,
+            loss,
+            total,
+        },
+    ))
+}
+
+fn diverged(iteration: usize, loss: f64) -> SynthError {
+    SynthError::Diverged {
+        iteration,
+        loss,
+        hint: "check the measurements are finite and their sigmas positive".into(),
+    }
+}
+
+fn check_measurement(sizes: &[usize], names: &[String], m: &Measurement) -> Result<()> {
+    let cols = || {
+        m.attrs
+            .iter()
+            .map(|&a| names.get(a).cloned().unwrap_or_else(|| format!("#{a}")))
+            .collect::<Vec<_>>()
+    };
+    let bad = |reason: String| SynthError::Measurement {
+        columns: cols(),
+        reason,
+    };
+    if m.attrs.is_empty() || m.attrs.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(bad("attributes must be distinct and ascending".into()));
+    }
+    if let Some(&a) = m.attrs.iter().find(|&&a| a >= sizes.len()) {
+        return Err(bad(format!(
+            "attribute {a} is not in a model of {} attributes",
+            sizes.len()
+        )));
+    }
+    let cells: usize = m.attrs.iter().map(|&a| sizes[a]).product();
+    if m.values.len() != cells {
+        return Err(bad(format!("{} values for {cells} cells", m.values.len())));
+    }
+    if !(m.sigma > 0.0 && m.sigma.is_finite()) {
+        return Err(bad(format!(
+            "sigma {} must be positive and finite",
+            m.sigma
+        )));
+    }
+    if m.values.iter().any(|v| !v.is_finite()) {
+        return Err(bad("a value is not finite".into()));
+    }
+    if let Some(s) = &m.scale
+        && (s.len() != cells || s.iter().any(|q| !(*q > 0.0 && q.is_finite())))
+    {
+        return Err(bad(
+            "the scale must have one positive weight per cell".into()
+        ));
+    }
+    Ok(())
+}
+
+fn step(omega: &[Factor], grad: &[Factor], alpha: f64) -> Vec<Factor> {
+    omega
+        .par_iter()
+        .zip(grad)
+        .map(|(o, g)| {
+            let mut t = o.clone();
+            ndarray::Zip::from(&mut t.values)
+                .and(&g.values)
+                .for_each(|x, &d| *x -= alpha * d);
+            t
+        })
+        .collect()
+}
+
+fn dot(grad: &[Factor], nu: &[Factor], mu: &[Factor]) -> f64 {
+    grad.par_iter()
+        .zip(nu)
+        .zip(mu)
+        .map(|((g, n), m)| {
+            ndarray::Zip::from(&g.values)
+                .and(&n.values)
+                .and(&m.values)
+                .fold(0.0, |acc, &g, &n, &m| acc + g * (n - m))
+        })
+        .sum()
+}
+
+struct Engine<'a> {
+    sizes: &'a [usize],
+    tree: &'a JunctionTree,
+    measurements: &'a [Measurement],
+    groups: &'a [Vec<usize>],
+    total: f64,
+}
+
+impl Engine<'_> {
+    fn shape(&self, attrs: &[usize]) -> Vec<usize> {
+        attrs.iter().map(|&a| self.sizes[a]).collect()
+    }
+
+    /// Log-potentials of the product of conditionals of the clamped noisy marginals of the
+    /// cliques measured whole; zero elsewhere.
+    fn warm_start(&self) -> Vec<Factor> {
+        let tree = self.tree;
+        let mut theta: Vec<Factor> = tree
+            .cliques
+            .iter()
+            .map(|c| Factor::constant(c, self.sizes, 0.0))
+            .collect();
+        for &(c, parent) in &tree.order {
+            let whole = self.groups[c]
+                .iter()
+                .map(|&i| &self.measurements[i])
+                .find(|m| m.attrs == tree.cliques[c] && m.scale.is_none());
+            let Some(m) = whole else { continue };
+            let floor = 1e-3 * m.sigma;
+            let p = Factor::from_vec(
+                &m.attrs,
+                self.sizes,
+                m.values.iter().map(|&v| v.max(floor)).collect(),
+            );
+            let mut logp = p.clone();
+            logp.values.mapv_inplace(f64::ln);
+            if let Some(par) = parent {
+                let sep = tree.separator(c, par);
+                let mut den = p.sum_to(&sep);
+                den.values.mapv_inplace(|v| -v.ln());
+                logp.add_assign(&den);
+            }
+            theta[c] = logp;
+        }
+        theta
+    }
+
+    /// Calibrated clique marginals (in counts) of the model with log-potentials `theta`:
+    /// two passes of sum-product messages in log space over the junction tree.
+    fn belief_propagation(&self, theta: &[Factor]) -> Vec<Factor> {
+        let tree = self.tree;
+        let k = tree.cliques.len();
+        // messages[(from, to)] on their separator.
+        let mut msg: Vec<Vec<Option<Factor>>> = vec![vec![None; k]; k];
+        let send = |from: usize, to: usize, msg: &Vec<Vec<Option<Factor>>>| -> Factor {
+            let mut b = theta[from].clone();
+            for &nb in &tree.neighbors[from] {
+                if nb != to
+                    && let Some(m) = &msg[nb][from]
+                {
+                    b.add_assign(m);
+                }
+            }
+            b.logsumexp_to(&tree.separator(from, to))
+        };
+        // Collect (leaves to root), then distribute (root to leaves).
+        for &(c, parent) in tree.order.iter().rev() {
+            if let Some(p) = parent {
+                msg[c][p] = Some(send(c, p, &msg));
+            }
+        }
+        for &(c, parent) in &tree.order {
+            if let Some(p) = parent {
+                msg[p][c] = Some(send(p, c, &msg));
+            }
+        }
+        let beliefs: Vec<Factor> = (0..k)
+            .into_par_iter()
+            .map(|c| {
+                let mut b = theta[c].clone();
+                for &nb in &tree.neighbors[c] {
+                    if let Some(m) = &msg[nb][c] {
+                        b.add_assign(m);
+                    }
+                }
+                b
+            })
+            .collect();
+        beliefs
+            .into_par_iter()
+            .map(|b| {
+                let log_z = b.logsumexp_to(&[]).values[IxDyn(&[])];
+                b.exp_scaled(log_z, self.total)
+            })
+            .collect()
+    }
+
+    /// `L(mu)` and its gradient with respect to each clique marginal.
+    fn loss(&self, mu: &[Factor]) -> (f64, Vec<Factor>) {
+        let parts: Vec<(f64, Factor)> = mu
+            .par_iter()
+            .enumerate()
+            .map(|(c, mu_c)| {
+                let mut grad = Factor {
+                    attrs: mu_c.attrs.clone(),
+                    values: ArrayD::zeros(IxDyn(&self.shape(&mu_c.attrs))),
+                };
+                let mut loss = 0.0;
+                for &i in &self.groups[c] {
+                    let m = &self.measurements[i];
+                    let x = mu_c.sum_to(&m.attrs).to_vec();
+                    let mut g = Vec::with_capacity(x.len());
+                    for (j, (&xj, &yj)) in x.iter().zip(&m.values).enumerate() {
+                        let q = m.scale.as_ref().map_or(1.0, |s| s[j]);
+                        let diff = (q * xj - yj) / m.sigma;
+                        loss += 0.5 * diff * diff;
+                        g.push(q * diff / m.sigma);
+                    }
+                    grad.add_assign(&Factor::from_vec(&m.attrs, self.sizes, g));
+                }
+                (loss, grad)
+            })
+            .collect();
+        let loss = parts.iter().map(|p| p.0).sum();
+        (loss, parts.into_iter().map(|p| p.1).collect())
+    }
+}

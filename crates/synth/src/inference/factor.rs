@@ -1,0 +1,163 @@
+//! Dense factors over sets of attributes: the tables of a discrete graphical model.
+//!
+//! A [`Factor`] holds one value per cell of the cross product of its attributes' domains,
+//! its attributes kept in ascending index order so that axes line up by position. The
+//! operations are those of private-pgm's `Factor` (McKenna, Sheldon & Miklau 2019):
+//! broadcasting to a superset of attributes, summing out, and the stable
+//! `logsumexp(v) = m + ln sum exp(v - m)` (with `m` the largest finite value).
+
+use ndarray::{ArrayD, Axis, IxDyn, Zip};
+
+/// Cells above which elementwise work is spread over threads.
+const PAR_CELLS: usize = 1 << 15;
+
+/// A table over `attrs` (ascending attribute indices), one axis per attribute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Factor {
+    /// Attribute indices, ascending.
+    pub attrs: Vec<usize>,
+    /// Values, standard (row-major) layout, `values.shape()[k] = size(attrs[k])`.
+    pub values: ArrayD<f64>,
+}
+
+impl Factor {
+    /// A factor of `value` everywhere over `attrs` with `sizes` (the whole domain's sizes).
+    pub fn constant(attrs: &[usize], sizes: &[usize], value: f64) -> Factor {
+        let shape: Vec<usize> = attrs.iter().map(|&a| sizes[a]).collect();
+        Factor {
+            attrs: attrs.to_vec(),
+            values: ArrayD::from_elem(IxDyn(&shape), value),
+        }
+    }
+
+    /// A factor from row-major `values` (the caller checks the length).
+    pub fn from_vec(attrs: &[usize], sizes: &[usize], values: Vec<f64>) -> Factor {
+        let shape: Vec<usize> = attrs.iter().map(|&a| sizes[a]).collect();
+        Factor {
+            attrs: attrs.to_vec(),
+            values: ArrayD::from_shape_vec(IxDyn(&shape), values)
+                .expect("caller checked the length"),
+        }
+    }
+
+    /// Number of cells.
+    pub fn cells(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Add `other` (over a subset of this factor's attributes, broadcast along the others)
+    /// into this one.
+    pub fn add_assign(&mut self, other: &Factor) {
+        let shape = self.values.shape().to_vec();
+        let with_ones: Vec<usize> = self
+            .attrs
+            .iter()
+            .zip(&shape)
+            .map(|(a, &n)| if other.attrs.contains(a) { n } else { 1 })
+            .collect();
+        let v = other
+            .values
+            .view()
+            .into_shape_with_order(IxDyn(&with_ones))
+            .expect("standard layout");
+        let b = v.broadcast(IxDyn(&shape)).expect("superset of attributes");
+        if self.values.len() >= PAR_CELLS {
+            Zip::from(&mut self.values)
+                .and(&b)
+                .par_for_each(|x, &y| *x += y);
+        } else {
+            self.values += &b;
+        }
+    }
+
+    /// Sum out every attribute not in `keep` (ascending, a subset).
+    pub fn sum_to(&self, keep: &[usize]) -> Factor {
+        Factor {
+            attrs: keep.to_vec(),
+            values: sum_axes(self.values.clone(), &self.attrs, keep),
+        }
+    }
+
+    /// `ln sum exp` over every attribute not in `keep`.
+    pub fn logsumexp_to(&self, keep: &[usize]) -> Factor {
+        let m = max_finite(&self.values);
+        let mut e = self.values.clone();
+        map_inplace(&mut e, |v| (v - m).exp());
+        let mut s = sum_axes(e, &self.attrs, keep);
+        s.mapv_inplace(|v| v.ln() + m);
+        Factor {
+            attrs: keep.to_vec(),
+            values: s,
+        }
+    }
+
+    /// `exp(v - shift) * scale` cell by cell.
+    pub fn exp_scaled(&self, shift: f64, scale: f64) -> Factor {
+        let mut e = self.values.clone();
+        map_inplace(&mut e, |v| (v - shift).exp() * scale);
+        Factor {
+            attrs: self.attrs.clone(),
+            values: e,
+        }
+    }
+
+    /// Values flattened in row-major order.
+    pub fn to_vec(&self) -> Vec<f64> {
+        self.values.iter().copied().collect()
+    }
+}
+
+/// Sum an array over `attrs` down to `keep`.
+fn sum_axes(mut a: ArrayD<f64>, attrs: &[usize], keep: &[usize]) -> ArrayD<f64> {
+    for (k, at) in attrs.iter().enumerate().rev() {
+        if !keep.contains(at) {
+            a = a.sum_axis(Axis(k));
+        }
+    }
+    a.as_standard_layout().into_owned()
+}
+
+/// Largest finite value (0 when there is none).
+fn max_finite(a: &ArrayD<f64>) -> f64 {
+    let m = a
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(f64::NEG_INFINITY, f64::max);
+    if m.is_finite() { m } else { 0.0 }
+}
+
+fn map_inplace(a: &mut ArrayD<f64>, f: impl Fn(f64) -> f64 + Sync + Send) {
+    if a.len() >= PAR_CELLS {
+        a.par_mapv_inplace(f);
+    } else {
+        a.mapv_inplace(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_sum_and_logsumexp() {
+        let sizes = [2, 3, 4];
+        let f = Factor::from_vec(&[0, 2], &sizes, (0..8).map(f64::from).collect());
+        let mut g = Factor::constant(&[0, 1, 2], &sizes, 1.0);
+        g.add_assign(&f);
+        // g[i, j, k] = 1 + f[i, k]
+        assert_eq!(g.values[[1, 2, 3]], 1.0 + 7.0);
+        let s = g.sum_to(&[2]);
+        let h = f.logsumexp_to(&[0]);
+        let want0 = (0..4).map(|v| f64::from(v).exp()).sum::<f64>().ln();
+        assert!((h.values[[0]] - want0).abs() < 1e-12);
+        let t = f.logsumexp_to(&[]);
+        let want = (0..8).map(|v| f64::from(v).exp()).sum::<f64>().ln();
+        assert!((t.values[[]] - want).abs() < 1e-12);
+        // Summing out: sum over i and j of 1 + f[i, k] = 3 * (2 + f[0, k] + f[1, k]).
+        for k in 0..4 {
+            let want = 3.0 * (2.0 + k as f64 + (k as f64 + 4.0));
+            assert_eq!(s.values[[k]], want);
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Graphical-model inference from noisy marginals (the private-pgm approach: McKenna,
+//! Sheldon & Miklau 2019).
+//!
+//! - [`factor`]: dense tables over attribute sets;
+//! - [`junction_tree`]: triangulation and the junction tree, with a clique-size limit;
+//! - [`estimation`]: the measurement model, the noisy-total estimate, belief propagation
+//!   and mirror descent.
+
+pub mod estimation;
+pub mod factor;
+pub mod junction_tree;
+
+pub use estimation::{
+    EstimationOptions, EstimationReport, GraphModel, Measurement, estimate, estimate_total,
+};
+pub use factor::Factor;
+pub use junction_tree::JunctionTree;
+
+#[cfg(test)]
+mod tests;

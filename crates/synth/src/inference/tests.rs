@@ -1,0 +1,141 @@
+//! Inference tests: exact marginals are reproduced; on a tree the fit is the closed-form
+//! product of conditionals.
+
+use super::*;
+
+/// Counts of a small 3-attribute data set (sizes 2, 3, 4) with dependence along 0-1-2.
+fn joint() -> (Vec<usize>, Vec<f64>) {
+    let sizes = vec![2, 3, 4];
+    let mut x = Vec::new();
+    for a in 0..2 {
+        for b in 0..3 {
+            for c in 0..4 {
+                x.push(1.0 + ((a * 7 + b * 3 + c * c * (b + 1)) % 11) as f64 * 10.0);
+            }
+        }
+    }
+    (sizes, x)
+}
+
+fn names() -> Vec<String> {
+    ["a", "b", "c"].iter().map(|s| s.to_string()).collect()
+}
+
+fn exact(sizes: &[usize], x: &[f64], attrs: &[usize]) -> Vec<f64> {
+    let f = Factor::from_vec(&[0, 1, 2], sizes, x.to_vec());
+    f.sum_to(attrs).to_vec()
+}
+
+fn measurement(sizes: &[usize], x: &[f64], attrs: &[usize]) -> Measurement {
+    Measurement {
+        attrs: attrs.to_vec(),
+        values: exact(sizes, x, attrs),
+        sigma: 1.0,
+        scale: None,
+    }
+}
+
+fn opts() -> EstimationOptions {
+    EstimationOptions {
+        max_iters: 3000,
+        tolerance: 1e-12,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn exact_marginals_are_reproduced() {
+    let (sizes, x) = joint();
+    let sets: Vec<Vec<usize>> = vec![vec![0], vec![1], vec![2], vec![0, 1], vec![1, 2]];
+    let ms: Vec<Measurement> = sets.iter().map(|s| measurement(&sizes, &x, s)).collect();
+    let (model, report) = estimate(&sizes, &names(), &ms, &[], &opts()).unwrap();
+    let n: f64 = x.iter().sum();
+    assert!((report.total - n).abs() < 1e-6 * n, "{}", report.total);
+    for s in &sets {
+        let want = exact(&sizes, &x, s);
+        let got = model.marginal(s).unwrap().to_vec();
+        for (w, g) in want.iter().zip(&got) {
+            assert!((w / n - g).abs() < 1e-6, "{s:?}: {w} vs {}", g * n);
+        }
+    }
+}
+
+#[test]
+fn tree_fit_is_the_product_of_conditionals() {
+    let (sizes, x) = joint();
+    let n: f64 = x.iter().sum();
+    // Start from a neutral point (1-way measurements only on a and c, pairs as given),
+    // so the warm start is not simply the answer.
+    let ms = vec![
+        measurement(&sizes, &x, &[0, 1]),
+        measurement(&sizes, &x, &[1, 2]),
+        measurement(&sizes, &x, &[0]),
+    ];
+    let (model, _) = estimate(&sizes, &names(), &ms, &[], &opts()).unwrap();
+    let p01 = exact(&sizes, &x, &[0, 1]);
+    let p12 = exact(&sizes, &x, &[1, 2]);
+    let p1 = exact(&sizes, &x, &[1]);
+    // The model's joint from its clique tables: p(a,b) p(b,c) / p(b).
+    let m01 = model.marginal(&[0, 1]).unwrap().to_vec();
+    let m12 = model.marginal(&[1, 2]).unwrap().to_vec();
+    let m1 = model.marginal(&[1]).unwrap().to_vec();
+    for a in 0..2 {
+        for b in 0..3 {
+            for c in 0..4 {
+                let want = p01[a * 3 + b] * p12[b * 4 + c] / p1[b] / n;
+                let got = m01[a * 3 + b] * m12[b * 4 + c] / m1[b];
+                assert!((want - got).abs() < 1e-6, "({a},{b},{c}): {want} vs {got}");
+            }
+        }
+    }
+}
+
+#[test]
+fn loopy_model_fits_consistent_pairs() {
+    let (sizes, x) = joint();
+    let n: f64 = x.iter().sum();
+    let sets: Vec<Vec<usize>> = vec![vec![0, 1], vec![1, 2], vec![0, 2]];
+    let ms: Vec<Measurement> = sets.iter().map(|s| measurement(&sizes, &x, s)).collect();
+    let (model, _) = estimate(&sizes, &names(), &ms, &[], &opts()).unwrap();
+    assert_eq!(model.tree.cliques, vec![vec![0, 1, 2]]);
+    for s in &sets {
+        let want = exact(&sizes, &x, s);
+        let got = model.marginal(s).unwrap().to_vec();
+        for (w, g) in want.iter().zip(&got) {
+            assert!((w / n - g).abs() < 1e-4, "{s:?}");
+        }
+    }
+}
+
+#[test]
+fn bad_measurements_are_refused() {
+    let sizes = vec![2, 3];
+    let m = Measurement {
+        attrs: vec![0, 1],
+        values: vec![1.0; 5],
+        sigma: 1.0,
+        scale: None,
+    };
+    let e = estimate(&sizes, &names()[..2], &[m], &[], &opts()).unwrap_err();
+    assert!(e.to_string().contains("5 values for 6 cells"), "{e}");
+    let m = Measurement {
+        attrs: vec![0],
+        values: vec![1.0, f64::NAN],
+        sigma: 1.0,
+        scale: None,
+    };
+    assert!(estimate(&sizes, &names()[..2], &[m], &[], &opts()).is_err());
+    let big = vec![1000, 1000, 1000];
+    let m = Measurement {
+        attrs: vec![0],
+        values: vec![1.0; 1000],
+        sigma: 1.0,
+        scale: None,
+    };
+    let tight = EstimationOptions {
+        max_clique_cells: 10,
+        ..opts()
+    };
+    let e = estimate(&big, &names(), &[m], &[vec![0, 1, 2]], &tight).unwrap_err();
+    assert!(matches!(e, crate::SynthError::CliqueTooLarge { .. }), "{e}");
+}

@@ -1,0 +1,320 @@
+//! Fitted synthesisers as files: what a release panel keeps.
+//!
+//! A [`SynthModel`] holds everything released and nothing else: the public schema of the
+//! synthesised columns, the privacy parameters (epsilon, delta and the rho they were
+//! converted to), the DP domain compression, every noisy measurement, the graphical model
+//! fitted to them (junction-tree cliques and their probability tables), the noisy total and
+//! the budget ledger. Sampling needs only this, never the data. The file is JSON, tagged by
+//! [`MODEL_FORMAT`] and versioned by [`MODEL_VERSION`]; readers refuse other versions.
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use pets::data::io::{BatchSink, ParquetSink, open_sink};
+use pets::data::{
+    BinPlacement, CodeBook, DecodeOptions, Decoder, EncodedColumn, EncodedTable, Schema,
+};
+use pets::dp::Ledger;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+use crate::compress::Compression;
+use crate::error::{Result, SynthError};
+use crate::inference::{EstimationReport, Factor, GraphModel, JunctionTree, Measurement};
+use crate::sample::{SAMPLE_CHUNK, Sampler, chunk_rng, unit};
+
+/// The `format` tag of model files.
+pub const MODEL_FORMAT: &str = "pets-synth-model";
+/// The version of the model file layout written by this crate.
+pub const MODEL_VERSION: u32 = 1;
+
+/// A noisy marginal as released, with its columns named.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoisyMarginal {
+    /// Column names (in the order of `measurement.attrs`).
+    pub columns: Vec<String>,
+    /// The measurement on the compressed domains (attribute indices into the schema).
+    pub measurement: Measurement,
+}
+
+/// The fitted graphical model, stored as junction-tree cliques and their tables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FittedTables {
+    /// Cliques (ascending attribute indices).
+    pub cliques: Vec<Vec<usize>>,
+    /// Tree neighbours of each clique.
+    pub neighbors: Vec<Vec<usize>>,
+    /// Pre-order `(clique, parent)`.
+    pub order: Vec<(usize, Option<usize>)>,
+    /// Probability table of each clique, row-major.
+    pub tables: Vec<Vec<f64>>,
+}
+
+/// A fitted synthesiser (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SynthModel {
+    /// Always [`MODEL_FORMAT`].
+    pub format: String,
+    /// File layout version ([`MODEL_VERSION`]).
+    pub version: u32,
+    /// The method, e.g. `mst`.
+    pub method: String,
+    /// Declared schema of the synthesised columns (public).
+    pub schema: Schema,
+    /// Code layout of each column (domain values, null, other).
+    pub codebooks: Vec<CodeBook>,
+    /// Target epsilon.
+    pub epsilon: f64,
+    /// Target delta.
+    pub delta: f64,
+    /// The zCDP budget rho that gives (epsilon, delta)-DP.
+    pub rho: f64,
+    /// DP domain compression of each column.
+    pub compression: Vec<Compression>,
+    /// Every noisy measurement.
+    pub measurements: Vec<NoisyMarginal>,
+    /// The pairs (or larger sets) of columns selected and measured.
+    pub selected: Vec<Vec<String>>,
+    /// Estimated number of records (from noisy measurements).
+    pub total: f64,
+    /// The fitted model.
+    pub fitted: FittedTables,
+    /// How estimation went.
+    pub estimation: EstimationReport,
+    /// The privacy ledger of the fit.
+    pub ledger: Ledger,
+}
+
+impl SynthModel {
+    /// The graphical model on compressed domains.
+    pub fn graph_model(&self) -> Result<GraphModel> {
+        let sizes: Vec<usize> = self.compression.iter().map(Compression::size).collect();
+        let f = &self.fitted;
+        let k = f.cliques.len();
+        let bad = |reason: String| SynthError::ModelFile {
+            path: "<model>".into(),
+            reason,
+        };
+        if f.neighbors.len() != k || f.tables.len() != k || f.order.len() != k || k == 0 {
+            return Err(bad("the fitted tables are inconsistent".into()));
+        }
+        let mut marginals = Vec::with_capacity(k);
+        for (c, t) in f.cliques.iter().zip(&f.tables) {
+            if c.iter().any(|&a| a >= sizes.len()) {
+                return Err(bad(format!("clique {c:?} names an unknown column")));
+            }
+            let cells: usize = c.iter().map(|&a| sizes[a]).product();
+            if cells != t.len() || t.iter().any(|v| !v.is_finite()) {
+                return Err(bad(format!(
+                    "the table of clique {c:?} does not fit its domain"
+                )));
+            }
+            marginals.push(Factor::from_vec(c, &sizes, t.clone()));
+        }
+        if f.order
+            .iter()
+            .any(|&(c, p)| c >= k || p.is_some_and(|p| p >= k))
+            || f.neighbors.iter().flatten().any(|&n| n >= k)
+        {
+            return Err(bad("the junction tree refers to unknown cliques".into()));
+        }
+        Ok(GraphModel {
+            sizes,
+            tree: JunctionTree {
+                cliques: f.cliques.clone(),
+                neighbors: f.neighbors.clone(),
+                order: f.order.clone(),
+            },
+            marginals,
+            total: self.total,
+        })
+    }
+
+    /// Rows to sample when none are asked for: the noisy total, rounded.
+    pub fn default_rows(&self) -> u64 {
+        self.total.round().max(0.0) as u64
+    }
+
+    /// Save as JSON.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let text = serde_json::to_string(self).map_err(|e| SynthError::ModelFile {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        std::fs::write(path, text).map_err(|source| SynthError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Load a model file, checking its format and version.
+    pub fn load(path: impl AsRef<Path>) -> Result<SynthModel> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| SynthError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&text).map_err(|e| match e {
+            SynthError::ModelFile { reason, .. } => SynthError::ModelFile {
+                path: path.display().to_string(),
+                reason,
+            },
+            e => e,
+        })
+    }
+
+    /// Parse a model from JSON, checking its format and version.
+    pub fn from_json(text: &str) -> Result<SynthModel> {
+        let bad = |reason: String| SynthError::ModelFile {
+            path: "<json>".into(),
+            reason,
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
+        if v.get("format").and_then(|f| f.as_str()) != Some(MODEL_FORMAT) {
+            return Err(bad(format!(
+                "not a pets synthesiser model (expected \"format\": \"{MODEL_FORMAT}\")"
+            )));
+        }
+        let version = v.get("version").and_then(|x| x.as_u64()).unwrap_or(0);
+        if version != u64::from(MODEL_VERSION) {
+            return Err(bad(format!(
+                "model file version {version}; this pets reads version {MODEL_VERSION}: \
+                 refit the model with this version"
+            )));
+        }
+        let m: SynthModel = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
+        if m.codebooks.len() != m.schema.columns.len()
+            || m.compression.len() != m.schema.columns.len()
+        {
+            return Err(bad("schema, codebooks and compression disagree".into()));
+        }
+        m.graph_model()?;
+        Ok(m)
+    }
+
+    /// Sample `rows` rows as an encoded table (original codes of the schema), with `seed`.
+    pub fn sample_table(&self, rows: usize, seed: u64) -> Result<EncodedTable> {
+        let model = self.graph_model()?;
+        let sampler = Sampler::new(&model);
+        let chunks: Vec<Vec<Vec<u32>>> = (0..rows.div_ceil(SAMPLE_CHUNK))
+            .into_par_iter()
+            .map(|k| self.sample_chunk(&sampler, k, rows, seed))
+            .collect();
+        let mut cols: Vec<Vec<u32>> = vec![Vec::with_capacity(rows); self.codebooks.len()];
+        for chunk in chunks {
+            for (c, part) in cols.iter_mut().zip(chunk) {
+                c.extend_from_slice(&part);
+            }
+        }
+        let columns = self
+            .schema
+            .columns
+            .iter()
+            .zip(&self.codebooks)
+            .zip(cols)
+            .map(|((spec, book), codes)| EncodedColumn {
+                spec: spec.clone(),
+                codebook: *book,
+                codes,
+            })
+            .collect();
+        Ok(EncodedTable::from_columns(columns)?)
+    }
+
+    /// Chunk `k` of a sample of `rows` rows: original codes per column.
+    fn sample_chunk(&self, sampler: &Sampler, k: usize, rows: usize, seed: u64) -> Vec<Vec<u32>> {
+        let n = SAMPLE_CHUNK.min(rows - k * SAMPLE_CHUNK);
+        let mut rng = chunk_rng(seed, k as u64, 1);
+        let mut codes = sampler.sample_chunk(n, &mut rng);
+        for (col, comp) in codes.iter_mut().zip(&self.compression) {
+            if comp.rare.is_empty() {
+                continue;
+            }
+            for c in col.iter_mut() {
+                *c = comp.expand(*c, unit(&mut rng));
+            }
+        }
+        codes
+    }
+
+    /// Sample `rows` rows and stream them to `path` (Parquet, CSV or TSV by extension) in
+    /// chunks, decoding binned values uniformly within their bins. Memory stays at a few
+    /// chunks whatever `rows` is. Returns the rows written.
+    pub fn write_sample(&self, path: impl AsRef<Path>, rows: u64, seed: u64) -> Result<u64> {
+        let model = self.graph_model()?;
+        let sampler = Sampler::new(&model);
+        let arrow_schema = self.arrow_schema()?;
+        let mut sink: Box<dyn BatchSink> = match path.as_ref().extension().and_then(|e| e.to_str())
+        {
+            Some("parquet") => Box::new(ParquetSink::create(path.as_ref(), arrow_schema)?),
+            _ => open_sink(path.as_ref(), arrow_schema)?,
+        };
+        let rows_us = usize::try_from(rows)
+            .map_err(|_| SynthError::invalid("rows", rows, "too many rows for this machine"))?;
+        let n_chunks = rows_us.div_ceil(SAMPLE_CHUNK);
+        let window = rayon::current_num_threads().max(1) * 2;
+        let mut k0 = 0;
+        while k0 < n_chunks {
+            let k1 = (k0 + window).min(n_chunks);
+            let batches: Vec<Result<RecordBatch>> = (k0..k1)
+                .into_par_iter()
+                .map(|k| {
+                    let codes = self.sample_chunk(&sampler, k, rows_us, seed);
+                    self.decode_chunk(k, codes, seed)
+                })
+                .collect();
+            for b in batches {
+                sink.write(&b?)?;
+            }
+            k0 = k1;
+        }
+        sink.finish()?;
+        Ok(rows)
+    }
+
+    fn decode_chunk(&self, k: usize, codes: Vec<Vec<u32>>, seed: u64) -> Result<RecordBatch> {
+        let decoder = Decoder::new(DecodeOptions {
+            placement: BinPlacement::Uniform,
+            seed,
+            ..Default::default()
+        });
+        let ncols = self.codebooks.len();
+        let cols: Vec<EncodedColumn> = self
+            .schema
+            .columns
+            .iter()
+            .zip(&self.codebooks)
+            .zip(codes)
+            .map(|((spec, book), codes)| EncodedColumn {
+                spec: spec.clone(),
+                codebook: *book,
+                codes,
+            })
+            .collect();
+        let len = cols.first().map_or(0, |c| c.codes.len());
+        let arrays = cols
+            .iter()
+            .enumerate()
+            .map(|(j, c)| decoder.decode_column(c, (k * ncols + j) as u64, 0, len))
+            .collect();
+        Ok(RecordBatch::try_new(self.arrow_schema()?, arrays)
+            .map_err(pets::data::DataError::from)?)
+    }
+
+    fn arrow_schema(&self) -> Result<SchemaRef> {
+        let empty: Vec<EncodedColumn> = self
+            .schema
+            .columns
+            .iter()
+            .zip(&self.codebooks)
+            .map(|(spec, book)| EncodedColumn {
+                spec: spec.clone(),
+                codebook: *book,
+                codes: Vec::new(),
+            })
+            .collect();
+        Ok(Decoder::arrow_schema(&EncodedTable::from_columns(empty)?))
+    }
+}
