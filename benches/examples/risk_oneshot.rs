@@ -8,6 +8,13 @@
 //! /usr/bin/time -v target/release/examples/risk_oneshot run /tmp/risk10m 3 [full]
 //! ```
 //!
+//! `file PARQUET` times the whole job from a file instead (read, encode the five columns with
+//! the streaming encoder, report), the analogue of a peer's load plus analysis:
+//!
+//! ```text
+//! /usr/bin/time -v target/release/examples/risk_oneshot file /tmp/ae.parquet
+//! ```
+//!
 //! `run` prints each report's wall time and its per-stage timings, the encoded column bytes,
 //! the resident memory before the report and the peak during it (`VmHWM`, reset before the
 //! first report). `full` adds intruder scenarios, SUDA and what-if fixes (the CLI default).
@@ -17,9 +24,13 @@ use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use pets::data::{CodeBook, EncodedColumn, EncodedTable};
+use pets::data::io::{DEFAULT_BATCH_ROWS, open_table};
+use pets::data::{CodeBook, EncodeOptions, EncodedColumn, EncodedTable, Encoder};
 use pets::disclosure::assess;
-use pets_benches::{ae_risk_table, config, reset_peak_rss, risk_config, rss, with_arrival_date};
+use pets_benches::{
+    RISK_QIS, RISK_SENSITIVE, ae_risk_table, config, reset_peak_rss, risk_config, rss,
+    with_arrival_date,
+};
 use pets_datasets::ae::ae_schema_for;
 
 type Error = Box<dyn std::error::Error>;
@@ -165,19 +176,48 @@ fn run(dir: &Path, repeat: usize, full: bool) -> Result<(), Error> {
     Ok(())
 }
 
+fn from_file(path: &Path) -> Result<(), Error> {
+    let t = Instant::now();
+    let schema = with_arrival_date(ae_schema_for(&config(1)));
+    let mut cols = RISK_QIS.to_vec();
+    cols.push(RISK_SENSITIVE);
+    let mut enc = Encoder::new(
+        &schema,
+        EncodeOptions {
+            columns: Some(cols.iter().map(|c| c.to_string()).collect()),
+            ..Default::default()
+        },
+    )?;
+    enc.push_stream(open_table(path, DEFAULT_BATCH_ROWS)?)?;
+    let table = enc.finish()?;
+    let load = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let report = assess(&table, &risk_config(false))?;
+    let analysis = t.elapsed().as_secs_f64();
+    println!(
+        "{} rows: read + encode {load:.2} s, report {analysis:.2} s, total {:.2} s (k={}, classes={})",
+        table.n_rows(),
+        load + analysis,
+        report.k_anonymity.k,
+        report.k_anonymity.n_classes
+    );
+    Ok(())
+}
+
 fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("prepare") if args.len() == 3 => {
             prepare(args[1].replace('_', "").parse()?, Path::new(&args[2]))
         }
+        Some("file") if args.len() == 2 => from_file(Path::new(&args[1])),
         Some("run") if args.len() >= 2 => run(
             Path::new(&args[1]),
             args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(3),
             args.get(3).is_some_and(|s| s == "full"),
         ),
         _ => Err(
-            "usage: risk_oneshot prepare ROWS DIR | risk_oneshot run DIR [REPEAT] [full]".into(),
+            "usage: risk_oneshot prepare ROWS DIR | run DIR [REPEAT] [full] | file PARQUET".into(),
         ),
     }
 }
