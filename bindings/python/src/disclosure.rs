@@ -12,10 +12,7 @@
 use pyo3::prelude::*;
 
 use pets::data::io::BatchStream;
-use pets::data::{
-    Binning, ColumnKind, DateGranularity, EncodeOptions, EncodedTable, InferOptions, Schema,
-    TimeGranularity,
-};
+use pets::data::{EncodeOptions, EncodedTable, InferOptions, Schema};
 use pets::disclosure::{
     Assessment, ClassesError, ConfigError, EquivalenceClasses, INFERRED_SCHEMA_WARNING,
     LinkageError, LinkageOptions, ReportError, RiskConfig, render_html,
@@ -64,12 +61,9 @@ fn encode(
         .py_err(py)
 }
 
-/// Generalise columns of `schema` as `pets risk --generalise COLUMN=LEVEL` does: a date to
-/// `day`/`week`/`month`/`year`, a datetime to `second`/`minute`/`hour`/`day`, an integer to
-/// bands of a whole width (`"5"`). Returns the schema and a description of each change.
-///
-/// Mirrors the private `generalise` of `crates/cli/src/risk.rs` (same levels, same summary
-/// text) so that the Python report equals the CLI's; `tests/test_risk.py` checks it.
+/// Generalise columns of `schema` as `pets risk --generalise COLUMN=LEVEL` does (one
+/// implementation: [`Schema::generalise`]). Returns the schema and a description of each
+/// change.
 fn generalise(
     py: Python<'_>,
     mut schema: Schema,
@@ -77,85 +71,20 @@ fn generalise(
 ) -> PyResult<(Schema, Vec<String>)> {
     let mut done = Vec::new();
     for (name, level) in entries {
-        let (name, level) = (name.trim(), level.trim());
-        let column = schema.column(name).py_err(py)?.clone();
-        let bad = |what: &str| -> PyErr {
-            error_of(
-                py,
-                Kind::Dual(DualError::InvalidParameter),
-                &format!(
-                    "generalise {name}={level}: {what} ({name} is a {} column)",
-                    column.kind.name()
-                ),
-                Some(name),
-            )
-        };
-        let kind = match column.kind.clone() {
-            ColumnKind::Date {
-                min, max, format, ..
-            } => {
-                let granularity = match level {
-                    "day" => DateGranularity::Day,
-                    "week" => DateGranularity::Week,
-                    "month" => DateGranularity::Month,
-                    "year" => DateGranularity::Year,
-                    _ => return Err(bad("a date generalises to day, week, month or year")),
-                };
-                ColumnKind::Date {
-                    min,
-                    max,
-                    granularity,
-                    format,
-                }
+        match schema.generalise(name, level) {
+            Ok(d) => done.push(d),
+            // A level the column does not have: say which column.
+            Err(e @ pets::data::DataError::InvalidArgument { .. }) => {
+                return Err(error_of(
+                    py,
+                    Kind::Dual(DualError::InvalidParameter),
+                    &e.to_string(),
+                    Some(name.trim()),
+                ));
             }
-            ColumnKind::Datetime {
-                min, max, format, ..
-            } => {
-                let granularity = match level {
-                    "second" => TimeGranularity::Second,
-                    "minute" => TimeGranularity::Minute,
-                    "hour" => TimeGranularity::Hour,
-                    "day" => TimeGranularity::Day,
-                    _ => {
-                        return Err(bad("a datetime generalises to second, minute, hour or day"));
-                    }
-                };
-                ColumnKind::Datetime {
-                    min,
-                    max,
-                    granularity,
-                    format,
-                }
-            }
-            ColumnKind::Integer { min, max, .. } => {
-                let width: i64 =
-                    level.parse().ok().filter(|w| *w >= 1).ok_or_else(|| {
-                        bad("an integer generalises to bands of a whole width >= 1")
-                    })?;
-                let mut edges = Vec::new();
-                let mut edge = min;
-                while edge <= max {
-                    edges.push(edge as f64);
-                    edge = edge.saturating_add(width);
-                }
-                edges.push(edge as f64);
-                ColumnKind::Integer {
-                    min,
-                    max,
-                    bins: Some(Binning::Edges(edges)),
-                }
-            }
-            _ => return Err(bad("only dates, datetimes and integers can be generalised")),
-        };
-        done.push(match &column.kind {
-            ColumnKind::Integer { .. } => format!("{name} in bands of {level}"),
-            _ => format!("{name} to the {level}"),
-        });
-        if let Some(spec) = schema.columns.iter_mut().find(|c| c.name == name) {
-            spec.kind = kind;
+            Err(e) => return Err(e).py_err(py),
         }
     }
-    schema.validate().py_err(py)?;
     Ok((schema, done))
 }
 

@@ -149,6 +149,7 @@ pub fn kind_of(err: &DataError) -> Kind {
         DataError::Unparsable { .. } | DataError::Csv { .. } => Kind::Dual(DualError::Parse),
         DataError::Empty { .. } => Kind::Empty,
         DataError::Io { .. } | DataError::UnknownFormat { .. } => Kind::Dual(DualError::Io),
+        DataError::InvalidArgument { .. } => Kind::Dual(DualError::InvalidParameter),
         _ => Kind::Base,
     }
 }

@@ -21,10 +21,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pets::data::io::{DEFAULT_BATCH_ROWS, open_table};
-use pets::data::{
-    Binning, ColumnKind, DateGranularity, EncodeOptions, EncodedTable, Encoder, InferOptions,
-    Schema, TimeGranularity, infer_schema,
-};
+use pets::data::{EncodeOptions, EncodedTable, Encoder, InferOptions, Schema, infer_schema};
 use pets::disclosure::{
     Assessment, EquivalenceClasses, GroundDistance, Hierarchy, INFERRED_SCHEMA_WARNING, LVariant,
     LinkageOptions, RiskConfig, render_html,
@@ -340,7 +337,8 @@ pub fn run(args: &RiskArgs) -> Result<bool, Box<dyn std::error::Error>> {
     Ok(report.passed)
 }
 
-/// Apply `--generalise` entries to the schema; returns it with a description of each change.
+/// Apply `--generalise` entries (`COLUMN=LEVEL`, see [`Schema::generalise`]) to the schema;
+/// returns it with a description of each change.
 fn generalise(
     mut schema: Schema,
     entries: &[String],
@@ -352,84 +350,8 @@ fn generalise(
                 "--generalise {entry:?}: expected COLUMN=LEVEL, e.g. arrival_datetime=day or age=5"
             )
         })?;
-        let (name, level) = (name.trim(), level.trim());
-        let column = schema.column(name)?.clone();
-        let bad = |what: &str| -> Box<dyn std::error::Error> {
-            format!(
-                "--generalise {name}={level}: {what} ({name} is a {} column)",
-                column.kind.name()
-            )
-            .into()
-        };
-        let kind = match column.kind.clone() {
-            ColumnKind::Date {
-                min, max, format, ..
-            } => {
-                let granularity = match level {
-                    "day" => DateGranularity::Day,
-                    "week" => DateGranularity::Week,
-                    "month" => DateGranularity::Month,
-                    "year" => DateGranularity::Year,
-                    _ => return Err(bad("a date generalises to day, week, month or year")),
-                };
-                ColumnKind::Date {
-                    min,
-                    max,
-                    granularity,
-                    format,
-                }
-            }
-            ColumnKind::Datetime {
-                min, max, format, ..
-            } => {
-                let granularity = match level {
-                    "second" => TimeGranularity::Second,
-                    "minute" => TimeGranularity::Minute,
-                    "hour" => TimeGranularity::Hour,
-                    "day" => TimeGranularity::Day,
-                    _ => {
-                        return Err(bad("a datetime generalises to second, minute, hour or day"));
-                    }
-                };
-                ColumnKind::Datetime {
-                    min,
-                    max,
-                    granularity,
-                    format,
-                }
-            }
-            ColumnKind::Integer { min, max, .. } => {
-                let width: i64 =
-                    level.parse().ok().filter(|w| *w >= 1).ok_or_else(|| {
-                        bad("an integer generalises to bands of a whole width >= 1")
-                    })?;
-                let mut edges = Vec::new();
-                let mut edge = min;
-                while edge <= max {
-                    edges.push(edge as f64);
-                    edge = edge.saturating_add(width);
-                }
-                edges.push(edge as f64);
-                ColumnKind::Integer {
-                    min,
-                    max,
-                    bins: Some(Binning::Edges(edges)),
-                }
-            }
-            _ => return Err(bad("only dates, datetimes and integers can be generalised")),
-        };
-        done.push(match &column.kind {
-            ColumnKind::Integer { .. } => format!("{name} in bands of {level}"),
-            _ => format!("{name} to the {level}"),
-        });
-        let spec = schema
-            .columns
-            .iter_mut()
-            .find(|c| c.name == name)
-            .expect("column exists: looked up above");
-        spec.kind = kind;
+        done.push(schema.generalise(name, level)?);
     }
-    schema.validate()?;
     Ok((schema, done))
 }
 

@@ -548,6 +548,94 @@ impl Schema {
             .collect()
     }
 
+    /// Generalise one column to a coarser public domain, as a release would publish it:
+    /// a date to `day`/`week`/`month`/`year`, a datetime to `second`/`minute`/`hour`/`day`
+    /// (so `arrival_datetime` at `day` is the arrival date), an integer to bands of a whole
+    /// `width` counted from the declared minimum (`"5"`: 0-4, 5-9, ...; the last band may
+    /// run past the maximum). Encoding against the result places each value in its coarser
+    /// code; the data are not touched. Returns a description of the change for reports, e.g.
+    /// `"age in bands of 5"`.
+    ///
+    /// Errors ([`DataError::InvalidArgument`]): an unknown column, a level the column's kind
+    /// does not have, or a kind that cannot be generalised this way (categorical, float,
+    /// text: give those bins or a hierarchy instead).
+    pub fn generalise(&mut self, column: &str, level: &str) -> Result<String, DataError> {
+        let (name, level) = (column.trim(), level.trim());
+        let index = self.index_of(name)?;
+        let spec = &mut self.columns[index];
+        let bad = |what: &str, kind: &str| DataError::InvalidArgument {
+            name: "generalise",
+            reason: format!("{name}={level}: {what} ({name} is a {kind} column)"),
+        };
+        let kind_name = spec.kind.name();
+        let description = match &mut spec.kind {
+            ColumnKind::Date { granularity, .. } => {
+                *granularity = match level {
+                    "day" => DateGranularity::Day,
+                    "week" => DateGranularity::Week,
+                    "month" => DateGranularity::Month,
+                    "year" => DateGranularity::Year,
+                    _ => {
+                        return Err(bad(
+                            "a date generalises to day, week, month or year",
+                            kind_name,
+                        ));
+                    }
+                };
+                format!("{name} to the {level}")
+            }
+            ColumnKind::Datetime { granularity, .. } => {
+                *granularity = match level {
+                    "second" => TimeGranularity::Second,
+                    "minute" => TimeGranularity::Minute,
+                    "hour" => TimeGranularity::Hour,
+                    "day" => TimeGranularity::Day,
+                    _ => {
+                        return Err(bad(
+                            "a datetime generalises to second, minute, hour or day",
+                            kind_name,
+                        ));
+                    }
+                };
+                format!("{name} to the {level}")
+            }
+            ColumnKind::Integer { min, max, bins } => {
+                let width: i64 = level.parse().ok().filter(|w| *w >= 1).ok_or_else(|| {
+                    bad(
+                        "an integer generalises to bands of a whole width >= 1",
+                        kind_name,
+                    )
+                })?;
+                let mut edges = Vec::new();
+                let mut edge = *min;
+                loop {
+                    edges.push(edge as f64);
+                    match edge.checked_add(width) {
+                        Some(next) if next <= *max => edge = next,
+                        Some(next) => {
+                            edges.push(next as f64);
+                            break;
+                        }
+                        None => {
+                            edges.push(*max as f64);
+                            break;
+                        }
+                    }
+                }
+                *bins = Some(Binning::Edges(edges));
+                format!("{name} in bands of {level}")
+            }
+            _ => {
+                return Err(bad(
+                    "only dates, datetimes and integers can be generalised",
+                    kind_name,
+                ));
+            }
+        };
+        spec.validate()?;
+        Ok(description)
+    }
+
     /// A schema holding only the named columns, in the order given.
     pub fn select(&self, names: &[impl AsRef<str>]) -> Result<Schema, DataError> {
         let columns = names

@@ -154,3 +154,67 @@ fn lookups_by_name_and_role() {
     assert_eq!(sub.names().collect::<Vec<_>>(), ["age", "sex"]);
     assert!(s.domain_from_data().is_empty());
 }
+
+#[test]
+fn generalise_coarsens_dates_datetimes_and_integers() {
+    let mut s = Schema::from_json(
+        r#"{"columns": [
+            {"name": "age", "kind": "integer", "min": 0, "max": 110},
+            {"name": "arrival", "kind": "datetime", "min": "2024-04-01T00:00:00",
+             "max": "2025-03-31T23:59:00", "granularity": "minute"},
+            {"name": "dob", "kind": "date", "min": "1912-01-01", "max": "2025-03-31"},
+            {"name": "sex", "kind": "categorical", "values": ["1", "2"]}
+        ]}"#,
+    )
+    .unwrap();
+    assert_eq!(s.generalise("age", "5").unwrap(), "age in bands of 5");
+    match &s.column("age").unwrap().kind {
+        ColumnKind::Integer {
+            bins: Some(Binning::Edges(e)),
+            ..
+        } => {
+            assert_eq!(e.first(), Some(&0.0));
+            assert_eq!(e[1], 5.0);
+            // 110 sits in the last band [110, 115).
+            assert_eq!(e.last(), Some(&115.0));
+            assert_eq!(e.len(), 24);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        s.generalise("arrival", "day").unwrap(),
+        "arrival to the day"
+    );
+    assert!(matches!(
+        s.column("arrival").unwrap().kind,
+        ColumnKind::Datetime {
+            granularity: TimeGranularity::Day,
+            ..
+        }
+    ));
+    s.generalise("dob", "year").unwrap();
+    assert!(matches!(
+        s.column("dob").unwrap().kind,
+        ColumnKind::Date {
+            granularity: DateGranularity::Year,
+            ..
+        }
+    ));
+    for (column, level, needle) in [
+        ("age", "0", "whole width"),
+        ("age", "five", "whole width"),
+        ("arrival", "week", "second, minute, hour or day"),
+        ("dob", "hour", "day, week, month or year"),
+        ("sex", "day", "only dates, datetimes and integers"),
+    ] {
+        let e = s.generalise(column, level).unwrap_err();
+        assert!(
+            matches!(e, DataError::InvalidArgument { .. }) && e.to_string().contains(needle),
+            "{column}={level}: {e}"
+        );
+    }
+    assert!(matches!(
+        s.generalise("nope", "day"),
+        Err(DataError::UnknownColumn { .. })
+    ));
+}
