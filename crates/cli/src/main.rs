@@ -45,7 +45,7 @@ enum Command {
     Summary(summary::SummaryArgs),
     /// Measure disclosure ("jigsaw" identification) risk and write the release panel's report.
     /// Exits 0 when every check passes and 1 when one fails, so it can gate a pipeline.
-    Risk(risk::RiskArgs),
+    Risk(Box<risk::RiskArgs>),
     /// Differentially private queries under an enforced budget.
     #[command(subcommand)]
     Dp(DpCommand),
