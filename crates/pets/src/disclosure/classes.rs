@@ -6,8 +6,11 @@
 //! sensitive attribute is given, the histogram of its values inside each class.
 //!
 //! [`EquivalenceClasses::compute`] groups an [`EncodedTable`] in one parallel pass over the
-//! codes (rayon over row chunks, sparse `FxHashMap` counting: nothing dense in the number of
-//! classes times the number of sensitive values is ever allocated). Each class is identified
+//! codes. When a row's class key and sensitive code pack into one `u64` (the usual case), each
+//! row becomes one packed integer, the integers are sorted in parallel (rayon) and one scan of
+//! the sorted runs builds the classes in place: about 8 bytes a row while grouping, and
+//! nothing dense in the number of classes times the number of sensitive values. Wider keys
+//! fall back to per-chunk sparse `FxHashMap` counting merged pairwise. Each class is identified
 //! by a **key** computed only from its codes and the schema's code books: the mixed-radix
 //! number `sum(code_i * stride_i)` when the product of the cardinalities fits in 128 bits,
 //! otherwise a 128-bit hash of the code tuple (two independent 64-bit mixes; the chance that
@@ -15,10 +18,13 @@
 //! classes). Because keys depend on the schema only, classes computed on separately encoded
 //! partitions merge exactly ([`EquivalenceClasses::merge`]): sizes and histograms add up.
 //!
-//! Classes are kept sorted by key, with their code tuples, so that any coarser view (fewer
-//! quasi-identifiers, or codes merged into bands) can be derived from the classes alone
+//! Classes are kept sorted by key. When every key fits in 64 bits (mixed radix), only the key
+//! is stored and a class's code tuple is decoded from it on demand; otherwise the tuples are
+//! stored next to the 128-bit keys. Either way any coarser view (fewer quasi-identifiers, or
+//! codes merged into bands) can be derived from the classes alone
 //! ([`EquivalenceClasses::project`], [`EquivalenceClasses::generalise`]) without another pass
-//! over the rows.
+//! over the rows. Storage per class: the key (8 or 16 bytes), the size (8), the histogram
+//! offset (8) and 12 bytes per (sensitive code, count) pair.
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -206,6 +212,72 @@ impl ClassLayout {
     pub fn key(&self, tuple: &[u32]) -> u128 {
         self.keying.key(tuple)
     }
+
+    /// The `u64` strides when keys are mixed-radix and every key fits in 64 bits (the classes
+    /// then store only keys and decode tuples from them).
+    fn compact_strides(&self) -> Option<Vec<u64>> {
+        let Keying::Radix { strides } = &self.keying else {
+            return None;
+        };
+        let product = match (strides.first(), self.quasi_identifiers.first()) {
+            (Some(&s), Some(c)) => s.checked_mul(u128::from(c.cardinality.max(1)))?,
+            _ => 1,
+        };
+        if product > u128::from(u64::MAX) {
+            return None;
+        }
+        Some(strides.iter().map(|&s| s as u64).collect())
+    }
+}
+
+/// Class keys, ascending: `u64` when every key of the layout fits, `u128` otherwise.
+#[derive(Debug, Clone, PartialEq)]
+enum KeyStore {
+    U64(Vec<u64>),
+    U128(Vec<u128>),
+}
+
+impl KeyStore {
+    fn for_layout(layout: &ClassLayout, cap: usize) -> KeyStore {
+        if layout.compact_strides().is_some() {
+            KeyStore::U64(Vec::with_capacity(cap))
+        } else {
+            KeyStore::U128(Vec::with_capacity(cap))
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            KeyStore::U64(v) => v.len(),
+            KeyStore::U128(v) => v.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> u128 {
+        match self {
+            KeyStore::U64(v) => u128::from(v[i]),
+            KeyStore::U128(v) => v[i],
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, key: u128) {
+        match self {
+            KeyStore::U64(v) => v.push(u64::try_from(key).expect("compact keys fit in 64 bits")),
+            KeyStore::U128(v) => v.push(key),
+        }
+    }
+
+    fn find(&self, key: u128) -> Option<usize> {
+        match self {
+            KeyStore::U64(v) => u64::try_from(key)
+                .ok()
+                .and_then(|k| v.binary_search(&k).ok()),
+            KeyStore::U128(v) => v.binary_search(&key).ok(),
+        }
+    }
 }
 
 /// Equivalence classes of a table over chosen quasi-identifiers, with per-class histograms
@@ -213,7 +285,10 @@ impl ClassLayout {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EquivalenceClasses {
     layout: ClassLayout,
-    keys: Vec<u128>,
+    keys: KeyStore,
+    /// `u64` strides when tuples are decoded from keys (then `codes` is empty).
+    compact: Option<Vec<u64>>,
+    /// Code tuples, `width` a class, only when keys are not compact.
     codes: Vec<u32>,
     sizes: Vec<u64>,
     hist_start: Vec<usize>,
@@ -239,7 +314,7 @@ impl Default for ClassOptions {
 }
 
 /// A borrowed view of one class.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct ClassView<'a> {
     /// Position of the class in key order.
     pub index: usize,
@@ -247,13 +322,89 @@ pub struct ClassView<'a> {
     pub key: u128,
     /// Number of records.
     pub size: u64,
-    /// One code per quasi-identifier. These are the class's values: never print them for a
-    /// class smaller than k.
-    pub codes: &'a [u32],
     /// Sensitive codes present in the class, ascending (empty without a sensitive attribute).
     pub sensitive_codes: &'a [u32],
     /// Count of each code in `sensitive_codes`.
     pub sensitive_counts: &'a [u64],
+    classes: &'a EquivalenceClasses,
+}
+
+impl<'a> ClassView<'a> {
+    /// One code per quasi-identifier (decoded from the key when only keys are stored). These
+    /// are the class's values: never print them for a class smaller than k.
+    pub fn codes(&self) -> ClassCodes<'a> {
+        self.classes.class_codes(self.index)
+    }
+}
+
+impl std::fmt::Debug for ClassView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClassView")
+            .field("index", &self.index)
+            .field("key", &self.key)
+            .field("size", &self.size)
+            .field("codes", &&*self.codes())
+            .field("sensitive_codes", &self.sensitive_codes)
+            .field("sensitive_counts", &self.sensitive_counts)
+            .finish()
+    }
+}
+
+/// Most quasi-identifiers decoded inline, without allocating.
+const INLINE_CODES: usize = 16;
+
+/// The code tuple of one class (one code per quasi-identifier): borrowed when tuples are
+/// stored, decoded from the key otherwise. Dereferences to `[u32]`.
+#[derive(Debug, Clone)]
+pub struct ClassCodes<'a>(CodesRepr<'a>);
+
+#[derive(Debug, Clone)]
+enum CodesRepr<'a> {
+    Borrowed(&'a [u32]),
+    Inline(u8, [u32; INLINE_CODES]),
+    Heap(Vec<u32>),
+}
+
+impl std::ops::Deref for ClassCodes<'_> {
+    type Target = [u32];
+
+    fn deref(&self) -> &[u32] {
+        match &self.0 {
+            CodesRepr::Borrowed(s) => s,
+            CodesRepr::Inline(n, a) => &a[..usize::from(*n)],
+            CodesRepr::Heap(v) => v,
+        }
+    }
+}
+
+impl PartialEq for ClassCodes<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for ClassCodes<'_> {}
+
+impl PartialEq<[u32]> for ClassCodes<'_> {
+    fn eq(&self, other: &[u32]) -> bool {
+        **self == *other
+    }
+}
+
+impl<const N: usize> PartialEq<[u32; N]> for ClassCodes<'_> {
+    fn eq(&self, other: &[u32; N]) -> bool {
+        **self == other[..]
+    }
+}
+
+/// Decode the mixed-radix `key` into `out` (one code per stride).
+#[inline]
+fn decode_key(key: u64, strides: &[u64], out: &mut [u32]) {
+    let mut rest = key;
+    for (o, &s) in out.iter_mut().zip(strides) {
+        *o = (rest / s) as u32;
+        rest %= s;
+    }
 }
 
 fn resolve<'t>(
@@ -329,6 +480,9 @@ impl EquivalenceClasses {
         let chunk = opts.chunk_rows;
         let n_chunks = n.div_ceil(chunk);
         let packing = Packing::of(&layout);
+        if let Packing::U64(bits) = packing {
+            return Ok(group_sorted(layout, &qi_codes, sens_codes, bits, chunk));
+        }
         let result = (0..n_chunks)
             .into_par_iter()
             .map(|ci| {
@@ -356,8 +510,9 @@ impl EquivalenceClasses {
             .map_or(Vec::new(), |s| vec![0; s.cardinality as usize]);
         let has_s = layout.sensitive.is_some();
         EquivalenceClasses {
+            keys: KeyStore::for_layout(&layout, 0),
+            compact: layout.compact_strides(),
             layout,
-            keys: Vec::new(),
             codes: Vec::new(),
             sizes: Vec::new(),
             hist_start: if has_s { vec![0] } else { Vec::new() },
@@ -384,8 +539,13 @@ impl EquivalenceClasses {
     }
 
     /// Class keys, ascending.
-    pub fn keys(&self) -> &[u128] {
-        &self.keys
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = u128> + DoubleEndedIterator + '_ {
+        (0..self.keys.len()).map(move |i| self.keys.get(i))
+    }
+
+    /// The key of class `i`.
+    pub fn key(&self, i: usize) -> u128 {
+        self.keys.get(i)
     }
 
     /// Class sizes, in key order.
@@ -404,10 +564,37 @@ impl EquivalenceClasses {
         &self.sensitive_totals
     }
 
-    /// The code tuple of class `i` (one code per quasi-identifier).
-    pub fn class_codes(&self, i: usize) -> &[u32] {
+    /// The code tuple of class `i` (one code per quasi-identifier), decoded from the key
+    /// when only keys are stored. See also [`EquivalenceClasses::class_codes_into`].
+    pub fn class_codes(&self, i: usize) -> ClassCodes<'_> {
         let w = self.layout.width();
-        &self.codes[i * w..(i + 1) * w]
+        match &self.compact {
+            None => ClassCodes(CodesRepr::Borrowed(&self.codes[i * w..(i + 1) * w])),
+            Some(strides) => {
+                let KeyStore::U64(keys) = &self.keys else {
+                    unreachable!("compact classes have u64 keys")
+                };
+                if w <= INLINE_CODES {
+                    let mut a = [0u32; INLINE_CODES];
+                    decode_key(keys[i], strides, &mut a[..w]);
+                    ClassCodes(CodesRepr::Inline(w as u8, a))
+                } else {
+                    let mut v = vec![0u32; w];
+                    decode_key(keys[i], strides, &mut v);
+                    ClassCodes(CodesRepr::Heap(v))
+                }
+            }
+        }
+    }
+
+    /// Write the code tuple of class `i` into `out` (length: the number of
+    /// quasi-identifiers), without allocating.
+    pub fn class_codes_into(&self, i: usize, out: &mut [u32]) {
+        let w = self.layout.width();
+        match (&self.compact, &self.keys) {
+            (Some(strides), KeyStore::U64(keys)) => decode_key(keys[i], strides, &mut out[..w]),
+            _ => out[..w].copy_from_slice(&self.codes[i * w..(i + 1) * w]),
+        }
     }
 
     /// One class.
@@ -420,11 +607,11 @@ impl EquivalenceClasses {
         };
         ClassView {
             index: i,
-            key: self.keys[i],
+            key: self.keys.get(i),
             size: self.sizes[i],
-            codes: self.class_codes(i),
             sensitive_codes: sc,
             sensitive_counts: sn,
+            classes: self,
         }
     }
 
@@ -442,7 +629,7 @@ impl EquivalenceClasses {
 
     /// Position of the class with `key`, if present.
     pub fn find(&self, key: u128) -> Option<usize> {
-        self.keys.binary_search(&key).ok()
+        self.keys.find(key)
     }
 
     /// Size of the class with the given code tuple (0 when absent).
@@ -466,10 +653,10 @@ impl EquivalenceClasses {
 
     /// Merge two class sets with equal layouts (sorted merge-join).
     fn merged(self, other: EquivalenceClasses) -> EquivalenceClasses {
-        if other.keys.is_empty() && other.n_records == 0 {
+        if other.keys.len() == 0 && other.n_records == 0 {
             return self;
         }
-        if self.keys.is_empty() && self.n_records == 0 {
+        if self.keys.len() == 0 && self.n_records == 0 {
             return other;
         }
         let w = self.layout.width();
@@ -477,8 +664,9 @@ impl EquivalenceClasses {
         let cap = self.keys.len() + other.keys.len();
         let mut out = EquivalenceClasses {
             layout: self.layout.clone(),
-            keys: Vec::with_capacity(cap),
-            codes: Vec::with_capacity(cap * w),
+            keys: KeyStore::for_layout(&self.layout, cap),
+            compact: self.compact.clone(),
+            codes: Vec::with_capacity(if self.compact.is_some() { 0 } else { cap * w }),
             sizes: Vec::with_capacity(cap),
             hist_start: if has_s {
                 Vec::with_capacity(cap + 1)
@@ -506,7 +694,7 @@ impl EquivalenceClasses {
             } else if j == b.keys.len() {
                 1
             } else {
-                match a.keys[i].cmp(&b.keys[j]) {
+                match a.keys.get(i).cmp(&b.keys.get(j)) {
                     std::cmp::Ordering::Less => 1,
                     std::cmp::Ordering::Greater => 2,
                     std::cmp::Ordering::Equal => 3,
@@ -522,8 +710,10 @@ impl EquivalenceClasses {
                     j += 1;
                 }
                 _ => {
-                    out.keys.push(a.keys[i]);
-                    out.codes.extend_from_slice(a.class_codes(i));
+                    out.keys.push(a.keys.get(i));
+                    if out.compact.is_none() {
+                        out.codes.extend_from_slice(&a.class_codes(i));
+                    }
                     out.sizes.push(a.sizes[i] + b.sizes[j]);
                     if has_s {
                         let ca = a.class(i);
@@ -547,8 +737,10 @@ impl EquivalenceClasses {
     }
 
     fn push_from(&mut self, src: &EquivalenceClasses, i: usize) {
-        self.keys.push(src.keys[i]);
-        self.codes.extend_from_slice(src.class_codes(i));
+        self.keys.push(src.keys.get(i));
+        if self.compact.is_none() {
+            self.codes.extend_from_slice(&src.class_codes(i));
+        }
         self.sizes.push(src.sizes[i]);
         if self.has_sensitive() {
             let c = src.class(i);
@@ -656,8 +848,10 @@ impl EquivalenceClasses {
         let nw = layout.width();
         let mut acc = Accumulator::new(&layout, self.n_classes() / 2 + 1);
         let mut tuple = vec![0u32; nw];
+        let mut src = vec![0u32; self.layout.width()];
         for c in self.iter() {
-            f(c.codes, &mut tuple);
+            self.class_codes_into(c.index, &mut src);
+            f(&src, &mut tuple);
             let key = layout.key(&tuple);
             let idx = acc.class_index(key, &tuple);
             acc.sizes[idx] += c.size;
@@ -687,8 +881,10 @@ impl EquivalenceClasses {
         let mut m: FxHashMap<u128, u64> =
             FxHashMap::with_capacity_and_hasher(self.n_classes() / 2 + 1, Default::default());
         let mut tuple = vec![0u32; layout.width()];
+        let mut src = vec![0u32; self.layout.width()];
         for i in 0..self.n_classes() {
-            f(self.class_codes(i), &mut tuple);
+            self.class_codes_into(i, &mut src);
+            f(&src, &mut tuple);
             *m.entry(layout.key(&tuple)).or_insert(0) += self.sizes[i];
         }
         m.into_values().collect()
@@ -807,12 +1003,19 @@ impl Accumulator {
         for (r, &i) in order.iter().enumerate() {
             rank[i as usize] = r as u32;
         }
-        let keys: Vec<u128> = order.iter().map(|&i| self.keys[i as usize]).collect();
-        let sizes: Vec<u64> = order.iter().map(|&i| self.sizes[i as usize]).collect();
-        let mut codes = Vec::with_capacity(c * w);
+        let compact = layout.compact_strides();
+        let mut keys = KeyStore::for_layout(&layout, c);
         for &i in &order {
-            let i = i as usize;
-            codes.extend_from_slice(&self.codes[i * w..(i + 1) * w]);
+            keys.push(self.keys[i as usize]);
+        }
+        let sizes: Vec<u64> = order.iter().map(|&i| self.sizes[i as usize]).collect();
+        let mut codes = Vec::new();
+        if compact.is_none() {
+            codes.reserve_exact(c * w);
+            for &i in &order {
+                let i = i as usize;
+                codes.extend_from_slice(&self.codes[i * w..(i + 1) * w]);
+            }
         }
         let has_s = layout.sensitive.is_some();
         let (mut hist_start, mut hist_codes, mut hist_counts) =
@@ -855,6 +1058,7 @@ impl Accumulator {
         EquivalenceClasses {
             layout,
             keys,
+            compact,
             codes,
             sizes,
             hist_start,
@@ -1052,8 +1256,10 @@ fn build_chunk_packed<K: PackedKey>(
         if prev != Some(class) {
             prev = Some(class);
             out.keys.push(class.to_u128());
-            let row = lo + r as usize;
-            out.codes.extend(qi.iter().map(|col| col[row]));
+            if out.compact.is_none() {
+                let row = lo + r as usize;
+                out.codes.extend(qi.iter().map(|col| col[row]));
+            }
             out.sizes.push(0);
             if has_s {
                 out.hist_start.push(out.hist_codes.len());
@@ -1072,6 +1278,123 @@ fn build_chunk_packed<K: PackedKey>(
     }
     out.n_records = len as u64;
     out
+}
+
+/// Group all rows at once when `(class key, sensitive code)` packs into a `u64`: compute the
+/// packed integer of every row (rayon over chunks of `chunk` rows), sort them in parallel,
+/// count the classes and distinct pairs, then build the classes in one scan of the sorted
+/// runs, writing the class keys over the front of the sorted buffer. Peak: 8 bytes a row plus
+/// the exactly sized per-class and per-pair arrays.
+fn group_sorted(
+    layout: ClassLayout,
+    qi: &[&[u32]],
+    sens: Option<&[u32]>,
+    bits: u32,
+    chunk: usize,
+) -> EquivalenceClasses {
+    let strides = layout
+        .compact_strides()
+        .expect("u64 packing implies compact keys");
+    let n = qi.first().map_or(0, |c| c.len());
+    let mut buf = vec![0u64; n];
+    buf.par_chunks_mut(chunk).enumerate().for_each(|(ci, out)| {
+        let lo = ci * chunk;
+        let hi = lo + out.len();
+        for (col, &st) in qi.iter().zip(&strides) {
+            for (k, &c) in out.iter_mut().zip(&col[lo..hi]) {
+                *k += u64::from(c) * st;
+            }
+        }
+        if let Some(s) = sens {
+            for (k, &c) in out.iter_mut().zip(&s[lo..hi]) {
+                *k = (*k << bits) | u64::from(c);
+            }
+        }
+    });
+    buf.par_sort_unstable();
+    // Number of classes and of distinct (class, sensitive code) pairs, to size the arrays.
+    let (n_classes, n_pairs) = buf
+        .par_windows(2)
+        .with_min_len(1 << 14)
+        .map(|w| {
+            (
+                usize::from(w[0] >> bits != w[1] >> bits),
+                usize::from(w[0] != w[1]),
+            )
+        })
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let (n_classes, n_pairs) = if n == 0 {
+        (0, 0)
+    } else {
+        (n_classes + 1, n_pairs + 1)
+    };
+    let has_s = sens.is_some();
+    let mask = if bits == 0 { 0 } else { (1u64 << bits) - 1 };
+    let mut sizes: Vec<u64> = Vec::with_capacity(n_classes);
+    let (mut hist_start, mut hist_codes, mut hist_counts, mut totals) = if has_s {
+        (
+            Vec::with_capacity(n_classes + 1),
+            Vec::with_capacity(n_pairs),
+            Vec::with_capacity(n_pairs),
+            vec![
+                0u64;
+                layout
+                    .sensitive
+                    .as_ref()
+                    .map_or(0, |s| s.cardinality as usize)
+            ],
+        )
+    } else {
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new())
+    };
+    // Class `c` is written to buf[c]: at most one class starts per run, so c <= r always.
+    let mut written = 0usize;
+    let mut prev: Option<u64> = None;
+    let mut r = 0usize;
+    while r < n {
+        let v = buf[r];
+        let mut end = r + 1;
+        while end < n && buf[end] == v {
+            end += 1;
+        }
+        let count = (end - r) as u64;
+        let class = v >> bits;
+        if prev != Some(class) {
+            prev = Some(class);
+            buf[written] = class;
+            written += 1;
+            sizes.push(0);
+            if has_s {
+                hist_start.push(hist_codes.len());
+            }
+        }
+        *sizes.last_mut().expect("a class was started") += count;
+        if has_s {
+            let s = (v & mask) as u32;
+            hist_codes.push(s);
+            hist_counts.push(count);
+            totals[s as usize] += count;
+        }
+        r = end;
+    }
+    if has_s {
+        hist_start.push(hist_codes.len());
+    }
+    debug_assert_eq!(written, n_classes);
+    buf.truncate(written);
+    buf.shrink_to_fit();
+    EquivalenceClasses {
+        keys: KeyStore::U64(buf),
+        compact: Some(strides),
+        codes: Vec::new(),
+        sizes,
+        hist_start,
+        hist_codes,
+        hist_counts,
+        sensitive_totals: totals,
+        n_records: n as u64,
+        layout,
+    }
 }
 
 #[cfg(test)]

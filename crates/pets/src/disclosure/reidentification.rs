@@ -195,14 +195,20 @@ pub fn journalist_marketer_from_population(
             records: bad_r,
         });
     }
-    let inv: Vec<f64> = big_f.iter().map(|&f| 1.0 / f).collect();
     let sum_f: f64 = big_f.iter().sum();
-    Ok(summarise(sample, &inv, sum_f, threshold))
+    Ok(summarise(
+        sample,
+        big_f.iter().map(|&f| 1.0 / f),
+        sum_f,
+        threshold,
+    ))
 }
 
+/// `inv_f` yields `E[1/F]` (or `1/F`) for each class in order; it is streamed so that no
+/// per-class array is held.
 fn summarise(
     sample: &EquivalenceClasses,
-    inv_f: &[f64],
+    inv_f: impl Iterator<Item = f64>,
     sum_f: f64,
     threshold: f64,
 ) -> (RiskSummary, f64) {
@@ -210,7 +216,7 @@ fn summarise(
     let mut highest = 0.0f64;
     let mut at_risk = 0u64;
     let mut marketer = 0.0;
-    for (&r, &f) in inv_f.iter().zip(sample.sizes()) {
+    for (r, &f) in inv_f.zip(sample.sizes()) {
         highest = highest.max(r);
         if r > threshold {
             at_risk += f;
@@ -280,9 +286,9 @@ pub fn journalist_marketer_from_fraction(
     }
     let max_f = sample.sizes().iter().copied().max().unwrap_or(0);
     let table = expected_inverse_population_size(fraction, max_f);
-    let inv: Vec<f64> = sample.sizes().iter().map(|&f| table[f as usize]).collect();
+    let inv = sample.sizes().iter().map(|&f| table[f as usize]);
     let sum_f = sample.n_records() as f64 / fraction;
-    Ok(summarise(sample, &inv, sum_f, threshold))
+    Ok(summarise(sample, inv, sum_f, threshold))
 }
 
 /// All three models: journalist and marketer only when a population table or a sampling

@@ -265,6 +265,27 @@ pub fn class_distances(
     classes: &EquivalenceClasses,
     distance: &GroundDistance,
 ) -> Result<Vec<f64>, TClosenessError> {
+    let mut all = Vec::with_capacity(classes.n_classes());
+    with_distances(classes, distance, |_, d| all.extend_from_slice(d))?;
+    Ok(all)
+}
+
+/// Classes per block of distances handed to the sink of [`with_distances`].
+const DISTANCE_BLOCK: usize = 1 << 16;
+
+/// Compute the EMD of every class (in parallel within blocks of [`DISTANCE_BLOCK`] classes)
+/// and hand each block to `sink(first class, distances)` in class order, so that callers
+/// that only reduce the distances never hold one `f64` per class.
+fn with_distances(
+    classes: &EquivalenceClasses,
+    distance: &GroundDistance,
+    mut sink: impl FnMut(usize, &[f64]),
+) -> Result<(), TClosenessError> {
+    enum Method {
+        Tree { tree: Tree, qmass: Vec<f64> },
+        Ordered(Ordered),
+        Equal,
+    }
     let sens = classes
         .layout()
         .sensitive
@@ -277,7 +298,7 @@ pub fn class_distances(
         .map(|&k| k as f64 / n)
         .collect();
     let kind = resolve(distance, sens.ordered);
-    Ok(match (kind, distance) {
+    let method = match (kind, distance) {
         ("hierarchical", GroundDistance::Hierarchical(h)) => {
             let needed: Vec<u32> = classes
                 .sensitive_totals()
@@ -288,41 +309,52 @@ pub fn class_distances(
                 .collect();
             let tree = h.tree(sens.cardinality, &needed)?;
             let qmass = node_mass(&tree, &q);
-            let nodes = tree.parent.len();
-            classes
-                .par_iter()
-                .map_init(
-                    || Scratch {
-                        p: vec![0.0; nodes],
-                        pos: vec![0.0; nodes],
-                        touched: Vec::new(),
-                        seen: vec![false; nodes],
-                    },
-                    |s, c| {
-                        emd_tree(
-                            &tree,
-                            &qmass,
-                            c.sensitive_codes,
-                            c.sensitive_counts,
-                            c.size,
-                            s,
-                        )
-                    },
-                )
-                .collect()
+            Method::Tree { tree, qmass }
         }
-        ("ordered", _) => {
-            let o = Ordered::new(&q);
-            classes
-                .par_iter()
+        ("ordered", _) => Method::Ordered(Ordered::new(&q)),
+        _ => Method::Equal,
+    };
+    let nc = classes.n_classes();
+    let mut buf: Vec<f64> = Vec::new();
+    let mut lo = 0;
+    while lo < nc {
+        let hi = (lo + DISTANCE_BLOCK).min(nc);
+        let views = (lo..hi).into_par_iter().map(|i| classes.class(i));
+        match &method {
+            Method::Tree { tree, qmass } => {
+                let nodes = tree.parent.len();
+                views
+                    .map_init(
+                        || Scratch {
+                            p: vec![0.0; nodes],
+                            pos: vec![0.0; nodes],
+                            touched: Vec::new(),
+                            seen: vec![false; nodes],
+                        },
+                        |s, c| {
+                            emd_tree(
+                                tree,
+                                qmass,
+                                c.sensitive_codes,
+                                c.sensitive_counts,
+                                c.size,
+                                s,
+                            )
+                        },
+                    )
+                    .collect_into_vec(&mut buf);
+            }
+            Method::Ordered(o) => views
                 .map(|c| o.emd(c.sensitive_codes, c.sensitive_counts, c.size))
-                .collect()
+                .collect_into_vec(&mut buf),
+            Method::Equal => views
+                .map(|c| emd_equal(c.sensitive_codes, c.sensitive_counts, c.size, &q))
+                .collect_into_vec(&mut buf),
         }
-        _ => classes
-            .par_iter()
-            .map(|c| emd_equal(c.sensitive_codes, c.sensitive_counts, c.size, &q))
-            .collect(),
-    })
+        sink(lo, &buf);
+        lo = hi;
+    }
+    Ok(())
 }
 
 /// Measure t-closeness (Li et al. 2007) with the given ground distance against threshold `t`.
@@ -334,7 +366,6 @@ pub fn t_closeness(
     if !(0.0..=1.0).contains(&t) {
         return Err(TClosenessError::InvalidT { t });
     }
-    let d = class_distances(classes, distance)?;
     let ordered = classes
         .layout()
         .sensitive
@@ -343,14 +374,17 @@ pub fn t_closeness(
     let mut max = 0.0f64;
     let mut weighted = 0.0;
     let (mut fc, mut fr) = (0u64, 0u64);
-    for (&x, &size) in d.iter().zip(classes.sizes()) {
-        max = max.max(x);
-        weighted += x * size as f64;
-        if x > t + 1e-12 {
-            fc += 1;
-            fr += size;
+    let sizes = classes.sizes();
+    with_distances(classes, distance, |lo, d| {
+        for (&x, &size) in d.iter().zip(&sizes[lo..]) {
+            max = max.max(x);
+            weighted += x * size as f64;
+            if x > t + 1e-12 {
+                fc += 1;
+                fr += size;
+            }
         }
-    }
+    })?;
     Ok(TCloseness {
         distance: resolve(distance, ordered).to_string(),
         t: max,
