@@ -7,12 +7,15 @@
 //! The 1-way measurement is re-expressed on the compressed domain as in the reference:
 //! kept cells unchanged, the rare cell `y_rare = sum_{unsupported} y_i / sqrt(k)` with
 //! `Q_rare = 1 / sqrt(k)` (k merged values), so its noise stays `N(0, sigma^2)`.
-//! On sampling, a rare code is expanded to one of the merged values uniformly at random.
+//! On sampling, a rare code is expanded to one of the merged values with probability
+//! proportional to its clamped noisy count `max(y_i, 0)` (uniformly if all are zero):
+//! post-processing of released values, which keeps more of the 1-way shape of long-tailed
+//! columns than the reference's uniform choice.
 
 use serde::{Deserialize, Serialize};
 
 /// The compressed domain of one column.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Compression {
     /// Column name.
     pub column: String,
@@ -22,6 +25,10 @@ pub struct Compression {
     pub kept: Vec<u32>,
     /// Original codes merged into the rare code `kept.len()` (empty: no rare code).
     pub rare: Vec<u32>,
+    /// Cumulative weights of the merged codes (clamped noisy counts, normalised; empty:
+    /// uniform).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rare_cdf: Vec<f64>,
 }
 
 impl Compression {
@@ -35,11 +42,25 @@ impl Compression {
                 rare.push(c as u32);
             }
         }
+        let w: Vec<f64> = rare.iter().map(|&c| noisy[c as usize].max(0.0)).collect();
+        let s: f64 = w.iter().sum();
+        let rare_cdf = if s > 0.0 {
+            let mut acc = 0.0;
+            w.iter()
+                .map(|x| {
+                    acc += x / s;
+                    acc
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Compression {
             column: column.to_string(),
             original_size: noisy.len() as u32,
             kept,
             rare,
+            rare_cdf,
         }
     }
 
@@ -50,6 +71,7 @@ impl Compression {
             original_size: size,
             kept: (0..size).collect(),
             rare: Vec::new(),
+            rare_cdf: Vec::new(),
         }
     }
 
@@ -86,6 +108,10 @@ impl Compression {
     pub fn expand(&self, code: u32, unit: f64) -> u32 {
         match self.kept.get(code as usize) {
             Some(&c) => c,
+            None if self.rare_cdf.len() == self.rare.len() => {
+                let i = self.rare_cdf.partition_point(|&c| c <= unit);
+                self.rare[i.min(self.rare.len() - 1)]
+            }
             None => {
                 let i = ((unit * self.rare.len() as f64) as usize).min(self.rare.len() - 1);
                 self.rare[i]
@@ -110,8 +136,12 @@ mod tests {
         assert_eq!(y, vec![10.0, 30.0, -1.0 * r]);
         assert_eq!(q.unwrap(), vec![1.0, 1.0, r]);
         assert_eq!(c.expand(1, 0.3), 3);
+        // Merged codes 1 (noisy 1) and 2 (noisy -2, clamped to 0): always 1.
         assert_eq!(c.expand(2, 0.3), 1);
-        assert_eq!(c.expand(2, 0.99), 2);
+        assert_eq!(c.expand(2, 0.99), 1);
+        let u = Compression::from_noisy("x", &[10.0, -1.0, -2.0], 5.0);
+        assert_eq!(u.expand(1, 0.3), 1);
+        assert_eq!(u.expand(1, 0.99), 2);
         let id = Compression::identity("y", 3);
         assert_eq!(id.size(), 3);
         assert_eq!(id.compress_measurement(&[1.0, 2.0, 3.0]).1, None);

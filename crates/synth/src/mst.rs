@@ -62,7 +62,10 @@ impl MstOptions {
             delta,
             max_pair_cells: 1 << 22,
             compress: true,
-            estimation: EstimationOptions::default(),
+            estimation: EstimationOptions {
+                max_iters: 20,
+                ..EstimationOptions::default()
+            },
         }
     }
 }

@@ -60,7 +60,7 @@ pub struct EstimationOptions {
 impl Default for EstimationOptions {
     fn default() -> Self {
         EstimationOptions {
-            max_iters: 1000,
+            max_iters: 100,
             tolerance: 1e-6,
             max_clique_cells: 1 << 24,
         }
@@ -315,36 +315,89 @@ impl Engine<'_> {
         attrs.iter().map(|&a| self.sizes[a]).collect()
     }
 
-    /// Log-potentials of the product of conditionals of the clamped noisy marginals of the
-    /// cliques measured whole; zero elsewhere.
+    /// The starting point: a fast, consistent, non-negative estimate of every clique measured
+    /// whole, turned into log-potentials as the product of conditionals along the tree.
+    ///
+    /// 1. each measurement (un-weighted by `Q`) is projected onto
+    ///    `{x >= 0, sum x = N}` in L2 — the least-squares fit of that table alone, which
+    ///    thresholds noise away (`x = max(y - lambda, 0)`);
+    /// 2. each attribute's 1-way table is the inverse-variance-weighted mean of the
+    ///    projections of every measurement containing it;
+    /// 3. each clique table is raked (iterative proportional fitting, Deming & Stephan 1940)
+    ///    to those 1-way tables, so separators agree.
+    ///
+    /// Cliques not measured whole start from their attributes' 1-way tables (independence).
     fn warm_start(&self) -> Vec<Factor> {
         let tree = self.tree;
-        let mut theta: Vec<Factor> = tree
-            .cliques
-            .iter()
-            .map(|c| Factor::constant(c, self.sizes, 0.0))
+        let n_attrs = self.sizes.len();
+        let projected: Vec<Factor> = self
+            .measurements
+            .par_iter()
+            .map(|m| {
+                let x: Vec<f64> = m
+                    .values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &y)| y / m.scale.as_ref().map_or(1.0, |s| s[i]))
+                    .collect();
+                Factor::from_vec(&m.attrs, self.sizes, project_simplex(&x, self.total))
+            })
             .collect();
-        for &(c, parent) in &tree.order {
-            let whole = self.groups[c]
-                .iter()
-                .map(|&i| &self.measurements[i])
-                .find(|m| m.attrs == tree.cliques[c] && m.scale.is_none());
-            let Some(m) = whole else { continue };
-            let floor = 1e-3 * m.sigma;
-            let p = Factor::from_vec(
-                &m.attrs,
-                self.sizes,
-                m.values.iter().map(|&v| v.max(floor)).collect(),
-            );
-            let mut logp = p.clone();
-            logp.values.mapv_inplace(f64::ln);
+        // 1-way targets.
+        let mut one: Vec<Vec<f64>> = self
+            .sizes
+            .iter()
+            .map(|&n| vec![self.total / n as f64; n])
+            .collect();
+        for (a, target) in one.iter_mut().enumerate().take(n_attrs) {
+            let (mut acc, mut wsum) = (vec![0.0; self.sizes[a]], 0.0);
+            for (m, p) in self.measurements.iter().zip(&projected) {
+                if !m.attrs.contains(&a) {
+                    continue;
+                }
+                let others: usize = m
+                    .attrs
+                    .iter()
+                    .filter(|&&b| b != a)
+                    .map(|&b| self.sizes[b])
+                    .product();
+                let w = 1.0 / (m.sigma * m.sigma * others as f64);
+                for (x, v) in acc.iter_mut().zip(p.sum_to(&[a]).to_vec()) {
+                    *x += w * v;
+                }
+                wsum += w;
+            }
+            if wsum > 0.0 {
+                *target = acc.iter().map(|x| x / wsum).collect();
+            }
+        }
+        let tables: Vec<Factor> = tree
+            .cliques
+            .par_iter()
+            .enumerate()
+            .map(|(c, clique)| {
+                let whole = self.groups[c]
+                    .iter()
+                    .find(|&&i| self.measurements[i].attrs == *clique)
+                    .map(|&i| projected[i].clone());
+                let mut t = whole.unwrap_or_else(|| Factor::constant(clique, self.sizes, 1.0));
+                rake(&mut t, &one, self.total);
+                t
+            })
+            .collect();
+        let mut theta = Vec::with_capacity(tables.len());
+        for (c, t) in tables.iter().enumerate() {
+            let floor = 1e-6 * self.total / t.cells() as f64;
+            let mut logp = t.clone();
+            logp.values.mapv_inplace(|v| v.max(floor).ln());
+            let parent = tree.order.iter().find(|o| o.0 == c).and_then(|o| o.1);
             if let Some(par) = parent {
                 let sep = tree.separator(c, par);
-                let mut den = p.sum_to(&sep);
-                den.values.mapv_inplace(|v| -v.ln());
+                let mut den = t.sum_to(&sep);
+                den.values.mapv_inplace(|v| -v.max(floor).ln());
                 logp.add_assign(&den);
             }
-            theta[c] = logp;
+            theta.push(logp);
         }
         theta
     }
@@ -427,5 +480,49 @@ impl Engine<'_> {
             .collect();
         let loss = parts.iter().map(|p| p.0).sum();
         (loss, parts.into_iter().map(|p| p.1).collect())
+    }
+}
+
+/// Euclidean projection of `y` onto `{x >= 0, sum x = total}`: `x = max(y - lambda, 0)`
+/// (Held, Wolfe & Crowder 1974; Duchi et al. 2008).
+pub fn project_simplex(y: &[f64], total: f64) -> Vec<f64> {
+    let mut s: Vec<f64> = y.to_vec();
+    s.sort_unstable_by(|a, b| b.total_cmp(a));
+    let (mut cum, mut lambda) = (0.0, (s[0] - total).max(f64::MIN));
+    for (k, &v) in s.iter().enumerate() {
+        cum += v;
+        let l = (cum - total) / (k + 1) as f64;
+        if v - l > 0.0 {
+            lambda = l;
+        } else {
+            break;
+        }
+    }
+    y.iter().map(|&v| (v - lambda).max(0.0)).collect()
+}
+
+/// Rake `t` to the 1-way tables `one` of its attributes (a few rounds of iterative
+/// proportional fitting). Empty slices are filled evenly first so every target is reachable.
+fn rake(t: &mut Factor, one: &[Vec<f64>], total: f64) {
+    let attrs = t.attrs.clone();
+    let cells = t.cells().max(1) as f64;
+    for _ in 0..if attrs.len() > 1 { 20 } else { 1 } {
+        for (k, &a) in attrs.iter().enumerate() {
+            let current = t.sum_to(&[a]).to_vec();
+            for (i, mut lane) in t.values.axis_iter_mut(ndarray::Axis(k)).enumerate() {
+                let target = one[a][i];
+                if current[i] > 0.0 {
+                    let f = target / current[i];
+                    lane.mapv_inplace(|v| v * f);
+                } else if target > 0.0 {
+                    let per = target / (cells / one[a].len() as f64);
+                    lane.fill(per);
+                }
+            }
+        }
+    }
+    let s: f64 = t.values.sum();
+    if s > 0.0 {
+        t.values.mapv_inplace(|v| v * total / s);
     }
 }
