@@ -12,6 +12,7 @@ mod progress;
 mod risk;
 mod schema;
 mod summary;
+mod synth;
 
 use std::process::ExitCode;
 
@@ -49,6 +50,9 @@ enum Command {
     /// Differentially private queries under an enforced budget.
     #[command(subcommand)]
     Dp(DpCommand),
+    /// Differentially private synthetic data: fit a model, sample from it.
+    #[command(subcommand)]
+    Synth(synth::SynthCommand),
 }
 
 /// `pets dp ...`
@@ -71,6 +75,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }),
         Command::Dp(DpCommand::Query(a)) => {
             dp::run(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Synth(c) => {
+            synth::run(&c)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,0 +1,149 @@
+//! `pets synth fit|sample` end to end: model file, seeded sampling, exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn pets(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pets"))
+        .args(args)
+        .output()
+        .expect("pets runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn fit_then_sample_without_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ae.parquet");
+    let schema = dir.path().join("ae.schema.json");
+    let o = pets(&[
+        "datasets",
+        "generate",
+        "--rows",
+        "20000",
+        "--seed",
+        "3",
+        "--out",
+        p(&data),
+        "--schema-out",
+        p(&schema),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let model = dir.path().join("model.json");
+    let o = pets(&[
+        "synth",
+        "fit",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--method",
+        "mst",
+        "--epsilon",
+        "1",
+        "--delta",
+        "1e-9",
+        "--columns",
+        "age_band,sex,postcode_district,provider_code,acuity,admitted,total_time_in_dept_min",
+        "--out",
+        p(&model),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("selected 6 pairs"), "{}", text(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(v["format"], "pets-synth-model");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["epsilon"], 1.0);
+    assert!(v["ledger"]["entries"].as_array().unwrap().len() == 7 + 6 + 6);
+
+    // The data file is not needed any more.
+    std::fs::remove_file(&data).unwrap();
+    let out1 = dir.path().join("s1.parquet");
+    let out2 = dir.path().join("s2.parquet");
+    for out in [&out1, &out2] {
+        let o = pets(&[
+            "synth",
+            "sample",
+            p(&model),
+            "--rows",
+            "50000",
+            "--seed",
+            "7",
+            "--out",
+            p(out),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains("50000 synthetic rows"), "{}", text(&o));
+    }
+    let s = pets::data::Schema::load(&schema)
+        .unwrap()
+        .select(&[
+            "age_band",
+            "sex",
+            "postcode_district",
+            "provider_code",
+            "acuity",
+            "admitted",
+            "total_time_in_dept_min",
+        ])
+        .unwrap();
+    let a = pets::data::encode_file(&out1, &s, Default::default()).unwrap();
+    let b = pets::data::encode_file(&out2, &s, Default::default()).unwrap();
+    assert_eq!(a.n_rows(), 50_000);
+    assert_eq!(a, b);
+    // Default rows: the noisy total of the fit, close to 20000.
+    let csv = dir.path().join("s.csv");
+    let o = pets(&["synth", "sample", p(&model), "--out", p(&csv)]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn bad_inputs_have_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = pets(&[
+        "synth",
+        "sample",
+        "no-such-model.json",
+        "--out",
+        "x.parquet",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("no-such-model.json"), "{}", text(&o));
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"format\": \"something else\"}").unwrap();
+    let o = pets(&["synth", "sample", p(&bad), "--out", "x.parquet"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        text(&o).contains("not a pets synthesiser model"),
+        "{}",
+        text(&o)
+    );
+    let o = pets(&[
+        "synth", "fit", "x.csv", "--schema", "s.json", "--out", "m.json",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o)); // --epsilon missing
+    let o = pets(&[
+        "synth",
+        "fit",
+        "nope.csv",
+        "--schema",
+        "nope.json",
+        "--epsilon",
+        "1",
+        "--out",
+        "m.json",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+}
