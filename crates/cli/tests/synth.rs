@@ -119,7 +119,7 @@ fn bad_inputs_have_clear_errors() {
         "--out",
         "x.parquet",
     ]);
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert!(text(&o).contains("no-such-model.json"), "{}", text(&o));
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "{\"format\": \"something else\"}").unwrap();
