@@ -19,12 +19,15 @@
 //! partitions merge exactly ([`EquivalenceClasses::merge`]): sizes and histograms add up.
 //!
 //! Classes are kept sorted by key. When every key fits in 64 bits (mixed radix), only the key
-//! is stored and a class's code tuple is decoded from it on demand; otherwise the tuples are
+//! is stored and a class's code tuple is decoded from it when asked for; otherwise tuples are
 //! stored next to the 128-bit keys. Either way any coarser view (fewer quasi-identifiers, or
 //! codes merged into bands) can be derived from the classes alone
 //! ([`EquivalenceClasses::project`], [`EquivalenceClasses::generalise`]) without another pass
-//! over the rows. Storage per class: the key (8 or 16 bytes), the size (8), the histogram
-//! offset (8) and 12 bytes per (sensitive code, count) pair.
+//! over the rows (compact tuples are decoded once, on first use, and cached). Storage per
+//! class: the key (8 or 16 bytes), the size (8), the histogram offset (8) and 12 bytes per
+//! (sensitive code, count) pair.
+
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -282,7 +285,7 @@ impl KeyStore {
 
 /// Equivalence classes of a table over chosen quasi-identifiers, with per-class histograms
 /// of a sensitive attribute (sparse) when one is given. See the module documentation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct EquivalenceClasses {
     layout: ClassLayout,
     keys: KeyStore,
@@ -290,12 +293,29 @@ pub struct EquivalenceClasses {
     compact: Option<Vec<u64>>,
     /// Code tuples, `width` a class, only when keys are not compact.
     codes: Vec<u32>,
+    /// Tuples decoded from compact keys on first use (not part of equality).
+    decoded: OnceLock<Vec<u32>>,
     sizes: Vec<u64>,
     hist_start: Vec<usize>,
     hist_codes: Vec<u32>,
     hist_counts: Vec<u64>,
     sensitive_totals: Vec<u64>,
     n_records: u64,
+}
+
+impl PartialEq for EquivalenceClasses {
+    fn eq(&self, other: &Self) -> bool {
+        self.layout == other.layout
+            && self.keys == other.keys
+            && self.compact == other.compact
+            && self.codes == other.codes
+            && self.sizes == other.sizes
+            && self.hist_start == other.hist_start
+            && self.hist_codes == other.hist_codes
+            && self.hist_counts == other.hist_counts
+            && self.sensitive_totals == other.sensitive_totals
+            && self.n_records == other.n_records
+    }
 }
 
 /// Options for [`EquivalenceClasses::compute_with`].
@@ -332,7 +352,10 @@ pub struct ClassView<'a> {
 impl<'a> ClassView<'a> {
     /// One code per quasi-identifier (decoded from the key when only keys are stored). These
     /// are the class's values: never print them for a class smaller than k.
-    pub fn codes(&self) -> ClassCodes<'a> {
+    ///
+    /// With compact (64-bit) keys the first call decodes and caches the tuples of all classes
+    /// (see [`EquivalenceClasses::class_codes`]).
+    pub fn codes(&self) -> &'a [u32] {
         self.classes.class_codes(self.index)
     }
 }
@@ -343,57 +366,10 @@ impl std::fmt::Debug for ClassView<'_> {
             .field("index", &self.index)
             .field("key", &self.key)
             .field("size", &self.size)
-            .field("codes", &&*self.codes())
+            .field("codes", &self.codes())
             .field("sensitive_codes", &self.sensitive_codes)
             .field("sensitive_counts", &self.sensitive_counts)
             .finish()
-    }
-}
-
-/// Most quasi-identifiers decoded inline, without allocating.
-const INLINE_CODES: usize = 16;
-
-/// The code tuple of one class (one code per quasi-identifier): borrowed when tuples are
-/// stored, decoded from the key otherwise. Dereferences to `[u32]`.
-#[derive(Debug, Clone)]
-pub struct ClassCodes<'a>(CodesRepr<'a>);
-
-#[derive(Debug, Clone)]
-enum CodesRepr<'a> {
-    Borrowed(&'a [u32]),
-    Inline(u8, [u32; INLINE_CODES]),
-    Heap(Vec<u32>),
-}
-
-impl std::ops::Deref for ClassCodes<'_> {
-    type Target = [u32];
-
-    fn deref(&self) -> &[u32] {
-        match &self.0 {
-            CodesRepr::Borrowed(s) => s,
-            CodesRepr::Inline(n, a) => &a[..usize::from(*n)],
-            CodesRepr::Heap(v) => v,
-        }
-    }
-}
-
-impl PartialEq for ClassCodes<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        **self == **other
-    }
-}
-
-impl Eq for ClassCodes<'_> {}
-
-impl PartialEq<[u32]> for ClassCodes<'_> {
-    fn eq(&self, other: &[u32]) -> bool {
-        **self == *other
-    }
-}
-
-impl<const N: usize> PartialEq<[u32; N]> for ClassCodes<'_> {
-    fn eq(&self, other: &[u32; N]) -> bool {
-        **self == other[..]
     }
 }
 
@@ -514,6 +490,7 @@ impl EquivalenceClasses {
             compact: layout.compact_strides(),
             layout,
             codes: Vec::new(),
+            decoded: OnceLock::new(),
             sizes: Vec::new(),
             hist_start: if has_s { vec![0] } else { Vec::new() },
             hist_codes: Vec::new(),
@@ -564,37 +541,37 @@ impl EquivalenceClasses {
         &self.sensitive_totals
     }
 
-    /// The code tuple of class `i` (one code per quasi-identifier), decoded from the key
-    /// when only keys are stored. See also [`EquivalenceClasses::class_codes_into`].
-    pub fn class_codes(&self, i: usize) -> ClassCodes<'_> {
+    /// The code tuple of class `i` (one code per quasi-identifier).
+    ///
+    /// With compact (64-bit mixed-radix) keys only the keys are stored: the first call
+    /// decodes the tuples of all classes in parallel and caches them (4 bytes per class and
+    /// quasi-identifier) for the life of these classes. The one-pass report never calls it.
+    pub fn class_codes(&self, i: usize) -> &[u32] {
         let w = self.layout.width();
-        match &self.compact {
-            None => ClassCodes(CodesRepr::Borrowed(&self.codes[i * w..(i + 1) * w])),
-            Some(strides) => {
-                let KeyStore::U64(keys) = &self.keys else {
-                    unreachable!("compact classes have u64 keys")
-                };
-                if w <= INLINE_CODES {
-                    let mut a = [0u32; INLINE_CODES];
-                    decode_key(keys[i], strides, &mut a[..w]);
-                    ClassCodes(CodesRepr::Inline(w as u8, a))
-                } else {
-                    let mut v = vec![0u32; w];
-                    decode_key(keys[i], strides, &mut v);
-                    ClassCodes(CodesRepr::Heap(v))
-                }
-            }
-        }
+        &self.tuples()[i * w..(i + 1) * w]
     }
 
-    /// Write the code tuple of class `i` into `out` (length: the number of
-    /// quasi-identifiers), without allocating.
-    pub fn class_codes_into(&self, i: usize, out: &mut [u32]) {
-        let w = self.layout.width();
-        match (&self.compact, &self.keys) {
-            (Some(strides), KeyStore::U64(keys)) => decode_key(keys[i], strides, &mut out[..w]),
-            _ => out[..w].copy_from_slice(&self.codes[i * w..(i + 1) * w]),
-        }
+    /// All code tuples, `width` a class, in key order (decoded and cached if compact).
+    fn tuples(&self) -> &[u32] {
+        let Some(strides) = &self.compact else {
+            return &self.codes;
+        };
+        self.decoded.get_or_init(|| {
+            let KeyStore::U64(keys) = &self.keys else {
+                unreachable!("compact classes have u64 keys")
+            };
+            let w = self.layout.width();
+            let mut out = vec![0u32; keys.len() * w];
+            const BLOCK: usize = 1 << 14;
+            out.par_chunks_mut(BLOCK * w)
+                .zip(keys.par_chunks(BLOCK))
+                .for_each(|(o, k)| {
+                    for (t, &key) in o.chunks_exact_mut(w).zip(k) {
+                        decode_key(key, strides, t);
+                    }
+                });
+            out
+        })
     }
 
     /// One class.
@@ -667,6 +644,7 @@ impl EquivalenceClasses {
             keys: KeyStore::for_layout(&self.layout, cap),
             compact: self.compact.clone(),
             codes: Vec::with_capacity(if self.compact.is_some() { 0 } else { cap * w }),
+            decoded: OnceLock::new(),
             sizes: Vec::with_capacity(cap),
             hist_start: if has_s {
                 Vec::with_capacity(cap + 1)
@@ -712,7 +690,7 @@ impl EquivalenceClasses {
                 _ => {
                     out.keys.push(a.keys.get(i));
                     if out.compact.is_none() {
-                        out.codes.extend_from_slice(&a.class_codes(i));
+                        out.codes.extend_from_slice(a.class_codes(i));
                     }
                     out.sizes.push(a.sizes[i] + b.sizes[j]);
                     if has_s {
@@ -739,7 +717,7 @@ impl EquivalenceClasses {
     fn push_from(&mut self, src: &EquivalenceClasses, i: usize) {
         self.keys.push(src.keys.get(i));
         if self.compact.is_none() {
-            self.codes.extend_from_slice(&src.class_codes(i));
+            self.codes.extend_from_slice(src.class_codes(i));
         }
         self.sizes.push(src.sizes[i]);
         if self.has_sensitive() {
@@ -848,10 +826,8 @@ impl EquivalenceClasses {
         let nw = layout.width();
         let mut acc = Accumulator::new(&layout, self.n_classes() / 2 + 1);
         let mut tuple = vec![0u32; nw];
-        let mut src = vec![0u32; self.layout.width()];
         for c in self.iter() {
-            self.class_codes_into(c.index, &mut src);
-            f(&src, &mut tuple);
+            f(c.codes(), &mut tuple);
             let key = layout.key(&tuple);
             let idx = acc.class_index(key, &tuple);
             acc.sizes[idx] += c.size;
@@ -881,10 +857,8 @@ impl EquivalenceClasses {
         let mut m: FxHashMap<u128, u64> =
             FxHashMap::with_capacity_and_hasher(self.n_classes() / 2 + 1, Default::default());
         let mut tuple = vec![0u32; layout.width()];
-        let mut src = vec![0u32; self.layout.width()];
         for i in 0..self.n_classes() {
-            self.class_codes_into(i, &mut src);
-            f(&src, &mut tuple);
+            f(self.class_codes(i), &mut tuple);
             *m.entry(layout.key(&tuple)).or_insert(0) += self.sizes[i];
         }
         m.into_values().collect()
@@ -1060,6 +1034,7 @@ impl Accumulator {
             keys,
             compact,
             codes,
+            decoded: OnceLock::new(),
             sizes,
             hist_start,
             hist_codes,
@@ -1387,6 +1362,7 @@ fn group_sorted(
         keys: KeyStore::U64(buf),
         compact: Some(strides),
         codes: Vec::new(),
+        decoded: OnceLock::new(),
         sizes,
         hist_start,
         hist_codes,

@@ -214,7 +214,7 @@ pub(crate) fn subset_counts(classes: &EquivalenceClasses, sk: &SubsetKey) -> FxH
     let mut m: FxHashMap<u128, u64> = FxHashMap::default();
     let mut buf = Vec::new();
     for i in 0..classes.n_classes() {
-        let key = sk.key(&classes.class_codes(i), &mut buf);
+        let key = sk.key(classes.class_codes(i), &mut buf);
         *m.entry(key).or_insert(0) += classes.sizes()[i];
     }
     m

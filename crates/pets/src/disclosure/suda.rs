@@ -115,7 +115,7 @@ pub fn suda(
     let candidates: Vec<usize> = (0..classes.n_classes())
         .filter(|&i| {
             classes.sizes()[i] == 1
-                && full_counts.get(&full_key.key(&classes.class_codes(i), &mut buf)) == Some(&1)
+                && full_counts.get(&full_key.key(classes.class_codes(i), &mut buf)) == Some(&1)
         })
         .collect();
     let mut msus: Vec<Vec<u32>> = vec![Vec::new(); candidates.len()];
@@ -148,7 +148,7 @@ pub fn suda(
                     .enumerate()
                     .filter(|(u, _)| !msus[*u].iter().any(|&m| m & !mask == 0))
                     .filter(|(_, ci)| {
-                        counts.get(&sk.key(&classes.class_codes(**ci), &mut buf)) == Some(&1)
+                        counts.get(&sk.key(classes.class_codes(**ci), &mut buf)) == Some(&1)
                     })
                     .map(|(u, _)| u)
                     .collect();
