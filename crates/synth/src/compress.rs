@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(c.forward_map(), vec![0, 2, 2, 1]);
         let (y, q) = c.compress_measurement(&[10.0, 1.0, -2.0, 30.0]);
         let r = 1.0 / 2f64.sqrt();
-        assert_eq!(y, vec![10.0, 30.0, -1.0 * r]);
+        assert_eq!(y, vec![10.0, 30.0, -r]);
         assert_eq!(q.unwrap(), vec![1.0, 1.0, r]);
         assert_eq!(c.expand(1, 0.3), 3);
         // Merged codes 1 (noisy 1) and 2 (noisy -2, clamped to 0): always 1.
