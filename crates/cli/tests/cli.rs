@@ -1,26 +1,8 @@
 //! The `pets` binary end to end: outputs, messages and exit codes.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn pets(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pets"))
-        .args(args)
-        .output()
-        .expect("pets runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+use common::{p, pets, text};
 
 #[test]
 fn generate_infer_and_check() {

@@ -1,52 +1,14 @@
 //! `pets risk` and `pets dp query` end to end: reports, exit codes that gate a pipeline, and
 //! clear errors for bad options.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn pets(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pets"))
-        .args(args)
-        .output()
-        .expect("pets runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-/// A generated A&E file and its declared schema in a temporary folder.
-fn ae(rows: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("ae.parquet");
-    let schema = dir.path().join("ae.schema.json");
-    let o = pets(&[
-        "datasets",
-        "generate",
-        "--rows",
-        rows,
-        "--seed",
-        "11",
-        "--out",
-        p(&data),
-        "--schema-out",
-        p(&schema),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    (dir, data, schema)
-}
+use common::{ae, p, pets, text};
+use std::path::Path;
 
 #[test]
 fn risk_fails_on_a_record_level_extract_and_passes_when_coarse() {
-    let (dir, data, schema) = ae("20000");
+    let (dir, data, schema) = ae(20000, 11);
     let html = dir.path().join("risk.html");
     let json = dir.path().join("risk.json");
     let o = pets(&[
@@ -109,7 +71,7 @@ fn risk_fails_on_a_record_level_extract_and_passes_when_coarse() {
 
 #[test]
 fn risk_options_are_checked() {
-    let (_dir, data, schema) = ae("2000");
+    let (_dir, data, schema) = ae(2000, 11);
     let cases: [(&[&str], &str); 6] = [
         (&["--qi", "age,nope"], "nope"),
         (&["--qi", "age,sex", "--sensitive", "age"], "age"),
@@ -144,7 +106,7 @@ fn risk_options_are_checked() {
 
 #[test]
 fn dp_query_writes_results_and_a_ledger_that_adds_up() {
-    let (dir, data, schema) = ae("20000");
+    let (dir, data, schema) = ae(20000, 11);
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/specs/ae_queries.toml");
     let out = dir.path().join("dp.json");
     let o = pets(&[
