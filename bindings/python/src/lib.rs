@@ -11,6 +11,7 @@ pub mod datasets;
 pub mod disclosure;
 pub mod dp;
 pub mod errors;
+pub mod synth;
 
 use pyo3::prelude::*;
 
@@ -34,5 +35,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     datasets::register(m)?;
     disclosure::register(m)?;
     dp::register(m)?;
+    synth::register(m)?;
     Ok(())
 }

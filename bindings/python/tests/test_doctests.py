@@ -14,6 +14,7 @@ MODULES = [
     "pets.errors",
     "pets.risk",
     "pets.dp",
+    "pets.synth",
 ]
 
 

@@ -10,7 +10,8 @@ decode``:
 - :func:`read_table` / :func:`write_table` do CSV and Parquet I/O through Rust;
 - :mod:`pets.datasets` generates synthetic A&E attendance data at any scale;
 - :mod:`pets.risk` assesses the disclosure risk of a record-level extract (``pets risk``);
-- :mod:`pets.dp` answers aggregate queries with differential privacy under a budget.
+- :mod:`pets.dp` answers aggregate queries with differential privacy under a budget;
+- :mod:`pets.synth` fits differentially private synthesisers (MST) and samples records.
 
 Tables cross into Rust through the Arrow PyCapsule interface without copying, and the heavy
 work runs without holding the GIL.
@@ -28,7 +29,7 @@ Example:
 
 from __future__ import annotations
 
-from pets import datasets, dp, risk
+from pets import datasets, dp, risk, synth
 from pets._encode import Encoded, encode, infer_schema
 from pets._io import read_table, write_table
 from pets._native import __version__
@@ -65,5 +66,6 @@ __all__ = [
     "infer_schema",
     "read_table",
     "risk",
+    "synth",
     "write_table",
 ]

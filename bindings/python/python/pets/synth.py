@@ -1,0 +1,489 @@
+"""Differentially private synthetic data: records that belong to no real patient.
+
+The Python face of Rust ``pets-synth`` (and of ``pets synth fit|sample``). :class:`MST`
+(McKenna, Miklau & Sheldon 2021, the winner of the 2018 NIST challenge) measures every
+1-way marginal, privately selects a maximum spanning tree of 2-way marginals, measures
+those, fits a graphical model to the noisy measurements and samples from it. The whole fit
+is (epsilon, delta)-DP: the budget is converted to zCDP (``rho``) and split in three equal
+parts (1-way marginals, tree selection, 2-way marginals); the ledger records every release.
+
+Domains come from the declared :class:`~pets.Schema` (e.g.
+:func:`pets.datasets.ae_schema`), never from the data: integers, floats and datetimes are
+binned on their public bounds and decoded back to values within the bin; nulls are their own
+category. Without a schema one is inferred from the data with a loud
+:class:`~pets.DomainFromDataWarning`, and the model says so in :attr:`SynthModel.warnings`.
+
+A fitted :class:`SynthModel` is what a release panel keeps: :meth:`SynthModel.save` writes
+the same versioned JSON file as ``pets synth fit``, and sampling needs only that file, never
+the data: a model fitted here samples with ``pets synth sample`` and a model fitted by the
+command line loads with :func:`load_model`; the same seed gives the same rows in both.
+
+The noise of the fit comes from OpenDP's secure samplers and cannot be seeded (seeded noise
+would not be private); sampling is deterministic for a seed.
+
+Example:
+    >>> import pets, pets.datasets, pets.synth
+    >>> table = pets.datasets.generate_ae(5_000, seed=3)
+    >>> mst = pets.synth.MST(epsilon=1.0, schema=pets.datasets.ae_schema(),
+    ...                      columns=["age_band", "sex", "arrival_mode", "acuity"])
+    >>> synth = mst.fit(table).sample(1_000, seed=7)
+    >>> synth.num_rows, synth.column_names
+    (1000, ['age_band', 'sex', 'arrival_mode', 'acuity'])
+    >>> synth.equals(mst.sample(1_000, seed=7))
+    True
+    >>> model = mst.model
+    >>> model.epsilon, model.n_measurements, len(model.selected)
+    (1.0, 7, 3)
+    >>> abs(model.ledger["spent"]["rho"] - model.rho) < 1e-9 * model.rho
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from pets import _native
+from pets._convert import PathLike, TableLike, is_path, to_arrow, to_path
+from pets._schema import Schema
+from pets.errors import DomainFromDataWarning, InvalidParameterError, PetsError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["MST", "SynthModel", "load_model"]
+
+_MAX_SEED = 2**64 - 1
+
+
+def _int(value: object, arg: str, low: int, high: int = _MAX_SEED) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{arg} must be an int, not {type(value).__qualname__}")
+    if not low <= value <= high:
+        raise InvalidParameterError(
+            f"{arg} = {value} is not valid: it must be between {low} and {high}"
+        )
+    return value
+
+
+def _positive_int(value: object, arg: str) -> int | None:
+    return None if value is None else _int(value, arg, 1)
+
+
+def _float(value: object, arg: str) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError(f"{arg} must be a number, not {type(value).__qualname__}")
+    return float(value)
+
+
+class SynthModel:
+    """A fitted synthesiser: the released measurements, the fitted model and the ledger.
+
+    Made by :meth:`MST.fit`, :meth:`SynthModel.load` or :func:`load_model`. Everything it
+    holds was released under the model's (epsilon, delta): the public schema, the noisy
+    marginals, the graphical model fitted to them, the noisy total and the ledger. Sampling
+    needs nothing else.
+    """
+
+    __slots__ = ("_ledger", "_native")
+
+    def __init__(self, native: Any) -> None:
+        """Wrap a native model (use :meth:`MST.fit` or :func:`load_model` to make one)."""
+        self._native = native
+        self._ledger: dict[str, Any] | None = None
+
+    # -- files -------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: PathLike) -> SynthModel:
+        """Load a model file written by :meth:`save` or ``pets synth fit``.
+
+        Raises:
+            PetsIOError: the file cannot be read.
+            PetsError: not a pets model file, or one of another version.
+        """
+        return cls(_native.SynthModel.load(to_path(path)))
+
+    @classmethod
+    def from_json(cls, text: str) -> SynthModel:
+        """Parse a model from the JSON text of a model file (see :meth:`to_json`)."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, not {type(text).__qualname__}")
+        return cls(_native.SynthModel.from_json(text))
+
+    def save(self, path: PathLike) -> Path:
+        """Write the model file (JSON, versioned), as ``pets synth fit --out`` does.
+
+        Returns:
+            The path written.
+        """
+        p = to_path(path)
+        self._native.save(p)
+        return Path(p)
+
+    def to_json(self) -> str:
+        """The model file's JSON text."""
+        return self._native.to_json()
+
+    # -- what was released -------------------------------------------------------------
+
+    @property
+    def method(self) -> str:
+        """The synthesis method, e.g. ``"mst"``."""
+        return self._native.method
+
+    @property
+    def version(self) -> int:
+        """The model file layout version."""
+        return self._native.version
+
+    @property
+    def epsilon(self) -> float:
+        """Target epsilon of (epsilon, delta)-DP."""
+        return self._native.epsilon
+
+    @property
+    def delta(self) -> float:
+        """Target delta."""
+        return self._native.delta
+
+    @property
+    def rho(self) -> float:
+        """The zCDP budget that gives (epsilon, delta)-DP: what the ledger spends."""
+        return self._native.rho
+
+    @property
+    def columns(self) -> list[str]:
+        """Names of the synthesised columns, in order."""
+        return self._native.columns
+
+    @property
+    def schema(self) -> Schema:
+        """The declared schema of the synthesised columns (public)."""
+        return Schema(self._native.schema_json())
+
+    @property
+    def n_measurements(self) -> int:
+        """Number of noisy marginals released (1-way and selected 2-way)."""
+        return self._native.n_measurements
+
+    @property
+    def measurements(self) -> list[dict[str, Any]]:
+        """Each noisy marginal: ``columns``, noise ``sigma`` and ``cells`` (after compression)."""
+        return [
+            {"columns": cols, "sigma": sigma, "cells": cells}
+            for cols, sigma, cells in self._native.measurements()
+        ]
+
+    @property
+    def selected(self) -> list[tuple[str, ...]]:
+        """The pairs of columns selected for the tree and measured."""
+        return [tuple(p) for p in self._native.selected]
+
+    @property
+    def total(self) -> float:
+        """The noisy estimate of the number of records (the true count is never used)."""
+        return self._native.total
+
+    @property
+    def default_rows(self) -> int:
+        """Rows :meth:`sample` draws when ``n`` is ``None``: :attr:`total`, rounded."""
+        return self._native.default_rows
+
+    @property
+    def estimation(self) -> dict[str, Any]:
+        """How inference went: ``iterations``, ``loss`` and ``total``."""
+        return json.loads(self._native.estimation_json())
+
+    @property
+    def ledger(self) -> dict[str, Any]:
+        """The privacy ledger of the fit (a fresh dict): ``budget``, ``spent``,
+        ``remaining``, ``spent_as_approx_dp`` and one entry per release.
+        """  # noqa: D205
+        if self._ledger is None:
+            self._ledger = json.loads(self._native.ledger_json())
+        return json.loads(json.dumps(self._ledger))
+
+    def ledger_json(self) -> str:
+        """:attr:`ledger` as pretty JSON."""
+        return self._native.ledger_json()
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the release panel should know: a ``DOMAIN_FROM_DATA`` line for every column
+        whose domain was read from the data rather than declared.
+        """  # noqa: D205
+        return self._native.warnings()
+
+    @property
+    def schema_inferred(self) -> bool:
+        """Whether any column's domain was read from the data (see :attr:`warnings`)."""
+        return bool(self.warnings)
+
+    # -- sampling ----------------------------------------------------------------------
+
+    def _rows(self, n: int | None) -> int:
+        return self.default_rows if n is None else _int(n, "n", 0)
+
+    def sample(self, n: int | None = None, seed: int = 0) -> pa.Table:
+        """Sample ``n`` synthetic rows as a ``pyarrow.Table`` of decoded values.
+
+        Columns have the types ``pets synth sample`` writes: categorical columns strings,
+        integers ``int64``, floats ``float64``, dates ``date32`` and datetimes
+        ``timestamp[ms]``; binned values are placed uniformly within their bin. The same
+        ``seed`` gives the same rows, here and on the command line. Use ``.to_pandas()``
+        (or :meth:`sample_pandas`) for a DataFrame.
+
+        Args:
+            n: Rows to draw (default :attr:`default_rows`, the noisy size of the data).
+            seed: Seed of the sample.
+        """
+        return self._native.sample(self._rows(n), _int(seed, "seed", 0))
+
+    def sample_pandas(self, n: int | None = None, seed: int = 0) -> pd.DataFrame:
+        """:meth:`sample` as a pandas DataFrame (requires pandas)."""
+        return self.sample(n, seed).to_pandas()
+
+    def write_sample(self, path: PathLike, n: int | None = None, seed: int = 0) -> int:
+        """Stream ``n`` sampled rows to a Parquet, CSV or TSV file (by extension).
+
+        Memory stays at a few chunks whatever ``n`` is; the rows are those of
+        :meth:`sample` with the same seed, as ``pets synth sample`` writes them.
+
+        Returns:
+            The rows written.
+        """
+        return self._native.write_sample(to_path(path), self._rows(n), _int(seed, "seed", 0))
+
+    def __repr__(self) -> str:
+        return (
+            f"<pets.synth.SynthModel {self.method} over {len(self.columns)} columns, "
+            f"epsilon={self.epsilon:g}, delta={self.delta:g}, {self.n_measurements} measurements>"
+        )
+
+
+def load_model(path: PathLike) -> SynthModel:
+    """Load a model file written by :meth:`SynthModel.save` or ``pets synth fit``.
+
+    Example:
+        >>> import os, tempfile, pets.datasets, pets.synth
+        >>> mst = pets.synth.MST(1.0, schema=pets.datasets.ae_schema(), columns=["sex", "acuity"])
+        >>> path = mst.fit(pets.datasets.generate_ae(2_000, seed=1)).save(
+        ...     os.path.join(tempfile.mkdtemp(), "model.json"))
+        >>> model = pets.synth.load_model(path)
+        >>> model.columns, model.sample(5, seed=1).equals(mst.sample(5, seed=1))
+        (['sex', 'acuity'], True)
+    """
+    return SynthModel.load(path)
+
+
+class MST:
+    """MST: differentially private synthetic data from a maximum spanning tree of marginals.
+
+    ``MST(epsilon=1).fit(data).sample(n)``, as ``pets synth fit --method mst`` then
+    ``pets synth sample``. The budget (epsilon, delta) is converted to zCDP ``rho`` and
+    split in three: ``rho/3`` for every 1-way marginal (Gaussian noise), ``rho/3`` for
+    choosing ``d - 1`` tree edges with the exponential mechanism (score: the L1 error of the
+    independent estimate), ``rho/3`` for the chosen 2-way marginals. Rare values (noisy
+    1-way count below ``3 sigma``) are merged per column from released counts only; the
+    record count is estimated from the noisy marginals.
+
+    Privacy is per record: bound each person's rows first (e.g. one attendance per person)
+    for person-level privacy.
+
+    Args:
+        epsilon: Epsilon of (epsilon, delta)-DP for the whole fit (> 0).
+        delta: Delta, in (0, 1); keep it well below ``1 / rows``.
+        schema: The declared :class:`~pets.Schema` (domains are public). When ``None`` it
+            is inferred from the data: a :class:`~pets.DomainFromDataWarning` is given and
+            the model records it in :attr:`SynthModel.warnings`, since the set of values
+            present is then not protected.
+        columns: Columns to synthesise, in this order (default: every encodable column of
+            the schema; text columns are never synthesised).
+        seed: Default seed of :meth:`sample` (``None``: 0, as ``pets synth sample``). The
+            fit's noise is never seeded.
+        max_iters: Mirror-descent iterations of the inference (default: MST's, 20).
+        tolerance: Stop inference when an iteration improves the loss by less than this
+            fraction.
+        max_clique_cells: Largest junction-tree clique, in cells; a model needing more is
+            refused with :class:`~pets.InvalidParameterError`.
+        max_pair_cells: Largest (compressed) 2-way table considered for the tree.
+        compress: Merge rare values as MST does (``False``: measure every declared value).
+
+    Raises:
+        InvalidParameterError: epsilon not > 0, delta outside (0, 1), or another setting
+            out of range.
+    """
+
+    def __init__(
+        self,
+        epsilon: float = 1.0,
+        delta: float = 1e-9,
+        *,
+        schema: Schema | None = None,
+        columns: Sequence[str] | None = None,
+        seed: int | None = None,
+        max_iters: int | None = None,
+        tolerance: float | None = None,
+        max_clique_cells: int | None = None,
+        max_pair_cells: int | None = None,
+        compress: bool = True,
+    ) -> None:
+        self.epsilon = _float(epsilon, "epsilon")
+        self.delta = _float(delta, "delta")
+        if not (self.epsilon > 0 and math.isfinite(self.epsilon)):
+            raise InvalidParameterError(
+                f"invalid epsilon = {self.epsilon}: it must be a positive finite number, e.g. 1"
+            )
+        if not 0 < self.delta < 1:
+            raise InvalidParameterError(
+                f"invalid delta = {self.delta}: MST needs 0 < delta < 1, e.g. 1e-9 "
+                "(well below 1 / rows)"
+            )
+        if schema is not None and not isinstance(schema, Schema):
+            raise TypeError(
+                f"schema must be a pets.Schema or None, not {type(schema).__qualname__}"
+            )
+        self.schema = schema
+        if columns is not None:
+            if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+                raise TypeError("columns must be a sequence of column names (str)")
+            columns = list(columns)
+            if not columns:
+                raise InvalidParameterError("columns must name at least one column, or be None")
+        self.columns: list[str] | None = columns
+        self.seed = None if seed is None else _int(seed, "seed", 0)
+        self.max_iters = _positive_int(max_iters, "max_iters")
+        self.tolerance = None if tolerance is None else _float(tolerance, "tolerance")
+        if self.tolerance is not None and not (
+            self.tolerance >= 0 and math.isfinite(self.tolerance)
+        ):
+            raise InvalidParameterError(
+                f"invalid tolerance = {self.tolerance}: it must be a finite number >= 0"
+            )
+        self.max_clique_cells = _positive_int(max_clique_cells, "max_clique_cells")
+        self.max_pair_cells = _positive_int(max_pair_cells, "max_pair_cells")
+        self.compress = bool(compress)
+        self._model: SynthModel | None = None
+
+    def fit(self, data: TableLike | PathLike) -> MST:
+        """Fit the synthesiser to ``data`` under (epsilon, delta)-DP.
+
+        Args:
+            data: A pandas or polars DataFrame, a pyarrow Table, any object with
+                ``__arrow_c_stream__`` (passed to Rust without copying), or a path to a CSV,
+                TSV or Parquet file (streamed).
+
+        Returns:
+            ``self``, fitted: :attr:`model` holds the result.
+
+        Raises:
+            SchemaError: a column is not in the schema or the data.
+            DomainError: a value outside its declared domain.
+            ParseError: a value that is not of its column's kind.
+            EmptyInputError: the data holds no rows.
+            InvalidParameterError: the model would need a clique above ``max_clique_cells``.
+        """
+        if is_path(data):
+            source: Any = to_path(data, "data")
+        else:
+            source = to_arrow(data, "data")
+        native = _native.fit_mst(
+            source,
+            None if self.schema is None else self.schema.to_json(),
+            self.columns,
+            self.epsilon,
+            self.delta,
+            self.max_iters,
+            self.tolerance,
+            self.max_clique_cells,
+            self.max_pair_cells,
+            self.compress,
+        )
+        model = SynthModel(native)
+        inferred = model.schema.domain_from_data
+        if inferred:
+            warnings.warn(
+                f"pets.synth.MST: the domain of {len(inferred)} column(s) "
+                f"({', '.join(inferred)}) was read from the data, not declared: which values "
+                "occur (and the bounds) are NOT protected by differential privacy. Declare the "
+                "domains in a schema from public knowledge before releasing (model.warnings).",
+                DomainFromDataWarning,
+                stacklevel=2,
+            )
+        self._model = model
+        return self
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether :meth:`fit` (or :meth:`load`) has given this synthesiser a model."""
+        return self._model is not None
+
+    @property
+    def model(self) -> SynthModel:
+        """The fitted :class:`SynthModel`.
+
+        Raises:
+            PetsError: not fitted yet.
+        """
+        if self._model is None:
+            raise PetsError("this MST is not fitted: call fit(data) or MST.load(path) first")
+        return self._model
+
+    @property
+    def warnings(self) -> list[str]:
+        """The fitted model's warnings (see :attr:`SynthModel.warnings`)."""
+        return self.model.warnings
+
+    def _seed(self, seed: int | None) -> int:
+        if seed is not None:
+            return seed
+        return 0 if self.seed is None else self.seed
+
+    def sample(self, n: int | None = None, seed: int | None = None) -> pa.Table:
+        """Sample ``n`` synthetic rows as a ``pyarrow.Table`` (see :meth:`SynthModel.sample`).
+
+        Args:
+            n: Rows to draw (default: the model's noisy estimate of the data's size).
+            seed: Seed of the sample (default: the ``seed`` given to :class:`MST`, else 0).
+        """
+        return self.model.sample(n, self._seed(seed))
+
+    def sample_pandas(self, n: int | None = None, seed: int | None = None) -> pd.DataFrame:
+        """:meth:`sample` as a pandas DataFrame (requires pandas)."""
+        return self.model.sample_pandas(n, self._seed(seed))
+
+    def write_sample(self, path: PathLike, n: int | None = None, seed: int | None = None) -> int:
+        """Stream ``n`` rows to a Parquet, CSV or TSV file (see :meth:`SynthModel.write_sample`)."""
+        return self.model.write_sample(path, n, self._seed(seed))
+
+    def save(self, path: PathLike) -> Path:
+        """Write the fitted model file, readable by ``pets synth sample`` and :meth:`load`."""
+        return self.model.save(path)
+
+    @classmethod
+    def load(cls, path: PathLike, *, seed: int | None = None) -> MST:
+        """An MST fitted from a model file (``pets synth fit`` or :meth:`save`).
+
+        Its epsilon, delta, schema and columns are the model's; ``seed`` is the default
+        seed of :meth:`sample`.
+        """
+        model = load_model(path)
+        if model.method != "mst":
+            raise InvalidParameterError(
+                f"the model file {path!s} holds a {model.method!r} model, not MST: use "
+                "pets.synth.load_model"
+            )
+        mst = cls(model.epsilon, model.delta, schema=model.schema, columns=model.columns, seed=seed)
+        mst._model = model
+        return mst
+
+    def __repr__(self) -> str:
+        state = "fitted" if self.is_fitted else "not fitted"
+        return f"<pets.synth.MST epsilon={self.epsilon:g} delta={self.delta:g} ({state})>"
