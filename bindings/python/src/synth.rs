@@ -17,16 +17,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::RecordBatch;
 use pyo3::prelude::*;
-use rayon::prelude::*;
 
 use pets::data::io::{BatchStream, DEFAULT_BATCH_ROWS, open_table};
-use pets::data::{
-    BinPlacement, DataError, DecodeOptions, Decoder, EncodeOptions, EncodedColumn, EncodedTable,
-    InferOptions, Schema,
-};
-use pets_synth::sample::SAMPLE_CHUNK;
+use pets::data::{DataError, EncodeOptions, InferOptions, Schema};
 use pets_synth::{MstOptions, SynthError, SynthModel, cdp_rho};
 
 use crate::arrow::{export_table, import_table};
@@ -254,40 +249,6 @@ fn invalid_setting(name: &'static str, value: impl ToString, reason: &str) -> Sy
     }
 }
 
-/// Decode sampled codes to a record batch exactly as [`SynthModel::write_sample`] does for
-/// chunk `k` (uniform placement within bins, seeded by chunk and column), so that a sample
-/// in memory holds the same rows as the CLI's file for the same seed.
-fn decode_chunk(
-    model: &SynthModel,
-    table: &EncodedTable,
-    schema: &arrow_schema::SchemaRef,
-    k: usize,
-    seed: u64,
-) -> Result<RecordBatch, DataError> {
-    let decoder = Decoder::new(DecodeOptions {
-        placement: BinPlacement::Uniform,
-        seed,
-        ..Default::default()
-    });
-    let ncols = model.codebooks.len();
-    let start = k * SAMPLE_CHUNK;
-    let len = SAMPLE_CHUNK.min(table.n_rows() - start);
-    let arrays: Vec<ArrayRef> = table
-        .columns()
-        .iter()
-        .enumerate()
-        .map(|(j, c)| {
-            let chunk = EncodedColumn {
-                spec: c.spec.clone(),
-                codebook: c.codebook,
-                codes: c.codes[start..start + len].to_vec(),
-            };
-            decoder.decode_column(&chunk, (k * ncols + j) as u64, 0, len)
-        })
-        .collect();
-    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
-}
-
 /// A fitted synthesiser (`pets_synth::SynthModel`): what a release panel keeps.
 #[pyclass(module = "pets._native", name = "SynthModel", frozen)]
 pub struct PySynthModel {
@@ -444,13 +405,8 @@ impl PySynthModel {
         })?;
         let (batches, schema) = py
             .detach(|| -> Result<_, SynthError> {
-                let table = self.model.sample_table(rows, seed)?;
-                let schema = Decoder::arrow_schema(&table);
-                let batches: Vec<RecordBatch> = (0..rows.div_ceil(SAMPLE_CHUNK))
-                    .into_par_iter()
-                    .map(|k| decode_chunk(&self.model, &table, &schema, k, seed))
-                    .collect::<Result<_, _>>()?;
-                Ok((batches, schema))
+                let batches = self.model.sample_batches(rows as u64, seed)?;
+                Ok((batches, self.model.sample_arrow_schema()?))
             })
             .py_synth(py)?;
         export_table(py, batches, schema)

@@ -251,27 +251,53 @@ impl SynthModel {
             Some("parquet") => Box::new(ParquetSink::create(path.as_ref(), arrow_schema)?),
             _ => open_sink(path.as_ref(), arrow_schema)?,
         };
-        let rows_us = usize::try_from(rows)
-            .map_err(|_| SynthError::invalid("rows", rows, "too many rows for this machine"))?;
+        let rows_us = rows_usize(rows)?;
         let n_chunks = rows_us.div_ceil(SAMPLE_CHUNK);
         let window = rayon::current_num_threads().max(1) * 2;
         let mut k0 = 0;
         while k0 < n_chunks {
             let k1 = (k0 + window).min(n_chunks);
-            let batches: Vec<Result<RecordBatch>> = (k0..k1)
-                .into_par_iter()
-                .map(|k| {
-                    let codes = self.sample_chunk(&sampler, k, rows_us, seed);
-                    self.decode_chunk(k, codes, seed)
-                })
-                .collect();
-            for b in batches {
+            for b in self.sample_chunks(&sampler, k0..k1, rows_us, seed) {
                 sink.write(&b?)?;
             }
             k0 = k1;
         }
         sink.finish()?;
         Ok(rows)
+    }
+
+    /// Sample `rows` rows in memory as decoded record batches: exactly the rows, values and
+    /// types [`SynthModel::write_sample`] writes for the same seed (same chunks, same
+    /// decoding), for callers that want a table rather than a file (the Python binding).
+    pub fn sample_batches(&self, rows: u64, seed: u64) -> Result<Vec<RecordBatch>> {
+        let model = self.graph_model()?;
+        let sampler = Sampler::new(&model);
+        let rows_us = rows_usize(rows)?;
+        self.sample_chunks(&sampler, 0..rows_us.div_ceil(SAMPLE_CHUNK), rows_us, seed)
+            .into_iter()
+            .collect()
+    }
+
+    /// The Arrow schema of sampled batches.
+    pub fn sample_arrow_schema(&self) -> Result<SchemaRef> {
+        self.arrow_schema()
+    }
+
+    /// Sample and decode chunks `chunks` (in parallel) of a `rows`-row sample.
+    fn sample_chunks(
+        &self,
+        sampler: &Sampler,
+        chunks: std::ops::Range<usize>,
+        rows: usize,
+        seed: u64,
+    ) -> Vec<Result<RecordBatch>> {
+        chunks
+            .into_par_iter()
+            .map(|k| {
+                let codes = self.sample_chunk(sampler, k, rows, seed);
+                self.decode_chunk(k, codes, seed)
+            })
+            .collect()
     }
 
     fn decode_chunk(&self, k: usize, codes: Vec<Vec<u32>>, seed: u64) -> Result<RecordBatch> {
@@ -317,4 +343,10 @@ impl SynthModel {
             .collect();
         Ok(Decoder::arrow_schema(&EncodedTable::from_columns(empty)?))
     }
+}
+
+/// `rows` as a `usize`, or an error on a machine too small to index them.
+fn rows_usize(rows: u64) -> Result<usize> {
+    usize::try_from(rows)
+        .map_err(|_| SynthError::invalid("rows", rows, "too many rows for this machine"))
 }
