@@ -1,0 +1,123 @@
+//! One-shot MST timer and utility report on generated A&E rows (see `benches/README.md`).
+//!
+//! ```sh
+//! cargo build --release -p pets-benches --examples
+//! /usr/bin/time -v target/release/examples/synth_oneshot 1000000 [repeats] [max_iters]
+//! ```
+//!
+//! Encodes the 12 columns of the `synth` bench, then per repeat: fits MST at epsilon 1,
+//! delta 1e-9 (fresh noise each time), samples as many rows as the data has, and prints fit
+//! and sample wall and CPU seconds, the mean 1-way and 2-way TVD, the independent baseline
+//! and the five worst 2-way pairs.
+
+use std::time::Instant;
+
+use pets::data::{EncodeOptions, EncodedTable, encode_batches};
+use pets_benches::ae_batches;
+use pets_synth::eval::{independent_mean_tvd, mean_tvd};
+use pets_synth::{MstOptions, fit_mst};
+
+/// The 12 columns synthesised (as in the `synth` bench).
+const COLUMNS: [&str; 12] = [
+    "age_band",
+    "sex",
+    "ethnic_category",
+    "postcode_district",
+    "imd_decile",
+    "provider_code",
+    "department_type",
+    "arrival_mode",
+    "attendance_category",
+    "acuity",
+    "diagnosis_group",
+    "admitted",
+];
+
+/// CPU seconds of this process (user + system), from `/proc/self/stat`.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |p| p.1)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat(5); after the name they are 11 and 12.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn worst_pairs(real: &EncodedTable, synth: &EncodedTable, k: usize) -> Vec<(f64, String)> {
+    let mut out = Vec::new();
+    for (i, &a) in COLUMNS.iter().enumerate() {
+        for &b in &COLUMNS[i + 1..] {
+            let pair = [a, b];
+            let t = mean_tvd(real, synth, &pair, 2).expect("columns exist");
+            out.push((t, format!("{} x {}", pair[0], pair[1])));
+        }
+    }
+    out.sort_by(|x, y| y.0.total_cmp(&x.0));
+    out.truncate(k);
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let rows: u64 = args
+        .get(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let repeats: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(1);
+    let mut opts = MstOptions::new(1.0, 1e-9);
+    if let Some(iters) = args.get(3).and_then(|v| v.parse().ok()) {
+        opts.estimation.max_iters = iters;
+    }
+    let (batches, schema) = ae_batches(rows);
+    let schema = schema
+        .select(&COLUMNS)
+        .expect("the A&E schema has the columns");
+    let table = encode_batches(&schema, &batches, EncodeOptions::default()).expect("encodes");
+    drop(batches);
+    let no_postcode: Vec<&str> = COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| *c != "postcode_district")
+        .collect();
+    println!(
+        "rows {rows}: independent baseline mean 2-way TVD {:.4} (without postcode_district {:.4})",
+        independent_mean_tvd(&table, &COLUMNS).expect("columns exist"),
+        independent_mean_tvd(&table, &no_postcode).expect("columns exist"),
+    );
+    for r in 0..repeats {
+        let (t0, c0) = (Instant::now(), cpu_seconds());
+        let model = fit_mst(&table, &COLUMNS, &opts).expect("fits");
+        let (fit_wall, fit_cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
+        let (t1, c1) = (Instant::now(), cpu_seconds());
+        let synth = model
+            .sample_table(rows as usize, r as u64)
+            .expect("samples");
+        let (s_wall, s_cpu) = (t1.elapsed().as_secs_f64(), cpu_seconds() - c1);
+        println!(
+            "repeat {r}: fit {fit_wall:.2} s wall / {fit_cpu:.2} CPU-s ({} iterations), \
+             sample {s_wall:.2} s / {s_cpu:.2} CPU-s; TVD 1-way {:.4}, 2-way {:.4} \
+             (without postcode_district {:.4})",
+            model.estimation.iterations,
+            mean_tvd(&table, &synth, &COLUMNS, 1).expect("columns exist"),
+            mean_tvd(&table, &synth, &COLUMNS, 2).expect("columns exist"),
+            mean_tvd(&table, &synth, &no_postcode, 2).expect("columns exist"),
+        );
+        let cells: usize = model
+            .measurements
+            .iter()
+            .map(|m| m.measurement.values.len())
+            .sum();
+        println!("  {cells} noisy cells; tree: {:?}", model.selected);
+        for (t, p) in worst_pairs(&table, &synth, 5) {
+            println!("  {t:.4}  {p}");
+        }
+    }
+}
