@@ -12,8 +12,9 @@
 
 use std::time::Instant;
 
-use pets::data::{EncodeOptions, EncodedTable, encode_batches};
-use pets_benches::ae_batches;
+use pets::data::EncodedTable;
+use pets_benches::{ae_encoded_with, config, reset_peak_rss, rss};
+use pets_datasets::ae::ae_schema_for;
 use pets_synth::eval::{independent_mean_tvd, mean_tvd};
 use pets_synth::{MstOptions, fit_mst};
 
@@ -76,12 +77,11 @@ fn main() {
     if let Some(iters) = args.get(3).and_then(|v| v.parse().ok()) {
         opts.estimation.max_iters = iters;
     }
-    let (batches, schema) = ae_batches(rows);
-    let schema = schema
-        .select(&COLUMNS)
-        .expect("the A&E schema has the columns");
-    let table = encode_batches(&schema, &batches, EncodeOptions::default()).expect("encodes");
-    drop(batches);
+    // Streamed: the generated batches are encoded one at a time and never held together.
+    let schema = ae_schema_for(&config(rows));
+    let table = ae_encoded_with(rows, &schema, &COLUMNS, |_| {});
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let code_bytes = table.code_bytes() as u64;
     let no_postcode: Vec<&str> = COLUMNS
         .iter()
         .copied()
@@ -93,14 +93,30 @@ fn main() {
         independent_mean_tvd(&table, &no_postcode).expect("columns exist"),
     );
     for r in 0..repeats {
+        let (before, _) = rss();
+        let reset = reset_peak_rss();
         let (t0, c0) = (Instant::now(), cpu_seconds());
         let model = fit_mst(&table, &COLUMNS, &opts).expect("fits");
         let (fit_wall, fit_cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
+        let fit_peak = rss().1.saturating_sub(before);
+        let (before, _) = rss();
+        reset_peak_rss();
         let (t1, c1) = (Instant::now(), cpu_seconds());
         let synth = model
             .sample_table(rows as usize, r as u64)
             .expect("samples");
         let (s_wall, s_cpu) = (t1.elapsed().as_secs_f64(), cpu_seconds() - c1);
+        let sample_peak = rss().1.saturating_sub(before);
+        println!(
+            "  memory: codes {:.1} MiB; fit working set {:.1} MiB ({:.2}x codes), sample \
+             working set {:.1} MiB incl. its output ({:.2}x codes){}",
+            mib(code_bytes),
+            mib(fit_peak),
+            fit_peak as f64 / code_bytes as f64,
+            mib(sample_peak),
+            sample_peak as f64 / code_bytes as f64,
+            if reset { "" } else { " (peak not reset)" }
+        );
         println!(
             "repeat {r}: fit {fit_wall:.2} s wall / {fit_cpu:.2} CPU-s ({} iterations), \
              sample {s_wall:.2} s / {s_cpu:.2} CPU-s; TVD 1-way {:.4}, 2-way {:.4} \
