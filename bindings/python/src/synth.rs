@@ -22,7 +22,7 @@ use pyo3::prelude::*;
 
 use pets::data::io::{BatchStream, DEFAULT_BATCH_ROWS, open_table};
 use pets::data::{DataError, EncodeOptions, InferOptions, Schema};
-use pets_synth::{MstOptions, SynthError, SynthModel, cdp_rho};
+use pets_synth::{DomainOptions, MstOptions, SynthError, SynthModel, cdp_rho};
 
 use crate::arrow::{export_table, import_table};
 use crate::dp::dp_error;
@@ -120,11 +120,13 @@ fn infer(source: &Source, columns: Option<&[String]>) -> Result<Schema, DataErro
 ///
 /// `schema_json` is the declared schema (`None`: inferred from the data, and the model
 /// warns). `columns` are synthesised in this order (default: every encodable column of the
-/// schema). The other settings are [`MstOptions`]'s (`None`: MST's defaults).
+/// schema that is not a direct identifier); the schema becomes the synthesis domain of
+/// [`pets_synth::prepare_domain`] with `max_values`. The other settings are
+/// [`MstOptions`]'s (`None`: MST's defaults).
 #[pyfunction]
 #[pyo3(signature = (data, schema_json, columns, epsilon, delta, max_iters = None,
                     tolerance = None, max_clique_cells = None, max_pair_cells = None,
-                    compress = true))]
+                    compress = true, max_values = 128))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_mst(
     py: Python<'_>,
@@ -138,6 +140,7 @@ pub fn fit_mst(
     max_clique_cells: Option<u64>,
     max_pair_cells: Option<u64>,
     compress: bool,
+    max_values: u32,
 ) -> PyResult<PySynthModel> {
     // Settings first, before any data is read.
     cdp_rho(epsilon, delta).py_synth(py)?;
@@ -207,21 +210,12 @@ pub fn fit_mst(
                 Some(s) => s,
                 None => infer(&source, columns.as_deref())?,
             };
-            let schema = match &columns {
-                Some(cols) => schema.select(cols)?,
-                None => schema,
-            };
-            if columns.is_some()
-                && let Some(text) = schema.columns.iter().find(|c| c.kind.name() == "text")
-            {
-                return Err(DataError::InvalidSchema {
-                    column: Some(text.name.clone()),
-                    reason: "a text column has no public domain and is never synthesised; \
-                             declare it categorical (with its public values) or leave it out"
-                        .into(),
-                }
-                .into());
-            }
+            let domain = pets_synth::prepare_domain(
+                &schema,
+                columns.as_deref().unwrap_or_default(),
+                &DomainOptions { max_values },
+            )?;
+            let schema = domain.schema;
             let table = match &source {
                 Source::Batches(batches, _) => {
                     pets::data::encode_batches(&schema, batches, EncodeOptions::default())?
@@ -230,11 +224,9 @@ pub fn fit_mst(
                     pets::data::encode_file(path, &schema, EncodeOptions::default())?
                 }
             };
-            let names: Vec<&str> = columns
-                .as_ref()
-                .map(|c| c.iter().map(String::as_str).collect())
-                .unwrap_or_default();
-            pets_synth::fit_mst(&table, &names, &opts)
+            let mut model = pets_synth::fit_mst(&table, &[], &opts)?;
+            model.notes = domain.notes;
+            Ok(model)
         })
         .py_synth(py)?;
     Ok(PySynthModel { model })
@@ -392,6 +384,13 @@ impl PySynthModel {
             .into_iter()
             .map(pets::dp::queries::domain_warning)
             .collect()
+    }
+
+    /// How the declared schema became the synthesis domain: columns left out, binned or
+    /// coarsened (`pets_synth::domain`).
+    #[getter]
+    fn notes(&self) -> Vec<String> {
+        self.model.notes.clone()
     }
 
     /// Sample `rows` rows with `seed` as a `pyarrow.Table` of decoded values: the same rows,

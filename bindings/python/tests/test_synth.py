@@ -109,7 +109,15 @@ def test_model_properties(mst, schema):
     assert (m.epsilon, m.delta) == (1.0, 1e-9)
     assert 0 < m.rho < 1
     assert m.columns == COLUMNS
-    assert m.schema.to_dict()["columns"] == schema.select(COLUMNS).to_dict()["columns"]
+    # The model keeps its synthesis domain: the declared one, with length_of_stay_days
+    # (366 values) binned from the schema alone, and a note saying so.
+    declared = schema.select(COLUMNS).to_dict()["columns"]
+    kept = m.schema.to_dict()["columns"]
+    assert [c["name"] for c in kept] == COLUMNS
+    assert kept[:10] == declared[:10]
+    assert "bins" in kept[10]
+    assert "bins" not in declared[10]
+    assert any(n.startswith("length_of_stay_days: 366 values binned") for n in m.notes)
     d = len(COLUMNS)
     assert len(m.selected) == d - 1
     assert all(len(p) == 2 and set(p) <= set(COLUMNS) for p in m.selected)
@@ -313,6 +321,7 @@ def test_a_declared_schema_gives_no_warning(ae, schema):
         ({"max_clique_cells": 0}, "max_clique_cells"),
         ({"tolerance": -1.0}, "tolerance"),
         ({"seed": -1}, "seed"),
+        ({"max_values": 1}, "max_values"),
     ],
 )
 def test_invalid_settings(kwargs, match):
@@ -363,6 +372,34 @@ def test_data_errors(tmp_path, ae, schema):
         pets.synth.MST(schema=schema.to_json())
     with pytest.raises(TypeError, match="columns must be"):
         pets.synth.MST(columns="sex")
+
+
+def test_default_columns_and_wide_domains_are_prepared_from_the_schema(ae, schema):
+    small = ae.slice(0, 3_000)
+    model = pets.synth.MST(schema=schema).fit(small).model
+    assert "nhs_number" not in model.columns
+    assert "date_of_birth" not in model.columns
+    assert "arrival_datetime" in model.columns
+    assert "total_time_in_dept_min" in model.columns
+    notes = "\n".join(model.notes)
+    assert "date_of_birth" in notes
+    assert "direct identifier" in notes
+    assert "total_time_in_dept_min: 4,321 values binned" in notes
+    assert "arrival_datetime: 525,600 codes coarsened to 365 day codes" in notes
+    # The notes travel with the model file; samples are valid under the declared schema.
+    again = pets.synth.SynthModel.from_json(model.to_json())
+    assert again.notes == model.notes
+    out = model.sample(500, seed=3)
+    pets.encode(out, schema, columns=model.columns)
+    # A larger max_values keeps the declared minutes.
+    fine = (
+        pets.synth.MST(
+            schema=schema, columns=["acuity", "total_time_in_dept_min"], max_values=5_000
+        )
+        .fit(small)
+        .model
+    )
+    assert fine.notes == []
 
 
 def test_a_model_above_the_clique_limit_is_refused(ae, schema):

@@ -6,8 +6,10 @@
 //! pets synth sample model.json --rows 1000000 --seed 7 --out synth.parquet
 //! ```
 //!
-//! `fit` encodes the data against the declared schema (domains are public; nothing is read
-//! from the data but codes), fits the synthesiser under (epsilon, delta)-DP and writes the
+//! `fit` turns the declared schema into the synthesis domain (direct identifiers and text
+//! left out, wide integer/date/datetime domains binned or coarsened: `pets_synth::domain`,
+//! from the schema alone), encodes the data against it (nothing is read from the data but
+//! codes), fits the synthesiser under (epsilon, delta)-DP and writes the
 //! model file: schema, privacy parameters, noisy measurements, fitted model and ledger.
 //! `sample` needs only the model file; it streams any number of rows to Parquet, CSV or
 //! TSV, the same rows for the same seed.
@@ -16,7 +18,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use pets::data::{EncodeOptions, Schema, encode_file};
-use pets_synth::{MstOptions, SynthError, SynthModel, fit_mst};
+use pets_synth::{DomainOptions, MstOptions, SynthError, SynthModel, fit_mst, prepare_domain};
 
 /// `pets synth ...`
 #[derive(Debug, Subcommand)]
@@ -52,9 +54,14 @@ pub struct FitArgs {
     /// Delta of (epsilon, delta)-DP; well below 1 / rows.
     #[arg(long, default_value_t = 1e-9)]
     pub delta: f64,
-    /// Columns to synthesise, comma-separated (default: every encodable column).
+    /// Columns to synthesise, comma-separated (default: every encodable column that is not a
+    /// direct identifier).
     #[arg(long, value_delimiter = ',')]
     pub columns: Vec<String>,
+    /// Integer, date and datetime columns with more codes than this are binned or coarsened
+    /// for synthesis (from the schema alone; declared bins are kept).
+    #[arg(long, default_value_t = 128)]
+    pub max_values: u32,
     /// Mirror-descent iterations of the inference (default: the method's).
     #[arg(long)]
     pub iters: Option<usize>,
@@ -100,20 +107,27 @@ pub fn run(cmd: &SynthCommand) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn fit(args: &FitArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let schema = Schema::load(&args.schema)?;
-    let schema = if args.columns.is_empty() {
-        schema
-    } else {
-        schema.select(&args.columns)?
-    };
-    let table = encode_file(&args.data, &schema, EncodeOptions::default())?;
+    let declared = Schema::load(&args.schema)?;
+    let domain = prepare_domain(
+        &declared,
+        &args.columns,
+        &DomainOptions {
+            max_values: args.max_values,
+        },
+    )
+    .map_err(boxed)?;
+    for note in &domain.notes {
+        eprintln!("pets synth: {note}");
+    }
+    let table = encode_file(&args.data, &domain.schema, EncodeOptions::default())?;
     let mut opts = MstOptions::new(args.epsilon, args.delta);
     if let Some(i) = args.iters {
         opts.estimation.max_iters = i;
     }
-    let model = match args.method {
+    let mut model = match args.method {
         Method::Mst => fit_mst(&table, &[], &opts).map_err(boxed)?,
     };
+    model.notes = domain.notes;
     model.save(&args.out).map_err(boxed)?;
     eprintln!(
         "pets synth: MST over {} columns at epsilon = {}, delta = {} (rho = {:.6}); spent {}; \

@@ -129,3 +129,46 @@ fn bad_inputs_have_clear_errors() {
     ]);
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
 }
+
+#[test]
+fn fit_by_default_leaves_out_identifiers_and_coarsens_wide_domains() {
+    let (dir, data, schema) = common::ae(5_000, 11);
+    let model = dir.path().join("model.json");
+    let o = pets(&[
+        "synth",
+        "fit",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--epsilon",
+        "1",
+        "--out",
+        p(&model),
+    ]);
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    assert!(said.contains("nhs_number") && said.contains("free text"), "{said}");
+    assert!(said.contains("date_of_birth") && said.contains("direct identifier"), "{said}");
+    assert!(said.contains("total_time_in_dept_min: 4,321 values binned"), "{said}");
+    assert!(said.contains("arrival_datetime: 525,600 codes coarsened to 365 day codes"), "{said}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let notes = v["notes"].as_array().unwrap();
+    assert!(notes.len() >= 4, "{notes:?}");
+    let names: Vec<&str> = v["schema"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(!names.contains(&"date_of_birth") && !names.contains(&"nhs_number"));
+    assert!(names.contains(&"arrival_datetime") && names.contains(&"length_of_stay_days"));
+
+    // The sample is valid under the declared (finer) schema.
+    let out = dir.path().join("s.parquet");
+    let o = pets(&["synth", "sample", p(&model), "--rows", "3000", "--out", p(&out)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let declared = pets::data::Schema::load(&schema).unwrap().select(&names).unwrap();
+    let t = pets::data::encode_file(&out, &declared, Default::default()).unwrap();
+    assert_eq!(t.n_rows(), 3000);
+}

@@ -8,6 +8,8 @@
 //!   computed in one parallel pass and mergeable across partitions and trusts;
 //! - [`measure`]: noisy marginals from the Gaussian mechanism under rho-zCDP, through a
 //!   [`pets::dp::Session`] (charged before drawing, ledgered);
+//! - [`domain`]: the synthesis domain from the declared schema (columns, bins, granularity),
+//!   with notes for the release panel;
 //! - [`compress`]: MST's DP-safe merging of rare values, from noisy counts only;
 //! - [`inference`]: junction trees, belief propagation and mirror-descent estimation of a
 //!   graphical model from noisy marginals (private-pgm; McKenna, Sheldon & Miklau 2019);
@@ -29,6 +31,7 @@
 //! ```
 
 pub mod compress;
+pub mod domain;
 pub mod error;
 pub mod eval;
 pub mod inference;
@@ -38,6 +41,7 @@ pub mod model;
 pub mod mst;
 pub mod sample;
 
+pub use domain::{DomainOptions, SynthesisDomain, prepare_domain};
 pub use error::{Result, SynthError};
 pub use marginals::{Marginal, MarginalError, compute_marginals};
 pub use model::SynthModel;

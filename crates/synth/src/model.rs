@@ -83,6 +83,10 @@ pub struct SynthModel {
     pub estimation: EstimationReport,
     /// The privacy ledger of the fit.
     pub ledger: Ledger,
+    /// How the declared schema was turned into the synthesis domain (columns left out,
+    /// binned or coarsened; see [`crate::domain`]), for the release panel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl SynthModel {

@@ -50,6 +50,16 @@ pub struct MstOptions {
     pub max_pair_cells: u64,
     /// Merge values with noisy 1-way counts below `3 sigma` (MST's compression).
     pub compress: bool,
+    /// Score each candidate pair by the L1 error it would fix **minus** the expected L1
+    /// noise of measuring it, `sqrt(2/pi) sigma_2 cells` (AIM's quality score, McKenna et
+    /// al. 2022, applied to MST's selection; the penalty is public, so the sensitivity is
+    /// unchanged). Off by default (the reference MST score, which favours pairs with huge
+    /// domains). On, it skips tables that are mostly noise: on 1M A&E rows x 12 columns the
+    /// fit fell from 375k noisy cells and 8.8 CPU-s to 21k cells and 0.7 CPU-s, and the mean
+    /// 2-way TVD of the pairs without postcode district improved (0.0216 to 0.0191), but
+    /// postcode district x provider was no longer measured (its TVD 0.29 to 0.95), so the
+    /// overall mean rose from 0.035 to 0.042.
+    pub noise_penalty: bool,
     /// Inference settings.
     pub estimation: EstimationOptions,
 }
@@ -62,6 +72,7 @@ impl MstOptions {
             delta,
             max_pair_cells: 1 << 22,
             compress: true,
+            noise_penalty: false,
             estimation: EstimationOptions {
                 max_iters: 20,
                 ..EstimationOptions::default()
@@ -157,6 +168,12 @@ pub fn fit_mst(table: &EncodedTable, columns: &[&str], opts: &MstOptions) -> Res
         (rho / 3.0, rho / 3.0)
     };
     let rho2 = rho - rho1 - rho_sel;
+    // The sigma each selected 2-way marginal will be measured with (public: from rho alone).
+    let sigma2 = if d > 1 {
+        pets::dp::mechanisms::DiscreteGaussian::for_rho(1.0, rho2 / (d - 1) as f64)?.scale()
+    } else {
+        0.0
+    };
 
     // 1. Noisy 1-way marginals.
     let mut compression = Vec::with_capacity(d);
@@ -217,6 +234,9 @@ pub fn fit_mst(table: &EncodedTable, columns: &[&str], opts: &MstOptions) -> Res
                     for (&xv, &q) in row.iter().zip(pb) {
                         err += (xv as f64 - total * p * q).abs();
                     }
+                }
+                if opts.noise_penalty {
+                    err -= (2.0 / std::f64::consts::PI).sqrt() * sigma2 * x.len() as f64;
                 }
                 err
             })
@@ -302,6 +322,7 @@ pub fn fit_mst(table: &EncodedTable, columns: &[&str], opts: &MstOptions) -> Res
         },
         estimation: report,
         ledger: session.ledger(),
+        notes: Vec::new(),
     })
 }
 

@@ -222,6 +222,14 @@ class SynthModel:
         return self._native.warnings()
 
     @property
+    def notes(self) -> list[str]:
+        """How the declared schema became the synthesis domain: columns left out (free text,
+        direct identifiers), integer columns binned and dates or times coarsened to at most
+        ``max_values`` codes, wide categorical columns left to MST's compression.
+        """  # noqa: D205
+        return list(self._native.notes)
+
+    @property
     def schema_inferred(self) -> bool:
         """Whether any column's domain was read from the data (see :attr:`warnings`)."""
         return bool(self.warnings)
@@ -305,7 +313,11 @@ class MST:
             the model records it in :attr:`SynthModel.warnings`, since the set of values
             present is then not protected.
         columns: Columns to synthesise, in this order (default: every encodable column of
-            the schema; text columns are never synthesised).
+            the schema that is not a direct identifier; text columns are never synthesised).
+        max_values: Integer columns with more values than this (and no declared bins) are
+            binned, and date or datetime columns coarsened, for synthesis: from the schema
+            alone, so it costs no budget. Synthetic values are drawn uniformly within their
+            bin or period; :attr:`SynthModel.notes` lists every change.
         seed: Default seed of :meth:`sample` (``None``: 0, as ``pets synth sample``). The
             fit's noise is never seeded.
         max_iters: Mirror-descent iterations of the inference (default: MST's, 20).
@@ -334,6 +346,7 @@ class MST:
         max_clique_cells: int | None = None,
         max_pair_cells: int | None = None,
         compress: bool = True,
+        max_values: int = 128,
     ) -> None:
         self.epsilon = _float(epsilon, "epsilon")
         self.delta = _float(delta, "delta")
@@ -370,6 +383,7 @@ class MST:
         self.max_clique_cells = _positive_int(max_clique_cells, "max_clique_cells")
         self.max_pair_cells = _positive_int(max_pair_cells, "max_pair_cells")
         self.compress = bool(compress)
+        self.max_values = _int(max_values, "max_values", 2, 2**32 - 1)
         self._model: SynthModel | None = None
 
     def fit(self, data: TableLike | PathLike) -> MST:
@@ -405,6 +419,7 @@ class MST:
             self.max_clique_cells,
             self.max_pair_cells,
             self.compress,
+            self.max_values,
         )
         model = SynthModel(native)
         inferred = model.schema.domain_from_data

@@ -239,6 +239,13 @@ impl ColumnSpec {
         }
     }
 
+    /// Number of domain values (codes before the null and "other" codes) the column encodes
+    /// to: labels, integers or bins, dates or times at its granularity. `None` for text,
+    /// which is never encoded.
+    pub fn n_values(&self) -> Option<u32> {
+        crate::data::encode::codec_n_values(self)
+    }
+
     /// Builder: set the role.
     pub fn with_role(mut self, role: Role) -> Self {
         self.role = role;

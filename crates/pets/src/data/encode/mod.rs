@@ -19,6 +19,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use self::codec::CodeBook;
+
+/// The number of domain values `spec` encodes to (see [`crate::data::ColumnSpec::n_values`]).
+pub(crate) fn codec_n_values(spec: &crate::data::ColumnSpec) -> Option<u32> {
+    codec::ColumnCodec::new(spec).map(|c| c.n_values())
+}
 pub(crate) use self::codec::{ColumnCodec, Edges};
 use super::error::{DataError, Result};
 use super::io::{BatchStream, DEFAULT_BATCH_ROWS, open_table};
