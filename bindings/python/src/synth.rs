@@ -126,7 +126,7 @@ fn infer(source: &Source, columns: Option<&[String]>) -> Result<Schema, DataErro
 #[pyfunction]
 #[pyo3(signature = (data, schema_json, columns, epsilon, delta, max_iters = None,
                     tolerance = None, max_clique_cells = None, max_pair_cells = None,
-                    compress = true, max_values = 128))]
+                    compress = true, max_values = 128, noise_penalty = false))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_mst(
     py: Python<'_>,
@@ -141,6 +141,7 @@ pub fn fit_mst(
     max_pair_cells: Option<u64>,
     compress: bool,
     max_values: u32,
+    noise_penalty: bool,
 ) -> PyResult<PySynthModel> {
     // Settings first, before any data is read.
     cdp_rho(epsilon, delta).py_synth(py)?;
@@ -182,6 +183,7 @@ pub fn fit_mst(
         opts.max_pair_cells = c;
     }
     opts.compress = compress;
+    opts.noise_penalty = noise_penalty;
     if let Some(cols) = &columns
         && cols.is_empty()
     {

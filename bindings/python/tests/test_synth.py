@@ -402,6 +402,17 @@ def test_default_columns_and_wide_domains_are_prepared_from_the_schema(ae, schem
     assert fine.notes == []
 
 
+def test_noise_penalty_fits_within_the_same_budget(ae, schema):
+    model = (
+        pets.synth.MST(schema=schema, columns=COLUMNS, noise_penalty=True)
+        .fit(ae.slice(0, 5_000))
+        .model
+    )
+    ledger = model.ledger
+    assert len(model.selected) == len(COLUMNS) - 1
+    assert ledger["spent"]["rho"] == pytest.approx(model.rho, rel=1e-9)
+
+
 def test_a_model_above_the_clique_limit_is_refused(ae, schema):
     with pytest.raises(pets.InvalidParameterError, match="clique"):
         pets.synth.MST(

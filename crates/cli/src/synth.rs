@@ -62,6 +62,10 @@ pub struct FitArgs {
     /// for synthesis (from the schema alone; declared bins are kept).
     #[arg(long, default_value_t = 128)]
     pub max_values: u32,
+    /// Penalise candidate pairs by the noise of measuring them (AIM's score) when choosing
+    /// the tree: much faster on wide domains, may skip a large but useful pair.
+    #[arg(long)]
+    pub noise_penalty: bool,
     /// Mirror-descent iterations of the inference (default: the method's).
     #[arg(long)]
     pub iters: Option<usize>,
@@ -87,7 +91,7 @@ pub struct SampleArgs {
 }
 
 /// Keep the data layer's and the file system's errors typed, for their exit codes.
-fn boxed(e: SynthError) -> Box<dyn std::error::Error> {
+pub(crate) fn boxed(e: SynthError) -> Box<dyn std::error::Error> {
     match e {
         SynthError::Data(d) => Box::new(d),
         SynthError::Io { path, source } => Box::new(std::io::Error::new(
@@ -124,6 +128,7 @@ fn fit(args: &FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(i) = args.iters {
         opts.estimation.max_iters = i;
     }
+    opts.noise_penalty = args.noise_penalty;
     let mut model = match args.method {
         Method::Mst => fit_mst(&table, &[], &opts).map_err(boxed)?,
     };

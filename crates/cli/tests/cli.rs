@@ -123,8 +123,20 @@ fn demo_runs_end_to_end() {
         "== 4.",
         "domain_from_data",
         "postcode_district",
+        "== 5.",
+        "== 6.",
+        "== 7. Synthetic data",
+        "utility: mean 2-way total-variation distance",
     ] {
         assert!(t.contains(step), "missing {step:?} in\n{t}");
     }
-    assert!(dir.path().join("ae.schema.json").exists());
+    for file in [
+        "ae.schema.json",
+        "risk.json",
+        "dp_results.json",
+        "synth_model.json",
+        "synth.parquet",
+    ] {
+        assert!(dir.path().join(file).exists(), "{file} not written");
+    }
 }

@@ -147,10 +147,22 @@ fn fit_by_default_leaves_out_identifiers_and_coarsens_wide_domains() {
     ]);
     let said = text(&o);
     assert!(o.status.success(), "{said}");
-    assert!(said.contains("nhs_number") && said.contains("free text"), "{said}");
-    assert!(said.contains("date_of_birth") && said.contains("direct identifier"), "{said}");
-    assert!(said.contains("total_time_in_dept_min: 4,321 values binned"), "{said}");
-    assert!(said.contains("arrival_datetime: 525,600 codes coarsened to 365 day codes"), "{said}");
+    assert!(
+        said.contains("nhs_number") && said.contains("free text"),
+        "{said}"
+    );
+    assert!(
+        said.contains("date_of_birth") && said.contains("direct identifier"),
+        "{said}"
+    );
+    assert!(
+        said.contains("total_time_in_dept_min: 4,321 values binned"),
+        "{said}"
+    );
+    assert!(
+        said.contains("arrival_datetime: 525,600 codes coarsened to 365 day codes"),
+        "{said}"
+    );
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     let notes = v["notes"].as_array().unwrap();
@@ -166,9 +178,20 @@ fn fit_by_default_leaves_out_identifiers_and_coarsens_wide_domains() {
 
     // The sample is valid under the declared (finer) schema.
     let out = dir.path().join("s.parquet");
-    let o = pets(&["synth", "sample", p(&model), "--rows", "3000", "--out", p(&out)]);
+    let o = pets(&[
+        "synth",
+        "sample",
+        p(&model),
+        "--rows",
+        "3000",
+        "--out",
+        p(&out),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    let declared = pets::data::Schema::load(&schema).unwrap().select(&names).unwrap();
+    let declared = pets::data::Schema::load(&schema)
+        .unwrap()
+        .select(&names)
+        .unwrap();
     let t = pets::data::encode_file(&out, &declared, Default::default()).unwrap();
     assert_eq!(t.n_rows(), 3000);
 }

@@ -360,7 +360,11 @@ mod tests {
         assert_eq!((e[0], e[1], *e.last().unwrap()), (0.0, 34.0, 4320.0));
         // Minutes of a year: hours are still too many, days are kept with a note.
         assert_eq!(col("arrival").n_values(), Some(365));
-        assert!(d.notes.iter().any(|n| n.starts_with("arrival:") && n.contains("coarsest")));
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.starts_with("arrival:") && n.contains("coarsest"))
+        );
         // Days of a year: weeks.
         let seen = col("seen");
         assert!(matches!(
@@ -371,10 +375,24 @@ mod tests {
             }
         ));
         assert!(seen.n_values().unwrap() <= 128);
-        assert!(d.notes.iter().any(|n| n.starts_with("district:") && n.contains("300")));
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.starts_with("district:") && n.contains("300"))
+        );
         // Nothing changes below the limit.
-        let wide = prepare_domain(&schema(), &[], &DomainOptions { max_values: 1 << 20 }).unwrap();
-        assert_eq!(wide.schema.column("minutes").unwrap().n_values(), Some(4321));
+        let wide = prepare_domain(
+            &schema(),
+            &[],
+            &DomainOptions {
+                max_values: 1 << 20,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            wide.schema.column("minutes").unwrap().n_values(),
+            Some(4321)
+        );
         assert_eq!(
             wide.notes.len(),
             2,
@@ -409,7 +427,12 @@ mod tests {
         let s = schema();
         let opts = DomainOptions::default();
         let one = |c: &str| prepare_domain(&s, &[c.to_string()], &opts);
-        assert!(one("nhs_number").unwrap_err().to_string().contains("text column"));
+        assert!(
+            one("nhs_number")
+                .unwrap_err()
+                .to_string()
+                .contains("text column")
+        );
         let dob = one("date_of_birth").unwrap();
         assert!(dob.notes.iter().any(|n| n.contains("asked for")));
         assert!(one("nope").is_err());

@@ -136,6 +136,7 @@ def fit_mst(
     max_pair_cells: int | None = ...,
     compress: bool = ...,
     max_values: int = ...,
+    noise_penalty: bool = ...,
 ) -> SynthModel: ...
 
 class SynthModel:
