@@ -9,13 +9,15 @@
 //! The result is a [`RiskReport`] holding the Rust report: JSON and HTML are rendered on
 //! demand. Errors become the Python exceptions of [`crate::errors`].
 
+use std::collections::BTreeMap;
+
 use pyo3::prelude::*;
 
 use pets::data::io::BatchStream;
 use pets::data::{EncodeOptions, EncodedTable, InferOptions, Schema};
 use pets::disclosure::{
-    Assessment, ClassesError, ConfigError, EquivalenceClasses, INFERRED_SCHEMA_WARNING,
-    LinkageError, LinkageOptions, ReportError, RiskConfig, render_html,
+    Assessment, ClassesError, ConfigError, EquivalenceClasses, GroundDistance, Hierarchy,
+    INFERRED_SCHEMA_WARNING, LinkageError, LinkageOptions, ReportError, RiskConfig, render_html,
 };
 
 use crate::arrow::import_table;
@@ -104,7 +106,7 @@ pub fn inferred_schema_warning() -> &'static str {
 /// the schema first, as `pets risk --generalise` does.
 #[pyfunction]
 #[pyo3(signature = (data, schema_json, config_json, population = None, attacker = None,
-                    generalise = Vec::new()))]
+                    generalise = Vec::new(), hierarchy = None))]
 pub fn assess_risk(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
@@ -113,6 +115,7 @@ pub fn assess_risk(
     population: Option<&Bound<'_, PyAny>>,
     attacker: Option<&Bound<'_, PyAny>>,
     generalise: Vec<(String, String)>,
+    hierarchy: Option<BTreeMap<String, Vec<String>>>,
 ) -> PyResult<RiskReport> {
     let config: RiskConfig = serde_json::from_str(config_json).map_err(|e| {
         error_of(
@@ -141,7 +144,7 @@ pub fn assess_risk(
         }
     };
     let (schema, generalised) = self::generalise(py, schema, &generalise)?;
-    let config = config.with_roles_from(&schema);
+    let mut config = config.with_roles_from(&schema);
     config.validate().map_err(|e| config_error(py, e))?;
     for name in config
         .quasi_identifiers
@@ -153,6 +156,35 @@ pub fn assess_risk(
     let mut columns = config.quasi_identifiers.clone();
     columns.extend(config.sensitive.iter().cloned());
     let table = encode(py, &schema, &batches, columns)?;
+    if let Some(paths) = &hierarchy {
+        // As `pets risk --hierarchy`: each sensitive label's ancestors, resolved to codes.
+        let sensitive = config.sensitive.clone();
+        let invalid = |msg: String| {
+            error_of(
+                py,
+                Kind::Dual(DualError::InvalidParameter),
+                &msg,
+                sensitive.as_deref(),
+            )
+        };
+        let Some(name) = sensitive.as_deref() else {
+            return Err(invalid(
+                "a hierarchy needs a sensitive attribute (sensitive=...)".into(),
+            ));
+        };
+        if !matches!(
+            config.ground_distance,
+            GroundDistance::Auto | GroundDistance::Hierarchical(_)
+        ) {
+            return Err(invalid(
+                "a hierarchy implies ground_distance=\"hierarchical\" (or \"auto\")".into(),
+            ));
+        }
+        let column = table.column(name).py_err(py)?;
+        let h = Hierarchy::from_labels(column, paths)
+            .map_err(|e| invalid(format!("hierarchy of {name}: {e}")))?;
+        config.ground_distance = GroundDistance::Hierarchical(h);
+    }
     if !schema.domain_from_data().is_empty() && schema_json.is_some() {
         warnings.push(format!(
             "columns with domains read from data: {}",

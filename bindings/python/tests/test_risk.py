@@ -119,6 +119,75 @@ def test_report_agrees_with_cli(tmp_path, ae, schema, qi, extra_cli, extra_py):
     ) == comparable(cli)
 
 
+# Diagnosis groups 01-16 are injuries, the rest conditions: a two-level hierarchy.
+HIERARCHY = {f"{g:02d}": ["injury" if g <= 16 else "condition", f"{g:02d}"] for g in range(1, 40)}
+
+
+def test_hierarchical_t_closeness_agrees_with_cli(tmp_path, ae, schema):
+    data_path = tmp_path / "ae.parquet"
+    pets.write_table(ae, data_path)
+    schema_path = tmp_path / "ae.schema.json"
+    schema.save(schema_path)
+    h_path = tmp_path / "hierarchy.json"
+    h_path.write_text(json.dumps(HIERARCHY))
+    qi = ["sex", "age_band"]
+    code, cli = run_cli(
+        tmp_path,
+        data_path,
+        [
+            "--schema",
+            str(schema_path),
+            "--qi",
+            ",".join(qi),
+            "--sensitive",
+            "diagnosis_group",
+            "--t",
+            "0.3",
+            "--hierarchy",
+            str(h_path),
+        ],
+    )
+    report = pets.risk.assess(
+        ae, qi=qi, sensitive="diagnosis_group", schema=schema, t=0.3, hierarchy=HIERARCHY
+    )
+    assert report.passed == (code == 0)
+    assert comparable(report.to_dict()) == comparable(cli)
+    hier = report.to_dict()["t_closeness"]
+    assert hier["distance"] == "hierarchical"
+    explicit = pets.risk.assess(
+        ae,
+        qi=qi,
+        sensitive="diagnosis_group",
+        schema=schema,
+        t=0.3,
+        hierarchy=HIERARCHY,
+        ground_distance="hierarchical",
+    )
+    assert comparable(explicit.to_dict()) == comparable(report.to_dict())
+    # Leaves under one parent are closer than under the equal distance: t can only shrink.
+    equal = pets.risk.assess(ae, qi=qi, sensitive="diagnosis_group", schema=schema, t=0.3)
+    assert hier["t"] <= equal.to_dict()["t_closeness"]["t"] + 1e-12
+
+
+def test_hierarchy_errors(ae, schema):
+    small = ae.slice(0, 2_000)
+    kw = {"qi": ["sex"], "schema": schema, "t": 0.3}
+    with pytest.raises(pets.InvalidParameterError, match="needs a hierarchy"):
+        pets.risk.assess(small, sensitive="diagnosis_group", ground_distance="hierarchical", **kw)
+    with pytest.raises(pets.InvalidParameterError, match="implies"):
+        pets.risk.assess(
+            small, sensitive="diagnosis_group", ground_distance="ordered", hierarchy=HIERARCHY, **kw
+        )
+    with pytest.raises(pets.InvalidParameterError, match="99"):
+        pets.risk.assess(
+            small, sensitive="diagnosis_group", hierarchy={**HIERARCHY, "99": ["x"]}, **kw
+        )
+    with pytest.raises(TypeError, match="hierarchy"):
+        pets.risk.assess(small, sensitive="diagnosis_group", hierarchy={"01": "injury"}, **kw)
+    with pytest.raises(TypeError, match="hierarchy"):
+        pets.risk.assess(small, sensitive="diagnosis_group", hierarchy=[("01", ["x"])], **kw)
+
+
 def test_generalise_agrees_with_cli(tmp_path, ae, schema):
     data_path = tmp_path / "ae.parquet"
     pets.write_table(ae, data_path)

@@ -86,6 +86,7 @@ def assess_risk(
     population: Any | None = ...,
     attacker: Any | None = ...,
     generalise: list[tuple[str, str]] = ...,
+    hierarchy: dict[str, list[str]] | None = ...,
 ) -> RiskReport: ...
 
 class RiskReport:

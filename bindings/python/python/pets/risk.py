@@ -54,7 +54,7 @@ __all__ = ["INFERRED_SCHEMA_WARNING", "RiskReport", "assess"]
 INFERRED_SCHEMA_WARNING: str = _native.inferred_schema_warning()
 
 LVariantName = Literal["distinct", "entropy", "recursive"]
-GroundDistanceName = Literal["auto", "equal", "ordered"]
+GroundDistanceName = Literal["auto", "equal", "ordered", "hierarchical"]
 
 #: Values ``f64::MAX`` stands for in the Rust report (an infinite measure).
 _INFINITE = 1.7976931348623157e308
@@ -137,6 +137,7 @@ def assess(
     generalise: Mapping[str, str | int] | None = None,
     population: TableLike | PathLike | None = None,
     attacker: TableLike | PathLike | None = None,
+    hierarchy: Mapping[str, Sequence[str]] | None = None,
 ) -> RiskReport:
     """Assess the disclosure risk of a record-level extract, as ``pets risk`` does.
 
@@ -155,7 +156,8 @@ def assess(
         l_variant: Which l-diversity decides the check: ``"distinct"``, ``"entropy"`` or
             ``"recursive"``.
         ground_distance: t-closeness ground distance: ``"auto"`` (ordered for ordered
-            columns), ``"equal"`` or ``"ordered"``.
+            columns; hierarchical when ``hierarchy`` is given), ``"equal"``, ``"ordered"`` or
+            ``"hierarchical"`` (needs ``hierarchy``).
         alpha: Maximum alpha of (alpha,k)-anonymity, in (0, 1]; needs ``sensitive``.
         beta: Maximum beta of basic beta-likeness; needs ``sensitive``.
         delta: Maximum delta of delta-disclosure privacy; needs ``sensitive``.
@@ -181,6 +183,9 @@ def assess(
             marketer risk.
         attacker: An intruder's table (e.g. a register) to link to the release on the
             quasi-identifiers it holds.
+        hierarchy: A value hierarchy of the sensitive attribute for hierarchical
+            t-closeness (Li et al. 2007), as ``pets risk --hierarchy`` reads from JSON: each
+            value's ancestors from the root down, e.g. ``{"01": ["injury", "wound"], ...}``.
 
     Returns:
         The :class:`RiskReport`; ``report.passed`` is the command line's exit status.
@@ -202,10 +207,32 @@ def assess(
         raise InvalidParameterError(
             f'l_variant must be "distinct", "entropy" or "recursive", not {l_variant!r}'
         )
-    if ground_distance not in ("auto", "equal", "ordered"):
+    if ground_distance not in ("auto", "equal", "ordered", "hierarchical"):
         raise InvalidParameterError(
-            f'ground_distance must be "auto", "equal" or "ordered", not {ground_distance!r}'
+            'ground_distance must be "auto", "equal", "ordered" or "hierarchical", '
+            f"not {ground_distance!r}"
         )
+    paths: dict[str, list[str]] | None = None
+    if hierarchy is not None:
+        if not isinstance(hierarchy, Mapping):
+            raise TypeError("hierarchy must map each sensitive value to its ancestors")
+        paths = {}
+        for value, ancestors in hierarchy.items():
+            if (
+                not isinstance(value, str)
+                or isinstance(ancestors, str)
+                or not isinstance(ancestors, Sequence)
+                or not all(isinstance(a, str) for a in ancestors)
+            ):
+                raise TypeError(
+                    "hierarchy maps values (str) to their ancestors (a list of str), "
+                    f"not {value!r}: {ancestors!r}"
+                )
+            paths[value] = list(ancestors)
+        if ground_distance == "hierarchical":
+            ground_distance = "auto"  # resolved to the hierarchy once the data are encoded
+    elif ground_distance == "hierarchical":
+        raise InvalidParameterError('ground_distance="hierarchical" needs a hierarchy')
     config: dict[str, Any] = {
         "quasi_identifiers": _columns(qi, "qi") or [],
         "sensitive": sensitive,
@@ -245,6 +272,7 @@ def assess(
         None if population is None else _table(population, "population"),
         None if attacker is None else _table(attacker, "attacker"),
         levels,
+        paths,
     )
     report = RiskReport(native)
     for w in report.warnings:
