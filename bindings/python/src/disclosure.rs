@@ -107,6 +107,7 @@ pub fn inferred_schema_warning() -> &'static str {
 #[pyfunction]
 #[pyo3(signature = (data, schema_json, config_json, population = None, attacker = None,
                     generalise = Vec::new(), hierarchy = None))]
+#[allow(clippy::too_many_arguments)] // the Python signature, one keyword each
 pub fn assess_risk(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
