@@ -24,7 +24,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use pets::data::io::{DEFAULT_BATCH_ROWS, open_table};
+use pets::data::io::DEFAULT_BATCH_ROWS;
 use pets::data::{CodeBook, EncodeOptions, EncodedColumn, EncodedTable, Encoder};
 use pets::disclosure::assess;
 use pets_benches::{
@@ -188,7 +188,8 @@ fn from_file(path: &Path) -> Result<(), Error> {
             ..Default::default()
         },
     )?;
-    enc.push_stream(open_table(path, DEFAULT_BATCH_ROWS)?)?;
+    let stream = enc.open_file(path, DEFAULT_BATCH_ROWS, &[])?;
+    enc.push_stream(stream)?;
     let table = enc.finish()?;
     let load = t.elapsed().as_secs_f64();
     let t = Instant::now();

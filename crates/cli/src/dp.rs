@@ -16,7 +16,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use pets::data::io::{DEFAULT_BATCH_ROWS, open_table};
+use pets::data::io::{DEFAULT_BATCH_ROWS, file_columns};
 use pets::data::{EncodeOptions, Encoder, Schema};
 use pets::dp::bounding::RowKeys;
 use pets::dp::queries::DpData;
@@ -76,21 +76,23 @@ pub fn run(args: &DpQueryArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Encode, keeping the person-id column (text, never encoded) aside.
     let mut encoder = Encoder::new(&schema, EncodeOptions::default())?;
     let mut id_arrays = Vec::new();
-    for batch in open_table(&args.data, DEFAULT_BATCH_ROWS)? {
+    if let Some(id) = &spec.id_column {
+        let available = file_columns(&args.data)?;
+        if !available.contains(id) {
+            return Err(Box::new(DpError::UnknownColumn {
+                column: id.clone(),
+                what: format!("data file {}", args.data.display()),
+                available,
+            }));
+        }
+    }
+    let extra: Vec<String> = spec.id_column.iter().cloned().collect();
+    for batch in encoder.open_file(&args.data, DEFAULT_BATCH_ROWS, &extra)? {
         let batch = batch?;
         if let Some(id) = &spec.id_column {
             let col = batch
                 .column_by_name(id)
-                .ok_or_else(|| DpError::UnknownColumn {
-                    column: id.clone(),
-                    what: format!("data file {}", args.data.display()),
-                    available: batch
-                        .schema()
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().clone())
-                        .collect(),
-                })?;
+                .expect("the id column is in the file and read with the encoded ones");
             id_arrays.push(col.clone());
         }
         encoder.push(&batch)?;

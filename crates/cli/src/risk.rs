@@ -165,7 +165,7 @@ fn encode(
             ..Default::default()
         },
     )?;
-    for batch in open_table(path, DEFAULT_BATCH_ROWS)? {
+    for batch in enc.open_file(path, DEFAULT_BATCH_ROWS, &[])? {
         let batch = batch?;
         enc.push(&batch)?;
         bar.inc(batch.num_rows() as u64);

@@ -115,7 +115,8 @@ pub fn run(cmd: &SchemaCommand) -> Result<ExitCode, CliError> {
                 },
             )?;
             let bar = spinner(&format!("checking {}", a.file.display()));
-            enc.push_stream(open_table(&a.file, DEFAULT_BATCH_ROWS)?)?;
+            let stream = enc.open_file(&a.file, DEFAULT_BATCH_ROWS, &[])?;
+            enc.push_stream(stream)?;
             bar.finish_and_clear();
             let table = enc.finish()?;
             let r = table.report();

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use pets::data::io::{DEFAULT_BATCH_ROWS, open_table};
+use pets::data::io::DEFAULT_BATCH_ROWS;
 use pets::data::{EncodeOptions, Encoder, InferOptions, Schema, TableSummary};
 
 use crate::exit::CliError;
@@ -75,7 +75,8 @@ pub fn encode_with_spinner(
 ) -> Result<pets::data::EncodedTable, CliError> {
     let bar = spinner(&format!("encoding {}", file.display()));
     let mut enc = Encoder::new(schema, EncodeOptions::default())?;
-    enc.push_stream(open_table(file, DEFAULT_BATCH_ROWS)?)?;
+    let stream = enc.open_file(file, DEFAULT_BATCH_ROWS, &[])?;
+    enc.push_stream(stream)?;
     bar.finish_and_clear();
     Ok(enc.finish()?)
 }

@@ -449,3 +449,33 @@ fn datetime_type_is_named_in_mismatch() {
     assert!(err.to_string().contains("Date32"), "{err}");
     let _ = DataType::Utf8;
 }
+
+#[test]
+fn encode_file_reads_only_what_it_encodes_and_still_reports_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.csv");
+    std::fs::write(&p, "extra,sex,note\n1,M,a\n2,F,b\n").unwrap();
+    let schema = Schema::new(vec![
+        ColumnSpec::categorical("sex", ["M", "F"]),
+        ColumnSpec::new("note", ColumnKind::Text),
+    ])
+    .unwrap();
+    let t = encode_file(&p, &schema, EncodeOptions::default()).unwrap();
+    assert_eq!(t.n_rows(), 2);
+    assert_eq!(t.column("sex").unwrap().codes, [0, 1]);
+    assert_eq!(t.report().undeclared_data_columns, ["extra"]);
+    assert_eq!(t.report().text_columns_not_encoded, ["note"]);
+    // A declared column missing from the file names every column the file has.
+    let wider = Schema::new(vec![
+        ColumnSpec::categorical("sex", ["M", "F"]),
+        ColumnSpec::integer("age", 0, 120),
+    ])
+    .unwrap();
+    let err = encode_file(&p, &wider, EncodeOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"age\"") && err.contains("extra, sex, note"),
+        "{err}"
+    );
+}

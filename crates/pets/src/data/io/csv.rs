@@ -28,6 +28,10 @@ pub struct CsvReadOptions {
     pub comment: Option<u8>,
     /// Rows per batch.
     pub batch_size: usize,
+    /// Read only these columns (in file order; names not in the file are ignored, so the
+    /// consumer reports them). `None`: every column. Fields of other columns are still
+    /// split, but no arrays are built for them.
+    pub columns: Option<Vec<String>>,
 }
 
 impl Default for CsvReadOptions {
@@ -40,6 +44,7 @@ impl Default for CsvReadOptions {
             trim: false,
             comment: None,
             batch_size: DEFAULT_BATCH_ROWS,
+            columns: None,
         }
     }
 }
@@ -135,6 +140,16 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<BatchSt
     if let Some(c) = opts.comment {
         builder = builder.with_comment(c);
     }
+    let schema = match &opts.columns {
+        Some(wanted) => {
+            let keep: Vec<usize> = (0..names.len())
+                .filter(|&i| wanted.iter().any(|w| *w == names[i]))
+                .collect();
+            builder = builder.with_projection(keep.clone());
+            Arc::new(schema.project(&keep)?)
+        }
+        None => schema,
+    };
     // Nulls are decided here, after optional trimming, rather than by the Arrow reader, so
     // that "  ?" and "?" are treated alike; the reader keeps every text as is.
     let keep_all = regex::Regex::new("$.^").expect("valid regex");

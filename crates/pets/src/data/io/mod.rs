@@ -15,7 +15,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 pub use self::csv::{CsvReadOptions, CsvSink, CsvWriteOptions, read_csv};
-pub use self::parquet::{ParquetSink, ParquetWriteOptions, read_parquet};
+pub use self::parquet::{ParquetSink, ParquetWriteOptions, read_parquet, read_parquet_columns};
 use super::error::{DataError, Result};
 
 /// Default number of rows in a batch read from a file.
@@ -116,25 +116,40 @@ impl FileFormat {
 
 /// Open a table for streaming, choosing the reader by extension (`.csv`, `.tsv`, `.parquet`).
 pub fn open_table(path: impl AsRef<Path>, batch_rows: usize) -> Result<BatchStream> {
+    open_table_columns(path, batch_rows, None)
+}
+
+/// As [`open_table`], reading only `columns` when given (names not in the file are left
+/// out, for the consumer to report): Parquet decodes only those column chunks, CSV builds
+/// arrays only for them.
+pub fn open_table_columns(
+    path: impl AsRef<Path>,
+    batch_rows: usize,
+    columns: Option<&[String]>,
+) -> Result<BatchStream> {
     let path = path.as_ref();
+    let csv = |delimiter: u8| CsvReadOptions {
+        delimiter,
+        batch_size: batch_rows,
+        columns: columns.map(<[String]>::to_vec),
+        ..Default::default()
+    };
     match FileFormat::from_path(path)? {
-        FileFormat::Csv => read_csv(
-            path,
-            &CsvReadOptions {
-                batch_size: batch_rows,
-                ..Default::default()
-            },
-        ),
-        FileFormat::Tsv => read_csv(
-            path,
-            &CsvReadOptions {
-                delimiter: b'\t',
-                batch_size: batch_rows,
-                ..Default::default()
-            },
-        ),
-        FileFormat::Parquet => read_parquet(path, batch_rows),
+        FileFormat::Csv => read_csv(path, &csv(b',')),
+        FileFormat::Tsv => read_csv(path, &csv(b'\t')),
+        FileFormat::Parquet => read_parquet_columns(path, batch_rows, columns),
     }
+}
+
+/// The column names of a CSV, TSV or Parquet file, from its header or footer (no rows read).
+pub fn file_columns(path: impl AsRef<Path>) -> Result<Vec<String>> {
+    let stream = open_table(path, 1)?;
+    Ok(stream
+        .arrow_schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect())
 }
 
 /// Somewhere record batches can be written, one after another.

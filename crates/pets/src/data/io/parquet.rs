@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::{RecordBatch, new_empty_array};
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::{
     ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
@@ -20,6 +21,17 @@ use crate::data::error::{DataError, Result};
 
 /// Open a Parquet file as a stream of batches of at most `batch_rows` rows.
 pub fn read_parquet(path: impl AsRef<Path>, batch_rows: usize) -> Result<BatchStream> {
+    read_parquet_columns(path, batch_rows, None)
+}
+
+/// As [`read_parquet`], decoding only the top-level `columns` (in file order; names not in
+/// the file are ignored, so the consumer reports them): a Parquet file is columnar, so the
+/// others are never read from disk or decompressed.
+pub fn read_parquet_columns(
+    path: impl AsRef<Path>,
+    batch_rows: usize,
+    columns: Option<&[String]>,
+) -> Result<BatchStream> {
     let path = path.as_ref();
     if batch_rows == 0 {
         return Err(DataError::InvalidArgument {
@@ -28,10 +40,23 @@ pub fn read_parquet(path: impl AsRef<Path>, batch_rows: usize) -> Result<BatchSt
         });
     }
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?.with_batch_size(batch_rows);
-    let schema = builder.schema().clone();
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)?.with_batch_size(batch_rows);
+    if let Some(wanted) = columns {
+        let roots: Vec<usize> = builder
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| wanted.iter().any(|w| w == f.name()))
+            .map(|(i, _)| i)
+            .collect();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        builder = builder.with_projection(mask);
+    }
     let rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
     let reader = builder.build()?;
+    // The projected schema (the builder's is the whole file's).
+    let schema = arrow_array::RecordBatchReader::schema(&reader);
     Ok(BatchStream::new(schema, reader.map(|b| b.map_err(DataError::from))).with_rows_hint(rows))
 }
 
