@@ -43,6 +43,23 @@ pub const RISK_QIS: [&str; 4] = ["age", "sex", "postcode_district", "arrival_dat
 /// The sensitive attribute of the release-panel scenario.
 pub const RISK_SENSITIVE: &str = "diagnosis_group";
 
+/// The 12 A&E columns the synthesis benches fit (about 6.5e11 declared joint cells,
+/// postcode district's 2,800 values among them), as in the synthetic-data issue.
+pub const SYNTH_COLUMNS: [&str; 12] = [
+    "age_band",
+    "sex",
+    "ethnic_category",
+    "postcode_district",
+    "imd_decile",
+    "provider_code",
+    "department_type",
+    "arrival_mode",
+    "attendance_category",
+    "acuity",
+    "diagnosis_group",
+    "admitted",
+];
+
 /// The columns the DP histogram bench reads: provider, arrival time (for the hour of day) and
 /// age band.
 pub const DP_COLUMNS: [&str; 3] = ["provider_code", "arrival_datetime", "age_band"];

@@ -11,21 +11,7 @@ use pets_benches::{ae_batches, bench_rows};
 use pets_synth::eval::{independent_mean_tvd, mean_tvd};
 use pets_synth::{MstOptions, fit_mst};
 
-/// The 12 columns synthesised.
-const COLUMNS: [&str; 12] = [
-    "age_band",
-    "sex",
-    "ethnic_category",
-    "postcode_district",
-    "imd_decile",
-    "provider_code",
-    "department_type",
-    "arrival_mode",
-    "attendance_category",
-    "acuity",
-    "diagnosis_group",
-    "admitted",
-];
+use pets_benches::SYNTH_COLUMNS as COLUMNS;
 
 fn synth(c: &mut Criterion) {
     let mut g = c.benchmark_group("synth");

@@ -18,21 +18,7 @@ use pets_datasets::ae::ae_schema_for;
 use pets_synth::eval::{independent_mean_tvd, mean_tvd};
 use pets_synth::{MstOptions, fit_mst};
 
-/// The 12 columns synthesised (as in the `synth` bench).
-const COLUMNS: [&str; 12] = [
-    "age_band",
-    "sex",
-    "ethnic_category",
-    "postcode_district",
-    "imd_decile",
-    "provider_code",
-    "department_type",
-    "arrival_mode",
-    "attendance_category",
-    "acuity",
-    "diagnosis_group",
-    "admitted",
-];
+use pets_benches::SYNTH_COLUMNS as COLUMNS;
 
 /// CPU seconds of this process (user + system), from `/proc/self/stat`.
 fn cpu_seconds() -> f64 {

@@ -58,6 +58,15 @@ def cli_binary() -> str | None:
     return None
 
 
+def write_inputs(tmp_path, ae, schema) -> tuple[Path, Path]:
+    """The extract as Parquet and its schema as JSON, for the command line."""
+    data_path = tmp_path / "ae.parquet"
+    pets.write_table(ae, data_path)
+    schema_path = tmp_path / "ae.schema.json"
+    schema.save(schema_path)
+    return data_path, schema_path
+
+
 def run_cli(tmp_path, data_path, args) -> tuple[int, dict]:
     cli = cli_binary()
     if cli is None:
@@ -90,10 +99,7 @@ def run_cli(tmp_path, data_path, args) -> tuple[int, dict]:
     ],
 )
 def test_report_agrees_with_cli(tmp_path, ae, schema, qi, extra_cli, extra_py):
-    data_path = tmp_path / "ae.parquet"
-    pets.write_table(ae, data_path)
-    schema_path = tmp_path / "ae.schema.json"
-    schema.save(schema_path)
+    data_path, schema_path = write_inputs(tmp_path, ae, schema)
     code, cli = run_cli(
         tmp_path,
         data_path,
@@ -124,10 +130,7 @@ HIERARCHY = {f"{g:02d}": ["injury" if g <= 16 else "condition", f"{g:02d}"] for 
 
 
 def test_hierarchical_t_closeness_agrees_with_cli(tmp_path, ae, schema):
-    data_path = tmp_path / "ae.parquet"
-    pets.write_table(ae, data_path)
-    schema_path = tmp_path / "ae.schema.json"
-    schema.save(schema_path)
+    data_path, schema_path = write_inputs(tmp_path, ae, schema)
     h_path = tmp_path / "hierarchy.json"
     h_path.write_text(json.dumps(HIERARCHY))
     qi = ["sex", "age_band"]
@@ -189,10 +192,7 @@ def test_hierarchy_errors(ae, schema):
 
 
 def test_generalise_agrees_with_cli(tmp_path, ae, schema):
-    data_path = tmp_path / "ae.parquet"
-    pets.write_table(ae, data_path)
-    schema_path = tmp_path / "ae.schema.json"
-    schema.save(schema_path)
+    data_path, schema_path = write_inputs(tmp_path, ae, schema)
     qi = ["sex", "age", "arrival_datetime"]
     _, cli = run_cli(
         tmp_path,

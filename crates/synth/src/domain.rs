@@ -24,6 +24,7 @@
 //! release panel.
 
 use pets::data::{Binning, ColumnKind, ColumnSpec, DateGranularity, Role, Schema, TimeGranularity};
+use pets::disclosure::report::thousands;
 
 use crate::error::{Result, SynthError};
 
@@ -147,18 +148,6 @@ pub fn prepare_domain(
     })
 }
 
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 /// `spec` with at most `max` codes where the rules of the module docs allow it.
 fn coarsen(spec: ColumnSpec, max: u32, notes: &mut Vec<String>) -> ColumnSpec {
     let n = spec.n_values().unwrap_or(0);
@@ -205,17 +194,11 @@ fn coarsen(spec: ColumnSpec, max: u32, notes: &mut Vec<String>) -> ColumnSpec {
                 DateGranularity::Month,
                 DateGranularity::Year,
             ];
-            let from = *granularity;
-            let at = STEPS.iter().position(|g| *g == from).unwrap_or(0);
-            let mut out = spec.clone();
-            for &g in &STEPS[at + 1..] {
-                if let ColumnKind::Date { granularity, .. } = &mut out.kind {
+            let out = coarsest_within(&spec, &STEPS, *granularity, max, |k, g| {
+                if let ColumnKind::Date { granularity, .. } = k {
                     *granularity = g;
                 }
-                if out.n_values().unwrap_or(0) <= max {
-                    break;
-                }
-            }
+            });
             coarsened_note(notes, &name, n, &out, max, "dates");
             out
         }
@@ -226,17 +209,11 @@ fn coarsen(spec: ColumnSpec, max: u32, notes: &mut Vec<String>) -> ColumnSpec {
                 TimeGranularity::Hour,
                 TimeGranularity::Day,
             ];
-            let from = *granularity;
-            let at = STEPS.iter().position(|g| *g == from).unwrap_or(0);
-            let mut out = spec.clone();
-            for &g in &STEPS[at + 1..] {
-                if let ColumnKind::Datetime { granularity, .. } = &mut out.kind {
+            let out = coarsest_within(&spec, &STEPS, *granularity, max, |k, g| {
+                if let ColumnKind::Datetime { granularity, .. } = k {
                     *granularity = g;
                 }
-                if out.n_values().unwrap_or(0) <= max {
-                    break;
-                }
-            }
+            });
             coarsened_note(notes, &name, n, &out, max, "times");
             out
         }
@@ -250,6 +227,26 @@ fn coarsen(spec: ColumnSpec, max: u32, notes: &mut Vec<String>) -> ColumnSpec {
         }
         _ => spec,
     }
+}
+
+/// `spec` at the first granularity of `steps` coarser than `from` with at most `max` codes,
+/// or at the coarsest step when none fits.
+fn coarsest_within<G: Copy + PartialEq>(
+    spec: &ColumnSpec,
+    steps: &[G],
+    from: G,
+    max: u32,
+    set: impl Fn(&mut ColumnKind, G),
+) -> ColumnSpec {
+    let at = steps.iter().position(|g| *g == from).unwrap_or(0);
+    let mut out = spec.clone();
+    for &g in &steps[at + 1..] {
+        set(&mut out.kind, g);
+        if out.n_values().unwrap_or(0) <= max {
+            break;
+        }
+    }
+    out
 }
 
 fn granularity_name(kind: &ColumnKind) -> String {
