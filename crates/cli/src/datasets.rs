@@ -15,7 +15,8 @@ use crate::progress::rows_bar;
 pub enum DatasetsCommand {
     /// Generate synthetic A&E attendances (one row each) to a Parquet or CSV file.
     Generate(GenerateArgs),
-    /// Print the declared schema of the generated A&E data (JSON, or TOML with --toml).
+    /// Print the declared schema of a bundled dataset: the generated A&E data (default), or
+    /// the shared SynAE subset or UCI Adult files (JSON, or TOML with --toml).
     Schema(AeSchemaArgs),
 }
 
@@ -48,6 +49,20 @@ pub struct AeSchemaArgs {
     /// Print TOML instead of JSON.
     #[arg(long)]
     pub toml: bool,
+    /// Which dataset's declared schema.
+    #[arg(long, value_enum, default_value_t = DatasetName::Ae)]
+    pub dataset: DatasetName,
+}
+
+/// The datasets whose declared schemas ship with pets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DatasetName {
+    /// The generated A&E attendances (`pets datasets generate`).
+    Ae,
+    /// NHS England's SynAE subset (`synae/synae_provider15273_2016.csv` in the shared data).
+    Synae,
+    /// UCI Adult (`adult/` in the shared data).
+    Adult,
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
@@ -90,7 +105,11 @@ pub fn run(cmd: &DatasetsCommand) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         DatasetsCommand::Schema(a) => {
-            let s = ae_schema_for(&AeConfig::default());
+            let s = match a.dataset {
+                DatasetName::Ae => ae_schema_for(&AeConfig::default()),
+                DatasetName::Synae => pets_datasets::synae::schema(),
+                DatasetName::Adult => pets_datasets::adult::schema(),
+            };
             if a.toml {
                 print!("{}", s.to_toml()?);
             } else {

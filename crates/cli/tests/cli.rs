@@ -126,6 +126,7 @@ fn demo_runs_end_to_end() {
         "== 5.",
         "== 6.",
         "== 7. Synthetic data",
+        "person-level: at most 3 attendances per local_patient_id",
         "utility: mean 2-way total-variation distance",
     ] {
         assert!(t.contains(step), "missing {step:?} in\n{t}");
@@ -139,4 +140,20 @@ fn demo_runs_end_to_end() {
     ] {
         assert!(dir.path().join(file).exists(), "{file} not written");
     }
+}
+
+#[test]
+fn datasets_schema_prints_every_bundled_schema() {
+    for (name, column) in [
+        ("ae", "arrival_datetime"),
+        ("synae", "AE_Arrive_Date"),
+        ("adult", "education"),
+    ] {
+        let o = pets(&["datasets", "schema", "--dataset", name]);
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        let s = pets::data::Schema::from_json(&String::from_utf8_lossy(&o.stdout)).unwrap();
+        assert!(s.column(column).is_ok(), "{name} lacks {column}");
+    }
+    let o = pets(&["datasets", "schema", "--dataset", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
