@@ -21,7 +21,8 @@ use arrow_array::RecordBatch;
 use pyo3::prelude::*;
 
 use pets::data::io::{BatchStream, DEFAULT_BATCH_ROWS, open_table};
-use pets::data::{DataError, EncodeOptions, InferOptions, Schema};
+use pets::data::{DataError, EncodeOptions, Encoder, InferOptions, Schema};
+use pets::dp::bounding::{Bounded, RowKeys};
 use pets_synth::{DomainOptions, MstOptions, SynthError, SynthModel, cdp_rho};
 
 use crate::arrow::{export_table, import_table};
@@ -126,7 +127,8 @@ fn infer(source: &Source, columns: Option<&[String]>) -> Result<Schema, DataErro
 #[pyfunction]
 #[pyo3(signature = (data, schema_json, columns, epsilon, delta, max_iters = None,
                     tolerance = None, max_clique_cells = None, max_pair_cells = None,
-                    compress = true, max_values = 128, noise_penalty = false))]
+                    compress = true, max_values = 128, noise_penalty = false,
+                    person_id = None, max_rows_per_person = 1, bounding_seed = 0))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_mst(
     py: Python<'_>,
@@ -142,6 +144,9 @@ pub fn fit_mst(
     compress: bool,
     max_values: u32,
     noise_penalty: bool,
+    person_id: Option<String>,
+    max_rows_per_person: u32,
+    bounding_seed: u64,
 ) -> PyResult<PySynthModel> {
     // Settings first, before any data is read.
     cdp_rho(epsilon, delta).py_synth(py)?;
@@ -218,15 +223,27 @@ pub fn fit_mst(
                 &DomainOptions { max_values },
             )?;
             let schema = domain.schema;
-            let table = match &source {
+            // Encode; with a person id, also read its column (never encoded) for bounding.
+            let (table, keys) = match &source {
                 Source::Batches(batches, _) => {
-                    pets::data::encode_batches(&schema, batches, EncodeOptions::default())?
+                    let table =
+                        pets::data::encode_batches(&schema, batches, EncodeOptions::default())?;
+                    let keys = person_id
+                        .as_deref()
+                        .map(|id| RowKeys::from_batches(id, batches, false))
+                        .transpose()?;
+                    (table, keys)
                 }
                 Source::File(path) => {
-                    pets::data::encode_file(path, &schema, EncodeOptions::default())?
+                    let enc = Encoder::new(&schema, EncodeOptions::default())?;
+                    RowKeys::encode_file_with(enc, path, person_id.as_deref())?
                 }
             };
-            let mut model = pets_synth::fit_mst(&table, &[], &opts)?;
+            let bounded = match &keys {
+                Some(k) => Bounded::by_person(k, max_rows_per_person, bounding_seed)?,
+                None => Bounded::row_level(table.n_rows()),
+            };
+            let mut model = pets_synth::fit_mst_bounded(&table, &[], &opts, &bounded)?;
             model.notes = domain.notes;
             Ok(model)
         })
@@ -431,9 +448,30 @@ impl PySynthModel {
     }
 }
 
+/// The synthesis domain of `columns` (all when `None`) of a declared schema, from the
+/// schema alone: returns the prepared schema as JSON and the notes of every change.
+#[pyfunction]
+#[pyo3(signature = (schema_json, columns = None, max_values = 128))]
+pub fn prepare_domain(
+    py: Python<'_>,
+    schema_json: &str,
+    columns: Option<Vec<String>>,
+    max_values: u32,
+) -> PyResult<(String, Vec<String>)> {
+    let schema = Schema::from_json(schema_json).py_synth(py)?;
+    let domain = pets_synth::prepare_domain(
+        &schema,
+        columns.as_deref().unwrap_or_default(),
+        &DomainOptions { max_values },
+    )
+    .py_synth(py)?;
+    Ok((domain.schema.to_json(), domain.notes))
+}
+
 /// Add the synthesis functions and classes to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySynthModel>()?;
     m.add_function(wrap_pyfunction!(fit_mst, m)?)?;
+    m.add_function(wrap_pyfunction!(prepare_domain, m)?)?;
     Ok(())
 }

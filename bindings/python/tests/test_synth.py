@@ -402,6 +402,58 @@ def test_default_columns_and_wide_domains_are_prepared_from_the_schema(ae, schem
     assert fine.notes == []
 
 
+def test_prepare_domain_is_what_the_fit_synthesises(ae, schema):
+    cols = ["age_band", "arrival_datetime", "total_time_in_dept_min", "admitted"]
+    d = pets.synth.prepare_domain(schema, cols)
+    assert d.columns == cols
+    model = pets.synth.MST(schema=schema, columns=cols).fit(ae.slice(0, 5_000)).model
+    assert d.notes == model.notes
+    assert len(d.notes) == 2
+    columns_of = lambda s: json.loads(s.to_json())["columns"]  # noqa: E731
+    assert columns_of(d.schema) == columns_of(model.schema)
+    enc = pets.encode(ae.slice(0, 5_000), d.schema)
+    assert enc.cardinality("total_time_in_dept_min") <= 128
+    assert enc.cardinality("arrival_datetime") <= 366
+    everything = pets.synth.prepare_domain(schema)
+    assert "nhs_number" not in everything.columns
+    assert "acuity" in everything.columns
+    assert "SynthesisDomain(" in repr(everything)
+    with pytest.raises(pets.SchemaError, match="nope"):
+        pets.synth.prepare_domain(schema, ["nope"])
+    with pytest.raises(pets.InvalidParameterError, match="max_values"):
+        pets.synth.prepare_domain(schema, cols, max_values=1)
+    with pytest.raises(TypeError, match=r"pets\.Schema"):
+        pets.synth.prepare_domain({"columns": []})
+
+
+def test_person_level_privacy(tmp_path, ae, schema):
+    small = ae.slice(0, 5_000)
+    cols = ["age_band", "sex", "acuity", "admitted"]
+    person = pets.synth.MST(
+        schema=schema, columns=cols, person_id="nhs_number", max_rows_per_person=2
+    ).fit(small)
+    row = pets.synth.MST(schema=schema, columns=cols).fit(small)
+    for p, r in zip(person.model.measurements, row.model.measurements, strict=True):
+        assert p["sigma"] == pytest.approx(2 * r["sigma"], rel=1e-6)  # sigma doubles
+    entries = person.model.ledger["entries"]
+    assert {e["contribution"]["unit"] for e in entries} == {"person"}
+    assert entries[0]["contribution"]["id_column"] == "nhs_number"
+    assert "nhs_number" not in person.model.columns
+    # The same from a file, and the id must exist.
+    path = tmp_path / "ae.parquet"
+    pets.write_table(small, path)
+    from_file = pets.synth.MST(
+        schema=schema, columns=cols, person_id="nhs_number", max_rows_per_person=2
+    ).fit(path)
+    assert from_file.model.ledger["entries"][0]["contribution"] == entries[0]["contribution"]
+    with pytest.raises(pets.SchemaError, match="nope"):
+        pets.synth.MST(schema=schema, columns=cols, person_id="nope").fit(path)
+    with pytest.raises(pets.SchemaError, match="nope"):
+        pets.synth.MST(schema=schema, columns=cols, person_id="nope").fit(small)
+    with pytest.raises(pets.InvalidParameterError, match="max_rows_per_person"):
+        pets.synth.MST(person_id="nhs_number", max_rows_per_person=0)
+
+
 def test_noise_penalty_fits_within_the_same_budget(ae, schema):
     model = (
         pets.synth.MST(schema=schema, columns=COLUMNS, noise_penalty=True)

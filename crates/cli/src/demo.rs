@@ -13,10 +13,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
-use pets::data::{InferOptions, Schema, TableSummary};
+use pets::data::{EncodeOptions, Encoder, InferOptions, Schema, TableSummary};
+use pets::disclosure::report::thousands;
+use pets::dp::bounding::{Bounded, RowKeys};
 use pets_datasets::ae::{ae_schema_for, write_ae};
 use pets_synth::eval::{independent_mean_tvd, mean_tvd};
-use pets_synth::{DomainOptions, MstOptions, SynthError, fit_mst, prepare_domain};
+use pets_synth::{DomainOptions, MstOptions, SynthError, fit_mst_bounded, prepare_domain};
 
 use crate::datasets::config;
 use crate::dp::{self, DpQueryArgs};
@@ -180,6 +182,11 @@ const SYNTH_COLUMNS: [&str; 12] = [
     "admitted",
 ];
 
+/// The person id of the demo's synthesis (as in the DP spec).
+const SYNTH_PERSON_ID: &str = "local_patient_id";
+/// Attendances a patient may contribute to the demo's synthesis (as in the DP spec).
+const SYNTH_MAX_ROWS_PER_PERSON: u32 = 3;
+
 /// Step 7: an MST synthesiser at (1, 1e-9)-DP, a synthetic file of the same size, and its
 /// utility (mean 2-way TVD) beside sampling each column independently.
 fn synthesise(a: &DemoArgs, declared: &Schema) -> Result<(), CliError> {
@@ -194,9 +201,22 @@ fn synthesise(a: &DemoArgs, declared: &Schema) -> Result<(), CliError> {
     for note in &domain.notes {
         println!("  {note}");
     }
-    let table = encode_with_spinner(&data, &domain.schema)?;
+    // The same unit of privacy as the DP step: the patient, at most 3 attendances each.
+    let enc = Encoder::new(&domain.schema, EncodeOptions::default())?;
+    let (table, keys) = RowKeys::encode_file_with(enc, &data, Some(SYNTH_PERSON_ID))?;
+    let Some(keys) = keys else {
+        unreachable!("encode_file_with returns keys when an id column is given")
+    };
+    let bounded = Bounded::by_person(&keys, SYNTH_MAX_ROWS_PER_PERSON, a.seed)?;
+    println!(
+        "person-level: at most {SYNTH_MAX_ROWS_PER_PERSON} attendances per {SYNTH_PERSON_ID} \
+         ({} of {} rows kept; the noise scales with the bound)",
+        thousands(bounded.n_selected() as u64),
+        thousands(table.n_rows() as u64)
+    );
     let t = Instant::now();
-    let mut model = fit_mst(&table, &[], &MstOptions::new(1.0, 1e-9)).map_err(synth_err)?;
+    let mut model =
+        fit_mst_bounded(&table, &[], &MstOptions::new(1.0, 1e-9), &bounded).map_err(synth_err)?;
     model.notes = domain.notes;
     let fit = t.elapsed().as_secs_f64();
     let model_path = a.out.join("synth_model.json");

@@ -16,7 +16,6 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use pets::data::io::{DEFAULT_BATCH_ROWS, file_columns};
 use pets::data::{EncodeOptions, Encoder, Schema};
 use pets::dp::bounding::RowKeys;
 use pets::dp::queries::DpData;
@@ -73,41 +72,16 @@ pub fn run(args: &DpQueryArgs) -> Result<(), Box<dyn std::error::Error>> {
         session = session.with_alpha(a)?;
     }
 
-    // Encode, keeping the person-id column (text, never encoded) aside.
-    let mut encoder = Encoder::new(&schema, EncodeOptions::default())?;
-    let mut id_arrays = Vec::new();
-    if let Some(id) = &spec.id_column {
-        let available = file_columns(&args.data)?;
-        if !available.contains(id) {
-            return Err(Box::new(DpError::UnknownColumn {
-                column: id.clone(),
-                what: format!("data file {}", args.data.display()),
-                available,
-            }));
-        }
-    }
-    let extra: Vec<String> = spec.id_column.iter().cloned().collect();
-    for batch in encoder.open_file(&args.data, DEFAULT_BATCH_ROWS, &extra)? {
-        let batch = batch?;
-        if let Some(id) = &spec.id_column {
-            let col = batch
-                .column_by_name(id)
-                .expect("the id column is in the file and read with the encoded ones");
-            id_arrays.push(col.clone());
-        }
-        encoder.push(&batch)?;
-    }
-    let table = encoder.finish()?;
-    let data = match &spec.id_column {
-        Some(id) => {
-            let ids = RowKeys::from_arrays(id, &id_arrays, false)?;
-            DpData::by_person(
-                &table,
-                &ids,
-                spec.max_rows_per_person,
-                args.seed.unwrap_or(spec.seed),
-            )?
-        }
+    // Encode, reading the person-id column (text, never encoded) alongside.
+    let encoder = Encoder::new(&schema, EncodeOptions::default())?;
+    let (table, keys) = RowKeys::encode_file_with(encoder, &args.data, spec.id_column.as_deref())?;
+    let data = match &keys {
+        Some(ids) => DpData::by_person(
+            &table,
+            ids,
+            spec.max_rows_per_person,
+            args.seed.unwrap_or(spec.seed),
+        )?,
         None => DpData::row_level(&table),
     };
 

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use pets::data::DataError;
+use pets::dp::DpError;
 
 /// An error that ends a command.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +31,20 @@ impl From<Box<dyn std::error::Error>> for CliError {
             Ok(d) => return CliError::Data(*d),
             Err(e) => e,
         };
-        CliError::Failed(e)
+        match e.downcast::<DpError>() {
+            Ok(d) => CliError::from(*d),
+            Err(e) => CliError::Failed(e),
+        }
+    }
+}
+
+impl From<DpError> for CliError {
+    /// A data-layer error met while reading for DP (e.g. the file) keeps its exit code.
+    fn from(e: DpError) -> Self {
+        match e {
+            DpError::Data(d) => CliError::Data(d),
+            e => CliError::Failed(Box::new(e)),
+        }
     }
 }
 

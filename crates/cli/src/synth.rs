@@ -17,8 +17,12 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use pets::data::{EncodeOptions, Schema, encode_file};
-use pets_synth::{DomainOptions, MstOptions, SynthError, SynthModel, fit_mst, prepare_domain};
+use pets::data::{EncodeOptions, Encoder, Schema};
+use pets::disclosure::report::thousands;
+use pets::dp::bounding::{Bounded, RowKeys};
+use pets_synth::{
+    DomainOptions, MstOptions, SynthError, SynthModel, fit_mst_bounded, prepare_domain,
+};
 
 /// `pets synth ...`
 #[derive(Debug, Subcommand)]
@@ -62,6 +66,16 @@ pub struct FitArgs {
     /// for synthesis (from the schema alone; declared bins are kept).
     #[arg(long, default_value_t = 128)]
     pub max_values: u32,
+    /// Person-level privacy: the column identifying a person (e.g. nhs_number); each
+    /// person's rows are cut to --max-rows-per-person, chosen at random, before fitting.
+    #[arg(long)]
+    pub person_id: Option<String>,
+    /// Rows a person may contribute (with --person-id); the noise grows with it.
+    #[arg(long, default_value_t = 1)]
+    pub max_rows_per_person: u32,
+    /// Seed of the choice of each person's rows (data processing, not privacy noise).
+    #[arg(long, default_value_t = 0)]
+    pub bounding_seed: u64,
     /// Penalise candidate pairs by the noise of measuring them (AIM's score) when choosing
     /// the tree: much faster on wide domains, may skip a large but useful pair.
     #[arg(long)]
@@ -93,7 +107,7 @@ pub struct SampleArgs {
 /// Keep the data layer's and the file system's errors typed, for their exit codes.
 pub(crate) fn boxed(e: SynthError) -> Box<dyn std::error::Error> {
     match e {
-        SynthError::Data(d) => Box::new(d),
+        SynthError::Data(d) | SynthError::Dp(pets::dp::DpError::Data(d)) => Box::new(d),
         SynthError::Io { path, source } => Box::new(std::io::Error::new(
             source.kind(),
             format!("{path}: {source}"),
@@ -123,14 +137,35 @@ fn fit(args: &FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     for note in &domain.notes {
         eprintln!("pets synth: {note}");
     }
-    let table = encode_file(&args.data, &domain.schema, EncodeOptions::default())?;
+    let enc = Encoder::new(&domain.schema, EncodeOptions::default())?;
+    let (table, keys) = RowKeys::encode_file_with(enc, &args.data, args.person_id.as_deref())?;
+    let bounded = match &keys {
+        Some(keys) => {
+            let id = keys.column();
+            let b = Bounded::by_person(keys, args.max_rows_per_person, args.bounding_seed)?;
+            eprintln!(
+                "pets synth: person-level privacy: at most {} row(s) per {id}, {} of {} rows kept",
+                args.max_rows_per_person,
+                thousands(b.n_selected() as u64),
+                thousands(table.n_rows() as u64)
+            );
+            b
+        }
+        None => {
+            eprintln!(
+                "pets synth: row-level privacy (each row is treated as a different person); \
+                 give --person-id for person-level"
+            );
+            Bounded::row_level(table.n_rows())
+        }
+    };
     let mut opts = MstOptions::new(args.epsilon, args.delta);
     if let Some(i) = args.iters {
         opts.estimation.max_iters = i;
     }
     opts.noise_penalty = args.noise_penalty;
     let mut model = match args.method {
-        Method::Mst => fit_mst(&table, &[], &opts).map_err(boxed)?,
+        Method::Mst => fit_mst_bounded(&table, &[], &opts, &bounded).map_err(boxed)?,
     };
     model.notes = domain.notes;
     model.save(&args.out).map_err(boxed)?;

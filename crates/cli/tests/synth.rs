@@ -195,3 +195,94 @@ fn fit_by_default_leaves_out_identifiers_and_coarsens_wide_domains() {
     let t = pets::data::encode_file(&out, &declared, Default::default()).unwrap();
     assert_eq!(t.n_rows(), 3000);
 }
+
+#[test]
+fn person_level_fit_bounds_rows_and_ledgers_the_person() {
+    let (dir, data, schema) = common::ae(8_000, 5);
+    let model = dir.path().join("model.json");
+    let fit = |extra: &[&str]| {
+        let mut args = vec![
+            "synth",
+            "fit",
+            p(&data),
+            "--schema",
+            p(&schema),
+            "--columns",
+            "age_band,sex,acuity,admitted",
+            "--epsilon",
+            "1",
+            "--out",
+            p(&model),
+        ];
+        args.extend_from_slice(extra);
+        pets(&args)
+    };
+    let o = fit(&[
+        "--person-id",
+        "local_patient_id",
+        "--max-rows-per-person",
+        "2",
+    ]);
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    assert!(
+        said.contains("person-level privacy: at most 2 row(s) per local_patient_id"),
+        "{said}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    for e in v["ledger"]["entries"].as_array().unwrap() {
+        assert_eq!(e["contribution"]["unit"], "person", "{e}");
+        assert_eq!(e["contribution"]["max_rows_per_person"], 2, "{e}");
+        assert_eq!(e["contribution"]["id_column"], "local_patient_id", "{e}");
+    }
+    // The id column is read, never synthesised.
+    let names: Vec<&str> = v["schema"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["age_band", "sex", "acuity", "admitted"]);
+
+    // Without an id the command says the guarantee is per row.
+    let o = fit(&[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("row-level privacy"), "{}", text(&o));
+
+    // A missing id column names the file's columns; a zero bound is refused.
+    let o = fit(&["--person-id", "nope"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("nope") && text(&o).contains("local_patient_id"),
+        "{}",
+        text(&o)
+    );
+    let o = fit(&[
+        "--person-id",
+        "local_patient_id",
+        "--max-rows-per-person",
+        "0",
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("max_rows_per_person"), "{}", text(&o));
+
+    // A missing file is still a file error (exit 4) when the id is read alongside.
+    let missing = dir.path().join("missing.parquet");
+    let o = pets(&[
+        "synth",
+        "fit",
+        p(&missing),
+        "--schema",
+        p(&schema),
+        "--columns",
+        "sex",
+        "--epsilon",
+        "1",
+        "--person-id",
+        "local_patient_id",
+        "--out",
+        p(&model),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+}

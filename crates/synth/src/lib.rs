@@ -45,4 +45,4 @@ pub use domain::{DomainOptions, SynthesisDomain, prepare_domain};
 pub use error::{Result, SynthError};
 pub use marginals::{Marginal, MarginalError, compute_marginals};
 pub use model::SynthModel;
-pub use mst::{MstOptions, cdp_delta, cdp_rho, fit_mst};
+pub use mst::{MstOptions, cdp_delta, cdp_rho, fit_mst, fit_mst_bounded};

@@ -22,14 +22,6 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 
-/// The unit of privacy of synthetic-data measurements.
-pub fn row_contribution() -> Contribution {
-    Contribution::row_level(
-        "each record is treated as a different person; bound the rows per person before \
-         fitting (pets dp bounding) for person-level privacy",
-    )
-}
-
 /// Dense counts over columns `cols`, each `(codes, map, size)`: a row with codes `c_j` counts
 /// in cell `sum map_j[c_j] * stride_j` of a table of shape `size_j` (row-major).
 /// Parallel over row chunks; every `map_j[c] < size_j` is the caller's contract.
@@ -82,15 +74,17 @@ pub struct Noisy {
 
 /// Release `counts` (a marginal over `columns`) with discrete Gaussian noise costing at most
 /// `rho` (zCDP) of `session`: the smallest sigma whose OpenDP privacy map fits `rho` at L2
-/// sensitivity 1. The session charges before drawing and records the release.
+/// sensitivity `m = contribution.max_rows_per_person` (one person's `m` rows can all fall in
+/// one cell). The session charges before drawing and records the release.
 pub fn measure_gaussian(
     session: &mut Session,
     query: &str,
     columns: &[String],
     counts: &[u64],
     rho: f64,
+    contribution: &Contribution,
 ) -> Result<Noisy> {
-    let mech = DiscreteGaussian::for_rho(1.0, rho)?;
+    let mech = DiscreteGaussian::for_rho(f64::from(contribution.max_rows_per_person), rho)?;
     let x: Vec<i64> = counts
         .iter()
         .map(|&c| i64::try_from(c).unwrap_or(i64::MAX))
@@ -98,7 +92,7 @@ pub fn measure_gaussian(
     let rel = session.release(
         &mech,
         &x,
-        QueryRecord::new(query, columns.to_vec(), row_contribution()),
+        QueryRecord::new(query, columns.to_vec(), contribution.clone()),
     )?;
     Ok(Noisy {
         values: rel.value.iter().map(|&v| v as f64).collect(),
@@ -123,7 +117,8 @@ mod tests {
     #[test]
     fn measuring_charges_the_session_first() {
         let mut s = Session::zcdp(0.5).unwrap();
-        let n = measure_gaussian(&mut s, "m", &["a".into()], &[10, 20, 30], 0.25).unwrap();
+        let row = Contribution::row_level("each row a person");
+        let n = measure_gaussian(&mut s, "m", &["a".into()], &[10, 20, 30], 0.25, &row).unwrap();
         assert_eq!(n.values.len(), 3);
         assert!(
             (n.sigma - (1.0f64 / 0.5).sqrt()).abs() < 1e-9,
@@ -133,6 +128,19 @@ mod tests {
         assert!(s.spent().main() <= 0.25 && s.spent().main() > 0.25 * (1.0 - 1e-9));
         assert_eq!(s.ledger().entries.len(), 1);
         // Over budget: refused, nothing drawn.
-        assert!(measure_gaussian(&mut s, "m", &["a".into()], &[1], 0.5).is_err());
+        assert!(measure_gaussian(&mut s, "m", &["a".into()], &[1], 0.5, &row).is_err());
+        // Three rows a person: sensitivity 3, so three times the noise for the same rho.
+        let mut s = Session::zcdp(0.5).unwrap();
+        let three = Contribution {
+            max_rows_per_person: 3,
+            ..row.clone()
+        };
+        let n3 = measure_gaussian(&mut s, "m", &["a".into()], &[10], 0.25, &three).unwrap();
+        assert!(
+            (n3.sigma / n.sigma - 3.0).abs() < 1e-9,
+            "{} {}",
+            n3.sigma,
+            n.sigma
+        );
     }
 }

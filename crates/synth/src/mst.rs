@@ -25,10 +25,12 @@
 //! 1-way count is below `3 sigma` are merged per column ([`crate::compress`]); this reads
 //! released values only. The total is estimated from the noisy marginals; the true row count
 //! is never used. Pairs whose compressed table would exceed `max_pair_cells` are not
-//! candidates (a public decision from released figures). Privacy is per record: bound the
-//! rows per person first for person-level privacy.
+//! candidates (a public decision from released figures). Privacy is per record with
+//! [`fit_mst`]; [`fit_mst_bounded`] keeps at most `m` rows a person and scales every
+//! sensitivity by `m`, for person-level privacy.
 
 use pets::data::{EncodedColumn, EncodedTable};
+use pets::dp::bounding::Bounded;
 use pets::dp::mechanisms::Selection;
 use pets::dp::{Cost, QueryRecord, Session};
 use rayon::prelude::*;
@@ -36,7 +38,7 @@ use rayon::prelude::*;
 use crate::compress::Compression;
 use crate::error::{Result, SynthError};
 use crate::inference::{EstimationOptions, Measurement, estimate, estimate_total};
-use crate::measure::{count_mapped, measure_gaussian, row_contribution};
+use crate::measure::{count_mapped, measure_gaussian};
 use crate::model::{FittedTables, MODEL_FORMAT, MODEL_VERSION, NoisyMarginal, SynthModel};
 
 /// Settings of [`fit_mst`].
@@ -132,17 +134,59 @@ pub fn cdp_rho(epsilon: f64, delta: f64) -> Result<f64> {
     Ok(lo)
 }
 
-/// Fit MST to the encoded `table` over `columns` (all encoded columns when empty).
+/// Fit MST to the encoded `table` over `columns` (all encoded columns when empty), with
+/// row-level privacy (see [`fit_mst_bounded`] for person-level).
 pub fn fit_mst(table: &EncodedTable, columns: &[&str], opts: &MstOptions) -> Result<SynthModel> {
+    fit_mst_bounded(table, columns, opts, &Bounded::row_level(table.n_rows()))
+}
+
+/// [`fit_mst`] on the rows `bounded` keeps (e.g. [`Bounded::by_person`]: at most `m` rows a
+/// person), so the guarantee is about people: every marginal has L2 sensitivity `m` (one
+/// person's `m` rows may share a cell) and every selection score L1 sensitivity `m`, and
+/// the noise scales with `m` for the same budget. The ledger records the unit.
+pub fn fit_mst_bounded(
+    table: &EncodedTable,
+    columns: &[&str],
+    opts: &MstOptions,
+    bounded: &Bounded,
+) -> Result<SynthModel> {
     let rho = cdp_rho(opts.epsilon, opts.delta)?;
+    if bounded.n_rows() != table.n_rows() {
+        return Err(SynthError::invalid(
+            "bounded",
+            bounded.n_rows(),
+            format!(
+                "the bounding was made for {} rows but the table has {}",
+                bounded.n_rows(),
+                table.n_rows()
+            ),
+        ));
+    }
+    let contribution = bounded.contribution().clone();
+    let m = f64::from(contribution.max_rows_per_person);
     let mut session = Session::zcdp(rho)?.with_conversion_delta(opts.delta)?;
-    let cols: Vec<&EncodedColumn> = if columns.is_empty() {
+    let picked: Vec<&EncodedColumn> = if columns.is_empty() {
         table.columns().iter().collect()
     } else {
         columns
             .iter()
             .map(|c| table.column(c))
             .collect::<std::result::Result<_, _>>()?
+    };
+    // The kept rows only (a copy of the synthesised columns' codes when bounding drops any).
+    let kept: Option<Vec<EncodedColumn>> = bounded.rows().map(|rows| {
+        picked
+            .par_iter()
+            .map(|c| EncodedColumn {
+                spec: c.spec.clone(),
+                codebook: c.codebook,
+                codes: rows.iter().map(|&r| c.codes[r as usize]).collect(),
+            })
+            .collect()
+    });
+    let cols: Vec<&EncodedColumn> = match &kept {
+        Some(k) => k.iter().collect(),
+        None => picked,
     };
     if cols.is_empty() {
         return Err(SynthError::invalid(
@@ -170,7 +214,7 @@ pub fn fit_mst(table: &EncodedTable, columns: &[&str], opts: &MstOptions) -> Res
     let rho2 = rho - rho1 - rho_sel;
     // The sigma each selected 2-way marginal will be measured with (public: from rho alone).
     let sigma2 = if d > 1 {
-        pets::dp::mechanisms::DiscreteGaussian::for_rho(1.0, rho2 / (d - 1) as f64)?.scale()
+        pets::dp::mechanisms::DiscreteGaussian::for_rho(m, rho2 / (d - 1) as f64)?.scale()
     } else {
         0.0
     };
@@ -186,6 +230,7 @@ pub fn fit_mst(table: &EncodedTable, columns: &[&str], opts: &MstOptions) -> Res
             &names[i..=i],
             &counts,
             rho1 / d as f64,
+            &contribution,
         )?;
         let comp = if opts.compress {
             Compression::from_noisy(&names[i], &noisy.values, 3.0 * noisy.sigma)
@@ -251,7 +296,7 @@ pub fn fit_mst(table: &EncodedTable, columns: &[&str], opts: &MstOptions) -> Res
                 break;
             }
             let sel =
-                Selection::for_cost(1.0, false, cand.len(), &Cost::rho(rho_sel / rounds as f64))?;
+                Selection::for_cost(m, false, cand.len(), &Cost::rho(rho_sel / rounds as f64))?;
             let cand_scores: Vec<f64> = cand.iter().map(|&k| scores[k]).collect();
             let rel = session.release(
                 &sel,
@@ -259,7 +304,7 @@ pub fn fit_mst(table: &EncodedTable, columns: &[&str], opts: &MstOptions) -> Res
                 QueryRecord::new(
                     "mst: select the next tree edge (L1 error of the independent estimate)",
                     names.clone(),
-                    row_contribution(),
+                    contribution.clone(),
                 ),
             )?;
             let (a, b) = pairs[cand[rel.value]];
@@ -282,6 +327,7 @@ pub fn fit_mst(table: &EncodedTable, columns: &[&str], opts: &MstOptions) -> Res
             &pair,
             &counts,
             rho2 / selected.len() as f64,
+            &contribution,
         )?;
         measurements.push(NoisyMarginal {
             columns: pair,

@@ -127,3 +127,43 @@ fn one_column_and_bad_input() {
     assert!(e.to_string().contains("nope"), "{e}");
     assert!(fit_mst(&real, &["sex"], &MstOptions::new(-1.0, 1e-9)).is_err());
 }
+
+#[test]
+fn person_level_fit_scales_the_noise_and_ledgers_the_unit() {
+    use pets::dp::bounding::{Bounded, RowKeys};
+    use pets::dp::ledger::PrivacyUnit;
+    use pets_synth::fit_mst_bounded;
+    let real = ae(20_000, 4);
+    let cols = ["age_band", "sex", "acuity", "admitted"];
+    // Synthetic people with 1-4 rows each.
+    let ids: Vec<u32> = (0..real.n_rows() as u32).map(|r| (r + r % 4) / 4).collect();
+    let n_keys = *ids.iter().max().unwrap() as usize + 1;
+    let keys = RowKeys::from_ids("person", ids, n_keys).unwrap();
+    let bounded = Bounded::by_person(&keys, 2, 7).unwrap();
+    let kept = bounded.n_selected() as f64;
+    assert!(kept < real.n_rows() as f64);
+    let opts = MstOptions::new(1.0, 1e-9);
+    let person = fit_mst_bounded(&real, &cols, &opts, &bounded).unwrap();
+    let row = fit_mst(&real, &cols, &opts).unwrap();
+    // Same budget, spent exactly; twice the noise for two rows a person.
+    let spent = person.ledger.spent.main();
+    assert!(spent <= person.rho && spent >= person.rho * (1.0 - 1e-9));
+    for (p, r) in person.measurements.iter().zip(&row.measurements) {
+        let ratio = p.measurement.sigma / r.measurement.sigma;
+        assert!((ratio - 2.0).abs() < 1e-6, "{ratio}");
+    }
+    for e in &person.ledger.entries {
+        assert_eq!(e.contribution.unit, PrivacyUnit::Person);
+        assert_eq!(e.contribution.max_rows_per_person, 2);
+        assert_eq!(e.contribution.id_column.as_deref(), Some("person"));
+    }
+    // The total estimates the kept rows, not all rows.
+    assert!(
+        (person.total - kept).abs() < 0.05 * kept,
+        "{} vs {kept}",
+        person.total
+    );
+    // A bounding made for another table is refused.
+    let other = Bounded::row_level(10);
+    assert!(fit_mst_bounded(&real, &cols, &opts, &other).is_err());
+}

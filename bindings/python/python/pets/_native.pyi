@@ -138,7 +138,13 @@ def fit_mst(
     compress: bool = ...,
     max_values: int = ...,
     noise_penalty: bool = ...,
+    person_id: str | None = ...,
+    max_rows_per_person: int = ...,
+    bounding_seed: int = ...,
 ) -> SynthModel: ...
+def prepare_domain(
+    schema_json: str, columns: list[str] | None = ..., max_values: int = ...
+) -> tuple[str, list[str]]: ...
 
 class SynthModel:
     @staticmethod

@@ -57,7 +57,7 @@ from pets.errors import DomainFromDataWarning, InvalidParameterError, PetsError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MST", "SynthModel", "load_model"]
+__all__ = ["MST", "SynthModel", "SynthesisDomain", "load_model", "prepare_domain"]
 
 _MAX_SEED = 2**64 - 1
 
@@ -291,6 +291,63 @@ def load_model(path: PathLike) -> SynthModel:
     return SynthModel.load(path)
 
 
+class SynthesisDomain:
+    """The domain a synthesiser will fit, prepared from a declared schema alone.
+
+    Attributes:
+        schema: The synthesised columns with their synthesis domains (wide integers binned,
+            dates and datetimes coarsened); encode data against it to get the codes the
+            synthesiser counts.
+        notes: One line per column left out, binned or coarsened (as in the model file).
+    """
+
+    def __init__(self, schema: Schema, notes: list[str]) -> None:
+        self.schema = schema
+        self.notes = notes
+
+    @property
+    def columns(self) -> list[str]:
+        """The synthesised column names, in order."""
+        return self.schema.names
+
+    def __repr__(self) -> str:
+        return f"SynthesisDomain({len(self.columns)} columns, {len(self.notes)} notes)"
+
+
+def prepare_domain(
+    schema: Schema, columns: Sequence[str] | None = None, max_values: int = 128
+) -> SynthesisDomain:
+    """Return what :meth:`MST.fit` will synthesise, before any data is read or budget spent.
+
+    The same step as the fit's: direct identifiers and free text are left out unless named,
+    integer columns without declared bins above ``max_values`` values are binned to integer
+    widths, and dates and datetimes are coarsened to the finest granularity with at most
+    ``max_values`` codes. It reads the schema only, so it costs no privacy budget.
+
+    Args:
+        schema: The declared schema.
+        columns: The columns to synthesise (``None``: every encodable, non-identifying one).
+        max_values: The widest integer, date or datetime domain kept as is (>= 2).
+
+    Raises:
+        SchemaError: a named column is not in the schema.
+        InvalidParameterError: ``max_values`` below 2.
+
+    Example:
+        >>> import pets.datasets, pets.synth
+        >>> d = pets.synth.prepare_domain(pets.datasets.ae_schema(), ["age", "sex"])
+        >>> d.columns
+        ['age', 'sex']
+    """
+    if not isinstance(schema, Schema):
+        raise TypeError(f"schema must be a pets.Schema, not {type(schema).__name__}")
+    cols = None if columns is None else [str(c) for c in columns]
+    text, notes = _native.prepare_domain(
+        schema.to_json(), cols, _int(max_values, "max_values", 2, 2**32 - 1)
+    )
+    return SynthesisDomain(Schema.from_json(text), list(notes))
+
+
 class MST:
     """MST: differentially private synthetic data from a maximum spanning tree of marginals.
 
@@ -302,8 +359,9 @@ class MST:
     1-way count below ``3 sigma``) are merged per column from released counts only; the
     record count is estimated from the noisy marginals.
 
-    Privacy is per record: bound each person's rows first (e.g. one attendance per person)
-    for person-level privacy.
+    Privacy is per record unless ``person_id`` is given: then each person's rows are cut to
+    ``max_rows_per_person`` (chosen at random) before fitting, every sensitivity is scaled
+    by it, and the ledger records the person as the unit.
 
     Args:
         epsilon: Epsilon of (epsilon, delta)-DP for the whole fit (> 0).
@@ -318,6 +376,12 @@ class MST:
             binned, and date or datetime columns coarsened, for synthesis: from the schema
             alone, so it costs no budget. Synthetic values are drawn uniformly within their
             bin or period; :attr:`SynthModel.notes` lists every change.
+        person_id: The column identifying a person (e.g. ``"nhs_number"``; read, never
+            synthesised) for person-level privacy.
+        max_rows_per_person: Rows a person may contribute when ``person_id`` is given (the
+            noise grows in proportion).
+        bounding_seed: Seed of the choice of each person's rows (data processing, not
+            privacy noise).
         noise_penalty: Choose tree edges by the L1 error each pair would fix minus the
             expected noise of measuring it (AIM's score) instead of MST's plain error: much
             faster on wide domains, but may skip a large useful pair (e.g. postcode district
@@ -352,6 +416,9 @@ class MST:
         compress: bool = True,
         max_values: int = 128,
         noise_penalty: bool = False,
+        person_id: str | None = None,
+        max_rows_per_person: int = 1,
+        bounding_seed: int = 0,
     ) -> None:
         self.epsilon = _float(epsilon, "epsilon")
         self.delta = _float(delta, "delta")
@@ -390,6 +457,11 @@ class MST:
         self.compress = bool(compress)
         self.max_values = _int(max_values, "max_values", 2, 2**32 - 1)
         self.noise_penalty = bool(noise_penalty)
+        if person_id is not None and not isinstance(person_id, str):
+            raise TypeError(f"person_id must be a column name (str), not {type(person_id)}")
+        self.person_id = person_id
+        self.max_rows_per_person = _int(max_rows_per_person, "max_rows_per_person", 1, 2**32 - 1)
+        self.bounding_seed = _int(bounding_seed, "bounding_seed", 0)
         self._model: SynthModel | None = None
 
     def fit(self, data: TableLike | PathLike) -> MST:
@@ -427,6 +499,9 @@ class MST:
             self.compress,
             self.max_values,
             self.noise_penalty,
+            self.person_id,
+            self.max_rows_per_person,
+            self.bounding_seed,
         )
         model = SynthModel(native)
         inferred = model.schema.domain_from_data

@@ -22,6 +22,10 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use std::path::Path;
+
+use crate::data::io::{DEFAULT_BATCH_ROWS, file_columns};
+use crate::data::{EncodedTable, Encoder};
 use crate::dp::error::{DpError, Result};
 use crate::dp::ledger::{Contribution, PrivacyUnit};
 
@@ -140,6 +144,47 @@ impl RowKeys {
             })
             .collect::<Result<_>>()?;
         RowKeys::from_arrays(column, &arrays, keep_labels)
+    }
+
+    /// Encode the file at `path` with `encoder` in one streamed pass and, when `id_column`
+    /// is given, read that column alongside (projected with the encoded ones, never
+    /// encoded) as the person keys. An id column missing from the file is an
+    /// [`DpError::UnknownColumn`] naming the file's columns, raised before any row is read.
+    pub fn encode_file_with(
+        mut encoder: Encoder,
+        path: &Path,
+        id_column: Option<&str>,
+    ) -> Result<(EncodedTable, Option<RowKeys>)> {
+        if let Some(id) = id_column {
+            let available = file_columns(path)?;
+            if !available.iter().any(|c| c == id) {
+                return Err(DpError::UnknownColumn {
+                    column: id.into(),
+                    what: format!("data file {}", path.display()),
+                    available,
+                });
+            }
+        }
+        let extra: Vec<String> = id_column.iter().map(|c| c.to_string()).collect();
+        let mut arrays = Vec::new();
+        for batch in encoder.open_file(path, DEFAULT_BATCH_ROWS, &extra)? {
+            let batch = batch?;
+            if let Some(id) = id_column {
+                let col = batch.column_by_name(id).ok_or_else(|| {
+                    DpError::query(
+                        "reading the person id",
+                        format!("column {id} vanished from a batch of {}", path.display()),
+                    )
+                })?;
+                arrays.push(col.clone());
+            }
+            encoder.push(&batch)?;
+        }
+        let table = encoder.finish()?;
+        let keys = id_column
+            .map(|id| RowKeys::from_arrays(id, &arrays, false))
+            .transpose()?;
+        Ok((table, keys))
     }
 
     /// Keys from dense ids already computed (`ids[i] < n_keys`). The ids must identify
