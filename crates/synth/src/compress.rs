@@ -8,9 +8,15 @@
 //! kept cells unchanged, the rare cell `y_rare = sum_{unsupported} y_i / sqrt(k)` with
 //! `Q_rare = 1 / sqrt(k)` (k merged values), so its noise stays `N(0, sigma^2)`.
 //! On sampling, a rare code is expanded to one of the merged values with probability
-//! proportional to its clamped noisy count `max(y_i, 0)` (uniformly if all are zero):
-//! post-processing of released values, which keeps more of the 1-way shape of long-tailed
-//! columns than the reference's uniform choice.
+//! proportional to an empirical-Bayes (James-Stein) estimate of its count from the released
+//! values alone: `c_i = max(m + s (y_i - m), 0)` with `m` the mean of the merged noisy
+//! counts and `s = v / (v + sigma^2)` the share of their spread that is signal, where
+//! `v = max(var(y) - sigma^2, 0)` (uniformly if every estimate is zero). With no signal
+//! (`s = 0`) this is the reference's uniform choice; with strong signal it follows the noisy
+//! counts. Either extreme alone loses: at 10k A&E rows the merged postcode districts are
+//! almost pure noise and weighting by clamped noisy counts scattered their mass at random
+//! (1-way TVD 0.082 against the uniform reference's 0.076); at 100k and more the counts
+//! carry the long tail's shape. It is post-processing of released values (sigma is public).
 
 use serde::{Deserialize, Serialize};
 
@@ -25,15 +31,17 @@ pub struct Compression {
     pub kept: Vec<u32>,
     /// Original codes merged into the rare code `kept.len()` (empty: no rare code).
     pub rare: Vec<u32>,
-    /// Cumulative weights of the merged codes (clamped noisy counts, normalised; empty:
+    /// Cumulative weights of the merged codes (shrunken noisy counts, normalised; empty:
     /// uniform).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rare_cdf: Vec<f64>,
 }
 
 impl Compression {
-    /// Keep the codes whose noisy count is at least `threshold` (MST: `3 sigma`).
-    pub fn from_noisy(column: &str, noisy: &[f64], threshold: f64) -> Compression {
+    /// Keep the codes whose noisy count (noise scale `sigma`) is at least `3 sigma`, as MST
+    /// does, and weight the merged ones for expansion (see the module docs).
+    pub fn from_noisy(column: &str, noisy: &[f64], sigma: f64) -> Compression {
+        let threshold = 3.0 * sigma;
         let (mut kept, mut rare) = (Vec::new(), Vec::new());
         for (c, &y) in noisy.iter().enumerate() {
             if y >= threshold {
@@ -42,7 +50,8 @@ impl Compression {
                 rare.push(c as u32);
             }
         }
-        let w: Vec<f64> = rare.iter().map(|&c| noisy[c as usize].max(0.0)).collect();
+        let y: Vec<f64> = rare.iter().map(|&c| noisy[c as usize]).collect();
+        let w = shrunken_counts(&y, sigma);
         let s: f64 = w.iter().sum();
         let rare_cdf = if s > 0.0 {
             let mut acc = 0.0;
@@ -120,13 +129,38 @@ impl Compression {
     }
 }
 
+/// Empirical-Bayes estimates of true counts from noisy ones `y` with noise variance
+/// `sigma^2`: shrink towards their mean by the share of their variance that is signal,
+/// then clamp at zero (James & Stein 1961; Efron & Morris 1973).
+fn shrunken_counts(y: &[f64], sigma: f64) -> Vec<f64> {
+    let k = y.len();
+    if k == 0 {
+        return Vec::new();
+    }
+    let mean = y.iter().sum::<f64>() / k as f64;
+    let shrink = if k > 1 {
+        let var = y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1) as f64;
+        let signal = (var - sigma * sigma).max(0.0);
+        if signal + sigma * sigma > 0.0 {
+            signal / (signal + sigma * sigma)
+        } else {
+            1.0
+        }
+    } else {
+        1.0
+    };
+    y.iter()
+        .map(|v| (mean + shrink * (v - mean)).max(0.0))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn merges_values_below_the_threshold() {
-        let c = Compression::from_noisy("x", &[10.0, 1.0, -2.0, 30.0], 5.0);
+        let c = Compression::from_noisy("x", &[10.0, 1.0, -2.0, 30.0], 5.0 / 3.0);
         assert_eq!(c.kept, vec![0, 3]);
         assert_eq!(c.rare, vec![1, 2]);
         assert_eq!(c.size(), 3);
@@ -139,9 +173,33 @@ mod tests {
         // Merged codes 1 (noisy 1) and 2 (noisy -2, clamped to 0): always 1.
         assert_eq!(c.expand(2, 0.3), 1);
         assert_eq!(c.expand(2, 0.99), 1);
-        let u = Compression::from_noisy("x", &[10.0, -1.0, -2.0], 5.0);
+        let u = Compression::from_noisy("x", &[10.0, -1.0, -2.0], 5.0 / 3.0);
         assert_eq!(u.expand(1, 0.3), 1);
         assert_eq!(u.expand(1, 0.99), 2);
+        let id = Compression::identity("y", 3);
+        assert_eq!(id.size(), 3);
+        assert_eq!(id.compress_measurement(&[1.0, 2.0, 3.0]).1, None);
+    }
+
+    #[test]
+    fn merged_values_are_weighted_by_shrunken_counts() {
+        // Pure noise around a common count: spread no wider than sigma, so uniform weights.
+        let w = shrunken_counts(&[12.0, 8.0, 10.0, 9.0, 11.0], 10.0);
+        assert!(w.iter().all(|&x| (x - 10.0).abs() < 1e-12), "{w:?}");
+        // Strong signal (spread far above sigma): almost the noisy counts themselves.
+        let w = shrunken_counts(&[0.0, 100.0, 200.0, 300.0], 1.0);
+        for (x, y) in w.iter().zip([0.0, 100.0, 200.0, 300.0]) {
+            assert!((x - y).abs() < 0.1, "{w:?}");
+        }
+        // In between: pulled towards the mean, never negative.
+        let w = shrunken_counts(&[-30.0, 0.0, 30.0, 60.0], 20.0);
+        assert!(
+            w[0] >= 0.0 && w[0] < w[1] && w[1] < w[2] && w[2] < w[3],
+            "{w:?}"
+        );
+        assert!(w[3] < 60.0 && w[3] > 15.0, "{w:?}");
+        assert!(shrunken_counts(&[], 1.0).is_empty());
+        assert_eq!(shrunken_counts(&[4.0], 1.0), vec![4.0]);
         let id = Compression::identity("y", 3);
         assert_eq!(id.size(), 3);
         assert_eq!(id.compress_measurement(&[1.0, 2.0, 3.0]).1, None);
