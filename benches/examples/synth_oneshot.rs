@@ -62,6 +62,7 @@ fn main() {
     let mut opts = MstOptions::new(1.0, 1e-9);
     if let Some(iters) = args.get(3).and_then(|v| v.parse().ok()) {
         opts.estimation.max_iters = iters;
+        opts.estimation.work_budget = None;
     }
     // Streamed: the generated batches are encoded one at a time and never held together.
     let schema = ae_schema_for(&config(rows));

@@ -159,6 +159,7 @@ pub fn fit_mst(
             ));
         }
         opts.estimation.max_iters = i;
+        opts.estimation.work_budget = None;
     }
     if let Some(t) = tolerance {
         if !(t >= 0.0 && t.is_finite()) {

@@ -67,10 +67,12 @@ pub struct MstOptions {
 }
 
 impl MstOptions {
-    /// MST at (epsilon, delta) with the reference's budget split and compression, and 20
-    /// warm-started mirror-descent iterations (200 or 2,500, as the reference runs, moved
-    /// the mean 2-way TVD on SynAE and generated A&E data by less than run-to-run noise:
-    /// `benches/README.md`).
+    /// MST at (epsilon, delta) with the reference's budget split and compression. Inference
+    /// runs on a work budget of 5e6 clique-cell iterations, between 20 and 1,000
+    /// iterations: a 1M-row A&E fit (~370k cells) stops at 20, where 300 more CPU-seconds'
+    /// worth of iterations changed nothing, while SynAE's ~8k cells get ~600, which closed
+    /// most of its gap to the reference's 2,500 (`benches/README.md`). Setting
+    /// `estimation.max_iters` and `estimation.work_budget = None` fixes the count.
     pub fn new(epsilon: f64, delta: f64) -> MstOptions {
         MstOptions {
             epsilon,
@@ -79,12 +81,17 @@ impl MstOptions {
             compress: true,
             noise_penalty: false,
             estimation: EstimationOptions {
-                max_iters: 20,
+                max_iters: 1000,
+                work_budget: Some(MST_WORK_BUDGET),
+                min_iters: 20,
                 ..EstimationOptions::default()
             },
         }
     }
 }
+
+/// MST's default inference work budget, in clique-cell iterations.
+pub const MST_WORK_BUDGET: f64 = 5e6;
 
 /// The delta of `rho`-zCDP at `epsilon` (Canonne, Kamath & Steinke 2020, Prop. 12; the
 /// `cdp_delta` of their code, used by MST).

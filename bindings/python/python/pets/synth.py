@@ -388,7 +388,9 @@ class MST:
             x provider).
         seed: Default seed of :meth:`sample` (``None``: 0, as ``pets synth sample``). The
             fit's noise is never seeded.
-        max_iters: Mirror-descent iterations of the inference (default: MST's, 20).
+        max_iters: Mirror-descent iterations of the inference, exactly (default: a work
+            budget of 5e6 clique-cell iterations, between 20 and 1,000: small models run
+            to convergence, large ones stop early).
         tolerance: Stop inference when an iteration improves the loss by less than this
             fraction.
         max_clique_cells: Largest junction-tree clique, in cells; a model needing more is

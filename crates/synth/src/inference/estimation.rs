@@ -51,6 +51,13 @@ pub struct Measurement {
 pub struct EstimationOptions {
     /// Largest number of mirror-descent iterations.
     pub max_iters: usize,
+    /// Optional work budget in clique-cell iterations: when set, the iterations are
+    /// `clamp(budget / cells, min_iters, max_iters)` with `cells` the junction tree's
+    /// total clique cells, so small models run to convergence and large ones stop early
+    /// (one iteration costs a few belief-propagation passes over every cell).
+    pub work_budget: Option<f64>,
+    /// Fewest iterations under a work budget.
+    pub min_iters: usize,
     /// Stop when one iteration lowers the loss by less than this fraction of it.
     pub tolerance: f64,
     /// Largest clique of the junction tree, in cells.
@@ -61,6 +68,8 @@ impl Default for EstimationOptions {
     fn default() -> Self {
         EstimationOptions {
             max_iters: 100,
+            work_budget: None,
+            min_iters: 1,
             tolerance: 1e-6,
             max_clique_cells: 1 << 24,
         }
@@ -171,8 +180,9 @@ pub fn estimate(
     } else {
         1.0 / total
     };
+    let max_iters = iteration_cap(opts, &tree, sizes);
     let mut iterations = 0;
-    for t in 1..=opts.max_iters {
+    for t in 1..=max_iters {
         iterations = t;
         let (omega, nu, curr) = (std::mem::take(&mut theta), mu.clone(), loss);
         alpha *= 2.0;
@@ -222,6 +232,25 @@ pub fn estimate(
             total,
         },
     ))
+}
+
+/// The iterations `opts` allow on `tree` (see [`EstimationOptions::work_budget`]).
+pub(crate) fn iteration_cap(
+    opts: &EstimationOptions,
+    tree: &JunctionTree,
+    sizes: &[usize],
+) -> usize {
+    let Some(budget) = opts.work_budget else {
+        return opts.max_iters;
+    };
+    let cells: f64 = tree
+        .cliques
+        .iter()
+        .map(|c| c.iter().map(|&a| sizes[a] as f64).product::<f64>())
+        .sum();
+    let by_budget = (budget / cells.max(1.0)).floor();
+    let lo = opts.min_iters.min(opts.max_iters);
+    (by_budget.min(opts.max_iters as f64) as usize).max(lo)
 }
 
 fn diverged(iteration: usize, loss: f64) -> SynthError {

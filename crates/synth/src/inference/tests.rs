@@ -139,3 +139,32 @@ fn bad_measurements_are_refused() {
     let e = estimate(&big, &names(), &[m], &[vec![0, 1, 2]], &tight).unwrap_err();
     assert!(matches!(e, crate::SynthError::CliqueTooLarge { .. }), "{e}");
 }
+
+#[test]
+fn a_work_budget_scales_iterations_to_the_model() {
+    use super::estimation::iteration_cap;
+    use super::junction_tree::JunctionTree;
+    let sizes = [3usize, 4, 5];
+    let tree = JunctionTree::build(&sizes, &names(), &[vec![0, 1], vec![1, 2]], 1 << 20).unwrap();
+    let cells: usize = tree
+        .cliques
+        .iter()
+        .map(|c| c.iter().map(|&a| sizes[a]).product::<usize>())
+        .sum();
+    assert_eq!(cells, 32);
+    let budget = |b: f64, lo: usize, hi: usize| EstimationOptions {
+        max_iters: hi,
+        work_budget: Some(b),
+        min_iters: lo,
+        ..Default::default()
+    };
+    assert_eq!(iteration_cap(&budget(3200.0, 20, 1000), &tree, &sizes), 100);
+    assert_eq!(iteration_cap(&budget(320.0, 20, 1000), &tree, &sizes), 20);
+    assert_eq!(iteration_cap(&budget(1e9, 20, 1000), &tree, &sizes), 1000);
+    assert_eq!(iteration_cap(&budget(1e9, 20, 5), &tree, &sizes), 5);
+    let fixed = EstimationOptions {
+        max_iters: 7,
+        ..Default::default()
+    };
+    assert_eq!(iteration_cap(&fixed, &tree, &sizes), 7);
+}
