@@ -128,6 +128,7 @@ fn infer(source: &Source, columns: Option<&[String]>) -> Result<Schema, DataErro
 #[pyo3(signature = (data, schema_json, columns, epsilon, delta, max_iters = None,
                     tolerance = None, max_clique_cells = None, max_pair_cells = None,
                     compress = true, max_values = 128, noise_penalty = false,
+                    score_threshold = 1.0,
                     person_id = None, max_rows_per_person = 1, bounding_seed = 0))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_mst(
@@ -144,6 +145,7 @@ pub fn fit_mst(
     compress: bool,
     max_values: u32,
     noise_penalty: bool,
+    score_threshold: f64,
     person_id: Option<String>,
     max_rows_per_person: u32,
     bounding_seed: u64,
@@ -190,6 +192,7 @@ pub fn fit_mst(
     }
     opts.compress = compress;
     opts.noise_penalty = noise_penalty;
+    opts.score_threshold = score_threshold;
     if let Some(cols) = &columns
         && cols.is_empty()
     {

@@ -426,6 +426,17 @@ def test_prepare_domain_is_what_the_fit_synthesises(ae, schema):
         pets.synth.prepare_domain({"columns": []})
 
 
+def test_score_threshold_is_validated_and_zero_is_mst(ae, schema):
+    small = ae.slice(0, 5_000)
+    cols = ["age_band", "sex", "acuity", "admitted"]
+    for t in (0.0, 1.0, 3.0):
+        model = pets.synth.MST(schema=schema, columns=cols, score_threshold=t).fit(small).model
+        assert len(model.selected) == len(cols) - 1
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(pets.InvalidParameterError, match="score_threshold"):
+            pets.synth.MST(score_threshold=bad)
+
+
 def test_person_level_privacy(tmp_path, ae, schema):
     small = ae.slice(0, 5_000)
     cols = ["age_band", "sex", "acuity", "admitted"]

@@ -80,6 +80,10 @@ pub struct FitArgs {
     /// the tree: much faster on wide domains, may skip a large but useful pair.
     #[arg(long)]
     pub noise_penalty: bool,
+    /// Soft threshold of MST's edge score, in multiples of the 2-way noise sigma: only the
+    /// error above it counts (0: the published score; 1 keeps noise-dominated pairs out).
+    #[arg(long, default_value_t = 1.0)]
+    pub score_threshold: f64,
     /// Mirror-descent iterations of the inference, exactly (default: a work budget of 5e6
     /// clique-cell iterations, 20 to 1,000: small models converge, large ones stop early).
     #[arg(long)]
@@ -166,6 +170,7 @@ fn fit(args: &FitArgs) -> Result<(), Box<dyn std::error::Error>> {
         opts.estimation.work_budget = None;
     }
     opts.noise_penalty = args.noise_penalty;
+    opts.score_threshold = args.score_threshold;
     let mut model = match args.method {
         Method::Mst => fit_mst_bounded(&table, &[], &opts, &bounded).map_err(boxed)?,
     };

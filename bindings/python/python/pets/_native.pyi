@@ -138,6 +138,7 @@ def fit_mst(
     compress: bool = ...,
     max_values: int = ...,
     noise_penalty: bool = ...,
+    score_threshold: float = ...,
     person_id: str | None = ...,
     max_rows_per_person: int = ...,
     bounding_seed: int = ...,
