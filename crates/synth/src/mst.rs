@@ -69,7 +69,7 @@ pub struct MstOptions {
     /// MST score. Each term is 1-Lipschitz in one count, so the sensitivity is unchanged
     /// (1 a row, `m` a person) and `t sigma_2` is public. Default 1: a noise-dominated
     /// dense pair no longer displaces a useful one (SynAE arrival week x time in the
-    /// department: mean 2-way TVD 0.0151 -> 0.0124, mbi's MST 0.0146), while sparse,
+    /// department: mean 2-way TVD 0.0151 -> 0.0124-0.0127, mbi's MST 0.0146), while sparse,
     /// strongly dependent tables are still picked (1M A&E rows: 0.0357 -> 0.0337; 100k
     /// 0.088 -> 0.087; 10k 0.201 -> 0.198).
     pub score_threshold: f64,
@@ -81,8 +81,8 @@ impl MstOptions {
     /// MST at (epsilon, delta) with the reference's budget split and compression. Inference
     /// runs on a work budget of 5e6 clique-cell iterations, between 20 and 1,000
     /// iterations: a 1M-row A&E fit (~370k cells) stops at 20, where 300 more CPU-seconds'
-    /// worth of iterations changed nothing, while SynAE's ~8k cells get ~600, which closed
-    /// most of its gap to the reference's 2,500 (`benches/README.md`). Setting
+    /// worth of iterations changed nothing, while SynAE's ~8k cells get ~600 (its 2-way
+    /// TVD 0.0151 -> 0.0149 under the plain MST score; `benches/README.md`). Setting
     /// `estimation.max_iters` and `estimation.work_budget = None` fixes the count.
     pub fn new(epsilon: f64, delta: f64) -> MstOptions {
         MstOptions {
