@@ -324,6 +324,17 @@ pub fn fit_mst_bounded(
                 err
             })
             .collect();
+        let selection_label = format!(
+            "mst: select the next tree edge (L1 error of the independent estimate above {} \
+             sigma_2 = {:.1} a cell{})",
+            opts.score_threshold,
+            opts.score_threshold * sigma2,
+            if opts.noise_penalty {
+                ", minus the expected noise of measuring the pair"
+            } else {
+                ""
+            }
+        );
         let mut comp_of: Vec<usize> = (0..d).collect();
         let rounds = d - 1;
         for _ in 0..rounds {
@@ -339,11 +350,7 @@ pub fn fit_mst_bounded(
             let rel = session.release(
                 &sel,
                 &cand_scores,
-                QueryRecord::new(
-                    "mst: select the next tree edge (L1 error of the independent estimate)",
-                    names.clone(),
-                    contribution.clone(),
-                ),
+                QueryRecord::new(&selection_label, names.clone(), contribution.clone()),
             )?;
             let (a, b) = pairs[cand[rel.value]];
             let (ra, rb) = (root(&mut comp_of, a), root(&mut comp_of, b));
