@@ -426,12 +426,15 @@ def test_prepare_domain_is_what_the_fit_synthesises(ae, schema):
         pets.synth.prepare_domain({"columns": []})
 
 
-def test_score_threshold_is_validated_and_zero_is_mst(ae, schema):
+def test_score_threshold_reaches_the_ledger_and_is_validated(ae, schema):
     small = ae.slice(0, 5_000)
     cols = ["age_band", "sex", "acuity", "admitted"]
     for t in (0.0, 1.0, 3.0):
         model = pets.synth.MST(schema=schema, columns=cols, score_threshold=t).fit(small).model
         assert len(model.selected) == len(cols) - 1
+        picks = [e["query"] for e in model.ledger["entries"] if "tree edge" in e["query"]]
+        assert len(picks) == len(cols) - 1
+        assert all(f"above {t:g} sigma_2" in q for q in picks), picks
     for bad in (-1.0, float("inf"), float("nan")):
         with pytest.raises(pets.InvalidParameterError, match="score_threshold"):
             pets.synth.MST(score_threshold=bad)

@@ -217,8 +217,11 @@ pub fn fit_mst_bounded(
             .map(|c| table.column(c))
             .collect::<std::result::Result<_, _>>()?
     };
-    // The kept rows only (a copy of the synthesised columns' codes when bounding drops any).
-    let kept: Option<Vec<EncodedColumn>> = bounded.rows().map(|rows| {
+    // The kept rows only: one copy of the synthesised columns' codes when bounding drops
+    // any, so the many counting passes below stay sequential (gathering through the row
+    // index on every pass would be slower than copying once).
+    let dropped = bounded.rows().filter(|rows| rows.len() < table.n_rows());
+    let kept: Option<Vec<EncodedColumn>> = dropped.map(|rows| {
         picked
             .par_iter()
             .map(|c| EncodedColumn {
