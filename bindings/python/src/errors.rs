@@ -1,4 +1,5 @@
-//! Python exceptions raised by the native layer, and the mapping from [`DataError`].
+//! Python exceptions raised by the native layer, and the one mapping from pets' error
+//! taxonomy ([`ErrorKind`], through [`Classify`]) to them.
 //!
 //! The hierarchy, all importable from `pets`:
 //!
@@ -26,6 +27,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
 use pets::data::DataError;
+use pets::{Classify, ErrorKind};
 
 create_exception!(
     pets,
@@ -136,49 +138,46 @@ pub enum Kind {
     Dual(DualError),
 }
 
-/// The exception kind of an error.
-pub fn kind_of(err: &DataError) -> Kind {
-    match err {
-        DataError::InvalidSchema { .. }
-        | DataError::SchemaParse { .. }
-        | DataError::SchemaMismatch { .. }
-        | DataError::UnknownColumn { .. } => Kind::Schema,
-        DataError::OutOfDomain { .. } | DataError::UnexpectedNull { .. } => {
-            Kind::Dual(DualError::Domain)
-        }
-        DataError::Unparsable { .. } | DataError::Csv { .. } => Kind::Dual(DualError::Parse),
-        DataError::Empty { .. } => Kind::Empty,
-        DataError::Io { .. } | DataError::UnknownFormat { .. } => Kind::Dual(DualError::Io),
-        DataError::InvalidArgument { .. } => Kind::Dual(DualError::InvalidParameter),
+/// The exception of each [`ErrorKind`]: the one place the taxonomy becomes Python's.
+pub fn kind_for(kind: ErrorKind) -> Kind {
+    match kind {
+        ErrorKind::Schema => Kind::Schema,
+        ErrorKind::Domain => Kind::Dual(DualError::Domain),
+        ErrorKind::Parse => Kind::Dual(DualError::Parse),
+        ErrorKind::Empty => Kind::Empty,
+        ErrorKind::Budget => Kind::Budget,
+        ErrorKind::File => Kind::Dual(DualError::Io),
+        ErrorKind::InvalidParameter => Kind::Dual(DualError::InvalidParameter),
         _ => Kind::Base,
     }
 }
 
-/// The column an error is about, if one.
-fn column_of(err: &DataError) -> Option<&str> {
-    match err {
-        DataError::UnknownColumn { column, .. }
-        | DataError::OutOfDomain { column, .. }
-        | DataError::Unparsable { column, .. }
-        | DataError::UnexpectedNull { column, .. } => Some(column),
-        DataError::InvalidSchema { column, .. } => column.as_deref(),
-        _ => None,
-    }
-}
-
-/// Build the Python exception for `err`: the same message, plus `column` and `row`.
-pub fn to_pyerr(py: Python<'_>, err: DataError) -> PyErr {
-    build(py, &err).unwrap_or_else(|e| e)
-}
-
-fn build(py: Python<'_>, err: &DataError) -> PyResult<PyErr> {
-    Ok(PyErr::from_value(new_error(
+/// Build the Python exception for any error of pets: the same message, plus `column` and
+/// `row`, and for a budget refusal `requested`, `remaining`, `spent`, `total` and `measure`.
+pub fn classified(py: Python<'_>, err: &dyn Classify) -> PyErr {
+    let built = new_error(
         py,
-        kind_of(err),
+        kind_for(err.kind()),
         &err.to_string(),
-        column_of(err),
+        err.column(),
         err.row(),
-    )?))
+    )
+    .and_then(|value| {
+        if let Some(b) = err.budget_figures() {
+            value.setattr("requested", b.requested.main())?;
+            value.setattr("remaining", b.remaining.main())?;
+            value.setattr("spent", b.spent.main())?;
+            value.setattr("total", b.total.main())?;
+            value.setattr("measure", b.requested.main_name())?;
+        }
+        Ok(PyErr::from_value(value))
+    });
+    built.unwrap_or_else(|e| e)
+}
+
+/// Build the Python exception for `err` (a data-layer error).
+pub fn to_pyerr(py: Python<'_>, err: DataError) -> PyErr {
+    classified(py, &err)
 }
 
 /// A new exception instance of `kind` with `message` and the `column` and `row` attributes
@@ -211,15 +210,15 @@ pub fn error_of(py: Python<'_>, kind: Kind, message: &str, column: Option<&str>)
     }
 }
 
-/// Extension trait: turn a `Result<T, DataError>` into a `PyResult<T>`.
+/// Extension trait: turn a `Result<T, E>` of any pets error into a `PyResult<T>`.
 pub trait IntoPyResult<T> {
     /// Map the error to its Python exception.
     fn py_err(self, py: Python<'_>) -> PyResult<T>;
 }
 
-impl<T> IntoPyResult<T> for Result<T, DataError> {
+impl<T, E: Classify> IntoPyResult<T> for Result<T, E> {
     fn py_err(self, py: Python<'_>) -> PyResult<T> {
-        self.map_err(|e| to_pyerr(py, e))
+        self.map_err(|e| classified(py, &e))
     }
 }
 

@@ -15,106 +15,18 @@
 #![allow(clippy::result_large_err)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use arrow_array::RecordBatch;
 use pyo3::prelude::*;
 
-use pets::data::io::{BatchStream, DEFAULT_BATCH_ROWS, open_table};
-use pets::data::{DataError, EncodeOptions, Encoder, InferOptions, Schema};
-use pets::dp::bounding::{Bounded, RowKeys};
-use pets_synth::{DomainOptions, MstOptions, SynthError, SynthModel, cdp_rho};
+use pets::data::{Schema, TableSource};
+use pets_synth::{DomainOptions, FitJob, SynthError, SynthModel};
 
 use crate::arrow::{export_table, import_table};
-use crate::dp::dp_error;
-use crate::errors::{DualError, Kind, error_of, to_pyerr, wrong_type};
+use crate::errors::{DualError, IntoPyResult, Kind, error_of, wrong_type};
 
 /// What the data of a fit may be, for error messages.
 const DATA_LIKE: &str = "a pyarrow Table, a polars or pandas DataFrame, another object with \
      __arrow_c_stream__, or a path to a CSV, TSV or Parquet file";
-
-/// The Python exception for a synthesis error: data errors as the data layer's, DP errors as
-/// [`dp_error`]'s, settings out of range (and a model too large for the clique limit)
-/// `InvalidParameterError`, unusable model files `PetsError`, file system errors
-/// `PetsIOError`.
-pub fn synth_error(py: Python<'_>, err: SynthError) -> PyErr {
-    let invalid = Kind::Dual(DualError::InvalidParameter);
-    let (kind, column) = match err {
-        SynthError::Data(e) => return to_pyerr(py, e),
-        SynthError::Dp(e) => return dp_error(py, e),
-        SynthError::Marginal(pets_synth::MarginalError::Data(e)) => return to_pyerr(py, e),
-        SynthError::Marginal(_)
-        | SynthError::CliqueTooLarge { .. }
-        | SynthError::Invalid { .. } => (invalid, None),
-        SynthError::Io { .. } => (Kind::Dual(DualError::Io), None),
-        SynthError::Measurement { ref columns, .. } => (Kind::Base, columns.first().cloned()),
-        _ => (Kind::Base, None),
-    };
-    error_of(py, kind, &err.to_string(), column.as_deref())
-}
-
-trait IntoPySynth<T> {
-    fn py_synth(self, py: Python<'_>) -> PyResult<T>;
-}
-
-impl<T> IntoPySynth<T> for Result<T, SynthError> {
-    fn py_synth(self, py: Python<'_>) -> PyResult<T> {
-        self.map_err(|e| synth_error(py, e))
-    }
-}
-
-impl<T> IntoPySynth<T> for Result<T, DataError> {
-    fn py_synth(self, py: Python<'_>) -> PyResult<T> {
-        self.map_err(|e| to_pyerr(py, e))
-    }
-}
-
-/// Where the data of a fit comes from.
-enum Source {
-    Batches(Vec<RecordBatch>, arrow_schema::SchemaRef),
-    File(PathBuf),
-}
-
-/// Infer a schema from the data (only `columns` when given), as the other bindings do when
-/// no schema is declared.
-fn infer(source: &Source, columns: Option<&[String]>) -> Result<Schema, DataError> {
-    let schema = match source {
-        Source::Batches(batches, arrow_schema) => {
-            let idx: Vec<usize> = match columns {
-                Some(cols) => cols
-                    .iter()
-                    .map(|c| {
-                        arrow_schema
-                            .index_of(c)
-                            .map_err(|_| DataError::UnknownColumn {
-                                column: c.clone(),
-                                available: arrow_schema
-                                    .fields()
-                                    .iter()
-                                    .map(|f| f.name().clone())
-                                    .collect(),
-                            })
-                    })
-                    .collect::<Result<_, _>>()?,
-                None => (0..arrow_schema.fields().len()).collect(),
-            };
-            let projected: Vec<RecordBatch> = batches
-                .iter()
-                .map(|b| b.project(&idx))
-                .collect::<Result<_, _>>()?;
-            let schema = Arc::new(arrow_schema.project(&idx)?);
-            pets::data::infer_schema(
-                BatchStream::from_batches(schema, projected),
-                InferOptions::default(),
-            )?
-        }
-        Source::File(path) => pets::data::infer_schema(
-            open_table(path, DEFAULT_BATCH_ROWS)?,
-            InferOptions::default(),
-        )?,
-    };
-    Ok(schema)
-}
 
 /// Fit MST to `data` (a table exporting `__arrow_c_stream__`, or a path to a CSV, TSV or
 /// Parquet file) under (`epsilon`, `delta`)-DP; returns the fitted model.
@@ -129,7 +41,8 @@ fn infer(source: &Source, columns: Option<&[String]>) -> Result<Schema, DataErro
                     tolerance = None, max_clique_cells = None, max_pair_cells = None,
                     compress = true, max_values = 128, noise_penalty = false,
                     score_threshold = 1.0,
-                    person_id = None, max_rows_per_person = 1, bounding_seed = 0))]
+                    person_id = None, max_rows_per_person = 1, bounding_seed = 0,
+                    strict = false))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_mst(
     py: Python<'_>,
@@ -149,119 +62,58 @@ pub fn fit_mst(
     person_id: Option<String>,
     max_rows_per_person: u32,
     bounding_seed: u64,
+    strict: bool,
 ) -> PyResult<PySynthModel> {
-    // Settings first, before any data is read.
-    cdp_rho(epsilon, delta).py_synth(py)?;
-    let mut opts = MstOptions::new(epsilon, delta);
-    if let Some(i) = max_iters {
-        if i == 0 {
-            return Err(synth_error(
-                py,
-                invalid_setting("max_iters", 0, "at least one iteration is needed"),
-            ));
+    if let Some(cols) = &columns
+        && cols.is_empty()
+    {
+        return Err(error_of(
+            py,
+            Kind::Dual(DualError::InvalidParameter),
+            "invalid columns = []: name at least one column, or None for all",
+            None,
+        ));
+    }
+    let source = if data.hasattr("__arrow_c_stream__")? {
+        let (batches, schema) = import_table("data", data)?;
+        TableSource::batches("data", schema, batches)
+    } else {
+        match data.extract::<PathBuf>() {
+            Ok(p) => TableSource::file(p),
+            Err(_) => return Err(wrong_type("data", DATA_LIKE, data)),
         }
+    };
+    let declared = schema_json.map(Schema::from_json).transpose().py_err(py)?;
+    let mut job = FitJob::new(source, epsilon, delta)
+        .schema_opt(declared)
+        .columns(columns.unwrap_or_default())
+        .max_values(max_values)
+        .person_id_opt(person_id, max_rows_per_person)
+        .bounding_seed(bounding_seed)
+        .strict(strict);
+    let opts = job.options_mut();
+    if let Some(i) = max_iters {
         opts.estimation.max_iters = i;
         opts.estimation.work_budget = None;
     }
     if let Some(t) = tolerance {
-        if !(t >= 0.0 && t.is_finite()) {
-            return Err(synth_error(
-                py,
-                invalid_setting("tolerance", t, "it must be a finite number >= 0"),
-            ));
-        }
         opts.estimation.tolerance = t;
     }
     if let Some(c) = max_clique_cells {
-        if c == 0 {
-            return Err(synth_error(
-                py,
-                invalid_setting("max_clique_cells", 0, "it must be at least 1"),
-            ));
-        }
         opts.estimation.max_clique_cells = c;
     }
     if let Some(c) = max_pair_cells {
-        if c == 0 {
-            return Err(synth_error(
-                py,
-                invalid_setting("max_pair_cells", 0, "it must be at least 1"),
-            ));
-        }
         opts.max_pair_cells = c;
     }
     opts.compress = compress;
     opts.noise_penalty = noise_penalty;
     opts.score_threshold = score_threshold;
-    if let Some(cols) = &columns
-        && cols.is_empty()
-    {
-        return Err(synth_error(
-            py,
-            invalid_setting("columns", "[]", "name at least one column, or None for all"),
-        ));
-    }
-
-    let source = if data.hasattr("__arrow_c_stream__")? {
-        let (batches, schema) = import_table("data", data)?;
-        Source::Batches(batches, schema)
-    } else {
-        match data.extract::<PathBuf>() {
-            Ok(p) => Source::File(p),
-            Err(_) => return Err(wrong_type("data", DATA_LIKE, data)),
-        }
-    };
-    let declared = match schema_json {
-        Some(text) => Some(Schema::from_json(text).py_synth(py)?),
-        None => None,
-    };
-    let model = py
-        .detach(move || -> Result<SynthModel, SynthError> {
-            let schema = match declared {
-                Some(s) => s,
-                None => infer(&source, columns.as_deref())?,
-            };
-            let domain = pets_synth::prepare_domain(
-                &schema,
-                columns.as_deref().unwrap_or_default(),
-                &DomainOptions { max_values },
-            )?;
-            let schema = domain.schema;
-            // Encode; with a person id, also read its column (never encoded) for bounding.
-            let (table, keys) = match &source {
-                Source::Batches(batches, _) => {
-                    let table =
-                        pets::data::encode_batches(&schema, batches, EncodeOptions::default())?;
-                    let keys = person_id
-                        .as_deref()
-                        .map(|id| RowKeys::from_batches(id, batches, false))
-                        .transpose()?;
-                    (table, keys)
-                }
-                Source::File(path) => {
-                    let enc = Encoder::new(&schema, EncodeOptions::default())?;
-                    RowKeys::encode_file_with(enc, path, person_id.as_deref())?
-                }
-            };
-            let bounded = match &keys {
-                Some(k) => Bounded::by_person(k, max_rows_per_person, bounding_seed)?,
-                None => Bounded::row_level(table.n_rows()),
-            };
-            let mut model = pets_synth::fit_mst_bounded(&table, &[], &opts, &bounded)?;
-            model.notes = domain.notes;
-            Ok(model)
-        })
-        .py_synth(py)?;
-    Ok(PySynthModel { model })
-}
-
-fn invalid_setting(name: &'static str, value: impl ToString, reason: &str) -> SynthError {
-    // `SynthError::invalid` is crate-private; build the variant directly.
-    SynthError::Invalid {
-        name,
-        value: value.to_string(),
-        reason: reason.to_string(),
-    }
+    // Settings first, before any data is read.
+    job.validate().py_err(py)?;
+    let fitted = py.detach(|| job.run()).py_err(py)?;
+    Ok(PySynthModel {
+        model: fitted.model,
+    })
 }
 
 /// A fitted synthesiser (`pets_synth::SynthModel`): what a release panel keeps.
@@ -275,20 +127,20 @@ impl PySynthModel {
     /// Load a model file written by `pets synth fit` or `save`, checking format and version.
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let model = py.detach(|| SynthModel::load(&path)).py_synth(py)?;
+        let model = py.detach(|| SynthModel::load(&path)).py_err(py)?;
         Ok(PySynthModel { model })
     }
 
     /// Parse a model from its JSON text, checking format and version.
     #[staticmethod]
     fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
-        let model = py.detach(|| SynthModel::from_json(text)).py_synth(py)?;
+        let model = py.detach(|| SynthModel::from_json(text)).py_err(py)?;
         Ok(PySynthModel { model })
     }
 
     /// Write the model file (JSON), as `pets synth fit --out` does.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        py.detach(|| self.model.save(&path)).py_synth(py)
+        py.detach(|| self.model.save(&path)).py_err(py)
     }
 
     /// The model file's JSON text.
@@ -420,9 +272,11 @@ impl PySynthModel {
     /// values and types `pets synth sample --seed` writes.
     fn sample<'py>(&self, py: Python<'py>, rows: u64, seed: u64) -> PyResult<Bound<'py, PyAny>> {
         let rows = usize::try_from(rows).map_err(|_| {
-            synth_error(
+            error_of(
                 py,
-                invalid_setting("rows", rows, "too many rows for this machine"),
+                Kind::Dual(DualError::InvalidParameter),
+                &format!("invalid rows = {rows}: too many rows for this machine"),
+                None,
             )
         })?;
         let (batches, schema) = py
@@ -430,7 +284,7 @@ impl PySynthModel {
                 let batches = self.model.sample_batches(rows as u64, seed)?;
                 Ok((batches, self.model.sample_arrow_schema()?))
             })
-            .py_synth(py)?;
+            .py_err(py)?;
         export_table(py, batches, schema)
     }
 
@@ -438,7 +292,7 @@ impl PySynthModel {
     /// extension, as `pets synth sample` does; returns the rows written.
     fn write_sample(&self, py: Python<'_>, path: PathBuf, rows: u64, seed: u64) -> PyResult<u64> {
         py.detach(|| self.model.write_sample(&path, rows, seed))
-            .py_synth(py)
+            .py_err(py)
     }
 
     fn __repr__(&self) -> String {
@@ -462,13 +316,13 @@ pub fn prepare_domain(
     columns: Option<Vec<String>>,
     max_values: u32,
 ) -> PyResult<(String, Vec<String>)> {
-    let schema = Schema::from_json(schema_json).py_synth(py)?;
+    let schema = Schema::from_json(schema_json).py_err(py)?;
     let domain = pets_synth::prepare_domain(
         &schema,
         columns.as_deref().unwrap_or_default(),
         &DomainOptions { max_values },
     )
-    .py_synth(py)?;
+    .py_err(py)?;
     Ok((domain.schema.to_json(), domain.notes))
 }
 

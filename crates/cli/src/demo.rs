@@ -6,19 +6,17 @@
 //! on the extract as it would be released (arrival date, age in 5-year bands, sex, postcode
 //! district), and answers a few differentially private queries under a budget of epsilon 1
 //! with patient-level contribution bounds, then fits an MST synthesiser at (1, 1e-9)-DP,
-//! writes a synthetic file of the same size and measures its utility.
+//! writes as many synthetic rows as its noisy size estimate and measures their utility.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
-use pets::data::{EncodeOptions, Encoder, InferOptions, Schema, TableSummary};
-use pets::disclosure::report::thousands;
-use pets::dp::bounding::{Bounded, RowKeys};
+use pets::data::{EncodeOptions, InferOptions, Schema, TableSource, TableSummary};
 use pets_datasets::ae::{ae_schema_for, write_ae};
+use pets_synth::FitJob;
 use pets_synth::eval::{independent_mean_tvd, mean_tvd};
-use pets_synth::{DomainOptions, MstOptions, SynthError, fit_mst_bounded, prepare_domain};
 
 use crate::datasets::config;
 use crate::dp::{self, DpQueryArgs};
@@ -158,6 +156,7 @@ pub fn run(a: &DemoArgs) -> Result<ExitCode, CliError> {
         alpha: None,
         seed: None,
         out: Some(a.out.join("dp_results.json")),
+        show_exact: false,
     };
     dp::run(&dp_args)?;
 
@@ -196,31 +195,25 @@ fn synthesise(a: &DemoArgs, declared: &Schema) -> Result<(), CliError> {
     );
     let data = a.out.join("ae.parquet");
     let columns: Vec<String> = SYNTH_COLUMNS.iter().map(|c| c.to_string()).collect();
-    let domain =
-        prepare_domain(declared, &columns, &DomainOptions::default()).map_err(synth_err)?;
-    for note in &domain.notes {
-        println!("  {note}");
-    }
     // The same unit of privacy as the DP step: the patient, at most 3 attendances each.
-    let enc = Encoder::new(&domain.schema, EncodeOptions::default())?;
-    let (table, keys) = RowKeys::encode_file_with(enc, &data, Some(SYNTH_PERSON_ID))?;
-    let Some(keys) = keys else {
-        unreachable!("encode_file_with returns keys when an id column is given")
-    };
-    let bounded = Bounded::by_person(&keys, SYNTH_MAX_ROWS_PER_PERSON, a.seed)?;
+    let t = Instant::now();
+    let fitted = FitJob::new(data.as_path(), 1.0, 1e-9)
+        .schema(declared.clone())
+        .columns(columns.clone())
+        .person_id(SYNTH_PERSON_ID, SYNTH_MAX_ROWS_PER_PERSON)
+        .bounding_seed(a.seed)
+        .run()?;
+    let fit = t.elapsed().as_secs_f64();
+    for w in &fitted.warnings {
+        println!("  warning: {w}");
+    }
+    let model = fitted.model;
     println!(
         "person-level: at most {SYNTH_MAX_ROWS_PER_PERSON} attendances per {SYNTH_PERSON_ID} \
-         ({} of {} rows kept; the noise scales with the bound)",
-        thousands(bounded.n_selected() as u64),
-        thousands(table.n_rows() as u64)
+         (the noise scales with the bound)"
     );
-    let t = Instant::now();
-    let mut model =
-        fit_mst_bounded(&table, &[], &MstOptions::new(1.0, 1e-9), &bounded).map_err(synth_err)?;
-    model.notes = domain.notes;
-    let fit = t.elapsed().as_secs_f64();
     let model_path = a.out.join("synth_model.json");
-    model.save(&model_path).map_err(synth_err)?;
+    model.save(&model_path)?;
     let tree: Vec<String> = model.selected.iter().map(|p| p.join(" x ")).collect();
     println!(
         "fitted in {fit:.2} s over {} columns; spent {}; tree: {}",
@@ -228,32 +221,31 @@ fn synthesise(a: &DemoArgs, declared: &Schema) -> Result<(), CliError> {
         model.ledger.spent,
         tree.join(", ")
     );
+    // As many rows as the model's noisy estimate of the data's size: the exact row count
+    // is not released.
+    let rows = model.default_rows();
     let synth_path = a.out.join("synth.parquet");
     let t = Instant::now();
-    let rows = model
-        .write_sample(&synth_path, table.n_rows() as u64, a.seed)
-        .map_err(synth_err)?;
+    let written = model.write_sample(&synth_path, rows, a.seed)?;
     println!(
-        "sampled {rows} synthetic rows to {} in {:.2} s (model: {}; sampling needs only the \
-         model file)",
+        "sampled {written} synthetic rows (the model's noisy size) to {} in {:.2} s (model: {}; \
+         sampling needs only the model file)",
         synth_path.display(),
         t.elapsed().as_secs_f64(),
         model_path.display()
     );
-    let synth = model
-        .sample_table(table.n_rows(), a.seed)
-        .map_err(synth_err)?;
+    // Utility is measured against the real data here, by the custodian, on generated data.
+    let real = TableSource::file(&data)
+        .encode(&model.schema, EncodeOptions::default(), &[], None)?
+        .table;
+    let synth = model.sample_table(rows as usize, a.seed)?;
     let names: Vec<&str> = SYNTH_COLUMNS.to_vec();
     println!(
         "utility: mean 2-way total-variation distance to the real data {:.4} (1-way {:.4}); \
          sampling each column independently from the exact 1-ways: {:.4}",
-        mean_tvd(&table, &synth, &names, 2).map_err(synth_err)?,
-        mean_tvd(&table, &synth, &names, 1).map_err(synth_err)?,
-        independent_mean_tvd(&table, &names).map_err(synth_err)?
+        mean_tvd(&real, &synth, &names, 2)?,
+        mean_tvd(&real, &synth, &names, 1)?,
+        independent_mean_tvd(&real, &names)?
     );
     Ok(())
-}
-
-fn synth_err(e: SynthError) -> CliError {
-    CliError::from(crate::synth::boxed(e))
 }

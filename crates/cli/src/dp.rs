@@ -16,11 +16,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use pets::data::{EncodeOptions, Encoder, Schema};
-use pets::dp::bounding::RowKeys;
-use pets::dp::queries::DpData;
-use pets::dp::queries::spec::{QueryOutput, QuerySpec, planned_shares};
-use pets::dp::{Cost, DpError, Session};
+use pets::data::Schema;
+use pets::dp::queries::spec::{QuerySpec, planned_shares};
+use pets::dp::{Cost, DpTable, Session};
+
+use crate::exit::{CliError, write_atomic};
 
 /// Options of `pets dp query`.
 #[derive(Debug, Args)]
@@ -52,66 +52,62 @@ pub struct DpQueryArgs {
     /// Where to write results and ledger (JSON); standard output when absent.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print exact, unprotected figures (rows read, rows kept after bounding) on stderr, for
+    /// the data custodian only. Off by default: DP commands print no exact statistic.
+    #[arg(long)]
+    pub show_exact: bool,
 }
 
 /// Run `pets dp query`.
-pub fn run(args: &DpQueryArgs) -> Result<(), Box<dyn std::error::Error>> {
+pub fn run(args: &DpQueryArgs) -> Result<(), CliError> {
     let schema = Schema::load(&args.schema)?;
     let spec = QuerySpec::load(&args.spec)?;
     let total = match (args.epsilon, args.rho) {
         (Some(e), None) => Cost::epsilon(e).with_delta(args.delta),
         (None, Some(r)) => Cost::rho(r).with_delta(args.delta),
-        _ => {
-            return Err(Box::new(DpError::Spec(
-                "give exactly one of --epsilon or --rho".into(),
-            )));
-        }
+        _ => return Err(CliError::usage("give exactly one of --epsilon or --rho")),
     };
     let mut session = Session::new(total)?;
     if let Some(a) = args.alpha.or(spec.alpha) {
         session = session.with_alpha(a)?;
     }
-
-    // Encode, reading the person-id column (text, never encoded) alongside.
-    let encoder = Encoder::new(&schema, EncodeOptions::default())?;
-    let (table, keys) = RowKeys::encode_file_with(encoder, &args.data, spec.id_column.as_deref())?;
-    let data = match &keys {
-        Some(ids) => DpData::by_person(
-            &table,
-            ids,
-            spec.max_rows_per_person,
-            args.seed.unwrap_or(spec.seed),
-        )?,
-        None => DpData::row_level(&table),
-    };
-
-    spec.check(&data)?;
+    // Everything about the budget is checked before a row is read.
     let shares = planned_shares(&spec, &session.remaining())?;
+
+    let input = DpTable::load(args.data.as_path(), &schema)
+        .person_id_opt(spec.id_column.clone(), spec.max_rows_per_person)
+        .seed(args.seed.unwrap_or(spec.seed))
+        .read_for(spec.queries.iter().map(|q| &q.kind))?;
+    let data = &input.data;
+    spec.check(data)?;
     eprintln!(
-        "pets dp: {} rows ({} kept after bounding); budget {}; {} queries",
-        table.n_rows(),
-        data.bounded().n_selected(),
+        "pets dp: budget {}; {} queries",
         session.total(),
         spec.queries.len()
     );
+    if args.show_exact {
+        eprintln!(
+            "pets dp: --show-exact: EXACT, UNPROTECTED figures for the data custodian only, \
+             not for release: {} rows read, {} kept after bounding",
+            data.bounded().n_rows(),
+            data.bounded().n_selected()
+        );
+    }
     for (q, s) in spec.queries.iter().zip(&shares) {
         eprintln!("  {:<48} {}", q.label(), s);
     }
-    let results = spec.run(&mut session, &data)?;
+    let results = spec.run(&mut session, data)?;
 
-    let mut warnings: Vec<&str> = results
-        .results
+    let mut warnings: Vec<&str> = input
+        .warnings
         .iter()
-        .flat_map(|r| match r {
-            QueryOutput::Scalar { result, .. } => result.warnings.iter(),
-            QueryOutput::Table { result, .. } => result.warnings.iter(),
-            QueryOutput::Groups { result, .. } => result.warnings.iter(),
-            QueryOutput::Quantiles { results, .. } => results
-                .first()
-                .map(|r| r.warnings.iter())
-                .unwrap_or_default(),
-        })
-        .map(String::as_str)
+        .map(|w| w.message.as_str())
+        .chain(
+            results
+                .results
+                .iter()
+                .flat_map(|r| r.warnings().iter().map(String::as_str)),
+        )
         .collect();
     warnings.sort_unstable();
     warnings.dedup();
@@ -121,7 +117,7 @@ pub fn run(args: &DpQueryArgs) -> Result<(), Box<dyn std::error::Error>> {
     let json = serde_json::to_string_pretty(&results)?;
     match &args.out {
         Some(path) => {
-            std::fs::write(path, json + "\n")?;
+            write_atomic(path, &(json + "\n"))?;
             eprintln!(
                 "pets dp: spent {} of {} ({} left); results and ledger in {}",
                 results.ledger.spent,

@@ -1,71 +1,106 @@
 //! Errors of the command line and their exit codes.
+//!
+//! Every error of pets carries an [`ErrorKind`] ([`pets::Classify`]); this is the one place
+//! it becomes an exit code ([`ErrorKind::exit_code`]: 2 bad usage, 3 bad input data, 4 file
+//! error, 70 internal error). Commands return `Result<_, CliError>` and use `?` on any pets
+//! error; nothing downcasts.
 
 use std::process::ExitCode;
 
-use pets::data::DataError;
-use pets::dp::DpError;
+use pets::{Classify, ErrorKind};
 
-/// An error that ends a command.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// From the data layer.
-    #[error(transparent)]
-    Data(#[from] DataError),
-    /// Writing output.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// Any other failure of a command (disclosure, DP, ...): bad input or configuration.
-    #[error("{0}")]
-    Failed(Box<dyn std::error::Error>),
+/// An error that ends a command: its kind (for the exit code) and its message.
+#[derive(Debug)]
+pub struct CliError {
+    kind: ErrorKind,
+    message: String,
 }
 
-impl From<Box<dyn std::error::Error>> for CliError {
-    /// Keep the data layer's and the file system's errors typed (for their exit codes).
-    fn from(e: Box<dyn std::error::Error>) -> Self {
-        let e = match e.downcast::<DataError>() {
-            Ok(d) => return CliError::Data(*d),
-            Err(e) => e,
-        };
-        match e.downcast::<DpError>() {
-            Ok(d) => CliError::from(*d),
-            Err(e) => CliError::Failed(e),
-        }
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
 
-impl From<DpError> for CliError {
-    /// A data-layer error met while reading for DP (e.g. the file) keeps its exit code.
-    fn from(e: DpError) -> Self {
-        match e {
-            DpError::Data(d) => CliError::Data(d),
-            e => CliError::Failed(Box::new(e)),
+impl std::error::Error for CliError {}
+
+/// Every classified error of pets converts with `?`.
+macro_rules! classified {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for CliError {
+            fn from(e: $t) -> Self {
+                CliError::classified(&e)
+            }
         }
+    )*};
+}
+
+classified!(
+    pets::data::DataError,
+    pets::dp::DpError,
+    pets::disclosure::ReportError,
+    pets::disclosure::ConfigError,
+    pets::disclosure::RiskJobError,
+    pets_synth::SynthError,
+);
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::new(ErrorKind::File, e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for CliError {
+    fn from(e: serde_json::Error) -> Self {
+        CliError::new(ErrorKind::Internal, format!("writing JSON: {e}"))
     }
 }
 
 impl CliError {
+    /// An error of `kind` saying `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        CliError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A bad-usage error (exit code 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError::new(ErrorKind::InvalidParameter, message)
+    }
+
+    /// From any classified error of pets.
+    pub fn classified(e: &dyn Classify) -> Self {
+        CliError::new(e.kind(), e.to_string())
+    }
+
     /// The process exit code (see the crate docs).
     pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(match self {
-            CliError::Data(DataError::Io { .. } | DataError::UnknownFormat { .. }) => 4,
-            CliError::Io { .. } => 4,
-            CliError::Data(DataError::InvalidArgument { .. }) => 2,
-            CliError::Data(_) => 3,
-            CliError::Failed(e) if e.is::<std::io::Error>() => 4,
-            CliError::Failed(_) => 3,
-        })
+        ExitCode::from(self.kind.exit_code())
     }
 
     /// Wrap an I/O error on `path`.
     pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
-        CliError::Io {
-            path: path.to_string(),
-            source,
-        }
+        CliError::new(ErrorKind::File, format!("{path}: {source}"))
     }
+}
+
+/// Write `text` to `path` whole or not at all: a temporary file in the same folder, renamed
+/// over `path` once complete, so a failure never leaves a partial report.
+pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<(), CliError> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text).map_err(|e| CliError::io(path.display(), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CliError::io(path.display(), e)
+    })
 }

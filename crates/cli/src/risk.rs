@@ -16,16 +16,15 @@
 //! (the caller maps that to exit code 0 or 1).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use pets::data::io::{DEFAULT_BATCH_ROWS, open_table};
-use pets::data::{EncodeOptions, EncodedTable, Encoder, InferOptions, Schema, infer_schema};
-use pets::disclosure::{
-    Assessment, EquivalenceClasses, GroundDistance, Hierarchy, INFERRED_SCHEMA_WARNING, LVariant,
-    LinkageOptions, RiskConfig, render_html,
-};
+use pets::WarningKind;
+use pets::data::Schema;
+use pets::disclosure::{GroundChoice, LVariant, RiskConfig, RiskJob, render_html};
+
+use crate::exit::{CliError, write_atomic};
 
 /// Which l-diversity variant decides the l-diversity check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -146,56 +145,10 @@ pub struct RiskArgs {
     pub json: Option<PathBuf>,
 }
 
-fn encode(
-    path: &Path,
-    schema: &Schema,
-    columns: Vec<String>,
-    what: &str,
-) -> Result<EncodedTable, Box<dyn std::error::Error>> {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})")
-            .expect("valid template"),
-    );
-    bar.set_message(format!("encoding {what} {}", path.display()));
-    let mut enc = Encoder::new(
-        schema,
-        EncodeOptions {
-            columns: Some(columns),
-            ..Default::default()
-        },
-    )?;
-    for batch in enc.open_file(path, DEFAULT_BATCH_ROWS, &[])? {
-        let batch = batch?;
-        enc.push(&batch)?;
-        bar.inc(batch.num_rows() as u64);
-    }
-    bar.finish_and_clear();
-    Ok(enc.finish()?)
-}
-
-fn write_file(path: &Path, text: &str) -> Result<(), Box<dyn std::error::Error>> {
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()).into())
-}
-
 /// Run `pets risk`; `Ok(true)` when every check passed.
-pub fn run(args: &RiskArgs) -> Result<bool, Box<dyn std::error::Error>> {
-    let mut warnings = Vec::new();
-    let schema = match &args.schema {
-        Some(p) => Schema::load(p)?,
-        None => {
-            let s = infer_schema(
-                open_table(&args.data, DEFAULT_BATCH_ROWS)?,
-                InferOptions::default(),
-            )?;
-            let w = INFERRED_SCHEMA_WARNING;
-            eprintln!("\n*** WARNING *** {w}\n");
-            warnings.push(w.to_string());
-            s
-        }
-    };
-    let (schema, generalised) = generalise(schema, &args.generalise)?;
-    let mut config = RiskConfig {
+pub fn run(args: &RiskArgs) -> Result<bool, CliError> {
+    let schema = args.schema.as_ref().map(Schema::load).transpose()?;
+    let config = RiskConfig {
         quasi_identifiers: args.qi.clone(),
         sensitive: args.sensitive.clone(),
         k: args.k,
@@ -218,100 +171,57 @@ pub fn run(args: &RiskArgs) -> Result<bool, Box<dyn std::error::Error>> {
         scenarios: !args.no_scenarios,
         suda: !args.no_suda,
         ..Default::default()
-    }
-    .with_roles_from(&schema);
-    config.validate()?;
-    for name in config
-        .quasi_identifiers
-        .iter()
-        .chain(config.sensitive.iter())
-    {
-        schema.column(name)?;
-    }
-    let mut columns = config.quasi_identifiers.clone();
-    columns.extend(config.sensitive.iter().cloned());
-    let table = encode(&args.data, &schema, columns, "")?;
-    config.ground_distance = ground_distance(args, &table, &config)?;
-    if !schema.domain_from_data().is_empty() && args.schema.is_some() {
-        warnings.push(format!(
-            "columns with domains read from data: {}",
-            schema.domain_from_data().join(", ")
-        ));
-    }
-
-    let population = match &args.population {
-        Some(p) => {
-            let t = encode(p, &schema, config.quasi_identifiers.clone(), "population")?;
-            Some(EquivalenceClasses::compute(
-                &t,
-                &config.quasi_identifiers,
-                None,
-            )?)
-        }
-        None => None,
     };
-    let attacker = match &args.attacker {
-        Some(p) => {
-            let names: Vec<String> = open_table(p, DEFAULT_BATCH_ROWS)?
-                .arrow_schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect();
-            let shared: Vec<String> = config
-                .quasi_identifiers
-                .iter()
-                .filter(|q| names.contains(q))
-                .cloned()
-                .collect();
-            if shared.is_empty() {
-                return Err(format!(
-                    "the intruder's file {} has none of the quasi-identifiers ({}) to link on",
-                    p.display(),
-                    config.quasi_identifiers.join(", ")
-                )
-                .into());
-            }
-            Some((
-                encode(p, &schema, shared.clone(), "intruder's file")?,
-                shared,
+    let mut job = RiskJob::from_file(&args.data, config)
+        .schema_opt(schema)
+        .ground_distance(match args.ground_distance {
+            GroundArg::Auto => GroundChoice::Auto,
+            GroundArg::Equal => GroundChoice::Equal,
+            GroundArg::Ordered => GroundChoice::Ordered,
+            GroundArg::Hierarchical => GroundChoice::Hierarchical,
+        })
+        .generalise_entries(&args.generalise)?;
+    if let Some(path) = &args.hierarchy {
+        let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path.display(), e))?;
+        let paths: BTreeMap<String, Vec<String>> = serde_json::from_str(&text).map_err(|e| {
+            CliError::usage(format!(
+                "{}: expected a JSON object from each value of the sensitive attribute to its \
+                 ancestors: {e}",
+                path.display()
             ))
-        }
-        None => None,
-    };
+        })?;
+        job = job.hierarchy(paths);
+    }
+    if let Some(p) = &args.population {
+        job = job.population(p.as_path());
+    }
+    if let Some(p) = &args.attacker {
+        job = job.attacker(p.as_path());
+    }
 
-    let mut assessment = Assessment::new(&table, &config);
-    for w in warnings {
-        assessment = assessment.warn(w);
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})")
+            .expect("valid template"),
+    );
+    bar.set_message(format!("encoding {}", args.data.display()));
+    let outcome = job.run_with_progress(Some(&|rows| bar.set_position(rows)));
+    bar.finish_and_clear();
+    let outcome = outcome?;
+    for w in &outcome.warnings {
+        if w.kind == WarningKind::InferredSchema {
+            eprintln!("\n*** WARNING *** {w}\n");
+        } else {
+            eprintln!("warning: {w}");
+        }
     }
-    if let Some(p) = &population {
-        assessment = assessment.population(p);
-    }
-    if let Some((t, shared)) = &attacker {
-        assessment = assessment.attacker(
-            t,
-            LinkageOptions {
-                columns: Some(shared.clone()),
-                ..Default::default()
-            },
-        );
-    }
-    let mut report = assessment.run()?;
-    if !generalised.is_empty() {
-        report.summary.insert(
-            0,
-            format!(
-                "Assessed as released with these generalisations: {}.",
-                generalised.join("; ")
-            ),
-        );
-    }
+    let report = outcome.report;
 
     if let Some(p) = &args.report {
-        write_file(p, &render_html(&report))?;
+        write_atomic(p, &render_html(&report))?;
     }
     if let Some(p) = &args.json {
-        write_file(p, &serde_json::to_string_pretty(&report)?)?;
+        write_atomic(p, &serde_json::to_string_pretty(&report)?)?;
     }
     println!("{}", report.verdict);
     for line in &report.summary {
@@ -335,64 +245,6 @@ pub fn run(args: &RiskArgs) -> Result<bool, Box<dyn std::error::Error>> {
         }
     }
     Ok(report.passed)
-}
-
-/// Apply `--generalise` entries (`COLUMN=LEVEL`, see [`Schema::generalise`]) to the schema;
-/// returns it with a description of each change.
-fn generalise(
-    mut schema: Schema,
-    entries: &[String],
-) -> Result<(Schema, Vec<String>), Box<dyn std::error::Error>> {
-    let mut done = Vec::new();
-    for entry in entries.iter().filter(|e| !e.trim().is_empty()) {
-        let (name, level) = entry.split_once('=').ok_or_else(|| {
-            format!(
-                "--generalise {entry:?}: expected COLUMN=LEVEL, e.g. arrival_datetime=day or age=5"
-            )
-        })?;
-        done.push(schema.generalise(name, level)?);
-    }
-    Ok((schema, done))
-}
-
-/// The t-closeness ground distance asked for, with the hierarchy file resolved.
-fn ground_distance(
-    args: &RiskArgs,
-    table: &EncodedTable,
-    config: &RiskConfig,
-) -> Result<GroundDistance, Box<dyn std::error::Error>> {
-    let Some(path) = &args.hierarchy else {
-        return match args.ground_distance {
-            GroundArg::Auto => Ok(GroundDistance::Auto),
-            GroundArg::Equal => Ok(GroundDistance::Equal),
-            GroundArg::Ordered => Ok(GroundDistance::Ordered),
-            GroundArg::Hierarchical => {
-                Err("--ground-distance hierarchical needs --hierarchy FILE".into())
-            }
-        };
-    };
-    if !matches!(
-        args.ground_distance,
-        GroundArg::Auto | GroundArg::Hierarchical
-    ) {
-        return Err("--hierarchy implies --ground-distance hierarchical".into());
-    }
-    let sensitive = config
-        .sensitive
-        .as_deref()
-        .ok_or("--hierarchy needs a sensitive attribute (--sensitive)")?;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let paths: BTreeMap<String, Vec<String>> = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}: expected a JSON object from each value of {sensitive} to its ancestors: {e}",
-            path.display()
-        )
-    })?;
-    let column = table.column(sensitive)?;
-    Ok(GroundDistance::Hierarchical(Hierarchy::from_labels(
-        column, &paths,
-    )?))
 }
 
 fn short(x: f64) -> String {

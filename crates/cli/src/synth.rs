@@ -17,12 +17,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use pets::data::{EncodeOptions, Encoder, Schema};
-use pets::disclosure::report::thousands;
-use pets::dp::bounding::{Bounded, RowKeys};
-use pets_synth::{
-    DomainOptions, MstOptions, SynthError, SynthModel, fit_mst_bounded, prepare_domain,
-};
+use pets::data::Schema;
+use pets_synth::{FitJob, SynthModel};
+
+use crate::exit::CliError;
 
 /// `pets synth ...`
 #[derive(Debug, Subcommand)]
@@ -88,6 +86,10 @@ pub struct FitArgs {
     /// clique-cell iterations, 20 to 1,000: small models converge, large ones stop early).
     #[arg(long)]
     pub iters: Option<usize>,
+    /// Refuse columns whose domain the schema marks as read from the data
+    /// (`domain_from_data`) instead of warning: such domains leak which values occur.
+    #[arg(long)]
+    pub strict: bool,
     /// Where to write the model (JSON).
     #[arg(long)]
     pub out: PathBuf,
@@ -109,73 +111,47 @@ pub struct SampleArgs {
     pub out: PathBuf,
 }
 
-/// Keep the data layer's and the file system's errors typed, for their exit codes.
-pub(crate) fn boxed(e: SynthError) -> Box<dyn std::error::Error> {
-    match e {
-        SynthError::Data(d) | SynthError::Dp(pets::dp::DpError::Data(d)) => Box::new(d),
-        SynthError::Io { path, source } => Box::new(std::io::Error::new(
-            source.kind(),
-            format!("{path}: {source}"),
-        )),
-        e => Box::new(e),
-    }
-}
-
 /// Run `pets synth ...`.
-pub fn run(cmd: &SynthCommand) -> Result<(), Box<dyn std::error::Error>> {
+pub fn run(cmd: &SynthCommand) -> Result<(), CliError> {
     match cmd {
         SynthCommand::Fit(a) => fit(a),
         SynthCommand::Sample(a) => sample(a),
     }
 }
 
-fn fit(args: &FitArgs) -> Result<(), Box<dyn std::error::Error>> {
+fn fit(args: &FitArgs) -> Result<(), CliError> {
     let declared = Schema::load(&args.schema)?;
-    let domain = prepare_domain(
-        &declared,
-        &args.columns,
-        &DomainOptions {
-            max_values: args.max_values,
-        },
-    )
-    .map_err(boxed)?;
-    for note in &domain.notes {
-        eprintln!("pets synth: {note}");
-    }
-    let enc = Encoder::new(&domain.schema, EncodeOptions::default())?;
-    let (table, keys) = RowKeys::encode_file_with(enc, &args.data, args.person_id.as_deref())?;
-    let bounded = match &keys {
-        Some(keys) => {
-            let id = keys.column();
-            let b = Bounded::by_person(keys, args.max_rows_per_person, args.bounding_seed)?;
-            eprintln!(
-                "pets synth: person-level privacy: at most {} row(s) per {id}, {} of {} rows kept",
-                args.max_rows_per_person,
-                thousands(b.n_selected() as u64),
-                thousands(table.n_rows() as u64)
-            );
-            b
-        }
-        None => {
-            eprintln!(
-                "pets synth: row-level privacy (each row is treated as a different person); \
-                 give --person-id for person-level"
-            );
-            Bounded::row_level(table.n_rows())
-        }
-    };
-    let mut opts = MstOptions::new(args.epsilon, args.delta);
+    let mut job = FitJob::new(args.data.as_path(), args.epsilon, args.delta)
+        .schema(declared)
+        .columns(args.columns.clone())
+        .max_values(args.max_values)
+        .person_id_opt(args.person_id.clone(), args.max_rows_per_person)
+        .bounding_seed(args.bounding_seed)
+        .strict(args.strict);
+    let opts = job.options_mut();
     if let Some(i) = args.iters {
         opts.estimation.max_iters = i;
         opts.estimation.work_budget = None;
     }
     opts.noise_penalty = args.noise_penalty;
     opts.score_threshold = args.score_threshold;
-    let mut model = match args.method {
-        Method::Mst => fit_mst_bounded(&table, &[], &opts, &bounded).map_err(boxed)?,
-    };
-    model.notes = domain.notes;
-    model.save(&args.out).map_err(boxed)?;
+    job.validate()?;
+    let fitted = job.run()?;
+    let model = fitted.model;
+    for note in &model.notes {
+        eprintln!("pets synth: {note}");
+    }
+    for w in &fitted.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some((id, m)) = args
+        .person_id
+        .as_ref()
+        .map(|id| (id, args.max_rows_per_person))
+    {
+        eprintln!("pets synth: person-level privacy: at most {m} row(s) per {id}");
+    }
+    model.save(&args.out)?;
     eprintln!(
         "pets synth: MST over {} columns at epsilon = {}, delta = {} (rho = {:.6}); spent {}; \
          selected {} pairs; noisy total {:.0}; model written to {}",
@@ -191,12 +167,10 @@ fn fit(args: &FitArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn sample(args: &SampleArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let model = SynthModel::load(&args.model).map_err(boxed)?;
+fn sample(args: &SampleArgs) -> Result<(), CliError> {
+    let model = SynthModel::load(&args.model)?;
     let rows = args.rows.unwrap_or_else(|| model.default_rows());
-    let n = model
-        .write_sample(&args.out, rows, args.seed)
-        .map_err(boxed)?;
+    let n = model.write_sample(&args.out, rows, args.seed)?;
     eprintln!(
         "pets synth: {n} synthetic rows (seed {}) written to {}",
         args.seed,

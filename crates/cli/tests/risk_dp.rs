@@ -142,7 +142,7 @@ fn dp_query_writes_results_and_a_ledger_that_adds_up() {
         p(&spec),
         "--epsilon=-1",
     ]);
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("epsilon"), "{}", text(&o));
 
     let bad = dir.path().join("bad.toml");

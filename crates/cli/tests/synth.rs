@@ -269,7 +269,7 @@ fn person_level_fit_bounds_rows_and_ledgers_the_person() {
 
     // A negative score threshold is refused by name.
     let o = fit(&["--score-threshold=-1"]);
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("score_threshold"), "{}", text(&o));
 
     // A missing file is still a file error (exit 4) when the id is read alongside.

@@ -92,3 +92,44 @@ impl SynthError {
 
 /// Result with [`SynthError`].
 pub type Result<T, E = SynthError> = std::result::Result<T, E>;
+
+impl pets::Classify for SynthError {
+    fn kind(&self) -> pets::ErrorKind {
+        use pets::ErrorKind;
+        match self {
+            SynthError::Data(e) | SynthError::Marginal(MarginalError::Data(e)) => e.kind(),
+            SynthError::Dp(e) => e.kind(),
+            SynthError::Marginal(_)
+            | SynthError::CliqueTooLarge { .. }
+            | SynthError::Invalid { .. } => ErrorKind::InvalidParameter,
+            SynthError::Measurement { .. } | SynthError::Diverged { .. } => ErrorKind::Internal,
+            SynthError::ModelFile { .. } => ErrorKind::Input,
+            SynthError::Io { .. } => ErrorKind::File,
+        }
+    }
+
+    fn column(&self) -> Option<&str> {
+        match self {
+            SynthError::Data(e) | SynthError::Marginal(MarginalError::Data(e)) => {
+                pets::Classify::column(e)
+            }
+            SynthError::Dp(e) => pets::Classify::column(e),
+            _ => None,
+        }
+    }
+
+    fn row(&self) -> Option<u64> {
+        match self {
+            SynthError::Data(e) | SynthError::Marginal(MarginalError::Data(e)) => e.row(),
+            SynthError::Dp(e) => pets::Classify::row(e),
+            _ => None,
+        }
+    }
+
+    fn budget_figures(&self) -> Option<pets::error::BudgetFigures> {
+        match self {
+            SynthError::Dp(e) => e.budget_figures(),
+            _ => None,
+        }
+    }
+}

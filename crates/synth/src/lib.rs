@@ -18,16 +18,31 @@
 //! - [`model`]: the fitted synthesiser as a versioned file, sampled without the data;
 //! - [`eval`]: marginal total-variation distances.
 //!
-//! ```no_run
-//! use pets::data::{EncodeOptions, encode_file, Schema};
-//! use pets_synth::{MstOptions, fit_mst};
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let schema = Schema::load("ae.schema.json")?;
-//! let table = encode_file("attendances.parquet", &schema, EncodeOptions::default())?;
-//! let model = fit_mst(&table, &["age_band", "sex", "admitted"], &MstOptions::new(1.0, 1e-9))?;
-//! model.save("model.json")?;
-//! model.write_sample("synth.parquet", 1_000_000, 42)?;
-//! # Ok(()) }
+//! - [`job`]: [`FitJob`], the fit every front door runs (options validated once, the
+//!   synthesis domain always applied, domains read from data announced or refused).
+//!
+//! The front page's example: a person-level MST fit on a file, then sampling without the data.
+//!
+//! ```
+//! use pets::data::{Schema, TableSource};
+//! use pets_synth::FitJob;
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("ae.csv");
+//! # let rows: String = (0..400).map(|i| format!("{},{},p{}\n", 20 + i % 50, ["F", "M"][i % 2], i / 2)).collect();
+//! # std::fs::write(&path, format!("age,sex,nhs_number\n{rows}")).unwrap();
+//! let schema = Schema::from_json(r#"{"columns": [
+//!     {"name": "age", "kind": "integer", "min": 0, "max": 110},
+//!     {"name": "sex", "kind": "categorical", "values": ["F", "M"]},
+//!     {"name": "nhs_number", "kind": "text", "role": "direct_identifier"}
+//! ]}"#)?;
+//! let fitted = FitJob::new(TableSource::file(&path), 1.0, 1e-9)
+//!     .schema(schema)
+//!     .person_id("nhs_number", 2)
+//!     .run()?;
+//! let out = dir.path().join("synth.csv");
+//! fitted.model.save(dir.path().join("model.json"))?;
+//! fitted.model.write_sample(&out, 1_000, 42)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod compress;
@@ -35,6 +50,7 @@ pub mod domain;
 pub mod error;
 pub mod eval;
 pub mod inference;
+pub mod job;
 pub mod marginals;
 pub mod measure;
 pub mod model;
@@ -43,6 +59,7 @@ pub mod sample;
 
 pub use domain::{DomainOptions, SynthesisDomain, prepare_domain};
 pub use error::{Result, SynthError};
+pub use job::{FitJob, FitOutcome, Method};
 pub use marginals::{Marginal, MarginalError, compute_marginals};
 pub use model::SynthModel;
 pub use mst::{MstOptions, cdp_delta, cdp_rho, fit_mst, fit_mst_bounded};

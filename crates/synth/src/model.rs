@@ -200,6 +200,28 @@ impl SynthModel {
 
     /// Sample `rows` rows as an encoded table (original codes of the schema), with `seed`.
     pub fn sample_table(&self, rows: usize, seed: u64) -> Result<EncodedTable> {
+        // Sizes checked before allocating: the table is `rows x columns` u32 codes, held in
+        // memory; a size that cannot be reserved is an error (use `write_sample`, which
+        // streams, for more rows than fit), never an aborted process.
+        let n_cols = self.codebooks.len().max(1);
+        let too_many = || {
+            SynthError::invalid(
+                "rows",
+                rows,
+                format!(
+                    "{rows} rows x {n_cols} columns do not fit in memory; sample to a file \
+                     with write_sample (`pets synth sample`), which streams"
+                ),
+            )
+        };
+        let bytes = rows
+            .checked_mul(n_cols)
+            .and_then(|c| c.checked_mul(2 * std::mem::size_of::<u32>()))
+            .filter(|&b| b <= isize::MAX as usize)
+            .ok_or_else(too_many)?;
+        let mut probe: Vec<u8> = Vec::new();
+        probe.try_reserve_exact(bytes).map_err(|_| too_many())?;
+        drop(probe);
         let model = self.graph_model()?;
         let sampler = Sampler::new(&model);
         let chunks: Vec<Vec<Vec<u32>>> = (0..rows.div_ceil(SAMPLE_CHUNK))

@@ -29,7 +29,7 @@
 //! [`fit_mst`]; [`fit_mst_bounded`] keeps at most `m` rows a person and scales every
 //! sensitivity by `m`, for person-level privacy.
 
-use pets::data::{EncodedColumn, EncodedTable};
+use pets::data::{EncodedColumn, EncodedTable, Role};
 use pets::dp::bounding::Bounded;
 use pets::dp::mechanisms::Selection;
 use pets::dp::{Cost, QueryRecord, Session};
@@ -143,7 +143,7 @@ pub fn cdp_delta(rho: f64, epsilon: f64) -> f64 {
 }
 
 /// The largest rho such that rho-zCDP implies (epsilon, delta)-DP (bisection, as MST's
-/// `cdp_rho`).
+/// `cdp_rho`), certified against OpenDP's conservatively rounded conversion.
 pub fn cdp_rho(epsilon: f64, delta: f64) -> Result<f64> {
     if !(epsilon > 0.0 && epsilon.is_finite()) {
         return Err(SynthError::invalid(
@@ -168,11 +168,37 @@ pub fn cdp_rho(epsilon: f64, delta: f64) -> Result<f64> {
             hi = rho;
         }
     }
-    Ok(lo)
+    // `cdp_delta` runs in plain f64 (MST's reference code does too), so its answer can be a
+    // few ulps optimistic. Certify with OpenDP's conversion, whose arithmetic rounds
+    // outward: keep the float answer if OpenDP's epsilon at `delta` is within the target,
+    // else bisect on OpenDP's map below it. The rho returned always satisfies OpenDP's map.
+    let certified = |rho: f64| -> Result<bool> {
+        let (eps, _) = pets::dp::Cost::rho(rho).to_approx_dp(delta)?;
+        Ok(eps <= epsilon)
+    };
+    if lo > 0.0 && certified(lo)? {
+        return Ok(lo);
+    }
+    let (mut good, mut bad) = (0.0f64, lo);
+    for _ in 0..200 {
+        let mid = (good + bad) / 2.0;
+        if mid <= good || mid >= bad {
+            break;
+        }
+        if certified(mid)? {
+            good = mid;
+        } else {
+            bad = mid;
+        }
+    }
+    Ok(good)
 }
 
-/// Fit MST to the encoded `table` over `columns` (all encoded columns when empty), with
-/// row-level privacy (see [`fit_mst_bounded`] for person-level).
+/// Fit MST to the encoded `table` over `columns` (when empty, every encoded column that is
+/// not a direct identifier), with row-level privacy (see [`fit_mst_bounded`] for
+/// person-level). The table's domains are used as they are: a table encoded against the
+/// declared schema without [`crate::prepare_domain`] may have domains too wide to fit, which
+/// is why [`crate::FitJob`], the route every front door takes, always prepares the domain.
 pub fn fit_mst(table: &EncodedTable, columns: &[&str], opts: &MstOptions) -> Result<SynthModel> {
     fit_mst_bounded(table, columns, opts, &Bounded::row_level(table.n_rows()))
 }
@@ -209,8 +235,14 @@ pub fn fit_mst_bounded(
     let contribution = bounded.contribution().clone();
     let m = f64::from(contribution.max_rows_per_person);
     let mut session = Session::zcdp(rho)?.with_conversion_delta(opts.delta)?;
+    // With no columns named, direct identifiers are never synthesised (a table encoded
+    // against the declared schema may hold one, e.g. a date of birth); naming one opts in.
     let picked: Vec<&EncodedColumn> = if columns.is_empty() {
-        table.columns().iter().collect()
+        table
+            .columns()
+            .iter()
+            .filter(|c| c.spec.role != Role::DirectIdentifier)
+            .collect()
     } else {
         columns
             .iter()

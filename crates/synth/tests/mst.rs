@@ -37,9 +37,24 @@ fn rho_conversion_matches_the_target() {
     assert!(rho > 0.0 && rho < 0.05, "{rho}");
     assert!(cdp_delta(rho, 1.0) <= 1e-9);
     assert!(cdp_delta(rho * 1.001, 1.0) > 1e-9);
-    // OpenDP's own conversion of rho agrees: (epsilon, 1e-9) with epsilon at most 1.
+    // OpenDP's own, conservatively rounded conversion of rho certifies it: (epsilon, 1e-9)
+    // with epsilon at most 1, exactly, for every target tried.
     let (eps, _) = pets::dp::Cost::rho(rho).to_approx_dp(1e-9).unwrap();
-    assert!(eps <= 1.0 + 1e-9 && eps > 0.99, "{eps}");
+    assert!(eps <= 1.0 && eps > 0.99, "{eps}");
+    for (e, d) in [
+        (0.1, 1e-6),
+        (0.5, 1e-9),
+        (2.0, 1e-12),
+        (8.0, 1e-5),
+        (1e-3, 1e-3),
+    ] {
+        let rho = cdp_rho(e, d).unwrap();
+        let (eps, _) = pets::dp::Cost::rho(rho).to_approx_dp(d).unwrap();
+        assert!(
+            eps <= e && eps > 0.98 * e,
+            "epsilon {e}, delta {d}: rho {rho} gives {eps}"
+        );
+    }
     assert!(cdp_rho(0.0, 1e-9).is_err());
     assert!(cdp_rho(1.0, 0.0).is_err());
 }

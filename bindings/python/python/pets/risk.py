@@ -207,11 +207,8 @@ def assess(
         raise InvalidParameterError(
             f'l_variant must be "distinct", "entropy" or "recursive", not {l_variant!r}'
         )
-    if ground_distance not in ("auto", "equal", "ordered", "hierarchical"):
-        raise InvalidParameterError(
-            'ground_distance must be "auto", "equal", "ordered" or "hierarchical", '
-            f"not {ground_distance!r}"
-        )
+    if not isinstance(ground_distance, str):
+        raise TypeError(f"ground_distance must be a str, not {type(ground_distance).__qualname__}")
     paths: dict[str, list[str]] | None = None
     if hierarchy is not None:
         if not isinstance(hierarchy, Mapping):
@@ -229,10 +226,6 @@ def assess(
                     f"not {value!r}: {ancestors!r}"
                 )
             paths[value] = list(ancestors)
-        if ground_distance == "hierarchical":
-            ground_distance = "auto"  # resolved to the hierarchy once the data are encoded
-    elif ground_distance == "hierarchical":
-        raise InvalidParameterError('ground_distance="hierarchical" needs a hierarchy')
     config: dict[str, Any] = {
         "quasi_identifiers": _columns(qi, "qi") or [],
         "sensitive": sensitive,
@@ -240,7 +233,6 @@ def assess(
         "l": None if l is None else _int(l, "l"),
         "c": _float(c, "c"),
         "l_variant": l_variant,
-        "ground_distance": ground_distance,
         "risk_threshold": _float(risk_threshold, "risk_threshold"),
         "max_records_at_risk": _float(max_records_at_risk, "max_records_at_risk"),
         "intruder_columns": _columns(intruder, "intruder"),
@@ -273,6 +265,7 @@ def assess(
         None if attacker is None else _table(attacker, "attacker"),
         levels,
         paths,
+        ground_distance,
     )
     report = RiskReport(native)
     for w in report.warnings:

@@ -13,6 +13,7 @@ pub mod error;
 pub mod infer;
 pub mod io;
 pub mod schema;
+pub mod source;
 pub mod summary;
 mod values;
 
@@ -24,4 +25,5 @@ pub use encode::{
 pub use error::{DataError, Result};
 pub use infer::{InferOptions, SchemaInferrer, infer_schema};
 pub use schema::{Binning, ColumnKind, ColumnSpec, DateGranularity, Role, Schema, TimeGranularity};
+pub use source::{Encoded, TableSource};
 pub use summary::{ColumnSummary, TableSummary};

@@ -22,10 +22,6 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use std::path::Path;
-
-use crate::data::io::{DEFAULT_BATCH_ROWS, file_columns};
-use crate::data::{EncodedTable, Encoder};
 use crate::dp::error::{DpError, Result};
 use crate::dp::ledger::{Contribution, PrivacyUnit};
 
@@ -146,47 +142,6 @@ impl RowKeys {
         RowKeys::from_arrays(column, &arrays, keep_labels)
     }
 
-    /// Encode the file at `path` with `encoder` in one streamed pass and, when `id_column`
-    /// is given, read that column alongside (projected with the encoded ones, never
-    /// encoded) as the person keys. An id column missing from the file is an
-    /// [`DpError::UnknownColumn`] naming the file's columns, raised before any row is read.
-    pub fn encode_file_with(
-        mut encoder: Encoder,
-        path: &Path,
-        id_column: Option<&str>,
-    ) -> Result<(EncodedTable, Option<RowKeys>)> {
-        if let Some(id) = id_column {
-            let available = file_columns(path)?;
-            if !available.iter().any(|c| c == id) {
-                return Err(DpError::UnknownColumn {
-                    column: id.into(),
-                    what: format!("data file {}", path.display()),
-                    available,
-                });
-            }
-        }
-        let extra: Vec<String> = id_column.iter().map(|c| c.to_string()).collect();
-        let mut arrays = Vec::new();
-        for batch in encoder.open_file(path, DEFAULT_BATCH_ROWS, &extra)? {
-            let batch = batch?;
-            if let Some(id) = id_column {
-                let col = batch.column_by_name(id).ok_or_else(|| {
-                    DpError::query(
-                        "reading the person id",
-                        format!("column {id} vanished from a batch of {}", path.display()),
-                    )
-                })?;
-                arrays.push(col.clone());
-            }
-            encoder.push(&batch)?;
-        }
-        let table = encoder.finish()?;
-        let keys = id_column
-            .map(|id| RowKeys::from_arrays(id, &arrays, false))
-            .transpose()?;
-        Ok((table, keys))
-    }
-
     /// Keys from dense ids already computed (`ids[i] < n_keys`). The ids must identify
     /// people independently of who else is in the data (e.g. a pseudonymised number), as
     /// the choice of kept rows is keyed by them.
@@ -303,7 +258,6 @@ impl Bounded {
             .collect();
         let mut rows: Vec<u32> = selected.concat();
         rows.par_sort_unstable();
-        let dropped = (n - rows.len()) as u64;
         Ok(Bounded {
             rows: Some(rows),
             n_rows: n,
@@ -311,7 +265,6 @@ impl Bounded {
                 unit: PrivacyUnit::Person,
                 id_column: Some(ids.column().to_string()),
                 max_rows_per_person,
-                rows_dropped: dropped,
                 note: None,
             },
         })
@@ -342,7 +295,8 @@ impl Bounded {
         self.n_rows
     }
 
-    /// Rows kept.
+    /// Rows kept. An exact statistic of the data: for computing, never for release (no
+    /// ledger, result or message of pets shows it).
     pub fn n_selected(&self) -> usize {
         self.rows.as_ref().map_or(self.n_rows, |r| r.len())
     }
@@ -399,7 +353,12 @@ mod tests {
         }
         assert!(per.iter().all(|&c| c <= 3));
         assert_eq!(b.n_selected(), 700 * 3);
-        assert_eq!(b.contribution().rows_dropped, 5000 - 2100);
+        // The contribution released in ledgers holds no count of dropped rows.
+        let json = serde_json::to_string(b.contribution()).unwrap();
+        assert!(
+            !json.contains("2900") && !json.contains("dropped"),
+            "{json}"
+        );
         assert_eq!(b, Bounded::by_person(&keys, 3, 42).unwrap());
         assert_ne!(b.rows(), Bounded::by_person(&keys, 3, 43).unwrap().rows());
         assert!(b.rows().unwrap().windows(2).all(|w| w[0] < w[1]));

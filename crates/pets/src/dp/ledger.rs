@@ -21,8 +21,8 @@ pub struct Contribution {
     pub id_column: Option<String>,
     /// Rows a person may contribute after bounding (`1` for row-level privacy).
     pub max_rows_per_person: u32,
-    /// Rows dropped by bounding (people with more rows than the bound).
-    pub rows_dropped: u64,
+    // No count of the rows bounding dropped: that number is an exact statistic of the data
+    // (sum over people of max(0, n_p - m)), and the ledger is released (issue 10).
     /// Why this unit was chosen, when it is weaker than person-level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -36,7 +36,6 @@ impl Contribution {
             unit: PrivacyUnit::Row,
             id_column: None,
             max_rows_per_person: 1,
-            rows_dropped: 0,
             note: Some(note.into()),
         }
     }

@@ -12,6 +12,9 @@
 //!   mechanism, report-noisy-max), randomized response, thresholded counts;
 //! - [`accuracy`]: interval half-widths for every mechanism;
 //! - [`bounding`]: per-person contribution bounds (the unit of privacy is the person);
+//! - [`job`]: [`QueryJob`], one query with its share, as every front door runs it;
+//! - [`table`]: [`DpTable`], reading a file or Arrow batches for queries (encoded axes, raw
+//!   numeric values, person ids and bounding) in one pass;
 //! - [`queries`]: counts, sums, means, variances, quantiles, histograms, contingency tables,
 //!   group-by with unknown keys, post-processing, and query specs.
 
@@ -19,15 +22,20 @@ pub mod accuracy;
 pub mod bounding;
 pub mod budget;
 pub mod error;
+pub mod job;
 pub mod ledger;
 pub mod mechanisms;
 pub mod queries;
 pub mod session;
+pub mod table;
 
 pub use accuracy::{Accuracy, Interval, NoiseKind};
 pub use bounding::{Bounded, PersonIds};
 pub use budget::{Accountant, Cost, PrivacyMeasure};
 pub use error::{DpError, Result};
+pub use job::QueryJob;
 pub use ledger::{Contribution, Ledger, LedgerEntry, PrivacyUnit, QueryRecord};
 pub use mechanisms::{Mechanism, NoiseFamily};
+pub use queries::spec::{QueryKind, QueryOutput, QuerySpec};
 pub use session::{ParallelScope, Release, Session};
+pub use table::{DpInput, DpTable};

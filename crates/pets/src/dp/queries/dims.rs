@@ -161,7 +161,7 @@ fn code_labels(col: &EncodedColumn) -> Vec<String> {
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// Resolve `dim` against `data`.
-pub(crate) fn axis<'a>(data: &DpData<'a>, dim: &Dimension) -> Result<Axis<'a>> {
+pub(crate) fn axis<'a>(data: &'a DpData<'_>, dim: &Dimension) -> Result<Axis<'a>> {
     let col: &'a EncodedColumn = data.column(dim.column())?;
     let book = col.codebook;
     let card = book.cardinality();

@@ -109,7 +109,7 @@ impl TableResult {
 
 /// Resolve dimensions and count the kept rows into cells (exact, not private).
 pub(crate) fn exact_table<'a>(
-    data: &DpData<'a>,
+    data: &'a DpData<'_>,
     dims: &[Dimension],
 ) -> Result<(Vec<Axis<'a>>, Vec<u64>)> {
     if dims.is_empty() {

@@ -30,6 +30,8 @@ pub mod postprocess;
 pub mod quantile;
 pub mod spec;
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::data::{EncodedColumn, EncodedTable};
@@ -48,14 +50,22 @@ pub use dims::Dimension;
 /// An encoded table with its contribution bound: what DP queries read.
 #[derive(Debug, Clone)]
 pub struct DpData<'a> {
-    table: &'a EncodedTable,
+    table: Cow<'a, EncodedTable>,
     bounded: Bounded,
     raw: Vec<(String, Vec<Option<f64>>)>,
+    /// Raw columns of integers that the schema does not declare (integer quantile candidates).
+    raw_integer: Vec<String>,
+    /// Raw columns whose declared domain was read from the data.
+    data_domains: Vec<String>,
 }
 
 impl<'a> DpData<'a> {
     /// `table` with rows `bounded` (which must be computed for the same rows).
     pub fn new(table: &'a EncodedTable, bounded: Bounded) -> Result<DpData<'a>> {
+        DpData::from_cow(Cow::Borrowed(table), bounded)
+    }
+
+    pub(crate) fn from_cow(table: Cow<'a, EncodedTable>, bounded: Bounded) -> Result<DpData<'a>> {
         if bounded.n_rows() != table.n_rows() {
             return Err(DpError::query(
                 "contribution bounding",
@@ -70,6 +80,8 @@ impl<'a> DpData<'a> {
             table,
             bounded,
             raw: Vec::new(),
+            raw_integer: Vec::new(),
+            data_domains: Vec::new(),
         })
     }
 
@@ -97,9 +109,11 @@ impl<'a> DpData<'a> {
     /// Row-level privacy (no person id); the ledger says so.
     pub fn row_level(table: &'a EncodedTable) -> DpData<'a> {
         DpData {
-            table,
+            table: Cow::Borrowed(table),
             bounded: Bounded::row_level(table.n_rows()),
             raw: Vec::new(),
+            raw_integer: Vec::new(),
+            data_domains: Vec::new(),
         }
     }
 
@@ -122,9 +136,27 @@ impl<'a> DpData<'a> {
         Ok(self)
     }
 
+    /// Mark the raw column `name` as integers the schema does not declare: quantiles then
+    /// default to integer candidates between the bounds.
+    pub fn with_integer_raw(mut self, name: &str) -> DpData<'a> {
+        self.raw_integer.push(name.to_string());
+        self
+    }
+
+    /// Mark the raw column `name` as having a domain read from the data (results warn).
+    pub fn with_data_domain(mut self, name: &str) -> DpData<'a> {
+        self.data_domains.push(name.to_string());
+        self
+    }
+
+    /// Whether `name` holds raw integers that the schema does not declare.
+    pub fn is_undeclared_integer(&self, name: &str) -> bool {
+        self.raw_integer.iter().any(|c| c == name) && self.table.column(name).is_err()
+    }
+
     /// The table.
-    pub fn table(&self) -> &'a EncodedTable {
-        self.table
+    pub fn table(&self) -> &EncodedTable {
+        &self.table
     }
 
     /// The rows kept and the bound.
@@ -138,7 +170,7 @@ impl<'a> DpData<'a> {
     }
 
     /// An encoded column, or an error listing those that exist.
-    pub fn column(&self, name: &str) -> Result<&'a EncodedColumn> {
+    pub fn column(&self, name: &str) -> Result<&EncodedColumn> {
         self.table.column(name).map_err(|_| DpError::UnknownColumn {
             column: name.to_string(),
             what: "table (the schema's encoded columns)".into(),
@@ -163,9 +195,11 @@ impl<'a> DpData<'a> {
     pub fn record(&self, query: impl Into<String>, columns: &[String]) -> QueryRecord {
         let mut r = QueryRecord::new(query, columns.to_vec(), self.bounded.contribution().clone());
         for c in columns {
-            if let Ok(col) = self.table.column(c)
-                && col.spec.domain_from_data
-            {
+            let from_data = match self.table.column(c) {
+                Ok(col) => col.spec.domain_from_data,
+                Err(_) => self.data_domains.iter().any(|d| d == c),
+            };
+            if from_data {
                 r = r.warn(domain_warning(c));
             }
         }

@@ -42,6 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dp::budget::Cost;
 use crate::dp::error::{DpError, Result};
+use crate::dp::job::QueryJob;
 use crate::dp::ledger::Ledger;
 use crate::dp::mechanisms::NoiseFamily;
 use crate::dp::queries::count::count;
@@ -50,7 +51,7 @@ use crate::dp::queries::groupby::{GroupByQuery, GroupResult, group_by};
 use crate::dp::queries::histogram::{HistogramQuery, PostProcess, TableResult, histogram};
 use crate::dp::queries::moments::{NumericQuery, mean, sum, variance};
 use crate::dp::queries::numeric::{check_bounds, numeric};
-use crate::dp::queries::quantile::{QuantileQuery, quantiles};
+use crate::dp::queries::quantile::{MAX_DEFAULT_CANDIDATES, QuantileQuery, quantiles};
 use crate::dp::queries::{Dimension, DpData, ScalarResult, split_share};
 use crate::dp::session::Session;
 
@@ -260,61 +261,21 @@ impl QuerySpec {
                     "it must be greater than zero",
                 )));
             }
-            match &q.kind {
-                QueryKind::Count => {}
-                QueryKind::Sum {
-                    column,
-                    lower,
-                    upper,
-                }
-                | QueryKind::Mean {
-                    column,
-                    lower,
-                    upper,
-                }
-                | QueryKind::Variance {
-                    column,
-                    lower,
-                    upper,
-                }
-                | QueryKind::Median {
-                    column,
-                    lower,
-                    upper,
-                }
-                | QueryKind::Quantile {
-                    column,
-                    lower,
-                    upper,
-                    ..
-                } => {
-                    check_bounds(column, *lower, *upper).map_err(at)?;
-                    numeric(data, column, &q.label()).map_err(at)?;
-                }
-                QueryKind::Histogram { dimensions, .. } | QueryKind::GroupBy { dimensions } => {
-                    if dimensions.is_empty() {
-                        return Err(at(DpError::query("dimensions", "give at least one")));
-                    }
-                    for d in dimensions {
-                        axis(data, d).map_err(at)?;
-                    }
-                }
-            }
+            q.kind.check(data).map_err(at)?;
         }
         Ok(())
     }
 
-    /// Run every query in `session`: the budget left when it starts is split by weight
-    /// (delta over `group_by` queries only).
-    pub fn run(&self, session: &mut Session, data: &DpData<'_>) -> Result<SpecResults> {
-        self.check(data)?;
-        let budget = session.remaining();
+    /// Each query's share of `budget`: the main part split by weight, the delta over
+    /// `group_by` queries only (they release keys not known in advance). Refuses group-by
+    /// queries without a delta before anything is read or released.
+    pub fn shares(&self, budget: &Cost) -> Result<Vec<Cost>> {
         let weights: Vec<f64> = self.queries.iter().map(|q| q.weight).collect();
         let main_shares = split_share(&budget.with_delta(0.0), &weights)?;
         let gb: Vec<f64> = self
             .queries
             .iter()
-            .filter(|q| matches!(q.kind, QueryKind::GroupBy { .. }))
+            .filter(|q| q.kind.needs_delta())
             .map(|q| q.weight)
             .collect();
         if !gb.is_empty() && budget.delta() <= 0.0 {
@@ -324,122 +285,42 @@ impl QuerySpec {
                     .into(),
             ));
         }
-        let delta_shares = if gb.is_empty() {
+        let mut delta_shares = if gb.is_empty() {
             Vec::new()
         } else {
-            split_share(&budget, &gb)?
+            split_share(budget, &gb)?
                 .into_iter()
                 .map(|c| c.delta())
                 .collect()
-        };
-        let mut delta_iter = delta_shares.into_iter();
+        }
+        .into_iter();
+        Ok(self
+            .queries
+            .iter()
+            .zip(main_shares)
+            .map(|(q, share)| {
+                if q.kind.needs_delta() {
+                    share.with_delta(delta_shares.next().unwrap_or(0.0))
+                } else {
+                    share
+                }
+            })
+            .collect())
+    }
+
+    /// Run every query in `session`: the budget left when it starts is split by weight
+    /// (delta over `group_by` queries only). Every query is checked first, so a typo spends
+    /// nothing.
+    pub fn run(&self, session: &mut Session, data: &DpData<'_>) -> Result<SpecResults> {
+        self.check(data)?;
+        let shares = self.shares(&session.remaining())?;
         let mut results = Vec::new();
-        for (q, share) in self.queries.iter().zip(main_shares) {
-            let noise = q.noise.unwrap_or(self.noise);
-            let name = q.name.clone();
-            let numeric_q = |column: &str, lower: f64, upper: f64| NumericQuery {
-                column: column.into(),
-                lower,
-                upper,
-                share,
-                noise,
-            };
-            let out = match &q.kind {
-                QueryKind::Count => QueryOutput::Scalar {
-                    name,
-                    result: count(session, data, &share, noise)?,
-                },
-                QueryKind::Sum {
-                    column,
-                    lower,
-                    upper,
-                } => QueryOutput::Scalar {
-                    name,
-                    result: sum(session, data, &numeric_q(column, *lower, *upper))?,
-                },
-                QueryKind::Mean {
-                    column,
-                    lower,
-                    upper,
-                } => QueryOutput::Scalar {
-                    name,
-                    result: mean(session, data, &numeric_q(column, *lower, *upper))?,
-                },
-                QueryKind::Variance {
-                    column,
-                    lower,
-                    upper,
-                } => QueryOutput::Scalar {
-                    name,
-                    result: variance(session, data, &numeric_q(column, *lower, *upper))?,
-                },
-                QueryKind::Quantile {
-                    column,
-                    quantiles: qs,
-                    lower,
-                    upper,
-                    candidates,
-                } => QueryOutput::Quantiles {
-                    name,
-                    results: quantiles(
-                        session,
-                        data,
-                        &QuantileQuery {
-                            column: column.clone(),
-                            quantiles: qs.clone(),
-                            lower: *lower,
-                            upper: *upper,
-                            candidates: candidates.clone(),
-                            share,
-                        },
-                    )?,
-                },
-                QueryKind::Median {
-                    column,
-                    lower,
-                    upper,
-                } => QueryOutput::Quantiles {
-                    name,
-                    results: quantiles(
-                        session,
-                        data,
-                        &QuantileQuery {
-                            column: column.clone(),
-                            quantiles: vec![0.5],
-                            lower: *lower,
-                            upper: *upper,
-                            candidates: None,
-                            share,
-                        },
-                    )?,
-                },
-                QueryKind::Histogram { dimensions, post } => QueryOutput::Table {
-                    name,
-                    result: histogram(
-                        session,
-                        data,
-                        &HistogramQuery {
-                            dimensions: dimensions.clone(),
-                            share,
-                            noise,
-                            post: post.clone(),
-                        },
-                    )?,
-                },
-                QueryKind::GroupBy { dimensions } => QueryOutput::Groups {
-                    name,
-                    result: group_by(
-                        session,
-                        data,
-                        &GroupByQuery {
-                            dimensions: dimensions.clone(),
-                            share: share.with_delta(delta_iter.next().unwrap_or(0.0)),
-                            noise,
-                        },
-                    )?,
-                },
-            };
-            results.push(out);
+        for (q, share) in self.queries.iter().zip(shares) {
+            let job = QueryJob::new(q.kind.clone())
+                .share(share)
+                .noise(q.noise.unwrap_or(self.noise))
+                .name_opt(q.name.clone());
+            results.push(job.run(session, data)?);
         }
         Ok(SpecResults {
             results,
@@ -448,43 +329,279 @@ impl QuerySpec {
     }
 }
 
-impl QueryItem {
-    /// A short label for messages.
+impl QueryKind {
+    /// A histogram (contingency table) over `dimensions` (`"age_band"`, `"hour(arrival_datetime)"`).
+    pub fn histogram(dimensions: &[&str]) -> Result<QueryKind> {
+        Ok(QueryKind::Histogram {
+            dimensions: dimensions
+                .iter()
+                .map(|d| d.parse())
+                .collect::<Result<_>>()?,
+            post: PostProcess::default(),
+        })
+    }
+
+    /// The query's name in results, ledgers and messages: `count`, `sum(col)`, `mean(col)`,
+    /// `variance(col)`, `quantile(col)`, `median(col)`, `histogram(a, b)`, `group_by(a)`.
+    /// Every door uses this one label.
     pub fn label(&self) -> String {
-        if let Some(n) = &self.name {
-            return n.clone();
-        }
-        match &self.kind {
+        let dims = |d: &[Dimension]| {
+            d.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
             QueryKind::Count => "count".into(),
             QueryKind::Sum { column, .. } => format!("sum({column})"),
             QueryKind::Mean { column, .. } => format!("mean({column})"),
             QueryKind::Variance { column, .. } => format!("variance({column})"),
             QueryKind::Quantile { column, .. } => format!("quantile({column})"),
             QueryKind::Median { column, .. } => format!("median({column})"),
-            QueryKind::Histogram { dimensions, .. } => format!(
-                "histogram({})",
-                dimensions
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            QueryKind::GroupBy { dimensions } => format!(
-                "group_by({})",
-                dimensions
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            QueryKind::Histogram { dimensions, .. } => format!("histogram({})", dims(dimensions)),
+            QueryKind::GroupBy { dimensions } => format!("group_by({})", dims(dimensions)),
         }
+    }
+
+    /// The columns whose codes the query reads (the axes of tables).
+    pub fn grouped_columns(&self) -> Vec<String> {
+        match self {
+            QueryKind::Histogram { dimensions, .. } | QueryKind::GroupBy { dimensions } => {
+                let mut out: Vec<String> = Vec::new();
+                for d in dimensions {
+                    if !out.iter().any(|c| c == d.column()) {
+                        out.push(d.column().to_string());
+                    }
+                }
+                out
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The numeric column the query aggregates (read as raw values), if any.
+    pub fn numeric_column(&self) -> Option<&str> {
+        match self {
+            QueryKind::Sum { column, .. }
+            | QueryKind::Mean { column, .. }
+            | QueryKind::Variance { column, .. }
+            | QueryKind::Quantile { column, .. }
+            | QueryKind::Median { column, .. } => Some(column),
+            _ => None,
+        }
+    }
+
+    /// Whether the query needs a delta (group-by with keys not known in advance).
+    pub fn needs_delta(&self) -> bool {
+        matches!(self, QueryKind::GroupBy { .. })
+    }
+
+    /// Check the query against `data` (columns, bounds, dimensions) without releasing.
+    pub fn check(&self, data: &DpData<'_>) -> Result<()> {
+        let label = self.label();
+        match self {
+            QueryKind::Count => {}
+            QueryKind::Sum {
+                column,
+                lower,
+                upper,
+            }
+            | QueryKind::Mean {
+                column,
+                lower,
+                upper,
+            }
+            | QueryKind::Variance {
+                column,
+                lower,
+                upper,
+            }
+            | QueryKind::Median {
+                column,
+                lower,
+                upper,
+            }
+            | QueryKind::Quantile {
+                column,
+                lower,
+                upper,
+                ..
+            } => {
+                check_bounds(column, *lower, *upper)?;
+                numeric(data, column, &label)?;
+            }
+            QueryKind::Histogram { dimensions, .. } | QueryKind::GroupBy { dimensions } => {
+                if dimensions.is_empty() {
+                    return Err(DpError::query("dimensions", "give at least one"));
+                }
+                for d in dimensions {
+                    axis(data, d)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Release the query on `data` in `session`, spending `share` with `noise`.
+    pub fn run(
+        &self,
+        session: &mut Session,
+        data: &DpData<'_>,
+        share: Cost,
+        noise: NoiseFamily,
+    ) -> Result<QueryOutput> {
+        let numeric_q = |column: &str, lower: f64, upper: f64| NumericQuery {
+            column: column.into(),
+            lower,
+            upper,
+            share,
+            noise,
+        };
+        // Integer candidates for integers the schema does not declare (else the quantile
+        // module's defaults from the declared domain, or a grid).
+        let integer_candidates = |column: &str, lower: f64, upper: f64| -> Option<Vec<f64>> {
+            let (a, b) = (lower.ceil(), upper.floor());
+            (data.is_undeclared_integer(column)
+                && lower.is_finite()
+                && upper.is_finite()
+                && b >= a
+                && (b - a) < MAX_DEFAULT_CANDIDATES as f64)
+                .then(|| (a as i64..=b as i64).map(|v| v as f64).collect())
+        };
+        let name = None;
+        Ok(match self {
+            QueryKind::Count => QueryOutput::Scalar {
+                name,
+                result: count(session, data, &share, noise)?,
+            },
+            QueryKind::Sum {
+                column,
+                lower,
+                upper,
+            } => QueryOutput::Scalar {
+                name,
+                result: sum(session, data, &numeric_q(column, *lower, *upper))?,
+            },
+            QueryKind::Mean {
+                column,
+                lower,
+                upper,
+            } => QueryOutput::Scalar {
+                name,
+                result: mean(session, data, &numeric_q(column, *lower, *upper))?,
+            },
+            QueryKind::Variance {
+                column,
+                lower,
+                upper,
+            } => QueryOutput::Scalar {
+                name,
+                result: variance(session, data, &numeric_q(column, *lower, *upper))?,
+            },
+            QueryKind::Quantile {
+                column,
+                quantiles: qs,
+                lower,
+                upper,
+                candidates,
+            } => QueryOutput::Quantiles {
+                name,
+                results: quantiles(
+                    session,
+                    data,
+                    &QuantileQuery {
+                        column: column.clone(),
+                        quantiles: qs.clone(),
+                        lower: *lower,
+                        upper: *upper,
+                        candidates: candidates
+                            .clone()
+                            .or_else(|| integer_candidates(column, *lower, *upper)),
+                        share,
+                    },
+                )?,
+            },
+            QueryKind::Median {
+                column,
+                lower,
+                upper,
+            } => QueryOutput::Quantiles {
+                name,
+                results: quantiles(
+                    session,
+                    data,
+                    &QuantileQuery {
+                        column: column.clone(),
+                        quantiles: vec![0.5],
+                        lower: *lower,
+                        upper: *upper,
+                        candidates: integer_candidates(column, *lower, *upper),
+                        share,
+                    },
+                )?,
+            },
+            QueryKind::Histogram { dimensions, post } => QueryOutput::Table {
+                name,
+                result: histogram(
+                    session,
+                    data,
+                    &HistogramQuery {
+                        dimensions: dimensions.clone(),
+                        share,
+                        noise,
+                        post: post.clone(),
+                    },
+                )?,
+            },
+            QueryKind::GroupBy { dimensions } => QueryOutput::Groups {
+                name,
+                result: group_by(
+                    session,
+                    data,
+                    &GroupByQuery {
+                        dimensions: dimensions.clone(),
+                        share,
+                        noise,
+                    },
+                )?,
+            },
+        })
+    }
+}
+
+impl QueryOutput {
+    /// Set the output's label.
+    pub fn with_name(mut self, label: Option<String>) -> QueryOutput {
+        match &mut self {
+            QueryOutput::Scalar { name, .. }
+            | QueryOutput::Quantiles { name, .. }
+            | QueryOutput::Table { name, .. }
+            | QueryOutput::Groups { name, .. } => *name = label,
+        }
+        self
+    }
+
+    /// The output's warnings.
+    pub fn warnings(&self) -> &[String] {
+        match self {
+            QueryOutput::Scalar { result, .. } => &result.warnings,
+            QueryOutput::Table { result, .. } => &result.warnings,
+            QueryOutput::Groups { result, .. } => &result.warnings,
+            QueryOutput::Quantiles { results, .. } => {
+                results.first().map_or(&[], |r| r.warnings.as_slice())
+            }
+        }
+    }
+}
+
+impl QueryItem {
+    /// A short label for messages: the spec's name, or the query's label.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.kind.label())
     }
 }
 
 /// Shares a spec would give each query from `budget` (for display).
 pub fn planned_shares(spec: &QuerySpec, budget: &Cost) -> Result<Vec<Cost>> {
-    split_share(
-        &budget.with_delta(0.0),
-        &spec.queries.iter().map(|q| q.weight).collect::<Vec<_>>(),
-    )
+    spec.shares(budget)
 }

@@ -1,0 +1,276 @@
+//! Where a job's table comes from: a file on disk or Arrow record batches already in memory.
+//!
+//! Every job of pets (risk, DP queries, synthesis) takes a [`TableSource`], so the command
+//! line (a path), the Python package (pandas / polars / pyarrow imported zero-copy as
+//! batches) and a Rust service (either) run the same code. A source is encoded against a
+//! schema with [`TableSource::encode`], which can read extra, *unencoded* columns alongside
+//! the encoded ones in the same streamed pass (a person id for contribution bounding, a raw
+//! numeric column for exact sums): for a file, one projected read; for batches, the columns
+//! are taken as they are.
+
+use std::path::{Path, PathBuf};
+
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::SchemaRef;
+
+use crate::data::encode::{EncodeOptions, EncodedTable, Encoder};
+use crate::data::error::{DataError, Result};
+use crate::data::infer::{InferOptions, infer_schema};
+use crate::data::io::{BatchStream, DEFAULT_BATCH_ROWS, open_table};
+use crate::data::schema::Schema;
+
+/// A table to run a job on.
+#[derive(Debug, Clone)]
+pub enum TableSource {
+    /// A CSV, TSV or Parquet file (by extension), streamed in batches.
+    File(PathBuf),
+    /// Record batches in memory (e.g. imported from pandas, polars or pyarrow).
+    Batches {
+        /// What to call the table in messages (`data`, `population`, ...).
+        name: String,
+        /// The batches' Arrow schema (also the schema of an empty table).
+        schema: SchemaRef,
+        /// The batches, in row order.
+        batches: Vec<RecordBatch>,
+    },
+}
+
+/// The result of [`TableSource::encode`]: the encoded table and the raw Arrow arrays of the
+/// extra columns asked for, in the order asked, each as its batches' arrays in row order.
+#[derive(Debug)]
+pub struct Encoded {
+    /// The encoded columns.
+    pub table: EncodedTable,
+    /// `(column, arrays)` for each extra column.
+    pub extra: Vec<(String, Vec<ArrayRef>)>,
+}
+
+impl Encoded {
+    /// The arrays of the extra column `name`, if it was asked for.
+    pub fn extra(&self, name: &str) -> Option<&[ArrayRef]> {
+        self.extra
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| a.as_slice())
+    }
+}
+
+impl From<PathBuf> for TableSource {
+    fn from(path: PathBuf) -> Self {
+        TableSource::File(path)
+    }
+}
+
+impl From<&Path> for TableSource {
+    fn from(path: &Path) -> Self {
+        TableSource::File(path.to_path_buf())
+    }
+}
+
+impl From<&str> for TableSource {
+    fn from(path: &str) -> Self {
+        TableSource::File(PathBuf::from(path))
+    }
+}
+
+impl TableSource {
+    /// A file source.
+    pub fn file(path: impl Into<PathBuf>) -> TableSource {
+        TableSource::File(path.into())
+    }
+
+    /// An in-memory source called `name` in messages.
+    pub fn batches(
+        name: impl Into<String>,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> TableSource {
+        TableSource::Batches {
+            name: name.into(),
+            schema,
+            batches,
+        }
+    }
+
+    /// How messages name this table: the file's path, or the in-memory table's name.
+    pub fn describe(&self) -> String {
+        match self {
+            TableSource::File(p) => p.display().to_string(),
+            TableSource::Batches { name, .. } => name.clone(),
+        }
+    }
+
+    /// The column names, from the file's header or footer (no rows read) or the batches.
+    pub fn column_names(&self) -> Result<Vec<String>> {
+        let schema = match self {
+            TableSource::File(p) => open_table(p, 1)?.arrow_schema(),
+            TableSource::Batches { schema, .. } => schema.clone(),
+        };
+        Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
+    }
+
+    /// The whole table as a stream (every column).
+    pub fn stream(&self) -> Result<BatchStream> {
+        match self {
+            TableSource::File(p) => open_table(p, DEFAULT_BATCH_ROWS),
+            TableSource::Batches {
+                schema, batches, ..
+            } => Ok(BatchStream::from_batches(schema.clone(), batches.clone())),
+        }
+    }
+
+    /// Infer a schema from the data. Every column is marked `domain_from_data`: callers
+    /// must say so loudly (see [`crate::Warning::inferred_schema`]).
+    pub fn infer_schema(&self) -> Result<Schema> {
+        infer_schema(self.stream()?, InferOptions::default())
+    }
+
+    /// Infer a schema of `columns` only (all columns when empty); an unknown column is an
+    /// error naming those that exist.
+    pub fn infer_schema_of(&self, columns: &[String]) -> Result<Schema> {
+        if columns.is_empty() {
+            return self.infer_schema();
+        }
+        let stream = self.stream()?;
+        let arrow = stream.arrow_schema();
+        let idx: Vec<usize> = columns
+            .iter()
+            .map(|c| {
+                arrow.index_of(c).map_err(|_| DataError::UnknownColumn {
+                    column: c.clone(),
+                    available: arrow.fields().iter().map(|f| f.name().clone()).collect(),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let projected = std::sync::Arc::new(arrow.project(&idx)?);
+        let batches = stream
+            .map(|b| Ok(b?.project(&idx)?))
+            .collect::<Result<Vec<_>>>()?;
+        infer_schema(
+            BatchStream::from_batches(projected, batches),
+            InferOptions::default(),
+        )
+    }
+
+    /// Encode against `schema` (the columns chosen by `opts`) and read the `extra` columns
+    /// alongside, unencoded. An extra column the table lacks is [`DataError::UnknownColumn`]
+    /// naming those it has, raised before any row is read. `progress` is told the rows
+    /// encoded after each batch.
+    pub fn encode(
+        &self,
+        schema: &Schema,
+        opts: EncodeOptions,
+        extra: &[String],
+        progress: Option<&dyn Fn(u64)>,
+    ) -> Result<Encoded> {
+        let available = self.column_names()?;
+        if let Some(missing) = extra.iter().find(|c| !available.contains(c)) {
+            return Err(DataError::UnknownColumn {
+                column: missing.clone(),
+                available,
+            });
+        }
+        let mut encoder = Encoder::new(schema, opts)?;
+        let stream = match self {
+            TableSource::File(p) => encoder.open_file(p, DEFAULT_BATCH_ROWS, extra)?,
+            TableSource::Batches { .. } => self.stream()?,
+        };
+        let mut arrays: Vec<Vec<ArrayRef>> = vec![Vec::new(); extra.len()];
+        let mut rows = 0u64;
+        for batch in stream {
+            let batch = batch?;
+            for (name, out) in extra.iter().zip(arrays.iter_mut()) {
+                let col = batch
+                    .column_by_name(name)
+                    .ok_or_else(|| DataError::UnknownColumn {
+                        column: name.clone(),
+                        available: available.clone(),
+                    })?;
+                out.push(col.clone());
+            }
+            encoder.push(&batch)?;
+            rows += batch.num_rows() as u64;
+            if let Some(p) = progress {
+                p(rows);
+            }
+        }
+        Ok(Encoded {
+            table: encoder.finish()?,
+            extra: extra.iter().cloned().zip(arrays).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Int64Array, StringArray};
+    use arrow_schema::{DataType, Field, Schema as ArrowSchema};
+    use std::sync::Arc;
+
+    fn batches() -> TableSource {
+        let schema = Arc::new(ArrowSchema::new(vec![
+            Field::new("sex", DataType::Utf8, false),
+            Field::new("id", DataType::Int64, false),
+        ]));
+        let b = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["F", "M", "F"])),
+                Arc::new(Int64Array::from(vec![1, 2, 1])),
+            ],
+        )
+        .unwrap();
+        TableSource::batches("data", schema, vec![b])
+    }
+
+    #[test]
+    fn encodes_and_reads_extra_columns_from_batches_and_files() {
+        let schema = Schema::from_json(
+            r#"{"columns": [{"name": "sex", "kind": "categorical", "values": ["F", "M"]}]}"#,
+        )
+        .unwrap();
+        let src = batches();
+        let e = src
+            .encode(&schema, EncodeOptions::default(), &["id".into()], None)
+            .unwrap();
+        assert_eq!(e.table.n_rows(), 3);
+        assert_eq!(e.extra("id").unwrap()[0].len(), 3);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "sex,id\nF,1\nM,2\nF,1\n").unwrap();
+        let seen = std::sync::atomic::AtomicU64::new(0);
+        let e = TableSource::file(&path)
+            .encode(
+                &schema,
+                EncodeOptions::default(),
+                &["id".into()],
+                Some(&|r| seen.store(r, std::sync::atomic::Ordering::Relaxed)),
+            )
+            .unwrap();
+        assert_eq!(e.table.n_rows(), 3);
+        assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 3);
+        assert_eq!(
+            e.extra("id")
+                .unwrap()
+                .iter()
+                .map(|a| a.len())
+                .sum::<usize>(),
+            3
+        );
+    }
+
+    #[test]
+    fn a_missing_extra_column_names_those_that_exist() {
+        let schema = Schema::from_json(
+            r#"{"columns": [{"name": "sex", "kind": "categorical", "values": ["F", "M"]}]}"#,
+        )
+        .unwrap();
+        let err = batches()
+            .encode(&schema, EncodeOptions::default(), &["nhs".into()], None)
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("nhs") && msg.contains("sex, id"), "{msg}");
+    }
+}

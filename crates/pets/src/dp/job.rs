@@ -1,0 +1,127 @@
+//! [`QueryJob`]: one DP query with its share of the budget, as every front door runs it.
+//!
+//! `pets dp query` runs a spec's queries as jobs ([`crate::dp::QuerySpec::run`]); the Python
+//! `Session` runs one job per call; a Rust service builds them directly. The job resolves its
+//! share (given, or everything left), checks it against the session **before** any data are
+//! read ([`QueryJob::resolve_share`]), checks the query against the data, then releases
+//! through the session (charge, then draw, then ledger) and labels the output with the one
+//! label of [`QueryKind::label`].
+//!
+//! ```
+//! use pets::prelude::*;
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("ae.csv");
+//! # let rows: String = (0..300).map(|i| format!("{},{}\n", i % 90, i)).collect();
+//! # std::fs::write(&path, format!("age,nhs_number\n{rows}")).unwrap();
+//! let schema = Schema::from_json(
+//!     r#"{"columns": [{"name": "age", "kind": "integer", "min": 0, "max": 110}]}"#)?;
+//! let mut session = Session::pure(1.0)?;
+//! let mean = QueryJob::new(QueryKind::Mean { column: "age".into(), lower: 0.0, upper: 110.0 })
+//!     .share(Cost::epsilon(0.5));
+//! mean.resolve_share(&session)?;                       // refuses before reading anything
+//! let input = DpTable::load(TableSource::file(&path), &schema)
+//!     .person_id("nhs_number", 2)
+//!     .read_for([mean.kind()])?;
+//! let out = mean.run(&mut session, &input.data)?;
+//! assert_eq!(session.ledger().entries.len(), 2);       // noisy sum and noisy count
+//! # let _ = out;
+//! # Ok::<(), DpError>(())
+//! ```
+
+use crate::dp::budget::Cost;
+use crate::dp::error::{DpError, Result};
+use crate::dp::mechanisms::NoiseFamily;
+use crate::dp::queries::DpData;
+use crate::dp::queries::spec::{QueryKind, QueryOutput};
+use crate::dp::session::Session;
+
+/// One query, its share and noise family, and an optional label for its output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryJob {
+    kind: QueryKind,
+    share: Option<Cost>,
+    noise: NoiseFamily,
+    name: Option<String>,
+}
+
+impl QueryJob {
+    /// The query `kind`, spending everything left unless [`QueryJob::share`] is given.
+    pub fn new(kind: QueryKind) -> QueryJob {
+        QueryJob {
+            kind,
+            share: None,
+            noise: NoiseFamily::Auto,
+            name: None,
+        }
+    }
+
+    /// Spend `share` of the session's budget.
+    pub fn share(mut self, share: Cost) -> QueryJob {
+        self.share = Some(share);
+        self
+    }
+
+    /// Spend `share`, or everything left when `None`.
+    pub fn share_opt(mut self, share: Option<Cost>) -> QueryJob {
+        self.share = share;
+        self
+    }
+
+    /// The noise family (default: by the session's measure).
+    pub fn noise(mut self, noise: NoiseFamily) -> QueryJob {
+        self.noise = noise;
+        self
+    }
+
+    /// A label for the output (default: none; the query's own label is in the result).
+    pub fn name_opt(mut self, name: Option<String>) -> QueryJob {
+        self.name = name;
+        self
+    }
+
+    /// The query.
+    pub fn kind(&self) -> &QueryKind {
+        &self.kind
+    }
+
+    /// The share this job will spend in `session` (given, or everything left; the delta
+    /// only for queries that need one), checked to fit the budget now: call it before
+    /// reading the data so that a refusal costs nothing.
+    pub fn resolve_share(&self, session: &Session) -> Result<Cost> {
+        let label = self.kind.label();
+        let share = match self.share {
+            Some(s) => s,
+            None => {
+                let left = session.remaining();
+                let left = if self.kind.needs_delta() {
+                    left
+                } else {
+                    left.with_delta(0.0)
+                };
+                if left.main() <= 0.0 {
+                    return Err(DpError::OverBudget {
+                        query: label,
+                        requested: left,
+                        remaining: session.remaining(),
+                        spent: session.spent(),
+                        total: session.total(),
+                    });
+                }
+                left
+            }
+        };
+        share.validate()?;
+        session.check_share(&label, &share)?;
+        Ok(share)
+    }
+
+    /// Check the query against `data`, then release it in `session`.
+    pub fn run(&self, session: &mut Session, data: &DpData<'_>) -> Result<QueryOutput> {
+        let share = self.resolve_share(session)?;
+        self.kind.check(data)?;
+        Ok(self
+            .kind
+            .run(session, data, share, self.noise)?
+            .with_name(self.name.clone()))
+    }
+}

@@ -1,0 +1,7 @@
+//! The names a Rust service needs for the three jobs: `use pets::prelude::*;`.
+
+pub use crate::data::{Schema, TableSource};
+pub use crate::disclosure::{RiskConfig, RiskJob, RiskJobError, RiskOutcome, RiskReport};
+pub use crate::dp::queries::spec::{QueryKind, QueryOutput};
+pub use crate::dp::{Cost, DpError, DpTable, QueryJob, Session};
+pub use crate::error::{Classify, ErrorKind, Warning, WarningKind};

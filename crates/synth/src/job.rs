@@ -1,0 +1,446 @@
+//! [`FitJob`]: fit a synthesiser to a table, the one pipeline behind `pets synth fit`,
+//! `pets.synth.MST(...).fit(...)` and step 7 of `pets demo`.
+//!
+//! 1. Every option is validated ([`FitJob::validate`]) before a row is read.
+//! 2. The synthesis domain comes from the declared schema alone ([`prepare_domain`]): direct
+//!    identifiers and text are never synthesised unless named, wide domains are binned or
+//!    coarsened. There is no public route that skips this step.
+//! 3. Columns whose domain was read from the data (an inferred schema, or a declared one
+//!    with `domain_from_data`) are announced: a typed [`Warning`] and a warning in every
+//!    entry of the model's ledger; [`FitJob::strict`] refuses them instead.
+//! 4. One streamed pass encodes the synthesis columns and reads the person id alongside;
+//!    each person's rows are cut to `m` ([`Bounded::by_person`]), or privacy is per row and
+//!    the ledger says so.
+//! 5. MST fits on the kept rows ([`fit_mst_bounded`]).
+//!
+//! ```
+//! use pets::data::{Schema, TableSource};
+//! use pets_synth::FitJob;
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("ae.csv");
+//! # let rows: String = (0..500).map(|i| format!("{},{},p{}\n", ["F", "M"][i % 2], i % 3 == 0, i / 2)).collect();
+//! # std::fs::write(&path, format!("sex,admitted,nhs_number\n{rows}")).unwrap();
+//! let schema = Schema::from_json(r#"{"columns": [
+//!     {"name": "sex", "kind": "categorical", "values": ["F", "M"]},
+//!     {"name": "admitted", "kind": "categorical", "values": ["false", "true"]},
+//!     {"name": "nhs_number", "kind": "text", "role": "direct_identifier"}
+//! ]}"#)?;
+//! let fitted = FitJob::new(TableSource::file(&path), 1.0, 1e-9)
+//!     .schema(schema)
+//!     .person_id("nhs_number", 2)
+//!     .run()?;
+//! let rows = fitted.model.sample_table(100, 7)?;   // no data needed from here on
+//! assert_eq!(rows.n_rows(), 100);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use pets::data::{EncodeOptions, Schema, TableSource};
+use pets::dp::bounding::{Bounded, RowKeys};
+use pets::{Warning, WarningKind};
+
+use crate::domain::{DomainOptions, prepare_domain};
+use crate::error::{Result, SynthError};
+use crate::model::SynthModel;
+use crate::mst::{MstOptions, cdp_rho, fit_mst_bounded};
+
+/// Synthesis methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Method {
+    /// MST (McKenna, Miklau & Sheldon 2021).
+    #[default]
+    Mst,
+}
+
+/// A synthesiser fit, configured once and run by every front door.
+#[derive(Debug, Clone)]
+pub struct FitJob {
+    source: TableSource,
+    schema: Option<Schema>,
+    columns: Vec<String>,
+    method: Method,
+    options: MstOptions,
+    max_values: u32,
+    person_id: Option<(String, u32)>,
+    bounding_seed: u64,
+    strict: bool,
+}
+
+/// What a [`FitJob`] returns.
+#[derive(Debug, Clone)]
+pub struct FitOutcome {
+    /// The fitted model (everything released, nothing else).
+    pub model: SynthModel,
+    /// Warnings: domains read from data, row-level privacy.
+    pub warnings: Vec<Warning>,
+}
+
+impl FitJob {
+    /// Fit `source` under (epsilon, delta)-DP with MST's defaults.
+    pub fn new(source: impl Into<TableSource>, epsilon: f64, delta: f64) -> FitJob {
+        FitJob {
+            source: source.into(),
+            schema: None,
+            columns: Vec::new(),
+            method: Method::Mst,
+            options: MstOptions::new(epsilon, delta),
+            max_values: DomainOptions::default().max_values,
+            person_id: None,
+            bounding_seed: 0,
+            strict: false,
+        }
+    }
+
+    /// The declared schema (without one, a schema is inferred from the data: every domain
+    /// is then read from the data, which is announced, or refused with [`FitJob::strict`]).
+    pub fn schema(mut self, schema: Schema) -> FitJob {
+        self.schema = Some(schema);
+        self
+    }
+
+    /// The declared schema, if any.
+    pub fn schema_opt(mut self, schema: Option<Schema>) -> FitJob {
+        self.schema = schema;
+        self
+    }
+
+    /// Columns to synthesise (default: every encodable column that is not a direct
+    /// identifier).
+    pub fn columns(mut self, columns: Vec<String>) -> FitJob {
+        self.columns = columns;
+        self
+    }
+
+    /// The method.
+    pub fn method(mut self, method: Method) -> FitJob {
+        self.method = method;
+        self
+    }
+
+    /// MST's options (epsilon and delta included).
+    pub fn options(mut self, options: MstOptions) -> FitJob {
+        self.options = options;
+        self
+    }
+
+    /// MST's options, to change in place.
+    pub fn options_mut(&mut self) -> &mut MstOptions {
+        &mut self.options
+    }
+
+    /// Integer, date and datetime columns with more codes than this are binned or coarsened.
+    pub fn max_values(mut self, max_values: u32) -> FitJob {
+        self.max_values = max_values;
+        self
+    }
+
+    /// Person-level privacy: `column` identifies a person; each person's rows are cut to
+    /// `max_rows_per_person`, chosen at random, before fitting.
+    pub fn person_id(mut self, column: impl Into<String>, max_rows_per_person: u32) -> FitJob {
+        self.person_id = Some((column.into(), max_rows_per_person));
+        self
+    }
+
+    /// As [`FitJob::person_id`] when the id is optional (`max_rows_per_person` must then be 1).
+    pub fn person_id_opt(mut self, column: Option<String>, max_rows_per_person: u32) -> FitJob {
+        self.person_id = column.map(|c| (c, max_rows_per_person));
+        if self.person_id.is_none() && max_rows_per_person != 1 {
+            // Kept so validate() can say that the bound needs an id.
+            self.person_id = Some((String::new(), max_rows_per_person));
+        }
+        self
+    }
+
+    /// Seed of the choice of each person's rows (data processing, not privacy noise).
+    pub fn bounding_seed(mut self, seed: u64) -> FitJob {
+        self.bounding_seed = seed;
+        self
+    }
+
+    /// Refuse columns whose domain was read from the data instead of warning.
+    pub fn strict(mut self, strict: bool) -> FitJob {
+        self.strict = strict;
+        self
+    }
+
+    /// Check every option, before any data are read.
+    pub fn validate(&self) -> Result<()> {
+        let o = &self.options;
+        cdp_rho(o.epsilon, o.delta)?;
+        let e = &o.estimation;
+        if e.max_iters == 0 {
+            return Err(SynthError::invalid(
+                "max_iters",
+                0,
+                "at least one iteration is needed",
+            ));
+        }
+        if !(e.tolerance >= 0.0 && e.tolerance.is_finite()) {
+            return Err(SynthError::invalid(
+                "tolerance",
+                e.tolerance,
+                "it must be a finite number >= 0",
+            ));
+        }
+        if e.max_clique_cells == 0 {
+            return Err(SynthError::invalid(
+                "max_clique_cells",
+                0,
+                "it must be at least 1",
+            ));
+        }
+        if o.max_pair_cells == 0 {
+            return Err(SynthError::invalid(
+                "max_pair_cells",
+                0,
+                "it must be at least 1",
+            ));
+        }
+        if !(o.score_threshold >= 0.0 && o.score_threshold.is_finite()) {
+            return Err(SynthError::invalid(
+                "score_threshold",
+                o.score_threshold,
+                "it must be a finite number >= 0 (0 is MST's published score)",
+            ));
+        }
+        if self.max_values < 2 {
+            return Err(SynthError::invalid(
+                "max_values",
+                self.max_values,
+                "it must be at least 2",
+            ));
+        }
+        match &self.person_id {
+            Some((id, m)) if id.is_empty() => {
+                return Err(SynthError::invalid(
+                    "max_rows_per_person",
+                    m,
+                    "a bound on rows per person needs the person-id column (--person-id / \
+                     person_id=)",
+                ));
+            }
+            Some((_, 0)) => {
+                return Err(SynthError::invalid(
+                    "max_rows_per_person",
+                    0,
+                    "it must be at least 1",
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Fit: validate, prepare the domain, encode, bound, fit (see the module docs).
+    pub fn run(&self) -> Result<FitOutcome> {
+        self.validate()?;
+        let mut warnings = Vec::new();
+        let schema = match &self.schema {
+            Some(s) => s.clone(),
+            None => {
+                if self.strict {
+                    return Err(SynthError::invalid(
+                        "schema",
+                        "none",
+                        "strict mode refuses a schema inferred from the data: declare the \
+                         domains from public knowledge",
+                    ));
+                }
+                warnings.push(Warning::inferred_schema());
+                self.source.infer_schema_of(&self.columns)?
+            }
+        };
+        let domain = prepare_domain(
+            &schema,
+            &self.columns,
+            &DomainOptions {
+                max_values: self.max_values,
+            },
+        )?;
+        let from_data: Vec<String> = domain
+            .schema
+            .columns
+            .iter()
+            .filter(|c| c.domain_from_data)
+            .map(|c| c.name.clone())
+            .collect();
+        if !from_data.is_empty() {
+            if self.strict {
+                return Err(SynthError::invalid(
+                    "schema",
+                    from_data.join(", "),
+                    "strict mode refuses columns whose domain was read from the data; declare \
+                     their values and ranges from public knowledge",
+                ));
+            }
+            for c in &from_data {
+                warnings.push(
+                    Warning::new(
+                        WarningKind::DomainFromData,
+                        pets::dp::queries::domain_warning(c),
+                    )
+                    .on(c.clone()),
+                );
+            }
+        }
+        let extra: Vec<String> = self.person_id.iter().map(|(c, _)| c.clone()).collect();
+        let read = self
+            .source
+            .encode(&domain.schema, EncodeOptions::default(), &extra, None)?;
+        let bounded = match &self.person_id {
+            Some((id, m)) => {
+                let keys = RowKeys::from_arrays(id, read.extra(id).expect("read above"), false)?;
+                Bounded::by_person(&keys, *m, self.bounding_seed)?
+            }
+            None => {
+                warnings.push(Warning::new(
+                    WarningKind::RowLevelPrivacy,
+                    "row-level privacy: each row is treated as a different person; give the \
+                     person-id column for person-level privacy",
+                ));
+                Bounded::row_level(read.table.n_rows())
+            }
+        };
+        let mut model = match self.method {
+            Method::Mst => fit_mst_bounded(&read.table, &[], &self.options, &bounded)?,
+        };
+        model.notes = domain.notes;
+        for w in warnings
+            .iter()
+            .filter(|w| w.kind == WarningKind::DomainFromData)
+        {
+            for entry in &mut model.ledger.entries {
+                entry.warnings.push(w.message.clone());
+            }
+        }
+        Ok(FitOutcome { model, warnings })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pets::data::{EncodeOptions, encode_file};
+
+    fn write(dir: &std::path::Path) -> std::path::PathBuf {
+        let rows: String = (0..600)
+            .map(|i| {
+                format!(
+                    "{},{},19{}-01-0{},p{}\n",
+                    ["F", "M"][i % 2],
+                    i % 3 == 0,
+                    50 + i % 40,
+                    1 + i % 9,
+                    i / 2
+                )
+            })
+            .collect();
+        let path = dir.join("t.csv");
+        std::fs::write(
+            &path,
+            format!("sex,admitted,date_of_birth,nhs_number\n{rows}"),
+        )
+        .unwrap();
+        path
+    }
+
+    fn schema(from_data: bool) -> Schema {
+        let mut s = Schema::from_json(
+            r#"{"columns": [
+            {"name": "sex", "kind": "categorical", "values": ["F", "M"]},
+            {"name": "admitted", "kind": "categorical", "values": ["false", "true"]},
+            {"name": "date_of_birth", "kind": "date", "min": "1900-01-01", "max": "2000-12-31",
+             "role": "direct_identifier"},
+            {"name": "nhs_number", "kind": "text", "role": "direct_identifier"}
+        ]}"#,
+        )
+        .unwrap();
+        s.columns[0].domain_from_data = from_data;
+        s
+    }
+
+    #[test]
+    fn no_route_synthesises_a_direct_identifier_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path());
+        let fitted = FitJob::new(path.as_path(), 1.0, 1e-9)
+            .schema(schema(false))
+            .person_id("nhs_number", 2)
+            .run()
+            .unwrap();
+        let names: Vec<&str> = fitted
+            .model
+            .schema
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["sex", "admitted"]);
+        // The lower-level route on a table encoded against the declared schema, too.
+        let table = encode_file(&path, &schema(false), EncodeOptions::default()).unwrap();
+        let model = crate::fit_mst(&table, &[], &MstOptions::new(1.0, 1e-9)).unwrap();
+        assert!(
+            model
+                .schema
+                .columns
+                .iter()
+                .all(|c| c.name != "date_of_birth")
+        );
+    }
+
+    #[test]
+    fn domains_from_data_are_announced_in_the_ledger_or_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path());
+        let fitted = FitJob::new(path.as_path(), 1.0, 1e-9)
+            .schema(schema(true))
+            .run()
+            .unwrap();
+        assert!(
+            fitted.warnings.iter().any(
+                |w| w.kind == WarningKind::DomainFromData && w.column.as_deref() == Some("sex")
+            )
+        );
+        assert!(
+            fitted
+                .warnings
+                .iter()
+                .any(|w| w.kind == WarningKind::RowLevelPrivacy)
+        );
+        assert!(
+            fitted
+                .model
+                .ledger
+                .entries
+                .iter()
+                .all(|e| e.warnings.iter().any(|w| w.contains("DOMAIN_FROM_DATA")))
+        );
+        let err = FitJob::new(path.as_path(), 1.0, 1e-9)
+            .schema(schema(true))
+            .strict(true)
+            .run()
+            .unwrap_err();
+        assert!(err.to_string().contains("strict"), "{err}");
+        let err = FitJob::new(path.as_path(), 1.0, 1e-9)
+            .columns(vec!["sex".into()])
+            .strict(true)
+            .run()
+            .unwrap_err();
+        assert!(err.to_string().contains("inferred"), "{err}");
+    }
+
+    #[test]
+    fn options_are_checked_before_any_data_are_read() {
+        let missing = std::path::Path::new("/nonexistent/data.csv");
+        let bad = |job: FitJob| job.run().unwrap_err().to_string();
+        assert!(bad(FitJob::new(missing, -1.0, 1e-9)).contains("epsilon"));
+        assert!(bad(FitJob::new(missing, 1.0, 1e-9).max_values(1)).contains("max_values"));
+        assert!(
+            bad(FitJob::new(missing, 1.0, 1e-9).person_id_opt(None, 3))
+                .contains("needs the person-id column")
+        );
+        let mut job = FitJob::new(missing, 1.0, 1e-9);
+        job.options_mut().score_threshold = f64::NAN;
+        assert!(bad(job).contains("score_threshold"));
+    }
+}
