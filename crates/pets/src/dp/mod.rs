@@ -21,6 +21,7 @@ pub mod budget;
 pub mod error;
 pub mod ledger;
 pub mod mechanisms;
+pub mod proofs;
 pub mod queries;
 pub mod session;
 
