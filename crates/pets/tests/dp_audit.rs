@@ -17,7 +17,7 @@
 //!
 //! 1. draws a quarter of the runs to **choose** the event: among `{y >= t}`, `{y < t}`,
 //!    `{y = t}` and `{y != t}` for every value `t` seen, in both directions, the one with the
-//!    largest plug-in lower bound;
+//!    largest Clopper-Pearson lower bound on those runs;
 //! 2. draws the other three quarters **fresh** and bounds the two probabilities of that
 //!    fixed event with exact one-sided Clopper-Pearson intervals (Beta quantiles from
 //!    `statrs`) at level [`ALPHA`] each;
@@ -161,21 +161,15 @@ impl Audit {
     }
 }
 
-/// Plug-in lower bound used only to choose the event (normal approximation, z = 3); events
-/// seen fewer than 50 times on the side bounded from below are too rare to bound well.
-fn plug_in(ka: usize, kb: usize, n: usize, delta: f64) -> f64 {
-    if ka < 50 {
-        return f64::NEG_INFINITY;
-    }
-    let n = n as f64;
-    let pa = ka as f64 / n;
-    let pb = kb as f64 / n;
-    let la = pa - 3.0 * (pa * (1.0 - pa) / n).sqrt() - delta;
-    let ub = pb + 3.0 * (pb * (1.0 - pb) / n).sqrt() + 1.0 / n;
+/// The lower bound the evaluation would give if it saw these counts, used only to choose the
+/// event (on runs not used for the bound): Clopper-Pearson at the same level, so that rare
+/// events, whose bounds are loose, are not preferred by chance.
+fn selection_bound(ka: usize, kb: usize, n: usize, delta: f64) -> f64 {
+    let la = cp_lower(ka, n, ALPHA) - delta;
     if la <= 0.0 {
         f64::NEG_INFINITY
     } else {
-        (la / ub).ln()
+        (la / cp_upper(kb, n, ALPHA)).ln()
     }
 }
 
@@ -210,7 +204,10 @@ fn audit(name: &str, claimed: f64, delta: f64, run: impl Fn(bool) -> f64) -> Aud
             let k0 = s0.iter().filter(|&&y| ev.holds(y)).count();
             let k1 = s1.iter().filter(|&&y| ev.holds(y)).count();
             for (forward, ka, kb) in [(true, k1, k0), (false, k0, k1)] {
-                let lb = plug_in(ka, kb, n_sel, delta);
+                if ka <= kb {
+                    continue; // no evidence in this direction
+                }
+                let lb = selection_bound(ka, kb, n_sel, delta);
                 if lb > best.0 {
                     best = (lb, ev, forward);
                 }
