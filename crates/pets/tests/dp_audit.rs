@@ -25,8 +25,15 @@
 //!
 //! Because the event is chosen on samples independent of those that bound it, `eps_lb`
 //! exceeds the mechanism's true epsilon with probability at most `2 * ALPHA = 1e-4`
-//! (whatever the event); the assertion `eps_lb < claimed epsilon` therefore fails for a
-//! correct mechanism at most once in 10,000 runs of a test.
+//! (whatever the event); each assertion `eps_lb < claimed epsilon` therefore fails for a
+//! correct mechanism at most once in 10,000 runs.
+//!
+//! The thresholded group-by's mechanism is calibrated once per dataset with the parameters
+//! `group_by` uses (checked against a `group_by` run: same threshold, same charge), as the
+//! search for the threshold dominates a run; its release rate of a key only the added person
+//! has is also checked against the charged delta. MST's selection is the exponential
+//! mechanism under zCDP at `rho = epsilon^2 / 8`, audited against the pure `epsilon` that
+//! rho stands for (`2 Delta / s`).
 //!
 //! Each mechanism also has an **under-noised control**: the same query on the same pair,
 //! but with row-level privacy (`m = 1` charged, while the neighbour's five rows all count),
