@@ -55,6 +55,7 @@ pub mod marginals;
 pub mod measure;
 pub mod model;
 pub mod mst;
+pub mod proofs;
 pub mod sample;
 
 pub use domain::{DomainOptions, SynthesisDomain, prepare_domain};

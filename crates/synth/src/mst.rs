@@ -106,6 +106,7 @@ impl MstOptions {
 /// (row-major `x`, `p` and `q` the noisy 1-way probabilities). With `tau = 0` it is MST's
 /// L1 error of the independent estimate; every term is 1-Lipschitz in its count, so the
 /// score's sensitivity is one per row whatever `tau`.
+/// Proof: [`crate::proofs::mst_selection`].
 pub fn pair_score(x: &[u64], pa: &[f64], pb: &[f64], total: f64, tau: f64) -> f64 {
     let mut err = 0.0;
     for (i, &p) in pa.iter().enumerate() {
@@ -144,6 +145,7 @@ pub fn cdp_delta(rho: f64, epsilon: f64) -> f64 {
 
 /// The largest rho such that rho-zCDP implies (epsilon, delta)-DP (bisection, as MST's
 /// `cdp_rho`), certified against OpenDP's conservatively rounded conversion.
+/// Proof: [`crate::proofs::cdp_rho`].
 pub fn cdp_rho(epsilon: f64, delta: f64) -> Result<f64> {
     if !(epsilon > 0.0 && epsilon.is_finite()) {
         return Err(SynthError::invalid(

@@ -205,6 +205,7 @@ impl Bounded {
     /// Keep at most `max_rows_per_person` rows of each person, chosen uniformly at random
     /// with a ChaCha8 stream seeded by `seed` on a stream keyed by a hash of the person's id
     /// (so the choice depends neither on thread count nor on other people's presence).
+    /// Proof that neighbours differ by at most `m` kept rows: [`crate::dp::proofs::bounding`].
     pub fn by_person(ids: &PersonIds, max_rows_per_person: u32, seed: u64) -> Result<Bounded> {
         if max_rows_per_person == 0 {
             return Err(DpError::invalid(

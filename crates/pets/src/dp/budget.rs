@@ -165,6 +165,7 @@ impl Cost {
     /// for [`Cost::Dp`]; for zCDP, rho is converted at `delta_conversion` with OpenDP's
     /// conversion (Canonne, Kamath & Steinke 2020, Prop. 12; tighter than Bun & Steinke's
     /// `epsilon = rho + 2 sqrt(rho ln(1/delta))`) and the zCDP's own delta is added.
+    /// Proof: [`crate::dp::proofs::zcdp`].
     pub fn to_approx_dp(&self, delta_conversion: f64) -> Result<(f64, f64)> {
         match *self {
             Cost::Dp { epsilon, delta } => Ok((epsilon, delta)),
@@ -251,6 +252,7 @@ impl Exact {
     /// `(epsilon, delta)-DP => delta-approximate (epsilon^2 / 2)-zCDP` (Bun & Steinke 2016,
     /// Prop. 1.4); zCDP cannot be charged to an (epsilon, delta) budget without choosing a
     /// conversion delta, so that is refused.
+    /// Proof: [`crate::dp::proofs::zcdp`].
     fn of(cost: &Cost, measure: PrivacyMeasure, mechanism: &str) -> Result<Exact> {
         cost.validate()?;
         let delta = exact(cost.delta())?;

@@ -25,6 +25,7 @@ pub mod error;
 pub mod job;
 pub mod ledger;
 pub mod mechanisms;
+pub mod proofs;
 pub mod queries;
 pub mod session;
 pub mod table;

@@ -195,6 +195,7 @@ impl NoiseFamily {
 /// The target for a Laplace-type mechanism given a share `share` of a session's budget in
 /// its measure: the share's epsilon, or under zCDP the largest epsilon with
 /// `epsilon^2 / 2 <= rho` (the conversion the accountant applies exactly).
+/// Proof: [`crate::dp::proofs::laplace_epsilon_for`].
 pub(crate) fn laplace_epsilon_for(share: &Cost) -> Result<f64> {
     share.validate()?;
     match *share {

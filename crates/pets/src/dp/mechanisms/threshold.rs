@@ -47,6 +47,7 @@ pub enum ThresholdNoise {
 }
 
 /// Thresholded noisy counts over keys `0..n` (the caller keeps the key labels).
+/// Proof of the cost: [`crate::dp::proofs::threshold`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ThresholdedCounts {
     noise: ThresholdNoise,

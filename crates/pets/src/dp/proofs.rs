@@ -1,0 +1,28 @@
+//! Proofs of the privacy claims pets makes itself.
+//!
+//! Every noise sample and most privacy maps come from OpenDP, whose constructors carry their
+//! own proofs. These pages prove what pets adds on top: each states the claim, names the
+//! function and the OpenDP map it relies on, gives the proof, and says **Status** (proved,
+//! or the gap found and what would close it). They are Markdown files beside this module
+//! (`dp/proofs/*.md`), included here so that each has a rustdoc page.
+//!
+//! | page | claim |
+//! |---|---|
+//! | [`threshold`] | thresholded counts charged at OpenDP's map for `T - 1` (opendp #2922) |
+//! | [`laplace_epsilon_for`] | the epsilon target from a zCDP share, trimmed by two ulps |
+//! | [`bounding`] | person-level bounding: neighbours differ by at most `m` kept rows |
+//! | [`zcdp`] | pure DP to zCDP, `(epsilon, delta)` into a zCDP budget, zCDP to `(epsilon, delta)` |
+//!
+//! MST's `cdp_rho` and its selection score are proved in `pets_synth::proofs`.
+
+#[doc = include_str!("proofs/threshold.md")]
+pub mod threshold {}
+
+#[doc = include_str!("proofs/laplace_epsilon_for.md")]
+pub mod laplace_epsilon_for {}
+
+#[doc = include_str!("proofs/bounding.md")]
+pub mod bounding {}
+
+#[doc = include_str!("proofs/zcdp.md")]
+pub mod zcdp {}

@@ -1,0 +1,17 @@
+//! Proofs of the privacy claims MST makes beyond OpenDP's own.
+//!
+//! Markdown files beside this module (`proofs/*.md`), each with a rustdoc page: the claim,
+//! the function and the OpenDP map it relies on, the proof, and a **Status** line (proved,
+//! or the gap found). The claims of the `pets` crate (thresholds, bounding, the zCDP
+//! conversions) are proved in [`pets::dp::proofs`].
+//!
+//! | page | claim |
+//! |---|---|
+//! | [`cdp_rho`] | `rho = cdp_rho(epsilon, delta)`: `rho`-zCDP implies `(epsilon, delta)`-DP |
+//! | [`mst_selection`] | the soft-thresholded selection score has sensitivity `m`; the exponential mechanism's cost |
+
+#[doc = include_str!("proofs/cdp_rho.md")]
+pub mod cdp_rho {}
+
+#[doc = include_str!("proofs/mst_selection.md")]
+pub mod mst_selection {}
