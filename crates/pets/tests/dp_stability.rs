@@ -15,10 +15,10 @@ use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 use pets::data::{ColumnSpec, EncodeOptions, EncodedTable, Schema, encode_batches};
 use pets::dp::mechanisms::NoiseFamily;
 use pets::dp::queries::histogram::{HistogramQuery, histogram};
-use pets::dp::queries::numeric::FixedPoint;
 use pets::dp::queries::moments::{
     ExactParts, NumericQuery, exact_centred, exact_sum, mean, sum, variance,
 };
+use pets::dp::queries::numeric::FixedPoint;
 use pets::dp::queries::{Dimension, DpData, count::count};
 use pets::dp::{Cost, PersonIds, Session};
 use proptest::prelude::*;
@@ -98,7 +98,11 @@ fn check_part(what: &str, s: &Session, i: usize, grid: &FixedPoint, a: i128, b: 
     let bound = u128::from(m) * u128::from(grid.units());
     assert!(units <= bound, "{what} moved {units} units > m C = {bound}");
     let stated = charged(s, i);
-    assert_eq!(stated, grid.sensitivity(m), "{what}: ledger states {stated}");
+    assert_eq!(
+        stated,
+        grid.sensitivity(m),
+        "{what}: ledger states {stated}"
+    );
     let moved = moved(a, b, grid.resolution());
     if stated < f64::MAX {
         assert!(moved <= stated, "{what} moved {moved} > charged {stated}");
@@ -117,8 +121,15 @@ fn check_neighbours(base: &[Person], extra: &Person, m: u32, lower: f64, upper: 
     // Count: charged m.
     let mut s = Session::pure(10.0).unwrap();
     count(&mut s, &d1, &Cost::epsilon(1.0), NoiseFamily::Auto).unwrap();
-    let dn = d1.bounded().n_selected().abs_diff(d0.bounded().n_selected()) as f64;
-    assert!(dn <= charged(&s, 0), "count moved {dn} > {}", charged(&s, 0));
+    let dn = d1
+        .bounded()
+        .n_selected()
+        .abs_diff(d0.bounded().n_selected()) as f64;
+    assert!(
+        dn <= charged(&s, 0),
+        "count moved {dn} > {}",
+        charged(&s, 0)
+    );
     assert_eq!(charged(&s, 0), mf);
 
     // Sum: the move in grid units is at most m C, and the ledger states m C 2^-k.
@@ -159,7 +170,11 @@ fn check_neighbours(base: &[Person], extra: &Person, m: u32, lower: f64, upper: 
     // Variance: [count, centred sum, centred sum of squares].
     let mut s = Session::pure(10.0).unwrap();
     let r = variance(&mut s, &d1, &q).unwrap();
-    let (i_n, i_s1, i_s2) = (r.ledger_entries[0], r.ledger_entries[1], r.ledger_entries[2]);
+    let (i_n, i_s1, i_s2) = (
+        r.ledger_entries[0],
+        r.ledger_entries[1],
+        r.ledger_entries[2],
+    );
     assert!(dn <= charged(&s, i_n));
     check_part("S1", &s, i_s1, &c0.grid1, c0.s1, c1.s1, m);
     check_part("S2", &s, i_s2, &c0.grid2, c0.s2, c1.s2, m);
@@ -362,7 +377,10 @@ fn mst_score_is_exact_where_a_float_sum_rounds() {
     let x = [1u64 << 54, 2];
     let y = [1u64 << 54, 3];
     let old = (float_score(&y, &pa, &pb, 0.0, 0.0) - float_score(&x, &pa, &pb, 0.0, 0.0)).abs();
-    assert_eq!(old, 4.0, "the float score rounds 2^54 + 2 down and 2^54 + 3 up");
+    assert_eq!(
+        old, 4.0,
+        "the float score rounds 2^54 + 2 down and 2^54 + 3 up"
+    );
     let new = (pets_synth::mst::pair_score(&y, &pa, &pb, 0.0, 0.0)
         - pets_synth::mst::pair_score(&x, &pa, &pb, 0.0, 0.0))
     .abs();
@@ -370,7 +388,9 @@ fn mst_score_is_exact_where_a_float_sum_rounds() {
     // Realistic sizes: the fixed-point score equals the exact one to the grid.
     let x = [3_000_000_000u64, 17, 123_456_789, 0];
     let s = pets_synth::mst::pair_score(&x, &[0.5, 0.5], &[0.5, 0.5], 3.1e9, 0.0);
-    let exact: f64 = [3e9 - 775e6, 775e6 - 17.0, 775e6 - 123_456_789.0, 775e6].iter().sum();
+    let exact: f64 = [3e9 - 775e6, 775e6 - 17.0, 775e6 - 123_456_789.0, 775e6]
+        .iter()
+        .sum();
     assert!((s - exact).abs() <= 4.0 * 2f64.powi(-10), "{s} vs {exact}");
 }
 

@@ -26,7 +26,7 @@
 //! **Charging (epsilon, delta)-DP to a zCDP budget** (the only cast between measures): an
 //! `(epsilon, delta)`-DP release is charged as delta-approximate `epsilon^2 / 2`-zCDP, in
 //! exact arithmetic. For `delta = 0` this is OpenDP's `make_pureDP_to_zCDP` (Bun & Steinke
-//! 2016, Prop. 1.4 / 3.3), which pets matches exactly where OpenDP rounds up. For
+//! 2016, Prop. 1.4 / 3.3; pets computes it exactly where OpenDP rounds up). For
 //! `delta > 0` (Laplace-noised thresholded group-by under a zCDP budget) no OpenDP map
 //! covers it; the argument: an `(epsilon, delta)`-indistinguishable pair of output
 //! distributions is a post-processing of the four-outcome randomised response (Kairouz, Oh
@@ -610,7 +610,10 @@ mod tests {
             let mut a = Accountant::new(Cost::rho(100.0)).unwrap();
             let rho = a.charge("q", &Cost::epsilon(eps)).unwrap().main();
             assert!(rho <= rho_opendp, "b {b}: pets {rho} > OpenDP {rho_opendp}");
-            assert!(rho_opendp <= rho.next_up().next_up(), "b {b}: {rho} vs {rho_opendp}");
+            assert!(
+                rho_opendp <= rho.next_up().next_up(),
+                "b {b}: {rho} vs {rho_opendp}"
+            );
         }
     }
 

@@ -154,7 +154,11 @@ pub fn exact_centred(data: &DpData<'_>, q: &NumericQuery) -> Result<ExactParts> 
 
 /// [`exact_centred`], with the sum of squares only when `squares` (the mean needs none).
 fn centred(data: &DpData<'_>, q: &NumericQuery, squares: bool) -> Result<ExactParts> {
-    let name = format!("{}({})", if squares { "variance" } else { "mean" }, q.column);
+    let name = format!(
+        "{}({})",
+        if squares { "variance" } else { "mean" },
+        q.column
+    );
     check_bounds(&q.column, q.lower, q.upper)?;
     let col = numeric(data, &q.column, &name)?;
     let (lo, hi) = (q.lower, q.upper);

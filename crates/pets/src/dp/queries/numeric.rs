@@ -54,7 +54,7 @@ fn pow2(k: i32) -> f64 {
 /// A public fixed-point grid `2^-k Z` for exact sums of values bounded by a public `B`.
 ///
 /// `k` is the largest integer (in `[-1000, 1000]`) with `B 2^k <= 2^32`, so the resolution
-/// `2^-k` is between `2^-33 B` and `2^-32 B` (about `1e-10 B`): far below any noise pets
+/// `2^-k` is in `[2^-32 B, 2^-31 B)` (about `2e-10 B` to `5e-10 B`): far below any noise pets
 /// adds (at least `B m / epsilon`). `B 2^k` is exact (a power-of-two scaling of a normal
 /// number that stays normal), and a value's grid point is `round(x 2^k)` (ties away from
 /// zero), saturated to `[-C, C]` with `C = ceil(B 2^k) <= 2^32`. Rounding is monotone, so
