@@ -245,7 +245,7 @@ fn person(id: &str, values: &[Option<f64>]) -> Person {
 
 #[test]
 fn extreme_values_at_and_near_the_bounds() {
-    let (lo, hi) = (-3.7, 1e-3);
+    let (lo, hi): (f64, f64) = (-3.7, 1e-3);
     let edge = [
         Some(lo),
         Some(hi),

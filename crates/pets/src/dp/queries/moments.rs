@@ -45,8 +45,9 @@ use crate::dp::session::Session;
 
 // `RealNoise` (continuous Laplace / Gaussian on a float sum) is no longer used by any query:
 // every sum is fixed-point. It lives in `queries/mod.rs`, which this change does not edit;
-// this reference keeps `-D warnings` quiet until it is removed there.
-const _REAL_NOISE_UNUSED: (
+// this reference (an anonymous const, which counts as used) keeps `-D warnings` quiet until
+// it is removed there.
+const _: (
     fn(crate::dp::PrivacyMeasure, NoiseFamily, &Cost, f64) -> Result<RealNoise>,
     fn(
         &RealNoise,
