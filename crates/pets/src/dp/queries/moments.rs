@@ -47,15 +47,11 @@ use crate::dp::session::Session;
 // every sum is fixed-point. It lives in `queries/mod.rs`, which this change does not edit;
 // this reference (an anonymous const, which counts as used) keeps `-D warnings` quiet until
 // it is removed there.
-const _: (
-    fn(crate::dp::PrivacyMeasure, NoiseFamily, &Cost, f64) -> Result<RealNoise>,
-    fn(
-        &RealNoise,
-        &mut Session,
-        &[f64],
-        crate::dp::ledger::QueryRecord,
-    ) -> Result<crate::dp::session::Release<Vec<f64>>>,
-) = (RealNoise::for_share, RealNoise::release);
+const _: fn(crate::dp::PrivacyMeasure, NoiseFamily, &Cost, f64) -> Result<RealNoise> =
+    RealNoise::for_share;
+type RealRelease = Result<crate::dp::session::Release<Vec<f64>>>;
+const _: fn(&RealNoise, &mut Session, &[f64], crate::dp::ledger::QueryRecord) -> RealRelease =
+    RealNoise::release;
 
 /// A numeric query: column, public clamping bounds, a share of the budget, the noise family.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
