@@ -105,17 +105,79 @@ impl MstOptions {
 /// Selection score of a pair: `sum_i max(|x_i - total p_a q_b| - tau, 0)` over its cells
 /// (row-major `x`, `p` and `q` the noisy 1-way probabilities). With `tau = 0` it is MST's
 /// L1 error of the independent estimate; every term is 1-Lipschitz in its count, so the
-/// score's sensitivity is one per row whatever `tau`.
-/// Proof: [`crate::proofs::mst_selection`].
+/// score's sensitivity is one per row whatever `tau`. Computed in exact fixed point
+/// ([`pair_score_penalised`]), so that bound holds for the number actually computed.
+/// Proof: [`crate::proofs::mst_selection`], [`pets::dp::proofs::fixed_point_sum`].
 pub fn pair_score(x: &[u64], pa: &[f64], pb: &[f64], total: f64, tau: f64) -> f64 {
-    let mut err = 0.0;
+    pair_score_penalised(x, pa, pb, total, tau, 0.0)
+}
+
+/// Largest exponent `j` of the score grid `2^-j` (about one millionth of a count).
+const SCORE_GRID_MAX: i32 = 20;
+/// Scores are saturated at `2^52` grid units, so every score is an exact `f64`.
+const SCORE_CAP_LOG2: u32 = 52;
+
+/// The score grid exponent `j`, from public numbers only: the largest `j <= 20` (and at
+/// least 0) with `max(total, tau, penalty, 1) 2^j <= 2^50`, so that unsaturated scores stay
+/// below the `2^52`-unit cap by a factor of about two.
+fn score_grid(total: f64, tau: f64, penalty: f64) -> i32 {
+    let big = [total, tau, penalty, 1.0]
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold(1.0f64, |a, v| a.max(v.abs()));
+    ((50.0 - big.log2()).floor() as i32).clamp(0, SCORE_GRID_MAX)
+}
+
+/// [`pair_score`] minus a public `penalty` (e.g. the expected noise of measuring the pair),
+/// computed so that its sensitivity is exactly one per row **as computed**, not only in
+/// exact arithmetic.
+///
+/// A floating-point sum of per-cell terms has rounding errors that depend on the data and
+/// grow with the number of cells and the size of the counts (the issue Casacuberta et al.
+/// 2022 found in float sums), so the exponential mechanism's stated sensitivity would not
+/// hold exactly. Here the data enter only through the integer counts `x_i`, which are exact
+/// on the grid `2^-j` (`j <= 20`, chosen from public numbers by `score_grid`); the
+/// public numbers (the estimate `total p_a q_b`, `tau`, the penalty) are rounded to the
+/// grid, which changes nothing about sensitivity since they are the same for neighbours.
+/// In grid units each term `max(|2^j x_i - E_i| - T, 0)` is an integer that moves by at most
+/// `2^j |x_i - x'_i|`; the sum is exact (`i128`), saturated at `2^52` (a 1-Lipschitz clamp),
+/// the penalty subtracted exactly, and the result, at most `2^52` in magnitude, converts to
+/// `f64` and scales by `2^-j` without rounding. So neighbours' computed scores differ by at
+/// most the number of rows that differ: `m` for a person with at most `m` rows, and no
+/// extra charge is needed. Proof: `pets/src/dp/proofs/fixed_point_sum.md`, part 2.
+pub fn pair_score_penalised(
+    x: &[u64],
+    pa: &[f64],
+    pb: &[f64],
+    total: f64,
+    tau: f64,
+    penalty: f64,
+) -> f64 {
+    let j = score_grid(total, tau, penalty);
+    let scale = f64::from(1u32 << j);
+    // Public numbers to the grid (any deterministic rounding will do: truncation, and
+    // `as` saturates and maps NaN to 0).
+    let public = |v: f64| ((v * scale) as i64).clamp(-(1i64 << 61), 1i64 << 61);
+    let t = public(tau).max(0);
+    // Counts beyond 2^61 units are saturated (a 1-Lipschitz clamp; never reached).
+    let x_cap = (1u64 << 61) >> j;
+    let mut acc: i128 = 0;
     for (i, &p) in pa.iter().enumerate() {
         let row = &x[i * pb.len()..(i + 1) * pb.len()];
         for (&xv, &q) in row.iter().zip(pb) {
-            err += ((xv as f64 - total * p * q).abs() - tau).max(0.0);
+            let xi = (xv.min(x_cap) as i64) << j;
+            let e = public(total * p * q);
+            let d = (xi - e).abs() - t;
+            if d > 0 {
+                acc += i128::from(d);
+            }
         }
     }
-    err
+    let cap = 1i128 << SCORE_CAP_LOG2;
+    let pen = i128::from(public(penalty)).clamp(-cap, cap);
+    let units = acc.min(cap) - pen;
+    // |units| <= 2^53: exact as f64; dividing by 2^j is exact too.
+    units as f64 / scale
 }
 
 /// MST's default inference work budget, in clique-cell iterations.
@@ -354,11 +416,12 @@ pub fn fit_mst_bounded(
                     (&cols[b].codes, &maps[b], sizes[b]),
                 ]);
                 let tau = opts.score_threshold * sigma2;
-                let mut err = pair_score(&x, &probs[a], &probs[b], total, tau);
-                if opts.noise_penalty {
-                    err -= (2.0 / std::f64::consts::PI).sqrt() * sigma2 * x.len() as f64;
-                }
-                err
+                let penalty = if opts.noise_penalty {
+                    (2.0 / std::f64::consts::PI).sqrt() * sigma2 * x.len() as f64
+                } else {
+                    0.0
+                };
+                pair_score_penalised(&x, &probs[a], &probs[b], total, tau, penalty)
             })
             .collect();
         let selection_label = format!(

@@ -12,6 +12,8 @@
 //! | [`laplace_epsilon_for`] | the epsilon target from a zCDP share, trimmed by two ulps |
 //! | [`bounding`] | person-level bounding: neighbours differ by at most `m` kept rows |
 //! | [`zcdp`] | pure DP to zCDP, `(epsilon, delta)` into a zCDP budget, zCDP to `(epsilon, delta)` |
+//! | [`approx_dp_to_zcdp`] | an `(epsilon, delta)` charge as delta-approximate `epsilon^2 / 2`-zCDP, checked numerically |
+//! | [`fixed_point_sum`] | DP sums on a fixed-point grid: the integer sensitivity `m C` holds for the number computed; MST's exact scores |
 //!
 //! MST's `cdp_rho` and its selection score are proved in `pets_synth::proofs`.
 
@@ -26,3 +28,9 @@ pub mod bounding {}
 
 #[doc = include_str!("proofs/zcdp.md")]
 pub mod zcdp {}
+
+#[doc = include_str!("proofs/approx_dp_to_zcdp.md")]
+pub mod approx_dp_to_zcdp {}
+
+#[doc = include_str!("proofs/fixed_point_sum.md")]
+pub mod fixed_point_sum {}

@@ -8,6 +8,17 @@
 //! OpenDP realises it exactly on the lattice `2^k Z` (k the smallest float exponent, so no
 //! rounding of the input), with a discrete Laplace sampler (Canonne, Kamath & Steinke 2020);
 //! its privacy map adds the (here zero) rounding distance and rounds epsilon up.
+//!
+//! **Order of checks.** [`crate::dp::Session::release`] charges before it samples, so any
+//! check on the *input* that can fail must run before the release: call
+//! [`Laplace::check_input`] first (a non-finite input, e.g. a float sum that overflowed,
+//! means the stated sensitivity does not hold, and finding that out after the charge would
+//! make the error itself an unaccounted, data-dependent output). For finite inputs
+//! sampling cannot fail on the data: a noisy value beyond the `f64` range (an input within
+//! a few noise scales of `f64::MAX`) is saturated to `±f64::MAX`, a post-processing of
+//! OpenDP's exact noisy value, instead of surfacing as an infinity later. pets' own sums
+//! do not use this mechanism: they are fixed-point with integer noise
+//! ([`crate::dp::queries::moments`]).
 
 use opendp::domains::{AtomDomain, VectorDomain};
 use opendp::measurements::make_laplace;
@@ -79,6 +90,19 @@ impl Laplace {
         .map_err(build_err("Laplace"))
     }
 
+    /// Check an input before releasing it: every value finite. Run this before
+    /// [`crate::dp::Session::release`] so a bad input is refused before the charge.
+    pub fn check_input(input: &[f64]) -> Result<()> {
+        match input.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            Some((i, v)) => Err(DpError::NonFinite {
+                column: "input to the Laplace mechanism".into(),
+                row: i as u64 + 1,
+                value: *v,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Epsilon at this sensitivity, from OpenDP's privacy map.
     pub fn epsilon(&self) -> Result<f64> {
         self.measurement()?
@@ -110,13 +134,8 @@ impl Mechanism for Laplace {
     }
 
     fn sample(&self, input: &[f64], _charged: &Charged) -> Result<Vec<f64>> {
-        if let Some((i, v)) = input.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(DpError::NonFinite {
-                column: "input to the Laplace mechanism".into(),
-                row: i as u64 + 1,
-                value: *v,
-            });
-        }
+        // Last line of defence only: callers run `check_input` before the charge.
+        Laplace::check_input(input)?;
         let chunks: Vec<Vec<f64>> = input
             .par_chunks(NOISE_CHUNK)
             .map(|chunk| {
@@ -125,6 +144,11 @@ impl Mechanism for Laplace {
                     .map_err(sample_err("Laplace"))
             })
             .collect::<Result<_>>()?;
-        Ok(chunks.concat())
+        // Saturate instead of releasing an infinity (post-processing).
+        Ok(chunks
+            .concat()
+            .into_iter()
+            .map(|v| v.clamp(f64::MIN, f64::MAX))
+            .collect())
     }
 }

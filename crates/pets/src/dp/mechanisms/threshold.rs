@@ -18,6 +18,15 @@
 //! pets therefore evaluates OpenDP's map at threshold `T - 1`, which bounds
 //! `P[Z > T - 1 - linf] = P[Z >= T - linf]`, the true release probability, while releasing
 //! with threshold `T`. The tests check the charged delta against the exact tail.
+//!
+//! **Nothing fails after the charge.** [`Mechanism::cost`] (which the session runs before
+//! charging) also builds the measurement that releases at `T`, so a parameter OpenDP
+//! refuses is refused before anything is charged, whatever the data. Sampling then cannot
+//! fail on the data: OpenDP adds exact integer noise and saturates the result to `i64`.
+//!
+//! Under a zCDP budget, Laplace-noised thresholding costs `(epsilon, delta)`-DP, charged as
+//! delta-approximate `epsilon^2 / 2`-zCDP (see [`crate::dp::budget`]; OpenDP has no map for
+//! this cast, the proof is in `dp/proofs/approx_dp_to_zcdp.md`).
 
 use std::collections::HashMap;
 
@@ -210,6 +219,11 @@ impl ThresholdedCounts {
         }
     }
 
+    /// Build the measurement that releases at `T` (data-independent; run before charging).
+    fn check_release_builds(&self) -> Result<()> {
+        self.noise_chunk(HashMap::new()).map(|_| ())
+    }
+
     fn noise_chunk(&self, chunk: HashMap<u64, i64>) -> Result<HashMap<u64, i64>> {
         match self.noise {
             ThresholdNoise::Laplace => {
@@ -266,6 +280,8 @@ impl Mechanism for ThresholdedCounts {
     }
 
     fn cost(&self) -> Result<Cost> {
+        // Runs before the charge: a refusal to build the release is data-independent here.
+        self.check_release_builds()?;
         let (main, delta) = self.cost_pair()?;
         Ok(match self.noise {
             ThresholdNoise::Laplace => Cost::epsilon(main).with_delta(delta),

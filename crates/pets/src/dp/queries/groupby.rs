@@ -9,6 +9,15 @@
 //! `m` rows touches at most `m` keys (l0), adds at most `m` in total (l1, and l2 in the worst
 //! case) and at most `m` to one key (linf). `T` is the smallest threshold meeting the
 //! query's delta.
+//!
+//! Under a zCDP budget with Laplace noise the release is `(epsilon, delta)`-DP with
+//! `epsilon^2 / 2 <= rho` and is charged as delta-approximate `epsilon^2 / 2`-zCDP
+//! ([`crate::dp::budget`]; proof in `dp/proofs/approx_dp_to_zcdp.md`); with Gaussian noise
+//! OpenDP's map gives delta-approximate rho-zCDP directly.
+//!
+//! **Order.** Everything that can fail (the dimensions, the key space, the keys' length, the
+//! threshold's calibration and the measurement's construction) is checked before the
+//! session charges; the counts are exact integers and the noisy release cannot fail on them.
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};

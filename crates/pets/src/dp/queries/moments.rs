@@ -1,14 +1,33 @@
-//! Sum, mean and variance of a numeric column clamped to public bounds `[L, U]`.
+//! Sum, mean and variance of a numeric column clamped to public bounds `[L, U]`, in exact
+//! fixed-point arithmetic.
 //!
-//! With at most `m` rows a person, neighbours differ by at most `m` values:
-//! - **sum** of clamped values: sensitivity `m max(|L|, |U|)`; Laplace (epsilon budgets) or
-//!   Gaussian (zCDP) noise on OpenDP's float path (Dwork et al. 2006; Bun & Steinke 2016);
-//! - **mean**: values centred at `c = (L + U)/2` so each lies in `[-r, r]`, `r = (U - L)/2`;
-//!   half the share on the noisy centred sum (sensitivity `m r`), half on the noisy count of
-//!   non-null rows (sensitivity `m`); mean `= c + S / N`, clamped to `[L, U]`;
+//! With at most `m` rows a person, neighbours differ by at most `m` values. Each clamped (or
+//! centred, or squared) value is rounded to a public grid `2^-k Z` chosen from the bounds
+//! alone ([`FixedPoint`]: `B 2^k <= 2^32`, `C = ceil(B 2^k)` units for a value bound `B`),
+//! the integers are summed exactly in `i128`, and the integer sum gets OpenDP's exact integer
+//! noise (discrete Laplace for epsilon budgets, discrete Gaussian for zCDP; Ghosh et al.
+//! 2009; Canonne, Kamath & Steinke 2020) at integer sensitivity `m C`. The released integer
+//! is scaled by `2^-k` (post-processing). The rule, proved in `dp/proofs/fixed_point_sum.md`:
+//!
+//! - **sum** of clamped values: `B = max(|L|, |U|)`, sensitivity `m ceil(B 2^k)` units, i.e.
+//!   `m ceil(B 2^k) 2^-k >= m max(|L|, |U|)` in the column's units (the ledger shows this);
+//! - **mean**: values centred at `c = L + (U - L)/2` (in floating point), each in `[-R, R]`
+//!   with `R = max(|fl(L - c)|, |fl(U - c)|)` (rounding is monotone, so this bounds every
+//!   computed `fl(x - c)`); half the share on the noisy centred sum (sensitivity
+//!   `m ceil(R 2^k)` units), half on the noisy count of non-null rows (sensitivity `m`);
+//!   mean `= c + S / N`, clamped to `[L, U]`;
 //! - **variance** (population, of the clamped values): a third each on `N`, `S1 = sum(x - c)`
-//!   and `S2 = sum (x - c)^2` (sensitivities `m`, `m r`, `m r^2`);
-//!   `var = S2/N - (S1/N)^2`, clamped to `[0, r^2]`.
+//!   (as for the mean) and `S2 = sum (x - c)^2` on its own grid for `R2 = fl(R R)`
+//!   (sensitivity `m ceil(R2 2^k2)` units); `var = S2/N - (S1/N)^2`, clamped to `[0, R2]`.
+//!
+//! A float sum charged at `m max(|L|, |U|)` would under-state its sensitivity, by an amount
+//! that grows with `n` (Casacuberta et al. 2022), and would depend on rayon's order; the
+//! fixed-point sum does neither. The resolution (about `1e-10 B`) is far below the noise.
+//!
+//! **Order.** Everything that can fail on the data (a NaN or infinity in raw values, a sum
+//! outside `i64`) is computed and checked first; then the whole share is checked to fit;
+//! then each part is released through the session, which charges that part and draws its
+//! noise (integer noise cannot fail on an `i64`), one part after the other.
 //!
 //! The intervals of means and variances are built from the `1 - alpha/k` intervals of their
 //! `k` noisy parts by interval arithmetic, so they hold with probability at least `1 - alpha`
@@ -16,13 +35,23 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dp::accuracy::{Interval, noise_half_width};
+use crate::dp::accuracy::{Accuracy, Interval, noise_half_width};
 use crate::dp::budget::Cost;
-use crate::dp::error::Result;
-use crate::dp::mechanisms::NoiseFamily;
-use crate::dp::queries::numeric::{check_bounds, numeric};
+use crate::dp::error::{DpError, Result};
+use crate::dp::mechanisms::{Charged, Mechanism, MechanismInfo, NoiseFamily, Sensitivity};
+use crate::dp::queries::numeric::{FixedPoint, check_bounds, numeric};
 use crate::dp::queries::{CountNoise, DpData, RealNoise, ScalarResult, check_share, split_share};
 use crate::dp::session::Session;
+
+// `RealNoise` (continuous Laplace / Gaussian on a float sum) is no longer used by any query:
+// every sum is fixed-point. It lives in `queries/mod.rs`, which this change does not edit;
+// this reference (an anonymous const, which counts as used) keeps `-D warnings` quiet until
+// it is removed there.
+const _: fn(crate::dp::PrivacyMeasure, NoiseFamily, &Cost, f64) -> Result<RealNoise> =
+    RealNoise::for_share;
+type RealRelease = Result<crate::dp::session::Release<Vec<f64>>>;
+const _: fn(&RealNoise, &mut Session, &[f64], crate::dp::ledger::QueryRecord) -> RealRelease =
+    RealNoise::release;
 
 /// A numeric query: column, public clamping bounds, a share of the budget, the noise family.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,22 +89,215 @@ fn clamp_warning(q: &NumericQuery) -> String {
     )
 }
 
-/// Half-width of a noisy part released by `rel` at significance `alpha`.
-fn half_width(
-    acc: &Option<crate::dp::accuracy::Accuracy>,
-    kind_scale: Option<(crate::dp::NoiseKind, f64)>,
-    alpha: f64,
-) -> Result<f64> {
-    match kind_scale {
-        Some((k, s)) => noise_half_width(k, s, alpha),
-        None => Ok(acc.as_ref().map_or(0.0, |a| a.half_width)),
+/// The exact, un-noised parts of a sum, mean or variance, in fixed point: what the noise is
+/// added to. Public so that tests (and auditors) can check the sensitivity the ledger states
+/// against the statistic itself; releasing these numbers is not differentially private.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExactParts {
+    /// Kept, non-null rows.
+    pub n: u64,
+    /// Sum of the grid points of the (clamped, or centred) values, in units of `grid1`.
+    pub s1: i128,
+    /// Sum of the grid points of the squared centred values, in units of `grid2` (zero for
+    /// [`exact_sum`]).
+    pub s2: i128,
+    /// The grid of `s1`.
+    pub grid1: FixedPoint,
+    /// The grid of `s2`.
+    pub grid2: FixedPoint,
+    /// The centre `c` subtracted before summing (zero for [`exact_sum`]).
+    pub centre: f64,
+}
+
+/// The exact fixed-point sum of the clamped values of `q.column` over the kept rows
+/// (`s1`, on the grid for `B = max(|L|, |U|)`).
+pub fn exact_sum(data: &DpData<'_>, q: &NumericQuery) -> Result<ExactParts> {
+    let name = format!("sum({})", q.column);
+    check_bounds(&q.column, q.lower, q.upper)?;
+    let col = numeric(data, &q.column, &name)?;
+    let (lo, hi) = (q.lower, q.upper);
+    let grid1 = FixedPoint::for_bound(lo.abs().max(hi.abs()))?;
+    let (n, s1, _) = col.fixed_moments(data, |x| x.clamp(lo, hi), &grid1, None)?;
+    Ok(ExactParts {
+        n,
+        s1,
+        s2: 0,
+        grid1,
+        grid2: FixedPoint::for_bound(0.0)?,
+        centre: 0.0,
+    })
+}
+
+/// The centre `c = L + (U - L)/2` and the bound `R = max(|fl(L - c)|, |fl(U - c)|)` on every
+/// computed `fl(x - c)` with `x` in `[L, U]` (floating-point subtraction is monotone in `x`).
+///
+/// (`c` is `L/2 + U/2` when `U - L` overflows, so bounds up to `±f64::MAX` work.)
+pub fn centre_and_radius(lower: f64, upper: f64) -> (f64, f64) {
+    let w = upper - lower;
+    let c = if w.is_finite() {
+        lower + w / 2.0
+    } else {
+        lower / 2.0 + upper / 2.0
+    };
+    let r = (lower - c).abs().max((upper - c).abs());
+    (c, r)
+}
+
+/// The exact fixed-point parts of the mean and variance: `n`, the sum of centred values
+/// `s1` (grid for `R`) and the sum of their squares `s2` (grid for `fl(R R)`).
+pub fn exact_centred(data: &DpData<'_>, q: &NumericQuery) -> Result<ExactParts> {
+    centred(data, q, true)
+}
+
+/// [`exact_centred`], with the sum of squares only when `squares` (the mean needs none).
+fn centred(data: &DpData<'_>, q: &NumericQuery, squares: bool) -> Result<ExactParts> {
+    let name = format!(
+        "{}({})",
+        if squares { "variance" } else { "mean" },
+        q.column
+    );
+    check_bounds(&q.column, q.lower, q.upper)?;
+    let col = numeric(data, &q.column, &name)?;
+    let (lo, hi) = (q.lower, q.upper);
+    let (c, r) = centre_and_radius(lo, hi);
+    let grid1 = FixedPoint::for_bound(r)?;
+    let grid2 = if squares {
+        let r2 = r * r;
+        if !r2.is_finite() {
+            return Err(DpError::query(
+                name,
+                format!(
+                    "the bounds are too wide for a variance: ((U - L)/2)^2 = {r2} overflows; \
+                     give narrower public bounds"
+                ),
+            ));
+        }
+        FixedPoint::for_bound(r2)?
+    } else {
+        FixedPoint::for_bound(0.0)?
+    };
+    let g2 = squares.then_some(&grid2);
+    let (n, s1, s2) = col.fixed_moments(data, |x| x.clamp(lo, hi) - c, &grid1, g2)?;
+    Ok(ExactParts {
+        n,
+        s1,
+        s2,
+        grid1,
+        grid2,
+        centre: c,
+    })
+}
+
+/// An exact integer statistic as the `i64` OpenDP's integer noise takes, or an error (before
+/// anything is charged) when it does not fit.
+fn to_i64(query: &str, part: &str, v: i128) -> Result<i64> {
+    i64::try_from(v).map_err(|_| {
+        DpError::query(
+            query,
+            format!(
+                "the fixed-point {part} is outside the 64-bit range (more than 2^31 rows at \
+                 the bound); nothing was charged"
+            ),
+        )
+    })
+}
+
+fn to_i64_count(query: &str, n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| DpError::query(query, "more than 2^63 rows"))
+}
+
+/// Integer noise on a fixed-point sum: OpenDP's discrete Laplace or discrete Gaussian at the
+/// integer sensitivity `m C` of the grid, released as `2^-k` times the noisy integer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FixedPointNoise {
+    noise: CountNoise,
+    grid: FixedPoint,
+    m: u32,
+}
+
+impl FixedPointNoise {
+    /// Calibrated to `share` for sums over `grid` with at most `m` rows a person.
+    pub(crate) fn for_share(
+        measure: crate::dp::PrivacyMeasure,
+        family: NoiseFamily,
+        share: &Cost,
+        grid: FixedPoint,
+        m: u32,
+    ) -> Result<FixedPointNoise> {
+        let sens = grid.sensitivity_units(m);
+        Ok(FixedPointNoise {
+            noise: CountNoise::for_share(measure, family, share, sens, sens)?,
+            grid,
+            m,
+        })
+    }
+
+    fn inner_info(&self) -> MechanismInfo {
+        match &self.noise {
+            CountNoise::Laplace(n) => n.info(),
+            CountNoise::Gaussian(n) => n.info(),
+        }
+    }
+
+    /// Half-width at significance `alpha`, in the column's units.
+    pub(crate) fn half_width(&self, alpha: f64) -> Result<f64> {
+        let info = self.inner_info();
+        let kind = info.noise.expect("integer noise has a kind");
+        Ok(noise_half_width(kind, info.scale, alpha)? * self.grid.resolution())
     }
 }
 
-fn noise_of_real(n: &RealNoise) -> (crate::dp::NoiseKind, f64) {
-    match n {
-        RealNoise::Laplace(m) => (crate::dp::NoiseKind::Laplace, m.scale()),
-        RealNoise::Gaussian(m) => (crate::dp::NoiseKind::Gaussian, m.scale()),
+impl Mechanism for FixedPointNoise {
+    type Input = [i64];
+    type Output = Vec<f64>;
+
+    fn info(&self) -> MechanismInfo {
+        let inner = self.inner_info();
+        let res = self.grid.resolution();
+        MechanismInfo {
+            name: format!("fixed_point_{}", inner.name),
+            noise: inner.noise,
+            scale: inner.scale * res,
+            sensitivity: Sensitivity::new(&inner.sensitivity.metric, self.grid.sensitivity(self.m)),
+            reference: format!(
+                "{}; exact fixed-point sum on the grid 2^-{} (m ceil(B 2^k) = {} units; \
+                 Casacuberta et al. 2022)",
+                inner.reference,
+                self.grid.k(),
+                self.grid.sensitivity_units(self.m)
+            ),
+        }
+    }
+
+    fn cost(&self) -> Result<Cost> {
+        match &self.noise {
+            CountNoise::Laplace(n) => n.cost(),
+            CountNoise::Gaussian(n) => n.cost(),
+        }
+    }
+
+    fn accuracy(&self, alpha: f64) -> Result<Option<Accuracy>> {
+        let a = self.half_width(alpha)?;
+        Ok(Some(Accuracy {
+            alpha,
+            half_width: a,
+            statement: format!(
+                "each released value is within {a} of the true (bounded, fixed-point) value \
+                 with probability >= {}",
+                1.0 - alpha
+            ),
+        }))
+    }
+
+    fn sample(&self, input: &[i64], charged: &Charged) -> Result<Vec<f64>> {
+        let noisy = match &self.noise {
+            CountNoise::Laplace(n) => n.sample(input, charged)?,
+            CountNoise::Gaussian(n) => n.sample(input, charged)?,
+        };
+        Ok(noisy
+            .into_iter()
+            .map(|v| self.grid.to_real(i128::from(v)))
+            .collect())
     }
 }
 
@@ -86,23 +308,29 @@ fn noise_of_count(n: &CountNoise) -> (crate::dp::NoiseKind, f64) {
     }
 }
 
+fn count_half_width(n: &CountNoise, alpha: f64) -> Result<f64> {
+    let (k, s) = noise_of_count(n);
+    noise_half_width(k, s, alpha)
+}
+
 /// Release the sum of the clamped values.
 pub fn sum(session: &mut Session, data: &DpData<'_>, q: &NumericQuery) -> Result<ScalarResult> {
     let name = format!("sum({})", q.column);
     check_bounds(&q.column, q.lower, q.upper)?;
     check_share(session, &name, &q.share)?;
     let col = numeric(data, &q.column, &name)?;
-    let (lo, hi) = (q.lower, q.upper);
-    let (_, s, _) = col.moments(data, |x| x.clamp(lo, hi))?;
-    let sens = data.m() * lo.abs().max(hi.abs());
-    let mech = RealNoise::for_share(session.measure(), q.noise, &q.share, sens)?;
+    // The exact statistic first: every data-dependent failure happens before the charge.
+    let parts = exact_sum(data, q)?;
+    let s = to_i64(&name, "sum", parts.s1)?;
+    let m = data.bounded().max_rows_per_person();
+    let mech = FixedPointNoise::for_share(session.measure(), q.noise, &q.share, parts.grid1, m)?;
     let mut record = data.record(name.clone(), std::slice::from_ref(&q.column));
     record.warnings.extend(col.warnings.iter().cloned());
     record = record.warn(clamp_warning(q));
     let warnings = record.warnings.clone();
-    let rel = mech.release(session, &[s], record)?;
+    let rel = session.release(&mech, &[s], record)?;
     let value = rel.value[0];
-    let a = half_width(&rel.accuracy, None, session.alpha())?;
+    let a = mech.half_width(session.alpha())?;
     Ok(ScalarResult {
         query: name,
         value,
@@ -120,13 +348,17 @@ pub fn mean(session: &mut Session, data: &DpData<'_>, q: &NumericQuery) -> Resul
     check_share(session, &name, &q.share)?;
     let col = numeric(data, &q.column, &name)?;
     let (lo, hi) = (q.lower, q.upper);
-    let c = lo + (hi - lo) / 2.0;
-    let r = (hi - lo) / 2.0;
-    let (n, s, _) = col.moments(data, |x| x.clamp(lo, hi) - c)?;
+    // The exact statistic first: every data-dependent failure happens before any charge.
+    let parts = centred(data, q, false)?;
+    let c = parts.centre;
+    let s = to_i64(&name, "centred sum", parts.s1)?;
+    let n = to_i64_count(&name, parts.n)?;
     let shares = split_share(&q.share, &[1.0, 1.0])?;
-    let m = data.m();
-    let sum_noise = RealNoise::for_share(session.measure(), q.noise, &shares[0], m * r)?;
-    let count_noise = CountNoise::for_share(session.measure(), q.noise, &shares[1], m, m)?;
+    let m = data.bounded().max_rows_per_person();
+    let mf = f64::from(m);
+    let sum_noise =
+        FixedPointNoise::for_share(session.measure(), q.noise, &shares[0], parts.grid1, m)?;
+    let count_noise = CountNoise::for_share(session.measure(), q.noise, &shares[1], mf, mf)?;
     let mut record = data.record(
         format!("{name}: centred sum"),
         std::slice::from_ref(&q.column),
@@ -136,14 +368,16 @@ pub fn mean(session: &mut Session, data: &DpData<'_>, q: &NumericQuery) -> Resul
     let warnings = record.warnings.clone();
     let mut count_record = record.clone();
     count_record.query = format!("{name}: count of non-null rows");
-    // Charge both before drawing either.
+    // Both parts together must fit before either is charged; then each part is charged by
+    // the session just before its own draw (nothing between the two releases can fail on
+    // the data: the statistics were computed and checked above).
     session.check_share(&name, &q.share)?;
-    let rs = sum_noise.release(session, &[s], record)?;
-    let rn = count_noise.release(session, &[n as i64], count_record)?;
+    let rs = session.release(&sum_noise, &[s], record)?;
+    let rn = count_noise.release(session, &[n], count_record)?;
     let (s_hat, n_hat) = (rs.value[0], rn.value[0] as f64);
     let alpha = session.alpha();
-    let a_s = half_width(&None, Some(noise_of_real(&sum_noise)), alpha / 2.0)?;
-    let a_n = half_width(&None, Some(noise_of_count(&count_noise)), alpha / 2.0)?;
+    let a_s = sum_noise.half_width(alpha / 2.0)?;
+    let a_n = count_half_width(&count_noise, alpha / 2.0)?;
     let value = if n_hat >= 1.0 {
         (c + s_hat / n_hat).clamp(lo, hi)
     } else {
@@ -187,16 +421,19 @@ pub fn variance(
     check_bounds(&q.column, q.lower, q.upper)?;
     check_share(session, &name, &q.share)?;
     let col = numeric(data, &q.column, &name)?;
-    let (lo, hi) = (q.lower, q.upper);
-    let c = lo + (hi - lo) / 2.0;
-    let r = (hi - lo) / 2.0;
-    let (n, s1, s2) = col.moments(data, |x| x.clamp(lo, hi) - c)?;
+    // The exact statistic first: every data-dependent failure happens before any charge.
+    let parts = exact_centred(data, q)?;
+    let n = to_i64_count(&name, parts.n)?;
+    let s1 = to_i64(&name, "centred sum", parts.s1)?;
+    let s2 = to_i64(&name, "centred sum of squares", parts.s2)?;
+    let r = centre_and_radius(q.lower, q.upper).1;
     let shares = split_share(&q.share, &[1.0, 1.0, 1.0])?;
-    let m = data.m();
+    let m = data.bounded().max_rows_per_person();
+    let mf = f64::from(m);
     let measure = session.measure();
-    let n_noise = CountNoise::for_share(measure, q.noise, &shares[0], m, m)?;
-    let s1_noise = RealNoise::for_share(measure, q.noise, &shares[1], m * r)?;
-    let s2_noise = RealNoise::for_share(measure, q.noise, &shares[2], m * r * r)?;
+    let n_noise = CountNoise::for_share(measure, q.noise, &shares[0], mf, mf)?;
+    let s1_noise = FixedPointNoise::for_share(measure, q.noise, &shares[1], parts.grid1, m)?;
+    let s2_noise = FixedPointNoise::for_share(measure, q.noise, &shares[2], parts.grid2, m)?;
     let mut record = data.record(format!("{name}: count"), std::slice::from_ref(&q.column));
     record.warnings.extend(col.warnings.iter().cloned());
     record = record.warn(clamp_warning(q));
@@ -205,15 +442,17 @@ pub fn variance(
     r1.query = format!("{name}: centred sum");
     let mut r2 = record.clone();
     r2.query = format!("{name}: centred sum of squares");
+    // All three parts must fit before any is charged; each is then charged by the session
+    // just before its own draw.
     session.check_share(&name, &q.share)?;
-    let rn = n_noise.release(session, &[n as i64], record)?;
-    let rs1 = s1_noise.release(session, &[s1], r1)?;
-    let rs2 = s2_noise.release(session, &[s2], r2)?;
+    let rn = n_noise.release(session, &[n], record)?;
+    let rs1 = session.release(&s1_noise, &[s1], r1)?;
+    let rs2 = session.release(&s2_noise, &[s2], r2)?;
     let (n_hat, s1_hat, s2_hat) = (rn.value[0] as f64, rs1.value[0], rs2.value[0]);
     let alpha = session.alpha();
-    let a_n = half_width(&None, Some(noise_of_count(&n_noise)), alpha / 3.0)?;
-    let a1 = half_width(&None, Some(noise_of_real(&s1_noise)), alpha / 3.0)?;
-    let a2 = half_width(&None, Some(noise_of_real(&s2_noise)), alpha / 3.0)?;
+    let a_n = count_half_width(&n_noise, alpha / 3.0)?;
+    let a1 = s1_noise.half_width(alpha / 3.0)?;
+    let a2 = s2_noise.half_width(alpha / 3.0)?;
     let r2max = r * r;
     let value = if n_hat >= 1.0 {
         (s2_hat / n_hat - (s1_hat / n_hat).powi(2)).clamp(0.0, r2max)
