@@ -40,9 +40,8 @@ use crate::dp::bounding::{Bounded, PersonIds};
 use crate::dp::budget::{Cost, PrivacyMeasure};
 use crate::dp::error::{DpError, Result};
 use crate::dp::ledger::QueryRecord;
-use crate::dp::mechanisms::{
-    DiscreteGaussian, DiscreteLaplace, Gaussian, Laplace, NoiseFamily, laplace_epsilon_for,
-};
+use crate::dp::mechanisms::{DiscreteGaussian, DiscreteLaplace, NoiseFamily, laplace_epsilon_for};
+
 use crate::dp::session::{Release, Session};
 
 pub use dims::Dimension;
@@ -327,40 +326,6 @@ impl CountNoise {
         match self {
             CountNoise::Laplace(m) => session.release(m, counts, record),
             CountNoise::Gaussian(m) => session.release(m, counts, record),
-        }
-    }
-}
-
-/// Real-valued noise for sums, chosen by family and calibrated to a share.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum RealNoise {
-    Laplace(Laplace),
-    Gaussian(Gaussian),
-}
-
-impl RealNoise {
-    /// For a sum with sensitivity `sens` (the same in L1 and L2 for a scalar).
-    pub(crate) fn for_share(
-        measure: PrivacyMeasure,
-        family: NoiseFamily,
-        share: &Cost,
-        sens: f64,
-    ) -> Result<RealNoise> {
-        Ok(match family.resolve(measure)? {
-            NoiseFamily::Gaussian => RealNoise::Gaussian(Gaussian::for_rho(sens, share.main())?),
-            _ => RealNoise::Laplace(Laplace::for_epsilon(sens, laplace_epsilon_for(share)?)?),
-        })
-    }
-
-    pub(crate) fn release(
-        &self,
-        session: &mut Session,
-        values: &[f64],
-        record: QueryRecord,
-    ) -> Result<Release<Vec<f64>>> {
-        match self {
-            RealNoise::Laplace(m) => session.release(m, values, record),
-            RealNoise::Gaussian(m) => session.release(m, values, record),
         }
     }
 }

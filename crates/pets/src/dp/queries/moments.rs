@@ -40,18 +40,8 @@ use crate::dp::budget::Cost;
 use crate::dp::error::{DpError, Result};
 use crate::dp::mechanisms::{Charged, Mechanism, MechanismInfo, NoiseFamily, Sensitivity};
 use crate::dp::queries::numeric::{FixedPoint, check_bounds, numeric};
-use crate::dp::queries::{CountNoise, DpData, RealNoise, ScalarResult, check_share, split_share};
+use crate::dp::queries::{CountNoise, DpData, ScalarResult, check_share, split_share};
 use crate::dp::session::Session;
-
-// `RealNoise` (continuous Laplace / Gaussian on a float sum) is no longer used by any query:
-// every sum is fixed-point. It lives in `queries/mod.rs`, which this change does not edit;
-// this reference (an anonymous const, which counts as used) keeps `-D warnings` quiet until
-// it is removed there.
-const _: fn(crate::dp::PrivacyMeasure, NoiseFamily, &Cost, f64) -> Result<RealNoise> =
-    RealNoise::for_share;
-type RealRelease = Result<crate::dp::session::Release<Vec<f64>>>;
-const _: fn(&RealNoise, &mut Session, &[f64], crate::dp::ledger::QueryRecord) -> RealRelease =
-    RealNoise::release;
 
 /// A numeric query: column, public clamping bounds, a share of the budget, the noise family.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
