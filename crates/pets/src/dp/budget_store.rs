@@ -194,8 +194,8 @@ pub enum BudgetStoreError {
     Dp {
         /// The budget file.
         path: PathBuf,
-        /// The refusal.
-        source: DpError,
+        /// The refusal (boxed: a `DpError` is large).
+        source: Box<DpError>,
     },
 }
 
@@ -207,10 +207,11 @@ impl BudgetStoreError {
             BudgetStoreError::Malformed { .. } | BudgetStoreError::Broken { .. } => {
                 BudgetErrorKind::Broken
             }
-            BudgetStoreError::Dp {
-                source: DpError::OverBudget { .. },
-                ..
-            } => BudgetErrorKind::OverBudget,
+            BudgetStoreError::Dp { source, .. }
+                if matches!(**source, DpError::OverBudget { .. }) =>
+            {
+                BudgetErrorKind::OverBudget
+            }
             BudgetStoreError::Dp { .. } | BudgetStoreError::Invalid { .. } => {
                 BudgetErrorKind::Invalid
             }
@@ -221,7 +222,7 @@ impl BudgetStoreError {
     /// invalid cost), if this is one.
     pub fn as_dp(&self) -> Option<&DpError> {
         match self {
-            BudgetStoreError::Dp { source, .. } => Some(source),
+            BudgetStoreError::Dp { source, .. } => Some(&**source),
             _ => None,
         }
     }
@@ -229,7 +230,7 @@ impl BudgetStoreError {
     /// The [`DpError`] inside an accountant's refusal, or the error itself.
     pub fn into_dp(self) -> std::result::Result<DpError, BudgetStoreError> {
         match self {
-            BudgetStoreError::Dp { source, .. } => Ok(source),
+            BudgetStoreError::Dp { source, .. } => Ok(*source),
             e => Err(e),
         }
     }
@@ -657,7 +658,7 @@ impl BudgetStore {
         let path = path.as_ref();
         let invalid = |source| BudgetStoreError::Dp {
             path: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         };
         total.validate_total().map_err(invalid)?;
         Accountant::new(total).map_err(invalid)?;
@@ -860,7 +861,7 @@ impl BudgetStore {
     pub fn charge(&self, cost: &Cost, what: &ChargeRecord) -> Result<ChargeReceipt> {
         let dp = |source| BudgetStoreError::Dp {
             path: self.path.clone(),
-            source,
+            source: Box::new(source),
         };
         cost.validate().map_err(dp)?;
         let io = |action: &'static str| {
