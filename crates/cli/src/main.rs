@@ -4,6 +4,7 @@
 //! 2 bad usage, 3 bad input data (values, schema), 4 files (not found, unreadable format),
 //! 70 an internal error.
 
+mod budget;
 mod datasets;
 mod demo;
 mod dp;
@@ -53,6 +54,10 @@ enum Command {
     /// Differentially private synthetic data: fit a model, sample from it.
     #[command(subcommand)]
     Synth(synth::SynthCommand),
+    /// A dataset's privacy budget kept in a locked, tamper-evident file and spent over many
+    /// runs: set it, show it, charge it.
+    #[command(subcommand)]
+    Budget(budget::BudgetCommand),
 }
 
 /// `pets dp ...`
@@ -81,6 +86,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             synth::run(&c)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Budget(c) => Ok(budget::run(&c)),
     }
 }
 

@@ -6,6 +6,8 @@
 //! contribution bounding and the queries.
 //!
 //! - [`budget`]: [`Cost`] in (epsilon, delta)-DP or rho-zCDP, the exact [`Accountant`];
+//! - [`budget_store`]: [`BudgetStore`], a budget kept in a locked, hash-chained file and
+//!   spent over many runs;
 //! - [`session`]: [`Session`], which charges before drawing, and parallel composition;
 //! - [`ledger`]: the JSON record of every release;
 //! - [`mechanisms`]: Laplace, Gaussian, discrete Laplace/Gaussian, selection (exponential
@@ -21,6 +23,7 @@
 pub mod accuracy;
 pub mod bounding;
 pub mod budget;
+pub mod budget_store;
 pub mod error;
 pub mod job;
 pub mod ledger;
@@ -33,6 +36,7 @@ pub mod table;
 pub use accuracy::{Accuracy, Interval, NoiseKind};
 pub use bounding::{Bounded, PersonIds};
 pub use budget::{Accountant, Cost, PrivacyMeasure};
+pub use budget_store::{BudgetStore, BudgetStoreError, ChargeReceipt, ChargeRecord};
 pub use error::{DpError, Result};
 pub use job::QueryJob;
 pub use ledger::{Contribution, Ledger, LedgerEntry, PrivacyUnit, QueryRecord};
