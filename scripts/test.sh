@@ -15,6 +15,12 @@ cargo fmt --all --check
 step "Rust: clippy (warnings are errors)"
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
+step "Rust: the risk-only build (pets without default features: no OpenDP, OpenSSL or Parquet)"
+cargo check --locked -p pets --no-default-features
+
+step "Rust: documentation (warnings are errors; the proofs are rustdoc pages)"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p pets -p pets-synth
+
 step "Rust: tests (release: statistical and scale tests need optimised code)"
 cargo test --release --locked --workspace
 

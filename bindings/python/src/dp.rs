@@ -14,6 +14,7 @@
 use pyo3::prelude::*;
 
 use pets::data::{Schema, TableSource};
+use pets::dp::budget_store::{BudgetStore, ChargeRecord};
 use pets::dp::queries::spec::QueryKind;
 use pets::dp::queries::split_share;
 use pets::dp::{Cost, DpError, DpTable, NoiseFamily, QueryJob, Session};
@@ -31,6 +32,8 @@ pub struct DpSession {
     session: Session,
     /// Share of a query that names none (an even split declared up front), if any.
     default_share: Option<Cost>,
+    /// The receipt of the charge of the whole session to a persistent budget file.
+    receipt: Option<String>,
 }
 
 impl DpSession {
@@ -45,7 +48,8 @@ impl DpSession {
     /// `delta` for group-by queries; intervals at significance `alpha`; queries that name no
     /// share get `1 / split_evenly_over` of the total (everything left when `None`).
     #[new]
-    #[pyo3(signature = (epsilon = None, rho = None, delta = 0.0, alpha = None, split_evenly_over = None))]
+    #[pyo3(signature = (epsilon = None, rho = None, delta = 0.0, alpha = None, split_evenly_over = None,
+                        budget = None))]
     fn new(
         py: Python<'_>,
         epsilon: Option<f64>,
@@ -53,6 +57,7 @@ impl DpSession {
         delta: f64,
         alpha: Option<f64>,
         split_evenly_over: Option<usize>,
+        budget: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let total = match (epsilon, rho) {
             (Some(e), None) => Cost::epsilon(e),
@@ -79,9 +84,22 @@ impl DpSession {
             }
             Some(n) => Some(split_share(&total, &vec![1.0; n]).py_err(py)?[0]),
         };
+        // A persistent budget file is charged the whole session up front (nothing is read
+        // or released before it admits the charge).
+        let receipt = match budget {
+            Some(path) => {
+                let record = ChargeRecord::new("pets.dp.Session (Python)");
+                let r = py
+                    .detach(|| BudgetStore::open(&path)?.charge(&total, &record))
+                    .py_err(py)?;
+                Some(serde_json::to_string(&r).map_err(|e| json_err(py, "receipt", e))?)
+            }
+            None => None,
+        };
         Ok(DpSession {
             session,
             default_share,
+            receipt,
         })
     }
 
@@ -112,6 +130,11 @@ impl DpSession {
     #[getter]
     fn alpha(&self) -> f64 {
         self.session.alpha()
+    }
+
+    /// The receipt of the charge to the persistent budget file, as JSON (`None` without one).
+    fn budget_receipt(&self) -> Option<String> {
+        self.receipt.clone()
     }
 
     /// The ledger (budget, spent, remaining, every release) as JSON.

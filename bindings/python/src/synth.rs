@@ -42,7 +42,7 @@ const DATA_LIKE: &str = "a pyarrow Table, a polars or pandas DataFrame, another 
                     compress = true, max_values = 128, noise_penalty = false,
                     score_threshold = 1.0,
                     person_id = None, max_rows_per_person = 1, bounding_seed = 0,
-                    strict = false))]
+                    strict = false, budget = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_mst(
     py: Python<'_>,
@@ -63,6 +63,7 @@ pub fn fit_mst(
     max_rows_per_person: u32,
     bounding_seed: u64,
     strict: bool,
+    budget: Option<PathBuf>,
 ) -> PyResult<PySynthModel> {
     if let Some(cols) = &columns
         && cols.is_empty()
@@ -90,7 +91,8 @@ pub fn fit_mst(
         .max_values(max_values)
         .person_id_opt(person_id, max_rows_per_person)
         .bounding_seed(bounding_seed)
-        .strict(strict);
+        .strict(strict)
+        .budget(budget);
     let opts = job.options_mut();
     if let Some(i) = max_iters {
         opts.estimation.max_iters = i;

@@ -157,6 +157,7 @@ pub fn run(a: &DemoArgs) -> Result<ExitCode, CliError> {
         seed: None,
         out: Some(a.out.join("dp_results.json")),
         show_exact: false,
+        budget: None,
     };
     dp::run(&dp_args)?;
 

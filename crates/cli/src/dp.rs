@@ -17,6 +17,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use pets::data::Schema;
+use pets::dp::budget_store::{BudgetStore, ChargeRecord};
 use pets::dp::queries::spec::{QuerySpec, planned_shares};
 use pets::dp::{Cost, DpTable, Session};
 
@@ -52,6 +53,11 @@ pub struct DpQueryArgs {
     /// Where to write results and ledger (JSON); standard output when absent.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Charge the whole budget (--epsilon/--rho with --delta) to this dataset's persistent
+    /// budget file (`pets budget init`) before anything is released: refused, with nothing
+    /// released, when it does not fit what is left. The receipt goes into the results.
+    #[arg(long)]
+    pub budget: Option<PathBuf>,
     /// Print exact, unprotected figures (rows read, rows kept after bounding) on stderr, for
     /// the data custodian only. Off by default: DP commands print no exact statistic.
     #[arg(long)]
@@ -96,7 +102,17 @@ pub fn run(args: &DpQueryArgs) -> Result<(), CliError> {
     for (q, s) in spec.queries.iter().zip(&shares) {
         eprintln!("  {:<48} {}", q.label(), s);
     }
-    let results = spec.run(&mut session, data)?;
+    // The persistent budget is charged after every data-dependent check that can fail and
+    // before any noise is drawn.
+    let receipt = match &args.budget {
+        Some(path) => Some(BudgetStore::open(path)?.charge(
+            &session.total(),
+            &ChargeRecord::new("pets dp query").data(args.data.display().to_string()),
+        )?),
+        None => None,
+    };
+    let mut results = spec.run(&mut session, data)?;
+    results.budget_receipt = receipt;
 
     let mut warnings: Vec<&str> = input
         .warnings

@@ -90,6 +90,11 @@ pub struct FitArgs {
     /// (`domain_from_data`) instead of warning: such domains leak which values occur.
     #[arg(long)]
     pub strict: bool,
+    /// Charge (--epsilon, --delta) to this dataset's persistent budget file (`pets budget
+    /// init`) before anything is measured: refused, with nothing released, when it does not
+    /// fit what is left. The receipt goes into the model file.
+    #[arg(long)]
+    pub budget: Option<PathBuf>,
     /// Where to write the model (JSON).
     #[arg(long)]
     pub out: PathBuf,
@@ -127,7 +132,8 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
         .max_values(args.max_values)
         .person_id_opt(args.person_id.clone(), args.max_rows_per_person)
         .bounding_seed(args.bounding_seed)
-        .strict(args.strict);
+        .strict(args.strict)
+        .budget(args.budget.clone());
     let opts = job.options_mut();
     if let Some(i) = args.iters {
         opts.estimation.max_iters = i;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataError;
 use crate::disclosure::{ClassesError, ConfigError, HierarchyError, LinkageError, ReportError};
+#[cfg(feature = "dp")]
 use crate::dp::{Cost, DpError};
 
 /// What kind of failure an error is, as the front doors see it.
@@ -82,12 +83,14 @@ pub trait Classify: std::error::Error {
     }
     /// For a budget refusal ([`ErrorKind::Budget`]): what was requested, what is left, what
     /// was spent and the total, in the budget's measure.
+    #[cfg(feature = "dp")]
     fn budget_figures(&self) -> Option<BudgetFigures> {
         None
     }
 }
 
 /// The amounts of a budget refusal.
+#[cfg(feature = "dp")]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BudgetFigures {
     /// What the release would have cost.
@@ -110,7 +113,9 @@ impl Classify for DataError {
             DataError::OutOfDomain { .. } | DataError::UnexpectedNull { .. } => ErrorKind::Domain,
             DataError::Unparsable { .. } | DataError::Csv { .. } => ErrorKind::Parse,
             DataError::Empty { .. } => ErrorKind::Empty,
-            DataError::Io { .. } | DataError::UnknownFormat { .. } => ErrorKind::File,
+            DataError::Io { .. }
+            | DataError::UnknownFormat { .. }
+            | DataError::Unsupported { .. } => ErrorKind::File,
             DataError::InvalidArgument { .. } => ErrorKind::InvalidParameter,
             _ => ErrorKind::Input,
         }
@@ -132,6 +137,7 @@ impl Classify for DataError {
     }
 }
 
+#[cfg(feature = "dp")]
 impl Classify for DpError {
     fn kind(&self) -> ErrorKind {
         match self {
@@ -184,6 +190,23 @@ impl Classify for DpError {
             }),
             _ => None,
         }
+    }
+}
+
+#[cfg(feature = "dp")]
+impl Classify for crate::dp::budget_store::BudgetStoreError {
+    fn kind(&self) -> ErrorKind {
+        use crate::dp::budget_store::BudgetErrorKind;
+        match self.kind() {
+            BudgetErrorKind::File => ErrorKind::File,
+            BudgetErrorKind::Invalid => ErrorKind::InvalidParameter,
+            BudgetErrorKind::OverBudget => ErrorKind::Budget,
+            _ => ErrorKind::Input,
+        }
+    }
+
+    fn budget_figures(&self) -> Option<BudgetFigures> {
+        self.as_dp().and_then(Classify::budget_figures)
     }
 }
 

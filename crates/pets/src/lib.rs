@@ -31,10 +31,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Cargo features: `dp` (differential privacy on OpenDP, budget files) and `parquet`
+//! (Parquet files), both on by default; without them the crate measures disclosure risk on
+//! CSV files and Arrow batches and compiles neither OpenDP, OpenSSL nor Parquet.
+//!
 //! See `ARCHITECTURE.md` at the repository root for the map.
 
 pub mod data;
 pub mod disclosure;
+#[cfg(feature = "dp")]
 pub mod dp;
 pub mod error;
 pub mod prelude;

@@ -66,6 +66,9 @@ pub enum SynthError {
         /// What is wrong.
         reason: String,
     },
+    /// The persistent budget file refused or failed the charge.
+    #[error(transparent)]
+    Budget(Box<pets::dp::budget_store::BudgetStoreError>),
     /// File system errors on model files.
     #[error("{path}: {source}")]
     Io {
@@ -105,6 +108,7 @@ impl pets::Classify for SynthError {
             SynthError::Measurement { .. } | SynthError::Diverged { .. } => ErrorKind::Internal,
             SynthError::ModelFile { .. } => ErrorKind::Input,
             SynthError::Io { .. } => ErrorKind::File,
+            SynthError::Budget(e) => pets::Classify::kind(e.as_ref()),
         }
     }
 
@@ -129,6 +133,7 @@ impl pets::Classify for SynthError {
     fn budget_figures(&self) -> Option<pets::error::BudgetFigures> {
         match self {
             SynthError::Dp(e) => e.budget_figures(),
+            SynthError::Budget(e) => e.budget_figures(),
             _ => None,
         }
     }

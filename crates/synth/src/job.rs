@@ -64,6 +64,7 @@ pub struct FitJob {
     person_id: Option<(String, u32)>,
     bounding_seed: u64,
     strict: bool,
+    budget: Option<std::path::PathBuf>,
 }
 
 /// What a [`FitJob`] returns.
@@ -88,6 +89,7 @@ impl FitJob {
             person_id: None,
             bounding_seed: 0,
             strict: false,
+            budget: None,
         }
     }
 
@@ -160,6 +162,14 @@ impl FitJob {
     /// Refuse columns whose domain was read from the data instead of warning.
     pub fn strict(mut self, strict: bool) -> FitJob {
         self.strict = strict;
+        self
+    }
+
+    /// Charge the fit's (epsilon, delta) to the dataset's persistent budget file
+    /// ([`pets::dp::budget_store`]) before anything is measured; refused, with nothing
+    /// released, if it does not fit. The receipt goes into the model file.
+    pub fn budget(mut self, path: Option<std::path::PathBuf>) -> FitJob {
+        self.budget = path;
         self
     }
 
@@ -301,10 +311,27 @@ impl FitJob {
                 Bounded::row_level(read.table.n_rows())
             }
         };
+        // The persistent budget is charged after every data-dependent check that can fail
+        // (schema, encoding, bounding) and before anything is measured.
+        let receipt = match &self.budget {
+            Some(path) => {
+                let cost =
+                    pets::dp::Cost::epsilon(self.options.epsilon).with_delta(self.options.delta);
+                let record = pets::dp::budget_store::ChargeRecord::new("pets synth fit (MST)")
+                    .data(self.source.describe());
+                Some(
+                    pets::dp::budget_store::BudgetStore::open(path)
+                        .and_then(|store| store.charge(&cost, &record))
+                        .map_err(|e| SynthError::Budget(Box::new(e)))?,
+                )
+            }
+            None => None,
+        };
         let mut model = match self.method {
             Method::Mst => fit_mst_bounded(&read.table, &[], &self.options, &bounded)?,
         };
         model.notes = domain.notes;
+        model.budget_receipt = receipt;
         for w in warnings
             .iter()
             .filter(|w| w.kind == WarningKind::DomainFromData)

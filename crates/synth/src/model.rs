@@ -87,6 +87,10 @@ pub struct SynthModel {
     /// binned or coarsened; see [`crate::domain`]), for the release panel.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The receipt of the charge to the dataset's persistent budget file, when the fit was
+    /// charged to one (`pets synth fit --budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_receipt: Option<pets::dp::budget_store::ChargeReceipt>,
 }
 
 impl SynthModel {

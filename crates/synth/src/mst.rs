@@ -514,6 +514,7 @@ pub fn fit_mst_bounded(
         estimation: report,
         ledger: session.ledger(),
         notes: Vec::new(),
+        budget_receipt: None,
     })
 }
 

@@ -358,6 +358,10 @@ class Session:
         seed: Seed for choosing the rows kept per person (not for noise).
         noise: ``"auto"`` (Laplace for epsilon, Gaussian for rho), ``"laplace"`` or
             ``"gaussian"`` (needs a rho budget).
+        budget: A dataset's persistent budget file (``pets budget init``): the session's
+            whole budget is charged to it now, under a file lock, so that sessions and
+            command-line runs together never exceed the dataset's budget. Raises
+            :class:`~pets.BudgetExceededError` (nothing charged) when it does not fit.
 
     Raises:
         InvalidParameterError: a budget that is not a finite number > 0, a delta outside
@@ -377,6 +381,7 @@ class Session:
         max_rows_per_person: int = 1,
         seed: int = 0,
         noise: NoiseName = "auto",
+        budget: PathLike | None = None,
     ) -> None:
         rule = "it must be a finite number greater than zero"
         eps = None if epsilon is None else _finite(epsilon, "epsilon", rule)
@@ -387,7 +392,8 @@ class Session:
             not isinstance(split_evenly_over, int) or isinstance(split_evenly_over, bool)
         ):
             raise TypeError("split_evenly_over must be an int or None")
-        self._native = _native.DpSession(eps, r, d, a, split_evenly_over)
+        store = None if budget is None else to_path(budget, "budget")
+        self._native = _native.DpSession(eps, r, d, a, split_evenly_over, store)
         self._defaults: dict[str, Any] = {}
         self._defaults = self._common(schema, id_column, max_rows_per_person, seed, noise)
 
@@ -418,6 +424,15 @@ class Session:
     def alpha(self) -> float:
         """Significance of reported intervals."""
         return self._native.alpha
+
+    @property
+    def budget_receipt(self) -> dict[str, Any] | None:
+        """The receipt of the charge of this session's whole budget to the dataset's
+        persistent budget file (``budget=``), or ``None``: which entry of the file, its hash,
+        what is left of the dataset's budget.
+        """  # noqa: D205
+        text = self._native.budget_receipt()
+        return None if text is None else json.loads(text)
 
     def ledger(self) -> dict[str, Any]:
         """The ledger: ``budget``, ``spent``, ``remaining``, ``spent_as_approx_dp`` and one

@@ -426,6 +426,8 @@ class MST:
         person_id: str | None = None,
         max_rows_per_person: int = 1,
         bounding_seed: int = 0,
+        strict: bool = False,
+        budget: PathLike | None = None,
     ) -> None:
         self.epsilon = _float(epsilon, "epsilon")
         self.delta = _float(delta, "delta")
@@ -474,6 +476,8 @@ class MST:
         self.person_id = person_id
         self.max_rows_per_person = _int(max_rows_per_person, "max_rows_per_person", 1, 2**32 - 1)
         self.bounding_seed = _int(bounding_seed, "bounding_seed", 0)
+        self.strict = bool(strict)
+        self.budget = None if budget is None else to_path(budget, "budget")
         self._model: SynthModel | None = None
 
     def fit(self, data: TableLike | PathLike) -> MST:
@@ -515,6 +519,8 @@ class MST:
             self.person_id,
             self.max_rows_per_person,
             self.bounding_seed,
+            self.strict,
+            self.budget,
         )
         model = SynthModel(native)
         inferred = model.schema.domain_from_data

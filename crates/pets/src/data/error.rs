@@ -131,8 +131,17 @@ pub enum DataError {
     #[error("arrow: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),
     /// A Parquet error (corrupt or unsupported file).
+    #[cfg(feature = "parquet")]
     #[error("parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
+    /// A file format this build of pets was compiled without.
+    #[error("{path:?}: {reason}")]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What is missing and how to get it.
+        reason: String,
+    },
     /// An argument out of its valid range.
     #[error("invalid argument {name}: {reason}")]
     InvalidArgument {

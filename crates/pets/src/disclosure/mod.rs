@@ -8,17 +8,17 @@
 //!
 //! | module | measure | reference |
 //! | --- | --- | --- |
-//! | [`k_anonymity`] | smallest class, class sizes, records under k, sample uniques | Sweeney 2002 |
-//! | [`l_diversity`] | distinct, entropy, recursive (c,l) | Machanavajjhala et al. 2007 |
-//! | [`t_closeness`] | EMD: equal, ordered, hierarchical ([`hierarchy`]) | Li, Li, Venkatasubramanian 2007 |
+//! | [`k_anonymity`](mod@k_anonymity) | smallest class, class sizes, records under k, sample uniques | Sweeney 2002 |
+//! | [`l_diversity`](mod@l_diversity) | distinct, entropy, recursive (c,l) | Machanavajjhala et al. 2007 |
+//! | [`t_closeness`](mod@t_closeness) | EMD: equal, ordered, hierarchical ([`hierarchy`]) | Li, Li, Venkatasubramanian 2007 |
 //! | [`alpha_k`] | (alpha,k)-anonymity | Wong et al. 2006 |
-//! | [`beta_likeness`] | basic beta-likeness | Cao & Karras 2012 |
-//! | [`delta_disclosure`] | delta-disclosure privacy | Brickell & Shmatikov 2008 |
+//! | [`beta_likeness`](mod@beta_likeness) | basic beta-likeness | Cao & Karras 2012 |
+//! | [`delta_disclosure`](mod@delta_disclosure) | delta-disclosure privacy | Brickell & Shmatikov 2008 |
 //! | [`reidentification`] | prosecutor, journalist, marketer risk | El Emam & Dankar 2008 |
 //! | [`population`] | Pitman, Zayatz, SNB, Dankar's rule | Dankar et al. 2012 (as in ARX) |
 //! | [`scenarios`] | risk for every subset of the intruder's facts | |
-//! | [`suda`] | minimal sample uniques, SUDA scores | Elliot et al. 2002 |
-//! | [`linkage`] | linking an intruder's table to the release | |
+//! | [`suda`](mod@suda) | minimal sample uniques, SUDA scores | Elliot et al. 2002 |
+//! | [`linkage`](mod@linkage) | linking an intruder's table to the release | |
 //! | [`config`], [`report`], [`html`] | thresholds, the panel's report, HTML rendering | |
 //!
 //! Nothing here prints the values of a class smaller than k: reports carry class sizes,

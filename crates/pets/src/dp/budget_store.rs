@@ -9,7 +9,7 @@
 //!
 //! So two runs, even started at the same moment in two processes, can never together spend
 //! more than the total. The arithmetic is the exact rational arithmetic of
-//! [`Accountant`](crate::dp::Accountant): the entries are replayed into an
+//! [`crate::dp::Accountant`]: the entries are replayed into an
 //! `Accountant::new(total)` and the new cost is charged to it, so ten charges of `epsilon =
 //! 0.125` fill a budget of 1 and ten charges of `0.1` do not quite fit in it (0.1 is not a
 //! binary fraction; nine fit). A charge in the other measure converts as

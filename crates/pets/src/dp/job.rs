@@ -125,3 +125,98 @@ impl QueryJob {
             .with_name(self.name.clone()))
     }
 }
+
+/// Shorthands for the commonest queries, each one [`QueryJob`] (the same dispatch, label and
+/// checks as every front door).
+impl Session {
+    /// A DP count of the rows `data` keeps, spending `share`.
+    pub fn count(&mut self, data: &DpData<'_>, share: Cost) -> Result<QueryOutput> {
+        QueryJob::new(QueryKind::Count).share(share).run(self, data)
+    }
+
+    /// A DP histogram (contingency table) over `dimensions`, spending `share`.
+    pub fn histogram(
+        &mut self,
+        data: &DpData<'_>,
+        dimensions: &[&str],
+        share: Cost,
+    ) -> Result<QueryOutput> {
+        QueryJob::new(QueryKind::histogram(dimensions)?)
+            .share(share)
+            .run(self, data)
+    }
+
+    /// The DP mean of `column` clamped to the public `[lower, upper]`, spending `share`.
+    pub fn mean(
+        &mut self,
+        data: &DpData<'_>,
+        column: &str,
+        (lower, upper): (f64, f64),
+        share: Cost,
+    ) -> Result<QueryOutput> {
+        QueryJob::new(QueryKind::Mean {
+            column: column.into(),
+            lower,
+            upper,
+        })
+        .share(share)
+        .run(self, data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{EncodeOptions, Schema, encode_batches};
+    use arrow_array::{Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema as ArrowSchema};
+    use std::sync::Arc;
+
+    #[test]
+    fn shorthands_run_one_job_and_refuse_before_reading_when_over_budget() {
+        let arrow = Arc::new(ArrowSchema::new(vec![
+            Field::new("sex", DataType::Utf8, false),
+            Field::new("age", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            arrow,
+            vec![
+                Arc::new(StringArray::from(vec!["F", "M", "F", "F"])),
+                Arc::new(Int64Array::from(vec![30, 40, 50, 60])),
+            ],
+        )
+        .unwrap();
+        let schema = Schema::from_json(
+            r#"{"columns": [{"name": "sex", "kind": "categorical", "values": ["F", "M"]},
+                            {"name": "age", "kind": "integer", "min": 0, "max": 110}]}"#,
+        )
+        .unwrap();
+        let table = encode_batches(&schema, &[batch], EncodeOptions::default()).unwrap();
+        let data = DpData::row_level(&table);
+        let mut s = Session::pure(3e6).unwrap();
+        let QueryOutput::Scalar { result, .. } = s.count(&data, Cost::epsilon(1e6)).unwrap() else {
+            panic!("a count is a scalar")
+        };
+        assert_eq!(result.value, 4.0);
+        let QueryOutput::Table { result, .. } =
+            s.histogram(&data, &["sex"], Cost::epsilon(1e6)).unwrap()
+        else {
+            panic!("a histogram is a table")
+        };
+        assert_eq!(result.counts, vec![3, 1]);
+        let QueryOutput::Scalar { result, .. } = s
+            .mean(&data, "age", (0.0, 110.0), Cost::epsilon(1e6))
+            .unwrap()
+        else {
+            panic!("a mean is a scalar")
+        };
+        assert!((result.value - 45.0).abs() < 1e-3, "{}", result.value);
+        let labels: Vec<String> = s.ledger().entries.iter().map(|e| e.query.clone()).collect();
+        assert_eq!(labels[0], "count");
+        assert_eq!(labels[1], "histogram(sex)");
+        // Over budget: refused with nothing spent.
+        let before = s.remaining();
+        assert!(s.count(&data, Cost::epsilon(1e6)).is_err());
+        assert_eq!(s.remaining(), before);
+    }
+}

@@ -11,7 +11,7 @@
 //!   and the ledger says so.
 //!
 //! Without a declared schema the encoded columns' domains are inferred from the data, every
-//! result over them carries the loud `DOMAIN_FROM_DATA` warning, and [`DpTable::warnings`]
+//! result over them carries the loud `DOMAIN_FROM_DATA` warning, and [`DpInput::warnings`]
 //! holds a typed [`Warning`].
 
 use std::borrow::Cow;
@@ -90,7 +90,7 @@ impl DpTable {
         self
     }
 
-    /// Read what `queries` need (see [`crate::dp::QueryKind::columns`]).
+    /// Read what `queries` need (see [`crate::dp::QueryKind::grouped_columns`] and [`crate::dp::QueryKind::numeric_column`]).
     pub fn read_for<'q>(
         &self,
         queries: impl IntoIterator<Item = &'q crate::dp::QueryKind>,

@@ -7,6 +7,7 @@
 //! arrive with their stored types.
 
 mod csv;
+#[cfg(feature = "parquet")]
 mod parquet;
 
 use std::path::Path;
@@ -15,6 +16,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 pub use self::csv::{CsvReadOptions, CsvSink, CsvWriteOptions, read_csv};
+#[cfg(feature = "parquet")]
 pub use self::parquet::{ParquetSink, ParquetWriteOptions, read_parquet, read_parquet_columns};
 use super::error::{DataError, Result};
 
@@ -137,7 +139,10 @@ pub fn open_table_columns(
     match FileFormat::from_path(path)? {
         FileFormat::Csv => read_csv(path, &csv(b',')),
         FileFormat::Tsv => read_csv(path, &csv(b'\t')),
+        #[cfg(feature = "parquet")]
         FileFormat::Parquet => read_parquet_columns(path, batch_rows, columns),
+        #[cfg(not(feature = "parquet"))]
+        FileFormat::Parquet => Err(no_parquet(path)),
     }
 }
 
@@ -173,7 +178,10 @@ pub fn open_sink(path: impl AsRef<Path>, schema: SchemaRef) -> Result<Box<dyn Ba
                 ..Default::default()
             },
         )?),
+        #[cfg(feature = "parquet")]
         FileFormat::Parquet => Box::new(ParquetSink::create(path, schema)?),
+        #[cfg(not(feature = "parquet"))]
+        FileFormat::Parquet => return Err(no_parquet(path)),
     })
 }
 
@@ -192,3 +200,14 @@ pub fn write_table(path: impl AsRef<Path>, stream: BatchStream) -> Result<u64> {
 
 #[cfg(test)]
 mod tests;
+
+/// The error for a Parquet file in a build without the `parquet` feature.
+#[cfg(not(feature = "parquet"))]
+fn no_parquet(path: &Path) -> DataError {
+    DataError::Unsupported {
+        path: path.to_path_buf(),
+        reason: "this build of pets has no Parquet support (the `parquet` cargo feature); \
+                 use CSV, or build pets with default features"
+            .into(),
+    }
+}

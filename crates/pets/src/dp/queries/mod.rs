@@ -2,7 +2,7 @@
 //!
 //! A query reads a [`DpData`] (an [`EncodedTable`] plus the rows kept by contribution
 //! bounding), is given a *share* of the session's budget, computes its exact statistic in
-//! parallel (rayon), and releases it through the [`Session`](crate::dp::Session), which
+//! parallel (rayon), and releases it through the [`crate::dp::Session`], which
 //! charges before drawing. Each result carries its accuracy and the warnings that apply
 //! (domain read from the data, values approximated by bin midpoints, row-level privacy).
 //!

@@ -222,6 +222,10 @@ pub struct SpecResults {
     pub results: Vec<QueryOutput>,
     /// The ledger after all queries.
     pub ledger: Ledger,
+    /// The receipt of the charge to the dataset's persistent budget file, if the run was
+    /// charged to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_receipt: Option<crate::dp::budget_store::ChargeReceipt>,
 }
 
 impl QuerySpec {
@@ -325,6 +329,7 @@ impl QuerySpec {
         Ok(SpecResults {
             results,
             ledger: session.ledger(),
+            budget_receipt: None,
         })
     }
 }

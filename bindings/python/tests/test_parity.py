@@ -1,0 +1,187 @@
+"""Parity of the front doors: the command line and Python run the same core jobs, so the same
+query gets the same label, ledger and numeric path, and the same fit the same model layout.
+
+Noise comes from OpenDP's secure generator and cannot be seeded: values are compared at an
+epsilon so large that integer noise is zero and float noise below 1e-4 (never by chance), and
+synthesis models are compared on everything but their noisy numbers.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import pets
+import pets.datasets
+import pets.dp
+import pets.synth
+
+ROWS = 3_000
+REPO = Path(__file__).resolve().parents[3]
+HUGE = 4e6  # split over 4 queries: 1e6 each
+
+
+def cli_binary() -> str:
+    for candidate in (
+        os.environ.get("PETS_CLI"),
+        str(REPO / "target" / "release" / "pets"),
+        shutil.which("pets"),
+    ):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.skip("the pets CLI is not built (cargo build --release -p pets-cli)")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("parity")
+    ae = pets.datasets.generate_ae(ROWS, seed=3)
+    # A float column with declared bins: the old CLI path used bin midpoints, Python the
+    # raw values; both now read the raw values.
+    minutes = ae.column("total_time_in_dept_min").cast(pa.float64())
+    ae = ae.append_column("minutes_f", minutes)
+    schema = pets.datasets.ae_schema()
+    declared = json.loads(schema.to_json())
+    declared["columns"].append(
+        {"name": "minutes_f", "kind": "float", "min": 0, "max": 4320, "bins": 12}
+    )
+    schema = pets.Schema.from_json(json.dumps(declared))
+    data = tmp / "ae.parquet"
+    pets.write_table(ae, data)
+    schema_path = tmp / "ae.schema.json"
+    schema.save(schema_path)
+    return tmp, ae, schema, data, schema_path
+
+
+def test_dp_queries_agree_in_label_ledger_and_value(files):
+    tmp, ae, schema, data, schema_path = files
+    spec = tmp / "q.toml"
+    spec.write_text(
+        'id_column = "local_patient_id"\nmax_rows_per_person = 2\nseed = 4\n'
+        '[[query]]\nkind = "count"\n'
+        '[[query]]\nkind = "mean"\ncolumn = "minutes_f"\nlower = 0\nupper = 1440\n'
+        '[[query]]\nkind = "median"\ncolumn = "age"\nlower = 0\nupper = 110\n'
+        '[[query]]\nkind = "histogram"\ndimensions = ["age_band", "sex"]\n'
+    )
+    out = tmp / "dp.json"
+    proc = subprocess.run(
+        [cli_binary(), "dp", "query", str(data), "--schema", str(schema_path), "--spec",
+         str(spec), "--epsilon", str(HUGE), "--out", str(out)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    cli = json.loads(out.read_text())
+
+    s = pets.dp.Session(epsilon=HUGE, schema=schema, id_column="local_patient_id",
+                        max_rows_per_person=2, seed=4)
+    share = HUGE / 4
+    py = [
+        s.count(ae, epsilon=share),
+        s.mean(ae, "minutes_f", bounds=(0, 1440), epsilon=share),
+        s.median(ae, "age", bounds=(0, 110), epsilon=share),
+        s.count(ae, by=["age_band", "sex"], epsilon=share),
+    ]
+    ledger = s.ledger()
+
+    def shape(entries):
+        return [
+            (e["query"], e["columns"], e["mechanism"]["name"], e["mechanism"]["sensitivity"],
+             e["contribution"])
+            for e in entries
+        ]
+
+    assert shape(ledger["entries"]) == shape(cli["ledger"]["entries"])
+    labels = [e["query"] for e in ledger["entries"]]
+    assert "median(age)" in labels and "mean(minutes_f)" not in labels  # parts are ledgered
+    # Same numeric path: the raw values, not bin midpoints (bins of 360 minutes would move
+    # the mean by tens of minutes).
+    cli_values = [r.get("value", r.get("results", [{}])[0].get("value")) for r in cli["results"]]
+    assert py[0].value == cli_values[0]
+    assert py[1].value == pytest.approx(cli_values[1], abs=1e-3)
+    assert py[2].value == cli_values[2]
+    assert list(py[3].value) == cli["results"][3]["counts"]
+    exact_mean = pa.compute.mean(pa.compute.min_element_wise(ae.column("minutes_f"), 1440.0))
+    assert abs(py[1].value - exact_mean.as_py()) < 60  # bounded rows, but raw values
+
+
+def test_synthesis_models_agree_in_everything_but_noise(files):
+    tmp, ae, schema, data, schema_path = files
+    cols = ["age_band", "sex", "acuity", "admitted"]
+    model = tmp / "cli_model.json"
+    proc = subprocess.run(
+        [cli_binary(), "synth", "fit", str(data), "--schema", str(schema_path), "--epsilon",
+         "1", "--delta", "1e-9", "--columns", ",".join(cols), "--person-id",
+         "local_patient_id", "--max-rows-per-person", "2", "--out", str(model)],
+        capture_output=True, text=True, check=False, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    cli = json.loads(model.read_text())
+    py = pets.synth.MST(epsilon=1.0, delta=1e-9, schema=schema, columns=cols,
+                        person_id="local_patient_id", max_rows_per_person=2).fit(data)
+    mine = json.loads(py.model.to_json())
+    for key in ("format", "version", "method", "schema", "codebooks", "epsilon", "delta",
+                "rho", "notes"):
+        assert mine[key] == cli[key], key
+
+    def entries(m):
+        return [(e["query"], e["mechanism"]["name"], e["contribution"], e["cost"])
+                for e in m["ledger"]["entries"]]
+
+    # Selection may differ (noise); the 1-way measurements and the budget never do.
+    assert entries(mine)[: len(cols)] == entries(cli)[: len(cols)]
+    assert mine["ledger"]["budget"] == cli["ledger"]["budget"]
+
+
+def test_errors_have_the_same_kind_in_both_doors(files):
+    tmp, ae, schema, data, schema_path = files
+    spec = tmp / "bad.toml"
+    spec.write_text('[[query]]\nkind = "mean"\ncolumn = "age"\nlower = 10\nupper = 0\n')
+    proc = subprocess.run(
+        [cli_binary(), "dp", "query", str(data), "--schema", str(schema_path), "--spec",
+         str(spec), "--epsilon", "1"],
+        capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr  # bad usage: InvalidParameter
+    s = pets.dp.Session(epsilon=1.0, schema=schema)
+    with pytest.raises(pets.InvalidParameterError):
+        s.mean(ae, "age", bounds=(10, 0), epsilon=0.5)
+
+
+def test_a_persistent_budget_is_shared_by_cli_runs_and_sessions(files):
+    tmp, ae, schema, data, schema_path = files
+    cli = cli_binary()
+    store = tmp / "ae.budget"
+    proc = subprocess.run(
+        [cli, "budget", "init", str(store), "--epsilon", "1", "--dataset", "ae-test"],
+        capture_output=True, text=True, check=False, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    s = pets.dp.Session(epsilon=0.6, schema=schema, budget=store)
+    assert s.budget_receipt["entry"] == 1
+    s.count(ae, epsilon=0.6)
+    # Together with the first session, a second one would overspend the dataset's budget.
+    with pytest.raises(pets.BudgetExceededError) as refused:
+        pets.dp.Session(epsilon=0.6, schema=schema, budget=store)
+    assert refused.value.remaining == pytest.approx(0.4)
+    spec = tmp / "c.toml"
+    spec.write_text('[[query]]\nkind = "count"\n')
+    out = tmp / "c.json"
+    proc = subprocess.run(
+        [cli, "dp", "query", str(data), "--schema", str(schema_path), "--spec", str(spec),
+         "--epsilon", "0.3", "--budget", str(store), "--out", str(out)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["budget_receipt"]["entry"] == 2
+    proc = subprocess.run(
+        [cli, "dp", "query", str(data), "--schema", str(schema_path), "--spec", str(spec),
+         "--epsilon", "0.3", "--budget", str(store)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert proc.returncode == 3 and "over budget" in proc.stderr, proc.stderr
+    with pytest.raises(pets.BudgetExceededError):
+        pets.synth.MST(epsilon=0.5, schema=schema, columns=["sex"], budget=store).fit(ae)
