@@ -15,6 +15,7 @@ pub mod io;
 pub mod schema;
 pub mod source;
 pub mod summary;
+pub mod tabulate;
 mod values;
 
 pub use decode::{BinPlacement, DecodeOptions, Decoder};

@@ -64,8 +64,8 @@ pub use reidentification::{
     prosecutor_risk, reidentification_risk, risk_distribution,
 };
 pub use report::{
-    Assessment, Check, Fix, INFERRED_SCHEMA_WARNING, ReportError, RiskReport, assess,
-    assess_classes,
+    Assessment, Check, CheckContext, Criterion, Fix, INFERRED_SCHEMA_WARNING, ReportError,
+    RiskReport, assess, assess_classes, criteria,
 };
 pub use scenarios::{
     IntruderScenarios, MAX_SCENARIO_COLUMNS, Scenario, ScenarioError, ScenarioOptions,

@@ -7,12 +7,15 @@
 //! same schema add cell by cell: [`Marginal::merge`] is associative and commutative, which is
 //! what lets the same code run per partition on Spark or per trust in federated mode.
 //!
-//! Counting runs with rayon over row chunks, each chunk filling a private histogram that
-//! is then summed; memory is one histogram per worker, so the number of cells is bounded by
-//! [`Marginal::DEFAULT_MAX_CELLS`] unless the caller raises it.
+//! The cell index, the limit on cells and the counting are [`pets::data::tabulate`]'s, the
+//! same as under DP histograms, so a marginal and a DP histogram over the same columns
+//! describe the same cells in the same order. Counting runs with rayon over row chunks, each
+//! chunk filling a private histogram that is then summed; memory is one histogram per
+//! worker, so the number of cells is bounded by [`Marginal::DEFAULT_MAX_CELLS`] unless the
+//! caller raises it.
 
-use pets::data::{EncodedColumn, EncodedTable};
-use rayon::prelude::*;
+use pets::data::EncodedTable;
+use pets::data::tabulate::{Rows, Shape, TabulateError, Tabulation, add_counts};
 use serde::{Deserialize, Serialize};
 
 /// Errors of marginal computation.
@@ -46,6 +49,25 @@ pub enum MarginalError {
     Mismatch(String),
 }
 
+impl From<TabulateError> for MarginalError {
+    fn from(e: TabulateError) -> Self {
+        match e {
+            TabulateError::NoColumns => MarginalError::NoColumns,
+            TabulateError::Duplicate(c) => MarginalError::Duplicate(c),
+            TabulateError::TooLarge {
+                columns,
+                cells,
+                limit,
+            } => MarginalError::TooLarge {
+                columns,
+                cells,
+                limit,
+            },
+            other => MarginalError::Mismatch(other.to_string()),
+        }
+    }
+}
+
 /// A dense k-way marginal: counts of every combination of codes of its columns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Marginal {
@@ -63,7 +85,7 @@ impl Marginal {
 
     /// An all-zero marginal over columns of the given cardinalities.
     pub fn zeros(columns: Vec<String>, shape: Vec<u32>) -> Result<Self, MarginalError> {
-        let cells = cells_of(&columns, &shape, Self::DEFAULT_MAX_CELLS)?;
+        let cells = Shape::new(&columns, shape.clone(), Self::DEFAULT_MAX_CELLS)?.cells();
         Ok(Marginal {
             columns,
             shape,
@@ -89,47 +111,11 @@ impl Marginal {
             if columns[..i].contains(c) {
                 return Err(MarginalError::Duplicate(c.to_string()));
             }
+            // an unknown column is the data layer's error, naming the columns available
+            table.column(c)?;
         }
-        let cols: Vec<&EncodedColumn> = columns
-            .iter()
-            .map(|c| table.column(c))
-            .collect::<Result<_, _>>()?;
-        let names: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-        let shape: Vec<u32> = cols.iter().map(|c| c.codebook.cardinality()).collect();
-        let cells = cells_of(&names, &shape, max_cells)?;
-        let strides = strides(&shape);
-        let n = table.n_rows();
-        const CHUNK: usize = 64 * 1024;
-        let counts = (0..n.div_ceil(CHUNK))
-            .into_par_iter()
-            .fold(
-                || vec![0u64; cells],
-                |mut acc, k| {
-                    let (lo, hi) = (k * CHUNK, ((k + 1) * CHUNK).min(n));
-                    let mut idx = vec![0usize; hi - lo];
-                    for (col, &s) in cols.iter().zip(&strides) {
-                        for (i, &c) in idx.iter_mut().zip(&col.codes[lo..hi]) {
-                            *i += c as usize * s;
-                        }
-                    }
-                    for i in idx {
-                        acc[i] += 1;
-                    }
-                    acc
-                },
-            )
-            .reduce(
-                || vec![0u64; cells],
-                |mut a, b| {
-                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            );
-        Ok(Marginal {
-            columns: names,
-            shape,
-            counts,
-        })
+        let t = Tabulation::count(table, columns, Rows::All(table.n_rows()), max_cells)?;
+        Ok(Marginal::from(t))
     }
 
     /// Total count (the number of rows counted).
@@ -139,16 +125,7 @@ impl Marginal {
 
     /// Flat index of a code combination (one code per column, in column order).
     pub fn index(&self, codes: &[u32]) -> Option<usize> {
-        if codes.len() != self.shape.len() || codes.iter().zip(&self.shape).any(|(c, n)| c >= n) {
-            return None;
-        }
-        Some(
-            codes
-                .iter()
-                .zip(strides(&self.shape))
-                .map(|(&c, s)| c as usize * s)
-                .sum(),
-        )
+        self.cells().ok()?.index(codes)
     }
 
     /// Add another marginal over the same columns and domains (another partition or trust).
@@ -159,11 +136,13 @@ impl Marginal {
                 self.columns, self.shape, other.columns, other.shape
             )));
         }
-        self.counts
-            .iter_mut()
-            .zip(&other.counts)
-            .for_each(|(a, b)| *a += b);
+        add_counts(&mut self.counts, &other.counts);
         Ok(())
+    }
+
+    /// The cells: cardinalities and strides.
+    fn cells(&self) -> Result<Shape, MarginalError> {
+        Ok(Shape::new(&self.columns, self.shape.clone(), u64::MAX)?)
     }
 
     /// Sum out every column not in `keep` (given in the order wanted).
@@ -178,13 +157,14 @@ impl Marginal {
             .collect::<Result<_, _>>()?;
         let shape: Vec<u32> = pos.iter().map(|&p| self.shape[p]).collect();
         let mut out = Marginal::zeros(keep.iter().map(|s| s.to_string()).collect(), shape)?;
-        let out_strides = strides(&out.shape);
+        let out_cells = out.cells()?;
+        let out_strides = out_cells.strides();
         let mut codes = vec![0u32; self.shape.len()];
         for &count in &self.counts {
             if count > 0 {
                 let i: usize = pos
                     .iter()
-                    .zip(&out_strides)
+                    .zip(out_strides)
                     .map(|(&p, s)| codes[p] as usize * s)
                     .sum();
                 out.counts[i] += count;
@@ -202,24 +182,14 @@ impl Marginal {
     }
 }
 
-fn cells_of(columns: &[String], shape: &[u32], limit: u64) -> Result<usize, MarginalError> {
-    let cells: u128 = shape.iter().map(|&n| u128::from(n)).product();
-    if cells > u128::from(limit) {
-        return Err(MarginalError::TooLarge {
-            columns: columns.to_vec(),
-            cells,
-            limit,
-        });
+impl From<Tabulation> for Marginal {
+    fn from(t: Tabulation) -> Self {
+        Marginal {
+            columns: t.columns().to_vec(),
+            shape: t.shape().cardinalities().to_vec(),
+            counts: t.into_counts(),
+        }
     }
-    Ok(cells as usize)
-}
-
-fn strides(shape: &[u32]) -> Vec<usize> {
-    let mut s = vec![1usize; shape.len()];
-    for d in (0..shape.len().saturating_sub(1)).rev() {
-        s[d] = s[d + 1] * shape[d + 1] as usize;
-    }
-    s
 }
 
 /// Compute several marginals of one table (each in its own parallel pass).

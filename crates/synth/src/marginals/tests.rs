@@ -88,3 +88,37 @@ proptest! {
         prop_assert_eq!(whole.project(&["a"]).unwrap(), Marginal::compute(&build(&rows), &["a"]).unwrap());
     }
 }
+
+/// A DP histogram at a huge epsilon (noise zero with overwhelming probability) is
+/// cell-for-cell the marginal over the same columns: both count through
+/// `pets::data::tabulate`, in the same cell order.
+#[test]
+fn dp_histogram_at_huge_epsilon_is_the_marginal() {
+    use pets::dp::budget::Cost;
+    use pets::dp::queries::histogram::{HistogramQuery, histogram};
+    use pets::dp::queries::{Dimension, DpData};
+    use pets::dp::session::Session;
+
+    let n = 3000u32;
+    let t = table(
+        (0..n).map(|i| i % 2).collect(),
+        (0..n).map(|i| (i * 7 + i / 5) % 3).collect(),
+        (0..n).map(|i| (i * 13 + i / 11) % 4).collect(),
+    );
+    for cols in [vec!["a", "b", "c"], vec!["c", "a"], vec!["b"]] {
+        let m = Marginal::compute(&t, &cols).unwrap();
+        let data = DpData::row_level(&t);
+        let mut s = Session::pure(1e7).unwrap();
+        let q = HistogramQuery::new(
+            cols.iter()
+                .map(|c| Dimension::Column(c.to_string()))
+                .collect(),
+            Cost::epsilon(1e6),
+        );
+        let h = histogram(&mut s, &data, &q).unwrap();
+        let shape: Vec<usize> = m.shape.iter().map(|&x| x as usize).collect();
+        assert_eq!(h.shape, shape);
+        let released: Vec<u64> = h.counts.iter().map(|&c| c as u64).collect();
+        assert_eq!(released, m.counts, "{cols:?}");
+    }
+}

@@ -143,3 +143,33 @@ fn with_population_and_attacker() {
     assert!(r.population_uniqueness.is_some());
     assert!(r.reidentification.journalist.is_some());
 }
+
+#[test]
+fn criteria_follow_the_config_in_report_order() {
+    let mut c = config();
+    c.alpha = Some(0.5);
+    c.max_average_risk = Some(0.1);
+    let ids: Vec<&str> = criteria(&c).iter().map(|k| k.id()).collect();
+    assert_eq!(
+        ids,
+        [
+            "k_anonymity",
+            "l_diversity",
+            "t_closeness",
+            "alpha_k",
+            "records_at_risk",
+            "average_risk"
+        ]
+    );
+    let r = assess(&data(), &c).unwrap();
+    let got: Vec<&str> = r.checks.iter().map(|k| k.id.as_str()).collect();
+    assert_eq!(got, ids);
+    // without a sensitive attribute only the risk criteria are checked
+    let plain = RiskConfig {
+        k: 3,
+        ..RiskConfig::new(["age", "sex"])
+    };
+    let r = assess(&data(), &plain).unwrap();
+    let got: Vec<&str> = r.checks.iter().map(|k| k.id.as_str()).collect();
+    assert_eq!(got, ["k_anonymity", "records_at_risk"]);
+}

@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::tabulate::{Rows, Shape, count_cells};
 use crate::dp::accuracy::Accuracy;
 use crate::dp::budget::Cost;
 use crate::dp::error::{DpError, Result};
@@ -116,40 +117,32 @@ pub(crate) fn exact_table<'a>(
         return Err(DpError::query("histogram", "give at least one dimension"));
     }
     let axes: Vec<Axis<'a>> = dims.iter().map(|d| axis(data, d)).collect::<Result<_>>()?;
-    let mut cells: usize = 1;
-    for a in &axes {
-        cells = cells.checked_mul(a.size()).filter(|&c| c <= MAX_CELLS).ok_or_else(|| {
-            DpError::query(
-                "histogram",
-                format!(
-                    "more than {MAX_CELLS} cells; drop a dimension, coarsen one, or use group_by \
-                     with a threshold to release only the cells that occur"
-                ),
-            )
-        })?;
-    }
-    let strides: Vec<usize> = {
-        let mut s = vec![1usize; axes.len()];
-        for i in (0..axes.len().saturating_sub(1)).rev() {
-            s[i] = s[i + 1] * axes[i + 1].size();
-        }
-        s
+    // The cell index and the counting are `data::tabulate`'s, shared with MST marginals: a
+    // histogram over plain columns is cell-for-cell the marginal over them.
+    let too_many = || {
+        DpError::query(
+            "histogram",
+            format!(
+                "more than {MAX_CELLS} cells; drop a dimension, coarsen one, or use group_by \
+                 with a threshold to release only the cells that occur"
+            ),
+        )
     };
-    let counts = data.bounded().par_fold(
-        || vec![0u64; cells],
-        |mut acc, r| {
-            let mut idx = 0;
-            for (a, s) in axes.iter().zip(&strides) {
-                idx += a.cell(r) * s;
-            }
-            acc[idx] += 1;
-            acc
-        },
-        |mut a, b| {
-            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-            a
-        },
-    );
+    let sizes: Vec<u32> = axes
+        .iter()
+        .map(|a| u32::try_from(a.size()).map_err(|_| too_many()))
+        .collect::<Result<_>>()?;
+    let names: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+    let shape = Shape::new(&names, sizes, MAX_CELLS as u64).map_err(|_| too_many())?;
+    let bounded = data.bounded();
+    let rows = match bounded.rows() {
+        Some(r) => Rows::Subset(r),
+        None => Rows::All(bounded.n_rows()),
+    };
+    let strides = shape.strides();
+    let counts = count_cells(shape.cells(), rows, |r| {
+        axes.iter().zip(strides).map(|(a, s)| a.cell(r) * s).sum()
+    });
     Ok((axes, counts))
 }
 
@@ -230,4 +223,55 @@ pub fn histogram(
         ledger_entries,
         warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::tabulate::Tabulation;
+    use crate::data::{CodeBook, ColumnSpec, EncodedColumn, EncodedTable};
+    use crate::dp::bounding::PersonIds;
+
+    fn column(name: &str, n: u32, codes: Vec<u32>) -> EncodedColumn {
+        EncodedColumn {
+            spec: ColumnSpec::integer(name, 0, i64::from(n) - 1),
+            codebook: CodeBook {
+                n_values: n,
+                null_code: None,
+                other_code: None,
+            },
+            codes,
+        }
+    }
+
+    /// Under person-level bounding the exact table is the tabulation of the kept rows, and
+    /// the released table at a huge epsilon equals it cell for cell.
+    #[test]
+    fn exact_table_is_the_tabulation_of_the_kept_rows() {
+        let n = 4000u32;
+        let table = EncodedTable::from_columns(vec![
+            column("a", 5, (0..n).map(|i| (i * 7) % 5).collect()),
+            column("b", 3, (0..n).map(|i| (i / 3 + i) % 3).collect()),
+        ])
+        .unwrap();
+        let ids = PersonIds::from_ids("pid", (0..n).map(|i| i / 4).collect(), 1000).unwrap();
+        let data = DpData::by_person(&table, &ids, 2, 9).unwrap();
+        let kept = data.bounded().rows().expect("bounding keeps a subset");
+        assert!(kept.len() < n as usize);
+        let dims = vec![Dimension::Column("a".into()), Dimension::Column("b".into())];
+        let (_, exact) = exact_table(&data, &dims).unwrap();
+        let t =
+            Tabulation::count(&table, &["a", "b"], Rows::Subset(kept), MAX_CELLS as u64).unwrap();
+        assert_eq!(exact, t.counts());
+        assert_eq!(t.total(), kept.len() as u64);
+        let mut s = Session::pure(1e7).unwrap();
+        let r = histogram(
+            &mut s,
+            &data,
+            &HistogramQuery::new(dims, Cost::epsilon(1e6)),
+        )
+        .unwrap();
+        let released: Vec<u64> = r.counts.iter().map(|&c| c as u64).collect();
+        assert_eq!(released, t.counts());
+    }
 }
