@@ -349,15 +349,19 @@ pub fn fit_mst_bounded(
     }
     let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
     let d = cols.len();
+    // Every share is rounded down (`next_down` after each float operation whose rounding
+    // could go up), so that the exact sum of the shares charged never exceeds `rho`: the
+    // accountant is exact and would refuse the last 2-way marginal by one ulp otherwise.
     let (rho1, rho_sel) = if d == 1 {
         (rho, 0.0)
     } else {
-        (rho / 3.0, rho / 3.0)
+        ((rho / 3.0).next_down(), (rho / 3.0).next_down())
     };
-    let rho2 = rho - rho1 - rho_sel;
+    let rho2 = (rho - rho1 - rho_sel).next_down().next_down().max(0.0);
     // The sigma each selected 2-way marginal will be measured with (public: from rho alone).
     let sigma2 = if d > 1 {
-        pets::dp::mechanisms::DiscreteGaussian::for_rho(m, rho2 / (d - 1) as f64)?.scale()
+        pets::dp::mechanisms::DiscreteGaussian::for_rho(m, (rho2 / (d - 1) as f64).next_down())?
+            .scale()
     } else {
         0.0
     };
@@ -372,7 +376,7 @@ pub fn fit_mst_bounded(
             &format!("mst: 1-way marginal of {}", names[i]),
             &names[i..=i],
             &counts,
-            rho1 / d as f64,
+            (rho1 / d as f64).next_down(),
             &contribution,
         )?;
         let comp = if opts.compress {
@@ -444,8 +448,12 @@ pub fn fit_mst_bounded(
             if cand.is_empty() {
                 break;
             }
-            let sel =
-                Selection::for_cost(m, false, cand.len(), &Cost::rho(rho_sel / rounds as f64))?;
+            let sel = Selection::for_cost(
+                m,
+                false,
+                cand.len(),
+                &Cost::rho((rho_sel / rounds as f64).next_down()),
+            )?;
             let cand_scores: Vec<f64> = cand.iter().map(|&k| scores[k]).collect();
             let rel = session.release(
                 &sel,
@@ -471,7 +479,7 @@ pub fn fit_mst_bounded(
             &format!("mst: 2-way marginal of {} x {}", names[a], names[b]),
             &pair,
             &counts,
-            rho2 / selected.len() as f64,
+            (rho2 / selected.len() as f64).next_down(),
             &contribution,
         )?;
         measurements.push(NoisyMarginal {

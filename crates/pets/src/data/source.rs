@@ -119,6 +119,38 @@ impl TableSource {
         }
     }
 
+    /// Read only the `columns` named (unencoded) and count the rows, in one streamed pass.
+    pub fn read_columns(
+        &self,
+        columns: &[String],
+    ) -> Result<(usize, Vec<(String, Vec<ArrayRef>)>)> {
+        let available = self.column_names()?;
+        if let Some(missing) = columns.iter().find(|c| !available.contains(c)) {
+            return Err(DataError::UnknownColumn {
+                column: missing.clone(),
+                available,
+            });
+        }
+        let stream = match self {
+            TableSource::File(p) => {
+                crate::data::io::open_table_columns(p, DEFAULT_BATCH_ROWS, Some(columns))?
+            }
+            TableSource::Batches { .. } => self.stream()?,
+        };
+        let mut arrays: Vec<Vec<ArrayRef>> = vec![Vec::new(); columns.len()];
+        let mut rows = 0usize;
+        for batch in stream {
+            let batch = batch?;
+            for (name, out) in columns.iter().zip(arrays.iter_mut()) {
+                if let Some(col) = batch.column_by_name(name) {
+                    out.push(col.clone());
+                }
+            }
+            rows += batch.num_rows();
+        }
+        Ok((rows, columns.iter().cloned().zip(arrays).collect()))
+    }
+
     /// Infer a schema from the data. Every column is marked `domain_from_data`: callers
     /// must say so loudly (see [`crate::Warning::inferred_schema`]).
     pub fn infer_schema(&self) -> Result<Schema> {

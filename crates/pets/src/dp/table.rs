@@ -126,29 +126,31 @@ impl DpTable {
             }
         }
         let schema = match &self.schema {
-            Some(s) => s.clone(),
-            None if grouped.is_empty() => Schema::new(Vec::new())?,
+            Some(s) => Some(s.clone()),
+            None if grouped.is_empty() => None,
             None => {
                 warnings.push(Warning::inferred_schema());
-                self.source.infer_schema_of(grouped)?
+                Some(self.source.infer_schema_of(grouped)?)
             }
         };
         // Declared numeric columns are encoded too (checked against their domain; the
         // domain flag reaches the warnings); undeclared ones are read raw only.
         let mut encode: Vec<String> = grouped.to_vec();
-        for c in numeric {
-            if let Ok(spec) = schema.column(c)
-                && matches!(
-                    spec.kind,
-                    ColumnKind::Integer { .. } | ColumnKind::Float { .. }
-                )
-                && !encode.contains(c)
-            {
-                encode.push(c.clone());
+        if let Some(schema) = &schema {
+            for c in numeric {
+                if let Ok(spec) = schema.column(c)
+                    && matches!(
+                        spec.kind,
+                        ColumnKind::Integer { .. } | ColumnKind::Float { .. }
+                    )
+                    && !encode.contains(c)
+                {
+                    encode.push(c.clone());
+                }
             }
-        }
-        for c in &encode {
-            schema.column(c)?;
+            for c in &encode {
+                schema.column(c)?;
+            }
         }
         let mut extra: Vec<String> = numeric.to_vec();
         if let Some((id, _)) = &self.person_id
@@ -156,30 +158,32 @@ impl DpTable {
         {
             extra.push(id.clone());
         }
-        let opts = EncodeOptions {
-            columns: Some(encode.clone()),
-            ..Default::default()
+        let (table, read_extra) = match (&schema, encode.is_empty()) {
+            (Some(schema), false) => {
+                let opts = EncodeOptions {
+                    columns: Some(encode.clone()),
+                    ..Default::default()
+                };
+                let read = self.source.encode(schema, opts, &extra, None)?;
+                (read.table, read.extra)
+            }
+            _ => {
+                // Nothing to encode (a plain count, or sums of undeclared columns): one
+                // stand-in column holds the row count.
+                let (rows, read) = self.source.read_columns(&extra)?;
+                (EncodedTable::from_columns(vec![rows_column(rows)])?, read)
+            }
         };
-        let mut read = self.source.encode(&schema, opts, &extra, None)?;
-        let n_rows = read
-            .extra
-            .first()
-            .map(|(_, a)| a.iter().map(|a| a.len()).sum::<usize>())
-            .unwrap_or(read.table.n_rows());
-        let table = if encode.is_empty() {
-            let n = if extra.is_empty() {
-                self.count_rows()?
-            } else {
-                n_rows
-            };
-            EncodedTable::from_columns(vec![rows_column(n)])?
-        } else {
-            std::mem::replace(&mut read.table, EncodedTable::from_columns(Vec::new())?)
+        let extra_of = |name: &str| {
+            read_extra
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, a)| a.as_slice())
+                .expect("read above")
         };
         let bounded = match &self.person_id {
             Some((id, m)) => {
-                let arrays = read.extra(id).expect("read above");
-                let keys = RowKeys::from_arrays(id, arrays, false)?;
+                let keys = RowKeys::from_arrays(id, extra_of(id), false)?;
                 if keys.len() != table.n_rows() {
                     return Err(DpError::query(
                         "reading the person id",
@@ -198,10 +202,10 @@ impl DpTable {
         };
         let mut data = DpData::owned(table, bounded)?;
         for c in numeric {
-            let arrays = read.extra(c).expect("read above");
+            let arrays = extra_of(c);
             let integer = arrays.first().is_some_and(|a| a.data_type().is_integer());
             let values = numeric_values(c, arrays)?;
-            let declared = schema.column(c).ok();
+            let declared = schema.as_ref().and_then(|s| s.column(c).ok());
             data = data.with_raw_values(c, values)?;
             if integer && declared.is_none() {
                 data = data.with_integer_raw(c);
@@ -213,14 +217,6 @@ impl DpTable {
             }
         }
         Ok(DpInput { data, warnings })
-    }
-
-    fn count_rows(&self) -> Result<usize> {
-        let mut n = 0;
-        for b in self.source.stream()? {
-            n += b?.num_rows();
-        }
-        Ok(n)
     }
 }
 
