@@ -35,6 +35,9 @@ pub enum TableSource {
     },
 }
 
+/// A column read alongside, unencoded: its name and its batches' arrays in row order.
+pub type ExtraColumn = (String, Vec<ArrayRef>);
+
 /// The result of [`TableSource::encode`]: the encoded table and the raw Arrow arrays of the
 /// extra columns asked for, in the order asked, each as its batches' arrays in row order.
 #[derive(Debug)]
@@ -42,7 +45,7 @@ pub struct Encoded {
     /// The encoded columns.
     pub table: EncodedTable,
     /// `(column, arrays)` for each extra column.
-    pub extra: Vec<(String, Vec<ArrayRef>)>,
+    pub extra: Vec<ExtraColumn>,
 }
 
 impl Encoded {
@@ -120,10 +123,7 @@ impl TableSource {
     }
 
     /// Read only the `columns` named (unencoded) and count the rows, in one streamed pass.
-    pub fn read_columns(
-        &self,
-        columns: &[String],
-    ) -> Result<(usize, Vec<(String, Vec<ArrayRef>)>)> {
+    pub fn read_columns(&self, columns: &[String]) -> Result<(usize, Vec<ExtraColumn>)> {
         let available = self.column_names()?;
         if let Some(missing) = columns.iter().find(|c| !available.contains(c)) {
             return Err(DataError::UnknownColumn {
