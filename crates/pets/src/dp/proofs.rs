@@ -13,6 +13,7 @@
 //! | [`bounding`] | person-level bounding: neighbours differ by at most `m` kept rows |
 //! | [`zcdp`] | pure DP to zCDP, `(epsilon, delta)` into a zCDP budget, zCDP to `(epsilon, delta)` |
 //! | [`approx_dp_to_zcdp`] | an `(epsilon, delta)` charge as delta-approximate `epsilon^2 / 2`-zCDP, checked numerically |
+//! | [`discrete_gaussian_accuracy`] | discrete Gaussian accuracy at large scales from the continuous tail plus `2 / (sigma sqrt(2 pi))` |
 //! | [`fixed_point_sum`] | DP sums on a fixed-point grid: the integer sensitivity `m C` holds for the number computed; MST's exact scores |
 //!
 //! MST's `cdp_rho` and its selection score are proved in `pets_synth::proofs`.
@@ -34,3 +35,6 @@ pub mod approx_dp_to_zcdp {}
 
 #[doc = include_str!("proofs/fixed_point_sum.md")]
 pub mod fixed_point_sum {}
+
+#[doc = include_str!("proofs/discrete_gaussian_accuracy.md")]
+pub mod discrete_gaussian_accuracy {}
