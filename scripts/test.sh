@@ -38,6 +38,8 @@ step "Python: lint"
 "$VENV/bin/ruff" format --check bindings/python benches
 
 step "Python: tests"
-"$VENV/bin/python" -m pytest bindings/python/tests -q
+# A test that hangs prints every thread's stack after 5 minutes and the run stops after 30,
+# so CI reports where instead of timing out silently.
+timeout 1800 "$VENV/bin/python" -m pytest bindings/python/tests -q -o faulthandler_timeout=300
 
 printf '\n==== all checks passed in %ss\n' "$(( $(date +%s) - started ))"

@@ -14,7 +14,7 @@
 use pyo3::prelude::*;
 
 use pets::data::{Schema, TableSource};
-use pets::dp::budget_store::{BudgetStore, ChargeRecord};
+use pets::dp::budget_store::ChargeRecord;
 use pets::dp::queries::spec::QueryKind;
 use pets::dp::queries::split_share;
 use pets::dp::{Cost, DpError, DpTable, NoiseFamily, QueryJob, Session};
@@ -90,7 +90,7 @@ impl DpSession {
             Some(path) => {
                 let record = ChargeRecord::new("pets.dp.Session (Python)");
                 let r = py
-                    .detach(|| BudgetStore::open(&path)?.charge(&total, &record))
+                    .detach(|| session.charge_budget_file(&path, &record))
                     .py_err(py)?;
                 Some(serde_json::to_string(&r).map_err(|e| json_err(py, "receipt", e))?)
             }

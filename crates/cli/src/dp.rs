@@ -17,9 +17,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use pets::data::Schema;
-use pets::dp::budget_store::{BudgetStore, ChargeRecord};
-use pets::dp::queries::spec::{QuerySpec, planned_shares};
-use pets::dp::{Cost, DpTable, Session};
+use pets::dp::{ChargeRecord, Cost, QuerySpec, SpecJob};
 
 use crate::exit::{CliError, write_atomic};
 
@@ -64,7 +62,7 @@ pub struct DpQueryArgs {
     pub show_exact: bool,
 }
 
-/// Run `pets dp query`.
+/// Run `pets dp query`: parse, run the core [`SpecJob`], render.
 pub fn run(args: &DpQueryArgs) -> Result<(), CliError> {
     let schema = Schema::load(&args.schema)?;
     let spec = QuerySpec::load(&args.spec)?;
@@ -73,63 +71,32 @@ pub fn run(args: &DpQueryArgs) -> Result<(), CliError> {
         (None, Some(r)) => Cost::rho(r).with_delta(args.delta),
         _ => return Err(CliError::usage("give exactly one of --epsilon or --rho")),
     };
-    let mut session = Session::new(total)?;
-    if let Some(a) = args.alpha.or(spec.alpha) {
-        session = session.with_alpha(a)?;
-    }
+    let job = SpecJob::new(spec, total)
+        .alpha(args.alpha)
+        .seed(args.seed)
+        .budget_file(args.budget.clone(), ChargeRecord::new("pets dp query"));
     // Everything about the budget is checked before a row is read.
-    let shares = planned_shares(&spec, &session.remaining())?;
-
-    let input = DpTable::load(args.data.as_path(), &schema)
-        .person_id_opt(spec.id_column.clone(), spec.max_rows_per_person)
-        .seed(args.seed.unwrap_or(spec.seed))
-        .read_for(spec.queries.iter().map(|q| &q.kind))?;
-    let data = &input.data;
-    spec.check(data)?;
+    let (session, shares) = job.plan()?;
     eprintln!(
         "pets dp: budget {}; {} queries",
         session.total(),
-        spec.queries.len()
+        job.spec().queries.len()
     );
+    for (q, s) in job.spec().queries.iter().zip(&shares) {
+        eprintln!("  {:<48} {}", q.label(), s);
+    }
+    let run = job.run(args.data.as_path(), &schema)?;
     if args.show_exact {
         eprintln!(
             "pets dp: --show-exact: EXACT, UNPROTECTED figures for the data custodian only, \
              not for release: {} rows read, {} kept after bounding",
-            data.bounded().n_rows(),
-            data.bounded().n_selected()
+            run.custodian.rows_read, run.custodian.rows_kept
         );
     }
-    for (q, s) in spec.queries.iter().zip(&shares) {
-        eprintln!("  {:<48} {}", q.label(), s);
-    }
-    // The persistent budget is charged after every data-dependent check that can fail and
-    // before any noise is drawn.
-    let receipt = match &args.budget {
-        Some(path) => Some(BudgetStore::open(path)?.charge(
-            &session.total(),
-            &ChargeRecord::new("pets dp query").data(args.data.display().to_string()),
-        )?),
-        None => None,
-    };
-    let mut results = spec.run(&mut session, data)?;
-    results.budget_receipt = receipt;
-
-    let mut warnings: Vec<&str> = input
-        .warnings
-        .iter()
-        .map(|w| w.message.as_str())
-        .chain(
-            results
-                .results
-                .iter()
-                .flat_map(|r| r.warnings().iter().map(String::as_str)),
-        )
-        .collect();
-    warnings.sort_unstable();
-    warnings.dedup();
-    for w in warnings {
+    for w in &run.warnings {
         eprintln!("warning: {w}");
     }
+    let results = run.results;
     let json = serde_json::to_string_pretty(&results)?;
     match &args.out {
         Some(path) => {

@@ -142,6 +142,7 @@ impl Classify for DpError {
     fn kind(&self) -> ErrorKind {
         match self {
             DpError::Data(d) => d.kind(),
+            DpError::BudgetFile(b) => Classify::kind(&**b),
             DpError::OverBudget { .. } => ErrorKind::Budget,
             DpError::NonFinite { .. } | DpError::PersonIds { .. } => ErrorKind::Domain,
             DpError::UnknownColumn { .. } | DpError::WrongKind { .. } => ErrorKind::Schema,
@@ -157,6 +158,7 @@ impl Classify for DpError {
     fn column(&self) -> Option<&str> {
         match self {
             DpError::Data(d) => Classify::column(d),
+            DpError::BudgetFile(b) => Classify::column(&**b),
             DpError::NonFinite { column, .. }
             | DpError::PersonIds { column, .. }
             | DpError::UnknownColumn { column, .. }
@@ -176,6 +178,7 @@ impl Classify for DpError {
 
     fn budget_figures(&self) -> Option<BudgetFigures> {
         match self {
+            DpError::BudgetFile(b) => Classify::budget_figures(&**b),
             DpError::OverBudget {
                 requested,
                 remaining,

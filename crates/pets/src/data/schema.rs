@@ -61,13 +61,70 @@ impl fmt::Display for Role {
 
 /// How a numeric column is cut into bins. Bins are half-open `[e_i, e_{i+1})`, except the
 /// last, which also holds its upper edge.
+///
+/// In a schema file: `{"equal_width": 12}`, `{"edges": [0, 60, 120]}`, or a bare count
+/// (`"bins": 12`, the same as `{"equal_width": 12}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", from = "BinningFile")]
 pub enum Binning {
     /// `count` bins of equal width spanning the declared `[min, max]`.
     EqualWidth(u32),
     /// Explicit, strictly increasing edges; the first must be `<= min` and the last `>= max`.
     Edges(Vec<f64>),
+}
+
+/// What a schema file may write for [`Binning`]: the tagged forms, or a bare bin count.
+///
+/// Written by hand rather than `#[serde(untagged)]`, whose error ("data did not match any
+/// variant") would not say what a `bins` entry may be.
+struct BinningFile(Binning);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum BinningTagged {
+    EqualWidth(u32),
+    Edges(Vec<f64>),
+}
+
+impl<'de> Deserialize<'de> for BinningFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = BinningFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a bin count (12), {\"equal_width\": 12} or {\"edges\": [0, 60, 120]}")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<BinningFile, E> {
+                u32::try_from(n)
+                    .map(|n| BinningFile(Binning::EqualWidth(n)))
+                    .map_err(|_| E::custom(format!("{n} bins is too many")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<BinningFile, E> {
+                match u64::try_from(n) {
+                    Ok(n) => self.visit_u64(n),
+                    Err(_) => Err(E::custom(format!("a bin count must be positive, not {n}"))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                m: A,
+            ) -> Result<BinningFile, A::Error> {
+                let tagged =
+                    BinningTagged::deserialize(serde::de::value::MapAccessDeserializer::new(m))?;
+                Ok(BinningFile(match tagged {
+                    BinningTagged::EqualWidth(n) => Binning::EqualWidth(n),
+                    BinningTagged::Edges(e) => Binning::Edges(e),
+                }))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl From<BinningFile> for Binning {
+    fn from(b: BinningFile) -> Binning {
+        b.0
+    }
 }
 
 /// Granularity of a date column: the size of one code.

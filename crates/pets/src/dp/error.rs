@@ -130,6 +130,16 @@ pub enum DpError {
     /// A query spec could not be parsed.
     #[error("query spec: {0}")]
     Spec(String),
+    /// The dataset's persistent budget file refused or failed the charge; nothing was
+    /// released.
+    #[error("{0}")]
+    BudgetFile(Box<crate::dp::budget_store::BudgetStoreError>),
+}
+
+impl From<crate::dp::budget_store::BudgetStoreError> for DpError {
+    fn from(e: crate::dp::budget_store::BudgetStoreError) -> DpError {
+        DpError::BudgetFile(Box::new(e))
+    }
 }
 
 impl DpError {

@@ -31,6 +31,7 @@ pub mod mechanisms;
 pub mod proofs;
 pub mod queries;
 pub mod session;
+pub mod spec_job;
 pub mod table;
 
 pub use accuracy::{Accuracy, Interval, NoiseKind};
@@ -43,4 +44,5 @@ pub use ledger::{Contribution, Ledger, LedgerEntry, PrivacyUnit, QueryRecord};
 pub use mechanisms::{Mechanism, NoiseFamily};
 pub use queries::spec::{QueryKind, QueryOutput, QuerySpec};
 pub use session::{ParallelScope, Release, Session};
+pub use spec_job::{CustodianFigures, SpecJob, SpecRun};
 pub use table::{DpInput, DpTable};

@@ -96,6 +96,25 @@ impl Session {
         self.accountant.measure()
     }
 
+    /// Charge this session's whole total to the dataset's persistent budget file at `path`
+    /// ([`crate::dp::budget_store`]), before it releases anything: an interactive session
+    /// (Python's `pets.dp.Session(budget=...)`) is paid for when it opens. Refused, with
+    /// nothing charged, once the session has released (the file would learn of the spending
+    /// after the fact).
+    pub fn charge_budget_file(
+        &self,
+        path: &std::path::Path,
+        record: &crate::dp::budget_store::ChargeRecord,
+    ) -> Result<crate::dp::budget_store::ChargeReceipt> {
+        if !self.entries().is_empty() {
+            return Err(DpError::query(
+                "charging a budget file",
+                "this session has already released; charge the file when the session opens",
+            ));
+        }
+        Ok(crate::dp::budget_store::BudgetStore::open(path)?.charge(&self.total(), record)?)
+    }
+
     /// Total budget.
     pub fn total(&self) -> Cost {
         self.accountant.total()

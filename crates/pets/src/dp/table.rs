@@ -137,6 +137,23 @@ impl DpTable {
         // domain flag reaches the warnings); undeclared ones are read raw only.
         let mut encode: Vec<String> = grouped.to_vec();
         if let Some(schema) = &schema {
+            // A column the schema declares non-numeric (an identifier, a category, a date)
+            // is refused even when its values happen to parse as numbers.
+            for c in numeric {
+                if let Ok(spec) = schema.column(c)
+                    && !matches!(
+                        spec.kind,
+                        ColumnKind::Integer { .. } | ColumnKind::Float { .. }
+                    )
+                {
+                    return Err(DpError::WrongKind {
+                        column: c.clone(),
+                        kind: format!("declared {}", spec.kind.name()),
+                        query: "a numeric query".into(),
+                        expected: "a column declared integer or float in the schema".into(),
+                    });
+                }
+            }
             for c in numeric {
                 if let Ok(spec) = schema.column(c)
                     && matches!(

@@ -80,6 +80,35 @@ fn hand_written_json_uses_defaults() {
 }
 
 #[test]
+fn bins_may_be_a_bare_count() {
+    let bins = |b: &str| -> Result<Binning, DataError> {
+        let s = Schema::from_json(&format!(
+            r#"{{"columns": [{{"name": "x", "kind": "float", "min": 0, "max": 1, "bins": {b}}}]}}"#
+        ))?;
+        match &s.columns[0].kind {
+            ColumnKind::Float { bins, .. } => Ok(bins.clone()),
+            k => panic!("{k:?}"),
+        }
+    };
+    assert_eq!(bins("12").unwrap(), Binning::EqualWidth(12));
+    assert_eq!(
+        bins(r#"{"equal_width": 12}"#).unwrap(),
+        Binning::EqualWidth(12)
+    );
+    assert_eq!(
+        bins(r#"{"edges": [0, 1]}"#).unwrap(),
+        Binning::Edges(vec![0.0, 1.0])
+    );
+    for bad in ["-3", r#""twelve""#, r#"{"width": 3}"#] {
+        let e = bins(bad).unwrap_err().to_string();
+        assert!(
+            e.contains("bin count") || e.contains("equal_width"),
+            "{bad}: {e}"
+        );
+    }
+}
+
+#[test]
 fn save_and_load_by_extension() {
     let dir = tempfile::tempdir().unwrap();
     let s = ae_like();

@@ -605,8 +605,3 @@ impl QueryItem {
         self.name.clone().unwrap_or_else(|| self.kind.label())
     }
 }
-
-/// Shares a spec would give each query from `budget` (for display).
-pub fn planned_shares(spec: &QuerySpec, budget: &Cost) -> Result<Vec<Cost>> {
-    spec.shares(budget)
-}
