@@ -295,7 +295,7 @@ def test_invalid_queries_spend_nothing(ae, schema):
     with pytest.raises(pets.SchemaError, match="wait_time"):
         s.mean(ae, "wait_time", bounds=(0, 1), epsilon=0.1)
     # Without a schema a numeric column is read as numbers: the first non-number is named.
-    with pytest.raises(pets.ParseError, match='column "sex", row [0-9]+: cannot read "X"'):
+    with pytest.raises(pets.ParseError, match=r'column "sex", row [0-9]+: cannot read "X"'):
         pets.dp.Session(epsilon=1.0).mean(ae, "sex", bounds=(0, 1), epsilon=0.1)
     with pytest.raises(pets.SchemaError, match="nhs"):
         s.count(ae, epsilon=0.1, id_column="nhs")
