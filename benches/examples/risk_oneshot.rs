@@ -188,7 +188,7 @@ fn from_file(path: &Path) -> Result<(), Error> {
             ..Default::default()
         },
     )?;
-    let stream = enc.open_file(path, DEFAULT_BATCH_ROWS, &[])?;
+    let stream = enc.open_file(path, &Default::default(), DEFAULT_BATCH_ROWS, &[])?;
     enc.push_stream(stream)?;
     let table = enc.finish()?;
     let load = t.elapsed().as_secs_f64();

@@ -237,6 +237,7 @@ impl Encoded {
             version: pets::data::schema::SCHEMA_FORMAT_VERSION,
             name: self.name.clone(),
             columns: self.columns.iter().map(|c| c.spec.clone()).collect(),
+            csv: None,
         }
     }
 

@@ -66,7 +66,7 @@ pub fn run(a: &DemoArgs) -> Result<ExitCode, CliError> {
 
     println!("\n== 2. Infer a schema from the data (convenience only)");
     let t = Instant::now();
-    let inferred = infer_file(&data, InferOptions::default())?;
+    let inferred = infer_file(&data, Default::default(), InferOptions::default())?;
     let inferred_path = a.out.join("ae.inferred.schema.json");
     inferred.save(&inferred_path)?;
     println!(
@@ -85,7 +85,7 @@ pub fn run(a: &DemoArgs) -> Result<ExitCode, CliError> {
     let declared_path = a.out.join("ae.schema.json");
     declared.save(&declared_path)?;
     let t = Instant::now();
-    let table = encode_with_spinner(&data, &declared)?;
+    let table = encode_with_spinner(&data, Default::default(), &declared)?;
     println!(
         "encoded {} rows x {} columns in {:.2} s (schema: {})",
         table.n_rows(),
@@ -107,6 +107,7 @@ pub fn run(a: &DemoArgs) -> Result<ExitCode, CliError> {
         "\n== 5. Disclosure risk of the record-level extract (what a release panel would see)"
     );
     let risk_args = RiskArgs {
+        csv: Default::default(),
         data: data.clone(),
         schema: Some(declared_path.clone()),
         qi: ["age", "sex", "postcode_district", "arrival_datetime"]
@@ -147,6 +148,7 @@ pub fn run(a: &DemoArgs) -> Result<ExitCode, CliError> {
     let spec_path = a.out.join("ae_queries.toml");
     std::fs::write(&spec_path, DEMO_SPEC).map_err(|e| CliError::io(spec_path.display(), e))?;
     let dp_args = DpQueryArgs {
+        csv: Default::default(),
         data,
         schema: declared_path,
         spec: spec_path,

@@ -16,7 +16,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use pets::data::Schema;
+use pets::data::{Schema, TableSource};
 use pets::dp::{ChargeRecord, Cost, QuerySpec, SpecJob};
 
 use crate::exit::{CliError, write_atomic};
@@ -26,6 +26,9 @@ use crate::exit::{CliError, write_atomic};
 pub struct DpQueryArgs {
     /// The data file (.csv, .tsv, .parquet).
     pub data: PathBuf,
+    /// How a CSV/TSV file is written.
+    #[command(flatten)]
+    pub csv: crate::csv_args::CsvArgs,
     /// The declared schema (JSON or TOML). Domains must be public, not read from the data.
     #[arg(long)]
     pub schema: PathBuf,
@@ -85,7 +88,8 @@ pub fn run(args: &DpQueryArgs) -> Result<(), CliError> {
     for (q, s) in job.spec().queries.iter().zip(&shares) {
         eprintln!("  {:<48} {}", q.label(), s);
     }
-    let run = job.run(args.data.as_path(), &schema)?;
+    let source = TableSource::file(&args.data).with_csv(args.csv.dialect()?);
+    let run = job.run(source, &schema)?;
     if args.show_exact {
         eprintln!(
             "pets dp: --show-exact: EXACT, UNPROTECTED figures for the data custodian only, \

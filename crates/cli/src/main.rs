@@ -5,6 +5,7 @@
 //! 70 an internal error.
 
 mod budget;
+mod csv_args;
 mod datasets;
 mod demo;
 mod dp;

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pets::WarningKind;
-use pets::data::Schema;
+use pets::data::{Schema, TableSource};
 use pets::disclosure::{GroundChoice, LVariant, RiskConfig, RiskJob, render_html};
 
 use crate::exit::{CliError, write_atomic};
@@ -55,6 +55,9 @@ pub enum GroundArg {
 pub struct RiskArgs {
     /// The data file (.csv, .tsv, .parquet).
     pub data: PathBuf,
+    /// How a CSV/TSV file is written.
+    #[command(flatten)]
+    pub csv: crate::csv_args::CsvArgs,
     /// The declared schema (JSON or TOML). Inferred from the data, with a warning, when
     /// absent: an inferred schema reads the domains from the private data.
     #[arg(long)]
@@ -172,15 +175,18 @@ pub fn run(args: &RiskArgs) -> Result<bool, CliError> {
         suda: !args.no_suda,
         ..Default::default()
     };
-    let mut job = RiskJob::from_file(&args.data, config)
-        .schema_opt(schema)
-        .ground_distance(match args.ground_distance {
-            GroundArg::Auto => GroundChoice::Auto,
-            GroundArg::Equal => GroundChoice::Equal,
-            GroundArg::Ordered => GroundChoice::Ordered,
-            GroundArg::Hierarchical => GroundChoice::Hierarchical,
-        })
-        .generalise_entries(&args.generalise)?;
+    let mut job = RiskJob::new(
+        TableSource::file(&args.data).with_csv(args.csv.dialect()?),
+        config,
+    )
+    .schema_opt(schema)
+    .ground_distance(match args.ground_distance {
+        GroundArg::Auto => GroundChoice::Auto,
+        GroundArg::Equal => GroundChoice::Equal,
+        GroundArg::Ordered => GroundChoice::Ordered,
+        GroundArg::Hierarchical => GroundChoice::Hierarchical,
+    })
+    .generalise_entries(&args.generalise)?;
     if let Some(path) = &args.hierarchy {
         let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path.display(), e))?;
         let paths: BTreeMap<String, Vec<String>> = serde_json::from_str(&text).map_err(|e| {
@@ -193,10 +199,10 @@ pub fn run(args: &RiskArgs) -> Result<bool, CliError> {
         job = job.hierarchy(paths);
     }
     if let Some(p) = &args.population {
-        job = job.population(p.as_path());
+        job = job.population(TableSource::file(p).with_csv(args.csv.dialect()?));
     }
     if let Some(p) = &args.attacker {
-        job = job.attacker(p.as_path());
+        job = job.attacker(TableSource::file(p).with_csv(args.csv.dialect()?));
     }
 
     let bar = ProgressBar::new_spinner();

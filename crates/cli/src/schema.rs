@@ -1,11 +1,10 @@
 //! `pets schema ...`: infer a schema, check a file against one.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use pets::data::io::{DEFAULT_BATCH_ROWS, open_table};
-use pets::data::{EncodeOptions, Encoder, InferOptions, OutOfDomain, Schema, SchemaInferrer};
+use pets::data::{CsvDialect, EncodeOptions, InferOptions, OutOfDomain, Schema, TableSource};
 
 use crate::exit::CliError;
 use crate::progress::spinner;
@@ -25,6 +24,9 @@ pub enum SchemaCommand {
 pub struct InferArgs {
     /// The data file.
     pub file: PathBuf,
+    /// How a CSV/TSV file is written.
+    #[command(flatten)]
+    pub csv: crate::csv_args::CsvArgs,
     /// Write the schema here (.json or .toml) instead of printing JSON.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -41,6 +43,9 @@ pub struct InferArgs {
 pub struct CheckArgs {
     /// The data file.
     pub file: PathBuf,
+    /// How a CSV/TSV file is written.
+    #[command(flatten)]
+    pub csv: crate::csv_args::CsvArgs,
     /// The schema (.json or .toml).
     #[arg(long)]
     pub schema: PathBuf,
@@ -49,15 +54,22 @@ pub struct CheckArgs {
     pub count_out_of_domain: bool,
 }
 
-/// Infer the schema of a file, with a spinner.
-pub fn infer_file(file: &PathBuf, opts: InferOptions) -> Result<Schema, CliError> {
+/// Infer the schema of a file read in `csv` (sniffed where unset, with a note), with a
+/// spinner.
+pub fn infer_file(file: &Path, csv: CsvDialect, opts: InferOptions) -> Result<Schema, CliError> {
+    let (source, notes) = TableSource::file(file).with_csv(csv).pinned(None)?;
+    print_notes(&notes);
     let bar = spinner(&format!("inferring the schema of {}", file.display()));
-    let mut inf = SchemaInferrer::new(opts);
-    for b in open_table(file, DEFAULT_BATCH_ROWS)? {
-        inf.observe(&b?)?;
-    }
+    let schema = source.infer_schema_with(opts)?;
     bar.finish_and_clear();
-    Ok(inf.finish()?)
+    Ok(schema)
+}
+
+/// Print how a text file was read, where that was sniffed.
+pub fn print_notes(notes: &[pets::Warning]) {
+    for n in notes {
+        eprintln!("note: {}", n.message);
+    }
 }
 
 /// The loud warning printed whenever a domain comes from the data.
@@ -80,6 +92,7 @@ pub fn run(cmd: &SchemaCommand) -> Result<ExitCode, CliError> {
         SchemaCommand::Infer(a) => {
             let schema = infer_file(
                 &a.file,
+                a.csv.dialect()?,
                 InferOptions {
                     max_categories: a.max_categories,
                     float_bins: a.float_bins,
@@ -103,22 +116,21 @@ pub fn run(cmd: &SchemaCommand) -> Result<ExitCode, CliError> {
         }
         SchemaCommand::Check(a) => {
             let schema = Schema::load(&a.schema)?;
-            let mut enc = Encoder::new(
-                &schema,
-                EncodeOptions {
-                    out_of_domain: if a.count_out_of_domain {
-                        OutOfDomain::MapToOther
-                    } else {
-                        OutOfDomain::Error
-                    },
-                    ..Default::default()
+            let opts = EncodeOptions {
+                out_of_domain: if a.count_out_of_domain {
+                    OutOfDomain::MapToOther
+                } else {
+                    OutOfDomain::Error
                 },
-            )?;
+                ..Default::default()
+            };
+            let (source, notes) = TableSource::file(&a.file)
+                .with_csv(a.csv.dialect()?)
+                .pinned(Some(&schema))?;
+            print_notes(&notes);
             let bar = spinner(&format!("checking {}", a.file.display()));
-            let stream = enc.open_file(&a.file, DEFAULT_BATCH_ROWS, &[])?;
-            enc.push_stream(stream)?;
+            let table = source.encode(&schema, opts, &[], None)?.table;
             bar.finish_and_clear();
-            let table = enc.finish()?;
             let r = table.report();
             let bad: u64 = r.mapped_to_other.values().sum();
             println!("{} rows checked against {}", r.rows, a.schema.display());

@@ -1,21 +1,23 @@
 //! `pets summary`: encode a file and print what each column holds.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use pets::data::io::DEFAULT_BATCH_ROWS;
-use pets::data::{EncodeOptions, Encoder, InferOptions, Schema, TableSummary};
+use pets::data::{CsvDialect, EncodeOptions, InferOptions, Schema, TableSource, TableSummary};
 
 use crate::exit::CliError;
 use crate::progress::spinner;
-use crate::schema::{infer_file, warn_domain_from_data};
+use crate::schema::{infer_file, print_notes, warn_domain_from_data};
 
 /// Options of `pets summary`.
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
     /// The data file (.csv, .tsv, .parquet).
     pub file: PathBuf,
+    /// How a CSV/TSV file is written.
+    #[command(flatten)]
+    pub csv: crate::csv_args::CsvArgs,
     /// The declared schema; inferred from the data (with a warning) when absent.
     #[arg(long)]
     pub schema: Option<PathBuf>,
@@ -68,17 +70,20 @@ pub fn print_summary(s: &TableSummary) {
     }
 }
 
-/// Encode `file` against `schema` with a spinner.
+/// Encode `file`, read in `csv`, against `schema` with a spinner.
 pub fn encode_with_spinner(
-    file: &PathBuf,
+    file: &Path,
+    csv: CsvDialect,
     schema: &Schema,
 ) -> Result<pets::data::EncodedTable, CliError> {
+    let (source, notes) = TableSource::file(file).with_csv(csv).pinned(Some(schema))?;
+    print_notes(&notes);
     let bar = spinner(&format!("encoding {}", file.display()));
-    let mut enc = Encoder::new(schema, EncodeOptions::default())?;
-    let stream = enc.open_file(file, DEFAULT_BATCH_ROWS, &[])?;
-    enc.push_stream(stream)?;
+    let table = source
+        .encode(schema, EncodeOptions::default(), &[], None)?
+        .table;
     bar.finish_and_clear();
-    Ok(enc.finish()?)
+    Ok(table)
 }
 
 /// Run `pets summary`.
@@ -86,12 +91,12 @@ pub fn run(a: &SummaryArgs) -> Result<ExitCode, CliError> {
     let schema = match &a.schema {
         Some(p) => Schema::load(p)?,
         None => {
-            let s = infer_file(&a.file, InferOptions::default())?;
+            let s = infer_file(&a.file, a.csv.dialect()?, InferOptions::default())?;
             warn_domain_from_data(&s);
             s
         }
     };
-    let table = encode_with_spinner(&a.file, &schema)?;
+    let table = encode_with_spinner(&a.file, a.csv.dialect()?, &schema)?;
     let s = TableSummary::of(&table, a.top);
     if a.json {
         println!(

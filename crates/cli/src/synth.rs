@@ -17,7 +17,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use pets::data::Schema;
+use pets::data::{Schema, TableSource};
 use pets_synth::{FitJob, SynthModel};
 
 use crate::exit::CliError;
@@ -26,7 +26,7 @@ use crate::exit::CliError;
 #[derive(Debug, Subcommand)]
 pub enum SynthCommand {
     /// Fit a synthesiser to a data file under (epsilon, delta)-DP and write the model file.
-    Fit(FitArgs),
+    Fit(Box<FitArgs>),
     /// Sample synthetic rows from a model file (no data needed).
     Sample(SampleArgs),
 }
@@ -44,6 +44,9 @@ pub enum Method {
 pub struct FitArgs {
     /// The data file (.csv, .tsv, .parquet).
     pub data: PathBuf,
+    /// How a CSV/TSV file is written.
+    #[command(flatten)]
+    pub csv: crate::csv_args::CsvArgs,
     /// The declared schema (JSON or TOML). Domains must be public, not read from the data.
     #[arg(long)]
     pub schema: PathBuf,
@@ -126,7 +129,8 @@ pub fn run(cmd: &SynthCommand) -> Result<(), CliError> {
 
 fn fit(args: &FitArgs) -> Result<(), CliError> {
     let declared = Schema::load(&args.schema)?;
-    let mut job = FitJob::new(args.data.as_path(), args.epsilon, args.delta)
+    let source = TableSource::file(&args.data).with_csv(args.csv.dialect()?);
+    let mut job = FitJob::new(source, args.epsilon, args.delta)
         .schema(declared)
         .columns(args.columns.clone())
         .max_values(args.max_values)

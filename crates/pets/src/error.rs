@@ -283,6 +283,8 @@ pub enum WarningKind {
     RowLevelPrivacy,
     /// Values were clamped to bounds, approximated by bins, or otherwise changed.
     Approximation,
+    /// How a text file was read was sniffed (no header, a delimiter, trimmed padding).
+    CsvDialect,
     /// Anything else worth reading.
     Note,
 }

@@ -244,7 +244,7 @@ impl FitJob {
     /// Fit: validate, prepare the domain, encode, bound, fit (see the module docs).
     pub fn run(&self) -> Result<FitOutcome> {
         self.validate()?;
-        let mut warnings = Vec::new();
+        let (source, mut warnings) = self.source.pinned(self.schema.as_ref())?;
         let schema = match &self.schema {
             Some(s) => s.clone(),
             None => {
@@ -257,7 +257,7 @@ impl FitJob {
                     ));
                 }
                 warnings.push(Warning::inferred_schema());
-                self.source.infer_schema_of(&self.columns)?
+                source.infer_schema_of(&self.columns)?
             }
         };
         let domain = prepare_domain(
@@ -294,9 +294,7 @@ impl FitJob {
             }
         }
         let extra: Vec<String> = self.person_id.iter().map(|(c, _)| c.clone()).collect();
-        let read = self
-            .source
-            .encode(&domain.schema, EncodeOptions::default(), &extra, None)?;
+        let read = source.encode(&domain.schema, EncodeOptions::default(), &extra, None)?;
         let bounded = match &self.person_id {
             Some((id, m)) => {
                 let keys = RowKeys::from_arrays(id, read.extra(id).expect("read above"), false)?;

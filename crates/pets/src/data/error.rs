@@ -20,6 +20,25 @@ pub fn quote(value: &str) -> String {
     }
 }
 
+/// What to do about a value that could not be read or is outside the domain, when the
+/// value itself says: a common missing-value code (`N`, `NA`, `?`, ...) is declared as null;
+/// a value padded with spaces is trimmed.
+pub fn value_hint(value: &str) -> String {
+    let t = value.trim();
+    if crate::data::io::COMMON_MISSING_CODES.contains(&t) {
+        format!(
+            "; if {t:?} marks a missing value, declare it: --null {t} (or \"csv\": \
+             {{\"null_values\": [\"\", {t:?}]}} in the schema) and make the column nullable"
+        )
+    } else if t != value && !t.is_empty() {
+        "; the value is padded with spaces: trim them (--trim, or \"csv\": {\"trim\": true} \
+         in the schema)"
+            .into()
+    } else {
+        String::new()
+    }
+}
+
 /// An error of the data layer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -35,8 +54,10 @@ pub enum DataError {
     /// A value lies outside the column's declared domain.
     #[error(
         "column {column:?}, row {row}: value {} is outside the declared domain ({domain}); \
-         fix the data, widen the schema, or encode with out-of-domain values mapped to \"other\"",
-        quote(value)
+         fix the data, widen the schema, or encode with out-of-domain values mapped to \
+         \"other\"{}",
+        quote(value),
+        value_hint(value)
     )]
     OutOfDomain {
         /// Column name.
@@ -50,8 +71,9 @@ pub enum DataError {
     },
     /// A value could not be read as the column's kind.
     #[error(
-        "column {column:?}, row {row}: cannot read {} as {expected}",
-        quote(value)
+        "column {column:?}, row {row}: cannot read {} as {expected}{}",
+        quote(value),
+        value_hint(value)
     )]
     Unparsable {
         /// Column name.

@@ -127,6 +127,28 @@ impl From<BinningFile> for Binning {
     }
 }
 
+/// Categorical labels from a schema file: strings, or whole numbers written as numbers
+/// (integer-coded categories such as ethnicity or sex codes), kept as their decimal text.
+fn labels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Label {
+        Text(String),
+        Whole(i64),
+    }
+    let raw: Vec<serde_json::Value> = Vec::deserialize(d)?;
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, v)| match Label::deserialize(&v) {
+            Ok(Label::Text(s)) => Ok(s),
+            Ok(Label::Whole(n)) => Ok(n.to_string()),
+            Err(_) => Err(serde::de::Error::custom(format!(
+                "values[{i}] = {v}: a categorical value is a string or a whole number"
+            ))),
+        })
+        .collect()
+}
+
 /// Granularity of a date column: the size of one code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -176,7 +198,9 @@ pub enum ColumnKind {
     /// A finite set of labels. Numbers stored in the data (e.g. an IMD decile held as an
     /// integer) match a label through their decimal text.
     Categorical {
-        /// The labels, in code order.
+        /// The labels, in code order. A schema file may write whole numbers (`[1, 2, 9]`):
+        /// they are the labels `"1"`, `"2"`, `"9"`, as the data's text reads them.
+        #[serde(deserialize_with = "labels")]
         values: Vec<String>,
         /// Whether the order of `values` is meaningful (ordinal), e.g. age bands.
         #[serde(default, skip_serializing_if = "is_false")]
@@ -468,6 +492,10 @@ pub struct Schema {
     pub name: Option<String>,
     /// The columns, in order.
     pub columns: Vec<ColumnSpec>,
+    /// How text files of this dataset are written (header, delimiter, trimming, missing
+    /// codes); unset fields are sniffed. Command-line flags override it field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv: Option<crate::data::io::CsvDialect>,
 }
 
 fn default_version() -> u32 {
@@ -481,6 +509,7 @@ impl Schema {
             version: SCHEMA_FORMAT_VERSION,
             name: None,
             columns,
+            csv: None,
         };
         schema.validate()?;
         Ok(schema)
@@ -710,6 +739,7 @@ impl Schema {
             version: self.version,
             name: self.name.clone(),
             columns,
+            csv: self.csv.clone(),
         })
     }
 }

@@ -16,14 +16,20 @@ use arrow_schema::SchemaRef;
 use crate::data::encode::{EncodeOptions, EncodedTable, Encoder};
 use crate::data::error::{DataError, Result};
 use crate::data::infer::{InferOptions, infer_schema};
-use crate::data::io::{BatchStream, DEFAULT_BATCH_ROWS, open_table};
+use crate::data::io::{BatchStream, CsvDialect, DEFAULT_BATCH_ROWS, FileFormat, open_table_with};
 use crate::data::schema::Schema;
 
 /// A table to run a job on.
 #[derive(Debug, Clone)]
 pub enum TableSource {
     /// A CSV, TSV or Parquet file (by extension), streamed in batches.
-    File(PathBuf),
+    File {
+        /// The file.
+        path: PathBuf,
+        /// How a text file is written, as given (command-line flags); the schema's `csv`
+        /// section fills unset fields and the rest are sniffed ([`CsvDialect::resolve`]).
+        csv: CsvDialect,
+    },
     /// Record batches in memory (e.g. imported from pandas, polars or pyarrow).
     Batches {
         /// What to call the table in messages (`data`, `population`, ...).
@@ -60,26 +66,89 @@ impl Encoded {
 
 impl From<PathBuf> for TableSource {
     fn from(path: PathBuf) -> Self {
-        TableSource::File(path)
+        TableSource::file(path)
     }
 }
 
 impl From<&Path> for TableSource {
     fn from(path: &Path) -> Self {
-        TableSource::File(path.to_path_buf())
+        TableSource::file(path)
     }
 }
 
 impl From<&str> for TableSource {
     fn from(path: &str) -> Self {
-        TableSource::File(PathBuf::from(path))
+        TableSource::file(path)
     }
 }
 
 impl TableSource {
-    /// A file source.
+    /// A file source; a text file's dialect comes from the schema or is sniffed.
     pub fn file(path: impl Into<PathBuf>) -> TableSource {
-        TableSource::File(path.into())
+        TableSource::File {
+            path: path.into(),
+            csv: CsvDialect::default(),
+        }
+    }
+
+    /// Read a text file in `csv` (fields given here win over the schema's `csv` section).
+    /// No effect on in-memory batches.
+    pub fn with_csv(mut self, dialect: CsvDialect) -> TableSource {
+        if let TableSource::File { csv, .. } = &mut self {
+            *csv = dialect;
+        }
+        self
+    }
+
+    /// The dialect a text file is read in under `schema`: this source's fields, then the
+    /// schema's, the rest left to sniffing; and the schema's column names.
+    fn dialect(&self, schema: Option<&Schema>) -> (CsvDialect, Option<Vec<String>>) {
+        match self {
+            TableSource::File { csv, .. } => (
+                csv.or(schema.and_then(|s| s.csv.as_ref())),
+                schema.map(|s| s.columns.iter().map(|c| c.name.clone()).collect()),
+            ),
+            TableSource::Batches { .. } => (CsvDialect::default(), None),
+        }
+    }
+
+    /// This source with its text dialect decided once, under `schema` (the declared one, if
+    /// any): flags, then the schema's `csv` section, then sniffing. Jobs pin their source
+    /// first, so every later read (a subset of columns, a second pass) reads the file the
+    /// same way, and pass the returned notes on as [`crate::WarningKind::CsvDialect`]
+    /// warnings. Parquet files and in-memory batches come back unchanged, without notes.
+    pub fn pinned(&self, schema: Option<&Schema>) -> Result<(TableSource, Vec<crate::Warning>)> {
+        let TableSource::File { path, .. } = self else {
+            return Ok((self.clone(), Vec::new()));
+        };
+        let default_delimiter = match FileFormat::from_path(path)? {
+            FileFormat::Parquet => return Ok((self.clone(), Vec::new())),
+            FileFormat::Csv => b',',
+            FileFormat::Tsv => b'\t',
+        };
+        let (dialect, declared) = self.dialect(schema);
+        let resolved = dialect.resolve(path, default_delimiter, declared.as_deref())?;
+        let o = &resolved.options;
+        let csv = CsvDialect {
+            header: Some(o.has_header),
+            delimiter: Some(o.delimiter as char),
+            quote: Some(o.quote as char),
+            trim: Some(o.trim),
+            null_values: Some(o.null_values.clone()),
+            column_names: o.column_names.clone(),
+        };
+        let notes = resolved
+            .notes
+            .into_iter()
+            .map(|n| crate::Warning::new(crate::WarningKind::CsvDialect, n))
+            .collect();
+        Ok((
+            TableSource::File {
+                path: path.clone(),
+                csv,
+            },
+            notes,
+        ))
     }
 
     /// An in-memory source called `name` in messages.
@@ -98,24 +167,35 @@ impl TableSource {
     /// How messages name this table: the file's path, or the in-memory table's name.
     pub fn describe(&self) -> String {
         match self {
-            TableSource::File(p) => p.display().to_string(),
+            TableSource::File { path, .. } => path.display().to_string(),
             TableSource::Batches { name, .. } => name.clone(),
         }
     }
 
     /// The column names, from the file's header or footer (no rows read) or the batches.
     pub fn column_names(&self) -> Result<Vec<String>> {
-        let schema = match self {
-            TableSource::File(p) => open_table(p, 1)?.arrow_schema(),
+        self.column_names_under(None)
+    }
+
+    /// The column names of the table read under `schema` (a header-less text file takes
+    /// the schema's names).
+    pub fn column_names_under(&self, schema: Option<&Schema>) -> Result<Vec<String>> {
+        let arrow = match self {
+            TableSource::File { path, .. } => {
+                let (dialect, declared) = self.dialect(schema);
+                open_table_with(path, 1, None, &dialect, declared.as_deref())?.arrow_schema()
+            }
             TableSource::Batches { schema, .. } => schema.clone(),
         };
-        Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
+        Ok(arrow.fields().iter().map(|f| f.name().clone()).collect())
     }
 
     /// The whole table as a stream (every column).
     pub fn stream(&self) -> Result<BatchStream> {
         match self {
-            TableSource::File(p) => open_table(p, DEFAULT_BATCH_ROWS),
+            TableSource::File { path, csv } => {
+                open_table_with(path, DEFAULT_BATCH_ROWS, None, csv, None)
+            }
             TableSource::Batches {
                 schema, batches, ..
             } => Ok(BatchStream::from_batches(schema.clone(), batches.clone())),
@@ -132,8 +212,8 @@ impl TableSource {
             });
         }
         let stream = match self {
-            TableSource::File(p) => {
-                crate::data::io::open_table_columns(p, DEFAULT_BATCH_ROWS, Some(columns))?
+            TableSource::File { path, csv } => {
+                open_table_with(path, DEFAULT_BATCH_ROWS, Some(columns), csv, None)?
             }
             TableSource::Batches { .. } => self.stream()?,
         };
@@ -154,7 +234,31 @@ impl TableSource {
     /// Infer a schema from the data. Every column is marked `domain_from_data`: callers
     /// must say so loudly (see [`crate::Warning::inferred_schema`]).
     pub fn infer_schema(&self) -> Result<Schema> {
-        infer_schema(self.stream()?, InferOptions::default())
+        self.infer_schema_with(InferOptions::default())
+    }
+
+    /// [`TableSource::infer_schema`] with `opts`. The schema's `csv` section records how a
+    /// text file was read where that differs from a plain comma-separated file with a
+    /// header (so a later run reads it the same way without sniffing).
+    pub fn infer_schema_with(&self, opts: InferOptions) -> Result<Schema> {
+        let mut schema = infer_schema(self.stream()?, opts)?;
+        schema.csv = self.recorded_dialect();
+        Ok(schema)
+    }
+
+    /// What an inferred schema records of this source's dialect (see
+    /// [`CsvDialect::essentials`]).
+    fn recorded_dialect(&self) -> Option<CsvDialect> {
+        match self {
+            TableSource::File { path, csv } => {
+                let default_delimiter = match FileFormat::from_path(path) {
+                    Ok(FileFormat::Tsv) => '\t',
+                    _ => ',',
+                };
+                csv.essentials(default_delimiter)
+            }
+            TableSource::Batches { .. } => None,
+        }
     }
 
     /// Infer a schema of `columns` only (all columns when empty); an unknown column is an
@@ -178,10 +282,12 @@ impl TableSource {
         let batches = stream
             .map(|b| Ok(b?.project(&idx)?))
             .collect::<Result<Vec<_>>>()?;
-        infer_schema(
+        let mut schema = infer_schema(
             BatchStream::from_batches(projected, batches),
             InferOptions::default(),
-        )
+        )?;
+        schema.csv = self.recorded_dialect();
+        Ok(schema)
     }
 
     /// Encode against `schema` (the columns chosen by `opts`) and read the `extra` columns
@@ -195,7 +301,7 @@ impl TableSource {
         extra: &[String],
         progress: Option<&dyn Fn(u64)>,
     ) -> Result<Encoded> {
-        let available = self.column_names()?;
+        let available = self.column_names_under(Some(schema))?;
         if let Some(missing) = extra.iter().find(|c| !available.contains(c)) {
             return Err(DataError::UnknownColumn {
                 column: missing.clone(),
@@ -204,7 +310,10 @@ impl TableSource {
         }
         let mut encoder = Encoder::new(schema, opts)?;
         let stream = match self {
-            TableSource::File(p) => encoder.open_file(p, DEFAULT_BATCH_ROWS, extra)?,
+            TableSource::File { path, .. } => {
+                let (dialect, _) = self.dialect(Some(schema));
+                encoder.open_file(path, &dialect, DEFAULT_BATCH_ROWS, extra)?
+            }
             TableSource::Batches { .. } => self.stream()?,
         };
         let mut arrays: Vec<Vec<ArrayRef>> = vec![Vec::new(); extra.len()];

@@ -268,12 +268,12 @@ impl RiskJob {
         &self,
         progress: Option<&dyn Fn(u64)>,
     ) -> std::result::Result<RiskOutcome, RiskJobError> {
-        let mut warnings = Vec::new();
+        let (source, mut warnings) = self.source.pinned(self.schema.as_ref())?;
         let schema = match &self.schema {
             Some(s) => s.clone(),
             None => {
                 warnings.push(Warning::inferred_schema());
-                self.source.infer_schema()?
+                source.infer_schema()?
             }
         };
         let (schema, generalised) = self.generalised_schema(schema)?;
@@ -339,7 +339,7 @@ impl RiskJob {
 
         let mut columns = config.quasi_identifiers.clone();
         columns.extend(config.sensitive.iter().cloned());
-        let table = encode(&self.source, &schema, columns, progress)?;
+        let table = encode(&source, &schema, columns, progress)?;
         if let Some(paths) = &self.hierarchy {
             let name = config.sensitive.clone().expect("checked above");
             let column = table.column(&name)?;

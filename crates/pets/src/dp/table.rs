@@ -114,13 +114,13 @@ impl DpTable {
 
     /// Encode `grouped` columns and read the raw values of the `numeric` ones.
     pub fn read(&self, grouped: &[String], numeric: &[String]) -> Result<DpInput> {
-        let mut warnings = Vec::new();
-        let available = self.source.column_names()?;
+        let (source, mut warnings) = self.source.pinned(self.schema.as_ref())?;
+        let available = source.column_names()?;
         for c in grouped.iter().chain(numeric) {
             if !available.contains(c) {
                 return Err(DpError::UnknownColumn {
                     column: c.clone(),
-                    what: self.source.describe(),
+                    what: source.describe(),
                     available: available.clone(),
                 });
             }
@@ -130,7 +130,7 @@ impl DpTable {
             None if grouped.is_empty() => None,
             None => {
                 warnings.push(Warning::inferred_schema());
-                Some(self.source.infer_schema_of(grouped)?)
+                Some(source.infer_schema_of(grouped)?)
             }
         };
         // Declared numeric columns are encoded too (checked against their domain; the
@@ -181,13 +181,13 @@ impl DpTable {
                     columns: Some(encode.clone()),
                     ..Default::default()
                 };
-                let read = self.source.encode(schema, opts, &extra, None)?;
+                let read = source.encode(schema, opts, &extra, None)?;
                 (read.table, read.extra)
             }
             _ => {
                 // Nothing to encode (a plain count, or sums of undeclared columns): one
                 // stand-in column holds the row count.
-                let (rows, read) = self.source.read_columns(&extra)?;
+                let (rows, read) = source.read_columns(&extra)?;
                 (EncodedTable::from_columns(vec![rows_column(rows)])?, read)
             }
         };

@@ -26,7 +26,7 @@ pub(crate) fn codec_n_values(spec: &crate::data::ColumnSpec) -> Option<u32> {
 }
 pub(crate) use self::codec::{ColumnCodec, Edges};
 use super::error::{DataError, Result};
-use super::io::{BatchStream, DEFAULT_BATCH_ROWS, file_columns, open_table_columns};
+use super::io::{BatchStream, CsvDialect, DEFAULT_BATCH_ROWS, file_columns_with, open_table_with};
 use super::schema::{ColumnKind, ColumnSpec, Schema};
 
 /// What to do with a well-formed value outside its column's declared domain.
@@ -249,6 +249,7 @@ impl EncodedTable {
             version: super::schema::SCHEMA_FORMAT_VERSION,
             name: None,
             columns: self.columns.iter().map(|c| c.spec.clone()).collect(),
+            csv: None,
         }
     }
 
@@ -419,11 +420,13 @@ impl Encoder {
     pub fn open_file(
         &mut self,
         path: impl AsRef<Path>,
+        dialect: &CsvDialect,
         batch_rows: usize,
         extra: &[String],
     ) -> Result<BatchStream> {
         let path = path.as_ref();
-        let columns = file_columns(path)?;
+        let declared: Vec<String> = self.declared.clone();
+        let columns = file_columns_with(path, dialect, Some(&declared))?;
         if let Some(missing) = self.specs.iter().find(|s| !columns.contains(&s.name)) {
             return Err(DataError::SchemaMismatch {
                 detail: format!(
@@ -441,7 +444,7 @@ impl Encoder {
                 .cloned()
                 .collect::<Vec<_>>(),
         );
-        let stream = open_table_columns(path, batch_rows, Some(&wanted))?;
+        let stream = open_table_with(path, batch_rows, Some(&wanted), dialect, Some(&declared))?;
         self.report.undeclared_data_columns = self.undeclared(columns.iter().map(String::as_str));
         self.file_columns = Some(columns);
         Ok(stream)
@@ -669,7 +672,8 @@ pub fn encode_file(
     opts: EncodeOptions,
 ) -> Result<EncodedTable> {
     let mut enc = Encoder::new(schema, opts)?;
-    let stream = enc.open_file(path, DEFAULT_BATCH_ROWS, &[])?;
+    let dialect = schema.csv.clone().unwrap_or_default();
+    let stream = enc.open_file(path, &dialect, DEFAULT_BATCH_ROWS, &[])?;
     enc.push_stream(stream)?;
     enc.finish()
 }

@@ -16,6 +16,8 @@ use crate::data::error::{DataError, Result};
 pub struct CsvReadOptions {
     /// Field separator (default `,`).
     pub delimiter: u8,
+    /// Quote character (default `"`).
+    pub quote: u8,
     /// Whether the first line holds column names (default true).
     pub has_header: bool,
     /// Column names to use; required when there is no header, and replaces the header when given.
@@ -38,6 +40,7 @@ impl Default for CsvReadOptions {
     fn default() -> Self {
         CsvReadOptions {
             delimiter: b',',
+            quote: b'"',
             has_header: true,
             column_names: None,
             null_values: vec![String::new()],
@@ -61,6 +64,7 @@ fn first_record(path: &Path, opts: &CsvReadOptions) -> Result<Option<Vec<String>
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
     let mut rdr = ::csv::ReaderBuilder::new()
         .delimiter(opts.delimiter)
+        .quote(opts.quote)
         .has_headers(false)
         .comment(opts.comment)
         .flexible(true)
@@ -122,7 +126,11 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<BatchSt
         if !seen.insert(n.as_str()) {
             return Err(csv_err(
                 path,
-                format!("column {n:?} appears twice in the header"),
+                format!(
+                    "column {n:?} appears twice in the header; if the first line is data, \
+                     say the file has no header (--no-header, or \"csv\": {{\"header\": false}} \
+                     in the schema)"
+                ),
             ));
         }
     }
@@ -136,6 +144,7 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<BatchSt
     let mut builder = arrow_csv::ReaderBuilder::new(schema.clone())
         .with_header(opts.has_header)
         .with_delimiter(opts.delimiter)
+        .with_quote(opts.quote)
         .with_batch_size(opts.batch_size);
     if let Some(c) = opts.comment {
         builder = builder.with_comment(c);

@@ -7,6 +7,7 @@
 //! arrive with their stored types.
 
 mod csv;
+mod dialect;
 #[cfg(feature = "parquet")]
 mod parquet;
 
@@ -16,6 +17,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 pub use self::csv::{CsvReadOptions, CsvSink, CsvWriteOptions, read_csv};
+pub use self::dialect::{COMMON_MISSING_CODES, CsvDialect, ResolvedCsv};
 #[cfg(feature = "parquet")]
 pub use self::parquet::{ParquetSink, ParquetWriteOptions, read_parquet, read_parquet_columns};
 use super::error::{DataError, Result};
@@ -116,7 +118,8 @@ impl FileFormat {
     }
 }
 
-/// Open a table for streaming, choosing the reader by extension (`.csv`, `.tsv`, `.parquet`).
+/// Open a table for streaming, choosing the reader by extension (`.csv`, `.tsv`, `.parquet`);
+/// a text file's dialect is sniffed ([`CsvDialect::resolve`]).
 pub fn open_table(path: impl AsRef<Path>, batch_rows: usize) -> Result<BatchStream> {
     open_table_columns(path, batch_rows, None)
 }
@@ -129,16 +132,30 @@ pub fn open_table_columns(
     batch_rows: usize,
     columns: Option<&[String]>,
 ) -> Result<BatchStream> {
+    open_table_with(path, batch_rows, columns, &CsvDialect::default(), None)
+}
+
+/// As [`open_table_columns`], reading a text file in `dialect` (unset fields sniffed;
+/// `declared` are the schema's column names, which name a header-less file's columns).
+/// Parquet files ignore the dialect.
+pub fn open_table_with(
+    path: impl AsRef<Path>,
+    batch_rows: usize,
+    columns: Option<&[String]>,
+    dialect: &CsvDialect,
+    declared: Option<&[String]>,
+) -> Result<BatchStream> {
     let path = path.as_ref();
-    let csv = |delimiter: u8| CsvReadOptions {
-        delimiter,
-        batch_size: batch_rows,
-        columns: columns.map(<[String]>::to_vec),
-        ..Default::default()
+    let csv = |delimiter: u8| -> Result<CsvReadOptions> {
+        Ok(CsvReadOptions {
+            batch_size: batch_rows,
+            columns: columns.map(<[String]>::to_vec),
+            ..dialect.resolve(path, delimiter, declared)?.options
+        })
     };
     match FileFormat::from_path(path)? {
-        FileFormat::Csv => read_csv(path, &csv(b',')),
-        FileFormat::Tsv => read_csv(path, &csv(b'\t')),
+        FileFormat::Csv => read_csv(path, &csv(b',')?),
+        FileFormat::Tsv => read_csv(path, &csv(b'\t')?),
         #[cfg(feature = "parquet")]
         FileFormat::Parquet => read_parquet_columns(path, batch_rows, columns),
         #[cfg(not(feature = "parquet"))]
@@ -146,9 +163,33 @@ pub fn open_table_columns(
     }
 }
 
+/// What sniffing decided about a text file's dialect that differs from the plain default
+/// (one sentence each; none for Parquet).
+pub fn dialect_notes(
+    path: impl AsRef<Path>,
+    dialect: &CsvDialect,
+    declared: Option<&[String]>,
+) -> Result<Vec<String>> {
+    let path = path.as_ref();
+    Ok(match FileFormat::from_path(path)? {
+        FileFormat::Csv => dialect.resolve(path, b',', declared)?.notes,
+        FileFormat::Tsv => dialect.resolve(path, b'\t', declared)?.notes,
+        FileFormat::Parquet => Vec::new(),
+    })
+}
+
 /// The column names of a CSV, TSV or Parquet file, from its header or footer (no rows read).
 pub fn file_columns(path: impl AsRef<Path>) -> Result<Vec<String>> {
-    let stream = open_table(path, 1)?;
+    file_columns_with(path, &CsvDialect::default(), None)
+}
+
+/// As [`file_columns`], for a text file in `dialect` (see [`open_table_with`]).
+pub fn file_columns_with(
+    path: impl AsRef<Path>,
+    dialect: &CsvDialect,
+    declared: Option<&[String]>,
+) -> Result<Vec<String>> {
+    let stream = open_table_with(path, 1, None, dialect, declared)?;
     Ok(stream
         .arrow_schema()
         .fields()

@@ -80,6 +80,31 @@ fn hand_written_json_uses_defaults() {
 }
 
 #[test]
+fn categorical_values_may_be_whole_numbers() {
+    let s = Schema::from_json(
+        r#"{"columns": [{"name": "race", "kind": "categorical", "values": [1, 2, "9"]}]}"#,
+    )
+    .unwrap();
+    match &s.columns[0].kind {
+        ColumnKind::Categorical { values, .. } => assert_eq!(values, &["1", "2", "9"]),
+        k => panic!("{k:?}"),
+    }
+    let toml = Schema::from_toml(
+        "[[columns]]\nname = \"race\"\nkind = \"categorical\"\nvalues = [1, 2]\n",
+    )
+    .unwrap();
+    match &toml.columns[0].kind {
+        ColumnKind::Categorical { values, .. } => assert_eq!(values, &["1", "2"]),
+        k => panic!("{k:?}"),
+    }
+    let e = invalid(r#"{"columns": [{"name": "a", "kind": "categorical", "values": [1.5]}]}"#);
+    assert!(
+        e.contains("values[0] = 1.5") && e.contains("whole number"),
+        "{e}"
+    );
+}
+
+#[test]
 fn bins_may_be_a_bare_count() {
     let bins = |b: &str| -> Result<Binning, DataError> {
         let s = Schema::from_json(&format!(
