@@ -88,6 +88,9 @@ pub fn run(cmd: &DatasetsCommand) -> Result<ExitCode, CliError> {
         DatasetsCommand::Generate(a) => {
             let cfg = config(a.rows, a.seed, a.start_date, a.days);
             cfg.validate()?;
+            if let Some(p) = &a.schema_out {
+                crate::exit::refuse_clobber("--schema-out", p, &[("--out data file", &a.out)])?;
+            }
             let bar = rows_bar(a.rows, "generating");
             let summary = write_ae(&cfg, &a.out, |done| bar.set_position(done))?;
             bar.finish_and_clear();

@@ -67,6 +67,17 @@ pub struct DpQueryArgs {
 
 /// Run `pets dp query`: parse, run the core [`SpecJob`], render.
 pub fn run(args: &DpQueryArgs) -> Result<(), CliError> {
+    if let Some(out) = &args.out {
+        crate::exit::refuse_clobber(
+            "--out",
+            out,
+            &[
+                ("data file", &args.data),
+                ("--schema", &args.schema),
+                ("--spec", &args.spec),
+            ],
+        )?;
+    }
     let schema = Schema::load(&args.schema)?;
     let spec = QuerySpec::load(&args.spec)?;
     let total = match (args.epsilon, args.rho) {

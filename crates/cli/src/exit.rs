@@ -99,9 +99,50 @@ pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<(), CliError> 
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text).map_err(|e| CliError::io(path.display(), e))?;
+    std::fs::write(&tmp, text).map_err(|e| {
+        // A full disk leaves no partial temporary file either.
+        let _ = std::fs::remove_file(&tmp);
+        CliError::io(path.display(), e)
+    })?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         CliError::io(path.display(), e)
     })
+}
+
+/// Where `path` is, resolved: the file itself when it exists, else its resolved folder and
+/// name (so `./a.csv` and `a.csv` are one file).
+fn resolved(path: &std::path::Path) -> std::path::PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    match (dir.canonicalize(), path.file_name()) {
+        (Ok(d), Some(n)) => d.join(n),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Refuse to write `out` (the option `flag`) over any of `inputs` (option or argument name,
+/// path), or over another output: writing it would destroy what was read. Exit code 2,
+/// before anything is read or written.
+pub fn refuse_clobber(
+    flag: &str,
+    out: &std::path::Path,
+    inputs: &[(&str, &std::path::Path)],
+) -> Result<(), CliError> {
+    let target = resolved(out);
+    for (name, input) in inputs {
+        if resolved(input) == target {
+            return Err(CliError::usage(format!(
+                "{flag} {} is also the {name}: writing it would destroy what is read; \
+                 choose another file",
+                out.display()
+            )));
+        }
+    }
+    Ok(())
 }

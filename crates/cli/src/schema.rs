@@ -90,6 +90,9 @@ pub fn warn_domain_from_data(schema: &Schema) {
 pub fn run(cmd: &SchemaCommand) -> Result<ExitCode, CliError> {
     match cmd {
         SchemaCommand::Infer(a) => {
+            if let Some(out) = &a.out {
+                crate::exit::refuse_clobber("--out", out, &[("data file", &a.file)])?;
+            }
             let schema = infer_file(
                 &a.file,
                 a.csv.dialect()?,

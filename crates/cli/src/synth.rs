@@ -128,6 +128,11 @@ pub fn run(cmd: &SynthCommand) -> Result<(), CliError> {
 }
 
 fn fit(args: &FitArgs) -> Result<(), CliError> {
+    crate::exit::refuse_clobber(
+        "--out",
+        &args.out,
+        &[("data file", &args.data), ("--schema", &args.schema)],
+    )?;
     let declared = Schema::load(&args.schema)?;
     let source = TableSource::file(&args.data).with_csv(args.csv.dialect()?);
     let mut job = FitJob::new(source, args.epsilon, args.delta)

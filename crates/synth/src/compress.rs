@@ -38,6 +38,37 @@ pub struct Compression {
 }
 
 impl Compression {
+    /// Check a compression read from a model file: codes within the column, kept and rare
+    /// disjoint and together every code, and `rare_cdf` a cumulative distribution over the
+    /// rare codes (non-decreasing, in `[0, 1]`, ending at 1).
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let n = self.original_size as usize;
+        let mut seen = vec![false; n];
+        for &c in self.kept.iter().chain(&self.rare) {
+            let Some(s) = seen.get_mut(c as usize) else {
+                return Err(format!("code {c} is outside the column's {n} codes"));
+            };
+            if std::mem::replace(s, true) {
+                return Err(format!("code {c} is listed twice"));
+            }
+        }
+        if seen.iter().any(|s| !s) {
+            return Err("some codes are neither kept nor merged".into());
+        }
+        if !self.rare_cdf.is_empty() {
+            let cdf = &self.rare_cdf;
+            let ordered = cdf.windows(2).all(|w| w[0] <= w[1]);
+            let in_range = cdf.iter().all(|p| (0.0..=1.0 + 1e-9).contains(p)); // sums round
+            let ends = cdf.last().is_some_and(|p| (p - 1.0).abs() < 1e-9);
+            if cdf.len() != self.rare.len() || !ordered || !in_range || !ends {
+                return Err(
+                    "rare_cdf is not a cumulative distribution over the merged codes".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Keep the codes whose noisy count (noise scale `sigma`) is at least `3 sigma`, as MST
     /// does, and weight the merged ones for expansion (see the module docs).
     pub fn from_noisy(column: &str, noisy: &[f64], sigma: f64) -> Compression {

@@ -330,6 +330,11 @@ impl FitJob {
         };
         model.notes = domain.notes;
         model.budget_receipt = receipt;
+        warnings.extend(
+            pets::dp::Cost::epsilon(self.options.epsilon)
+                .with_delta(self.options.delta)
+                .weak_budget_warning(),
+        );
         for w in warnings
             .iter()
             .filter(|w| w.kind == WarningKind::DomainFromData)

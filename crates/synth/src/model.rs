@@ -9,7 +9,7 @@
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use pets::data::io::{BatchSink, ParquetSink, open_sink};
+use pets::data::io::{BatchSink, open_sink};
 use pets::data::{
     BinPlacement, CodeBook, DecodeOptions, Decoder, EncodedColumn, EncodedTable, Schema,
 };
@@ -117,6 +117,13 @@ impl SynthModel {
                     "the table of clique {c:?} does not fit its domain"
                 )));
             }
+            // A fitted table is a distribution: no negative cell, some mass. (A tampered
+            // file would otherwise sample silently wrong rows.)
+            if t.iter().any(|v| *v < 0.0) || t.iter().sum::<f64>() <= 0.0 {
+                return Err(bad(format!(
+                    "the table of clique {c:?} is not a distribution (negative or no mass)"
+                )));
+            }
             marginals.push(Factor::from_vec(c, &sizes, t.clone()));
         }
         if f.order
@@ -150,10 +157,23 @@ impl SynthModel {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        std::fs::write(path, text).map_err(|source| SynthError::Io {
+        // Whole or not at all: a temporary file beside `path`, renamed when written.
+        let tmp = path.with_file_name(format!(
+            ".{}.{}.tmp",
+            path.file_name()
+                .map_or("model".into(), |n| n.to_string_lossy()),
+            std::process::id()
+        ));
+        let io = |source| SynthError::Io {
             path: path.display().to_string(),
             source,
-        })
+        };
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                io(e)
+            })
     }
 
     /// Load a model file, checking its format and version.
@@ -197,6 +217,16 @@ impl SynthModel {
             || m.compression.len() != m.schema.columns.len()
         {
             return Err(bad("schema, codebooks and compression disagree".into()));
+        }
+        if !(m.total.is_finite() && m.total >= 0.0) {
+            return Err(bad(format!(
+                "the estimated total {} is not a number of rows",
+                m.total
+            )));
+        }
+        for c in &m.compression {
+            c.validate()
+                .map_err(|reason| bad(format!("column {:?}: {reason}", c.column)))?;
         }
         m.graph_model()?;
         Ok(m)
@@ -276,11 +306,8 @@ impl SynthModel {
         let model = self.graph_model()?;
         let sampler = Sampler::new(&model);
         let arrow_schema = self.arrow_schema()?;
-        let mut sink: Box<dyn BatchSink> = match path.as_ref().extension().and_then(|e| e.to_str())
-        {
-            Some("parquet") => Box::new(ParquetSink::create(path.as_ref(), arrow_schema)?),
-            _ => open_sink(path.as_ref(), arrow_schema)?,
-        };
+        // Written whole or not at all (a temporary file renamed at the end).
+        let mut sink: Box<dyn BatchSink> = open_sink(path.as_ref(), arrow_schema)?;
         let rows_us = rows_usize(rows)?;
         let n_chunks = rows_us.div_ceil(SAMPLE_CHUNK);
         let window = rayon::current_num_threads().max(1) * 2;
@@ -376,7 +403,21 @@ impl SynthModel {
 }
 
 /// `rows` as a `usize`, or an error on a machine too small to index them.
+/// The most rows one call samples: ten times every A&E attendance in England over a
+/// decade. More is refused up front rather than filling a disk for hours.
+pub const MAX_SAMPLE_ROWS: u64 = 1_000_000_000;
+
 fn rows_usize(rows: u64) -> Result<usize> {
+    if rows > MAX_SAMPLE_ROWS {
+        return Err(SynthError::invalid(
+            "rows",
+            rows,
+            format!(
+                "it is more than one sample may hold ({MAX_SAMPLE_ROWS}); sample several \
+                 files with different seeds"
+            ),
+        ));
+    }
     usize::try_from(rows)
         .map_err(|_| SynthError::invalid("rows", rows, "too many rows for this machine"))
 }

@@ -47,6 +47,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::dp::error::{DpError, Result, check_delta};
 
+/// Above this epsilon a budget is announced as giving almost no protection
+/// ([`Cost::weak_budget_warning`]).
+pub const WEAK_EPSILON: f64 = 10.0;
+
 /// The measure a budget is kept in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -173,6 +177,29 @@ impl Cost {
             ));
         }
         Ok(())
+    }
+
+    /// A warning when this budget protects next to nothing: an epsilon (for zCDP, the
+    /// epsilon of its conversion at delta = 1e-9) above [`WEAK_EPSILON`], where a release's
+    /// likelihood may change by a factor over `e^10 = 22026` with one person. pets runs it
+    /// (a custodian may mean it, e.g. to test a pipeline) but says so in every output.
+    pub fn weak_budget_warning(&self) -> Option<crate::Warning> {
+        let (eps, _) = self.to_approx_dp(1e-9).ok()?;
+        (eps > WEAK_EPSILON).then(|| {
+            crate::Warning::new(
+                crate::WarningKind::Note,
+                format!(
+                    "the budget {self} gives almost no protection (epsilon {} above \
+                     {WEAK_EPSILON}): released values are close to exact; use it to test a \
+                     pipeline, not to publish",
+                    if matches!(self, Cost::Zcdp { .. }) {
+                        format!("{eps:.3e} at delta = 1e-9 is")
+                    } else {
+                        format!("{eps:e} is")
+                    }
+                ),
+            )
+        })
     }
 
     /// The cost `(epsilon, delta)` as a conservative (epsilon, delta)-DP statement: exact

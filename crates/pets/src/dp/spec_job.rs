@@ -136,6 +136,7 @@ impl SpecJob {
                     .flat_map(|r| r.warnings().iter().cloned()),
             )
             .collect();
+        warnings.extend(self.total.weak_budget_warning().map(|w| w.message));
         warnings.sort_unstable();
         warnings.dedup();
         Ok(SpecRun {

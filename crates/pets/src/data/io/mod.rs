@@ -207,9 +207,73 @@ pub trait BatchSink: Send {
 }
 
 /// Create a file for writing batches of `schema`, choosing the writer by extension.
+///
+/// The file is written whole or not at all: batches go to a temporary file beside `path`
+/// (`.name.<pid>.partial.<ext>`), renamed over `path` by [`BatchSink::finish`]; a failure
+/// (a full disk, an error upstream, a panic) removes it, so no partial file is ever left.
 pub fn open_sink(path: impl AsRef<Path>, schema: SchemaRef) -> Result<Box<dyn BatchSink>> {
     let path = path.as_ref();
-    Ok(match FileFormat::from_path(path)? {
+    let format = FileFormat::from_path(path)?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.partial.{ext}", std::process::id()));
+    let inner = open_sink_direct(&tmp, format, schema).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
+    Ok(Box::new(AtomicSink {
+        inner: Some(inner),
+        tmp,
+        path: path.to_path_buf(),
+    }))
+}
+
+/// A sink writing to a temporary file, renamed over the target when finished and removed
+/// if dropped unfinished.
+struct AtomicSink {
+    inner: Option<Box<dyn BatchSink>>,
+    tmp: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl BatchSink for AtomicSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.inner
+            .as_mut()
+            .expect("an unfinished sink has its writer")
+            .write(batch)
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        let inner = self.inner.take().expect("finished once");
+        inner.finish()?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| DataError::io(&self.path, e))
+    }
+}
+
+impl Drop for AtomicSink {
+    fn drop(&mut self) {
+        // Unfinished (an error or a panic), or finished but not renamed: leave nothing.
+        self.inner.take();
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+fn open_sink_direct(
+    path: &Path,
+    format: FileFormat,
+    schema: SchemaRef,
+) -> Result<Box<dyn BatchSink>> {
+    Ok(match format {
         FileFormat::Csv => Box::new(CsvSink::create(path, schema, CsvWriteOptions::default())?),
         FileFormat::Tsv => Box::new(CsvSink::create(
             path,

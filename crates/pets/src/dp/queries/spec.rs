@@ -242,8 +242,9 @@ impl QuerySpec {
     /// Read a `.toml` or `.json` file.
     pub fn load(path: impl AsRef<Path>) -> Result<QuerySpec> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| DpError::Spec(format!("cannot read {}: {e}", path.display())))?;
+        // A file that cannot be read is a file error (exit 4), naming the file.
+        let text =
+            std::fs::read_to_string(path).map_err(|e| crate::data::DataError::io(path, e))?;
         match path.extension().and_then(|e| e.to_str()) {
             Some("json") => QuerySpec::from_json(&text),
             Some("toml") => QuerySpec::from_toml(&text),
