@@ -281,7 +281,8 @@ fn tampered_model_files_are_refused_not_sampled() {
     assert!(fit.status.success(), "{}", text(&fit));
     let good: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
-    let tamperings: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Tamper = Box<dyn Fn(&mut serde_json::Value)>;
+    let tamperings: Vec<(&str, Tamper)> = vec![
         (
             "negative",
             Box::new(|m| m["fitted"]["tables"][0][0] = serde_json::json!(-0.5)),
