@@ -103,17 +103,48 @@ pub fn infer_schema_file(
     .py_err(py)
 }
 
-/// Read a CSV, TSV or Parquet file into a `pyarrow.Table` (CSV columns are all text).
+/// Read a CSV, TSV or Parquet file into a `pyarrow.Table` (CSV columns are all text), with
+/// the text dialect `csv` (JSON of `pets::data::CsvDialect`; unset fields sniffed). Returns
+/// the table and the notes on what was sniffed.
 #[pyfunction]
-pub fn read_table(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyAny>> {
-    let (batches, schema) = py
+#[pyo3(signature = (path, csv = None, schema = None))]
+pub fn read_table(
+    py: Python<'_>,
+    path: PathBuf,
+    csv: Option<String>,
+    schema: Option<String>,
+) -> PyResult<(Bound<'_, PyAny>, Vec<String>)> {
+    // The declared schema's `csv` section and column names apply under the given options.
+    let schema = schema
+        .map(|s| pets::data::Schema::from_json(&s))
+        .transpose()
+        .py_err(py)?;
+    let dialect: pets::data::CsvDialect = match csv {
+        Some(text) => serde_json::from_str(&text).map_err(|e| {
+            crate::errors::classified(
+                py,
+                &DataError::InvalidArgument {
+                    name: "csv options",
+                    reason: e.to_string(),
+                },
+            )
+        })?,
+        None => Default::default(),
+    };
+    let (batches, schema, notes) = py
         .detach(move || {
-            let stream = open_table(&path, DEFAULT_BATCH_ROWS)?;
+            let (source, notes) = pets::data::TableSource::file(&path)
+                .with_csv(dialect)
+                .pinned(schema.as_ref())?;
+            let stream = source.stream()?;
             let schema = stream.arrow_schema();
-            Ok::<_, DataError>((stream.collect_batches()?, schema))
+            Ok::<_, DataError>((stream.collect_batches()?, schema, notes))
         })
         .py_err(py)?;
-    export_table(py, batches, schema)
+    Ok((
+        export_table(py, batches, schema)?,
+        notes.into_iter().map(|n| n.message).collect(),
+    ))
 }
 
 /// Write an Arrow table to a CSV, TSV or Parquet file chosen by extension; returns the rows

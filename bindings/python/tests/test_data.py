@@ -299,3 +299,28 @@ def test_codes_share_the_rust_buffer():
     first, second = enc.codes("age"), enc.codes("age")
     assert first.buffers()[1].address == second.buffers()[1].address
     assert enc.to_arrow()["age"].chunk(0).buffers()[1].address == first.buffers()[1].address
+
+
+def test_messy_text_files_are_sniffed_and_said(tmp_path):
+    path = tmp_path / "census.csv"
+    path.write_text("39, State-gov, Male\n50, ?, Female\n38, Private, Male\n")
+    with pytest.warns(UserWarning, match="no header|padded") as caught:
+        t = pets.read_table(path, null_values=["", "?"])
+    said = " ".join(str(w.message) for w in caught)
+    assert "no header" in said
+    assert "padded" in said
+    assert t.column_names == ["column_1", "column_2", "column_3"]
+    assert t.column("column_2").to_pylist() == ["State-gov", None, "Private"]
+    # Everything given: nothing sniffed, nothing said.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = pets.read_table(
+            path,
+            header=False,
+            trim=True,
+            null_values=["", "?"],
+            column_names=["age", "workclass", "sex"],
+        )
+    assert t.column("sex").to_pylist() == ["Male", "Female", "Male"]
+    with pytest.raises(pets.PetsError, match="character"):
+        pets.read_table(path, delimiter="ab")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import warnings
+
 import pyarrow as pa
 
 from pets import _native
@@ -10,12 +13,35 @@ from pets._convert import PathLike, TableLike, to_arrow, to_path
 __all__ = ["read_table", "write_table"]
 
 
-def read_table(path: PathLike) -> pa.Table:
+def read_table(
+    path: PathLike,
+    *,
+    header: bool | None = None,
+    delimiter: str | None = None,
+    quote: str | None = None,
+    trim: bool | None = None,
+    null_values: list[str] | None = None,
+    column_names: list[str] | None = None,
+) -> pa.Table:
     """Read a CSV, TSV or Parquet file (chosen by extension) into a ``pyarrow.Table``.
 
     CSV and TSV columns are read as text (``string``): pets types them against a declared
     schema when encoding, which is what lets errors name the column, row and value.
     Parquet columns keep their stored types.
+
+    Text files as they come: options left as ``None`` are sniffed from the file's first
+    lines (a missing header, a ``;`` or tab delimiter, fields padded with spaces), and each
+    sniffed choice is announced with a ``UserWarning``. Missing-value codes are never
+    guessed: give them in ``null_values`` (the empty field is always missing).
+
+    Args:
+        path: A ``.csv``, ``.tsv`` or ``.parquet`` file.
+        header: Whether the first line names the columns.
+        delimiter: The field separator (one character).
+        quote: The quote character (default ``"``).
+        trim: Strip spaces around every field.
+        null_values: Texts that mean "missing", e.g. ``["", "?", "N"]``.
+        column_names: Names of a header-less file's columns (default ``column_1``, ...).
 
     Raises:
         PetsIOError: the file cannot be read, or its extension is not ``.csv``, ``.tsv``
@@ -30,7 +56,19 @@ def read_table(path: PathLike) -> pa.Table:
         >>> pets.read_table(path).to_pydict()
         {'a': ['1', '2']}
     """
-    return _native.read_table(to_path(path))
+    options = {
+        "header": header,
+        "delimiter": delimiter,
+        "quote": quote,
+        "trim": trim,
+        "null_values": null_values,
+        "column_names": column_names,
+    }
+    given = {k: v for k, v in options.items() if v is not None}
+    table, notes = _native.read_table(to_path(path), json.dumps(given) if given else None)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return table
 
 
 def write_table(table: TableLike, path: PathLike) -> int:

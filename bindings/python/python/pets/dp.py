@@ -711,8 +711,15 @@ class Session:
         opts = {**self._defaults, **options}
         opts = self._common(**opts)
         share = self._share(epsilon, rho, delta)
-        table = _native.read_table(to_path(data, "data")) if is_path(data) else to_arrow(data)
         schema: Schema | None = opts["schema"]
+        if is_path(data):
+            # Read as the CLI reads it: the schema's csv section, the rest sniffed and said.
+            declared = None if schema is None else schema.to_json()
+            table, notes = _native.read_table(to_path(data, "data"), None, declared)
+            for note in notes:
+                warnings.warn(note, UserWarning, stacklevel=3)
+        else:
+            table = to_arrow(data)
         before = len(self.ledger()["entries"])
         text = self._native.query(
             table,

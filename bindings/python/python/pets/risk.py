@@ -78,7 +78,10 @@ _MEASURES = (
 
 def _table(obj: TableLike | PathLike, arg: str) -> Any:
     if is_path(obj):
-        return _native.read_table(to_path(obj, arg))
+        table, notes = _native.read_table(to_path(obj, arg))
+        for note in notes:
+            warnings.warn(note, UserWarning, stacklevel=3)
+        return table
     return to_arrow(obj, arg)
 
 
