@@ -47,6 +47,11 @@ pub struct InferOptions {
     pub max_integer_codes: u64,
     /// Name recorded in the schema.
     pub name: Option<String>,
+    /// Keep the exact values of numeric text with decimals (at most `max_categories` of
+    /// them) as ordered categories instead of binning them: a disclosure-risk assessment
+    /// must group on the values actually released, not on bins (default false; `RiskJob`
+    /// sets it when it infers).
+    pub exact_values: bool,
 }
 
 impl Default for InferOptions {
@@ -56,6 +61,7 @@ impl Default for InferOptions {
             float_bins: 20,
             max_integer_codes: 1_000_000,
             name: None,
+            exact_values: false,
         }
     }
 }
@@ -447,6 +453,24 @@ impl ColumnState {
             return datetime_kind(a, b, self.finest_step);
         }
         if self.all_float {
+            if opts.exact_values
+                && let Some(set) = &self.distinct
+            {
+                let mut values: Vec<String> = set.iter().cloned().collect();
+                values.sort_by(|a, b| {
+                    let num = |s: &str| values::parse_f64(s.trim()).unwrap_or(f64::NAN);
+                    num(a).total_cmp(&num(b)).then_with(|| a.cmp(b))
+                });
+                *description = Some(
+                    "numbers kept as their exact values (risk is measured on what is \
+                     released, not on bins)"
+                        .into(),
+                );
+                return ColumnKind::Categorical {
+                    values,
+                    ordered: true,
+                };
+            }
             let (min, max) = self.float_range.expect("non-null seen");
             return ColumnKind::Float {
                 min,
@@ -455,6 +479,17 @@ impl ColumnState {
             };
         }
         match &self.distinct {
+            // Mostly unique text is an identifier (a local patient id, a case number), not
+            // a category: never encoded, so never summarised or grouped on value by value.
+            Some(set) if set.len() > 100 && set.len() as u64 * 2 > self.non_null => {
+                *description = Some(format!(
+                    "{} distinct values in {} rows: likely an identifier; treated as text, \
+                     not encoded (declare it categorical in the schema if it is not)",
+                    set.len(),
+                    self.non_null
+                ));
+                ColumnKind::Text
+            }
             Some(set) => {
                 let mut values: Vec<String> = set.iter().cloned().collect();
                 values.sort_by(|a, b| natural_cmp(a, b));

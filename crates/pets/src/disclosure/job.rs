@@ -273,7 +273,11 @@ impl RiskJob {
             Some(s) => s.clone(),
             None => {
                 warnings.push(Warning::inferred_schema());
-                source.infer_schema()?
+                // Grouped on exact values, not bins: the risk of what is released.
+                source.infer_schema_with(crate::data::InferOptions {
+                    exact_values: true,
+                    ..Default::default()
+                })?
             }
         };
         let (schema, generalised) = self.generalised_schema(schema)?;

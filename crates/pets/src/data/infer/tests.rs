@@ -220,3 +220,48 @@ fn numeric_identifiers_held_as_text_are_text() {
     );
     assert_eq!(s.column("nhs_number").unwrap().kind, ColumnKind::Text);
 }
+
+#[test]
+fn risk_inference_keeps_exact_numbers_and_mostly_unique_text_is_an_identifier() {
+    let density: Vec<String> = (0..400).map(|i| format!("{}.5", i % 150)).collect();
+    let ids: Vec<String> = (0..400).map(|i| format!("P{:05}", i * 7)).collect();
+    let b = batch(vec![
+        (
+            "density",
+            text(&density.iter().map(|s| Some(s.as_str())).collect::<Vec<_>>()),
+        ),
+        (
+            "patient",
+            text(&ids.iter().map(|s| Some(s.as_str())).collect::<Vec<_>>()),
+        ),
+    ]);
+    // Default (synthesis, DP drafts): floats are binned.
+    let binned = infer(std::slice::from_ref(&b), InferOptions::default());
+    assert!(matches!(binned.columns[0].kind, ColumnKind::Float { .. }));
+    // Risk: the 150 exact values, in numeric order, ordered.
+    let exact = infer(
+        &[b],
+        InferOptions {
+            exact_values: true,
+            ..Default::default()
+        },
+    );
+    match &exact.columns[0].kind {
+        ColumnKind::Categorical { values, ordered } => {
+            assert_eq!(values.len(), 150);
+            assert_eq!(&values[..3], ["0.5", "1.5", "2.5"]);
+            assert_eq!(values[10], "10.5"); // numeric, not text, order
+            assert!(*ordered);
+        }
+        k => panic!("{k:?}"),
+    }
+    for s in [&binned, &exact] {
+        assert_eq!(
+            s.columns[1].kind,
+            ColumnKind::Text,
+            "ids are never categories"
+        );
+        let why = s.columns[1].description.as_deref().unwrap();
+        assert!(why.contains("identifier"), "{why}");
+    }
+}
