@@ -150,6 +150,25 @@ pub struct RiskArgs {
 
 /// Run `pets risk`; `Ok(true)` when every check passed.
 pub fn run(args: &RiskArgs) -> Result<bool, CliError> {
+    for (flag, out) in [("--report", &args.report), ("--json", &args.json)] {
+        if let Some(out) = out {
+            let mut inputs: Vec<(&str, &std::path::Path)> = vec![("data file", &args.data)];
+            for (name, p) in [
+                ("--schema", &args.schema),
+                ("--population", &args.population),
+                ("--attacker", &args.attacker),
+                ("--hierarchy", &args.hierarchy),
+            ] {
+                if let Some(p) = p {
+                    inputs.push((name, p));
+                }
+            }
+            crate::exit::refuse_clobber(flag, out, &inputs)?;
+        }
+    }
+    if let (Some(a), Some(b)) = (&args.report, &args.json) {
+        crate::exit::refuse_clobber("--json", b, &[("--report", a)])?;
+    }
     let schema = args.schema.as_ref().map(Schema::load).transpose()?;
     let config = RiskConfig {
         quasi_identifiers: args.qi.clone(),

@@ -17,7 +17,13 @@ pub enum SchemaCommand {
     Infer(InferArgs),
     /// Check that every row of a file fits a schema (exit 3 and the first bad value if not).
     Check(CheckArgs),
+    /// Print the schema reference: every field, the kinds, text-file options, examples
+    /// (the same page as docs/schema.md; its examples are tested).
+    Explain,
 }
+
+/// The schema reference (`docs/schema.md`), built into the binary.
+const SCHEMA_REFERENCE: &str = include_str!("../../../docs/schema.md");
 
 /// Options of `pets schema infer`.
 #[derive(Debug, Args)]
@@ -89,6 +95,10 @@ pub fn warn_domain_from_data(schema: &Schema) {
 /// Run a schema command.
 pub fn run(cmd: &SchemaCommand) -> Result<ExitCode, CliError> {
     match cmd {
+        SchemaCommand::Explain => {
+            print!("{SCHEMA_REFERENCE}");
+            Ok(ExitCode::SUCCESS)
+        }
         SchemaCommand::Infer(a) => {
             if let Some(out) = &a.out {
                 crate::exit::refuse_clobber("--out", out, &[("data file", &a.file)])?;

@@ -131,6 +131,17 @@ fn corpus() -> Vec<Case> {
             2,
             &["destroy"],
         ),
+        case(
+            "risk {d} --schema {s} --qi age --report {d}",
+            2,
+            &["destroy"],
+        ),
+        case(
+            "risk {d} --schema {s} --qi age --report {o}/r.html --json {o}/r.html",
+            2,
+            &["destroy"],
+        ),
+        case("schema explain", 0, &["null_values", "column_names"]),
         // Columns the data or schema lack.
         case("risk {d} --schema {s} --qi nope", 3, &["nope"]),
         case(
