@@ -132,6 +132,11 @@ impl DpSession {
         self.session.alpha()
     }
 
+    /// The core's warning when the total budget protects next to nothing (epsilon > 10).
+    fn weak_budget_warning(&self) -> Option<String> {
+        self.session.total().weak_budget_warning().map(|w| w.message)
+    }
+
     /// The receipt of the charge to the persistent budget file, as JSON (`None` without one).
     fn budget_receipt(&self) -> Option<String> {
         self.receipt.clone()

@@ -346,3 +346,13 @@ def test_result_object(ae, schema):
     with pytest.raises(TypeError, match="not a single number"):
         float(t)
     assert "spent" in repr(s)
+
+
+def test_a_budget_that_protects_nothing_is_announced():
+    with pytest.warns(UserWarning, match="almost no protection"):
+        pets.dp.Session(epsilon=1e308)
+    with pytest.warns(UserWarning, match="almost no protection"):
+        pets.dp.Session(rho=100.0, delta=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pets.dp.Session(epsilon=1.0)

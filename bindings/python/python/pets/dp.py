@@ -394,6 +394,9 @@ class Session:
             raise TypeError("split_evenly_over must be an int or None")
         store = None if budget is None else to_path(budget, "budget")
         self._native = _native.DpSession(eps, r, d, a, split_evenly_over, store)
+        weak = self._native.weak_budget_warning()
+        if weak is not None:
+            warnings.warn(weak, UserWarning, stacklevel=2)
         self._defaults: dict[str, Any] = {}
         self._defaults = self._common(schema, id_column, max_rows_per_person, seed, noise)
 
