@@ -134,7 +134,10 @@ impl DpSession {
 
     /// The core's warning when the total budget protects next to nothing (epsilon > 10).
     fn weak_budget_warning(&self) -> Option<String> {
-        self.session.total().weak_budget_warning().map(|w| w.message)
+        self.session
+            .total()
+            .weak_budget_warning()
+            .map(|w| w.message)
     }
 
     /// The receipt of the charge to the persistent budget file, as JSON (`None` without one).
