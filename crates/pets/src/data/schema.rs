@@ -127,6 +127,50 @@ impl From<BinningFile> for Binning {
     }
 }
 
+/// Refuse a column key its kind does not have (`"minn"`, `"value"`, `"bin"`): serde cannot
+/// (a column's kind is flattened into it, and `deny_unknown_fields` does not combine with
+/// `flatten`), and a misspelt key silently dropped would change what is released.
+fn check_column_keys(raw: &serde_json::Value) -> Result<(), DataError> {
+    const COMMON: &[&str] = &[
+        "name",
+        "kind",
+        "nullable",
+        "role",
+        "description",
+        "domain_from_data",
+    ];
+    let Some(columns) = raw.get("columns").and_then(|c| c.as_array()) else {
+        return Ok(());
+    };
+    for column in columns {
+        let Some(map) = column.as_object() else {
+            continue;
+        };
+        let kind = map.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+        let own: &[&str] = match kind {
+            "categorical" => &["values", "ordered"],
+            "integer" | "float" => &["min", "max", "bins"],
+            "date" | "datetime" => &["min", "max", "granularity", "format"],
+            _ => &[],
+        };
+        if let Some(key) = map
+            .keys()
+            .find(|k| !COMMON.contains(&k.as_str()) && !own.contains(&k.as_str()))
+        {
+            let mut allowed: Vec<&str> = COMMON.iter().chain(own).copied().collect();
+            allowed.sort_unstable();
+            return Err(DataError::InvalidSchema {
+                column: map.get("name").and_then(|n| n.as_str()).map(str::to_string),
+                reason: format!(
+                    "unknown key {key:?} for a {kind} column; the keys are {}",
+                    allowed.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Categorical labels from a schema file: strings, or whole numbers written as numbers
 /// (integer-coded categories such as ethnicity or sex codes), kept as their decimal text.
 fn labels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -483,6 +527,7 @@ fn validate_binning(bins: &Binning, min: f64, max: f64) -> Result<(), String> {
 
 /// A declared table: an ordered list of columns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Schema {
     /// Schema file format version ([`SCHEMA_FORMAT_VERSION`]).
     #[serde(default = "default_version")]
@@ -547,20 +592,25 @@ impl Schema {
 
     /// Parse and validate a JSON schema.
     pub fn from_json(text: &str) -> Result<Self, DataError> {
-        let s: Schema = serde_json::from_str(text).map_err(|e| DataError::SchemaParse {
+        let parse = |e: serde_json::Error| DataError::SchemaParse {
             format: "JSON",
             message: e.to_string(),
-        })?;
+        };
+        // Keys first: a misspelt key is named rather than reported as a missing one.
+        check_column_keys(&serde_json::from_str(text).map_err(parse)?)?;
+        let s: Schema = serde_json::from_str(text).map_err(parse)?;
         s.validate()?;
         Ok(s)
     }
 
     /// Parse and validate a TOML schema (`[[columns]]` tables).
     pub fn from_toml(text: &str) -> Result<Self, DataError> {
-        let s: Schema = toml::from_str(text).map_err(|e| DataError::SchemaParse {
+        let parse = |e: toml::de::Error| DataError::SchemaParse {
             format: "TOML",
             message: e.to_string(),
-        })?;
+        };
+        check_column_keys(&toml::from_str(text).map_err(parse)?)?;
+        let s: Schema = toml::from_str(text).map_err(parse)?;
         s.validate()?;
         Ok(s)
     }

@@ -190,6 +190,20 @@ fn invalid_schemas_are_refused_with_reasons() {
             .contains("version 9")
     );
     assert!(invalid(r#"{"columns": [{"name": "a", "kind": "wibble"}]}"#).contains("JSON"));
+    // Misspelt keys are refused, not dropped.
+    let e = invalid(r#"{"columns": [{"name": "age", "kind": "integer", "min": 0, "maxx": 9}]}"#);
+    assert!(
+        e.contains("\"maxx\"") && e.contains("age") && e.contains("max"),
+        "{e}"
+    );
+    let e = invalid(r#"{"column": [{"name": "a", "kind": "text"}]}"#);
+    assert!(e.contains("column"), "{e}");
+    let e = Schema::from_toml(
+        "[[columns]]\nname = \"a\"\nkind = \"text\"\nrole = \"other\"\nvalues = [\"x\"]\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("\"values\" for a text column"), "{e}");
 }
 
 #[test]
