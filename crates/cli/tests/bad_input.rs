@@ -174,13 +174,9 @@ fn expand(args: &str, dir: &Path, data: &Path, schema: &Path, model: &Path) -> V
 
 #[test]
 fn every_bad_input_is_a_clear_error_with_nothing_left_behind() {
-    let (dir, parquet, schema) = ae(2_000, 5);
+    let (dir, _parquet, schema) = ae(2_000, 5);
     // A CSV copy, so the text-file paths are exercised too.
     let data = dir.path().join("ae.csv");
-    let o = pets(&["synth", "sample", "--help"]);
-    assert!(o.status.success());
-    let conv = pets(&["schema", "check", p(&parquet), "--schema", p(&schema)]);
-    assert!(conv.status.success(), "{}", text(&conv));
     let generated = pets(&[
         "datasets",
         "generate",
@@ -194,22 +190,7 @@ fn every_bad_input_is_a_clear_error_with_nothing_left_behind() {
     assert!(generated.status.success(), "{}", text(&generated));
     std::fs::write(dir.path().join("q.toml"), SPEC).unwrap();
     let model = dir.path().join("model.json");
-    let fit = pets(&[
-        "synth",
-        "fit",
-        p(&data),
-        "--schema",
-        p(&schema),
-        "--epsilon",
-        "1",
-        "--delta",
-        "1e-9",
-        "--columns",
-        "age_band,sex",
-        "--out",
-        p(&model),
-    ]);
-    assert!(fit.status.success(), "{}", text(&fit));
+    fit(&data, &schema, "1", "age_band,sex", &model);
     let out = dir.path().join("out");
     let mut failures = Vec::new();
     for c in corpus() {
@@ -274,22 +255,7 @@ fn listing(dir: &Path) -> Vec<String> {
 fn tampered_model_files_are_refused_not_sampled() {
     let (dir, data, schema) = ae(1_000, 6);
     let model = dir.path().join("model.json");
-    let fit = pets(&[
-        "synth",
-        "fit",
-        p(&data),
-        "--schema",
-        p(&schema),
-        "--epsilon",
-        "2",
-        "--delta",
-        "1e-9",
-        "--columns",
-        "age_band,sex,arrival_mode",
-        "--out",
-        p(&model),
-    ]);
-    assert!(fit.status.success(), "{}", text(&fit));
+    fit(&data, &schema, "2", "age_band,sex,arrival_mode", &model);
     let good: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     type Tamper = Box<dyn Fn(&mut serde_json::Value)>;
@@ -327,4 +293,24 @@ fn tampered_model_files_are_refused_not_sampled() {
         assert!(text(&o).contains(says), "{says}: {}", text(&o));
         assert!(!out.exists(), "{says}: a sample was written");
     }
+}
+
+/// Fit an MST model of `columns` at (`epsilon`, 1e-9) to `out`.
+fn fit(data: &Path, schema: &Path, epsilon: &str, columns: &str, out: &Path) {
+    let o = pets(&[
+        "synth",
+        "fit",
+        p(data),
+        "--schema",
+        p(schema),
+        "--epsilon",
+        epsilon,
+        "--delta",
+        "1e-9",
+        "--columns",
+        columns,
+        "--out",
+        p(out),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
 }
