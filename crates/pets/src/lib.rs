@@ -37,6 +37,7 @@
 //!
 //! See `ARCHITECTURE.md` at the repository root for the map.
 
+pub mod anonymise;
 pub mod data;
 pub mod disclosure;
 #[cfg(feature = "dp")]

@@ -26,6 +26,8 @@ pub use encode::{
 pub use error::{DataError, Result};
 pub use infer::{InferOptions, SchemaInferrer, infer_schema};
 pub use io::CsvDialect;
-pub use schema::{Binning, ColumnKind, ColumnSpec, DateGranularity, Role, Schema, TimeGranularity};
+pub use schema::{
+    Binning, ColumnKind, ColumnSpec, DateGranularity, HierarchySpec, Role, Schema, TimeGranularity,
+};
 pub use source::{Encoded, TableSource};
 pub use summary::{ColumnSummary, TableSummary};

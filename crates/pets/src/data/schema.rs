@@ -28,6 +28,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::DataError;
 
+mod hierarchy;
+pub use hierarchy::HierarchySpec;
+
 /// Version of the schema file format written by this crate.
 pub const SCHEMA_FORMAT_VERSION: u32 = 1;
 
@@ -138,6 +141,7 @@ fn check_column_keys(raw: &serde_json::Value) -> Result<(), DataError> {
         "role",
         "description",
         "domain_from_data",
+        "hierarchy",
     ];
     let Some(columns) = raw.get("columns").and_then(|c| c.as_array()) else {
         return Ok(());
@@ -349,6 +353,10 @@ pub struct ColumnSpec {
     /// set of values present, and DP results built on it say so.
     #[serde(default, skip_serializing_if = "is_false")]
     pub domain_from_data: bool,
+    /// How the column may be coarsened for release (see [`HierarchySpec`]); used by
+    /// [`crate::anonymise`], ignored elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hierarchy: Option<HierarchySpec>,
 }
 
 impl ColumnSpec {
@@ -361,6 +369,7 @@ impl ColumnSpec {
             role: Role::Other,
             description: None,
             domain_from_data: false,
+            hierarchy: None,
         }
     }
 

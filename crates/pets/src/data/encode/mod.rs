@@ -171,6 +171,55 @@ pub(crate) fn label(spec: &ColumnSpec, book: &CodeBook, code: u32) -> String {
     }
 }
 
+/// The numeric range `[lo, hi)` a domain code of an integer or float column stands for (an
+/// unbinned integer `v` is `[v, v + 1)`); `None` for other kinds and for the null and
+/// "other" codes.
+pub(crate) fn code_range(spec: &ColumnSpec, book: &CodeBook, code: u32) -> Option<(f64, f64)> {
+    if code >= book.n_values {
+        return None;
+    }
+    match ColumnCodec::new(spec)? {
+        ColumnCodec::Integer {
+            min, edges: None, ..
+        } => {
+            let v = (min + i64::from(code)) as f64;
+            Some((v, v + 1.0))
+        }
+        ColumnCodec::Integer { edges: Some(e), .. } | ColumnCodec::Float { edges: e, .. } => {
+            Some(e.bounds(code))
+        }
+        _ => None,
+    }
+}
+
+/// The first instant of a domain code of a date (at midnight) or datetime column; `None`
+/// for other kinds and for the null and "other" codes.
+pub(crate) fn code_start(
+    spec: &ColumnSpec,
+    book: &CodeBook,
+    code: u32,
+) -> Option<chrono::NaiveDateTime> {
+    if code >= book.n_values {
+        return None;
+    }
+    match &spec.kind {
+        ColumnKind::Date {
+            min,
+            max,
+            granularity,
+            ..
+        } => Some(
+            super::decode::date_period(*min, *max, *granularity, code)
+                .0
+                .and_time(chrono::NaiveTime::MIN),
+        ),
+        ColumnKind::Datetime {
+            min, granularity, ..
+        } => Some(*min + chrono::TimeDelta::seconds(i64::from(code) * granularity.seconds())),
+        _ => None,
+    }
+}
+
 /// A table encoded against a schema: one code vector per column, all of `n_rows` rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodedTable {

@@ -155,3 +155,66 @@ impl EquivalenceClasses {
         v
     }
 }
+
+impl EquivalenceClasses {
+    /// The classes after recoding every quasi-identifier at once: position `j`'s codes go
+    /// through `maps[j]` (old code -> new code) into `columns[j]`. Derived from the classes
+    /// without touching the rows, like [`EquivalenceClasses::generalise`] for all columns.
+    pub fn recode(
+        &self,
+        columns: Vec<ClassColumn>,
+        maps: &[Vec<u32>],
+    ) -> Result<EquivalenceClasses, ClassesError> {
+        let w = self.layout.width();
+        if columns.len() != w || maps.len() != w {
+            return Err(ClassesError::InvalidArgument {
+                name: "maps",
+                reason: format!("give one column and one map per quasi-identifier ({w})"),
+            });
+        }
+        for ((old, new), map) in self.layout.quasi_identifiers.iter().zip(&columns).zip(maps) {
+            if map.len() != old.cardinality as usize || map.iter().any(|&c| c >= new.cardinality) {
+                return Err(ClassesError::InvalidArgument {
+                    name: "maps",
+                    reason: format!(
+                        "the map of {:?} must send each of its {} codes below {}",
+                        old.name, old.cardinality, new.cardinality
+                    ),
+                });
+            }
+        }
+        let layout = ClassLayout::new(columns, self.layout.sensitive.clone());
+        Ok(self.regroup(layout, |src, dst| {
+            for ((d, &s), map) in dst.iter_mut().zip(src).zip(maps) {
+                *d = map[s as usize];
+            }
+        }))
+    }
+
+    /// Only the classes `keep` accepts (e.g. those a release does not suppress); the record
+    /// count and the sensitive attribute's totals are those of the classes kept.
+    pub fn retain(&self, keep: impl Fn(&super::ClassView<'_>) -> bool) -> EquivalenceClasses {
+        let layout = self.layout.clone();
+        let keep_s = layout.sensitive.is_some();
+        let mut acc = Accumulator::new(&layout, self.n_classes() / 2 + 1);
+        let mut n_records = 0u64;
+        let mut totals = vec![0u64; self.sensitive_totals.len()];
+        for c in self.iter().filter(|c| keep(c)) {
+            let idx = acc.class_index(c.key, c.codes());
+            acc.sizes[idx] += c.size;
+            n_records += c.size;
+            if keep_s {
+                for (&s, &n) in c.sensitive_codes.iter().zip(c.sensitive_counts) {
+                    *acc.pairs.entry(pair_key(idx, s)).or_insert(0) += n;
+                    totals[s as usize] += n;
+                }
+            }
+        }
+        let mut out = acc.finish(layout);
+        out.n_records = n_records;
+        if keep_s {
+            out.sensitive_totals = totals;
+        }
+        out
+    }
+}

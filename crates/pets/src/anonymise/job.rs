@@ -1,0 +1,510 @@
+//! [`AnonymiseJob`]: from an extract and the models it must meet to the least-loss release.
+//!
+//! The one pipeline behind `pets anonymise` and `pets.anonymise`:
+//!
+//! 1. the source pinned and the schema declared (or inferred on exact values, warned);
+//! 2. quasi-identifiers and sensitive attribute from the options or the schema's roles, the
+//!    models validated ([`RiskConfig::validate`]), the options checked, all before a row is
+//!    read;
+//! 3. the quasi-identifiers and the sensitive attribute encoded (one streamed pass) and
+//!    grouped into the bottom node's classes;
+//! 4. each quasi-identifier's hierarchy resolved (given here, else the schema's, else a
+//!    default announced as a warning);
+//! 5. the search ([`super::search`]), each candidate verified on the records it keeps by the
+//!    assessment `pets risk` runs when the models need it;
+//! 6. the risk before and after (the same assessment), and, when an output is asked for,
+//!    the release written ([`super::apply`]) with its schema and record.
+//!
+//! ```
+//! use pets::prelude::*;
+//! use pets::anonymise::AnonymiseJob;
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("ae.csv");
+//! # let mut text = String::from("age,sex\n");
+//! # for i in 0..60 { text.push_str(&format!("{},{}\n", 20 + i % 30, if i % 2 == 0 { "F" } else { "M" })); }
+//! # std::fs::write(&path, text).unwrap();
+//! let schema = Schema::from_json(r#"{"columns": [
+//!     {"name": "age", "kind": "integer", "min": 0, "max": 99, "role": "quasi_identifier",
+//!      "hierarchy": {"bands": {"widths": [5, 10, 20]}}},
+//!     {"name": "sex", "kind": "categorical", "values": ["F", "M"], "role": "quasi_identifier"}
+//! ]}"#)?;
+//! let outcome = AnonymiseJob::new(TableSource::file(&path), RiskConfig { k: 5, ..Default::default() })
+//!     .schema(schema)
+//!     .suppression_limit(0.0)
+//!     .run()?;
+//! assert!(outcome.after.passed);
+//! assert_eq!(outcome.record.quasi_identifiers[0].level_name, "bands of 10");
+//! # Ok::<(), pets::anonymise::AnonymiseError>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::AnonymiseError;
+use super::apply::{ColumnRecord, ReleaseRecord, SuppressedRows, Transformation};
+use super::hierarchy::ColumnHierarchy;
+use super::loss::{LossMeasure, LossModel};
+use super::search::{BaseClasses, ClassRule, Lattice, SearchLimits, SearchResult};
+use crate::data::{EncodeOptions, EncodedTable, HierarchySpec, Schema, TableSource};
+use crate::disclosure::{ClassColumn, EquivalenceClasses, RiskConfig, RiskReport, assess_classes};
+use crate::error::{Warning, WarningKind};
+
+/// The anonymisation of one extract, configured once and run by every front door.
+#[derive(Debug, Clone)]
+pub struct AnonymiseJob {
+    source: TableSource,
+    config: RiskConfig,
+    schema: Option<Schema>,
+    hierarchies: BTreeMap<String, HierarchySpec>,
+    hierarchy_dir: Option<PathBuf>,
+    suppression_limit: f64,
+    measure: LossMeasure,
+    front_slack: f64,
+    output: Option<PathBuf>,
+    suppressed_rows: SuppressedRows,
+}
+
+/// What an [`AnonymiseJob`] returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnonymiseOutcome {
+    /// The optimum, the trade-off front and the search's counts.
+    pub search: SearchResult,
+    /// Each quasi-identifier's hierarchy (level names; labels omitted from JSON).
+    pub hierarchies: Vec<HierarchySummary>,
+    /// The risk of the extract as it is.
+    pub before: RiskReport,
+    /// The risk of the release (the optimum's kept records).
+    pub after: RiskReport,
+    /// What was done (and written, when an output was given).
+    pub record: ReleaseRecord,
+    /// The release's schema (categorical quasi-identifiers over their released labels).
+    pub release_schema: Schema,
+    /// Warnings (default hierarchies, an inferred schema, ...).
+    pub warnings: Vec<Warning>,
+}
+
+/// A hierarchy as reports show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HierarchySummary {
+    /// The column.
+    pub column: String,
+    /// Level names, finest first.
+    pub levels: Vec<String>,
+    /// Number of groups at each level.
+    pub groups: Vec<u32>,
+    /// Whether pets chose it (none was declared).
+    pub defaulted: bool,
+}
+
+impl AnonymiseJob {
+    /// Anonymise `source` to meet the models of `config` (quasi-identifiers and sensitive
+    /// attribute default to the schema's roles). Defaults: at most 5% of records suppressed
+    /// and removed, the `loss` measure, a front of nodes within 1.5 times the optimum's loss.
+    pub fn new(source: impl Into<TableSource>, config: RiskConfig) -> AnonymiseJob {
+        AnonymiseJob {
+            source: source.into(),
+            config,
+            schema: None,
+            hierarchies: BTreeMap::new(),
+            hierarchy_dir: None,
+            suppression_limit: 0.05,
+            measure: LossMeasure::Loss,
+            front_slack: 0.5,
+            output: None,
+            suppressed_rows: SuppressedRows::Remove,
+        }
+    }
+
+    /// The declared schema (without one, it is inferred from the data, with a warning).
+    pub fn schema(mut self, schema: Schema) -> AnonymiseJob {
+        self.schema = Some(schema);
+        self
+    }
+
+    /// The declared schema, if any.
+    pub fn schema_opt(mut self, schema: Option<Schema>) -> AnonymiseJob {
+        self.schema = schema;
+        self
+    }
+
+    /// The hierarchy of `column` (over the schema's, if it declares one).
+    pub fn hierarchy(mut self, column: impl Into<String>, spec: HierarchySpec) -> AnonymiseJob {
+        self.hierarchies.insert(column.into(), spec);
+        self
+    }
+
+    /// Parse `COLUMN=SPEC` entries (`age=5,10,20;top=90`, `arrival_datetime=day,month`,
+    /// `postcode_district=postcode`, `ethnicity=@eth.csv`), as the CLI takes them.
+    pub fn hierarchy_entries(mut self, entries: &[String]) -> Result<AnonymiseJob, AnonymiseError> {
+        for entry in entries.iter().filter(|e| !e.trim().is_empty()) {
+            let (name, spec) = entry
+                .split_once('=')
+                .ok_or_else(|| AnonymiseError::Invalid {
+                    column: None,
+                    message: format!(
+                        "hierarchy {entry:?}: expected COLUMN=SPEC, e.g. age=5,10,20 or \
+                     arrival_datetime=day,month,year"
+                    ),
+                })?;
+            let spec = HierarchySpec::parse(spec).map_err(|e| AnonymiseError::Hierarchy {
+                column: name.trim().to_string(),
+                message: e.to_string(),
+            })?;
+            self = self.hierarchy(name.trim(), spec);
+        }
+        Ok(self)
+    }
+
+    /// Where relative hierarchy CSV paths are read from (default: the working directory;
+    /// the CLI passes the schema file's directory for hierarchies the schema declares).
+    pub fn hierarchy_dir(mut self, dir: impl Into<PathBuf>) -> AnonymiseJob {
+        self.hierarchy_dir = Some(dir.into());
+        self
+    }
+
+    /// Largest share of records that may be suppressed, in `[0, 1]`.
+    pub fn suppression_limit(mut self, share: f64) -> AnonymiseJob {
+        self.suppression_limit = share;
+        self
+    }
+
+    /// The information-loss measure minimised.
+    pub fn measure(mut self, measure: LossMeasure) -> AnonymiseJob {
+        self.measure = measure;
+        self
+    }
+
+    /// How far above the optimum's loss the trade-off front reaches (0.5: 1.5 times).
+    pub fn front_slack(mut self, slack: f64) -> AnonymiseJob {
+        self.front_slack = slack;
+        self
+    }
+
+    /// Write the release to `path` (.csv, .tsv, .parquet).
+    pub fn output(mut self, path: impl Into<PathBuf>) -> AnonymiseJob {
+        self.output = Some(path.into());
+        self
+    }
+
+    /// Remove or mask the records of suppressed classes.
+    pub fn suppressed_rows(mut self, mode: SuppressedRows) -> AnonymiseJob {
+        self.suppressed_rows = mode;
+        self
+    }
+
+    fn check_options(&self) -> Result<(), AnonymiseError> {
+        let bad = |message: String| AnonymiseError::Invalid {
+            column: None,
+            message,
+        };
+        if !(0.0..=1.0).contains(&self.suppression_limit) {
+            return Err(bad(format!(
+                "the suppression limit is a share of records between 0 and 1 (0.05 = 5%), not {}",
+                self.suppression_limit
+            )));
+        }
+        if !(self.front_slack.is_finite() && self.front_slack >= 0.0) {
+            return Err(bad(format!(
+                "the front slack must be a non-negative number, not {}",
+                self.front_slack
+            )));
+        }
+        Ok(())
+    }
+
+    /// Run the search (and write the release when an output was given).
+    pub fn run(&self) -> Result<AnonymiseOutcome, AnonymiseError> {
+        self.check_options()?;
+        let (source, mut warnings) = self.source.pinned(self.schema.as_ref())?;
+        let schema = match &self.schema {
+            Some(s) => s.clone(),
+            None => {
+                warnings.push(Warning::inferred_schema());
+                source.infer_schema_with(crate::data::InferOptions {
+                    exact_values: true,
+                    ..Default::default()
+                })?
+            }
+        };
+        let mut config = self.config.clone().with_roles_from(&schema);
+        // The search and its verification need the one-pass measures only; the full report
+        // (scenarios, SUDA, what-if) is `pets risk`'s.
+        config.scenarios = false;
+        config.suda = false;
+        config.what_if = false;
+        config.validate()?;
+        for name in config
+            .quasi_identifiers
+            .iter()
+            .chain(config.sensitive.iter())
+        {
+            schema.column(name)?;
+        }
+        if let Some(name) = self
+            .hierarchies
+            .keys()
+            .find(|n| !config.quasi_identifiers.contains(n))
+        {
+            return Err(AnonymiseError::Invalid {
+                column: Some(name.clone()),
+                message: format!(
+                    "a hierarchy is given for {name:?}, which is not a quasi-identifier ({}); \
+                     add it with --qi or drop the hierarchy",
+                    config.quasi_identifiers.join(", ")
+                ),
+            });
+        }
+        if let Some(path) = &self.output
+            && let TableSource::File { path: input, .. } = &source
+            && same_file(path, input)
+        {
+            return Err(AnonymiseError::Invalid {
+                column: None,
+                message: format!("the release {} would overwrite the input", path.display()),
+            });
+        }
+
+        let mut columns = config.quasi_identifiers.clone();
+        columns.extend(config.sensitive.iter().cloned());
+        let table: EncodedTable = source
+            .encode(
+                &schema,
+                EncodeOptions {
+                    columns: Some(columns),
+                    ..Default::default()
+                },
+                &[],
+                None,
+            )?
+            .table;
+        if table.n_rows() == 0 {
+            return Err(crate::disclosure::ConfigError::EmptyData.into());
+        }
+
+        let mut hierarchies = Vec::with_capacity(config.quasi_identifiers.len());
+        for qi in &config.quasi_identifiers {
+            let column = table.column(qi)?;
+            let spec = self
+                .hierarchies
+                .get(qi)
+                .or(schema.column(qi)?.hierarchy.as_ref());
+            let from_schema = !self.hierarchies.contains_key(qi);
+            let dir = if from_schema {
+                self.hierarchy_dir.as_deref()
+            } else {
+                None
+            };
+            let h = ColumnHierarchy::resolve(column, spec, dir)?;
+            if h.defaulted {
+                warnings.push(
+                    Warning::new(
+                        WarningKind::Note,
+                        format!(
+                            "{qi}: no hierarchy declared; using {} (declare \"hierarchy\" in \
+                             the schema or pass --hierarchy {qi}=...)",
+                            h.describe()
+                        ),
+                    )
+                    .on(qi.clone()),
+                );
+            }
+            hierarchies.push(h);
+        }
+
+        let classes = EquivalenceClasses::compute(
+            &table,
+            &config.quasi_identifiers,
+            config.sensitive.as_deref(),
+        )?;
+        let n = classes.n_records();
+        let q: Vec<f64> = classes
+            .sensitive_totals()
+            .iter()
+            .map(|&c| c as f64 / n as f64)
+            .collect();
+        let sensitive_ordered = classes
+            .layout()
+            .sensitive
+            .as_ref()
+            .is_some_and(|s| s.ordered);
+        let rule = ClassRule::new(&config, q, sensitive_ordered)?;
+        let counts: Vec<Vec<u64>> = config
+            .quasi_identifiers
+            .iter()
+            .map(|qi| table.column(qi).map(|c| c.counts()))
+            .collect::<Result<_, _>>()?;
+        let loss = LossModel::new(self.measure, &hierarchies, &counts, n);
+        let base = BaseClasses::new(&classes);
+        let lattice = Lattice::new(&hierarchies, &base, &rule, &loss)?;
+        let limits = SearchLimits {
+            suppression_limit: self.suppression_limit,
+            max_average_risk: config.max_average_risk,
+            front_slack: self.front_slack,
+        };
+        let kept = |levels: &[usize]| -> Result<EquivalenceClasses, AnonymiseError> {
+            let recoded = recode(&classes, &hierarchies, levels)?;
+            Ok(recoded.retain(|c| {
+                rule.size_passes(c.size)
+                    && (!rule.needs_sensitive()
+                        || rule.sensitive_passes(c.sensitive_codes, c.sensitive_counts, c.size))
+            }))
+        };
+        let verify = |levels: &[usize]| -> Result<bool, AnonymiseError> {
+            let k = kept(levels)?;
+            if k.n_records() == 0 {
+                return Ok(false);
+            }
+            Ok(assess_classes(&k, &config, None)?.passed)
+        };
+        let search = lattice.search(&limits, &verify)?;
+
+        let before = assess_classes(&classes, &config, None)?;
+        let levels = search.optimum.levels.clone();
+        let after_classes = kept(&levels)?;
+        let mut after = assess_classes(&after_classes, &config, None)?;
+        let described: Vec<String> = hierarchies
+            .iter()
+            .zip(&levels)
+            .map(|(h, &l)| format!("{} to {}", h.column, h.levels[l].name))
+            .collect();
+        after.summary.insert(
+            0,
+            format!(
+                "Assessed as released: {}; {} record(s) in failing groups suppressed.",
+                described.join(", "),
+                search.optimum.suppressed_records
+            ),
+        );
+
+        let recoded = recode(&classes, &hierarchies, &levels)?;
+        let mut transformation = Transformation {
+            hierarchies: &hierarchies,
+            levels: levels.clone(),
+            suppressed: Default::default(),
+        };
+        let suppressed_keys: Vec<u128> = recoded
+            .iter()
+            .filter(|c| {
+                !(rule.size_passes(c.size)
+                    && (!rule.needs_sensitive()
+                        || rule.sensitive_passes(c.sensitive_codes, c.sensitive_counts, c.size)))
+            })
+            .map(|c| transformation.key(c.codes()))
+            .collect();
+        transformation.suppressed.extend(suppressed_keys);
+        let (release_schema, dropped) =
+            super::apply::release_schema(&schema, &transformation, self.suppressed_rows)?;
+        let (records_out, records_suppressed) = match &self.output {
+            Some(path) => {
+                let (w, s) = super::apply::write_release(
+                    &source,
+                    &schema,
+                    &transformation,
+                    self.suppressed_rows,
+                    path,
+                )?;
+                if s != search.optimum.suppressed_records {
+                    return Err(AnonymiseError::Invalid {
+                        column: None,
+                        message: format!(
+                            "the file changed while it was read: {s} records were suppressed \
+                             on writing but {} when searching; run again",
+                            search.optimum.suppressed_records
+                        ),
+                    });
+                }
+                (w, s)
+            }
+            None => (
+                match self.suppressed_rows {
+                    SuppressedRows::Remove => n - search.optimum.suppressed_records,
+                    SuppressedRows::Mask => n,
+                },
+                search.optimum.suppressed_records,
+            ),
+        };
+        let record = ReleaseRecord {
+            pets_version: env!("CARGO_PKG_VERSION").to_string(),
+            input: source.describe(),
+            output: self.output.as_ref().map(|p| p.display().to_string()),
+            quasi_identifiers: hierarchies
+                .iter()
+                .zip(&levels)
+                .map(|(h, &l)| ColumnRecord {
+                    column: h.column.clone(),
+                    level: l,
+                    level_name: h.levels[l].name.clone(),
+                    hierarchy: h.describe(),
+                    defaulted: h.defaulted,
+                })
+                .collect(),
+            sensitive: config.sensitive.clone(),
+            models: config.clone(),
+            suppression_limit: self.suppression_limit,
+            suppressed_rows: self.suppressed_rows,
+            records_in: n,
+            records_suppressed,
+            records_out,
+            dropped_columns: dropped,
+            measure: self.measure.name().to_string(),
+            loss: search.optimum.loss,
+        };
+        Ok(AnonymiseOutcome {
+            hierarchies: hierarchies
+                .iter()
+                .map(|h| HierarchySummary {
+                    column: h.column.clone(),
+                    levels: h.levels.iter().map(|l| l.name.clone()).collect(),
+                    groups: h.levels.iter().map(|l| l.n_groups()).collect(),
+                    defaulted: h.defaulted,
+                })
+                .collect(),
+            search,
+            before,
+            after,
+            record,
+            release_schema,
+            warnings,
+        })
+    }
+}
+
+/// The classes recoded to the groups of `levels`.
+fn recode(
+    classes: &EquivalenceClasses,
+    hierarchies: &[ColumnHierarchy],
+    levels: &[usize],
+) -> Result<EquivalenceClasses, AnonymiseError> {
+    let columns: Vec<ClassColumn> = classes
+        .layout()
+        .quasi_identifiers
+        .iter()
+        .zip(hierarchies)
+        .zip(levels)
+        .map(|((c, h), &l)| {
+            let groups = h.levels[l].n_groups();
+            ClassColumn {
+                name: c.name.clone(),
+                cardinality: groups,
+                n_values: groups,
+                ordered: c.ordered,
+                kind: "categorical".into(),
+            }
+        })
+        .collect();
+    let maps: Vec<Vec<u32>> = hierarchies
+        .iter()
+        .zip(levels)
+        .map(|(h, &l)| h.levels[l].map.clone())
+        .collect();
+    Ok(classes.recode(columns, &maps)?)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}

@@ -1,0 +1,678 @@
+//! The optimal search over the generalisation lattice.
+//!
+//! A **node** is one level per quasi-identifier; the lattice orders nodes componentwise
+//! (coarser is higher). A node is evaluated from the classes of the data at the bottom node
+//! (computed once from the rows): each class's codes are mapped through the hierarchies into
+//! the node's groups and merged, so no node re-reads a row (dense cell arrays for nodes with
+//! few group combinations, a hash map otherwise; nodes in parallel with rayon).
+//!
+//! Under a node a class **passes** when it meets every per-class model of the configuration
+//! (k-anonymity, the re-identification risk threshold, l-diversity, t-closeness,
+//! (alpha,k)-anonymity, beta-likeness, delta-disclosure); failing classes are suppressed
+//! (ARX's semantics). The node is **anonymous** when the suppressed records are within the
+//! limit and, if asked, the average risk of what is kept is within its threshold.
+//!
+//! **Optimality.** The search is a branch and bound: nodes are visited in increasing order of
+//! a lower bound of their loss that never decreases up the lattice
+//! ([`super::loss`]), and it stops once the next bound reaches the best loss found. Every
+//! node it skips therefore has a loss at least the optimum's, so the result is a true
+//! optimum over the whole lattice (the tests check it against brute force).
+//!
+//! **Predictive tagging** (as in ARX's Flash, Kohlmayer et al. 2012). The size-based models
+//! (k and the risk threshold) are monotone with suppression: under a coarser node every class
+//! is a union of classes of the finer one, and a union containing a class of at least k
+//! records has at least k, so the records failing them can only shrink going up. When they
+//! alone already exceed the suppression limit at a node, every node below it fails too and is
+//! tagged without evaluation. (Entropy and recursive l-diversity, t-closeness and the other
+//! distributional models are not monotone with suppression, so they never tag.)
+//!
+//! **Verification.** t-closeness, beta-likeness and delta-disclosure compare classes with the
+//! distribution of the whole table, which suppression changes. A candidate optimum is
+//! therefore checked again on the records it keeps by the same assessment `pets risk` runs
+//! (the caller's `verify`); a candidate that fails is dropped and the search resumes, so the
+//! release it returns passes `pets risk` as written.
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use super::AnonymiseError;
+use super::hierarchy::ColumnHierarchy;
+use super::loss::{ClassTotals, LossModel};
+use crate::disclosure::beta_likeness::class_beta;
+use crate::disclosure::l_diversity::class_diversity;
+use crate::disclosure::t_closeness::{emd_equal, emd_ordered};
+use crate::disclosure::{EquivalenceClasses, GroundDistance, LVariant, RiskConfig};
+
+/// Largest lattice searched (nodes); more levels than this is a hierarchy to rethink.
+pub const MAX_LATTICE_NODES: u64 = 2_000_000;
+
+/// Group combinations up to which a node's classes are counted in a dense array.
+const DENSE_CELLS: f64 = (1u64 << 22) as f64;
+
+/// The per-class models of a configuration: what a class must meet to be kept.
+#[derive(Debug, Clone)]
+pub(crate) struct ClassRule {
+    k: u64,
+    risk_threshold: f64,
+    l: Option<(LVariant, u64, f64)>,
+    t: Option<(f64, bool)>,
+    alpha: Option<f64>,
+    beta: Option<f64>,
+    delta: Option<f64>,
+    /// The global distribution of the sensitive attribute (the table's).
+    q: Vec<f64>,
+}
+
+impl ClassRule {
+    /// The models of `config` with the sensitive attribute's global distribution `q` and
+    /// whether its values are ordered (for the ordered ground distance).
+    pub(crate) fn new(
+        config: &RiskConfig,
+        q: Vec<f64>,
+        ordered: bool,
+    ) -> Result<ClassRule, AnonymiseError> {
+        let t = match config.t {
+            None => None,
+            Some(t) => Some((
+                t,
+                match &config.ground_distance {
+                    GroundDistance::Auto => ordered,
+                    GroundDistance::Equal => false,
+                    GroundDistance::Ordered => true,
+                    GroundDistance::Hierarchical(_) => {
+                        return Err(AnonymiseError::Invalid {
+                            column: config.sensitive.clone(),
+                            message: "the search supports the equal and ordered ground distances \
+                                      for t-closeness, not the hierarchical one"
+                                .into(),
+                        });
+                    }
+                },
+            )),
+        };
+        Ok(ClassRule {
+            k: config.k,
+            risk_threshold: config.risk_threshold,
+            l: config.l.map(|l| (config.l_variant, l, config.c)),
+            t,
+            alpha: config.alpha,
+            beta: config.beta,
+            delta: config.delta,
+            q,
+        })
+    }
+
+    /// Whether the rule reads the sensitive attribute.
+    pub(crate) fn needs_sensitive(&self) -> bool {
+        self.l.is_some()
+            || self.t.is_some()
+            || self.alpha.is_some()
+            || self.beta.is_some()
+            || self.delta.is_some()
+    }
+
+    /// Whether a verdict on the kept records can differ from the one under the table's
+    /// distribution (models that compare a class with the whole).
+    pub(crate) fn needs_verification(&self) -> bool {
+        self.t.is_some() || self.beta.is_some() || self.delta.is_some()
+    }
+
+    /// The size-based models (monotone with suppression): k and the risk threshold.
+    #[inline]
+    pub(crate) fn size_passes(&self, size: u64) -> bool {
+        size >= self.k && 1.0 / size as f64 <= self.risk_threshold
+    }
+
+    /// The distributional models on a class's sparse histogram (`codes` ascending).
+    pub(crate) fn sensitive_passes(&self, codes: &[u32], counts: &[u64], size: u64) -> bool {
+        if let Some((variant, l, c)) = self.l {
+            let (distinct, entropy, ratio) = class_diversity(counts, size, l);
+            let ok = match variant {
+                LVariant::Distinct => distinct >= l,
+                LVariant::Entropy => entropy >= l as f64 * (1.0 - 1e-12),
+                LVariant::Recursive => ratio.is_some_and(|r| r < c),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        if let Some(alpha) = self.alpha {
+            let max = counts.iter().copied().max().unwrap_or(0);
+            if max as f64 / size as f64 > alpha + 1e-12 {
+                return false;
+            }
+        }
+        if let Some((t, ordered)) = self.t {
+            let d = if ordered {
+                emd_ordered(codes, counts, size, &self.q)
+            } else {
+                emd_equal(codes, counts, size, &self.q)
+            };
+            if d > t + 1e-12 {
+                return false;
+            }
+        }
+        if let Some(beta) = self.beta
+            && class_beta(codes, counts, size, &self.q) > beta + 1e-12
+        {
+            return false;
+        }
+        if let Some(delta) = self.delta {
+            let d = codes
+                .iter()
+                .zip(counts)
+                .map(|(&s, &k)| ((k as f64 / size as f64) / self.q[s as usize]).ln().abs())
+                .fold(0.0f64, f64::max);
+            if d >= delta {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The bottom node's classes, flattened for fast regrouping.
+#[derive(Debug, Clone)]
+pub(crate) struct BaseClasses {
+    width: usize,
+    tuples: Vec<u32>,
+    sizes: Vec<u64>,
+    hist_start: Vec<usize>,
+    hist_codes: Vec<u32>,
+    hist_counts: Vec<u64>,
+    sensitive_cardinality: usize,
+    n: u64,
+}
+
+impl BaseClasses {
+    pub(crate) fn new(classes: &EquivalenceClasses) -> BaseClasses {
+        let width = classes.layout().width();
+        let mut tuples = Vec::with_capacity(classes.n_classes() * width);
+        let mut hist_start = Vec::with_capacity(classes.n_classes() + 1);
+        let (mut hist_codes, mut hist_counts) = (Vec::new(), Vec::new());
+        hist_start.push(0);
+        for c in classes.iter() {
+            tuples.extend_from_slice(c.codes());
+            hist_codes.extend_from_slice(c.sensitive_codes);
+            hist_counts.extend_from_slice(c.sensitive_counts);
+            hist_start.push(hist_codes.len());
+        }
+        BaseClasses {
+            width,
+            tuples,
+            sizes: classes.sizes().to_vec(),
+            hist_start,
+            hist_codes,
+            hist_counts,
+            sensitive_cardinality: classes.sensitive_totals().len(),
+            n: classes.n_records(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.sizes.len()
+    }
+}
+
+/// What one node does to the table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeOutcome {
+    /// The level of each quasi-identifier (0 = as encoded).
+    pub levels: Vec<usize>,
+    /// Information loss under the chosen measure, in `[0, 1]`.
+    pub loss: f64,
+    /// Records suppressed (in classes that fail the models).
+    pub suppressed_records: u64,
+    /// Classes suppressed.
+    pub suppressed_classes: u64,
+    /// Classes kept.
+    pub classes: u64,
+    /// Smallest kept class (0 when nothing is kept).
+    pub smallest_class: u64,
+    /// Average prosecutor risk of the kept records: kept classes / kept records.
+    pub average_risk: f64,
+    /// Highest prosecutor risk of a kept record: 1 / smallest kept class.
+    pub highest_risk: f64,
+}
+
+/// A node's evaluation.
+#[derive(Debug, Clone)]
+struct Evaluation {
+    outcome: NodeOutcome,
+    anonymous: bool,
+    /// Records in classes failing the size-based (monotone) models alone.
+    size_failing_records: u64,
+}
+
+/// How the search runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchLimits {
+    /// Largest share of records that may be suppressed, in `[0, 1]`.
+    pub suppression_limit: f64,
+    /// Largest average risk of the kept records, if checked.
+    pub max_average_risk: Option<f64>,
+    /// Keep evaluating nodes whose loss bound is within `(1 + front_slack)` times the
+    /// optimum's, for the trade-off front.
+    pub front_slack: f64,
+}
+
+/// The result of a search.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResult {
+    /// The optimum (least loss among anonymous nodes).
+    pub optimum: NodeOutcome,
+    /// Anonymous nodes no other evaluated node beats on both loss and average risk, by
+    /// increasing loss (the optimum first).
+    pub front: Vec<NodeOutcome>,
+    /// Nodes in the lattice.
+    pub lattice_nodes: u64,
+    /// Nodes evaluated.
+    pub evaluated: u64,
+    /// Nodes tagged as failing without evaluation.
+    pub tagged: u64,
+    /// Candidates dropped because they failed on the records they keep.
+    pub rejected_by_verification: u64,
+}
+
+/// The lattice, the loss tables and the base classes: everything the search needs.
+pub(crate) struct Lattice<'a> {
+    pub hierarchies: &'a [ColumnHierarchy],
+    pub base: &'a BaseClasses,
+    pub rule: &'a ClassRule,
+    pub loss: &'a LossModel,
+    radix: Vec<usize>,
+    total: usize,
+}
+
+impl<'a> Lattice<'a> {
+    pub(crate) fn new(
+        hierarchies: &'a [ColumnHierarchy],
+        base: &'a BaseClasses,
+        rule: &'a ClassRule,
+        loss: &'a LossModel,
+    ) -> Result<Lattice<'a>, AnonymiseError> {
+        let radix: Vec<usize> = hierarchies.iter().map(|h| h.height() + 1).collect();
+        let total = radix
+            .iter()
+            .try_fold(1u64, |a, &r| a.checked_mul(r as u64))
+            .filter(|&t| t <= MAX_LATTICE_NODES)
+            .ok_or_else(|| AnonymiseError::Invalid {
+                column: None,
+                message: format!(
+                    "the lattice has more than {MAX_LATTICE_NODES} nodes ({}); declare fewer \
+                     levels or fewer quasi-identifiers",
+                    radix
+                        .iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" x ")
+                ),
+            })? as usize;
+        Ok(Lattice {
+            hierarchies,
+            base,
+            rule,
+            loss,
+            radix,
+            total,
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn size(&self) -> usize {
+        self.total
+    }
+
+    /// The levels of node `index` (mixed radix, last column fastest).
+    pub(crate) fn levels(&self, mut index: usize) -> Vec<usize> {
+        let mut out = vec![0; self.radix.len()];
+        for j in (0..self.radix.len()).rev() {
+            out[j] = index % self.radix[j];
+            index /= self.radix[j];
+        }
+        out
+    }
+
+    fn index(&self, levels: &[usize]) -> usize {
+        levels
+            .iter()
+            .zip(&self.radix)
+            .fold(0, |acc, (&l, &r)| acc * r + l)
+    }
+
+    fn cells(&self, levels: &[usize]) -> f64 {
+        levels
+            .iter()
+            .zip(self.hierarchies)
+            .map(|(&l, h)| h.levels[l].n_groups() as f64)
+            .product()
+    }
+
+    /// Evaluate the node at `levels` under `limits`.
+    fn evaluate(&self, levels: &[usize], limits: &SearchLimits) -> Evaluation {
+        let base = self.base;
+        let w = base.width;
+        let maps: Vec<&[u32]> = levels
+            .iter()
+            .zip(self.hierarchies)
+            .map(|(&l, h)| h.levels[l].map.as_slice())
+            .collect();
+        let cards: Vec<u64> = levels
+            .iter()
+            .zip(self.hierarchies)
+            .map(|(&l, h)| u64::from(h.levels[l].n_groups()))
+            .collect();
+        let cells = self.cells(levels);
+        // Node class of every base class, and each node class's first base class.
+        let mut class_of = vec![0u32; base.len()];
+        let mut first: Vec<usize> = Vec::new();
+        let mut sizes: Vec<u64> = Vec::new();
+        let tuple_of = |i: usize| &base.tuples[i * w..(i + 1) * w];
+        if cells <= DENSE_CELLS {
+            let mut strides = vec![1u64; w];
+            for j in (0..w.saturating_sub(1)).rev() {
+                strides[j] = strides[j + 1] * cards[j + 1];
+            }
+            let mut slot = vec![u32::MAX; cells as usize];
+            for i in 0..base.len() {
+                let t = tuple_of(i);
+                let mut key = 0u64;
+                for j in 0..w {
+                    key += u64::from(maps[j][t[j] as usize]) * strides[j];
+                }
+                let s = &mut slot[key as usize];
+                if *s == u32::MAX {
+                    *s = sizes.len() as u32;
+                    sizes.push(0);
+                    first.push(i);
+                }
+                class_of[i] = *s;
+                sizes[*s as usize] += base.sizes[i];
+            }
+        } else {
+            let mut index: FxHashMap<Vec<u32>, u32> = FxHashMap::default();
+            let mut tuple = vec![0u32; w];
+            for i in 0..base.len() {
+                let t = tuple_of(i);
+                for j in 0..w {
+                    tuple[j] = maps[j][t[j] as usize];
+                }
+                let next = sizes.len() as u32;
+                let s = *index.entry(tuple.clone()).or_insert(next);
+                if s == next {
+                    sizes.push(0);
+                    first.push(i);
+                }
+                class_of[i] = s;
+                sizes[s as usize] += base.sizes[i];
+            }
+        }
+        let n_classes = sizes.len();
+        let mut passes: Vec<bool> = sizes.iter().map(|&s| self.rule.size_passes(s)).collect();
+        let size_failing_records: u64 = sizes
+            .iter()
+            .zip(&passes)
+            .filter(|(_, p)| !**p)
+            .map(|(s, _)| s)
+            .sum();
+        if self.rule.needs_sensitive() {
+            // Base classes grouped by node class (counting sort), each node class's
+            // histogram gathered densely in a scratch vector.
+            let mut start = vec![0usize; n_classes + 1];
+            for &c in &class_of {
+                start[c as usize + 1] += 1;
+            }
+            for c in 0..n_classes {
+                start[c + 1] += start[c];
+            }
+            let mut fill = start.clone();
+            let mut order = vec![0usize; base.len()];
+            for (i, &c) in class_of.iter().enumerate() {
+                order[fill[c as usize]] = i;
+                fill[c as usize] += 1;
+            }
+            let mut hist = vec![0u64; base.sensitive_cardinality];
+            let mut touched: Vec<u32> = Vec::new();
+            let mut counts: Vec<u64> = Vec::new();
+            for c in 0..n_classes {
+                if !passes[c] {
+                    continue;
+                }
+                for &i in &order[start[c]..start[c + 1]] {
+                    let (a, b) = (base.hist_start[i], base.hist_start[i + 1]);
+                    for (&s, &k) in base.hist_codes[a..b].iter().zip(&base.hist_counts[a..b]) {
+                        if hist[s as usize] == 0 {
+                            touched.push(s);
+                        }
+                        hist[s as usize] += k;
+                    }
+                }
+                touched.sort_unstable();
+                counts.clear();
+                counts.extend(touched.iter().map(|&s| hist[s as usize]));
+                passes[c] = self.rule.sensitive_passes(&touched, &counts, sizes[c]);
+                for &s in &touched {
+                    hist[s as usize] = 0;
+                }
+                touched.clear();
+            }
+        }
+        let mut totals = ClassTotals::default();
+        let mut smallest = u64::MAX;
+        let mut suppressed_classes = 0u64;
+        for c in 0..n_classes {
+            let size = sizes[c];
+            if passes[c] {
+                totals.kept_records += size;
+                totals.kept_classes += 1;
+                totals.kept_square_sum += (size as f64) * (size as f64);
+                smallest = smallest.min(size);
+            } else {
+                totals.suppressed_records += size;
+                suppressed_classes += 1;
+                if self.loss.uses_extras() {
+                    let t = tuple_of(first[c]);
+                    let extra: f64 = (0..w)
+                        .map(|j| self.loss.extra(j, levels[j], maps[j][t[j] as usize]))
+                        .sum();
+                    totals.suppressed_extra += size as f64 * extra;
+                }
+            }
+        }
+        let average_risk = if totals.kept_records == 0 {
+            0.0
+        } else {
+            totals.kept_classes as f64 / totals.kept_records as f64
+        };
+        let limit = (limits.suppression_limit * base.n as f64 + 1e-9).floor() as u64;
+        let anonymous = totals.suppressed_records <= limit
+            && totals.kept_records > 0
+            && limits.max_average_risk.is_none_or(|m| average_risk <= m);
+        Evaluation {
+            outcome: NodeOutcome {
+                levels: levels.to_vec(),
+                loss: self.loss.loss(levels, &totals),
+                suppressed_records: totals.suppressed_records,
+                suppressed_classes,
+                classes: totals.kept_classes,
+                smallest_class: if smallest == u64::MAX { 0 } else { smallest },
+                average_risk,
+                highest_risk: if smallest == u64::MAX {
+                    0.0
+                } else {
+                    1.0 / smallest as f64
+                },
+            },
+            anonymous,
+            size_failing_records,
+        }
+    }
+
+    /// Evaluate every node (for tests): the exhaustive answer.
+    #[cfg(test)]
+    pub(crate) fn evaluate_all(&self, limits: &SearchLimits) -> Vec<(NodeOutcome, bool)> {
+        (0..self.total)
+            .into_par_iter()
+            .map(|i| {
+                let e = self.evaluate(&self.levels(i), limits);
+                (e.outcome, e.anonymous)
+            })
+            .collect()
+    }
+
+    /// Tag `index` and every node below it as failing.
+    fn tag_down(&self, index: usize, tagged: &mut [bool]) -> u64 {
+        let mut stack = vec![index];
+        let mut count = 0;
+        while let Some(i) = stack.pop() {
+            if tagged[i] {
+                continue;
+            }
+            tagged[i] = true;
+            count += 1;
+            let levels = self.levels(i);
+            for j in 0..levels.len() {
+                if levels[j] > 0 {
+                    let mut below = levels.clone();
+                    below[j] -= 1;
+                    stack.push(self.index(&below));
+                }
+            }
+        }
+        count
+    }
+
+    /// The branch-and-bound search (see the module documentation). `verify(levels)` checks a
+    /// candidate on the records it keeps; it is called only when the rule needs it.
+    pub(crate) fn search(
+        &self,
+        limits: &SearchLimits,
+        verify: &(dyn Fn(&[usize]) -> Result<bool, AnonymiseError> + Sync),
+    ) -> Result<SearchResult, AnonymiseError> {
+        let mut order: Vec<(f64, usize, usize)> = (0..self.total)
+            .map(|i| {
+                let levels = self.levels(i);
+                let lb = self.loss.lower_bound(&levels, self.cells(&levels));
+                (lb, levels.iter().sum::<usize>(), i)
+            })
+            .collect();
+        order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut tagged = vec![false; self.total];
+        let (mut evaluated, mut tagged_count, mut rejected) = (0u64, 0u64, 0u64);
+        let mut candidates: Vec<NodeOutcome> = Vec::new();
+        let mut verified: FxHashMap<Vec<usize>, bool> = FxHashMap::default();
+        let batch = (rayon::current_num_threads() * 2).max(2);
+        let mut next = 0usize;
+        let needs_verification = self.rule.needs_verification();
+        loop {
+            // The best verified candidate so far bounds the search.
+            let best = candidates
+                .iter()
+                .filter(|c| {
+                    verified
+                        .get(&c.levels)
+                        .copied()
+                        .unwrap_or(!needs_verification)
+                })
+                .map(|c| c.loss)
+                .fold(f64::INFINITY, f64::min);
+            let unverified_best = candidates
+                .iter()
+                .filter(|c| !verified.contains_key(&c.levels) && needs_verification)
+                .min_by(|a, b| a.loss.total_cmp(&b.loss))
+                .cloned();
+            if let Some(c) = unverified_best
+                && c.loss < best
+            {
+                let ok = verify(&c.levels)?;
+                verified.insert(c.levels.clone(), ok);
+                if !ok {
+                    rejected += 1;
+                    candidates.retain(|x| x.levels != c.levels);
+                }
+                continue;
+            }
+            let stop = best * (1.0 + limits.front_slack.max(0.0)) + 1e-12;
+            let mut todo = Vec::with_capacity(batch);
+            while next < order.len() && todo.len() < batch {
+                let (lb, _, i) = order[next];
+                if lb > stop {
+                    break;
+                }
+                next += 1;
+                if !tagged[i] {
+                    todo.push(i);
+                }
+            }
+            if todo.is_empty() {
+                break;
+            }
+            let results: Vec<(usize, Evaluation)> = todo
+                .par_iter()
+                .map(|&i| (i, self.evaluate(&self.levels(i), limits)))
+                .collect();
+            let limit = (limits.suppression_limit * self.base.n as f64 + 1e-9).floor() as u64;
+            for (i, e) in results {
+                evaluated += 1;
+                if e.size_failing_records > limit {
+                    tagged_count += self.tag_down(i, &mut tagged).saturating_sub(1);
+                }
+                if e.anonymous {
+                    candidates.push(e.outcome);
+                }
+            }
+        }
+        let is_ok = |c: &NodeOutcome| {
+            !needs_verification || verified.get(&c.levels).copied().unwrap_or(false)
+        };
+        let mut front: Vec<NodeOutcome> = Vec::new();
+        let mut sorted = candidates.clone();
+        sorted.sort_by(|a, b| {
+            a.loss
+                .total_cmp(&b.loss)
+                .then(a.average_risk.total_cmp(&b.average_risk))
+                .then(a.levels.cmp(&b.levels))
+        });
+        let optimum =
+            sorted
+                .iter()
+                .find(|c| is_ok(c))
+                .cloned()
+                .ok_or(AnonymiseError::NoSolution {
+                    suppression_limit: limits.suppression_limit,
+                    rejected,
+                })?;
+        // The front: by increasing loss, each with a lower average risk than every
+        // cheaper one; candidates are verified as they join it.
+        let mut lowest_risk = f64::INFINITY;
+        for c in sorted {
+            if c.average_risk < lowest_risk - 1e-15 {
+                let ok = if needs_verification {
+                    match verified.get(&c.levels) {
+                        Some(&v) => v,
+                        None => {
+                            let v = verify(&c.levels)?;
+                            verified.insert(c.levels.clone(), v);
+                            v
+                        }
+                    }
+                } else {
+                    true
+                };
+                if ok {
+                    lowest_risk = c.average_risk;
+                    front.push(c);
+                }
+            }
+        }
+        Ok(SearchResult {
+            optimum,
+            front,
+            lattice_nodes: self.total as u64,
+            evaluated,
+            tagged: tagged_count,
+            rejected_by_verification: rejected,
+        })
+    }
+}

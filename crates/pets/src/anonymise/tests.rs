@@ -1,0 +1,320 @@
+//! The search against brute force over the whole lattice, and the job end to end.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::hierarchy::ColumnHierarchy;
+use super::loss::{LossMeasure, LossModel};
+use super::search::{BaseClasses, ClassRule, Lattice, SearchLimits};
+use super::*;
+use crate::data::{
+    ColumnKind, ColumnSpec, EncodeOptions, EncodedTable, Encoder, HierarchySpec, Role, Schema,
+    TableSource,
+};
+use crate::disclosure::{EquivalenceClasses, LVariant, RiskConfig, assess_classes};
+
+fn schema() -> Schema {
+    let mut age = ColumnSpec::integer("age", 0, 39).with_role(Role::QuasiIdentifier);
+    age.hierarchy = Some(HierarchySpec::parse("2,4,8,16").unwrap());
+    let sex = ColumnSpec::categorical("sex", ["F", "M", "X"]).with_role(Role::QuasiIdentifier);
+    let mut region = ColumnSpec::categorical("region", ["a1", "a2", "b1", "b2", "c1"])
+        .with_role(Role::QuasiIdentifier);
+    let groups = [
+        ("a1", "a"),
+        ("a2", "a"),
+        ("b1", "b"),
+        ("b2", "b"),
+        ("c1", "c"),
+    ]
+    .into_iter()
+    .map(|(v, g)| (v.to_string(), vec![g.to_string()]))
+    .collect();
+    region.hierarchy = Some(HierarchySpec::Groups(groups));
+    let diag = ColumnSpec::new(
+        "diag",
+        ColumnKind::Categorical {
+            values: vec!["d0".into(), "d1".into(), "d2".into(), "d3".into()],
+            ordered: false,
+        },
+    )
+    .with_role(Role::Sensitive);
+    Schema::new(vec![age, sex, region, diag]).unwrap()
+}
+
+fn batch(rows: usize, seed: u64) -> RecordBatch {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut cols: Vec<Vec<String>> = vec![Vec::new(); 4];
+    for _ in 0..rows {
+        let age: u32 = rng.random_range(0..40);
+        cols[0].push(age.to_string());
+        cols[1].push(
+            ["F", "M", "X"][usize::from(rng.random_bool(0.5)) + usize::from(rng.random_bool(0.05))]
+                .into(),
+        );
+        cols[2].push(["a1", "a2", "b1", "b2", "c1"][rng.random_range(0..5)].into());
+        // diagnosis depends on age so l/t bite
+        let d = if age < 10 {
+            rng.random_range(0..2)
+        } else {
+            rng.random_range(0..4)
+        };
+        cols[3].push(format!("d{d}"));
+    }
+    let names = ["age", "sex", "region", "diag"];
+    RecordBatch::try_from_iter(
+        names
+            .iter()
+            .zip(cols)
+            .map(|(n, c)| (*n, Arc::new(StringArray::from(c)) as ArrayRef)),
+    )
+    .unwrap()
+}
+
+fn encode(schema: &Schema, b: &RecordBatch) -> EncodedTable {
+    let mut e = Encoder::new(schema, EncodeOptions::default()).unwrap();
+    e.push(b).unwrap();
+    e.finish().unwrap()
+}
+
+struct Fixture {
+    table: EncodedTable,
+    hierarchies: Vec<ColumnHierarchy>,
+    classes: EquivalenceClasses,
+}
+
+fn fixture(rows: usize, seed: u64) -> Fixture {
+    let s = schema();
+    let table = encode(&s, &batch(rows, seed));
+    let qis = ["age", "sex", "region"];
+    let hierarchies = qis
+        .iter()
+        .map(|q| {
+            ColumnHierarchy::resolve(
+                table.column(q).unwrap(),
+                s.column(q).unwrap().hierarchy.as_ref(),
+                None,
+            )
+            .unwrap()
+        })
+        .collect();
+    let classes = EquivalenceClasses::compute(&table, &qis, Some("diag")).unwrap();
+    Fixture {
+        table,
+        hierarchies,
+        classes,
+    }
+}
+
+/// Search and brute force agree on the optimum's loss for `config`.
+fn check_optimum(f: &Fixture, config: &RiskConfig, limit: f64, measure: LossMeasure) {
+    let n = f.classes.n_records();
+    let q: Vec<f64> = f
+        .classes
+        .sensitive_totals()
+        .iter()
+        .map(|&c| c as f64 / n as f64)
+        .collect();
+    let rule = ClassRule::new(config, q, false).unwrap();
+    let counts: Vec<Vec<u64>> = ["age", "sex", "region"]
+        .iter()
+        .map(|c| f.table.column(c).unwrap().counts())
+        .collect();
+    let loss = LossModel::new(measure, &f.hierarchies, &counts, n);
+    let base = BaseClasses::new(&f.classes);
+    let lattice = Lattice::new(&f.hierarchies, &base, &rule, &loss).unwrap();
+    let limits = SearchLimits {
+        suppression_limit: limit,
+        max_average_risk: config.max_average_risk,
+        front_slack: 0.0,
+    };
+    let all = lattice.evaluate_all(&limits);
+    // Every node's loss is at least its bound (the bound the search relies on).
+    for (o, _) in &all {
+        let cells: f64 = o
+            .levels
+            .iter()
+            .zip(&f.hierarchies)
+            .map(|(&l, h)| h.levels[l].n_groups() as f64)
+            .product();
+        assert!(
+            loss.lower_bound(&o.levels, cells) <= o.loss + 1e-12,
+            "{o:?}"
+        );
+    }
+    let brute = all
+        .iter()
+        .filter(|(_, ok)| *ok)
+        .map(|(o, _)| o.loss)
+        .fold(f64::INFINITY, f64::min);
+    let found = lattice.search(&limits, &|_| Ok(true));
+    match found {
+        Ok(r) => {
+            assert!(
+                (r.optimum.loss - brute).abs() < 1e-12,
+                "{} vs {brute}",
+                r.optimum.loss
+            );
+            assert!(r.evaluated <= lattice.size() as u64);
+            // The front starts at the optimum and trades loss for risk.
+            assert_eq!(r.front[0].loss, r.optimum.loss);
+            for w in r.front.windows(2) {
+                assert!(w[0].loss <= w[1].loss && w[0].average_risk > w[1].average_risk);
+            }
+        }
+        Err(AnonymiseError::NoSolution { .. }) => assert!(brute.is_infinite()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn search_finds_the_brute_force_optimum() {
+    for seed in 0..6 {
+        let f = fixture(300 + 50 * seed as usize, seed);
+        for measure in [
+            LossMeasure::Loss,
+            LossMeasure::Precision,
+            LossMeasure::Entropy,
+            LossMeasure::Discernibility,
+            LossMeasure::AverageClassSize,
+        ] {
+            for (k, limit) in [(2, 0.0), (5, 0.02), (10, 0.1)] {
+                let config = RiskConfig {
+                    k,
+                    risk_threshold: 1.0,
+                    ..RiskConfig::new(["age", "sex", "region"])
+                };
+                check_optimum(&f, &config, limit, measure);
+            }
+        }
+        // Distributional models (not monotone with suppression).
+        let mut config = RiskConfig {
+            k: 3,
+            risk_threshold: 1.0,
+            l: Some(2),
+            ..RiskConfig::new(["age", "sex", "region"])
+        };
+        config.sensitive = Some("diag".into());
+        check_optimum(&f, &config, 0.05, LossMeasure::Loss);
+        config.l_variant = LVariant::Entropy;
+        check_optimum(&f, &config, 0.05, LossMeasure::Entropy);
+        config.l = None;
+        config.alpha = Some(0.8);
+        check_optimum(&f, &config, 0.05, LossMeasure::Loss);
+        config.alpha = None;
+        config.t = Some(0.3);
+        check_optimum(&f, &config, 0.05, LossMeasure::Loss);
+    }
+}
+
+fn job(rows: usize, seed: u64, config: RiskConfig) -> AnonymiseJob {
+    let b = batch(rows, seed);
+    AnonymiseJob::new(TableSource::batches("data", b.schema(), vec![b]), config).schema(schema())
+}
+
+#[test]
+fn the_release_passes_pets_risk_and_matches_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("release.csv");
+    let config = RiskConfig {
+        k: 5,
+        l: Some(2),
+        t: Some(0.35),
+        ..Default::default()
+    };
+    let outcome = job(2000, 7, config.clone())
+        .suppression_limit(0.05)
+        .output(&out)
+        .run()
+        .unwrap();
+    assert!(outcome.after.passed, "{:?}", outcome.after.summary);
+    let r = &outcome.record;
+    assert_eq!(r.records_in, 2000);
+    assert_eq!(r.records_out + r.records_suppressed, 2000);
+    assert!(r.records_suppressed as f64 <= 0.05 * 2000.0);
+    // `pets risk` on the written release, under the release schema, passes.
+    let risk = crate::disclosure::RiskJob::new(TableSource::file(&out), config)
+        .schema(outcome.release_schema.clone())
+        .run()
+        .unwrap();
+    assert!(risk.report.passed, "{:?}", risk.report.summary);
+    assert_eq!(risk.report.n_records, r.records_out);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count() as u64, r.records_out + 1);
+}
+
+#[test]
+fn masking_keeps_every_row_and_stars_the_suppressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("release.csv");
+    let outcome = job(
+        500,
+        3,
+        RiskConfig {
+            k: 4,
+            ..Default::default()
+        },
+    )
+    .suppression_limit(0.2)
+    .suppressed_rows(SuppressedRows::Mask)
+    .output(&out)
+    .run()
+    .unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count(), 501);
+    let starred = text.lines().filter(|l| l.starts_with("*,*,*")).count() as u64;
+    assert_eq!(starred, outcome.record.records_suppressed);
+}
+
+#[test]
+fn bad_options_are_refused_before_reading() {
+    let e = job(100, 1, RiskConfig::default())
+        .suppression_limit(1.5)
+        .run()
+        .unwrap_err();
+    assert!(e.to_string().contains("between 0 and 1"), "{e}");
+    let e = job(100, 1, RiskConfig::default())
+        .hierarchy_entries(&["diag=none".into()])
+        .unwrap()
+        .run()
+        .unwrap_err();
+    assert!(e.to_string().contains("not a quasi-identifier"), "{e}");
+    let e = job(100, 1, RiskConfig::default())
+        .hierarchy_entries(&["age=3,5".into()])
+        .unwrap()
+        .run()
+        .unwrap_err();
+    assert!(e.to_string().contains("nest"), "{e}");
+    let e = job(
+        100,
+        1,
+        RiskConfig {
+            k: 500,
+            ..Default::default()
+        },
+    )
+    .suppression_limit(0.0)
+    .run()
+    .unwrap_err();
+    assert!(matches!(e, AnonymiseError::NoSolution { .. }), "{e}");
+}
+
+#[test]
+fn retained_classes_are_assessed_like_the_release() {
+    let f = fixture(400, 2);
+    let kept = f.classes.retain(|c| c.size >= 2);
+    let config = RiskConfig {
+        k: 2,
+        ..RiskConfig::new(["age", "sex", "region"])
+    };
+    let mut config = config;
+    config.sensitive = Some("diag".into());
+    let r = assess_classes(&kept, &config, None).unwrap();
+    assert!(r.k_anonymity.k >= 2);
+    assert_eq!(
+        r.n_records,
+        f.classes.sizes().iter().filter(|&&s| s >= 2).sum::<u64>()
+    );
+}
