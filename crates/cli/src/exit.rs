@@ -41,6 +41,7 @@ classified!(
     pets::disclosure::ReportError,
     pets::disclosure::ConfigError,
     pets::disclosure::RiskJobError,
+    pets::anonymise::AnonymiseError,
     pets::dp::budget_store::BudgetStoreError,
     pets_synth::SynthError,
 );

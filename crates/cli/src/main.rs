@@ -4,6 +4,7 @@
 //! 2 bad usage, 3 bad input data (values, schema), 4 files (not found, unreadable format),
 //! 70 an internal error.
 
+mod anonymise;
 mod budget;
 mod csv_args;
 mod datasets;
@@ -49,6 +50,10 @@ enum Command {
     /// Measure disclosure ("jigsaw" identification) risk and write the release panel's report.
     /// Exits 0 when every check passes and 1 when one fails, so it can gate a pipeline.
     Risk(Box<risk::RiskArgs>),
+    /// The least coarsening and suppression that meets the privacy models (k, l, t, ...):
+    /// an optimal search over the columns' hierarchies; writes the release, its schema and a
+    /// record of what was done.
+    Anonymise(Box<anonymise::AnonymiseArgs>),
     /// Differentially private queries under an enforced budget.
     #[command(subcommand)]
     Dp(DpCommand),
@@ -79,6 +84,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         } else {
             ExitCode::from(1)
         }),
+        Command::Anonymise(a) => {
+            anonymise::run(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Dp(DpCommand::Query(a)) => {
             dp::run(&a)?;
             Ok(ExitCode::SUCCESS)

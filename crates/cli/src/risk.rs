@@ -50,18 +50,10 @@ pub enum GroundArg {
     Hierarchical,
 }
 
-/// Options of `pets risk`.
+/// The privacy models a release must meet: shared by `pets risk` (checked) and
+/// `pets anonymise` (met).
 #[derive(Debug, Args)]
-pub struct RiskArgs {
-    /// The data file (.csv, .tsv, .parquet).
-    pub data: PathBuf,
-    /// How a CSV/TSV file is written.
-    #[command(flatten)]
-    pub csv: crate::csv_args::CsvArgs,
-    /// The declared schema (JSON or TOML). Inferred from the data, with a warning, when
-    /// absent: an inferred schema reads the domains from the private data.
-    #[arg(long)]
-    pub schema: Option<PathBuf>,
+pub struct ModelArgs {
     /// Quasi-identifiers: the facts an intruder could know, comma-separated. Default: the
     /// schema's columns with role quasi_identifier.
     #[arg(long, value_delimiter = ',')]
@@ -88,11 +80,6 @@ pub struct RiskArgs {
     /// or hierarchical with --hierarchy.
     #[arg(long, value_enum, default_value_t = GroundArg::Auto)]
     pub ground_distance: GroundArg,
-    /// A value hierarchy of the sensitive attribute for hierarchical t-closeness: a JSON
-    /// object from each value to its ancestors below the root, e.g.
-    /// `{"J45": ["Respiratory", "Asthma"], ...}`. Implies --ground-distance hierarchical.
-    #[arg(long)]
-    pub hierarchy: Option<PathBuf>,
     /// Maximum alpha of (alpha,k)-anonymity (0 to 1): the largest share of any sensitive
     /// value within a group.
     #[arg(long)]
@@ -108,15 +95,72 @@ pub struct RiskArgs {
     /// Largest acceptable average (prosecutor) re-identification risk (0 to 1).
     #[arg(long)]
     pub max_average_risk: Option<f64>,
+    /// Highest acceptable chance of re-identifying one record (0 to 1).
+    #[arg(long, default_value_t = 0.2)]
+    pub risk_threshold: f64,
+}
+
+impl ModelArgs {
+    /// The risk configuration these flags describe (other fields at their defaults).
+    pub fn config(&self) -> RiskConfig {
+        RiskConfig {
+            quasi_identifiers: self.qi.clone(),
+            sensitive: self.sensitive.clone(),
+            k: self.k,
+            l: self.l,
+            c: self.c,
+            l_variant: match self.l_variant {
+                LVariantArg::Distinct => LVariant::Distinct,
+                LVariantArg::Entropy => LVariant::Entropy,
+                LVariantArg::Recursive => LVariant::Recursive,
+            },
+            t: self.t,
+            alpha: self.alpha,
+            beta: self.beta,
+            delta: self.delta,
+            max_average_risk: self.max_average_risk,
+            risk_threshold: self.risk_threshold,
+            ..Default::default()
+        }
+    }
+
+    /// The ground distance chosen.
+    pub fn ground(&self) -> GroundChoice {
+        match self.ground_distance {
+            GroundArg::Auto => GroundChoice::Auto,
+            GroundArg::Equal => GroundChoice::Equal,
+            GroundArg::Ordered => GroundChoice::Ordered,
+            GroundArg::Hierarchical => GroundChoice::Hierarchical,
+        }
+    }
+}
+
+/// Options of `pets risk`.
+#[derive(Debug, Args)]
+pub struct RiskArgs {
+    /// The data file (.csv, .tsv, .parquet).
+    pub data: PathBuf,
+    /// How a CSV/TSV file is written.
+    #[command(flatten)]
+    pub csv: crate::csv_args::CsvArgs,
+    /// The declared schema (JSON or TOML). Inferred from the data, with a warning, when
+    /// absent: an inferred schema reads the domains from the private data.
+    #[arg(long)]
+    pub schema: Option<PathBuf>,
+    /// The privacy models checked.
+    #[command(flatten)]
+    pub models: ModelArgs,
+    /// A value hierarchy of the sensitive attribute for hierarchical t-closeness: a JSON
+    /// object from each value to its ancestors below the root, e.g.
+    /// `{"J45": ["Respiratory", "Asthma"], ...}`. Implies --ground-distance hierarchical.
+    #[arg(long)]
+    pub hierarchy: Option<PathBuf>,
     /// Generalise columns before assessing, as they would be released: COLUMN=GRANULARITY
     /// for dates (day, week, month, year) and datetimes (second, minute, hour, day),
     /// COLUMN=WIDTH for integers (bands of WIDTH values from the declared minimum).
     /// Comma-separated, e.g. `arrival_datetime=day,age=5`.
     #[arg(long, value_delimiter = ',')]
     pub generalise: Vec<String>,
-    /// Highest acceptable chance of re-identifying one record (0 to 1).
-    #[arg(long, default_value_t = 0.2)]
-    pub risk_threshold: f64,
     /// Largest acceptable share of records above the risk threshold (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub max_records_at_risk: f64,
@@ -171,40 +215,19 @@ pub fn run(args: &RiskArgs) -> Result<bool, CliError> {
     }
     let schema = args.schema.as_ref().map(Schema::load).transpose()?;
     let config = RiskConfig {
-        quasi_identifiers: args.qi.clone(),
-        sensitive: args.sensitive.clone(),
-        k: args.k,
-        l: args.l,
-        c: args.c,
-        l_variant: match args.l_variant {
-            LVariantArg::Distinct => LVariant::Distinct,
-            LVariantArg::Entropy => LVariant::Entropy,
-            LVariantArg::Recursive => LVariant::Recursive,
-        },
-        t: args.t,
-        alpha: args.alpha,
-        beta: args.beta,
-        delta: args.delta,
-        max_average_risk: args.max_average_risk,
-        risk_threshold: args.risk_threshold,
         max_records_at_risk: args.max_records_at_risk,
         sampling_fraction: args.sampling_fraction,
         intruder_columns: (!args.intruder.is_empty()).then(|| args.intruder.clone()),
         scenarios: !args.no_scenarios,
         suda: !args.no_suda,
-        ..Default::default()
+        ..args.models.config()
     };
     let mut job = RiskJob::new(
         TableSource::file(&args.data).with_csv(args.csv.dialect()?),
         config,
     )
     .schema_opt(schema)
-    .ground_distance(match args.ground_distance {
-        GroundArg::Auto => GroundChoice::Auto,
-        GroundArg::Equal => GroundChoice::Equal,
-        GroundArg::Ordered => GroundChoice::Ordered,
-        GroundArg::Hierarchical => GroundChoice::Hierarchical,
-    })
+    .ground_distance(args.models.ground())
     .generalise_entries(&args.generalise)?;
     if let Some(path) = &args.hierarchy {
         let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path.display(), e))?;

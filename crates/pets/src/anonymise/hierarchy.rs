@@ -555,14 +555,15 @@ impl Postcode {
     }
 }
 
-/// An outward code (`LS1`, `SW1A`, `M13`): one or two letters, a digit, then at most one
-/// more digit or letter. Returns (area, district).
+/// An outward code (`LS1`, `SW1A`, `M13`): one or two letters, a digit, then at most two
+/// more digits or letters (real districts have at most one; synthetic data such as pets'
+/// generator use more). Returns (area, district).
 fn outward(s: &str) -> Option<(String, String)> {
     let letters = s.bytes().take_while(u8::is_ascii_alphabetic).count();
     let rest = &s.as_bytes()[letters..];
     let ok = (1..=2).contains(&letters)
         && !rest.is_empty()
-        && rest.len() <= 2
+        && rest.len() <= 3
         && rest[0].is_ascii_digit()
         && rest.iter().all(u8::is_ascii_alphanumeric);
     ok.then(|| (s[..letters].to_string(), s.to_string()))

@@ -48,7 +48,10 @@ use super::hierarchy::ColumnHierarchy;
 use super::loss::{LossMeasure, LossModel};
 use super::search::{BaseClasses, ClassRule, Lattice, SearchLimits, SearchResult};
 use crate::data::{EncodeOptions, EncodedTable, HierarchySpec, Schema, TableSource};
-use crate::disclosure::{ClassColumn, EquivalenceClasses, RiskConfig, RiskReport, assess_classes};
+use crate::disclosure::{
+    ClassColumn, EquivalenceClasses, GroundChoice, GroundDistance, RiskConfig, RiskReport,
+    assess_classes,
+};
 use crate::error::{Warning, WarningKind};
 
 /// The anonymisation of one extract, configured once and run by every front door.
@@ -64,6 +67,7 @@ pub struct AnonymiseJob {
     front_slack: f64,
     output: Option<PathBuf>,
     suppressed_rows: SuppressedRows,
+    ground: Option<GroundChoice>,
 }
 
 /// What an [`AnonymiseJob`] returns.
@@ -114,7 +118,15 @@ impl AnonymiseJob {
             front_slack: 0.5,
             output: None,
             suppressed_rows: SuppressedRows::Remove,
+            ground: None,
         }
+    }
+
+    /// The t-closeness ground distance by choice (overrides the configuration's): `auto`,
+    /// `equal` or `ordered` (the search has no hierarchical distance).
+    pub fn ground_distance(mut self, choice: GroundChoice) -> AnonymiseJob {
+        self.ground = Some(choice);
+        self
     }
 
     /// The declared schema (without one, it is inferred from the data, with a warning).
@@ -229,6 +241,20 @@ impl AnonymiseJob {
             }
         };
         let mut config = self.config.clone().with_roles_from(&schema);
+        match self.ground {
+            None => {}
+            Some(GroundChoice::Auto) => config.ground_distance = GroundDistance::Auto,
+            Some(GroundChoice::Equal) => config.ground_distance = GroundDistance::Equal,
+            Some(GroundChoice::Ordered) => config.ground_distance = GroundDistance::Ordered,
+            Some(GroundChoice::Hierarchical) => {
+                return Err(AnonymiseError::Invalid {
+                    column: config.sensitive.clone(),
+                    message: "the search supports the equal and ordered ground distances for \
+                              t-closeness, not the hierarchical one"
+                        .into(),
+                });
+            }
+        }
         // The search and its verification need the one-pass measures only; the full report
         // (scenarios, SUDA, what-if) is `pets risk`'s.
         config.scenarios = false;
@@ -266,6 +292,22 @@ impl AnonymiseJob {
             });
         }
 
+        let unprotected: Vec<&str> = schema
+            .with_role(crate::data::Role::QuasiIdentifier)
+            .map(|c| c.name.as_str())
+            .filter(|n| !config.quasi_identifiers.iter().any(|q| q == n))
+            .collect();
+        if !unprotected.is_empty() {
+            warnings.push(Warning::new(
+                WarningKind::Note,
+                format!(
+                    "the schema marks {} as quasi-identifier(s) but they are not searched over, \
+                     so a release carries them unchanged; list them with the others (--qi) or \
+                     leave them out of the release",
+                    unprotected.join(", ")
+                ),
+            ));
+        }
         let mut columns = config.quasi_identifiers.clone();
         columns.extend(config.sensitive.iter().cloned());
         let table: EncodedTable = source

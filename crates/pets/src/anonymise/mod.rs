@@ -16,6 +16,7 @@
 
 pub mod apply;
 pub mod hierarchy;
+pub mod html;
 pub mod job;
 pub mod loss;
 pub mod search;
@@ -25,7 +26,8 @@ mod tests;
 
 pub use apply::{ReleaseRecord, SuppressedRows};
 pub use hierarchy::{ColumnHierarchy, HierarchyLevel};
-pub use job::{AnonymiseJob, AnonymiseOutcome};
+pub use html::render_html;
+pub use job::{AnonymiseJob, AnonymiseOutcome, HierarchySummary};
 pub use loss::LossMeasure;
 pub use search::{MAX_LATTICE_NODES, NodeOutcome, SearchLimits, SearchResult};
 

@@ -1,10 +1,14 @@
 //! The optimal search over the generalisation lattice.
 //!
 //! A **node** is one level per quasi-identifier; the lattice orders nodes componentwise
-//! (coarser is higher). A node is evaluated from the classes of the data at the bottom node
-//! (computed once from the rows): each class's codes are mapped through the hierarchies into
-//! the node's groups and merged, so no node re-reads a row (dense cell arrays for nodes with
-//! few group combinations, a hash map otherwise; nodes in parallel with rayon).
+//! (coarser is higher). A node is evaluated by **rolling up** classes: those of the bottom
+//! node (computed once from the rows) or, when one is cached, of an evaluated finer node with
+//! fewer classes (a node with at most half its source's classes is kept, up to four
+//! times the bottom's classes in all). Each source class's groups are mapped through the
+//! hierarchies ([`ColumnHierarchy::between`]) into the node's and merged, so no node re-reads
+//! a row (dense cell arrays for nodes with few group combinations, a hash map otherwise;
+//! nodes in parallel with rayon). Because levels nest, rolling up from any finer node gives
+//! exactly the classes rolling up from the bottom would.
 //!
 //! Under a node a class **passes** when it meets every per-class model of the configuration
 //! (k-anonymity, the re-identification risk threshold, l-diversity, t-closeness,
@@ -23,7 +27,10 @@
 //! is a union of classes of the finer one, and a union containing a class of at least k
 //! records has at least k, so the records failing them can only shrink going up. When they
 //! alone already exceed the suppression limit at a node, every node below it fails too and is
-//! tagged without evaluation. (Entropy and recursive l-diversity, t-closeness and the other
+//! tagged without evaluation. The search starts with **axis probes** (one column at each of
+//! its levels, every other column suppressed): a probe that fails rules out at once every
+//! node with that column as fine, e.g. arrival times to the minute when they single people
+//! out whatever else is coarsened. (Entropy and recursive l-diversity, t-closeness and the other
 //! distributional models are not monotone with suppression, so they never tag.)
 //!
 //! **Verification.** t-closeness, beta-likeness and delta-disclosure compare classes with the
@@ -31,6 +38,9 @@
 //! therefore checked again on the records it keeps by the same assessment `pets risk` runs
 //! (the caller's `verify`); a candidate that fails is dropped and the search resumes, so the
 //! release it returns passes `pets risk` as written.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -47,7 +57,9 @@ use crate::disclosure::{EquivalenceClasses, GroundDistance, LVariant, RiskConfig
 /// Largest lattice searched (nodes); more levels than this is a hierarchy to rethink.
 pub const MAX_LATTICE_NODES: u64 = 2_000_000;
 
-/// Group combinations up to which a node's classes are counted in a dense array.
+/// Group combinations up to which a node's classes are counted in a dense array (a larger
+/// node is keyed by its mixed-radix number in a hash map, or by a 128-bit hash of its groups
+/// when that number overflows 128 bits, as [`EquivalenceClasses`] does).
 const DENSE_CELLS: f64 = (1u64 << 22) as f64;
 
 /// The per-class models of a configuration: what a class must meet to be kept.
@@ -283,6 +295,16 @@ pub(crate) struct Lattice<'a> {
     pub loss: &'a LossModel,
     radix: Vec<usize>,
     total: usize,
+    /// Classes of evaluated nodes much smaller than their source, to roll up from.
+    cache: Mutex<Vec<Arc<CachedNode>>>,
+    /// Classes held in the cache (bounded by four times the bottom's).
+    cached_classes: AtomicUsize,
+}
+
+/// An evaluated node's classes, kept to derive coarser nodes from.
+struct CachedNode {
+    levels: Vec<usize>,
+    classes: BaseClasses,
 }
 
 impl<'a> Lattice<'a> {
@@ -316,6 +338,8 @@ impl<'a> Lattice<'a> {
             loss,
             radix,
             total,
+            cache: Mutex::new(Vec::new()),
+            cached_classes: AtomicUsize::new(0),
         })
     }
 
@@ -349,39 +373,72 @@ impl<'a> Lattice<'a> {
             .product()
     }
 
-    /// Evaluate the node at `levels` under `limits`.
+    /// The cached node with the fewest classes below (or at) `levels`, else the bottom.
+    fn source_for(&self, levels: &[usize]) -> Option<Arc<CachedNode>> {
+        let cache = self.cache.lock().expect("cache lock");
+        cache
+            .iter()
+            .filter(|c| c.levels.iter().zip(levels).all(|(a, b)| a <= b))
+            .min_by_key(|c| c.classes.len())
+            .cloned()
+    }
+
+    /// Evaluate the node at `levels` under `limits`, rolled up from the smallest cached
+    /// finer node (or the bottom); nodes much smaller than their source are cached in turn.
     fn evaluate(&self, levels: &[usize], limits: &SearchLimits) -> Evaluation {
-        let base = self.base;
+        let cached = self.source_for(levels);
+        let (base, from): (&BaseClasses, Vec<usize>) = match &cached {
+            Some(c) => (&c.classes, c.levels.clone()),
+            None => (self.base, vec![0; levels.len()]),
+        };
         let w = base.width;
-        let maps: Vec<&[u32]> = levels
+        // Maps from the source's groups to this node's.
+        let maps: Vec<Vec<u32>> = levels
             .iter()
+            .zip(&from)
             .zip(self.hierarchies)
-            .map(|(&l, h)| h.levels[l].map.as_slice())
+            .map(|((&l, &f), h)| h.between(f, l))
             .collect();
-        let cards: Vec<u64> = levels
+        let cards: Vec<u128> = levels
             .iter()
             .zip(self.hierarchies)
-            .map(|(&l, h)| u64::from(h.levels[l].n_groups()))
+            .map(|(&l, h)| u128::from(h.levels[l].n_groups()))
             .collect();
         let cells = self.cells(levels);
-        // Node class of every base class, and each node class's first base class.
+        // Node class of every source class, and each node class's first source class.
         let mut class_of = vec![0u32; base.len()];
         let mut first: Vec<usize> = Vec::new();
         let mut sizes: Vec<u64> = Vec::new();
         let tuple_of = |i: usize| &base.tuples[i * w..(i + 1) * w];
-        if cells <= DENSE_CELLS {
-            let mut strides = vec![1u64; w];
-            for j in (0..w.saturating_sub(1)).rev() {
-                strides[j] = strides[j + 1] * cards[j + 1];
+        let mut strides = vec![1u128; w];
+        let mut radix = true;
+        for j in (0..w.saturating_sub(1)).rev() {
+            match strides[j + 1].checked_mul(cards[j + 1]) {
+                Some(s) => strides[j] = s,
+                None => radix = false,
             }
+        }
+        radix = radix && strides[0].checked_mul(cards[0]).is_some();
+        let key_of = |t: &[u32], tuple: &mut [u32]| -> u128 {
+            for j in 0..w {
+                tuple[j] = maps[j][t[j] as usize];
+            }
+            if radix {
+                tuple
+                    .iter()
+                    .zip(&strides)
+                    .map(|(&g, &s)| u128::from(g) * s)
+                    .sum()
+            } else {
+                crate::disclosure::classes::hash_tuple(tuple)
+            }
+        };
+        let mut tuple = vec![0u32; w];
+        if cells <= DENSE_CELLS {
             let mut slot = vec![u32::MAX; cells as usize];
             for i in 0..base.len() {
-                let t = tuple_of(i);
-                let mut key = 0u64;
-                for j in 0..w {
-                    key += u64::from(maps[j][t[j] as usize]) * strides[j];
-                }
-                let s = &mut slot[key as usize];
+                let key = key_of(tuple_of(i), &mut tuple) as usize;
+                let s = &mut slot[key];
                 if *s == u32::MAX {
                     *s = sizes.len() as u32;
                     sizes.push(0);
@@ -391,15 +448,12 @@ impl<'a> Lattice<'a> {
                 sizes[*s as usize] += base.sizes[i];
             }
         } else {
-            let mut index: FxHashMap<Vec<u32>, u32> = FxHashMap::default();
-            let mut tuple = vec![0u32; w];
+            let mut index: FxHashMap<u128, u32> =
+                FxHashMap::with_capacity_and_hasher(base.len() / 2 + 1, Default::default());
             for i in 0..base.len() {
-                let t = tuple_of(i);
-                for j in 0..w {
-                    tuple[j] = maps[j][t[j] as usize];
-                }
+                let key = key_of(tuple_of(i), &mut tuple);
                 let next = sizes.len() as u32;
-                let s = *index.entry(tuple.clone()).or_insert(next);
+                let s = *index.entry(key).or_insert(next);
                 if s == next {
                     sizes.push(0);
                     first.push(i);
@@ -409,6 +463,9 @@ impl<'a> Lattice<'a> {
             }
         }
         let n_classes = sizes.len();
+        let cache_this = n_classes * 2 <= base.len()
+            && n_classes >= 1024
+            && self.cached_classes.load(Ordering::Relaxed) + n_classes <= 4 * self.base.len();
         let mut passes: Vec<bool> = sizes.iter().map(|&s| self.rule.size_passes(s)).collect();
         let size_failing_records: u64 = sizes
             .iter()
@@ -416,8 +473,9 @@ impl<'a> Lattice<'a> {
             .filter(|(_, p)| !**p)
             .map(|(s, _)| s)
             .sum();
-        if self.rule.needs_sensitive() {
-            // Base classes grouped by node class (counting sort), each node class's
+        let mut node_hist: (Vec<usize>, Vec<u32>, Vec<u64>) = (vec![0], Vec::new(), Vec::new());
+        if self.rule.needs_sensitive() || (cache_this && base.sensitive_cardinality > 0) {
+            // Source classes grouped by node class (counting sort), each node class's
             // histogram gathered densely in a scratch vector.
             let mut start = vec![0usize; n_classes + 1];
             for &c in &class_of {
@@ -436,7 +494,7 @@ impl<'a> Lattice<'a> {
             let mut touched: Vec<u32> = Vec::new();
             let mut counts: Vec<u64> = Vec::new();
             for c in 0..n_classes {
-                if !passes[c] {
+                if !passes[c] && !cache_this {
                     continue;
                 }
                 for &i in &order[start[c]..start[c + 1]] {
@@ -451,7 +509,14 @@ impl<'a> Lattice<'a> {
                 touched.sort_unstable();
                 counts.clear();
                 counts.extend(touched.iter().map(|&s| hist[s as usize]));
-                passes[c] = self.rule.sensitive_passes(&touched, &counts, sizes[c]);
+                if passes[c] && self.rule.needs_sensitive() {
+                    passes[c] = self.rule.sensitive_passes(&touched, &counts, sizes[c]);
+                }
+                if cache_this {
+                    node_hist.1.extend_from_slice(&touched);
+                    node_hist.2.extend_from_slice(&counts);
+                    node_hist.0.push(node_hist.1.len());
+                }
                 for &s in &touched {
                     hist[s as usize] = 0;
                 }
@@ -479,6 +544,34 @@ impl<'a> Lattice<'a> {
                     totals.suppressed_extra += size as f64 * extra;
                 }
             }
+        }
+        if cache_this {
+            let mut tuples = Vec::with_capacity(n_classes * w);
+            for &f in &first {
+                let t = tuple_of(f);
+                tuples.extend((0..w).map(|j| maps[j][t[j] as usize]));
+            }
+            if node_hist.0.len() != n_classes + 1 {
+                node_hist.0 = vec![0; n_classes + 1];
+            }
+            let classes = BaseClasses {
+                width: w,
+                tuples,
+                sizes: sizes.clone(),
+                hist_start: node_hist.0,
+                hist_codes: node_hist.1,
+                hist_counts: node_hist.2,
+                sensitive_cardinality: base.sensitive_cardinality,
+                n: base.n,
+            };
+            self.cached_classes.fetch_add(n_classes, Ordering::Relaxed);
+            self.cache
+                .lock()
+                .expect("cache lock")
+                .push(Arc::new(CachedNode {
+                    levels: levels.to_vec(),
+                    classes,
+                }));
         }
         let average_risk = if totals.kept_records == 0 {
             0.0
@@ -565,6 +658,36 @@ impl<'a> Lattice<'a> {
         let batch = (rayon::current_num_threads() * 2).max(2);
         let mut next = 0usize;
         let needs_verification = self.rule.needs_verification();
+        let limit = (limits.suppression_limit * self.base.n as f64 + 1e-9).floor() as u64;
+        // Axis probes: one column at each of its levels, every other column at `*`. Every
+        // node whose level of that column is at most the probe's lies below the probe, so a
+        // probe failing the size-based models tags them all (e.g. arrival to the minute).
+        let heights: Vec<usize> = self.radix.iter().map(|r| r - 1).collect();
+        let probes: Vec<usize> = (0..heights.len())
+            .flat_map(|j| {
+                let heights = heights.clone();
+                (0..heights[j]).map(move |l| {
+                    let mut levels = heights.clone();
+                    levels[j] = l;
+                    levels
+                })
+            })
+            .map(|levels| self.index(&levels))
+            .collect();
+        let probed: Vec<(usize, Evaluation)> = probes
+            .par_iter()
+            .map(|&i| (i, self.evaluate(&self.levels(i), limits)))
+            .collect();
+        for (i, e) in probed {
+            evaluated += 1;
+            if e.size_failing_records > limit {
+                tagged_count += self.tag_down(i, &mut tagged).saturating_sub(1);
+            }
+            if e.anonymous {
+                candidates.push(e.outcome);
+            }
+        }
+        let probed: FxHashMap<usize, ()> = probes.iter().map(|&i| (i, ())).collect();
         loop {
             // The best verified candidate so far bounds the search.
             let best = candidates
@@ -601,7 +724,7 @@ impl<'a> Lattice<'a> {
                     break;
                 }
                 next += 1;
-                if !tagged[i] {
+                if !tagged[i] && !probed.contains_key(&i) {
                     todo.push(i);
                 }
             }
@@ -612,7 +735,6 @@ impl<'a> Lattice<'a> {
                 .par_iter()
                 .map(|&i| (i, self.evaluate(&self.levels(i), limits)))
                 .collect();
-            let limit = (limits.suppression_limit * self.base.n as f64 + 1e-9).floor() as u64;
             for (i, e) in results {
                 evaluated += 1;
                 if e.size_failing_records > limit {

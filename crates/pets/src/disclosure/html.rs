@@ -8,7 +8,7 @@ use std::fmt::Write;
 use super::report::{RiskReport, thousands};
 
 /// Escape text for HTML.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {
