@@ -50,6 +50,36 @@ fn corpus() -> Vec<Case> {
         // Options out of range exit 2, before anything is read.
         case("risk {d} --schema {s} --qi age --k 0", 2, &["k"]),
         case(
+            "anonymise {d} --schema {s} --qi age,sex --max-suppression 1.5",
+            2,
+            &["between 0 and 1"],
+        ),
+        case(
+            "anonymise {d} --schema {s} --qi age,sex --hierarchy age=3,5",
+            2,
+            &["age", "nest"],
+        ),
+        case(
+            "anonymise {d} --schema {s} --qi age,sex --hierarchy sex=@{o}/nope.csv",
+            2,
+            &["nope.csv"],
+        ),
+        case(
+            "anonymise {d} --schema {s} --qi age --hierarchy ethnic_category=none",
+            2,
+            &["not a quasi-identifier"],
+        ),
+        case(
+            "anonymise {d} --schema {s} --qi sex --k 100000 --max-suppression 0",
+            3,
+            &["no transformation"],
+        ),
+        case(
+            "anonymise {d} --schema {s} --qi age --output {d}",
+            2,
+            &["--output"],
+        ),
+        case(
             "dp query {d} --schema {s} --spec {q} --epsilon=-1",
             2,
             &["epsilon"],

@@ -217,8 +217,8 @@ fn level_from_labels(name: &str, labels: Vec<String>, n_values: u32) -> Hierarch
     }
 }
 
-/// The hierarchy pets uses when none is declared, by kind: numeric bands of 5, 10, 20, 50
-/// and 100 narrower than the range; calendar periods coarser than the column's granularity;
+/// The hierarchy pets uses when none is declared, by kind: numeric bands of 5, 10, 20, 40
+/// and 80 (nesting) narrower than the range; calendar periods coarser than the column's granularity;
 /// postcode units for a categorical column whose values are all postcodes; otherwise the
 /// value, then `*`.
 fn default_spec(column: &EncodedColumn) -> HierarchySpec {
@@ -230,7 +230,7 @@ fn default_spec(column: &EncodedColumn) -> HierarchySpec {
             bins: None,
         } => {
             let range = (max - min + 1) as f64;
-            let widths: Vec<f64> = [5.0, 10.0, 20.0, 50.0, 100.0]
+            let widths: Vec<f64> = [5.0, 10.0, 20.0, 40.0, 80.0]
                 .into_iter()
                 .filter(|&w| w < range)
                 .collect();
@@ -512,15 +512,14 @@ impl Postcode {
             && b[n - 3].is_ascii_digit()
             && b[n - 2].is_ascii_alphabetic()
             && b[n - 1].is_ascii_alphabetic()
+            && let Some((area, district)) = outward(&compact[..n - 3])
         {
-            if let Some((area, district)) = outward(&compact[..n - 3]) {
-                return Some(Postcode {
-                    sector: Some(format!("{district} {}", &compact[n - 3..n - 2])),
-                    unit: Some(format!("{district} {}", &compact[n - 3..])),
-                    area,
-                    district,
-                });
-            }
+            return Some(Postcode {
+                sector: Some(format!("{district} {}", &compact[n - 3..n - 2])),
+                unit: Some(format!("{district} {}", &compact[n - 3..])),
+                area,
+                district,
+            });
         }
         if parts.len() == 2 {
             return None;
@@ -716,6 +715,14 @@ mod tests {
         assert_eq!(h.levels[3].labels, vec!["*"]);
         assert_eq!(h.levels[1].group_values[0], 5);
         assert_eq!(h.describe(), "value > bands of 5 > bands of 10 > *");
+    }
+
+    #[test]
+    fn every_default_hierarchy_nests() {
+        for (lo, hi) in [(0, 3), (0, 110), (1, 10), (-50, 4000)] {
+            let col = encoded(ColumnSpec::integer("n", lo, hi), &[&lo.to_string()]);
+            ColumnHierarchy::resolve(&col, None, None).unwrap();
+        }
     }
 
     #[test]

@@ -436,7 +436,7 @@ impl<'a> Lattice<'a> {
         let mut tuple = vec![0u32; w];
         if cells <= DENSE_CELLS {
             let mut slot = vec![u32::MAX; cells as usize];
-            for i in 0..base.len() {
+            for (i, class) in class_of.iter_mut().enumerate() {
                 let key = key_of(tuple_of(i), &mut tuple) as usize;
                 let s = &mut slot[key];
                 if *s == u32::MAX {
@@ -444,13 +444,13 @@ impl<'a> Lattice<'a> {
                     sizes.push(0);
                     first.push(i);
                 }
-                class_of[i] = *s;
+                *class = *s;
                 sizes[*s as usize] += base.sizes[i];
             }
         } else {
             let mut index: FxHashMap<u128, u32> =
                 FxHashMap::with_capacity_and_hasher(base.len() / 2 + 1, Default::default());
-            for i in 0..base.len() {
+            for (i, class) in class_of.iter_mut().enumerate() {
                 let key = key_of(tuple_of(i), &mut tuple);
                 let next = sizes.len() as u32;
                 let s = *index.entry(key).or_insert(next);
@@ -458,7 +458,7 @@ impl<'a> Lattice<'a> {
                     sizes.push(0);
                     first.push(i);
                 }
-                class_of[i] = s;
+                *class = s;
                 sizes[s as usize] += base.sizes[i];
             }
         }

@@ -1,0 +1,71 @@
+//! `pets anonymise` end to end: the release it writes passes `pets risk` under the release
+//! schema it writes, and the record matches the file.
+
+mod common;
+
+use common::{ae, p, pets, text};
+
+#[test]
+fn the_release_passes_pets_risk() {
+    let (dir, data, schema) = ae(20_000, 5);
+    let out = dir.path().join("release.csv");
+    let html = dir.path().join("anonymise.html");
+    let o = pets(&[
+        "anonymise",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--qi",
+        "age,sex,postcode_district,arrival_datetime",
+        "--sensitive",
+        "diagnosis_group",
+        "--k",
+        "5",
+        "--l",
+        "2",
+        "--hierarchy",
+        "age=5,10,20;top=90",
+        "--hierarchy",
+        "arrival_datetime=day,week",
+        "--output",
+        p(&out),
+        "--report",
+        p(&html),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("FAIL -> PASS"), "{}", text(&o));
+    let release_schema = dir.path().join("release.schema.json");
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("release.record.json")).unwrap(),
+    )
+    .unwrap();
+    let released = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        released.lines().count() as u64 - 1,
+        record["records_out"].as_u64().unwrap()
+    );
+    // Direct identifiers are left out.
+    let header = released.lines().next().unwrap();
+    assert!(
+        !header.contains("nhs_number") && !header.contains("postcode,"),
+        "{header}"
+    );
+    assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
+    let o = pets(&[
+        "risk",
+        p(&out),
+        "--schema",
+        p(&release_schema),
+        "--qi",
+        "age,sex,postcode_district,arrival_datetime",
+        "--sensitive",
+        "diagnosis_group",
+        "--k",
+        "5",
+        "--l",
+        "2",
+        "--no-suda",
+        "--no-scenarios",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
