@@ -88,6 +88,13 @@ pub struct RiskReport {
     report: pets::disclosure::RiskReport,
 }
 
+impl RiskReport {
+    /// Wrap a core report (e.g. an anonymisation's before and after).
+    pub(crate) fn from_report(report: pets::disclosure::RiskReport) -> RiskReport {
+        RiskReport { report }
+    }
+}
+
 #[pymethods]
 impl RiskReport {
     /// Whether every check passed.

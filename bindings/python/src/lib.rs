@@ -5,6 +5,7 @@
 //! Python exceptions of [`errors`] with the same message. The rich API (classes, type hints,
 //! docs, warnings) lives in the Python package `pets` around this module.
 
+pub mod anonymise;
 pub mod arrow;
 pub mod data;
 pub mod datasets;
@@ -34,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(data::encode_file, m)?)?;
     datasets::register(m)?;
     disclosure::register(m)?;
+    anonymise::register(m)?;
     dp::register(m)?;
     synth::register(m)?;
     Ok(())

@@ -13,6 +13,7 @@ MODULES = [
     "pets.datasets",
     "pets.errors",
     "pets.risk",
+    "pets.anonymise",
     "pets.dp",
     "pets.synth",
 ]

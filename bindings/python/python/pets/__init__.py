@@ -10,6 +10,7 @@ decode``:
 - :func:`read_table` / :func:`write_table` do CSV and Parquet I/O through Rust;
 - :mod:`pets.datasets` generates synthetic A&E attendance data at any scale;
 - :mod:`pets.risk` assesses the disclosure risk of a record-level extract (``pets risk``);
+- :func:`anonymise` finds and applies the least coarsening that passes (``pets anonymise``);
 - :mod:`pets.dp` answers aggregate queries with differential privacy under a budget;
 - :mod:`pets.synth` fits differentially private synthesisers (MST) and samples records.
 
@@ -34,6 +35,7 @@ from pets._encode import Encoded, encode, infer_schema
 from pets._io import read_table, write_table
 from pets._native import __version__
 from pets._schema import Column, Schema
+from pets.anonymise import AnonymiseResult, anonymise
 from pets.errors import (
     BudgetExceededError,
     DomainError,
@@ -47,6 +49,7 @@ from pets.errors import (
 )
 
 __all__ = [
+    "AnonymiseResult",
     "BudgetExceededError",
     "Column",
     "DomainError",
@@ -60,6 +63,7 @@ __all__ = [
     "Schema",
     "SchemaError",
     "__version__",
+    "anonymise",
     "datasets",
     "dp",
     "encode",

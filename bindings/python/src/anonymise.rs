@@ -1,0 +1,140 @@
+//! Anonymisation (`pets::anonymise`): the least coarsening that passes, as `pets anonymise`
+//! runs it.
+//!
+//! [`anonymise`] parses its arguments (the data as Arrow, zero-copy, or a file path; the
+//! schema and the [`RiskConfig`] as JSON; hierarchies in the CLI's short form) and runs the
+//! core's [`AnonymiseJob`] with the interpreter detached. Errors become the Python
+//! exceptions of [`crate::errors`].
+
+use std::collections::BTreeMap;
+
+use pyo3::prelude::*;
+
+use pets::anonymise::{AnonymiseJob, AnonymiseOutcome, LossMeasure, SuppressedRows, render_html};
+use pets::data::{Schema, TableSource};
+use pets::disclosure::{GroundChoice, RiskConfig};
+
+use crate::arrow::import_table;
+use crate::disclosure::RiskReport;
+use crate::errors::{DualError, IntoPyResult, Kind, error_of};
+
+/// Anonymise a table, as `pets anonymise` does; returns an [`AnonymiseResult`].
+///
+/// `data` is an Arrow-compatible table or a file path (str). `hierarchies` maps a column to
+/// a hierarchy in the short form (`"5,10,20;top=90"`, `"day,month"`, `"postcode"`,
+/// `"@eth.csv"`, `"none"`) or JSON. `output` writes the release (and nothing else).
+#[pyfunction]
+#[pyo3(signature = (data, schema_json, config_json, hierarchies, suppression_limit = 0.05,
+                    measure = "loss", front_slack = 0.5, output = None, mask = false,
+                    ground_distance = "auto"))]
+#[allow(clippy::too_many_arguments)] // the Python signature, one keyword each
+pub fn anonymise(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    schema_json: Option<&str>,
+    config_json: &str,
+    hierarchies: BTreeMap<String, String>,
+    suppression_limit: f64,
+    measure: &str,
+    front_slack: f64,
+    output: Option<String>,
+    mask: bool,
+    ground_distance: &str,
+) -> PyResult<AnonymiseResult> {
+    let config: RiskConfig = serde_json::from_str(config_json).map_err(|e| {
+        error_of(
+            py,
+            Kind::Dual(DualError::InvalidParameter),
+            &format!("invalid privacy models: {e}"),
+            None,
+        )
+    })?;
+    let schema = schema_json.map(Schema::from_json).transpose().py_err(py)?;
+    let ground: GroundChoice = ground_distance.parse().py_err(py)?;
+    let measure: LossMeasure = measure.parse().py_err(py)?;
+    let source = match data.extract::<String>() {
+        Ok(path) => TableSource::file(path),
+        Err(_) => {
+            let (batches, schema) = import_table("data", data)?;
+            TableSource::batches("data", schema, batches)
+        }
+    };
+    let entries: Vec<String> = hierarchies
+        .into_iter()
+        .map(|(column, spec)| format!("{column}={spec}"))
+        .collect();
+    let mut job = AnonymiseJob::new(source, config)
+        .schema_opt(schema)
+        .ground_distance(ground)
+        .hierarchy_entries(&entries)
+        .py_err(py)?
+        .suppression_limit(suppression_limit)
+        .measure(measure)
+        .front_slack(front_slack)
+        .suppressed_rows(if mask {
+            SuppressedRows::Mask
+        } else {
+            SuppressedRows::Remove
+        });
+    if let Some(path) = output {
+        job = job.output(path);
+    }
+    let outcome = py.detach(|| job.run()).py_err(py)?;
+    Ok(AnonymiseResult { outcome })
+}
+
+/// The outcome of an anonymisation (`pets::anonymise::AnonymiseOutcome`).
+#[pyclass(module = "pets._native", name = "AnonymiseResult", frozen)]
+pub struct AnonymiseResult {
+    outcome: AnonymiseOutcome,
+}
+
+#[pymethods]
+impl AnonymiseResult {
+    /// The whole outcome as JSON, exactly as `pets anonymise --json` writes it.
+    #[pyo3(signature = (pretty = true))]
+    fn to_json(&self, pretty: bool) -> PyResult<String> {
+        let text = if pretty {
+            serde_json::to_string_pretty(&self.outcome)
+        } else {
+            serde_json::to_string(&self.outcome)
+        };
+        text.map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    }
+
+    /// The HTML report, exactly as `pets anonymise --report` writes it.
+    fn to_html(&self, py: Python<'_>) -> String {
+        py.detach(|| render_html(&self.outcome))
+    }
+
+    /// The release's schema as JSON.
+    fn release_schema_json(&self) -> String {
+        self.outcome.release_schema.to_json()
+    }
+
+    /// The risk report of the extract as it was.
+    fn before(&self) -> RiskReport {
+        RiskReport::from_report(self.outcome.before.clone())
+    }
+
+    /// The risk report of the release.
+    fn after(&self) -> RiskReport {
+        RiskReport::from_report(self.outcome.after.clone())
+    }
+
+    /// Warnings, as text.
+    fn warnings(&self) -> Vec<String> {
+        self.outcome
+            .warnings
+            .iter()
+            .map(|w| w.message.clone())
+            .collect()
+    }
+}
+
+/// Register the functions and classes of this module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(anonymise, m)?)?;
+    m.add_class::<AnonymiseResult>()?;
+    Ok(())
+}
