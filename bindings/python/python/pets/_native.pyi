@@ -90,7 +90,6 @@ def assess_risk(
     generalise: list[tuple[str, str]] = ...,
     hierarchy: dict[str, list[str]] | None = ...,
 ) -> RiskReport: ...
-
 def anonymise(
     data: Any,
     schema_json: str | None,
