@@ -42,6 +42,7 @@ classified!(
     pets::disclosure::ConfigError,
     pets::disclosure::RiskJobError,
     pets::anonymise::AnonymiseError,
+    pets::tables::TableError,
     pets::dp::budget_store::BudgetStoreError,
     pets_synth::SynthError,
 );

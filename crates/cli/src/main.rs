@@ -16,6 +16,7 @@ mod risk;
 mod schema;
 mod summary;
 mod synth;
+mod table;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,10 @@ enum Command {
     /// an optimal search over the columns' hierarchies; writes the release, its schema and a
     /// record of what was done.
     Anonymise(Box<anonymise::AnonymiseArgs>),
+    /// Count tables safe to publish: the NHS HES/ECDS small-numbers rule, or threshold
+    /// suppression with secondary suppression, audited across linked tables by linear
+    /// programming. Exits 3 if a small count cannot be protected.
+    Table(table::TableArgs),
     /// Differentially private queries under an enforced budget.
     #[command(subcommand)]
     Dp(DpCommand),
@@ -86,6 +91,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }),
         Command::Anonymise(a) => {
             anonymise::run(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Table(a) => {
+            table::run(&a)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Dp(DpCommand::Query(a)) => {

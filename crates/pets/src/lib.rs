@@ -44,5 +44,6 @@ pub mod disclosure;
 pub mod dp;
 pub mod error;
 pub mod prelude;
+pub mod tables;
 
 pub use error::{Classify, ErrorKind, Warning, WarningKind};

@@ -1,0 +1,173 @@
+//! `pets table`: count tables safe to publish.
+//!
+//! ```text
+//! pets table ae.csv --schema ae.schema.json --by age_band,sex --by age_band,provider_code \
+//!     --rule threshold --threshold 10 --out tables.csv --json tables.json
+//! ```
+//!
+//! Each `--by` is one table (a group-by with every margin and the grand total); tables of
+//! the same records are linked and audited together. The CLI parses and renders;
+//! [`pets::tables::TableJob`] does the work.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use pets::data::{Schema, TableSource};
+use pets::tables::{Rule, TableJob};
+
+use crate::exit::{CliError, refuse_clobber, write_atomic};
+
+/// The protection rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuleArg {
+    /// NHS HES/ECDS small numbers: 1-7 suppressed, others rounded to the nearest 5.
+    Hes,
+    /// Counts below --threshold suppressed, plus secondary suppression proved by the audit.
+    Threshold,
+}
+
+/// Options of `pets table`.
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// The data file (.csv, .tsv, .parquet).
+    pub data: PathBuf,
+    /// How a CSV/TSV file is written.
+    #[command(flatten)]
+    pub csv: crate::csv_args::CsvArgs,
+    /// The declared schema (JSON or TOML); inferred, with a warning, when absent.
+    #[arg(long)]
+    pub schema: Option<PathBuf>,
+    /// One table's columns, comma-separated; repeat for linked tables of the same records.
+    #[arg(long, required = true)]
+    pub by: Vec<String>,
+    /// How the counts are protected.
+    #[arg(long, value_enum, default_value_t = RuleArg::Hes)]
+    pub rule: RuleArg,
+    /// With --rule threshold: counts from 1 to THRESHOLD - 1 are suppressed.
+    #[arg(long, default_value_t = 10)]
+    pub threshold: u64,
+    /// With --rule threshold: the smallest width of a suppressed count's feasible interval
+    /// (default: the threshold).
+    #[arg(long)]
+    pub protection: Option<u64>,
+    /// Write the published tables here (CSV, long format: table, columns, count).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write everything (published cells, the audit's intervals, the rule's source) as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Run `pets table`.
+pub fn run(args: &TableArgs) -> Result<(), CliError> {
+    let by_groups: Vec<Vec<String>> = args
+        .by
+        .iter()
+        .map(|b| {
+            b.split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .collect();
+    let mut inputs: Vec<(&str, &std::path::Path)> = vec![("data file", &args.data)];
+    if let Some(s) = &args.schema {
+        inputs.push(("--schema", s));
+    }
+    for (flag, out) in [("--out", &args.out), ("--json", &args.json)] {
+        if let Some(out) = out {
+            refuse_clobber(flag, out, &inputs)?;
+        }
+    }
+    let schema = args.schema.as_ref().map(Schema::load).transpose()?;
+    let rule = match args.rule {
+        RuleArg::Hes => Rule::Hes,
+        RuleArg::Threshold => Rule::Threshold {
+            threshold: args.threshold,
+            protection: args.protection.unwrap_or(args.threshold),
+        },
+    };
+    let out = TableJob::new(
+        TableSource::file(&args.data).with_csv(args.csv.dialect()?),
+        by_groups,
+        rule,
+    )
+    .schema_opt(schema)
+    .run()?;
+    for w in &out.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(p) = &args.json {
+        write_atomic(p, &serde_json::to_string_pretty(&out)?)?;
+    }
+    if let Some(p) = &args.out {
+        let mut union: Vec<&str> = Vec::new();
+        for t in &out.tables {
+            for c in &t.by {
+                if !union.contains(&c.as_str()) {
+                    union.push(c);
+                }
+            }
+        }
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header = vec!["table"];
+        header.extend(&union);
+        header.push("count");
+        w.write_record(&header)
+            .map_err(|e| CliError::io(p.display(), e.into()))?;
+        for t in &out.tables {
+            let name = t.by.join(" x ");
+            for cell in &t.cells {
+                let mut row = vec![name.clone()];
+                for col in &union {
+                    row.push(
+                        t.by.iter()
+                            .position(|b| b == col)
+                            .map(|i| cell.labels[i].clone())
+                            .unwrap_or_default(),
+                    );
+                }
+                row.push(cell.published.clone());
+                w.write_record(&row)
+                    .map_err(|e| CliError::io(p.display(), e.into()))?;
+            }
+        }
+        let bytes = w
+            .into_inner()
+            .map_err(|e| CliError::io(p.display(), std::io::Error::other(e.to_string())))?;
+        write_atomic(p, &String::from_utf8_lossy(&bytes))?;
+    }
+    println!("{}", out.source);
+    println!(
+        "  {} table(s); {} small count(s) suppressed, {} more to protect them; {}",
+        out.tables.len(),
+        out.primary,
+        out.secondary,
+        if out.protected {
+            if out.narrowest_interval.is_finite() {
+                format!(
+                    "audit: every suppressed small count lies in an interval at least {} wide",
+                    out.narrowest_interval
+                )
+            } else {
+                "audit: no suppressed small count is bounded by what is published".to_string()
+            }
+        } else {
+            "AUDIT FAILED: some small counts are not protected (see warnings)".to_string()
+        }
+    );
+    for (what, path) in [("tables", &args.out), ("JSON", &args.json)] {
+        if let Some(p) = path {
+            println!("  {what}: {}", p.display());
+        }
+    }
+    if out.protected {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            pets::ErrorKind::Input,
+            "the tables could not be fully protected; nothing unsafe is claimed safe",
+        ))
+    }
+}

@@ -1,0 +1,179 @@
+//! Protection and audit on small tables, including linked ones.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use proptest::prelude::*;
+
+use super::audit::{Known, audit};
+use super::job::round5;
+use super::*;
+use crate::data::{ColumnSpec, Schema, TableSource};
+
+fn schema() -> Schema {
+    Schema::new(vec![
+        ColumnSpec::categorical("a", ["a0", "a1", "a2"]),
+        ColumnSpec::categorical("b", ["b0", "b1", "b2", "b3"]),
+        ColumnSpec::categorical("c", ["c0", "c1"]),
+    ])
+    .unwrap()
+}
+
+/// Records with the given count in each (a, b, c) cell.
+fn source(counts: &[u64]) -> TableSource {
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    for (j, &n) in counts.iter().enumerate() {
+        for _ in 0..n {
+            a.push(format!("a{}", j / 8));
+            b.push(format!("b{}", (j / 2) % 4));
+            c.push(format!("c{}", j % 2));
+        }
+    }
+    let batch = RecordBatch::try_from_iter([
+        ("a", Arc::new(StringArray::from(a)) as ArrayRef),
+        ("b", Arc::new(StringArray::from(b)) as ArrayRef),
+        ("c", Arc::new(StringArray::from(c)) as ArrayRef),
+    ])
+    .unwrap();
+    TableSource::batches("t", batch.schema(), vec![batch])
+}
+
+fn cols(s: &[&str]) -> Vec<String> {
+    s.iter().map(|x| x.to_string()).collect()
+}
+
+#[test]
+fn hes_rule_suppresses_small_and_rounds_the_rest() {
+    assert_eq!(
+        [8, 10, 12, 13, 17, 18].map(round5),
+        [10, 10, 10, 15, 15, 20]
+    );
+    let mut counts = vec![20u64; 24];
+    counts[0] = 3; // a0 b0 c0
+    counts[1] = 0;
+    let out = TableJob::new(source(&counts), vec![cols(&["a", "b"])], Rule::Hes)
+        .schema_opt(Some(schema()))
+        .run()
+        .unwrap();
+    let t = &out.tables[0];
+    assert_eq!(t.cells.len(), 4 * 5);
+    assert_eq!(t.cells[0].labels, ["a0", "b0"]);
+    assert_eq!(t.cells[0].published, "*"); // 3 + 0
+    assert_eq!(t.cells[0].suppressed, Some("primary"));
+    assert_eq!(t.cells[1].published, "40");
+    // total of a0 = 3 + 3 * 40 = 123 -> 125 (rounded from the unrounded total)
+    assert_eq!(t.cells[4].labels, ["a0", "Total"]);
+    assert_eq!(t.cells[4].published, "125");
+    assert!(out.source.contains("Hospital Episode Statistics"));
+    // The audit bounds the suppressed cell from the rounded margins.
+    let i = t.cells[0].interval.unwrap();
+    assert!(i.low >= 0.0 && i.high.unwrap() <= 20.0, "{i:?}");
+}
+
+#[test]
+fn threshold_suppression_protects_every_small_cell() {
+    let mut counts = vec![30u64; 24];
+    counts[0] = 2;
+    counts[1] = 0;
+    let out = TableJob::new(
+        source(&counts),
+        vec![cols(&["a", "b"])],
+        Rule::Threshold {
+            threshold: 10,
+            protection: 10,
+        },
+    )
+    .schema_opt(Some(schema()))
+    .run()
+    .unwrap();
+    assert!(out.protected);
+    assert_eq!(out.primary, 1);
+    // One small cell in a 2-way table with margins needs at least 3 more suppressions.
+    assert!(out.secondary >= 3, "{}", out.secondary);
+    assert!(out.narrowest_interval >= 10.0);
+}
+
+#[test]
+fn linked_tables_cannot_be_differenced() {
+    // Table a x b and table a x c share the a margins; the audit runs over both.
+    let mut counts = vec![25u64; 24];
+    counts[2] = 1;
+    counts[3] = 2; // a0 b1 = 3
+    let out = TableJob::new(
+        source(&counts),
+        vec![cols(&["a", "b"]), cols(&["a", "c"]), cols(&["b"])],
+        Rule::Threshold {
+            threshold: 5,
+            protection: 8,
+        },
+    )
+    .schema_opt(Some(schema()))
+    .run()
+    .unwrap();
+    assert!(out.protected);
+    // b1's total (53) is published in two tables: suppressed in one means suppressed in both.
+    let b1_in_ab = &out.tables[0].cells[3 * 5 + 1];
+    let b1_alone = &out.tables[2].cells[1];
+    assert_eq!(b1_in_ab.labels, ["Total", "b1"]);
+    assert_eq!(b1_in_ab.published == "*", b1_alone.published == "*");
+}
+
+#[test]
+fn bad_options_are_refused() {
+    let job = |tables: Vec<Vec<String>>| {
+        TableJob::new(source(&[1; 24]), tables, Rule::Hes)
+            .schema_opt(Some(schema()))
+            .run()
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(job(vec![]).contains("at least one column"));
+    assert!(job(vec![cols(&["a", "a"])]).contains("twice"));
+    assert!(job(vec![cols(&["zz"])]).contains("zz"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// No suppressed small cell's feasible interval is narrower than the protection level,
+    /// for single and linked tables alike; and the audit's bounds contain the true count.
+    #[test]
+    fn no_small_cell_is_narrower_than_the_protection_level(
+        counts in proptest::collection::vec(prop_oneof![0u64..4, 4u64..40], 24),
+        linked in any::<bool>(),
+    ) {
+        let tables = if linked {
+            vec![cols(&["a", "b"]), cols(&["a", "c"])]
+        } else {
+            vec![cols(&["a", "b"])]
+        };
+        let rule = Rule::Threshold { threshold: 4, protection: 4 };
+        let out = TableJob::new(source(&counts), tables, rule)
+            .schema_opt(Some(schema()))
+            .run()
+            .unwrap();
+        for t in &out.tables {
+            for c in &t.cells {
+                if c.suppressed == Some("primary") {
+                    let w = c.interval.unwrap().width();
+                    prop_assert!(!out.protected || w >= 4.0 - 1e-9, "width {w}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn audit_of_a_hand_table() {
+    // Two joint cells x0, x1; published: total = 10, x1 suppressed, x0 published 4.
+    let members = vec![vec![0], vec![1], vec![0, 1]];
+    let known = [Known::Exact(4), Known::Unknown, Known::Exact(10)];
+    let i = audit(2, &members, &known, &[1]).unwrap()[0];
+    assert_eq!((i.low, i.high), (6.0, Some(6.0)));
+    let known = [Known::Unknown, Known::Unknown, Known::Exact(10)];
+    let i = audit(2, &members, &known, &[1]).unwrap()[0];
+    assert_eq!((i.low, i.high), (0.0, Some(10.0)));
+    let known = [Known::Unknown, Known::Unknown, Known::Unknown];
+    let i = audit(2, &members, &known, &[1]).unwrap()[0];
+    assert_eq!(i.high, None);
+}
