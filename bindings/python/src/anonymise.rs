@@ -1,5 +1,5 @@
 //! Anonymisation (`pets::anonymise`): the least coarsening that passes, as `pets anonymise`
-//! runs it.
+//! runs it; and protected count tables (`pets::tables`), as `pets table` makes them.
 //!
 //! [`anonymise`] parses its arguments (the data as Arrow, zero-copy, or a file path; the
 //! schema and the [`RiskConfig`] as JSON; hierarchies in the CLI's short form) and runs the
@@ -135,6 +135,55 @@ impl AnonymiseResult {
 /// Register the functions and classes of this module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(anonymise, m)?)?;
+    m.add_function(wrap_pyfunction!(protect_tables, m)?)?;
     m.add_class::<AnonymiseResult>()?;
     Ok(())
+}
+
+/// Protect count tables, as `pets table` does; returns the JSON `pets table --json` writes.
+///
+/// `tables` lists each table's columns; `rule` is `"hes"` or `"threshold"` (with
+/// `threshold` and `protection`).
+#[pyfunction]
+#[pyo3(signature = (data, schema_json, tables, rule = "hes", threshold = 10, protection = None))]
+pub fn protect_tables(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    schema_json: Option<&str>,
+    tables: Vec<Vec<String>>,
+    rule: &str,
+    threshold: u64,
+    protection: Option<u64>,
+) -> PyResult<(String, Vec<String>)> {
+    let rule = match rule {
+        "hes" => pets::tables::Rule::Hes,
+        "threshold" => pets::tables::Rule::Threshold {
+            threshold,
+            protection: protection.unwrap_or(threshold),
+        },
+        other => {
+            return Err(error_of(
+                py,
+                Kind::Dual(DualError::InvalidParameter),
+                &format!("rule must be \"hes\" or \"threshold\", not {other:?}"),
+                None,
+            ));
+        }
+    };
+    let schema = schema_json.map(Schema::from_json).transpose().py_err(py)?;
+    let source = match data.extract::<String>() {
+        Ok(path) => TableSource::file(path),
+        Err(_) => {
+            let (batches, schema) = import_table("data", data)?;
+            TableSource::batches("data", schema, batches)
+        }
+    };
+    let job = pets::tables::TableJob::new(source, tables, rule).schema_opt(schema);
+    let out = py.detach(|| job.run()).py_err(py)?;
+    let json = serde_json::to_string(&out)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    Ok((
+        json,
+        out.warnings.iter().map(|w| w.message.clone()).collect(),
+    ))
 }

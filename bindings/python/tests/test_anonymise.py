@@ -94,3 +94,25 @@ def test_bad_input_is_typed(ae):
         pets.anonymise(table, qi="sex", schema=schema, k=100_000, max_suppression=0.0)
     with pytest.raises(TypeError):
         pets.anonymise(table, qi="age", schema=schema, hierarchy={"age": 5})
+
+
+def test_tables_protect_like_the_cli(ae):
+    import pets.table
+
+    table, schema = ae
+    out = pets.table.protect(
+        table,
+        by=[["age_band", "sex"], "age_band,arrival_mode"],
+        rule="threshold",
+        threshold=10,
+        schema=schema,
+    )
+    assert out.protected
+    frame = out.frame()
+    published = frame["published"]
+    numbers = published[published != "*"].astype(int)
+    assert ((numbers == 0) | (numbers >= 10)).all()
+    hes = pets.table.protect(table, by=["age_band,sex"], schema=schema)
+    assert "Hospital Episode Statistics" in hes.source
+    with pytest.raises(InvalidParameterError, match="twice"):
+        pets.table.protect(table, by=[["sex", "sex"]], schema=schema)

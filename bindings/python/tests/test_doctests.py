@@ -14,6 +14,7 @@ MODULES = [
     "pets.errors",
     "pets.risk",
     "pets.anonymise",
+    "pets.table",
     "pets.dp",
     "pets.synth",
 ]

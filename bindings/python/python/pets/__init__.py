@@ -11,6 +11,7 @@ decode``:
 - :mod:`pets.datasets` generates synthetic A&E attendance data at any scale;
 - :mod:`pets.risk` assesses the disclosure risk of a record-level extract (``pets risk``);
 - :func:`anonymise` finds and applies the least coarsening that passes (``pets anonymise``);
+- :mod:`pets.table` protects published count tables (``pets table``);
 - :mod:`pets.dp` answers aggregate queries with differential privacy under a budget;
 - :mod:`pets.synth` fits differentially private synthesisers (MST) and samples records.
 
@@ -30,7 +31,7 @@ Example:
 
 from __future__ import annotations
 
-from pets import datasets, dp, risk, synth
+from pets import datasets, dp, risk, synth, table
 from pets._encode import Encoded, encode, infer_schema
 from pets._io import read_table, write_table
 from pets._native import __version__
@@ -71,5 +72,6 @@ __all__ = [
     "read_table",
     "risk",
     "synth",
+    "table",
     "write_table",
 ]

@@ -102,6 +102,14 @@ def anonymise(
     mask: bool = ...,
     ground_distance: str = ...,
 ) -> AnonymiseResult: ...
+def protect_tables(
+    data: Any,
+    schema_json: str | None,
+    tables: list[list[str]],
+    rule: str = ...,
+    threshold: int = ...,
+    protection: int | None = ...,
+) -> tuple[str, list[str]]: ...
 
 class AnonymiseResult:
     def to_json(self, pretty: bool = ...) -> str: ...

@@ -1,0 +1,142 @@
+"""Count tables safe to publish: small numbers suppressed or rounded, and audited.
+
+The Python face of ``pets table`` (Rust ``pets::tables``). :func:`protect` builds one or more
+count tables from the same records (each a group-by with every margin and the grand total)
+and protects them together:
+
+- ``rule="hes"``: the NHS small-numbers rule for HES and ECDS outputs below national level
+  (0 stays 0; 1-7 become ``*``; other counts rounded to the nearest 5; totals from unrounded
+  values, rounded separately);
+- ``rule="threshold"``: counts from 1 to ``threshold - 1`` suppressed, then secondary
+  suppression until a linear-programming audit over **all** the tables shows every suppressed
+  small count can only be pinned to an interval at least ``protection`` wide.
+
+Example:
+    >>> import pets, pets.datasets, pets.table
+    >>> data = pets.datasets.generate_ae(3_000, seed=2)
+    >>> schema = pets.datasets.ae_schema()
+    >>> tables = pets.table.protect(data, by=[["age_band", "sex"]], rule="threshold",
+    ...                             threshold=10, schema=schema)
+    >>> tables.protected
+    True
+    >>> frame = tables.frame()
+    >>> sorted(frame.columns)
+    ['age_band', 'published', 'sex', 'suppressed', 'table']
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from pets import _native
+from pets._convert import PathLike, TableLike, is_path, to_arrow, to_path
+from pets._schema import Schema
+from pets.risk import _int
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ProtectedTables", "protect"]
+
+
+def protect(
+    data: TableLike | PathLike,
+    by: Sequence[Sequence[str] | str],
+    *,
+    rule: Literal["hes", "threshold"] = "hes",
+    threshold: int = 10,
+    protection: int | None = None,
+    schema: Schema | None = None,
+) -> ProtectedTables:
+    """Build and protect count tables of the same records (``pets table``).
+
+    Args:
+        data: The records: a DataFrame, a pyarrow Table, an Arrow stream, or a file path.
+        by: Each table's columns (a list of column names, or one comma-separated string).
+        rule: ``"hes"`` (the HES/ECDS small-numbers rule) or ``"threshold"``.
+        threshold: With ``"threshold"``: counts from 1 to ``threshold - 1`` are suppressed.
+        protection: With ``"threshold"``: the smallest width of a suppressed count's
+            feasible interval (default: ``threshold``).
+        schema: The declared :class:`~pets.Schema` (inferred, with a warning, when ``None``).
+
+    Returns:
+        The :class:`ProtectedTables`.
+
+    Raises:
+        InvalidParameterError: no columns, a column twice, a text column, too many cells.
+        PetsError: with ``"threshold"``, a small count that cannot be protected is reported
+            by ``protected`` being False (no exception).
+    """
+    if schema is not None and not isinstance(schema, Schema):
+        raise TypeError(f"schema must be a pets.Schema or None, not {type(schema).__qualname__}")
+    if isinstance(by, str):
+        raise TypeError('by lists tables: by=[["age_band", "sex"]] or by=["age_band,sex"]')
+    tables = []
+    for t in by:
+        cols = [c.strip() for c in t.split(",")] if isinstance(t, str) else list(t)
+        if not all(isinstance(c, str) for c in cols):
+            raise TypeError("each table in by is a list of column names (str)")
+        tables.append([c for c in cols if c])
+    source = to_path(data, "data") if is_path(data) else to_arrow(data, "data")
+    text, notes = _native.protect_tables(
+        source,
+        None if schema is None else schema.to_json(),
+        tables,
+        rule,
+        _int(threshold, "threshold"),
+        None if protection is None else _int(protection, "protection"),
+    )
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return ProtectedTables(json.loads(text))
+
+
+class ProtectedTables:
+    """Protected count tables: what is published, what was suppressed, what the audit found."""
+
+    def __init__(self, content: dict[str, Any]) -> None:
+        self._content = content
+
+    @property
+    def protected(self) -> bool:
+        """Whether every suppressed small count's interval is at least the protection level."""
+        return bool(self._content["protected"])
+
+    @property
+    def source(self) -> str:
+        """The rule and where it comes from, to publish alongside the tables."""
+        return str(self._content["source"])
+
+    @property
+    def tables(self) -> list[dict[str, Any]]:
+        """Each table: ``by`` (its columns) and ``cells`` (labels, published text, ...)."""
+        return list(self._content["tables"])
+
+    def frame(self) -> pd.DataFrame:
+        """Every published cell in long format: table, its columns' labels, published text."""
+        import pandas as pd
+
+        rows = []
+        for t in self._content["tables"]:
+            name = " x ".join(t["by"])
+            for cell in t["cells"]:
+                row: dict[str, Any] = {"table": name}
+                row.update(dict(zip(t["by"], cell["labels"], strict=True)))
+                row["published"] = cell["published"]
+                row["suppressed"] = cell.get("suppressed")
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def to_json(self, pretty: bool = True) -> str:
+        """Everything, as ``pets table --json`` writes it."""
+        return json.dumps(self._content, indent=2 if pretty else None)
+
+    def __repr__(self) -> str:
+        return (
+            f"ProtectedTables({len(self._content['tables'])} table(s), "
+            f"{self._content['primary']} primary and {self._content['secondary']} secondary "
+            f"suppressions, protected={self.protected})"
+        )
