@@ -3,7 +3,7 @@
 //! A **node** is one level per quasi-identifier; the lattice orders nodes componentwise
 //! (coarser is higher). A node is evaluated by **rolling up** classes: those of the bottom
 //! node (computed once from the rows) or, when one is cached, of an evaluated finer node with
-//! fewer classes (a node with at most half its source's classes is kept, up to four
+//! fewer classes (a node with at most four fifths of its source's classes is kept, up to four
 //! times the bottom's classes in all). Each source class's groups are mapped through the
 //! hierarchies ([`ColumnHierarchy::between`]) into the node's and merged, so no node re-reads
 //! a row (dense cell arrays for nodes with few group combinations, a hash map otherwise;
@@ -61,6 +61,13 @@ pub const MAX_LATTICE_NODES: u64 = 2_000_000;
 /// node is keyed by its mixed-radix number in a hash map, or by a 128-bit hash of its groups
 /// when that number overflows 128 bits, as [`EquivalenceClasses`] does).
 const DENSE_CELLS: f64 = (1u64 << 22) as f64;
+
+/// Smallest node worth caching to roll up from (every node in tests, so the brute-force
+/// comparison exercises rolling up).
+#[cfg(not(test))]
+const CACHE_MIN_CLASSES: usize = 1024;
+#[cfg(test)]
+const CACHE_MIN_CLASSES: usize = 1;
 
 /// The per-class models of a configuration: what a class must meet to be kept.
 #[derive(Debug, Clone)]
@@ -386,7 +393,17 @@ impl<'a> Lattice<'a> {
     /// Evaluate the node at `levels` under `limits`, rolled up from the smallest cached
     /// finer node (or the bottom); nodes much smaller than their source are cached in turn.
     fn evaluate(&self, levels: &[usize], limits: &SearchLimits) -> Evaluation {
-        let cached = self.source_for(levels);
+        self.evaluate_with(levels, limits, true)
+    }
+
+    /// [`Lattice::evaluate`]; `roll_up` false derives the node from the bottom classes and
+    /// caches nothing (the brute-force reference of the tests).
+    fn evaluate_with(&self, levels: &[usize], limits: &SearchLimits, roll_up: bool) -> Evaluation {
+        let cached = if roll_up {
+            self.source_for(levels)
+        } else {
+            None
+        };
         let (base, from): (&BaseClasses, Vec<usize>) = match &cached {
             Some(c) => (&c.classes, c.levels.clone()),
             None => (self.base, vec![0; levels.len()]),
@@ -449,7 +466,7 @@ impl<'a> Lattice<'a> {
             }
         } else {
             let mut index: FxHashMap<u128, u32> =
-                FxHashMap::with_capacity_and_hasher(base.len() / 2 + 1, Default::default());
+                FxHashMap::with_capacity_and_hasher(base.len() + 1, Default::default());
             for (i, class) in class_of.iter_mut().enumerate() {
                 let key = key_of(tuple_of(i), &mut tuple);
                 let next = sizes.len() as u32;
@@ -463,8 +480,9 @@ impl<'a> Lattice<'a> {
             }
         }
         let n_classes = sizes.len();
-        let cache_this = n_classes * 2 <= base.len()
-            && n_classes >= 1024
+        let cache_this = roll_up
+            && n_classes * 5 <= base.len() * 4
+            && n_classes >= CACHE_MIN_CLASSES
             && self.cached_classes.load(Ordering::Relaxed) + n_classes <= 4 * self.base.len();
         let mut passes: Vec<bool> = sizes.iter().map(|&s| self.rule.size_passes(s)).collect();
         let size_failing_records: u64 = sizes
@@ -474,7 +492,14 @@ impl<'a> Lattice<'a> {
             .map(|(s, _)| s)
             .sum();
         let mut node_hist: (Vec<usize>, Vec<u32>, Vec<u64>) = (vec![0], Vec::new(), Vec::new());
-        if self.rule.needs_sensitive() || (cache_this && base.sensitive_cardinality > 0) {
+        let limit = (limits.suppression_limit * base.n as f64 + 1e-9).floor() as u64;
+        // Suppressed records are at least those failing the size models: past the limit the
+        // node cannot be anonymous, and its distributional checks are skipped (the outcome
+        // then counts only the size failures, which the search never uses as a candidate).
+        let hopeless = size_failing_records > limit;
+        if (self.rule.needs_sensitive() && !hopeless)
+            || (cache_this && base.sensitive_cardinality > 0)
+        {
             // Source classes grouped by node class (counting sort), each node class's
             // histogram gathered densely in a scratch vector.
             let mut start = vec![0usize; n_classes + 1];
@@ -509,7 +534,7 @@ impl<'a> Lattice<'a> {
                 touched.sort_unstable();
                 counts.clear();
                 counts.extend(touched.iter().map(|&s| hist[s as usize]));
-                if passes[c] && self.rule.needs_sensitive() {
+                if passes[c] && self.rule.needs_sensitive() && !hopeless {
                     passes[c] = self.rule.sensitive_passes(&touched, &counts, sizes[c]);
                 }
                 if cache_this {
@@ -578,8 +603,8 @@ impl<'a> Lattice<'a> {
         } else {
             totals.kept_classes as f64 / totals.kept_records as f64
         };
-        let limit = (limits.suppression_limit * base.n as f64 + 1e-9).floor() as u64;
-        let anonymous = totals.suppressed_records <= limit
+        let anonymous = !hopeless
+            && totals.suppressed_records <= limit
             && totals.kept_records > 0
             && limits.max_average_risk.is_none_or(|m| average_risk <= m);
         Evaluation {
@@ -608,7 +633,7 @@ impl<'a> Lattice<'a> {
         (0..self.total)
             .into_par_iter()
             .map(|i| {
-                let e = self.evaluate(&self.levels(i), limits);
+                let e = self.evaluate_with(&self.levels(i), limits, false);
                 (e.outcome, e.anonymous)
             })
             .collect()
