@@ -26,7 +26,7 @@ use crate::errors::{DualError, IntoPyResult, Kind, error_of};
 #[pyfunction]
 #[pyo3(signature = (data, schema_json, config_json, hierarchies, suppression_limit = 0.05,
                     measure = "loss", front_slack = 0.5, output = None, mask = false,
-                    ground_distance = "auto"))]
+                    ground_distance = "auto", drop = Vec::new()))]
 #[allow(clippy::too_many_arguments)] // the Python signature, one keyword each
 pub fn anonymise(
     py: Python<'_>,
@@ -40,6 +40,7 @@ pub fn anonymise(
     output: Option<String>,
     mask: bool,
     ground_distance: &str,
+    drop: Vec<String>,
 ) -> PyResult<AnonymiseResult> {
     let config: RiskConfig = serde_json::from_str(config_json).map_err(|e| {
         error_of(
@@ -71,6 +72,7 @@ pub fn anonymise(
         .suppression_limit(suppression_limit)
         .measure(measure)
         .front_slack(front_slack)
+        .drop_columns(drop)
         .suppressed_rows(if mask {
             SuppressedRows::Mask
         } else {

@@ -51,6 +51,10 @@ pub struct AnonymiseArgs {
     /// average_class_size.
     #[arg(long, default_value = "loss")]
     pub measure: String,
+    /// Leave these columns out of the release, comma-separated (direct identifiers and
+    /// columns not in the schema always are), e.g. quasi-identifiers not searched over.
+    #[arg(long, value_delimiter = ',')]
+    pub drop: Vec<String>,
     /// Keep suppressed records with every quasi-identifier set to `*` (default: remove them).
     #[arg(long)]
     pub mask: bool,
@@ -122,6 +126,7 @@ pub fn run(args: &AnonymiseArgs) -> Result<(), CliError> {
     .suppression_limit(args.max_suppression)
     .measure(measure)
     .front_slack(args.front_slack)
+    .drop_columns(args.drop.iter().cloned())
     .suppressed_rows(if args.mask {
         SuppressedRows::Mask
     } else {

@@ -142,6 +142,15 @@ pub fn run(a: &DemoArgs) -> Result<ExitCode, CliError> {
             "arrival_datetime=day,week".into(),
         ],
         max_suppression: 0.05,
+        drop: [
+            "age_band",
+            "ethnic_category",
+            "lsoa",
+            "imd_decile",
+            "provider_code",
+        ]
+        .map(String::from)
+        .to_vec(),
         measure: "loss".into(),
         mask: false,
         front_slack: 0.5,

@@ -27,6 +27,8 @@ fn the_release_passes_pets_risk() {
         "age=5,10,20;top=90",
         "--hierarchy",
         "arrival_datetime=day,week",
+        "--drop",
+        "lsoa,age_band",
         "--output",
         p(&out),
         "--report",

@@ -101,6 +101,7 @@ def anonymise(
     output: str | None = ...,
     mask: bool = ...,
     ground_distance: str = ...,
+    drop: list[str] = ...,
 ) -> AnonymiseResult: ...
 def protect_tables(
     data: Any,

@@ -72,6 +72,7 @@ def anonymise(
     front_slack: float = 0.5,
     schema: Schema | None = None,
     output: PathLike | None = None,
+    drop: Sequence[str] | str | None = None,
 ) -> AnonymiseResult:
     """Find and apply the least coarsening that meets the privacy models (``pets anonymise``).
 
@@ -107,6 +108,8 @@ def anonymise(
         schema: The declared :class:`~pets.Schema` (inferred from the data, with a
             warning, when ``None``).
         output: Also write the release to this file (.csv, .tsv, .parquet).
+        drop: Columns to leave out of the release (direct identifiers and columns not in
+            the schema always are), e.g. quasi-identifiers not searched over.
 
     Returns:
         The :class:`AnonymiseResult`, with the released table as ``result.table``.
@@ -160,6 +163,7 @@ def anonymise(
             release,
             bool(mask),
             ground_distance,
+            _columns(drop, "drop") or [],
         )
         table = _native.read_table(release)[0]
         import pyarrow as pa

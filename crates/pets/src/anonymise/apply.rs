@@ -98,6 +98,8 @@ pub(crate) struct Transformation<'a> {
     pub levels: Vec<usize>,
     /// Keys ([`Transformation::key`]) of the suppressed group combinations.
     pub suppressed: FxHashSet<u128>,
+    /// Declared columns left out of the release besides the direct identifiers.
+    pub drop: Vec<String>,
 }
 
 impl Transformation<'_> {
@@ -119,7 +121,7 @@ impl Transformation<'_> {
     }
 }
 
-/// The release's schema: direct identifiers dropped; each quasi-identifier a categorical
+/// The release's schema: direct identifiers and the columns asked for dropped; each quasi-identifier a categorical
 /// column over its labels at the chosen level (`*` added when suppressed records are
 /// masked); other columns as declared. Returns the schema and the dropped columns.
 pub(crate) fn release_schema(
@@ -130,7 +132,7 @@ pub(crate) fn release_schema(
     let mut columns = Vec::new();
     let mut dropped = Vec::new();
     for spec in &schema.columns {
-        if spec.role == Role::DirectIdentifier {
+        if spec.role == Role::DirectIdentifier || t.drop.contains(&spec.name) {
             dropped.push(spec.name.clone());
             continue;
         }
@@ -193,15 +195,17 @@ pub(crate) fn write_release(
     let qis: Vec<String> = t.hierarchies.iter().map(|h| h.column.clone()).collect();
     let stream = source.stream()?;
     let input_schema = stream.arrow_schema();
-    let drop: Vec<&str> = schema
-        .with_role(Role::DirectIdentifier)
-        .map(|c| c.name.as_str())
-        .collect();
+    // Only declared columns reach the release (an undeclared column has no public domain
+    // and was never assessed); direct identifiers and the columns asked for are left out.
     let kept: Vec<usize> = input_schema
         .fields()
         .iter()
         .enumerate()
-        .filter(|(_, f)| !drop.contains(&f.name().as_str()))
+        .filter(|(_, f)| {
+            schema
+                .column(f.name())
+                .is_ok_and(|c| c.role != Role::DirectIdentifier && !t.drop.contains(&c.name))
+        })
         .map(|(i, _)| i)
         .collect();
     let fields: Vec<Field> = kept

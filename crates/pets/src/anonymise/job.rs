@@ -68,6 +68,7 @@ pub struct AnonymiseJob {
     output: Option<PathBuf>,
     suppressed_rows: SuppressedRows,
     ground: Option<GroundChoice>,
+    drop: Vec<String>,
 }
 
 /// What an [`AnonymiseJob`] returns.
@@ -119,7 +120,18 @@ impl AnonymiseJob {
             output: None,
             suppressed_rows: SuppressedRows::Remove,
             ground: None,
+            drop: Vec::new(),
         }
+    }
+
+    /// Leave these declared columns out of the release (direct identifiers always are), e.g.
+    /// quasi-identifiers not searched over.
+    pub fn drop_columns(
+        mut self,
+        columns: impl IntoIterator<Item = impl Into<String>>,
+    ) -> AnonymiseJob {
+        self.drop.extend(columns.into_iter().map(Into::into));
+        self
     }
 
     /// The t-closeness ground distance by choice (overrides the configuration's): `auto`,
@@ -292,10 +304,37 @@ impl AnonymiseJob {
             });
         }
 
+        for name in &self.drop {
+            schema.column(name)?;
+            if config.quasi_identifiers.contains(name) || config.sensitive.as_ref() == Some(name) {
+                return Err(AnonymiseError::Invalid {
+                    column: Some(name.clone()),
+                    message: format!(
+                        "{name:?} is searched over (a quasi-identifier or the sensitive \
+                         attribute); it cannot also be dropped"
+                    ),
+                });
+            }
+        }
+        let undeclared: Vec<String> = source
+            .column_names_under(Some(&schema))?
+            .into_iter()
+            .filter(|c| schema.column(c).is_err())
+            .collect();
+        if !undeclared.is_empty() && self.output.is_some() {
+            warnings.push(Warning::new(
+                WarningKind::Note,
+                format!(
+                    "columns not in the schema are left out of the release: {}",
+                    undeclared.join(", ")
+                ),
+            ));
+        }
         let unprotected: Vec<&str> = schema
             .with_role(crate::data::Role::QuasiIdentifier)
             .map(|c| c.name.as_str())
             .filter(|n| !config.quasi_identifiers.iter().any(|q| q == n))
+            .filter(|n| !self.drop.iter().any(|d| d == n))
             .collect();
         if !unprotected.is_empty() {
             warnings.push(Warning::new(
@@ -303,7 +342,7 @@ impl AnonymiseJob {
                 format!(
                     "the schema marks {} as quasi-identifier(s) but they are not searched over, \
                      so a release carries them unchanged; list them with the others (--qi) or \
-                     leave them out of the release",
+                     leave them out (--drop)",
                     unprotected.join(", ")
                 ),
             ));
@@ -425,6 +464,7 @@ impl AnonymiseJob {
             hierarchies: &hierarchies,
             levels: levels.clone(),
             suppressed: Default::default(),
+            drop: self.drop.clone(),
         };
         let suppressed_keys: Vec<u128> = recoded
             .iter()

@@ -318,3 +318,54 @@ fn retained_classes_are_assessed_like_the_release() {
         f.classes.sizes().iter().filter(|&&s| s >= 2).sum::<u64>()
     );
 }
+
+#[test]
+fn dropped_and_undeclared_columns_stay_out_of_the_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("release.csv");
+    let b = batch(300, 4);
+    let extra: ArrayRef = Arc::new(StringArray::from(vec!["secret"; 300]));
+    let mut fields: Vec<_> = b.schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(arrow_schema::Field::new(
+        "notes",
+        arrow_schema::DataType::Utf8,
+        false,
+    )));
+    let mut columns = b.columns().to_vec();
+    columns.push(extra);
+    let b = RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns).unwrap();
+    let config = RiskConfig {
+        k: 3,
+        ..RiskConfig::new(["age", "sex"])
+    };
+    let outcome = AnonymiseJob::new(
+        TableSource::batches("data", b.schema(), vec![b.clone()]),
+        config.clone(),
+    )
+    .schema(schema())
+    .suppression_limit(0.2)
+    .drop_columns(["region"])
+    .output(&out)
+    .run()
+    .unwrap();
+    let header = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(header, "age,sex,diag");
+    assert!(
+        outcome
+            .record
+            .dropped_columns
+            .contains(&"region".to_string())
+    );
+    assert!(outcome.warnings.iter().any(|w| w.message.contains("notes")));
+    let e = AnonymiseJob::new(TableSource::batches("data", b.schema(), vec![b]), config)
+        .schema(schema())
+        .drop_columns(["age"])
+        .run()
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot also be dropped"), "{e}");
+}
