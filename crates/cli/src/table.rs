@@ -101,6 +101,20 @@ pub fn run(args: &TableArgs) -> Result<(), CliError> {
     if let Some(p) = &args.json {
         write_atomic(p, &serde_json::to_string_pretty(&out)?)?;
     }
+    if !out.protected {
+        return Err(CliError::new(
+            pets::ErrorKind::Input,
+            format!(
+                "the tables could not be fully protected, so no table file was written{}; \
+                 use coarser columns or a lower protection level",
+                if args.json.is_some() {
+                    " (the JSON holds the audit)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
     if let Some(p) = &args.out {
         let mut union: Vec<&str> = Vec::new();
         for t in &out.tables {
@@ -144,17 +158,13 @@ pub fn run(args: &TableArgs) -> Result<(), CliError> {
         out.tables.len(),
         out.primary,
         out.secondary,
-        if out.protected {
-            if out.narrowest_interval.is_finite() {
-                format!(
-                    "audit: every suppressed small count lies in an interval at least {} wide",
-                    out.narrowest_interval
-                )
-            } else {
-                "audit: no suppressed small count is bounded by what is published".to_string()
-            }
+        if out.narrowest_interval.is_finite() {
+            format!(
+                "audit: every suppressed small count lies in an interval at least {} wide",
+                out.narrowest_interval
+            )
         } else {
-            "AUDIT FAILED: some small counts are not protected (see warnings)".to_string()
+            "audit: no suppressed small count is bounded by what is published".to_string()
         }
     );
     for (what, path) in [("tables", &args.out), ("JSON", &args.json)] {
@@ -162,12 +172,5 @@ pub fn run(args: &TableArgs) -> Result<(), CliError> {
             println!("  {what}: {}", p.display());
         }
     }
-    if out.protected {
-        Ok(())
-    } else {
-        Err(CliError::new(
-            pets::ErrorKind::Input,
-            "the tables could not be fully protected; nothing unsafe is claimed safe",
-        ))
-    }
+    Ok(())
 }

@@ -25,7 +25,10 @@ pub enum SuppressedRows {
     /// Left out of the release (the record count drops).
     #[default]
     Remove,
-    /// Kept, with every quasi-identifier replaced by `*` (the record count is kept).
+    /// Kept, with every quasi-identifier replaced by `*` (the record count is kept). The
+    /// masked records are one group to `pets risk`: when fewer than k are masked, that
+    /// group fails k-anonymity, so remove them or publish the count of masked records as
+    /// known.
     Mask,
 }
 
