@@ -35,7 +35,7 @@ mod job;
 #[cfg(test)]
 mod tests;
 
-pub use audit::{Interval, audit};
+pub use audit::{Interval, Known, audit};
 pub use job::{ProtectedTable, ProtectedTables, PublishedCell, TableJob};
 
 use serde::{Deserialize, Serialize};
