@@ -53,13 +53,7 @@ pub fn anonymise(
     let schema = schema_json.map(Schema::from_json).transpose().py_err(py)?;
     let ground: GroundChoice = ground_distance.parse().py_err(py)?;
     let measure: LossMeasure = measure.parse().py_err(py)?;
-    let source = match data.extract::<String>() {
-        Ok(path) => TableSource::file(path),
-        Err(_) => {
-            let (batches, schema) = import_table("data", data)?;
-            TableSource::batches("data", schema, batches)
-        }
-    };
+    let source = path_or_table(data)?;
     let entries: Vec<String> = hierarchies
         .into_iter()
         .map(|(column, spec)| format!("{column}={spec}"))
@@ -83,6 +77,17 @@ pub fn anonymise(
     }
     let outcome = py.detach(|| job.run()).py_err(py)?;
     Ok(AnonymiseResult { outcome })
+}
+
+/// A job's source: a file path (str), read by the core, or an Arrow table (zero-copy).
+fn path_or_table(data: &Bound<'_, PyAny>) -> PyResult<TableSource> {
+    match data.extract::<String>() {
+        Ok(path) => Ok(TableSource::file(path)),
+        Err(_) => {
+            let (batches, schema) = import_table("data", data)?;
+            Ok(TableSource::batches("data", schema, batches))
+        }
+    }
 }
 
 /// The outcome of an anonymisation (`pets::anonymise::AnonymiseOutcome`).
@@ -173,13 +178,7 @@ pub fn protect_tables(
         }
     };
     let schema = schema_json.map(Schema::from_json).transpose().py_err(py)?;
-    let source = match data.extract::<String>() {
-        Ok(path) => TableSource::file(path),
-        Err(_) => {
-            let (batches, schema) = import_table("data", data)?;
-            TableSource::batches("data", schema, batches)
-        }
-    };
+    let source = path_or_table(data)?;
     let job = pets::tables::TableJob::new(source, tables, rule).schema_opt(schema);
     let out = py.detach(|| job.run()).py_err(py)?;
     let json = serde_json::to_string(&out)

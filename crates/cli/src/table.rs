@@ -116,36 +116,11 @@ pub fn run(args: &TableArgs) -> Result<(), CliError> {
         ));
     }
     if let Some(p) = &args.out {
-        let mut union: Vec<&str> = Vec::new();
-        for t in &out.tables {
-            for c in &t.by {
-                if !union.contains(&c.as_str()) {
-                    union.push(c);
-                }
-            }
-        }
+        let (header, rows) = out.long_format();
         let mut w = csv::Writer::from_writer(Vec::new());
-        let mut header = vec!["table"];
-        header.extend(&union);
-        header.push("count");
-        w.write_record(&header)
-            .map_err(|e| CliError::io(p.display(), e.into()))?;
-        for t in &out.tables {
-            let name = t.by.join(" x ");
-            for cell in &t.cells {
-                let mut row = vec![name.clone()];
-                for col in &union {
-                    row.push(
-                        t.by.iter()
-                            .position(|b| b == col)
-                            .map(|i| cell.labels[i].clone())
-                            .unwrap_or_default(),
-                    );
-                }
-                row.push(cell.published.clone());
-                w.write_record(&row)
-                    .map_err(|e| CliError::io(p.display(), e.into()))?;
-            }
+        for row in std::iter::once(&header).chain(&rows) {
+            w.write_record(row)
+                .map_err(|e| CliError::io(p.display(), e.into()))?;
         }
         let bytes = w
             .into_inner()

@@ -242,16 +242,7 @@ impl AnonymiseJob {
     pub fn run(&self) -> Result<AnonymiseOutcome, AnonymiseError> {
         self.check_options()?;
         let (source, mut warnings) = self.source.pinned(self.schema.as_ref())?;
-        let schema = match &self.schema {
-            Some(s) => s.clone(),
-            None => {
-                warnings.push(Warning::inferred_schema());
-                source.infer_schema_with(crate::data::InferOptions {
-                    exact_values: true,
-                    ..Default::default()
-                })?
-            }
-        };
+        let schema = source.declared_or_exact_schema(self.schema.as_ref(), &mut warnings)?;
         let mut config = self.config.clone().with_roles_from(&schema);
         match self.ground {
             None => {}

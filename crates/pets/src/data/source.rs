@@ -237,6 +237,26 @@ impl TableSource {
         self.infer_schema_with(InferOptions::default())
     }
 
+    /// The schema a disclosure-control job runs under: the declared one, or one inferred on
+    /// exact values (grouped as released, not binned), with the inferred-schema warning
+    /// pushed to `warnings` (its domains are read from the private data).
+    pub fn declared_or_exact_schema(
+        &self,
+        declared: Option<&Schema>,
+        warnings: &mut Vec<crate::Warning>,
+    ) -> Result<Schema> {
+        match declared {
+            Some(s) => Ok(s.clone()),
+            None => {
+                warnings.push(crate::Warning::inferred_schema());
+                self.infer_schema_with(InferOptions {
+                    exact_values: true,
+                    ..Default::default()
+                })
+            }
+        }
+    }
+
     /// [`TableSource::infer_schema`] with `opts`. The schema's `csv` section records how a
     /// text file was read where that differs from a plain comma-separated file with a
     /// header (so a later run reads it the same way without sniffing).

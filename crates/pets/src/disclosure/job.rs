@@ -269,17 +269,7 @@ impl RiskJob {
         progress: Option<&dyn Fn(u64)>,
     ) -> std::result::Result<RiskOutcome, RiskJobError> {
         let (source, mut warnings) = self.source.pinned(self.schema.as_ref())?;
-        let schema = match &self.schema {
-            Some(s) => s.clone(),
-            None => {
-                warnings.push(Warning::inferred_schema());
-                // Grouped on exact values, not bins: the risk of what is released.
-                source.infer_schema_with(crate::data::InferOptions {
-                    exact_values: true,
-                    ..Default::default()
-                })?
-            }
-        };
+        let schema = source.declared_or_exact_schema(self.schema.as_ref(), &mut warnings)?;
         let (schema, generalised) = self.generalised_schema(schema)?;
         let mut config = self.config.clone().with_roles_from(&schema);
         config.validate()?;

@@ -67,6 +67,41 @@ pub struct ProtectedTables {
     pub warnings: Vec<Warning>,
 }
 
+impl ProtectedTables {
+    /// Every published cell in long format, as `pets table --out` writes it: a header
+    /// (`table`, the union of the tables' columns in order of first use, `count`) and one
+    /// row per cell (empty for a column the cell's table does not break down by).
+    pub fn long_format(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut union: Vec<&str> = Vec::new();
+        for t in &self.tables {
+            for c in &t.by {
+                if !union.contains(&c.as_str()) {
+                    union.push(c);
+                }
+            }
+        }
+        let mut header = vec!["table".to_string()];
+        header.extend(union.iter().map(|c| c.to_string()));
+        header.push("count".into());
+        let mut rows = Vec::new();
+        for t in &self.tables {
+            let name = t.by.join(" x ");
+            for cell in &t.cells {
+                let mut row = vec![name.clone()];
+                row.extend(union.iter().map(|col| {
+                    t.by.iter()
+                        .position(|b| b == col)
+                        .map(|i| cell.labels[i].clone())
+                        .unwrap_or_default()
+                }));
+                row.push(cell.published.clone());
+                rows.push(row);
+            }
+        }
+        (header, rows)
+    }
+}
+
 /// A table's layout within the joint model.
 struct Layout {
     by: Vec<String>,
@@ -149,16 +184,7 @@ impl TableJob {
     pub fn run(&self) -> Result<ProtectedTables, TableError> {
         self.check()?;
         let (source, mut warnings) = self.source.pinned(self.schema.as_ref())?;
-        let schema = match &self.schema {
-            Some(s) => s.clone(),
-            None => {
-                warnings.push(Warning::inferred_schema());
-                source.infer_schema_with(crate::data::InferOptions {
-                    exact_values: true,
-                    ..Default::default()
-                })?
-            }
-        };
+        let schema = source.declared_or_exact_schema(self.schema.as_ref(), &mut warnings)?;
         let mut columns: Vec<String> = Vec::new();
         for c in self.tables.iter().flatten() {
             let spec = schema.column(c)?;

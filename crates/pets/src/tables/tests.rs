@@ -152,14 +152,30 @@ proptest! {
             .schema_opt(Some(schema()))
             .run()
             .unwrap();
+        // The first table is a x b: interior cell (i, j) holds counts[8i + 2j] + counts[8i + 2j + 1].
+        for (k, c) in out.tables[0].cells.iter().enumerate() {
+            let (i, j) = (k / 5, k % 5);
+            if c.published == "*" && i < 3 && j < 4 {
+                let truth = (counts[8 * i + 2 * j] + counts[8 * i + 2 * j + 1]) as f64;
+                let iv = c.interval.unwrap();
+                // The audit is sound: the true count lies in the interval it derives.
+                prop_assert!(iv.low <= truth + 1e-6 && iv.high.is_none_or(|h| truth <= h + 1e-6));
+            }
+        }
         for t in &out.tables {
             for c in &t.cells {
                 if c.suppressed == Some("primary") {
                     let w = c.interval.unwrap().width();
                     prop_assert!(!out.protected || w >= 4.0 - 1e-9, "width {w}");
                 }
+                if let Ok(n) = c.published.parse::<u64>() {
+                    prop_assert!(n == 0 || n >= 4, "published small count {n}");
+                }
             }
         }
+        // A single table can always be protected (suppressing its whole row and column
+        // frees the cell), so the flag must hold there.
+        prop_assert!(linked || out.protected);
     }
 }
 
