@@ -44,6 +44,8 @@ pub mod disclosure;
 pub mod dp;
 pub mod error;
 pub mod prelude;
+#[cfg(feature = "federated")]
+pub mod federated;
 pub mod tables;
 
 pub use error::{Classify, ErrorKind, Warning, WarningKind};

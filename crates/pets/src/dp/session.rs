@@ -185,6 +185,35 @@ impl Session {
         })
     }
 
+    /// Charge and log a release whose noise other parties draw (federated aggregation:
+    /// each trust or aggregator adds its share after this returns). The cost is the
+    /// mechanism's own bound (see `crate::federated::noise`); the ledger entry is the same
+    /// as for a local release. Returns the ledger index.
+    #[cfg(feature = "federated")]
+    pub(crate) fn charge_distributed(
+        &mut self,
+        mechanism: crate::dp::mechanisms::MechanismInfo,
+        cost: Cost,
+        accuracy: Option<crate::dp::Accuracy>,
+        record: QueryRecord,
+    ) -> Result<usize> {
+        let charged = self.accountant.charge(&record.query, &cost)?;
+        let index = self.entries.len();
+        self.entries.push(LedgerEntry {
+            index,
+            query: record.query,
+            columns: record.columns,
+            mechanism,
+            cost,
+            charged,
+            contribution: record.contribution,
+            accuracy,
+            warnings: record.warnings,
+            parallel: None,
+        });
+        Ok(index)
+    }
+
     /// Open a parallel composition: `parts` disjoint parts of the data, each to be queried
     /// within `per_part`, where one person's rows fall in at most `parts_per_person` parts
     /// (1 when parts split people; the contribution bound when they split rows). Charges

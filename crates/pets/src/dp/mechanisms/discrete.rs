@@ -178,6 +178,16 @@ impl DiscreteGaussian {
             .map(&self.sensitivity)
             .map_err(|e| DpError::opendp("the discrete Gaussian privacy map", e))
     }
+
+    /// `len` independent draws of this discrete Gaussian, from OpenDP's sampler: one
+    /// party's *share* of a distributed noise (`crate::federated::noise`). It is not a
+    /// release on its own: it is added to a value that only leaves the party masked or
+    /// secret-shared, and the federated job charges the budget of the sum before any
+    /// party draws.
+    #[cfg(feature = "federated")]
+    pub(crate) fn noise_share(&self, len: usize) -> Result<Vec<i64>> {
+        self.sample(&vec![0; len], &Charged::new())
+    }
 }
 
 impl Mechanism for DiscreteGaussian {

@@ -1,0 +1,741 @@
+//! [`FederatedJob`]: one federated DP release, as every front door runs it.
+//!
+//! ```text
+//! validate options (threshold, colluders, bounds, share in rho) -> every trust's schema
+//! fingerprint against the job's -> each trust: local aggregate of its bounded rows
+//! -> plan the noise and charge the budget (before any party draws)
+//! -> protocol round: secure aggregation (each trust adds its noise share, masks, and the
+//!    aggregator unmasks only the sum) or Prio3 (trusts upload shares with proofs, the two
+//!    aggregators verify, each adds noise to its aggregate share, the collector adds them)
+//! -> decode signed cells -> FederatedRelease (noisy tables, accuracy, ledger, round report)
+//! ```
+//!
+//! The round runs every party's state machine in this process, every message through the
+//! wire format ([`crate::federated::wire`], so sizes are real); the network service runs
+//! the same state machines in separate processes. Faults are injected per trust
+//! ([`TrustInput::drop_at`]) to show what each outcome releases.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Schema, TableSource};
+use crate::dp::ledger::{Contribution, QueryRecord};
+use crate::dp::mechanisms::{DiscreteGaussian, MechanismInfo, Sensitivity};
+use crate::dp::{Accuracy, Cost, NoiseKind, PrivacyUnit, Session};
+use crate::error::{Warning, WarningKind};
+use crate::federated::aggregate::{FederatedQuery, LocalAggregate, TableLayout, local_aggregate};
+use crate::federated::error::{FederatedError, Result};
+use crate::federated::noise::DistributedNoise;
+use crate::federated::prio::{self, PrioAggregator, PrioTask};
+use crate::federated::ring::{self, MAX_PARTIES};
+use crate::federated::secagg::{
+    AdvertiseKeys, Inbox, MaskedInput, Roster, RoundId, SecAggClient, SecAggConfig, SecAggServer,
+    ShareKeys, Survivors, UnmaskShares,
+};
+use crate::federated::wire::{from_wire, to_wire};
+
+/// How the trusts' vectors are summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// Secure aggregation by pairwise masking, one aggregator, dropouts recovered; each
+    /// trust adds its share of distributed discrete Gaussian noise.
+    SecAgg,
+    /// Prio3SumVec with two non-colluding aggregators, validity proofs on every report;
+    /// each aggregator adds discrete Gaussian noise to its share.
+    Prio3,
+}
+
+impl std::str::FromStr for Protocol {
+    type Err = FederatedError;
+    fn from_str(s: &str) -> Result<Protocol> {
+        match s {
+            "secagg" => Ok(Protocol::SecAgg),
+            "prio3" | "prio" => Ok(Protocol::Prio3),
+            other => Err(FederatedError::invalid(
+                "protocol",
+                other,
+                "secagg (masking, one aggregator) or prio3 (two aggregators)",
+            )),
+        }
+    }
+}
+
+/// Where a trust drops out of a round (fault injection: what a lost connection does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropPoint {
+    /// Before sending its keys (secure aggregation) or its upload (Prio3).
+    BeforeKeys,
+    /// After its keys, before its encrypted shares.
+    BeforeShares,
+    /// After its shares, before its masked input: not counted, its masks are removed.
+    BeforeMasked,
+    /// After its masked input, before unmasking: counted.
+    BeforeUnmask,
+}
+
+/// One trust's table.
+#[derive(Debug, Clone)]
+pub struct TrustInput {
+    /// The trust's name (shown in reports and errors).
+    pub name: String,
+    /// Its rows.
+    pub source: TableSource,
+    /// Its person-id column, if any.
+    pub person_id: Option<String>,
+    /// The schema the trust declares, when it has its own (checked against the job's).
+    pub schema: Option<Schema>,
+    /// Fault injection.
+    pub drop_at: Option<DropPoint>,
+}
+
+impl TrustInput {
+    /// A trust with its table.
+    pub fn new(name: impl Into<String>, source: impl Into<TableSource>) -> TrustInput {
+        TrustInput {
+            name: name.into(),
+            source: source.into(),
+            person_id: None,
+            schema: None,
+            drop_at: None,
+        }
+    }
+
+    /// Its person-id column.
+    pub fn person_id(mut self, column: impl Into<String>) -> TrustInput {
+        self.person_id = Some(column.into());
+        self
+    }
+
+    /// Its own declared schema.
+    pub fn schema(mut self, schema: Schema) -> TrustInput {
+        self.schema = Some(schema);
+        self
+    }
+
+    /// Drop out of the round at `point`.
+    pub fn drop_at(mut self, point: DropPoint) -> TrustInput {
+        self.drop_at = Some(point);
+        self
+    }
+}
+
+/// One federated DP release.
+#[derive(Debug, Clone)]
+pub struct FederatedJob {
+    query: FederatedQuery,
+    protocol: Protocol,
+    share: Option<Cost>,
+    threshold: Option<usize>,
+    colluders: usize,
+    max_rows_per_person: u32,
+    max_trusts_per_person: Option<u32>,
+    max_count: u64,
+    alpha: f64,
+    seed: u64,
+}
+
+/// A released table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FederatedTable {
+    /// Axis names; empty for a count.
+    pub dimensions: Vec<String>,
+    /// Labels along each axis.
+    pub labels: Vec<Vec<String>>,
+    /// Cells per axis.
+    pub shape: Vec<usize>,
+    /// Noisy counts, row-major (last axis fastest).
+    pub counts: Vec<i64>,
+}
+
+/// The noise, as released.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoiseReport {
+    /// `distributed_discrete_gaussian` or `discrete_gaussian_per_aggregator`.
+    pub mechanism: String,
+    /// Scale of each party's share (trust or aggregator).
+    pub share_scale: f64,
+    /// Shares the guarantee relies on.
+    pub min_shares: usize,
+    /// Shares that may be in the sum.
+    pub max_shares: usize,
+    /// Scale of the noise in the sum when every share counts.
+    pub total_scale: f64,
+    /// Noise variance in the sum over what the guarantee needs.
+    pub over_provision: f64,
+    /// `||Delta||_2^2` the cost is for.
+    pub l2_squared: f64,
+}
+
+/// What the round did: who was counted, who dropped, what was refused, bytes and time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundReport {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The round id (short hex).
+    pub round: String,
+    /// Trusts asked.
+    pub trusts: usize,
+    /// Trusts whose data are in the sum.
+    pub counted: Vec<String>,
+    /// Trusts that dropped, with where.
+    pub dropped: Vec<(String, DropPoint)>,
+    /// Messages refused, with the reason.
+    pub refused: Vec<String>,
+    /// The survival threshold (secure aggregation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<usize>,
+    /// Cells summed.
+    pub cells: usize,
+    /// Bytes every trust sent, summed.
+    pub bytes_from_trusts: usize,
+    /// Bytes sent to trusts, summed.
+    pub bytes_to_trusts: usize,
+    /// Bytes between the two aggregators and to the collector (Prio3).
+    pub bytes_between_aggregators: usize,
+    /// What sending the plain vectors would have cost (8 bytes a cell a trust).
+    pub plaintext_bytes: usize,
+    /// Seconds for the trusts' local aggregates.
+    pub local_seconds: f64,
+    /// Seconds for the protocol round (every party in this process).
+    pub protocol_seconds: f64,
+}
+
+/// The result of a federated job: noisy tables and how they were made. No exact statistic
+/// of any trust, or of the pool, is in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FederatedRelease {
+    /// The query's label.
+    pub query: String,
+    /// The tables.
+    pub tables: Vec<FederatedTable>,
+    /// Accuracy of every cell.
+    pub accuracy: Accuracy,
+    /// The noise.
+    pub noise: NoiseReport,
+    /// The cost charged.
+    pub cost: Cost,
+    /// The ledger entry.
+    pub ledger_index: usize,
+    /// The unit of privacy.
+    pub contribution: Contribution,
+    /// The round.
+    pub round: RoundReport,
+    /// Warnings.
+    pub warnings: Vec<Warning>,
+}
+
+/// Largest wire message pets accepts in a round: the masked vector plus headroom.
+fn message_limit(cells: usize, parties: usize) -> usize {
+    cells * 8 + parties * 400 + 4096
+}
+
+impl FederatedJob {
+    /// A job for `query`, by secure aggregation, person bound 1, default threshold.
+    pub fn new(query: FederatedQuery) -> FederatedJob {
+        FederatedJob {
+            query,
+            protocol: Protocol::SecAgg,
+            share: None,
+            threshold: None,
+            colluders: 0,
+            max_rows_per_person: 1,
+            max_trusts_per_person: None,
+            max_count: (1 << 20) - 1,
+            alpha: 0.05,
+            seed: 0,
+        }
+    }
+
+    /// The protocol.
+    pub fn protocol(mut self, protocol: Protocol) -> FederatedJob {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The budget share, in rho (zCDP); default the session's remainder.
+    pub fn share(mut self, share: Cost) -> FederatedJob {
+        self.share = Some(share);
+        self
+    }
+
+    /// Trusts that must survive every stage (secure aggregation); default a strict majority.
+    pub fn threshold(mut self, threshold: usize) -> FederatedJob {
+        self.threshold = Some(threshold);
+        self
+    }
+
+    /// Trusts that may collude with the aggregator (their noise shares do not count).
+    pub fn colluders(mut self, colluders: usize) -> FederatedJob {
+        self.colluders = colluders;
+        self
+    }
+
+    /// Rows per person kept at each trust (with a person id).
+    pub fn max_rows_per_person(mut self, m: u32) -> FederatedJob {
+        self.max_rows_per_person = m;
+        self
+    }
+
+    /// Trusts one person may attend (public, declared): the sensitivity scales with it.
+    pub fn max_trusts_per_person(mut self, t: u32) -> FederatedJob {
+        self.max_trusts_per_person = Some(t);
+        self
+    }
+
+    /// Prio3's per-trust bound on one cell.
+    pub fn max_count(mut self, max_count: u64) -> FederatedJob {
+        self.max_count = max_count;
+        self
+    }
+
+    /// Significance level of the accuracy statement.
+    pub fn alpha(mut self, alpha: f64) -> FederatedJob {
+        self.alpha = alpha;
+        self
+    }
+
+    /// Seed of each trust's choice of kept rows (data processing, not noise).
+    pub fn seed(mut self, seed: u64) -> FederatedJob {
+        self.seed = seed;
+        self
+    }
+
+    fn check(&self, session: &Session, trusts: &[TrustInput]) -> Result<(f64, usize, Vec<Warning>)> {
+        let n = trusts.len();
+        if !(2..=MAX_PARTIES).contains(&n) {
+            return Err(FederatedError::invalid(
+                "trusts",
+                n,
+                format!("a federated round needs 2 to {MAX_PARTIES} trusts"),
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for t in trusts {
+            if t.name.is_empty() || !names.insert(t.name.as_str()) {
+                return Err(FederatedError::invalid(
+                    "trust name",
+                    format!("{:?}", t.name),
+                    "every trust needs a distinct, non-empty name",
+                ));
+            }
+        }
+        if self.max_rows_per_person == 0 {
+            return Err(FederatedError::invalid("max_rows_per_person", 0, "at least 1"));
+        }
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            return Err(FederatedError::invalid("alpha", self.alpha, "strictly between 0 and 1"));
+        }
+        let share = self.share.unwrap_or_else(|| session.remaining());
+        let rho = match share {
+            Cost::Zcdp { rho, delta } if delta == 0.0 => rho,
+            other => {
+                return Err(FederatedError::invalid(
+                    "share",
+                    format!("{other:?}"),
+                    "federated releases add discrete Gaussian noise: give the share as rho \
+                     (zCDP), e.g. --rho 0.1",
+                ));
+            }
+        };
+        session.check_share(&self.query.label(), &share)?;
+        let threshold = match self.protocol {
+            Protocol::SecAgg => {
+                let t = self.threshold.unwrap_or(n / 2 + 1);
+                SecAggConfig {
+                    round: RoundId([0; 16]),
+                    threshold: t,
+                    vector_len: 1,
+                }
+                .check(n)?;
+                if self.colluders >= t {
+                    return Err(FederatedError::invalid(
+                        "colluders",
+                        self.colluders,
+                        format!("fewer than the threshold {t}: some honest noise must remain"),
+                    ));
+                }
+                t
+            }
+            Protocol::Prio3 => {
+                if self.threshold.is_some() || self.colluders > 0 {
+                    return Err(FederatedError::invalid(
+                        "threshold/colluders",
+                        "set",
+                        "they belong to secure aggregation; Prio3 trusts one of its two \
+                         aggregators and counts every valid report that arrives",
+                    ));
+                }
+                0
+            }
+        };
+        let mut warnings = Vec::new();
+        if self.max_trusts_per_person.is_none() {
+            warnings.push(Warning::new(
+                WarningKind::Note,
+                "the guarantee assumes each person attends at most 1 of these trusts \
+                 (max_trusts_per_person = 1); patients who attend several trusts need the \
+                 declared bound, which multiplies the sensitivity",
+            ));
+        }
+        if self.max_trusts_per_person == Some(0) {
+            return Err(FederatedError::invalid("max_trusts_per_person", 0, "at least 1"));
+        }
+        Ok((rho, threshold, warnings))
+    }
+
+    /// Run the job over `trusts` (each keeps its table; only the protocol's messages move),
+    /// charging `session`.
+    pub fn run(
+        &self,
+        session: &mut Session,
+        schema: &Schema,
+        trusts: &[TrustInput],
+    ) -> Result<FederatedRelease> {
+        let (rho, threshold, mut warnings) = self.check(session, trusts)?;
+        let fingerprint = self.query.fingerprint(schema)?;
+        for t in trusts {
+            if let Some(s) = &t.schema
+                && self.query.fingerprint(s)? != fingerprint
+            {
+                return Err(FederatedError::Trust {
+                    trust: t.name.clone(),
+                    reason: format!(
+                        "its schema declares the columns of {} differently from the job's, so \
+                         its cells would not line up; use the job's schema",
+                        self.query.label()
+                    ),
+                });
+            }
+        }
+        let started = Instant::now();
+        let locals: Vec<LocalAggregate> = trusts
+            .iter()
+            .map(|t| {
+                local_aggregate(
+                    &t.name,
+                    &t.source,
+                    t.schema.as_ref().unwrap_or(schema),
+                    t.person_id.as_deref(),
+                    self.max_rows_per_person,
+                    self.seed,
+                    &self.query,
+                )
+            })
+            .collect::<Result<_>>()?;
+        let local_seconds = started.elapsed().as_secs_f64();
+        let layout = locals[0].layout.clone();
+        let cells = locals[0].values.len();
+        let row_level = locals.iter().any(|l| l.unit == PrivacyUnit::Row);
+        for (t, l) in trusts.iter().zip(&locals) {
+            for w in &l.warnings {
+                let mut w = w.clone();
+                w.message = format!("{}: {}", t.name, w.message);
+                if !warnings.contains(&w) {
+                    warnings.push(w);
+                }
+            }
+        }
+        let m = if row_level { 1 } else { self.max_rows_per_person };
+        let contribution = if row_level {
+            Contribution::row_level(
+                "a trust gave no person-id column: each row is treated as a different person",
+            )
+        } else {
+            Contribution {
+                unit: PrivacyUnit::Person,
+                id_column: trusts[0].person_id.clone(),
+                max_rows_per_person: m,
+                note: None,
+            }
+        };
+        let t_per_person = self.max_trusts_per_person.unwrap_or(1);
+        let l2_squared = self.query.l2_squared(m, t_per_person);
+        let n = trusts.len();
+        // Plan the noise and charge before any party draws.
+        let (noise, cost, accuracy) = match self.protocol {
+            Protocol::SecAgg => {
+                let plan = DistributedNoise::for_rho(rho, threshold - self.colluders, n, l2_squared, cells)?;
+                let report = NoiseReport {
+                    mechanism: "distributed_discrete_gaussian".into(),
+                    share_scale: plan.share_scale,
+                    min_shares: plan.min_shares,
+                    max_shares: plan.max_shares,
+                    total_scale: plan.total_scale(),
+                    over_provision: plan.over_provision(),
+                    l2_squared,
+                };
+                let accuracy = Accuracy {
+                    alpha: self.alpha,
+                    half_width: plan.half_width(self.alpha),
+                    statement: format!(
+                        "each cell is within the half-width of the sum of the trusts' bounded \
+                         counts with probability at least {} (sub-Gaussian bound on the sum of \
+                         up to {n} discrete Gaussian shares)",
+                        1.0 - self.alpha
+                    ),
+                };
+                let cost = Cost::rho(plan.rho());
+                (NoisePlan::Distributed(plan), cost, (report, accuracy))
+            }
+            Protocol::Prio3 => {
+                let dg = DiscreteGaussian::for_rho(l2_squared.sqrt(), rho)?;
+                let cost = dg.rho()?;
+                let s = dg.scale();
+                // Two independent discrete Gaussians of scale s: sqrt(2) s-sub-Gaussian.
+                let half = (2.0 * 2.0 * s * s * (2.0 / self.alpha).ln()).sqrt();
+                let report = NoiseReport {
+                    mechanism: "discrete_gaussian_per_aggregator".into(),
+                    share_scale: s,
+                    min_shares: 1,
+                    max_shares: 2,
+                    total_scale: s * 2f64.sqrt(),
+                    over_provision: 2.0,
+                    l2_squared,
+                };
+                let accuracy = Accuracy {
+                    alpha: self.alpha,
+                    half_width: half,
+                    statement: format!(
+                        "each cell is within the half-width of the sum of the valid reports with \
+                         probability at least {} (two discrete Gaussian draws, one per aggregator)",
+                        1.0 - self.alpha
+                    ),
+                };
+                (NoisePlan::PerAggregator(dg), Cost::rho(cost), (report, accuracy))
+            }
+        };
+        let (noise_report, accuracy) = accuracy;
+        let mut record = QueryRecord::new(self.query.label(), self.query.columns(), contribution.clone());
+        record.warnings = warnings.iter().map(|w| w.message.clone()).collect();
+        let info = MechanismInfo {
+            name: noise_report.mechanism.clone(),
+            noise: Some(NoiseKind::DiscreteGaussian),
+            scale: noise_report.share_scale,
+            sensitivity: Sensitivity::new("l2", l2_squared.sqrt()),
+            reference: match self.protocol {
+                Protocol::SecAgg => "Kairouz, Liu & Steinke 2021 (distributed discrete Gaussian); Bonawitz et al. 2017 (secure aggregation)",
+                Protocol::Prio3 => "Canonne, Kamath & Steinke 2020; Corrigan-Gibbs & Boneh 2017 (Prio), IETF VDAF Prio3SumVec",
+            }
+            .into(),
+        };
+        let ledger_index = session.charge_distributed(info, cost, Some(accuracy.clone()), record)?;
+
+        let started = Instant::now();
+        let (sums, mut round) = match &noise {
+            NoisePlan::Distributed(plan) => run_secagg(trusts, &locals, plan, threshold)?,
+            NoisePlan::PerAggregator(dg) => run_prio(trusts, &locals, dg, self.max_count)?,
+        };
+        round.local_seconds = local_seconds;
+        round.protocol_seconds = started.elapsed().as_secs_f64();
+        round.cells = cells;
+        round.plaintext_bytes = 8 * cells * round.counted.len();
+        let tables = split_tables(&layout, &sums);
+        Ok(FederatedRelease {
+            query: self.query.label(),
+            tables,
+            accuracy,
+            noise: noise_report,
+            cost,
+            ledger_index,
+            contribution,
+            round,
+            warnings,
+        })
+    }
+}
+
+enum NoisePlan {
+    Distributed(DistributedNoise),
+    PerAggregator(DiscreteGaussian),
+}
+
+fn split_tables(layout: &[TableLayout], sums: &[i64]) -> Vec<FederatedTable> {
+    let mut out = Vec::with_capacity(layout.len());
+    let mut at = 0;
+    for l in layout {
+        let n = l.cells();
+        out.push(FederatedTable {
+            dimensions: l.dimensions.clone(),
+            labels: l.labels.clone(),
+            shape: l.shape.clone(),
+            counts: sums[at..at + n].to_vec(),
+        });
+        at += n;
+    }
+    out
+}
+
+fn empty_round(protocol: Protocol, round: RoundId, trusts: usize) -> RoundReport {
+    RoundReport {
+        protocol,
+        round: round.to_string(),
+        trusts,
+        counted: Vec::new(),
+        dropped: Vec::new(),
+        refused: Vec::new(),
+        threshold: None,
+        cells: 0,
+        bytes_from_trusts: 0,
+        bytes_to_trusts: 0,
+        bytes_between_aggregators: 0,
+        plaintext_bytes: 0,
+        local_seconds: 0.0,
+        protocol_seconds: 0.0,
+    }
+}
+
+/// Send `msg` over the wire (encode, count, size-check, decode), as the network would.
+fn hop<T: Serialize + serde::de::DeserializeOwned>(
+    msg: &T,
+    limit: usize,
+    party: &str,
+    what: &str,
+    bytes: &mut usize,
+) -> Result<T> {
+    let wire = to_wire(msg)?;
+    *bytes += wire.len();
+    from_wire(&wire, limit, party, what)
+}
+
+fn run_secagg(
+    trusts: &[TrustInput],
+    locals: &[LocalAggregate],
+    plan: &DistributedNoise,
+    threshold: usize,
+) -> Result<(Vec<i64>, RoundReport)> {
+    let cells = locals[0].values.len();
+    let config = SecAggConfig {
+        round: RoundId::random(),
+        threshold,
+        vector_len: cells,
+    };
+    config.check(trusts.len())?;
+    let limit = message_limit(cells, trusts.len());
+    let mut report = empty_round(Protocol::SecAgg, config.round, trusts.len());
+    report.threshold = Some(threshold);
+    let mut server = SecAggServer::new(config.clone());
+    let mut clients: Vec<(usize, SecAggClient)> = Vec::new();
+    let name = |i: usize| trusts[i].name.as_str();
+    let drops = |i: usize, p: DropPoint| trusts[i].drop_at == Some(p);
+    for (i, local) in locals.iter().enumerate() {
+        // The trust's own noise share, drawn after the budget was charged.
+        let noise = plan.sample_share(cells)?;
+        let noisy: Vec<i64> = local
+            .values
+            .iter()
+            .zip(&noise)
+            .map(|(&v, &e)| {
+                i64::try_from(v).unwrap_or(i64::MAX).saturating_add(e.clamp(-ring::MAX_ABS_INPUT, ring::MAX_ABS_INPUT))
+            })
+            .collect();
+        let (client, adv) = SecAggClient::new(config.clone(), i as u32 + 1, ring::encode(&noisy, name(i))?)?;
+        if drops(i, DropPoint::BeforeKeys) {
+            report.dropped.push((name(i).to_string(), DropPoint::BeforeKeys));
+            continue;
+        }
+        let adv: AdvertiseKeys = hop(&adv, limit, name(i), "keys", &mut report.bytes_from_trusts)?;
+        match server.receive_keys(adv) {
+            Ok(()) => clients.push((i, client)),
+            Err(e) => report.refused.push(e.to_string()),
+        }
+    }
+    let roster = server.roster()?;
+    for (i, c) in clients.iter_mut() {
+        let roster: Roster = hop(&roster, limit, "aggregator", "roster", &mut report.bytes_to_trusts)?;
+        let msg = c.share_keys(&roster)?;
+        if drops(*i, DropPoint::BeforeShares) {
+            report.dropped.push((name(*i).to_string(), DropPoint::BeforeShares));
+            continue;
+        }
+        let msg: ShareKeys = hop(&msg, limit, name(*i), "shares", &mut report.bytes_from_trusts)?;
+        if let Err(e) = server.receive_shares(msg) {
+            report.refused.push(e.to_string());
+        }
+    }
+    let inboxes = server.inboxes()?;
+    for (i, c) in clients.iter_mut() {
+        let Some(inbox) = inboxes.get(&c.party()) else { continue };
+        let inbox: Inbox = hop(inbox, limit, "aggregator", "inbox", &mut report.bytes_to_trusts)?;
+        let msg = c.masked_input(&inbox)?;
+        if drops(*i, DropPoint::BeforeMasked) {
+            report.dropped.push((name(*i).to_string(), DropPoint::BeforeMasked));
+            continue;
+        }
+        let msg: MaskedInput = hop(&msg, limit, name(*i), "masked input", &mut report.bytes_from_trusts)?;
+        if let Err(e) = server.receive_masked(msg) {
+            report.refused.push(e.to_string());
+        }
+    }
+    let survivors = server.survivors()?;
+    for (i, c) in clients.iter_mut() {
+        if !survivors.parties.contains(&c.party()) {
+            continue;
+        }
+        let s: Survivors = hop(&survivors, limit, "aggregator", "survivors", &mut report.bytes_to_trusts)?;
+        let msg = c.unmask(&s)?;
+        if drops(*i, DropPoint::BeforeUnmask) {
+            report.dropped.push((name(*i).to_string(), DropPoint::BeforeUnmask));
+            continue;
+        }
+        let msg: UnmaskShares = hop(&msg, limit, name(*i), "unmask shares", &mut report.bytes_from_trusts)?;
+        if let Err(e) = server.receive_unmask(msg) {
+            report.refused.push(e.to_string());
+        }
+    }
+    let (sum, counted) = server.finish()?;
+    report.counted = counted.iter().map(|&p| trusts[p as usize - 1].name.clone()).collect();
+    Ok((ring::decode(&sum), report))
+}
+
+fn run_prio(
+    trusts: &[TrustInput],
+    locals: &[LocalAggregate],
+    dg: &DiscreteGaussian,
+    max_count: u64,
+) -> Result<(Vec<i64>, RoundReport)> {
+    let cells = locals[0].values.len();
+    let round = RoundId::random();
+    let task = PrioTask::new(round, cells, max_count)?;
+    let mut report = empty_round(Protocol::Prio3, round, trusts.len());
+    let key = crate::federated::secagg::keys::random_bytes();
+    let mut leader = PrioAggregator::new(task.clone(), 0, key);
+    let mut helper = PrioAggregator::new(task.clone(), 1, key);
+    for (t, local) in trusts.iter().zip(locals) {
+        if t.drop_at.is_some() {
+            report.dropped.push((t.name.clone(), t.drop_at.expect("checked")));
+            continue;
+        }
+        let upload = task.upload(&t.name, &local.values)?;
+        report.bytes_from_trusts += upload.bytes();
+        match prio::verify_report(&mut leader, &mut helper, &t.name, &upload) {
+            Ok(b) => {
+                report.bytes_between_aggregators += b;
+                report.counted.push(t.name.clone());
+            }
+            Err(e) => report.refused.push(e.to_string()),
+        }
+    }
+    if report.counted.is_empty() {
+        return Err(FederatedError::Aborted {
+            round: round.to_string(),
+            stage: "upload".into(),
+            reason: "no valid report arrived".into(),
+        });
+    }
+    // Each aggregator adds its own full-scale noise (the release stays private if either
+    // is honest), drawn from OpenDP's sampler after the budget was charged.
+    leader.add_noise(&dg_share(dg, cells)?)?;
+    helper.add_noise(&dg_share(dg, cells)?)?;
+    let (l, h) = (leader.aggregate_share()?, helper.aggregate_share()?);
+    report.bytes_between_aggregators += l.len() + h.len();
+    let sums = prio::collect(&task, &l, &h, leader.accepted())?;
+    Ok((sums, report))
+}
+
+fn dg_share(dg: &DiscreteGaussian, len: usize) -> Result<Vec<i64>> {
+    Ok(dg.noise_share(len)?)
+}

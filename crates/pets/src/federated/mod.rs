@@ -1,0 +1,30 @@
+//! # Federated aggregation
+//!
+//! Trusts keep their rows; what crosses the network is a partial aggregate over the
+//! declared schema's public code space (so trusts' tables line up cell for cell), with the
+//! trust's share of the DP noise already added, and hidden from the aggregator:
+//!
+//! - [`aggregate`]: the partial aggregates (counts, histograms, contingency tables, the
+//!   marginals MST measures), their per-person contribution bounds and sensitivities;
+//! - [`noise`]: distributed discrete Gaussian noise and its privacy bound;
+//! - [`ring`]: the integers in `Z_{2^64}` where masking adds, with no wrap-around;
+//! - [`secagg`]: secure aggregation by pairwise masking with dropout recovery (Bonawitz
+//!   et al. 2017);
+//! - [`prio`]: Prio3 with two non-colluding aggregators (the IETF VDAF draft, `prio` crate),
+//!   whose validity proofs stop a trust pushing an out-of-range count into the total;
+//! - [`wire`]: the versioned, size-limited wire format;
+//! - [`job`]: [`FederatedJob`], one federated DP release as every front door runs it.
+
+pub mod aggregate;
+pub mod error;
+pub mod job;
+pub mod noise;
+pub mod prio;
+pub mod ring;
+pub mod secagg;
+pub mod wire;
+
+pub use aggregate::{FederatedQuery, LocalAggregate};
+pub use error::{FederatedError, Result};
+pub use job::{FederatedJob, FederatedRelease, Protocol, RoundReport, TrustInput};
+pub use noise::DistributedNoise;
