@@ -43,9 +43,9 @@ pub mod disclosure;
 #[cfg(feature = "dp")]
 pub mod dp;
 pub mod error;
-pub mod prelude;
 #[cfg(feature = "federated")]
 pub mod federated;
+pub mod prelude;
 pub mod tables;
 
 pub use error::{Classify, ErrorKind, Warning, WarningKind};

@@ -58,7 +58,11 @@ impl FederatedQuery {
         }
         let tables = sets
             .iter()
-            .map(|s| s.iter().map(|d| d.parse()).collect::<std::result::Result<Vec<_>, _>>())
+            .map(|s| {
+                s.iter()
+                    .map(|d| d.parse())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+            })
             .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(FederatedQuery { tables })
     }
@@ -109,10 +113,17 @@ impl FederatedQuery {
                 trust: "(job)".into(),
                 reason: e.to_string(),
             })?;
-            h.update(serde_json::to_string(spec).expect("a column spec serialises").as_bytes());
+            h.update(
+                serde_json::to_string(spec)
+                    .expect("a column spec serialises")
+                    .as_bytes(),
+            );
             h.update([0u8]);
         }
-        Ok(h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect())
+        Ok(h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect())
     }
 }
 
@@ -166,7 +177,7 @@ pub fn local_aggregate(
         .read(&columns, &[])
         .map_err(|source| FederatedError::Data {
             trust: trust.to_string(),
-            source,
+            source: Box::new(source),
         })?;
     let data = &input.data;
     let mut layout = Vec::with_capacity(query.tables.len());
@@ -187,7 +198,7 @@ pub fn local_aggregate(
         }
         let (axes, counts) = exact_table(data, dims).map_err(|source| FederatedError::Data {
             trust: trust.to_string(),
-            source,
+            source: Box::new(source),
         })?;
         if values.len() + counts.len() > MAX_FEDERATED_CELLS {
             return Err(FederatedError::invalid(
@@ -206,7 +217,7 @@ pub fn local_aggregate(
     Ok(LocalAggregate {
         layout,
         values,
-        unit: data.bounded().contribution().unit.clone(),
+        unit: data.bounded().contribution().unit,
         warnings: input.warnings,
     })
 }

@@ -71,11 +71,17 @@ pub enum FederatedError {
         trust: String,
         /// The error.
         #[source]
-        source: DpError,
+        source: Box<DpError>,
     },
     /// A DP step failed (budget, calibration, a query over a trust's table).
     #[error(transparent)]
-    Dp(#[from] DpError),
+    Dp(Box<DpError>),
+}
+
+impl From<DpError> for FederatedError {
+    fn from(e: DpError) -> FederatedError {
+        FederatedError::Dp(Box::new(e))
+    }
 }
 
 impl FederatedError {

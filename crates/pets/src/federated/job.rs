@@ -304,7 +304,11 @@ impl FederatedJob {
         self
     }
 
-    fn check(&self, session: &Session, trusts: &[TrustInput]) -> Result<(f64, usize, Vec<Warning>)> {
+    fn check(
+        &self,
+        session: &Session,
+        trusts: &[TrustInput],
+    ) -> Result<(f64, usize, Vec<Warning>)> {
         let n = trusts.len();
         if !(2..=MAX_PARTIES).contains(&n) {
             return Err(FederatedError::invalid(
@@ -324,14 +328,22 @@ impl FederatedJob {
             }
         }
         if self.max_rows_per_person == 0 {
-            return Err(FederatedError::invalid("max_rows_per_person", 0, "at least 1"));
+            return Err(FederatedError::invalid(
+                "max_rows_per_person",
+                0,
+                "at least 1",
+            ));
         }
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
-            return Err(FederatedError::invalid("alpha", self.alpha, "strictly between 0 and 1"));
+            return Err(FederatedError::invalid(
+                "alpha",
+                self.alpha,
+                "strictly between 0 and 1",
+            ));
         }
         let share = self.share.unwrap_or_else(|| session.remaining());
         let rho = match share {
-            Cost::Zcdp { rho, delta } if delta == 0.0 => rho,
+            Cost::Zcdp { rho, delta: 0.0 } => rho,
             other => {
                 return Err(FederatedError::invalid(
                     "share",
@@ -382,7 +394,11 @@ impl FederatedJob {
             ));
         }
         if self.max_trusts_per_person == Some(0) {
-            return Err(FederatedError::invalid("max_trusts_per_person", 0, "at least 1"));
+            return Err(FederatedError::invalid(
+                "max_trusts_per_person",
+                0,
+                "at least 1",
+            ));
         }
         Ok((rho, threshold, warnings))
     }
@@ -412,20 +428,7 @@ impl FederatedJob {
             }
         }
         let started = Instant::now();
-        let locals: Vec<LocalAggregate> = trusts
-            .iter()
-            .map(|t| {
-                local_aggregate(
-                    &t.name,
-                    &t.source,
-                    t.schema.as_ref().unwrap_or(schema),
-                    t.person_id.as_deref(),
-                    self.max_rows_per_person,
-                    self.seed,
-                    &self.query,
-                )
-            })
-            .collect::<Result<_>>()?;
+        let locals = local_aggregates(self, schema, trusts)?;
         let local_seconds = started.elapsed().as_secs_f64();
         let layout = locals[0].layout.clone();
         let cells = locals[0].values.len();
@@ -439,7 +442,11 @@ impl FederatedJob {
                 }
             }
         }
-        let m = if row_level { 1 } else { self.max_rows_per_person };
+        let m = if row_level {
+            1
+        } else {
+            self.max_rows_per_person
+        };
         let contribution = if row_level {
             Contribution::row_level(
                 "a trust gave no person-id column: each row is treated as a different person",
@@ -458,7 +465,13 @@ impl FederatedJob {
         // Plan the noise and charge before any party draws.
         let (noise, cost, accuracy) = match self.protocol {
             Protocol::SecAgg => {
-                let plan = DistributedNoise::for_rho(rho, threshold - self.colluders, n, l2_squared, cells)?;
+                let plan = DistributedNoise::for_rho(
+                    rho,
+                    threshold - self.colluders,
+                    n,
+                    l2_squared,
+                    cells,
+                )?;
                 let report = NoiseReport {
                     mechanism: "distributed_discrete_gaussian".into(),
                     share_scale: plan.share_scale,
@@ -505,11 +518,19 @@ impl FederatedJob {
                         1.0 - self.alpha
                     ),
                 };
-                (NoisePlan::PerAggregator(dg), Cost::rho(cost), (report, accuracy))
+                (
+                    NoisePlan::PerAggregator(dg),
+                    Cost::rho(cost),
+                    (report, accuracy),
+                )
             }
         };
         let (noise_report, accuracy) = accuracy;
-        let mut record = QueryRecord::new(self.query.label(), self.query.columns(), contribution.clone());
+        let mut record = QueryRecord::new(
+            self.query.label(),
+            self.query.columns(),
+            contribution.clone(),
+        );
         record.warnings = warnings.iter().map(|w| w.message.clone()).collect();
         let info = MechanismInfo {
             name: noise_report.mechanism.clone(),
@@ -522,12 +543,13 @@ impl FederatedJob {
             }
             .into(),
         };
-        let ledger_index = session.charge_distributed(info, cost, Some(accuracy.clone()), record)?;
+        let ledger_index =
+            session.charge_distributed(info, cost, Some(accuracy.clone()), record)?;
 
         let started = Instant::now();
         let (sums, mut round) = match &noise {
-            NoisePlan::Distributed(plan) => run_secagg(trusts, &locals, plan, threshold)?,
-            NoisePlan::PerAggregator(dg) => run_prio(trusts, &locals, dg, self.max_count)?,
+            NoisePlan::Distributed(plan) => run_secagg(trusts, &locals, Some(plan), threshold)?,
+            NoisePlan::PerAggregator(dg) => run_prio(trusts, &locals, Some(dg), self.max_count)?,
         };
         round.local_seconds = local_seconds;
         round.protocol_seconds = started.elapsed().as_secs_f64();
@@ -601,10 +623,33 @@ fn hop<T: Serialize + serde::de::DeserializeOwned>(
     from_wire(&wire, limit, party, what)
 }
 
-fn run_secagg(
+/// Every trust's local aggregate (each on its own machine in a real deployment).
+pub(crate) fn local_aggregates(
+    job: &FederatedJob,
+    schema: &Schema,
+    trusts: &[TrustInput],
+) -> Result<Vec<LocalAggregate>> {
+    trusts
+        .iter()
+        .map(|t| {
+            local_aggregate(
+                &t.name,
+                &t.source,
+                t.schema.as_ref().unwrap_or(schema),
+                t.person_id.as_deref(),
+                job.max_rows_per_person,
+                job.seed,
+                &job.query,
+            )
+        })
+        .collect()
+}
+
+/// One secure-aggregation round; `plan` is `None` only in tests of the noiseless sum.
+pub(crate) fn run_secagg(
     trusts: &[TrustInput],
     locals: &[LocalAggregate],
-    plan: &DistributedNoise,
+    plan: Option<&DistributedNoise>,
     threshold: usize,
 ) -> Result<(Vec<i64>, RoundReport)> {
     let cells = locals[0].values.len();
@@ -623,18 +668,26 @@ fn run_secagg(
     let drops = |i: usize, p: DropPoint| trusts[i].drop_at == Some(p);
     for (i, local) in locals.iter().enumerate() {
         // The trust's own noise share, drawn after the budget was charged.
-        let noise = plan.sample_share(cells)?;
+        let noise = match plan {
+            Some(p) => p.sample_share(cells)?,
+            None => vec![0; cells],
+        };
         let noisy: Vec<i64> = local
             .values
             .iter()
             .zip(&noise)
             .map(|(&v, &e)| {
-                i64::try_from(v).unwrap_or(i64::MAX).saturating_add(e.clamp(-ring::MAX_ABS_INPUT, ring::MAX_ABS_INPUT))
+                i64::try_from(v)
+                    .unwrap_or(i64::MAX)
+                    .saturating_add(e.clamp(-ring::MAX_ABS_INPUT, ring::MAX_ABS_INPUT))
             })
             .collect();
-        let (client, adv) = SecAggClient::new(config.clone(), i as u32 + 1, ring::encode(&noisy, name(i))?)?;
+        let (client, adv) =
+            SecAggClient::new(config.clone(), i as u32 + 1, ring::encode(&noisy, name(i))?)?;
         if drops(i, DropPoint::BeforeKeys) {
-            report.dropped.push((name(i).to_string(), DropPoint::BeforeKeys));
+            report
+                .dropped
+                .push((name(i).to_string(), DropPoint::BeforeKeys));
             continue;
         }
         let adv: AdvertiseKeys = hop(&adv, limit, name(i), "keys", &mut report.bytes_from_trusts)?;
@@ -645,27 +698,57 @@ fn run_secagg(
     }
     let roster = server.roster()?;
     for (i, c) in clients.iter_mut() {
-        let roster: Roster = hop(&roster, limit, "aggregator", "roster", &mut report.bytes_to_trusts)?;
+        let roster: Roster = hop(
+            &roster,
+            limit,
+            "aggregator",
+            "roster",
+            &mut report.bytes_to_trusts,
+        )?;
         let msg = c.share_keys(&roster)?;
         if drops(*i, DropPoint::BeforeShares) {
-            report.dropped.push((name(*i).to_string(), DropPoint::BeforeShares));
+            report
+                .dropped
+                .push((name(*i).to_string(), DropPoint::BeforeShares));
             continue;
         }
-        let msg: ShareKeys = hop(&msg, limit, name(*i), "shares", &mut report.bytes_from_trusts)?;
+        let msg: ShareKeys = hop(
+            &msg,
+            limit,
+            name(*i),
+            "shares",
+            &mut report.bytes_from_trusts,
+        )?;
         if let Err(e) = server.receive_shares(msg) {
             report.refused.push(e.to_string());
         }
     }
     let inboxes = server.inboxes()?;
     for (i, c) in clients.iter_mut() {
-        let Some(inbox) = inboxes.get(&c.party()) else { continue };
-        let inbox: Inbox = hop(inbox, limit, "aggregator", "inbox", &mut report.bytes_to_trusts)?;
+        let Some(inbox) = inboxes.get(&c.party()) else {
+            continue;
+        };
+        let inbox: Inbox = hop(
+            inbox,
+            limit,
+            "aggregator",
+            "inbox",
+            &mut report.bytes_to_trusts,
+        )?;
         let msg = c.masked_input(&inbox)?;
         if drops(*i, DropPoint::BeforeMasked) {
-            report.dropped.push((name(*i).to_string(), DropPoint::BeforeMasked));
+            report
+                .dropped
+                .push((name(*i).to_string(), DropPoint::BeforeMasked));
             continue;
         }
-        let msg: MaskedInput = hop(&msg, limit, name(*i), "masked input", &mut report.bytes_from_trusts)?;
+        let msg: MaskedInput = hop(
+            &msg,
+            limit,
+            name(*i),
+            "masked input",
+            &mut report.bytes_from_trusts,
+        )?;
         if let Err(e) = server.receive_masked(msg) {
             report.refused.push(e.to_string());
         }
@@ -675,26 +758,44 @@ fn run_secagg(
         if !survivors.parties.contains(&c.party()) {
             continue;
         }
-        let s: Survivors = hop(&survivors, limit, "aggregator", "survivors", &mut report.bytes_to_trusts)?;
+        let s: Survivors = hop(
+            &survivors,
+            limit,
+            "aggregator",
+            "survivors",
+            &mut report.bytes_to_trusts,
+        )?;
         let msg = c.unmask(&s)?;
         if drops(*i, DropPoint::BeforeUnmask) {
-            report.dropped.push((name(*i).to_string(), DropPoint::BeforeUnmask));
+            report
+                .dropped
+                .push((name(*i).to_string(), DropPoint::BeforeUnmask));
             continue;
         }
-        let msg: UnmaskShares = hop(&msg, limit, name(*i), "unmask shares", &mut report.bytes_from_trusts)?;
+        let msg: UnmaskShares = hop(
+            &msg,
+            limit,
+            name(*i),
+            "unmask shares",
+            &mut report.bytes_from_trusts,
+        )?;
         if let Err(e) = server.receive_unmask(msg) {
             report.refused.push(e.to_string());
         }
     }
     let (sum, counted) = server.finish()?;
-    report.counted = counted.iter().map(|&p| trusts[p as usize - 1].name.clone()).collect();
+    report.counted = counted
+        .iter()
+        .map(|&p| trusts[p as usize - 1].name.clone())
+        .collect();
     Ok((ring::decode(&sum), report))
 }
 
-fn run_prio(
+/// One Prio3 round; `dg` is `None` only in tests of the noiseless sum.
+pub(crate) fn run_prio(
     trusts: &[TrustInput],
     locals: &[LocalAggregate],
-    dg: &DiscreteGaussian,
+    dg: Option<&DiscreteGaussian>,
     max_count: u64,
 ) -> Result<(Vec<i64>, RoundReport)> {
     let cells = locals[0].values.len();
@@ -705,8 +806,8 @@ fn run_prio(
     let mut leader = PrioAggregator::new(task.clone(), 0, key);
     let mut helper = PrioAggregator::new(task.clone(), 1, key);
     for (t, local) in trusts.iter().zip(locals) {
-        if t.drop_at.is_some() {
-            report.dropped.push((t.name.clone(), t.drop_at.expect("checked")));
+        if let Some(point) = t.drop_at {
+            report.dropped.push((t.name.clone(), point));
             continue;
         }
         let upload = task.upload(&t.name, &local.values)?;
@@ -728,14 +829,12 @@ fn run_prio(
     }
     // Each aggregator adds its own full-scale noise (the release stays private if either
     // is honest), drawn from OpenDP's sampler after the budget was charged.
-    leader.add_noise(&dg_share(dg, cells)?)?;
-    helper.add_noise(&dg_share(dg, cells)?)?;
+    if let Some(dg) = dg {
+        leader.add_noise(&dg.noise_share(cells)?)?;
+        helper.add_noise(&dg.noise_share(cells)?)?;
+    }
     let (l, h) = (leader.aggregate_share()?, helper.aggregate_share()?);
     report.bytes_between_aggregators += l.len() + h.len();
     let sums = prio::collect(&task, &l, &h, leader.accepted())?;
     Ok((sums, report))
-}
-
-fn dg_share(dg: &DiscreteGaussian, len: usize) -> Result<Vec<i64>> {
-    Ok(dg.noise_share(len)?)
 }

@@ -24,6 +24,9 @@ pub mod ring;
 pub mod secagg;
 pub mod wire;
 
+#[cfg(test)]
+mod tests;
+
 pub use aggregate::{FederatedQuery, LocalAggregate};
 pub use error::{FederatedError, Result};
 pub use job::{FederatedJob, FederatedRelease, Protocol, RoundReport, TrustInput};

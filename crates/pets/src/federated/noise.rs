@@ -109,11 +109,18 @@ impl DistributedNoise {
         dim: usize,
     ) -> Result<DistributedNoise> {
         if !(rho.is_finite() && rho > 0.0) {
-            return Err(FederatedError::invalid("rho", rho, "a positive, finite number"));
+            return Err(FederatedError::invalid(
+                "rho",
+                rho,
+                "a positive, finite number",
+            ));
         }
-        let plan = |s: f64| DistributedNoise::new(s.max(0.5), min_shares, max_shares, l2_squared, dim);
+        let plan =
+            |s: f64| DistributedNoise::new(s.max(0.5), min_shares, max_shares, l2_squared, dim);
         // The central scale split over the honest shares, then up until the bound fits.
-        let start = (l2_squared / (2.0 * rho) / min_shares as f64).sqrt().max(0.5);
+        let start = (l2_squared / (2.0 * rho) / min_shares as f64)
+            .sqrt()
+            .max(0.5);
         let mut hi = start;
         while plan(hi)?.rho() > rho {
             hi *= 2.0;
@@ -207,12 +214,18 @@ mod tests {
         let plan = DistributedNoise::new(3.0, 2, 3, 1.0, 1).unwrap();
         let draws = plan.sample_share(20_000).unwrap();
         let mean = draws.iter().sum::<i64>() as f64 / draws.len() as f64;
-        let var = draws.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / draws.len() as f64;
+        let var = draws
+            .iter()
+            .map(|&x| (x as f64 - mean).powi(2))
+            .sum::<f64>()
+            / draws.len() as f64;
         assert!(mean.abs() < 0.1, "{mean}");
         // A discrete Gaussian of scale 3 has variance just under 9.
         assert!((var - 9.0).abs() < 0.5, "{var}");
         // The interval covers at its level.
-        let w = DistributedNoise::new(3.0, 1, 1, 1.0, 1).unwrap().half_width(0.05);
+        let w = DistributedNoise::new(3.0, 1, 1, 1.0, 1)
+            .unwrap()
+            .half_width(0.05);
         let out = draws.iter().filter(|&&x| (x as f64).abs() > w).count();
         assert!((out as f64) < 0.05 * draws.len() as f64);
     }

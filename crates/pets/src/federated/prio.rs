@@ -24,7 +24,7 @@ use prio::vdaf::prio3::{
     Prio3InputShare, Prio3PublicShare, Prio3SumVecMultithreaded, Prio3VerifierMessage,
     Prio3VerifierShare, Prio3VerifyState, optimal_chunk_length,
 };
-use prio::vdaf::{AggregateShare, Aggregatable, Aggregator, Client, Collector, VerifyTransition};
+use prio::vdaf::{Aggregatable, AggregateShare, Aggregator, Client, Collector, VerifyTransition};
 
 use crate::federated::error::{FederatedError, Result};
 use crate::federated::secagg::RoundId;
@@ -112,7 +112,11 @@ impl PrioTask {
                 reason: format!("{} cells, the task has {}", counts.len(), self.len),
             });
         }
-        if let Some((i, c)) = counts.iter().enumerate().find(|(_, c)| **c > self.max_count) {
+        if let Some((i, c)) = counts
+            .iter()
+            .enumerate()
+            .find(|(_, c)| **c > self.max_count)
+        {
             return Err(FederatedError::Trust {
                 trust: trust.to_string(),
                 reason: format!(
@@ -246,7 +250,10 @@ impl PrioAggregator {
     pub fn add_noise(&mut self, noise: &[i64]) -> Result<()> {
         let mut cells: Vec<Field128> = self.share.as_ref().to_vec();
         if noise.len() != cells.len() {
-            return Err(FederatedError::crypto("adding noise", "noise of the wrong length"));
+            return Err(FederatedError::crypto(
+                "adding noise",
+                "noise of the wrong length",
+            ));
         }
         for (c, &e) in cells.iter_mut().zip(noise) {
             let mag = Field128::from(u128::from(e.unsigned_abs()));
@@ -276,8 +283,18 @@ pub fn verify_report(
     trust: &str,
     upload: &Upload,
 ) -> Result<usize> {
-    let (ls, lshare) = leader.start(trust, &upload.nonce, &upload.public_share, &upload.leader_share)?;
-    let (hs, hshare) = helper.start(trust, &upload.nonce, &upload.public_share, &upload.helper_share)?;
+    let (ls, lshare) = leader.start(
+        trust,
+        &upload.nonce,
+        &upload.public_share,
+        &upload.leader_share,
+    )?;
+    let (hs, hshare) = helper.start(
+        trust,
+        &upload.nonce,
+        &upload.public_share,
+        &upload.helper_share,
+    )?;
     let decode = |state: &VerifyState, bytes: &[u8]| {
         Prio3VerifierShare::<Field128, 32>::get_decoded_with_param(state, bytes).map_err(|e| {
             FederatedError::rejected(trust, "report", format!("malformed verifier share: {e}"))
@@ -286,8 +303,14 @@ pub fn verify_report(
     let message = leader
         .task
         .vdaf
-        .verifier_shares_to_message(&leader.task.ctx, &(), [decode(&ls, &lshare)?, decode(&hs, &hshare)?])
-        .map_err(|e| FederatedError::rejected(trust, "report", format!("its validity proof fails: {e}")))?
+        .verifier_shares_to_message(
+            &leader.task.ctx,
+            &(),
+            [decode(&ls, &lshare)?, decode(&hs, &hshare)?],
+        )
+        .map_err(|e| {
+            FederatedError::rejected(trust, "report", format!("its validity proof fails: {e}"))
+        })?
         .get_encoded()
         .map_err(|e| FederatedError::crypto("encoding a verifier message", e))?;
     leader.finish(trust, ls, &message)?;
@@ -299,8 +322,9 @@ pub fn verify_report(
 /// a cell negative; a field element above `p / 2` is read as negative).
 pub fn collect(task: &PrioTask, leader: &[u8], helper: &[u8], reports: usize) -> Result<Vec<i64>> {
     let decode = |b: &[u8]| {
-        AggregateShare::<Field128>::get_decoded_with_param(&(&task.vdaf, &()), b)
-            .map_err(|e| FederatedError::rejected("aggregator", "aggregate share", format!("malformed: {e}")))
+        AggregateShare::<Field128>::get_decoded_with_param(&(&task.vdaf, &()), b).map_err(|e| {
+            FederatedError::rejected("aggregator", "aggregate share", format!("malformed: {e}"))
+        })
     };
     let sum = task
         .vdaf
@@ -323,7 +347,11 @@ pub fn collect(task: &PrioTask, leader: &[u8], helper: &[u8], reports: usize) ->
 mod tests {
     use super::*;
 
-    fn run(task: &PrioTask, uploads: &[(String, Upload)], noise: Option<&[i64]>) -> (Vec<i64>, Vec<String>) {
+    fn run(
+        task: &PrioTask,
+        uploads: &[(String, Upload)],
+        noise: Option<&[i64]>,
+    ) -> (Vec<i64>, Vec<String>) {
         let key: [u8; 32] = random_bytes();
         let mut leader = PrioAggregator::new(task.clone(), 0, key);
         let mut helper = PrioAggregator::new(task.clone(), 1, key);
@@ -337,7 +365,13 @@ mod tests {
             leader.add_noise(n).unwrap();
             helper.add_noise(n).unwrap();
         }
-        let out = collect(task, &leader.aggregate_share().unwrap(), &helper.aggregate_share().unwrap(), leader.accepted()).unwrap();
+        let out = collect(
+            task,
+            &leader.aggregate_share().unwrap(),
+            &helper.aggregate_share().unwrap(),
+            leader.accepted(),
+        )
+        .unwrap();
         (out, refused)
     }
 
@@ -368,7 +402,10 @@ mod tests {
         assert_eq!(refused.len(), 3, "{refused:?}");
         assert!(refused[0].contains("c's report was refused"), "{refused:?}");
         assert!(refused[0].contains("validity proof fails"), "{refused:?}");
-        assert!(refused[2].contains("b2's report") && refused[2].contains("validity proof fails"), "{refused:?}");
+        assert!(
+            refused[2].contains("b2's report") && refused[2].contains("validity proof fails"),
+            "{refused:?}"
+        );
         assert!(refused[1].contains("replayed"), "{refused:?}");
     }
 

@@ -63,7 +63,7 @@ pub(crate) mod u64_le {
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
         let bytes: &[u8] = <&[u8]>::deserialize(d)?;
-        if bytes.len() % 8 != 0 {
+        if !bytes.len().is_multiple_of(8) {
             return Err(serde::de::Error::custom(
                 "a vector of u64 must be a multiple of 8 bytes",
             ));

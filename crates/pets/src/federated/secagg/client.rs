@@ -96,7 +96,10 @@ impl SecAggClient {
         if self.stage != stage {
             return Err(self.config.abort(
                 what,
-                format!("party {} is not at this stage (it is {:?})", self.party, self.stage),
+                format!(
+                    "party {} is not at this stage (it is {:?})",
+                    self.party, self.stage
+                ),
             ));
         }
         Ok(())
@@ -112,7 +115,10 @@ impl SecAggClient {
             if a.round != self.config.round || members.insert(a.party, a.clone()).is_some() {
                 return Err(self.config.abort(
                     "share keys",
-                    format!("the roster lists party {} twice or for another round", a.party),
+                    format!(
+                        "the roster lists party {} twice or for another round",
+                        a.party
+                    ),
                 ));
             }
         }
@@ -136,8 +142,7 @@ impl SecAggClient {
         }
         self.roster = members;
         let n = self.roster.len();
-        let key_shares =
-            keys::share_secret(&self.mask.secret.to_bytes(), t, n);
+        let key_shares = keys::share_secret(&self.mask.secret.to_bytes(), t, n);
         let seed_shares = keys::share_secret(&self.seed, t, n);
         let mut shares = Vec::with_capacity(n - 1);
         for (i, (&v, adv)) in self.roster.iter().enumerate() {
@@ -242,7 +247,10 @@ impl SecAggClient {
         }
         let mut seed_shares = Vec::new();
         let mut key_shares = Vec::new();
-        let own = self.own_seed_share.clone().expect("shares were made in round 1");
+        let own = self
+            .own_seed_share
+            .clone()
+            .expect("shares were made in round 1");
         seed_shares.push((self.party, own));
         for &v in &self.u2 {
             if v == self.party {
@@ -283,9 +291,6 @@ impl SecAggClient {
         if from != v || to != self.party || plain.len() != 9 + 2 * klen {
             return None;
         }
-        Some((
-            plain[9..9 + klen].to_vec(),
-            plain[9 + klen..].to_vec(),
-        ))
+        Some((plain[9..9 + klen].to_vec(), plain[9 + klen..].to_vec()))
     }
 }

@@ -185,8 +185,20 @@ mod tests {
         let round = RoundId([3; 16]);
         let a = KeyPair::generate();
         let b = KeyPair::generate();
-        let ka = derive(&agree(&a.secret, &b.public, "t").unwrap(), &round, "x", 1, 2);
-        let kb = derive(&agree(&b.secret, &a.public, "t").unwrap(), &round, "x", 2, 1);
+        let ka = derive(
+            &agree(&a.secret, &b.public, "t").unwrap(),
+            &round,
+            "x",
+            1,
+            2,
+        );
+        let kb = derive(
+            &agree(&b.secret, &a.public, "t").unwrap(),
+            &round,
+            "x",
+            2,
+            1,
+        );
         assert_eq!(ka, kb);
         let ct = seal(&ka, &round, 1, 2, b"share").unwrap();
         assert_eq!(open(&kb, &round, 1, 2, &ct).unwrap(), b"share");
@@ -197,7 +209,13 @@ mod tests {
         let secret = random_bytes();
         let shares = share_secret(&secret, 3, 5);
         assert_eq!(recover_secret(&shares[2..5], 3), Some(secret));
-        assert_eq!(recover_secret(&[shares[0].clone(), shares[4].clone(), shares[2].clone()], 3), Some(secret));
+        assert_eq!(
+            recover_secret(
+                &[shares[0].clone(), shares[4].clone(), shares[2].clone()],
+                3
+            ),
+            Some(secret)
+        );
         assert_eq!(recover_secret(&shares[..2], 3), None);
     }
 

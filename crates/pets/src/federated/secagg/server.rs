@@ -85,14 +85,19 @@ impl SecAggServer {
         let probe = KeyPair::generate();
         for pk in [&msg.cipher_pk, &msg.mask_pk] {
             keys::agree(&probe.secret, pk, "keys").map_err(|_| {
-                FederatedError::rejected(party(msg.party), "keys", "a public key is a low-order point")
+                FederatedError::rejected(
+                    party(msg.party),
+                    "keys",
+                    "a public key is a low-order point",
+                )
             })?;
         }
         if msg.cipher_pk == msg.mask_pk
-            || self
-                .keys
-                .values()
-                .any(|k| [k.cipher_pk, k.mask_pk].iter().any(|x| *x == msg.cipher_pk || *x == msg.mask_pk))
+            || self.keys.values().any(|k| {
+                [k.cipher_pk, k.mask_pk]
+                    .iter()
+                    .any(|x| *x == msg.cipher_pk || *x == msg.mask_pk)
+            })
         {
             return Err(FederatedError::rejected(
                 party(msg.party),
@@ -142,11 +147,19 @@ impl SecAggServer {
                 "a second share message from the same party (a replay?)",
             ));
         }
-        let expected: BTreeSet<u32> = self.keys.keys().copied().filter(|&p| p != msg.party).collect();
+        let expected: BTreeSet<u32> = self
+            .keys
+            .keys()
+            .copied()
+            .filter(|&p| p != msg.party)
+            .collect();
         let got: BTreeSet<u32> = msg.shares.iter().map(|s| s.to).collect();
         if got != expected
             || msg.shares.len() != expected.len()
-            || msg.shares.iter().any(|s| s.from != msg.party || s.ciphertext.len() > 256)
+            || msg
+                .shares
+                .iter()
+                .any(|s| s.from != msg.party || s.ciphertext.len() > 256)
         {
             return Err(FederatedError::rejected(
                 party(msg.party),
@@ -198,7 +211,8 @@ impl SecAggServer {
     /// Round 2: a party's masked input.
     pub fn receive_masked(&mut self, msg: MaskedInput) -> Result<()> {
         self.late(msg.party, "masked input", Stage::Masked)?;
-        self.config.check_round(msg.party, "masked input", &msg.round)?;
+        self.config
+            .check_round(msg.party, "masked input", &msg.round)?;
         if !self.shares.contains_key(&msg.party) {
             return Err(FederatedError::rejected(
                 party(msg.party),
@@ -252,7 +266,8 @@ impl SecAggServer {
     /// Round 3: a survivor's unmasking shares.
     pub fn receive_unmask(&mut self, msg: UnmaskShares) -> Result<()> {
         self.late(msg.party, "unmask shares", Stage::Unmask)?;
-        self.config.check_round(msg.party, "unmask shares", &msg.round)?;
+        self.config
+            .check_round(msg.party, "unmask shares", &msg.round)?;
         if !self.u3.contains(&msg.party) {
             return Err(FederatedError::rejected(
                 party(msg.party),
@@ -268,7 +283,10 @@ impl SecAggServer {
             ));
         }
         let u2: BTreeSet<u32> = self.shares.keys().copied().collect();
-        let seeds_ok = msg.seed_shares.iter().all(|(v, s)| self.u3.contains(v) && s.len() == 33);
+        let seeds_ok = msg
+            .seed_shares
+            .iter()
+            .all(|(v, s)| self.u3.contains(v) && s.len() == 33);
         let keys_ok = msg
             .key_shares
             .iter()
@@ -289,13 +307,18 @@ impl SecAggServer {
     /// dropped, and return `sum_{u in U3} x_u` and `U3`.
     pub fn finish(self) -> Result<(Vec<u64>, Vec<u32>)> {
         if self.stage != Stage::Unmask {
-            return Err(self.config.abort("unmask", "the round is not at its last stage"));
+            return Err(self
+                .config
+                .abort("unmask", "the round is not at its last stage"));
         }
         let t = self.config.threshold;
         if self.unmask.len() < t {
             return Err(self.config.abort(
                 "unmask",
-                format!("{} survivors sent unmasking shares; the round needs {t}", self.unmask.len()),
+                format!(
+                    "{} survivors sent unmasking shares; the round needs {t}",
+                    self.unmask.len()
+                ),
             ));
         }
         let mut sum = vec![0u64; self.config.vector_len];
@@ -307,14 +330,18 @@ impl SecAggServer {
                 .values()
                 .filter_map(|m| {
                     let list = if seeds { &m.seed_shares } else { &m.key_shares };
-                    list.iter().find(|(v, _)| *v == owner).map(|(_, s)| s.clone())
+                    list.iter()
+                        .find(|(v, _)| *v == owner)
+                        .map(|(_, s)| s.clone())
                 })
                 .collect()
         };
         for &v in &self.u3 {
             let shares = collect(v, true);
             let seed = keys::recover_secret(&shares, t)
-                .filter(|s| keys::commit(&self.config.round, v, s) == self.shares[&v].seed_commitment)
+                .filter(|s| {
+                    keys::commit(&self.config.round, v, s) == self.shares[&v].seed_commitment
+                })
                 .ok_or_else(|| {
                     self.config.abort(
                         "unmask",
@@ -327,7 +354,12 @@ impl SecAggServer {
                 })?;
             keys::apply_mask(&mut sum, &seed, false);
         }
-        let dropped: Vec<u32> = self.shares.keys().copied().filter(|p| !self.u3.contains(p)).collect();
+        let dropped: Vec<u32> = self
+            .shares
+            .keys()
+            .copied()
+            .filter(|p| !self.u3.contains(p))
+            .collect();
         for v in dropped {
             let shares = collect(v, false);
             let secret = keys::recover_secret(&shares, t)

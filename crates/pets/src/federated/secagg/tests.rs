@@ -63,7 +63,9 @@ fn inputs(n: usize, m: usize) -> Vec<Vec<i64>> {
 
 fn expected(inputs: &[Vec<i64>], counted: &[usize]) -> Vec<i64> {
     let m = inputs[0].len();
-    (0..m).map(|j| counted.iter().map(|&i| inputs[i][j]).sum()).collect()
+    (0..m)
+        .map(|j| counted.iter().map(|&i| inputs[i][j]).sum())
+        .collect()
 }
 
 #[test]
@@ -106,7 +108,11 @@ fn too_few_parties_abort_and_release_nothing() {
     ];
     let e = run(&x, 3, &drops).unwrap_err();
     assert!(matches!(e, FederatedError::Aborted { .. }), "{e}");
-    assert!(e.to_string().contains("2 masked inputs arrived; the round needs 3"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("2 masked inputs arrived; the round needs 3"),
+        "{e}"
+    );
     // Enough masked inputs but too few unmask responses.
     let drops = [
         Drop::Never,
@@ -135,7 +141,10 @@ fn a_threshold_that_is_not_a_strict_majority_is_refused() {
         vector_len: 1,
     };
     let e = config.check(4).unwrap_err();
-    assert!(e.to_string().contains("strict majority, from 3 to 4"), "{e}");
+    assert!(
+        e.to_string().contains("strict majority, from 3 to 4"),
+        "{e}"
+    );
     assert!(config.check(3).is_ok());
 }
 
@@ -176,11 +185,18 @@ fn replayed_late_foreign_and_malformed_messages_are_refused_and_change_nothing()
     server.receive_masked(ya.clone()).unwrap();
     let mut replay = ya.clone();
     replay.masked = vec![0, 0, 0];
-    assert!(server.receive_masked(replay).is_err(), "second masked input");
+    assert!(
+        server.receive_masked(replay).is_err(),
+        "second masked input"
+    );
     server.receive_masked(yb).unwrap();
     let survivors = server.survivors().unwrap();
-    server.receive_unmask(a.unmask(&survivors).unwrap()).unwrap();
-    server.receive_unmask(b.unmask(&survivors).unwrap()).unwrap();
+    server
+        .receive_unmask(a.unmask(&survivors).unwrap())
+        .unwrap();
+    server
+        .receive_unmask(b.unmask(&survivors).unwrap())
+        .unwrap();
     let (sum, _) = server.finish().unwrap();
     assert_eq!(sum, vec![11, 22, 33]);
 }
@@ -196,14 +212,17 @@ fn a_client_refuses_a_survivor_list_that_would_unmask_a_dropped_party() {
     let mut server = SecAggServer::new(config.clone());
     let mut clients: Vec<SecAggClient> = Vec::new();
     for (i, v) in x.iter().enumerate() {
-        let (c, adv) = SecAggClient::new(config.clone(), i as u32 + 1, ring::encode(v, "t").unwrap()).unwrap();
+        let (c, adv) =
+            SecAggClient::new(config.clone(), i as u32 + 1, ring::encode(v, "t").unwrap()).unwrap();
         server.receive_keys(adv).unwrap();
         clients.push(c);
     }
     let roster = server.roster().unwrap();
     // Party 3 does not share its keys: it is not in U2.
     for c in clients.iter_mut().take(2) {
-        server.receive_shares(c.share_keys(&roster).unwrap()).unwrap();
+        server
+            .receive_shares(c.share_keys(&roster).unwrap())
+            .unwrap();
     }
     let _ = clients[2].share_keys(&roster).unwrap();
     let inboxes = server.inboxes().unwrap();
@@ -233,13 +252,22 @@ fn a_masked_input_looks_uniform_whatever_the_input() {
                 vector_len: 4096,
             };
             let mut server = SecAggServer::new(config.clone());
-            let (mut a, ka) = SecAggClient::new(config.clone(), 1, ring::encode(&vec![value; 4096], "a").unwrap()).unwrap();
+            let (mut a, ka) = SecAggClient::new(
+                config.clone(),
+                1,
+                ring::encode(&vec![value; 4096], "a").unwrap(),
+            )
+            .unwrap();
             let (mut b, kb) = SecAggClient::new(config.clone(), 2, vec![0; 4096]).unwrap();
             server.receive_keys(ka).unwrap();
             server.receive_keys(kb).unwrap();
             let roster = server.roster().unwrap();
-            server.receive_shares(a.share_keys(&roster).unwrap()).unwrap();
-            server.receive_shares(b.share_keys(&roster).unwrap()).unwrap();
+            server
+                .receive_shares(a.share_keys(&roster).unwrap())
+                .unwrap();
+            server
+                .receive_shares(b.share_keys(&roster).unwrap())
+                .unwrap();
             let inboxes = server.inboxes().unwrap();
             let y = a.masked_input(&inboxes[&1]).unwrap();
             for v in y.masked {
