@@ -45,6 +45,7 @@ classified!(
     pets::tables::TableError,
     pets::dp::budget_store::BudgetStoreError,
     pets_synth::SynthError,
+    pets::federated::FederatedError,
 );
 
 impl From<std::io::Error> for CliError {

@@ -11,6 +11,7 @@ mod datasets;
 mod demo;
 mod dp;
 mod exit;
+mod federated;
 mod progress;
 mod risk;
 mod schema;
@@ -69,6 +70,10 @@ enum Command {
     /// runs: set it, show it, charge it.
     #[command(subcommand)]
     Budget(budget::BudgetCommand),
+    /// Federated aggregation: trusts keep their rows; a DP answer over all of them without
+    /// any party seeing one trust's contribution.
+    #[command(subcommand)]
+    Federated(federated::FederatedCommand),
 }
 
 /// `pets dp ...`
@@ -106,6 +111,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Budget(c) => Ok(budget::run(&c)),
+        Command::Federated(c) => {
+            federated::run(&c)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -110,7 +110,7 @@ impl FederatedQuery {
         let mut h = Sha256::new();
         for c in self.columns() {
             let spec = schema.column(&c).map_err(|e| FederatedError::Trust {
-                trust: "(job)".into(),
+                trust: "(the job's schema)".into(),
                 reason: e.to_string(),
             })?;
             h.update(

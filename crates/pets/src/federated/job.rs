@@ -77,6 +77,23 @@ pub enum DropPoint {
     BeforeUnmask,
 }
 
+impl std::str::FromStr for DropPoint {
+    type Err = FederatedError;
+    fn from_str(s: &str) -> Result<DropPoint> {
+        match s.replace('_', "-").as_str() {
+            "before-keys" | "before-upload" => Ok(DropPoint::BeforeKeys),
+            "before-shares" => Ok(DropPoint::BeforeShares),
+            "before-masked" => Ok(DropPoint::BeforeMasked),
+            "before-unmask" => Ok(DropPoint::BeforeUnmask),
+            other => Err(FederatedError::invalid(
+                "drop point",
+                other,
+                "before-keys (before-upload), before-shares, before-masked or before-unmask",
+            )),
+        }
+    }
+}
+
 /// One trust's table.
 #[derive(Debug, Clone)]
 pub struct TrustInput {
@@ -433,14 +450,24 @@ impl FederatedJob {
         let layout = locals[0].layout.clone();
         let cells = locals[0].values.len();
         let row_level = locals.iter().any(|l| l.unit == PrivacyUnit::Row);
+        // One warning per distinct message, naming the trusts it is about.
+        let mut by_message: Vec<(Warning, Vec<&str>)> = Vec::new();
         for (t, l) in trusts.iter().zip(&locals) {
             for w in &l.warnings {
-                let mut w = w.clone();
-                w.message = format!("{}: {}", t.name, w.message);
-                if !warnings.contains(&w) {
-                    warnings.push(w);
+                match by_message.iter_mut().find(|(x, _)| x == w) {
+                    Some((_, names)) => names.push(&t.name),
+                    None => by_message.push((w.clone(), vec![&t.name])),
                 }
             }
+        }
+        for (mut w, names) in by_message {
+            let who = if names.len() == trusts.len() {
+                "every trust".to_string()
+            } else {
+                names.join(", ")
+            };
+            w.message = format!("{who}: {}", w.message);
+            warnings.push(w);
         }
         let m = if row_level {
             1

@@ -13,6 +13,7 @@
 //! - [`prio`]: Prio3 with two non-colluding aggregators (the IETF VDAF draft, `prio` crate),
 //!   whose validity proofs stop a trust pushing an out-of-range count into the total;
 //! - [`wire`]: the versioned, size-limited wire format;
+//! - [`split`]: one table split into trusts by a column (a simulation on one machine);
 //! - [`job`]: [`FederatedJob`], one federated DP release as every front door runs it.
 
 pub mod aggregate;
@@ -22,6 +23,7 @@ pub mod noise;
 pub mod prio;
 pub mod ring;
 pub mod secagg;
+pub mod split;
 pub mod wire;
 
 #[cfg(test)]
@@ -31,3 +33,4 @@ pub use aggregate::{FederatedQuery, LocalAggregate};
 pub use error::{FederatedError, Result};
 pub use job::{FederatedJob, FederatedRelease, Protocol, RoundReport, TrustInput};
 pub use noise::DistributedNoise;
+pub use split::split_by_column;

@@ -28,6 +28,9 @@ use crate::federated::error::{FederatedError, Result};
 /// operations below err by far less than `1e-12` relative).
 const FLOAT_MARGIN: f64 = 1e-9;
 
+/// Largest share scale: `2^52 / 40`, so `P(|X| > 2^52) <= 2 exp(-800)`.
+pub const MAX_SHARE_SCALE: f64 = 1e14;
+
 /// A plan of distributed noise: every trust's share scale and what the sum costs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DistributedNoise {
@@ -70,11 +73,13 @@ impl DistributedNoise {
         l2_squared: f64,
         dim: usize,
     ) -> Result<DistributedNoise> {
-        if !(share_scale.is_finite() && share_scale >= 0.5) {
+        if !(share_scale.is_finite() && (0.5..=MAX_SHARE_SCALE).contains(&share_scale)) {
             return Err(FederatedError::invalid(
                 "share scale",
                 share_scale,
-                "the distributed discrete Gaussian bound needs each share's sigma >= 1/2",
+                "each share's sigma must be at least 1/2 (for the bound) and at most 1e14 \
+                 (so that a draw beyond the ring's safe range 2^52 has probability below \
+                 2^-1000)",
             ));
         }
         if min_shares == 0 || min_shares > max_shares {
@@ -122,13 +127,14 @@ impl DistributedNoise {
             .sqrt()
             .max(0.5);
         let mut hi = start;
-        while plan(hi)?.rho() > rho {
+        while hi > MAX_SHARE_SCALE || plan(hi)?.rho() > rho {
             hi *= 2.0;
-            if hi > 1e15 {
+            if hi > 2.0 * MAX_SHARE_SCALE {
                 return Err(FederatedError::invalid(
                     "rho",
                     rho,
-                    "too small for distributed noise in the ring (the scale would pass 1e15)",
+                    "too small for distributed noise in the ring (each share's scale would \
+                     pass 1e14)",
                 ));
             }
         }
@@ -235,5 +241,8 @@ mod tests {
         assert!(DistributedNoise::new(0.4, 1, 2, 1.0, 1).is_err());
         assert!(DistributedNoise::new(1.0, 3, 2, 1.0, 1).is_err());
         assert!(DistributedNoise::for_rho(0.0, 1, 2, 1.0, 1).is_err());
+        assert!(DistributedNoise::new(2e14, 1, 2, 1.0, 1).is_err());
+        let e = DistributedNoise::for_rho(1e-40, 1, 2, 1.0, 1).unwrap_err();
+        assert!(e.to_string().contains("too small"), "{e}");
     }
 }

@@ -1,0 +1,284 @@
+//! `pets federated simulate`: a federated DP release with every trust, the aggregator(s) and
+//! the collector in one process (each trust's rows stay in its own table; only protocol
+//! messages, through the real wire format, move between them).
+//!
+//! ```text
+//! pets federated simulate ae.parquet --schema ae.schema.json --split-by provider_code \
+//!     --trusts 5 --table age_band,hour(arrival_datetime) --rho 0.1 --protocol secagg
+//! pets federated simulate --trust a=trust_a.csv --trust b=trust_b.csv --trust c=trust_c.csv \
+//!     --schema ae.schema.json --table sex --rho 0.05 --drop c=before-masked
+//! ```
+//!
+//! The CLI parses and renders; [`pets::federated::FederatedJob`] does the work.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use pets::data::{Schema, TableSource};
+use pets::dp::{Cost, Session};
+use pets::federated::{
+    FederatedJob, FederatedQuery, FederatedRelease, Protocol, TrustInput, split_by_column,
+};
+
+use crate::exit::{CliError, refuse_clobber, write_atomic};
+
+/// `pets federated ...`
+#[derive(Debug, Subcommand)]
+pub enum FederatedCommand {
+    /// Run one federated DP release over several trusts' tables on this machine: secure
+    /// aggregation (one aggregator, dropouts recovered) or Prio3 (two aggregators).
+    Simulate(Box<SimulateArgs>),
+}
+
+/// Options of `pets federated simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// One table to split into trusts with --split-by (or give each trust's file with --trust).
+    pub data: Option<PathBuf>,
+    /// How CSV/TSV files are written.
+    #[command(flatten)]
+    pub csv: crate::csv_args::CsvArgs,
+    /// The declared schema (JSON or TOML): every trust encodes against it.
+    #[arg(long)]
+    pub schema: PathBuf,
+    /// Split DATA into one trust per value of this column (e.g. provider_code).
+    #[arg(long, requires = "data")]
+    pub split_by: Option<String>,
+    /// With --split-by: deal the column's values round-robin into this many trusts.
+    #[arg(long, requires = "split_by")]
+    pub trusts: Option<usize>,
+    /// A trust's own file, as NAME=PATH; repeat for each trust.
+    #[arg(long = "trust", value_name = "NAME=PATH", conflicts_with = "split_by")]
+    pub trust: Vec<String>,
+    /// One table's dimensions, comma-separated (`col`, `hour(col)`, `weekday(col)`); repeat
+    /// for several tables in one round. None: the count of rows.
+    #[arg(long = "table", value_name = "COLUMNS")]
+    pub tables: Vec<String>,
+    /// secagg (masking, one aggregator, distributed noise) or prio3 (two aggregators).
+    #[arg(long, default_value = "secagg")]
+    pub protocol: String,
+    /// The budget of the release as rho-zCDP.
+    #[arg(long)]
+    pub rho: f64,
+    /// Secure aggregation: trusts that must survive every stage (default: a strict majority).
+    #[arg(long)]
+    pub threshold: Option<usize>,
+    /// Secure aggregation: trusts that may collude with the aggregator.
+    #[arg(long, default_value_t = 0)]
+    pub colluders: usize,
+    /// Person-id column in every trust's table (e.g. nhs_number); without it, per-row privacy.
+    #[arg(long)]
+    pub person_id: Option<String>,
+    /// Rows kept per person at each trust.
+    #[arg(long, default_value_t = 1)]
+    pub max_rows_per_person: u32,
+    /// Trusts one person may attend (public bound; default 1, announced).
+    #[arg(long)]
+    pub max_trusts_per_person: Option<u32>,
+    /// Prio3: the largest count one trust may put in one cell (checked by the proofs).
+    #[arg(long)]
+    pub max_count: Option<u64>,
+    /// Make a trust drop out: NAME=before-keys|before-shares|before-masked|before-unmask.
+    #[arg(long = "drop", value_name = "NAME=STAGE")]
+    pub drops: Vec<String>,
+    /// Significance of the reported half-width (0.05: 95%).
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// Seed of each trust's choice of kept rows.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write the release (tables, noise, round report, ledger) as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+fn pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError> {
+    s.split_once('=')
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        .ok_or_else(|| CliError::usage(format!("{flag} takes NAME=VALUE, got {s:?}")))
+}
+
+/// Run `pets federated ...`.
+pub fn run(command: &FederatedCommand) -> Result<(), CliError> {
+    match command {
+        FederatedCommand::Simulate(a) => simulate(a),
+    }
+}
+
+fn simulate(args: &SimulateArgs) -> Result<(), CliError> {
+    if let Some(json) = &args.json {
+        let mut inputs: Vec<(&str, &std::path::Path)> = vec![("--schema", args.schema.as_path())];
+        if let Some(d) = &args.data {
+            inputs.push(("data file", d.as_path()));
+        }
+        refuse_clobber("--json", json, &inputs)?;
+    }
+    let schema = Schema::load(&args.schema)?;
+    let dialect = args.csv.dialect()?;
+    let mut trusts: Vec<TrustInput> = match (&args.data, &args.split_by) {
+        (Some(data), Some(column)) => {
+            let source = TableSource::file(data).with_csv(dialect);
+            split_by_column(&source, Some(&schema), column, args.trusts)?
+        }
+        (None, None) if !args.trust.is_empty() => args
+            .trust
+            .iter()
+            .map(|t| {
+                let (name, path) = pair("--trust", t)?;
+                Ok(TrustInput::new(
+                    name,
+                    TableSource::file(path).with_csv(dialect.clone()),
+                ))
+            })
+            .collect::<Result<_, CliError>>()?,
+        _ => {
+            return Err(CliError::usage(
+                "give DATA with --split-by COLUMN, or each trust's file with --trust NAME=PATH",
+            ));
+        }
+    };
+    if let Some(id) = &args.person_id {
+        trusts = trusts
+            .into_iter()
+            .map(|t| t.person_id(id.clone()))
+            .collect();
+    }
+    for d in &args.drops {
+        let (name, stage) = pair("--drop", d)?;
+        let point = stage.parse()?;
+        let Some(t) = trusts.iter_mut().find(|t| t.name == name) else {
+            let names: Vec<&str> = trusts.iter().map(|t| t.name.as_str()).collect();
+            return Err(CliError::usage(format!(
+                "--drop names trust {name:?}; the trusts are {}",
+                names.join(", ")
+            )));
+        };
+        t.drop_at = Some(point);
+    }
+    let query = if args.tables.is_empty() {
+        FederatedQuery::count()
+    } else {
+        let sets: Vec<Vec<String>> = args
+            .tables
+            .iter()
+            .map(|t| t.split(',').map(|c| c.trim().to_string()).collect())
+            .collect();
+        FederatedQuery::marginals(&sets)?
+    };
+    let protocol: Protocol = args.protocol.parse()?;
+    let mut job = FederatedJob::new(query)
+        .protocol(protocol)
+        .share(Cost::rho(args.rho))
+        .colluders(args.colluders)
+        .max_rows_per_person(args.max_rows_per_person);
+    if let Some(t) = args.threshold {
+        job = job.threshold(t);
+    }
+    if let Some(t) = args.max_trusts_per_person {
+        job = job.max_trusts_per_person(t);
+    }
+    if let Some(m) = args.max_count {
+        job = job.max_count(m);
+    }
+    if let Some(a) = args.alpha {
+        job = job.alpha(a);
+    }
+    if let Some(s) = args.seed {
+        job = job.seed(s);
+    }
+    let mut session = Session::zcdp(args.rho)?;
+    let release = job.run(&mut session, &schema, &trusts)?;
+    for w in &release.warnings {
+        eprintln!("warning: {}", w.message);
+    }
+    render(&release, &mut std::io::stdout().lock())?;
+    if let Some(path) = &args.json {
+        let value = serde_json::json!({
+            "release": release,
+            "ledger": session.ledger(),
+        });
+        write_atomic(path, &(serde_json::to_string_pretty(&value)? + "\n"))?;
+        eprintln!("pets federated: release and ledger in {}", path.display());
+    }
+    Ok(())
+}
+
+/// Most cells printed per table (the JSON holds all).
+const MAX_PRINTED: usize = 40;
+
+fn render(r: &FederatedRelease, out: &mut impl Write) -> Result<(), CliError> {
+    let round = &r.round;
+    writeln!(
+        out,
+        "pets federated: {} over {} trusts by {:?} (round {})",
+        r.query, round.trusts, round.protocol, round.round
+    )?;
+    writeln!(
+        out,
+        "  counted: {} of {}{}",
+        round.counted.len(),
+        round.trusts,
+        round
+            .threshold
+            .map(|t| format!(" (threshold {t})"))
+            .unwrap_or_default()
+    )?;
+    for (name, point) in &round.dropped {
+        writeln!(out, "  dropped: {name} at {point:?}")?;
+    }
+    for reason in &round.refused {
+        writeln!(out, "  refused: {reason}")?;
+    }
+    writeln!(
+        out,
+        "  noise: {} with share scale {:.3} ({} to {} shares; total scale {:.3}, \
+         over-provision x{:.2}); {} charged; +-{:.1} per cell at {:.0}%",
+        r.noise.mechanism,
+        r.noise.share_scale,
+        r.noise.min_shares,
+        r.noise.max_shares,
+        r.noise.total_scale,
+        r.noise.over_provision,
+        r.cost,
+        r.accuracy.half_width,
+        100.0 * (1.0 - r.accuracy.alpha)
+    )?;
+    writeln!(
+        out,
+        "  bytes: {} from trusts, {} to trusts, {} between aggregators (plain vectors: {}); \
+         {:.2} s local, {:.2} s protocol",
+        round.bytes_from_trusts,
+        round.bytes_to_trusts,
+        round.bytes_between_aggregators,
+        round.plaintext_bytes,
+        round.local_seconds,
+        round.protocol_seconds
+    )?;
+    for t in &r.tables {
+        writeln!(out)?;
+        if t.dimensions.is_empty() {
+            writeln!(out, "count: {}", t.counts[0])?;
+            continue;
+        }
+        writeln!(out, "{}  (noisy count)", t.dimensions.join(" x "))?;
+        for (i, c) in t.counts.iter().enumerate().take(MAX_PRINTED) {
+            let mut rest = i;
+            let mut label = Vec::with_capacity(t.shape.len());
+            for (axis, &n) in t.shape.iter().enumerate().rev() {
+                label.push(t.labels[axis][rest % n].as_str());
+                rest /= n;
+            }
+            label.reverse();
+            writeln!(out, "  {:<40} {c:>10}", label.join(" | "))?;
+        }
+        if t.counts.len() > MAX_PRINTED {
+            writeln!(
+                out,
+                "  ... {} more cells (--json writes them all)",
+                t.counts.len() - MAX_PRINTED
+            )?;
+        }
+    }
+    Ok(())
+}

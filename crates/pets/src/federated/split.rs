@@ -1,0 +1,96 @@
+//! Split one table into trusts by a column's value: a simulation of a federation on one
+//! machine (the demo, the benchmark, `pets federated simulate`). Real trusts each hold their
+//! own file and never meet in one process.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use arrow_array::{Array, RecordBatch, UInt32Array};
+use arrow_cast::display::ArrayFormatter;
+use arrow_select::take::take_record_batch;
+
+use crate::data::{Schema, TableSource};
+use crate::federated::error::{FederatedError, Result};
+use crate::federated::job::TrustInput;
+use crate::federated::ring::MAX_PARTIES;
+
+/// The rows of `source`, split by the value of `column`: one trust per distinct value,
+/// named by it, or, with `groups`, the sorted distinct values dealt round-robin into that
+/// many trusts (`trust_1`, ...). Loads the table into memory (a simulation).
+pub fn split_by_column(
+    source: &TableSource,
+    schema: Option<&Schema>,
+    column: &str,
+    groups: Option<usize>,
+) -> Result<Vec<TrustInput>> {
+    let bad = |reason: String| FederatedError::invalid("split_by", column, reason);
+    let (source, _) = source.pinned(schema).map_err(|e| bad(e.to_string()))?;
+    let stream = source.stream().map_err(|e| bad(e.to_string()))?;
+    let arrow_schema = stream.arrow_schema();
+    let Ok(index) = arrow_schema.index_of(column) else {
+        return Err(bad(format!("no such column in {}", source.describe())));
+    };
+    let batches = stream.collect_batches().map_err(|e| bad(e.to_string()))?;
+    let text = |b: &RecordBatch| -> Result<Vec<String>> {
+        let col = b.column(index);
+        let f = ArrayFormatter::try_new(col.as_ref(), &Default::default())
+            .map_err(|e| bad(e.to_string()))?;
+        Ok((0..col.len())
+            .map(|i| {
+                if col.is_null(i) {
+                    String::new()
+                } else {
+                    f.value(i).to_string()
+                }
+            })
+            .collect())
+    };
+    let values: Vec<Vec<String>> = batches.iter().map(text).collect::<Result<_>>()?;
+    let distinct: BTreeSet<&String> = values.iter().flatten().collect();
+    let n = groups.unwrap_or(distinct.len());
+    if !(2..=MAX_PARTIES).contains(&n) || n > distinct.len() {
+        return Err(bad(format!(
+            "{} distinct values; a federation needs 2 to {MAX_PARTIES} trusts (give --trusts)",
+            distinct.len()
+        )));
+    }
+    let group_of: BTreeMap<&String, usize> = distinct
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (*v, i % n))
+        .collect();
+    let names: Vec<String> = match groups {
+        Some(_) => (1..=n).map(|i| format!("trust_{i}")).collect(),
+        None => distinct
+            .iter()
+            .map(|v| {
+                if v.is_empty() {
+                    "(null)".to_string()
+                } else {
+                    v.to_string()
+                }
+            })
+            .collect(),
+    };
+    let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
+    for (b, vals) in batches.iter().zip(&values) {
+        let mut rows: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for (i, v) in vals.iter().enumerate() {
+            rows[group_of[v]].push(i as u32);
+        }
+        for (g, r) in rows.into_iter().enumerate() {
+            if !r.is_empty() {
+                let taken =
+                    take_record_batch(b, &UInt32Array::from(r)).map_err(|e| bad(e.to_string()))?;
+                parts[g].push(taken);
+            }
+        }
+    }
+    Ok(names
+        .into_iter()
+        .zip(parts)
+        .map(|(name, batches)| {
+            let src = TableSource::batches(name.clone(), arrow_schema.clone(), batches);
+            TrustInput::new(name, src)
+        })
+        .collect())
+}
