@@ -1,0 +1,94 @@
+//! `pets federated simulate`: a round over split trusts releases noisy tables and a ledger,
+//! survives a dropout, and fails cleanly (exit codes) on bad options.
+
+mod common;
+
+use common::{ae, p, pets, text};
+
+#[test]
+fn a_round_by_each_protocol_releases_noisy_tables_and_its_ledger() {
+    let (dir, data, schema) = ae(6_000, 4);
+    for protocol in ["secagg", "prio3"] {
+        let json = dir.path().join(format!("{protocol}.json"));
+        let mut args = vec![
+            "federated",
+            "simulate",
+            p(&data),
+            "--schema",
+            p(&schema),
+            "--split-by",
+            "provider_code",
+            "--trusts",
+            "4",
+            "--table",
+            "age_band,sex",
+            "--table",
+            "hour(arrival_datetime)",
+            "--rho",
+            "0.2",
+            "--person-id",
+            "nhs_number",
+            "--protocol",
+            protocol,
+            "--json",
+            p(&json),
+        ];
+        if protocol == "secagg" {
+            args.extend(["--drop", "trust_2=before-masked"]);
+        }
+        let o = pets(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let out: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let tables = out["release"]["tables"].as_array().unwrap();
+        assert_eq!(tables.len(), 2);
+        assert_eq!(tables[1]["counts"].as_array().unwrap().len(), 24);
+        assert_eq!(out["ledger"]["entries"].as_array().unwrap().len(), 1);
+        let counted = out["release"]["round"]["counted"].as_array().unwrap().len();
+        assert_eq!(counted, if protocol == "secagg" { 3 } else { 4 });
+        assert!(text(&o).contains("max_trusts_per_person = 1"), "{}", text(&o));
+    }
+}
+
+#[test]
+fn bad_options_and_too_many_dropouts_exit_with_their_codes() {
+    let (_dir, data, schema) = ae(3_000, 5);
+    let base = [
+        "federated",
+        "simulate",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--split-by",
+        "provider_code",
+        "--trusts",
+        "3",
+        "--rho",
+        "0.1",
+    ];
+    let run = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        pets(&a)
+    };
+    // Two of three drop before sharing keys: the round aborts, nothing is released.
+    let o = run(&["--drop", "trust_1=before-shares", "--drop", "trust_2=before-keys"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("aborted"), "{}", text(&o));
+    // A threshold that is not a majority is bad usage.
+    let o = run(&["--threshold", "1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // An unknown drop point or trust.
+    let o = run(&["--drop", "trust_1=later"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = run(&["--drop", "nobody=before-keys"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("trust_1, trust_2, trust_3"), "{}", text(&o));
+    // An unknown column.
+    let o = run(&["--table", "no_such_column"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("no_such_column"), "{}", text(&o));
+    // Neither --split-by nor --trust.
+    let o = pets(&["federated", "simulate", "--schema", p(&schema), "--rho", "0.1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
