@@ -46,7 +46,11 @@ fn a_round_by_each_protocol_releases_noisy_tables_and_its_ledger() {
         assert_eq!(out["ledger"]["entries"].as_array().unwrap().len(), 1);
         let counted = out["release"]["round"]["counted"].as_array().unwrap().len();
         assert_eq!(counted, if protocol == "secagg" { 3 } else { 4 });
-        assert!(text(&o).contains("max_trusts_per_person = 1"), "{}", text(&o));
+        assert!(
+            text(&o).contains("max_trusts_per_person = 1"),
+            "{}",
+            text(&o)
+        );
     }
 }
 
@@ -72,7 +76,12 @@ fn bad_options_and_too_many_dropouts_exit_with_their_codes() {
         pets(&a)
     };
     // Two of three drop before sharing keys: the round aborts, nothing is released.
-    let o = run(&["--drop", "trust_1=before-shares", "--drop", "trust_2=before-keys"]);
+    let o = run(&[
+        "--drop",
+        "trust_1=before-shares",
+        "--drop",
+        "trust_2=before-keys",
+    ]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("aborted"), "{}", text(&o));
     // A threshold that is not a majority is bad usage.
@@ -83,12 +92,23 @@ fn bad_options_and_too_many_dropouts_exit_with_their_codes() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let o = run(&["--drop", "nobody=before-keys"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("trust_1, trust_2, trust_3"), "{}", text(&o));
+    assert!(
+        text(&o).contains("trust_1, trust_2, trust_3"),
+        "{}",
+        text(&o)
+    );
     // An unknown column.
     let o = run(&["--table", "no_such_column"]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("no_such_column"), "{}", text(&o));
     // Neither --split-by nor --trust.
-    let o = pets(&["federated", "simulate", "--schema", p(&schema), "--rho", "0.1"]);
+    let o = pets(&[
+        "federated",
+        "simulate",
+        "--schema",
+        p(&schema),
+        "--rho",
+        "0.1",
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
