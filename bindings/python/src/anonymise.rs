@@ -80,7 +80,7 @@ pub fn anonymise(
 }
 
 /// A job's source: a file path (str), read by the core, or an Arrow table (zero-copy).
-fn path_or_table(data: &Bound<'_, PyAny>) -> PyResult<TableSource> {
+pub(crate) fn path_or_table(data: &Bound<'_, PyAny>) -> PyResult<TableSource> {
     match data.extract::<String>() {
         Ok(path) => Ok(TableSource::file(path)),
         Err(_) => {

@@ -12,6 +12,7 @@ pub mod datasets;
 pub mod disclosure;
 pub mod dp;
 pub mod errors;
+pub mod federated;
 pub mod synth;
 
 use pyo3::prelude::*;
@@ -38,5 +39,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     anonymise::register(m)?;
     dp::register(m)?;
     synth::register(m)?;
+    federated::register(m)?;
     Ok(())
 }

@@ -15,6 +15,7 @@ MODULES = [
     "pets.risk",
     "pets.anonymise",
     "pets.table",
+    "pets.federated",
     "pets.dp",
     "pets.synth",
 ]

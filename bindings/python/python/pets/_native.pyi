@@ -111,6 +111,25 @@ def protect_tables(
     threshold: int = ...,
     protection: int | None = ...,
 ) -> tuple[str, list[str]]: ...
+def federated_simulate(
+    trusts: list[tuple[str, Any]],
+    schema_json: str,
+    tables: list[list[str]],
+    rho: float,
+    protocol: str = ...,
+    threshold: int | None = ...,
+    colluders: int = ...,
+    person_id: str | None = ...,
+    max_rows_per_person: int = ...,
+    max_trusts_per_person: int | None = ...,
+    max_count: int | None = ...,
+    drops: dict[str, str] = ...,
+    alpha: float = ...,
+    seed: int = ...,
+    data: Any | None = ...,
+    split_by: str | None = ...,
+    groups: int | None = ...,
+) -> str: ...
 
 class AnonymiseResult:
     def to_json(self, pretty: bool = ...) -> str: ...

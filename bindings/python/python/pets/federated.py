@@ -1,0 +1,194 @@
+"""Federated aggregation: trusts keep their rows; one DP answer over all of them.
+
+The Python face of ``pets federated simulate`` (Rust ``pets::federated``). :func:`simulate`
+runs one federated release with every trust, the aggregator(s) and the collector in this
+process: each trust computes its counts over the declared schema's public code space, adds
+its share of the noise, and the counts are summed by
+
+- ``protocol="secagg"``: secure aggregation by pairwise masking (Bonawitz et al. 2017), one
+  aggregator who learns only the noisy sum; up to ``n - threshold`` trusts may drop out; each
+  trust adds a share of distributed discrete Gaussian noise (Kairouz, Liu & Steinke 2021);
+- ``protocol="prio3"``: Prio3 with two non-colluding aggregators (validity proofs stop a trust
+  pushing an out-of-range count into the total); each aggregator adds discrete Gaussian noise.
+
+The guarantee is person-level (with ``person_id``) and assumes each person attends at most
+``max_trusts_per_person`` trusts (a public bound; 1 when not given, with a warning).
+
+Example:
+    >>> import pets, pets.datasets, pets.federated
+    >>> data = pets.datasets.generate_ae(4_000, seed=3)
+    >>> schema = pets.datasets.ae_schema()
+    >>> result = pets.federated.simulate(
+    ...     data=data, split_by="provider_code", groups=3, schema=schema,
+    ...     tables=[["sex"]], rho=0.5, max_trusts_per_person=1)
+    >>> result.counted
+    ['trust_1', 'trust_2', 'trust_3']
+    >>> result.frame(0).column_names
+    ['sex', 'count']
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pets import _native
+from pets._convert import PathLike, TableLike, is_path, to_arrow, to_path
+from pets._schema import Schema
+
+__all__ = ["FederatedResult", "simulate"]
+
+
+def _source(obj: TableLike | PathLike, arg: str) -> Any:
+    return to_path(obj, arg) if is_path(obj) else to_arrow(obj, arg)
+
+
+def simulate(
+    trusts: Mapping[str, TableLike | PathLike] | None = None,
+    *,
+    schema: Schema,
+    rho: float,
+    tables: Sequence[Sequence[str] | str] = (),
+    data: TableLike | PathLike | None = None,
+    split_by: str | None = None,
+    groups: int | None = None,
+    protocol: Literal["secagg", "prio3"] = "secagg",
+    threshold: int | None = None,
+    colluders: int = 0,
+    person_id: str | None = None,
+    max_rows_per_person: int = 1,
+    max_trusts_per_person: int | None = None,
+    max_count: int | None = None,
+    drops: Mapping[str, str] | None = None,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> FederatedResult:
+    """One federated DP release over several trusts' tables (``pets federated simulate``).
+
+    Args:
+        trusts: Trust name to its table (DataFrame, pyarrow Table, Arrow stream) or file path.
+        schema: The declared schema every trust encodes against.
+        rho: The release's budget, rho-zCDP.
+        tables: Each table's dimensions (column names, ``hour(col)``, ``weekday(col)``, or
+            one comma-separated string); none: the count of rows.
+        data: Instead of ``trusts``: one table split into trusts by ``split_by``.
+        split_by: The column whose values become trusts.
+        groups: With ``split_by``: deal the values round-robin into this many trusts.
+        protocol: ``"secagg"`` or ``"prio3"``.
+        threshold: Secure aggregation: trusts that must survive (default a strict majority).
+        colluders: Secure aggregation: trusts that may collude with the aggregator.
+        person_id: Person-id column (person-level privacy); without it, per-row privacy.
+        max_rows_per_person: Rows kept per person at each trust.
+        max_trusts_per_person: Trusts one person may attend (public bound).
+        max_count: Prio3: the largest count one trust may put in one cell.
+        drops: Fault injection: trust name to ``before-keys``, ``before-shares``,
+            ``before-masked`` or ``before-unmask``.
+        alpha: Significance of the reported half-width.
+        seed: Seed of each trust's choice of kept rows.
+    """
+    parsed = []
+    for t in tables:
+        cols = [c.strip() for c in t.split(",")] if isinstance(t, str) else list(t)
+        if not all(isinstance(c, str) for c in cols):
+            raise TypeError("each table is a list of column names (str)")
+        parsed.append([c for c in cols if c])
+    pairs = [(str(k), _source(v, f"trusts[{k!r}]")) for k, v in (trusts or {}).items()]
+    text = _native.federated_simulate(
+        pairs,
+        schema.to_json(),
+        parsed,
+        float(rho),
+        protocol,
+        threshold,
+        int(colluders),
+        person_id,
+        int(max_rows_per_person),
+        max_trusts_per_person,
+        max_count,
+        dict(drops or {}),
+        float(alpha),
+        int(seed),
+        None if data is None else _source(data, "data"),
+        split_by,
+        groups,
+    )
+    result = FederatedResult(json.loads(text))
+    for w in result.warnings:
+        warnings.warn(w, UserWarning, stacklevel=2)
+    return result
+
+
+class FederatedResult:
+    """A federated release: noisy tables, the noise, the round, and the ledger."""
+
+    def __init__(self, content: dict[str, Any]) -> None:
+        self._content = content
+        self._release = content["release"]
+
+    @property
+    def query(self) -> str:
+        """The query's label."""
+        return self._release["query"]
+
+    @property
+    def tables(self) -> list[dict[str, Any]]:
+        """Each table: ``dimensions``, ``labels``, ``shape``, noisy ``counts`` (row-major)."""
+        return self._release["tables"]
+
+    @property
+    def noise(self) -> dict[str, Any]:
+        """Mechanism, share scale, shares relied on, total scale, over-provision."""
+        return self._release["noise"]
+
+    @property
+    def accuracy(self) -> dict[str, Any]:
+        """``alpha``, ``half_width`` of every cell, and the statement."""
+        return self._release["accuracy"]
+
+    @property
+    def round(self) -> dict[str, Any]:
+        """Who was counted, dropped or refused; bytes and seconds."""
+        return self._release["round"]
+
+    @property
+    def counted(self) -> list[str]:
+        """Trusts whose data are in the sum."""
+        return self.round["counted"]
+
+    @property
+    def ledger(self) -> dict[str, Any]:
+        """The budget ledger of the release."""
+        return self._content["ledger"]
+
+    @property
+    def warnings(self) -> list[str]:
+        """Warnings (row-level privacy, the assumed trusts-per-person bound, ...)."""
+        return [w["message"] for w in self._release["warnings"]]
+
+    def frame(self, index: int = 0) -> Any:
+        """Table ``index`` as a pyarrow Table: one column per dimension, then ``count``."""
+        import pyarrow as pa
+
+        t = self.tables[index]
+        if not t["dimensions"]:
+            return pa.table({"count": pa.array(t["counts"], pa.int64())})
+        cols: dict[str, list[str]] = {d: [] for d in t["dimensions"]}
+        shape = t["shape"]
+        for i in range(len(t["counts"])):
+            rest = i
+            idx = []
+            for n in reversed(shape):
+                idx.append(rest % n)
+                rest //= n
+            idx.reverse()
+            for axis, d in enumerate(t["dimensions"]):
+                cols[d].append(t["labels"][axis][idx[axis]])
+        data: dict[str, Any] = {d: pa.array(v, pa.string()) for d, v in cols.items()}
+        data["count"] = pa.array(t["counts"], pa.int64())
+        return pa.table(data)
+
+    def to_json(self, pretty: bool = True) -> str:
+        """The release and ledger as JSON, as ``pets federated simulate --json`` writes them."""
+        return json.dumps(self._content, indent=2 if pretty else None)
