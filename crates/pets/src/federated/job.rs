@@ -469,15 +469,21 @@ impl FederatedJob {
             w.message = format!("{who}: {}", w.message);
             warnings.push(w);
         }
-        let m = if row_level {
-            1
-        } else {
+        // A person contributes at most `m` rows at a trust that bounds by person id and one
+        // "person" (row) at a trust without one: the sensitivity takes the larger whenever
+        // any trust bounds by person (a mixed federation must not be charged at m = 1).
+        let any_person_level = locals.iter().any(|l| l.unit == PrivacyUnit::Person);
+        let m = if any_person_level {
             self.max_rows_per_person
+        } else {
+            1
         };
         let contribution = if row_level {
-            Contribution::row_level(
-                "a trust gave no person-id column: each row is treated as a different person",
-            )
+            let mut c = Contribution::row_level(
+                "a trust gave no person-id column: each of its rows is treated as a different person",
+            );
+            c.max_rows_per_person = m;
+            c
         } else {
             Contribution {
                 unit: PrivacyUnit::Person,

@@ -244,3 +244,20 @@ fn bad_options_trusts_and_budgets_fail_before_anything_is_drawn() {
     assert!(matches!(e, FederatedError::Aborted { .. }), "{e}");
     assert!(session.entries().len() <= 1);
 }
+
+#[test]
+fn a_federation_mixing_person_and_row_level_trusts_is_charged_at_the_person_bound() {
+    let (schema, batches) = ae(6_000);
+    let query = FederatedQuery::histogram(&["sex"]).unwrap();
+    let mut ts = trusts(&batches, 3);
+    ts[0] = ts[0].clone().person_id("nhs_number");
+    let mut session = Session::zcdp(1.0).unwrap();
+    let out = FederatedJob::new(query)
+        .max_rows_per_person(4)
+        .share(Cost::rho(0.5))
+        .run(&mut session, &schema, &ts)
+        .unwrap();
+    assert_eq!(out.noise.l2_squared, 16.0);
+    assert_eq!(out.contribution.max_rows_per_person, 4);
+    assert_eq!(out.contribution.unit, crate::dp::PrivacyUnit::Row);
+}
