@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use pyo3::prelude::*;
 
 use pets::data::Schema;
-use pets::dp::{Cost, Session};
+use pets::dp::{ChargeRecord, Cost, Session};
 use pets::federated::{
     FederatedJob, FederatedQuery, Protocol, TrustInput, job::DropPoint, split_by_column,
 };
@@ -24,7 +24,8 @@ use crate::errors::{DualError, IntoPyResult, Kind, error_of};
 #[pyo3(signature = (trusts, schema_json, tables, rho, protocol = "secagg", threshold = None,
                     colluders = 0, person_id = None, max_rows_per_person = 1,
                     max_trusts_per_person = None, max_count = None, drops = BTreeMap::new(),
-                    alpha = 0.05, seed = 0, data = None, split_by = None, groups = None))]
+                    alpha = 0.05, seed = 0, data = None, split_by = None, groups = None,
+                    budget = None))]
 #[allow(clippy::too_many_arguments)] // the Python signature, one keyword each
 pub fn federated_simulate(
     py: Python<'_>,
@@ -45,6 +46,7 @@ pub fn federated_simulate(
     data: Option<Bound<'_, PyAny>>,
     split_by: Option<String>,
     groups: Option<usize>,
+    budget: Option<String>,
 ) -> PyResult<String> {
     let schema = Schema::from_json(schema_json).py_err(py)?;
     let usage = |msg: String| error_of(py, Kind::Dual(DualError::InvalidParameter), &msg, None);
@@ -102,6 +104,10 @@ pub fn federated_simulate(
     if let Some(m) = max_count {
         job = job.max_count(m);
     }
+    job = job.budget_file(
+        budget.map(Into::into),
+        ChargeRecord::new("pets.federated.simulate"),
+    );
     let mut session = Session::zcdp(rho).py_err(py)?;
     let release = py
         .detach(|| job.run(&mut session, &schema, &inputs))

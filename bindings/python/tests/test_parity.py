@@ -18,6 +18,7 @@ import pytest
 import pets
 import pets.datasets
 import pets.dp
+import pets.federated
 import pets.synth
 
 ROWS = 3_000
@@ -233,3 +234,22 @@ def test_a_persistent_budget_is_shared_by_cli_runs_and_sessions(files):
     assert "over budget" in proc.stderr
     with pytest.raises(pets.BudgetExceededError):
         pets.synth.MST(epsilon=0.5, schema=schema, columns=["sex"], budget=store).fit(ae)
+
+
+def test_a_federated_release_charges_the_persistent_budget(files):
+    tmp, ae, schema, data, schema_path = files
+    store = tmp / "fed.budget"
+    proc = run_cli("budget", "init", str(store), "--rho", "0.15", "--dataset", "ae-test")
+    assert proc.returncode == 0, proc.stderr
+    kwargs = {"data": ae, "split_by": "provider_code", "groups": 3, "schema": schema, "rho": 0.1}
+    with pytest.warns(UserWarning, match="max_trusts_per_person"):
+        r = pets.federated.simulate(**kwargs, budget=store)
+    assert r._release["budget_receipt"]["entry"] == 1
+    # The CLI sees the same file: 0.1 of 0.15 is spent, so another 0.1 does not fit.
+    cmd = ["federated", "simulate", str(data), "--schema", str(schema_path)]
+    proc = run_cli(
+        *cmd, "--split-by", "provider_code", "--trusts", "3", "--rho", "0.1", "--budget", str(store)
+    )
+    assert proc.returncode == 3, proc.stderr
+    with pytest.raises(pets.BudgetExceededError):
+        pets.federated.simulate(**kwargs, budget=store)

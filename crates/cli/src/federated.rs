@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use pets::data::{Schema, TableSource};
-use pets::dp::{Cost, Session};
+use pets::dp::{ChargeRecord, Cost, Session};
 use pets::federated::{
     FederatedJob, FederatedQuery, FederatedRelease, Protocol, TrustInput, split_by_column,
 };
@@ -88,6 +88,11 @@ pub struct SimulateArgs {
     /// Seed of each trust's choice of kept rows.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Charge the release's cost to this dataset's persistent budget file (`pets budget
+    /// init`) after every data check and before any trust draws noise; refused, with nothing
+    /// released, when it does not fit what is left. The receipt goes into the JSON.
+    #[arg(long)]
+    pub budget: Option<PathBuf>,
     /// Write the release (tables, noise, round report, ledger) as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -187,6 +192,10 @@ fn simulate(args: &SimulateArgs) -> Result<(), CliError> {
     if let Some(s) = args.seed {
         job = job.seed(s);
     }
+    job = job.budget_file(
+        args.budget.clone(),
+        ChargeRecord::new("pets federated simulate"),
+    );
     let mut session = Session::zcdp(args.rho)?;
     let release = job.run(&mut session, &schema, &trusts)?;
     for w in &release.warnings {

@@ -112,3 +112,42 @@ fn bad_options_and_too_many_dropouts_exit_with_their_codes() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+#[test]
+fn the_persistent_budget_file_is_charged_once_and_refuses_an_overspend() {
+    let (dir, data, schema) = ae(3_000, 6);
+    let store = dir.path().join("ae.budget");
+    let o = pets(&[
+        "budget",
+        "init",
+        p(&store),
+        "--rho",
+        "0.15",
+        "--dataset",
+        "ae-test",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let run = || {
+        pets(&[
+            "federated",
+            "simulate",
+            p(&data),
+            "--schema",
+            p(&schema),
+            "--split-by",
+            "provider_code",
+            "--trusts",
+            "3",
+            "--rho",
+            "0.1",
+            "--budget",
+            p(&store),
+        ])
+    };
+    let o = run();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // 0.1 of 0.15 spent: a second run does not fit, and releases nothing.
+    let o = run();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(!text(&o).contains("noisy count"), "{}", text(&o));
+}

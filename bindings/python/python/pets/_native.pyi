@@ -129,6 +129,7 @@ def federated_simulate(
     data: Any | None = ...,
     split_by: str | None = ...,
     groups: int | None = ...,
+    budget: str | None = ...,
 ) -> str: ...
 
 class AnonymiseResult:

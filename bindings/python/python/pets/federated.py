@@ -64,6 +64,7 @@ def simulate(
     drops: Mapping[str, str] | None = None,
     alpha: float = 0.05,
     seed: int = 0,
+    budget: PathLike | None = None,
 ) -> FederatedResult:
     """One federated DP release over several trusts' tables (``pets federated simulate``).
 
@@ -87,6 +88,8 @@ def simulate(
             ``before-masked`` or ``before-unmask``.
         alpha: Significance of the reported half-width.
         seed: Seed of each trust's choice of kept rows.
+        budget: A persistent budget file (``pets budget init``) to charge the release's cost
+            to, after every data check and before any trust draws noise.
     """
     parsed = []
     for t in tables:
@@ -113,6 +116,7 @@ def simulate(
         None if data is None else _source(data, "data"),
         split_by,
         groups,
+        None if budget is None else to_path(budget, "budget"),
     )
     result = FederatedResult(json.loads(text))
     for w in result.warnings:

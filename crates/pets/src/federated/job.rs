@@ -21,6 +21,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Schema, TableSource};
+use crate::dp::budget_store::{BudgetStore, ChargeReceipt, ChargeRecord};
 use crate::dp::ledger::{Contribution, QueryRecord};
 use crate::dp::mechanisms::{DiscreteGaussian, MechanismInfo, Sensitivity};
 use crate::dp::{Accuracy, Cost, NoiseKind, PrivacyUnit, Session};
@@ -153,6 +154,7 @@ pub struct FederatedJob {
     max_count: u64,
     alpha: f64,
     seed: u64,
+    budget_file: Option<(std::path::PathBuf, ChargeRecord)>,
 }
 
 /// A released table.
@@ -241,6 +243,9 @@ pub struct FederatedRelease {
     pub contribution: Contribution,
     /// The round.
     pub round: RoundReport,
+    /// The persistent budget file's receipt, when one was charged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_receipt: Option<ChargeReceipt>,
     /// Warnings.
     pub warnings: Vec<Warning>,
 }
@@ -264,7 +269,20 @@ impl FederatedJob {
             max_count: (1 << 20) - 1,
             alpha: 0.05,
             seed: 0,
+            budget_file: None,
         }
+    }
+
+    /// Also charge the release's cost to the dataset's persistent budget file at `path`
+    /// (`pets budget init`): after every data-dependent check, before any party draws;
+    /// refused, with nothing released, when it does not fit what is left.
+    pub fn budget_file(
+        mut self,
+        path: Option<std::path::PathBuf>,
+        record: ChargeRecord,
+    ) -> FederatedJob {
+        self.budget_file = path.map(|p| (p, record));
+        self
     }
 
     /// The protocol.
@@ -576,6 +594,16 @@ impl FederatedJob {
             }
             .into(),
         };
+        // Every data-dependent check is done: charge the persistent file (if any), then the
+        // session, and only then may any party draw its noise.
+        let budget_receipt = match &self.budget_file {
+            Some((path, record)) => Some(
+                BudgetStore::open(path)
+                    .and_then(|store| store.charge(&cost, record))
+                    .map_err(crate::dp::DpError::from)?,
+            ),
+            None => None,
+        };
         let ledger_index =
             session.charge_distributed(info, cost, Some(accuracy.clone()), record)?;
 
@@ -598,6 +626,7 @@ impl FederatedJob {
             ledger_index,
             contribution,
             round,
+            budget_receipt,
             warnings,
         })
     }
