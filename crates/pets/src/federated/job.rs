@@ -142,6 +142,33 @@ impl TrustInput {
 }
 
 /// One federated DP release.
+///
+/// ```
+/// use pets::data::{Schema, TableSource};
+/// use pets::dp::{Cost, Session};
+/// use pets::federated::{FederatedJob, FederatedQuery, TrustInput};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let schema = Schema::from_json(r#"{"columns": [
+///     {"name": "sex", "kind": "categorical", "values": ["F", "M"]}
+/// ]}"#)?;
+/// // Three trusts, each with its own file.
+/// let trusts: Vec<TrustInput> = (0..3)
+///     .map(|t| {
+///         let path = dir.path().join(format!("trust_{t}.csv"));
+///         let rows: String = (0..200).map(|i| format!("{}\n", ["F", "M"][(i + t) % 2])).collect();
+///         std::fs::write(&path, format!("sex\n{rows}")).unwrap();
+///         TrustInput::new(format!("trust_{t}"), TableSource::file(path))
+///     })
+///     .collect();
+/// let mut session = Session::zcdp(0.5)?;
+/// let release = FederatedJob::new(FederatedQuery::histogram(&["sex"])?)
+///     .share(Cost::rho(0.5))
+///     .max_trusts_per_person(1)
+///     .run(&mut session, &schema, &trusts)?;
+/// assert_eq!(release.tables[0].counts.len(), 2);
+/// assert_eq!(release.round.counted.len(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct FederatedJob {
     query: FederatedQuery,

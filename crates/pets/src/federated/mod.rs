@@ -14,6 +14,7 @@
 //!   whose validity proofs stop a trust pushing an out-of-range count into the total;
 //! - [`wire`]: the versioned, size-limited wire format;
 //! - [`split`]: one table split into trusts by a column (a simulation on one machine);
+//! - [`proofs`]: the proofs of what pets charges;
 //! - [`job`]: [`FederatedJob`], one federated DP release as every front door runs it.
 
 pub mod aggregate;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod job;
 pub mod noise;
 pub mod prio;
+pub mod proofs;
 pub mod ring;
 pub mod secagg;
 pub mod split;
