@@ -31,8 +31,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Cargo features: `dp` (differential privacy on OpenDP, budget files) and `parquet`
-//! (Parquet files), both on by default; without them the crate measures disclosure risk on
+//! Cargo features: `dp` (differential privacy on OpenDP, budget files), `parquet` (Parquet
+//! files) and `federated` ([`federated`]: secure aggregation, Prio3, distributed noise; needs
+//! `dp`), all on by default; without them the crate measures disclosure risk on
 //! CSV files and Arrow batches and compiles neither OpenDP, OpenSSL nor Parquet.
 //!
 //! See `ARCHITECTURE.md` at the repository root for the map.
