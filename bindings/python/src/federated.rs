@@ -11,9 +11,7 @@ use pyo3::prelude::*;
 
 use pets::data::Schema;
 use pets::dp::{ChargeRecord, Cost, Session};
-use pets::federated::{
-    FederatedJob, FederatedQuery, Protocol, TrustInput, job::DropPoint, split_by_column,
-};
+use pets::federated::{FederatedJob, FederatedQuery, Protocol, TrustTables, simulation_trusts};
 
 use crate::anonymise::path_or_table;
 use crate::errors::{DualError, IntoPyResult, Kind, error_of};
@@ -50,16 +48,18 @@ pub fn federated_simulate(
 ) -> PyResult<String> {
     let schema = Schema::from_json(schema_json).py_err(py)?;
     let usage = |msg: String| error_of(py, Kind::Dual(DualError::InvalidParameter), &msg, None);
-    let mut inputs: Vec<TrustInput> = match (data, split_by) {
-        (Some(d), Some(column)) if trusts.is_empty() => {
-            let source = path_or_table(&d)?;
-            py.detach(|| split_by_column(&source, Some(&schema), &column, groups))
-                .py_err(py)?
-        }
-        (None, None) if !trusts.is_empty() => trusts
-            .iter()
-            .map(|(name, t)| Ok(TrustInput::new(name.clone(), path_or_table(t)?)))
-            .collect::<PyResult<_>>()?,
+    let tables_from = match (data, split_by) {
+        (Some(d), Some(column)) if trusts.is_empty() => TrustTables::Split {
+            source: path_or_table(&d)?,
+            column,
+            groups,
+        },
+        (None, None) if !trusts.is_empty() => TrustTables::Own(
+            trusts
+                .iter()
+                .map(|(name, t)| Ok((name.clone(), path_or_table(t)?)))
+                .collect::<PyResult<_>>()?,
+        ),
         _ => {
             return Err(usage(
                 "give trusts (a mapping of trust name to table or path), or data with split_by"
@@ -67,47 +67,24 @@ pub fn federated_simulate(
             ));
         }
     };
-    if let Some(id) = person_id {
-        inputs = inputs
-            .into_iter()
-            .map(|t| t.person_id(id.clone()))
-            .collect();
-    }
-    for (name, stage) in drops {
-        let point: DropPoint = stage.parse().py_err(py)?;
-        let Some(t) = inputs.iter_mut().find(|t| t.name == name) else {
-            return Err(usage(format!(
-                "drops names trust {name:?}, which is not in the round"
-            )));
-        };
-        t.drop_at = Some(point);
-    }
-    let query = if tables.is_empty() {
-        FederatedQuery::count()
-    } else {
-        FederatedQuery::marginals(&tables).py_err(py)?
-    };
-    let protocol: Protocol = protocol.parse().py_err(py)?;
-    let mut job = FederatedJob::new(query)
-        .protocol(protocol)
+    let drops: Vec<(String, String)> = drops.into_iter().collect();
+    let inputs = py
+        .detach(|| simulation_trusts(tables_from, &schema, person_id.as_deref(), &drops))
+        .py_err(py)?;
+    let job = FederatedJob::new(FederatedQuery::from_tables(&tables).py_err(py)?)
+        .protocol(protocol.parse::<Protocol>().py_err(py)?)
         .share(Cost::rho(rho))
+        .threshold_opt(threshold)
         .colluders(colluders)
         .max_rows_per_person(max_rows_per_person)
+        .max_trusts_per_person_opt(max_trusts_per_person)
+        .max_count_opt(max_count)
         .alpha(alpha)
-        .seed(seed);
-    if let Some(t) = threshold {
-        job = job.threshold(t);
-    }
-    if let Some(t) = max_trusts_per_person {
-        job = job.max_trusts_per_person(t);
-    }
-    if let Some(m) = max_count {
-        job = job.max_count(m);
-    }
-    job = job.budget_file(
-        budget.map(Into::into),
-        ChargeRecord::new("pets.federated.simulate"),
-    );
+        .seed(seed)
+        .budget_file(
+            budget.map(Into::into),
+            ChargeRecord::new("pets.federated.simulate"),
+        );
     let mut session = Session::zcdp(rho).py_err(py)?;
     let release = py
         .detach(|| job.run(&mut session, &schema, &inputs))

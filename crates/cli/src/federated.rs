@@ -18,7 +18,7 @@ use clap::{Args, Subcommand};
 use pets::data::{Schema, TableSource};
 use pets::dp::{ChargeRecord, Cost, Session};
 use pets::federated::{
-    FederatedJob, FederatedQuery, FederatedRelease, Protocol, TrustInput, split_by_column,
+    FederatedJob, FederatedQuery, FederatedRelease, Protocol, TrustTables, simulation_trusts,
 };
 
 use crate::exit::{CliError, refuse_clobber, write_atomic};
@@ -121,81 +121,55 @@ fn simulate(args: &SimulateArgs) -> Result<(), CliError> {
     }
     let schema = Schema::load(&args.schema)?;
     let dialect = args.csv.dialect()?;
-    let mut trusts: Vec<TrustInput> = match (&args.data, &args.split_by) {
-        (Some(data), Some(column)) => {
-            let source = TableSource::file(data).with_csv(dialect);
-            split_by_column(&source, Some(&schema), column, args.trusts)?
-        }
-        (None, None) if !args.trust.is_empty() => args
-            .trust
-            .iter()
-            .map(|t| {
-                let (name, path) = pair("--trust", t)?;
-                Ok(TrustInput::new(
-                    name,
-                    TableSource::file(path).with_csv(dialect.clone()),
-                ))
-            })
-            .collect::<Result<_, CliError>>()?,
+    let tables = match (&args.data, &args.split_by) {
+        (Some(data), Some(column)) => TrustTables::Split {
+            source: TableSource::file(data).with_csv(dialect),
+            column: column.clone(),
+            groups: args.trusts,
+        },
+        (None, None) if !args.trust.is_empty() => TrustTables::Own(
+            args.trust
+                .iter()
+                .map(|t| {
+                    let (name, path) = pair("--trust", t)?;
+                    Ok((
+                        name.to_string(),
+                        TableSource::file(path).with_csv(dialect.clone()),
+                    ))
+                })
+                .collect::<Result<_, CliError>>()?,
+        ),
         _ => {
             return Err(CliError::usage(
                 "give DATA with --split-by COLUMN, or each trust's file with --trust NAME=PATH",
             ));
         }
     };
-    if let Some(id) = &args.person_id {
-        trusts = trusts
-            .into_iter()
-            .map(|t| t.person_id(id.clone()))
-            .collect();
-    }
-    for d in &args.drops {
-        let (name, stage) = pair("--drop", d)?;
-        let point = stage.parse()?;
-        let Some(t) = trusts.iter_mut().find(|t| t.name == name) else {
-            let names: Vec<&str> = trusts.iter().map(|t| t.name.as_str()).collect();
-            return Err(CliError::usage(format!(
-                "--drop names trust {name:?}; the trusts are {}",
-                names.join(", ")
-            )));
-        };
-        t.drop_at = Some(point);
-    }
-    let query = if args.tables.is_empty() {
-        FederatedQuery::count()
-    } else {
-        let sets: Vec<Vec<String>> = args
-            .tables
-            .iter()
-            .map(|t| t.split(',').map(|c| c.trim().to_string()).collect())
-            .collect();
-        FederatedQuery::marginals(&sets)?
-    };
-    let protocol: Protocol = args.protocol.parse()?;
-    let mut job = FederatedJob::new(query)
-        .protocol(protocol)
+    let drops: Vec<(String, String)> = args
+        .drops
+        .iter()
+        .map(|d| pair("--drop", d).map(|(n, s)| (n.to_string(), s.to_string())))
+        .collect::<Result<_, _>>()?;
+    let trusts = simulation_trusts(tables, &schema, args.person_id.as_deref(), &drops)?;
+    let sets: Vec<Vec<String>> = args
+        .tables
+        .iter()
+        .map(|t| t.split(',').map(|c| c.trim().to_string()).collect())
+        .collect();
+    let job = FederatedJob::new(FederatedQuery::from_tables(&sets)?)
+        .protocol(args.protocol.parse::<Protocol>()?)
         .share(Cost::rho(args.rho))
+        .threshold_opt(args.threshold)
         .colluders(args.colluders)
-        .max_rows_per_person(args.max_rows_per_person);
-    if let Some(t) = args.threshold {
-        job = job.threshold(t);
-    }
-    if let Some(t) = args.max_trusts_per_person {
-        job = job.max_trusts_per_person(t);
-    }
-    if let Some(m) = args.max_count {
-        job = job.max_count(m);
-    }
-    if let Some(a) = args.alpha {
-        job = job.alpha(a);
-    }
-    if let Some(s) = args.seed {
-        job = job.seed(s);
-    }
-    job = job.budget_file(
-        args.budget.clone(),
-        ChargeRecord::new("pets federated simulate"),
-    );
+        .max_rows_per_person(args.max_rows_per_person)
+        .max_trusts_per_person_opt(args.max_trusts_per_person)
+        .max_count_opt(args.max_count)
+        .alpha(args.alpha.unwrap_or(0.05))
+        .seed(args.seed.unwrap_or(0))
+        .budget_file(
+            args.budget.clone(),
+            ChargeRecord::new("pets federated simulate"),
+        );
     let mut session = Session::zcdp(args.rho)?;
     let release = job.run(&mut session, &schema, &trusts)?;
     for w in &release.warnings {

@@ -67,6 +67,15 @@ impl FederatedQuery {
         Ok(FederatedQuery { tables })
     }
 
+    /// The tables as every front door takes them: none is the count of rows.
+    pub fn from_tables(sets: &[Vec<String>]) -> Result<FederatedQuery> {
+        if sets.is_empty() {
+            Ok(FederatedQuery::count())
+        } else {
+            FederatedQuery::marginals(sets)
+        }
+    }
+
     /// The query's label: `count`, `histogram(a, b)` or `marginals(a, b; c)`.
     pub fn label(&self) -> String {
         let table = |t: &Vec<Dimension>| {

@@ -330,6 +330,26 @@ impl FederatedJob {
         self
     }
 
+    /// As [`FederatedJob::threshold`], when optional (`None`: a strict majority).
+    pub fn threshold_opt(mut self, threshold: Option<usize>) -> FederatedJob {
+        self.threshold = threshold;
+        self
+    }
+
+    /// As [`FederatedJob::max_trusts_per_person`], when optional (`None`: 1, announced).
+    pub fn max_trusts_per_person_opt(mut self, t: Option<u32>) -> FederatedJob {
+        self.max_trusts_per_person = t;
+        self
+    }
+
+    /// As [`FederatedJob::max_count`], when optional (`None`: 2^20 - 1).
+    pub fn max_count_opt(mut self, max_count: Option<u64>) -> FederatedJob {
+        if let Some(m) = max_count {
+            self.max_count = m;
+        }
+        self
+    }
+
     /// Trusts that may collude with the aggregator (their noise shares do not count).
     pub fn colluders(mut self, colluders: usize) -> FederatedJob {
         self.colluders = colluders;

@@ -35,4 +35,4 @@ pub use aggregate::{FederatedQuery, LocalAggregate};
 pub use error::{FederatedError, Result};
 pub use job::{FederatedJob, FederatedRelease, Protocol, RoundReport, TrustInput};
 pub use noise::DistributedNoise;
-pub use split::split_by_column;
+pub use split::{TrustTables, simulation_trusts, split_by_column};

@@ -94,3 +94,59 @@ pub fn split_by_column(
         })
         .collect())
 }
+
+/// Where a simulated federation's trusts come from.
+#[derive(Debug, Clone)]
+pub enum TrustTables {
+    /// One table dealt into trusts by a column ([`split_by_column`]).
+    Split {
+        /// The table.
+        source: TableSource,
+        /// The column whose values become trusts.
+        column: String,
+        /// Deal the values round-robin into this many trusts.
+        groups: Option<usize>,
+    },
+    /// Each trust's own table, by name.
+    Own(Vec<(String, TableSource)>),
+}
+
+/// The trusts of a simulated round, as every front door builds them: their tables, the
+/// person-id column, and the injected dropouts (`(trust, stage)`, stages as
+/// [`crate::federated::job::DropPoint`] parses them). An unknown trust is an error listing
+/// the trusts.
+pub fn simulation_trusts(
+    tables: TrustTables,
+    schema: &Schema,
+    person_id: Option<&str>,
+    drops: &[(String, String)],
+) -> Result<Vec<TrustInput>> {
+    let mut trusts = match tables {
+        TrustTables::Split {
+            source,
+            column,
+            groups,
+        } => split_by_column(&source, Some(schema), &column, groups)?,
+        TrustTables::Own(list) => list
+            .into_iter()
+            .map(|(name, source)| TrustInput::new(name, source))
+            .collect(),
+    };
+    if let Some(id) = person_id {
+        trusts = trusts.into_iter().map(|t| t.person_id(id)).collect();
+    }
+    for (name, stage) in drops {
+        let point = stage.parse()?;
+        let names: Vec<&str> = trusts.iter().map(|t| t.name.as_str()).collect();
+        let listed = names.join(", ");
+        let Some(t) = trusts.iter_mut().find(|t| t.name == *name) else {
+            return Err(FederatedError::invalid(
+                "drop",
+                name,
+                format!("no such trust in the round; the trusts are {listed}"),
+            ));
+        };
+        t.drop_at = Some(point);
+    }
+    Ok(trusts)
+}
