@@ -444,28 +444,13 @@ impl ColumnSpec {
                         return Err(bad(format!("value {v:?} is declared twice")));
                     }
                 }
-                if values.len() as u64 > MAX_CODES {
-                    return Err(bad(format!(
-                        "{} values exceed the {MAX_CODES} codes a column may have",
-                        values.len()
-                    )));
-                }
             }
             ColumnKind::Integer { min, max, bins } => {
                 if min > max {
                     return Err(bad(format!("min {min} is greater than max {max}")));
                 }
-                match bins {
-                    Some(b) => validate_binning(b, *min as f64, *max as f64).map_err(bad)?,
-                    None => {
-                        let size = (*max as i128) - (*min as i128) + 1;
-                        if size > MAX_CODES as i128 {
-                            return Err(bad(format!(
-                                "range [{min}, {max}] has {size} values, more than the {MAX_CODES} \
-                                 codes a column may have; declare bins"
-                            )));
-                        }
-                    }
+                if let Some(b) = bins {
+                    validate_binning(b, *min as f64, *max as f64).map_err(bad)?;
                 }
             }
             ColumnKind::Float { min, max, bins } => {
@@ -482,31 +467,239 @@ impl ColumnSpec {
                     return Err(bad(format!("min {min} is after max {max}")));
                 }
             }
+            ColumnKind::Datetime { min, max, .. } => {
+                if min > max {
+                    return Err(bad(format!("min {min} is after max {max}")));
+                }
+            }
+            ColumnKind::Text => {}
+        }
+        if let Some(codes) = self.code_space()
+            && codes > u128::from(MAX_CODES)
+        {
+            return Err(bad(format!(
+                "{} {} codes, more than the {} a column may have (every code is a counter \
+                 in summaries, histograms and marginals); {}",
+                self.code_space_described(),
+                thousands(codes),
+                thousands(u128::from(MAX_CODES)),
+                self.coarser_hint()
+            )));
+        }
+        Ok(())
+    }
+
+    /// How many value codes the declaration asks for (before the null and "other" codes),
+    /// computed without building anything; `None` for text. Checked against [`MAX_CODES`]
+    /// by [`ColumnSpec::validate`], so that no later step (summary counts, histograms,
+    /// marginals, hierarchies) is asked to materialise a code space it cannot hold.
+    pub fn code_space(&self) -> Option<u128> {
+        let span = |a: i128, b: i128| (b - a).max(0) as u128 + 1;
+        Some(match &self.kind {
+            ColumnKind::Categorical { values, .. } => values.len() as u128,
+            ColumnKind::Integer { min, max, bins } => match bins {
+                Some(b) => bins_of(b),
+                None => span(i128::from(*min), i128::from(*max)),
+            },
+            ColumnKind::Float { bins, .. } => bins_of(bins),
+            ColumnKind::Date {
+                min,
+                max,
+                granularity,
+                ..
+            } => {
+                let days = span(0, i128::from((*max - *min).num_days()));
+                match granularity {
+                    DateGranularity::Day => days,
+                    DateGranularity::Week => days.div_ceil(7),
+                    DateGranularity::Month => {
+                        let months = |d: &NaiveDate| {
+                            i128::from(chrono::Datelike::year(d)) * 12
+                                + i128::from(chrono::Datelike::month0(d))
+                        };
+                        span(months(min), months(max))
+                    }
+                    DateGranularity::Year => span(
+                        i128::from(chrono::Datelike::year(min)),
+                        i128::from(chrono::Datelike::year(max)),
+                    ),
+                }
+            }
             ColumnKind::Datetime {
                 min,
                 max,
                 granularity,
                 ..
             } => {
-                if min > max {
-                    return Err(bad(format!("min {min} is after max {max}")));
-                }
-                let codes = (*max - *min).num_seconds() / granularity.seconds() + 1;
-                if codes as u64 > MAX_CODES {
-                    return Err(bad(format!(
-                        "range holds {codes} {granularity:?} codes, more than {MAX_CODES}; use a coarser granularity"
-                    )));
-                }
+                let secs = i128::from((*max - *min).num_seconds());
+                (secs.max(0) / i128::from(granularity.seconds())) as u128 + 1
             }
-            ColumnKind::Text => {}
+            ColumnKind::Text => return None,
+        })
+    }
+
+    /// "range [0, 9999999999] holds", "1900-01-01T00:00:00 to 2024-12-31T23:59:59 by the
+    /// second is": the start of the too-many-codes message.
+    fn code_space_described(&self) -> String {
+        match &self.kind {
+            ColumnKind::Categorical { .. } => "the column declares".into(),
+            ColumnKind::Integer {
+                min,
+                max,
+                bins: None,
+            } => {
+                format!("range [{min}, {max}] holds")
+            }
+            ColumnKind::Integer { .. } | ColumnKind::Float { .. } => "the bins make".into(),
+            ColumnKind::Date {
+                min,
+                max,
+                granularity,
+                ..
+            } => format!(
+                "{min} to {max} by the {} holds",
+                granularity_name_date(*granularity)
+            ),
+            ColumnKind::Datetime {
+                min,
+                max,
+                granularity,
+                ..
+            } => format!(
+                "{} to {} by the {} holds",
+                min.format("%Y-%m-%dT%H:%M:%S"),
+                max.format("%Y-%m-%dT%H:%M:%S"),
+                granularity_name_time(*granularity)
+            ),
+            ColumnKind::Text => String::new(),
         }
-        Ok(())
+    }
+
+    /// What to do about a column with too many codes: the coarser granularities that fit,
+    /// bins, a narrower range.
+    fn coarser_hint(&self) -> String {
+        match &self.kind {
+            ColumnKind::Categorical { .. } => {
+                "declare it as text (never encoded) or group its values".into()
+            }
+            ColumnKind::Integer { bins: None, .. } => {
+                "declare bins (\"bins\": {\"equal_width\": 100} or {\"edges\": [...]}) or \
+                 narrow min/max"
+                    .into()
+            }
+            ColumnKind::Integer { .. } | ColumnKind::Float { .. } => "declare fewer bins".into(),
+            ColumnKind::Date {
+                min, max, format, ..
+            } => {
+                let fits: Vec<String> = [
+                    DateGranularity::Week,
+                    DateGranularity::Month,
+                    DateGranularity::Year,
+                ]
+                .into_iter()
+                .filter_map(|g| {
+                    let c = ColumnSpec::new(
+                        "",
+                        ColumnKind::Date {
+                            min: *min,
+                            max: *max,
+                            granularity: g,
+                            format: format.clone(),
+                        },
+                    )
+                    .code_space()?;
+                    (c <= u128::from(MAX_CODES))
+                        .then(|| format!("\"{}\" gives {}", granularity_name_date(g), thousands(c)))
+                })
+                .collect();
+                hint(fits)
+            }
+            ColumnKind::Datetime {
+                min, max, format, ..
+            } => {
+                let fits: Vec<String> = [
+                    TimeGranularity::Minute,
+                    TimeGranularity::Hour,
+                    TimeGranularity::Day,
+                ]
+                .into_iter()
+                .filter_map(|g| {
+                    let c = ColumnSpec::new(
+                        "",
+                        ColumnKind::Datetime {
+                            min: *min,
+                            max: *max,
+                            granularity: g,
+                            format: format.clone(),
+                        },
+                    )
+                    .code_space()?;
+                    (c <= u128::from(MAX_CODES))
+                        .then(|| format!("\"{}\" gives {}", granularity_name_time(g), thousands(c)))
+                })
+                .collect();
+                hint(fits)
+            }
+            ColumnKind::Text => String::new(),
+        }
     }
 }
 
-/// Largest number of value codes one column may declare (leaves room for the null and
-/// "other" codes in a `u32`).
-pub const MAX_CODES: u64 = u32::MAX as u64 - 2;
+fn hint(fits: Vec<String>) -> String {
+    if fits.is_empty() {
+        "narrow min/max, or declare the column as text (never encoded)".into()
+    } else {
+        format!(
+            "use a coarser \"granularity\" ({}), or narrow min/max",
+            fits.join(", ")
+        )
+    }
+}
+
+fn bins_of(b: &Binning) -> u128 {
+    match b {
+        Binning::EqualWidth(n) => u128::from(*n),
+        Binning::Edges(e) => e.len().saturating_sub(1) as u128,
+    }
+}
+
+fn granularity_name_date(g: DateGranularity) -> &'static str {
+    match g {
+        DateGranularity::Day => "day",
+        DateGranularity::Week => "week",
+        DateGranularity::Month => "month",
+        DateGranularity::Year => "year",
+    }
+}
+
+fn granularity_name_time(g: TimeGranularity) -> &'static str {
+    match g {
+        TimeGranularity::Second => "second",
+        TimeGranularity::Minute => "minute",
+        TimeGranularity::Hour => "hour",
+        TimeGranularity::Day => "day",
+    }
+}
+
+/// `31619634728` as `31,619,634,728`.
+fn thousands(n: u128) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Largest number of value codes one column may declare: 2^24 (16,777,216). Summaries,
+/// DP histograms, marginals and hierarchies hold one counter (or code map entry) per code,
+/// so a column over this would ask for gigabytes before reading a row (a datetime by the
+/// second from 1900 is 3.9 billion codes, 31 GB of counters); a year by the minute is
+/// 527,040 codes, a century of days 36,525.
+pub const MAX_CODES: u64 = 1 << 24;
 
 fn validate_binning(bins: &Binning, min: f64, max: f64) -> Result<(), String> {
     match bins {

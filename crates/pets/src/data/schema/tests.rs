@@ -286,3 +286,76 @@ fn generalise_coarsens_dates_datetimes_and_integers() {
         Err(DataError::UnknownColumn { .. })
     ));
 }
+
+/// Issue 14: `pets summary` on a datetime by the second from 1900 aborted with "memory
+/// allocation of 31619634728 bytes failed". Validation now refuses the schema, naming the
+/// column, its size and what fits.
+#[test]
+fn dense_code_spaces_are_capped_with_what_to_do() {
+    let e = invalid(
+        r#"{"columns": [{"name": "arrival", "kind": "datetime", "granularity": "second",
+            "min": "1900-01-01T00:00:00", "max": "2024-12-31T23:59:59"}]}"#,
+    );
+    assert!(
+        e.contains("\"arrival\"")
+            && e.contains("3,944,678,400")
+            && e.contains("16,777,216")
+            && e.contains("\"hour\" gives 1,095,744")
+            && e.contains("\"day\" gives 45,656"),
+        "{e}"
+    );
+    // A granularity that does not fit either (65.7 million minutes) is not offered.
+    assert!(!e.contains("minute"), "{e}");
+    // A year by the second is 31.6 million codes: refused, the minute offered.
+    let e = invalid(
+        r#"{"columns": [{"name": "t", "kind": "datetime", "granularity": "second",
+            "min": "2024-01-01T00:00:00", "max": "2024-12-31T23:59:59"}]}"#,
+    );
+    assert!(
+        e.contains("31,622,400") && e.contains("\"minute\" gives 527,040"),
+        "{e}"
+    );
+    // Dates over chrono's whole range, bins by the billion, wide integers.
+    let d = ColumnSpec::new(
+        "d",
+        ColumnKind::Date {
+            min: NaiveDate::MIN,
+            max: NaiveDate::MAX,
+            granularity: DateGranularity::Day,
+            format: None,
+        },
+    );
+    let e = d.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("\"d\"") && e.contains("\"year\" gives 524,286"),
+        "{e}"
+    );
+    let e = invalid(
+        r#"{"columns": [{"name": "x", "kind": "float", "min": 0, "max": 1, "bins": 4000000000}]}"#,
+    );
+    assert!(
+        e.contains("4,000,000,000") && e.contains("fewer bins"),
+        "{e}"
+    );
+    let e = invalid(
+        r#"{"columns": [{"name": "n", "kind": "integer", "min": -9223372036854775808,
+            "max": 9223372036854775807}]}"#,
+    );
+    assert!(
+        e.contains("18,446,744,073,709,551,616") && e.contains("declare bins"),
+        "{e}"
+    );
+    // At the cap, fine.
+    let ok = ColumnSpec::integer("n", 1, MAX_CODES as i64);
+    assert_eq!(ok.code_space(), Some(u128::from(MAX_CODES)));
+    ok.validate().unwrap();
+    assert!(
+        ColumnSpec::integer("n", 0, MAX_CODES as i64)
+            .validate()
+            .is_err()
+    );
+    // The code space agrees with the encoder's count for every kind.
+    for c in &ae_like().columns {
+        assert_eq!(c.code_space(), c.n_values().map(u128::from), "{}", c.name);
+    }
+}
