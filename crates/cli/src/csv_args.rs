@@ -41,6 +41,10 @@ pub struct CsvArgs {
     /// (`--null N --null '?'`).
     #[arg(long = "null", value_name = "TEXT", help_heading = "Text files")]
     pub null: Vec<String>,
+    /// The file's encoding: utf-8 (default), latin-1, windows-1252, utf-16le, ... (a
+    /// byte-order mark wins).
+    #[arg(long, value_name = "NAME", help_heading = "Text files")]
+    pub encoding: Option<String>,
 }
 
 impl CsvArgs {
@@ -78,6 +82,7 @@ impl CsvArgs {
             trim: flag(self.trim, self.no_trim),
             null_values,
             column_names: self.column_names.clone(),
+            encoding: self.encoding.clone(),
         })
     }
 }

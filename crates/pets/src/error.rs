@@ -111,7 +111,9 @@ impl Classify for DataError {
             | DataError::SchemaMismatch { .. }
             | DataError::UnknownColumn { .. } => ErrorKind::Schema,
             DataError::OutOfDomain { .. } | DataError::UnexpectedNull { .. } => ErrorKind::Domain,
-            DataError::Unparsable { .. } | DataError::Csv { .. } => ErrorKind::Parse,
+            DataError::Unparsable { .. } | DataError::Csv { .. } | DataError::Encoding { .. } => {
+                ErrorKind::Parse
+            }
             DataError::Empty { .. } => ErrorKind::Empty,
             DataError::Io { .. }
             | DataError::UnknownFormat { .. }

@@ -39,6 +39,19 @@ pub fn value_hint(value: &str) -> String {
     }
 }
 
+/// How a byte that is not UTF-8 reads in windows-1252 (latin-1's superset), when that is a
+/// printable character: a hint at the likely encoding, not a guess pets acts on.
+fn latin1_hint(byte: u8) -> String {
+    let bytes = [byte];
+    let (text, _, bad) = encoding_rs::WINDOWS_1252.decode(&bytes);
+    match text.chars().next() {
+        Some(c) if !bad && !c.is_control() => {
+            format!(" (in latin-1 / windows-1252 it would be {c:?})")
+        }
+        _ => String::new(),
+    }
+}
+
 /// An error of the data layer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -148,6 +161,24 @@ pub enum DataError {
         path: PathBuf,
         /// What the reader said.
         message: String,
+    },
+    /// A text file that is not UTF-8 and declares no encoding (or is not in the one it
+    /// declares).
+    #[error(
+        "{path:?}: byte 0x{byte:02X} at byte offset {offset} (line {line}) is not UTF-8{}; \
+         say how the file is encoded: --encoding latin-1 (or windows-1252, utf-16le, ...), \
+         \"csv\": {{\"encoding\": \"latin-1\"}} in the schema, or encoding=\"latin-1\" in Python",
+        latin1_hint(*byte)
+    )]
+    Encoding {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the first bad byte, from the start of the file.
+        offset: u64,
+        /// 1-based line of the first bad byte.
+        line: u64,
+        /// The first bad byte.
+        byte: u8,
     },
     /// An Arrow error (type mismatches between batches, bad arrays).
     #[error("arrow: {0}")]

@@ -136,6 +136,7 @@ impl TableSource {
             trim: Some(o.trim),
             null_values: Some(o.null_values.clone()),
             column_names: o.column_names.clone(),
+            encoding: o.encoding.clone(),
         };
         let notes = resolved
             .notes

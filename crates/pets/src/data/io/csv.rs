@@ -34,6 +34,9 @@ pub struct CsvReadOptions {
     /// consumer reports them). `None`: every column. Fields of other columns are still
     /// split, but no arrays are built for them.
     pub columns: Option<Vec<String>>,
+    /// The file's encoding (a WHATWG label, see [`super::encoding_for_label`]); `None`:
+    /// UTF-8, checked. A byte-order mark wins either way.
+    pub encoding: Option<String>,
 }
 
 impl Default for CsvReadOptions {
@@ -48,6 +51,7 @@ impl Default for CsvReadOptions {
             comment: None,
             batch_size: DEFAULT_BATCH_ROWS,
             columns: None,
+            encoding: None,
         }
     }
 }
@@ -59,21 +63,36 @@ fn csv_err(path: &Path, message: impl std::fmt::Display) -> DataError {
     }
 }
 
+/// The file as UTF-8 text in `opts`' encoding ([`super::text::open_text`]).
+fn open(path: &Path, opts: &CsvReadOptions) -> Result<super::text::TextFile> {
+    let encoding = opts
+        .encoding
+        .as_deref()
+        .map(super::encoding_for_label)
+        .transpose()?;
+    super::text::open_text(path, encoding)
+}
+
 /// Read the header line (or the first record, to count columns) with the `csv` crate.
 fn first_record(path: &Path, opts: &CsvReadOptions) -> Result<Option<Vec<String>>> {
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let text = open(path, opts)?;
     let mut rdr = ::csv::ReaderBuilder::new()
         .delimiter(opts.delimiter)
         .quote(opts.quote)
         .has_headers(false)
         .comment(opts.comment)
         .flexible(true)
-        .from_reader(BufReader::new(file));
+        .from_reader(BufReader::new(text.reader));
     let mut rec = ::csv::StringRecord::new();
     match rdr.read_record(&mut rec) {
         Ok(true) => Ok(Some(rec.iter().map(|s| s.trim().to_string()).collect())),
         Ok(false) => Ok(None),
-        Err(e) => Err(csv_err(path, e)),
+        Err(e) => Err(super::text::TextFile::map_err(
+            &text.failure,
+            path,
+            e,
+            |e| csv_err(path, e),
+        )),
     }
 }
 
@@ -140,7 +159,7 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<BatchSt
             .map(|n| Field::new(n, DataType::Utf8, true))
             .collect::<Vec<_>>(),
     ));
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let text = open(path, opts)?;
     let mut builder = arrow_csv::ReaderBuilder::new(schema.clone())
         .with_header(opts.has_header)
         .with_delimiter(opts.delimiter)
@@ -163,15 +182,18 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<BatchSt
     // that "  ?" and "?" are treated alike; the reader keeps every text as is.
     let keep_all = regex::Regex::new("$.^").expect("valid regex");
     builder = builder.with_null_regex(keep_all);
+    let failure = text.failure.clone();
     let reader = builder
-        .build(BufReader::with_capacity(1 << 20, file))
-        .map_err(|e| csv_err(path, e))?;
+        .build(BufReader::with_capacity(1 << 20, text.reader))
+        .map_err(|e| super::text::TextFile::map_err(&failure, path, e, |e| csv_err(path, e)))?;
     let path_buf: PathBuf = path.to_path_buf();
     let null_values = opts.null_values.clone();
     let trim = opts.trim;
     let out_schema = schema.clone();
     let iter = reader.map(move |b| {
-        let batch = b.map_err(|e| csv_err(&path_buf, e))?;
+        let batch = b.map_err(|e| {
+            super::text::TextFile::map_err(&failure, &path_buf, e, |e| csv_err(&path_buf, e))
+        })?;
         normalise_text_batch(&batch, &out_schema, &null_values, trim)
     });
     Ok(BatchStream::new(schema, iter))

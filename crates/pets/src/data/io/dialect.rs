@@ -22,7 +22,6 @@
 //! - **null values**: never sniffed (an `N` may be a category): only the empty field,
 //!   unless declared. Errors on a common missing-value code say how to declare it.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -65,6 +64,12 @@ pub struct CsvDialect {
     /// order, else `column_1`, `column_2`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column_names: Option<Vec<String>>,
+    /// The file's text encoding, as a WHATWG label: `utf-8` (the default), `latin-1`
+    /// (`iso-8859-1`), `windows-1252`, `utf-16le`, `utf-16be`, ... A byte-order mark wins
+    /// over it. Never sniffed: a file that is not UTF-8 without one declared is an error
+    /// naming the first bad byte ([`super::encoding_for_label`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
 }
 
 /// A dialect with every field decided, and notes on what was sniffed.
@@ -112,6 +117,7 @@ impl CsvDialect {
             trim: self.trim.or(f.trim),
             null_values: self.null_values.clone().or_else(|| f.null_values.clone()),
             column_names: self.column_names.clone().or_else(|| f.column_names.clone()),
+            encoding: self.encoding.clone().or_else(|| f.encoding.clone()),
         }
     }
 
@@ -130,6 +136,9 @@ impl CsvDialect {
                 .clone()
                 .filter(|n| n.as_slice() != [String::new()]),
             column_names: header.and(self.column_names.clone()),
+            encoding: self.encoding.clone().filter(|e| {
+                super::text::encoding_for_label(e).map_or(true, |e| e != encoding_rs::UTF_8)
+            }),
         };
         (!d.is_empty()).then_some(d)
     }
@@ -150,7 +159,13 @@ impl CsvDialect {
     ) -> Result<ResolvedCsv> {
         let mut notes = Vec::new();
         let quote = ascii("quote", self.quote.unwrap_or('"'))?;
-        let lines = sample_lines(path)?;
+        let encoding = self
+            .encoding
+            .as_deref()
+            .map(super::text::encoding_for_label)
+            .transpose()?;
+        let (lines, bom_note) = sample_lines(path, encoding)?;
+        notes.extend(bom_note);
         let delimiter = match self.delimiter {
             Some(d) => ascii("delimiter", d)?,
             None if default_delimiter != b',' => default_delimiter,
@@ -216,6 +231,7 @@ impl CsvDialect {
                     .clone()
                     .unwrap_or_else(|| vec![String::new()]),
                 trim,
+                encoding: encoding.map(|e| e.name().to_string()),
                 ..CsvReadOptions::default()
             },
             notes,
@@ -240,20 +256,37 @@ fn summarise(names: &[String]) -> String {
     }
 }
 
-/// Up to [`SNIFF_LINES`] lines from the first [`SNIFF_BYTES`] bytes (a cut last line is
-/// dropped), as text.
-fn sample_lines(path: &Path) -> Result<Vec<String>> {
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-    let mut reader = BufReader::new(file.take(SNIFF_BYTES));
+/// Up to [`SNIFF_LINES`] lines from the first [`SNIFF_BYTES`] bytes of text (a cut last
+/// line is dropped), decoded ([`super::text::open_text`]: a byte that is not UTF-8 without
+/// a declared encoding is an error here, before any row is read), and the note on a
+/// byte-order mark, if one decided the encoding.
+fn sample_lines(
+    path: &Path,
+    encoding: Option<&'static encoding_rs::Encoding>,
+) -> Result<(Vec<String>, Option<String>)> {
+    let text = super::text::open_text(path, encoding)?;
+    let failure = text.failure.clone();
+    let mut reader = BufReader::new(text.reader.take(SNIFF_BYTES));
     let mut lines = Vec::new();
     let mut buf = Vec::new();
     while lines.len() < SNIFF_LINES {
         buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| DataError::io(path, e))?;
+        let n = reader.read_until(b'\n', &mut buf).map_err(|e| {
+            super::text::TextFile::map_err(&failure, path, e, |e| DataError::io(path, e))
+        })?;
         if n == 0 || buf.last() != Some(&b'\n') {
             break;
+        }
+        if encoding.is_none() && text.note.is_none() && buf.contains(&0) {
+            return Err(DataError::Csv {
+                path: path.to_path_buf(),
+                message: format!(
+                    "line {} holds NUL bytes: the file looks like UTF-16 without a \
+                     byte-order mark; say how it is encoded: --encoding utf-16le (or \
+                     utf-16be), or \"csv\": {{\"encoding\": \"utf-16le\"}} in the schema",
+                    lines.len() + 1
+                ),
+            });
         }
         let line = String::from_utf8_lossy(&buf);
         let line = line.trim_end_matches(['\n', '\r']);
@@ -261,7 +294,7 @@ fn sample_lines(path: &Path) -> Result<Vec<String>> {
             lines.push(line.to_string());
         }
     }
-    Ok(lines)
+    Ok((lines, text.note))
 }
 
 fn parse_sample(lines: &[String], delimiter: u8, quote: u8) -> Vec<Vec<String>> {

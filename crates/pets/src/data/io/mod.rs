@@ -10,6 +10,7 @@ mod csv;
 mod dialect;
 #[cfg(feature = "parquet")]
 mod parquet;
+mod text;
 
 use std::path::Path;
 
@@ -20,6 +21,7 @@ pub use self::csv::{CsvReadOptions, CsvSink, CsvWriteOptions, read_csv};
 pub use self::dialect::{COMMON_MISSING_CODES, CsvDialect, ResolvedCsv};
 #[cfg(feature = "parquet")]
 pub use self::parquet::{ParquetSink, ParquetWriteOptions, read_parquet, read_parquet_columns};
+pub use self::text::encoding_for_label;
 use super::error::{DataError, Result};
 
 /// Default number of rows in a batch read from a file.

@@ -195,3 +195,203 @@ fn readers_project_to_the_wanted_columns() {
     assert_eq!(file_columns(&csv).unwrap(), ["a", "b", "c"]);
     assert_eq!(file_columns(&pq).unwrap(), ["id", "s"]);
 }
+
+mod encodings {
+    use super::*;
+    use crate::data::encode::EncodeOptions;
+    use crate::data::schema::Schema;
+    use crate::data::source::TableSource;
+
+    const NAMES: [&str; 4] = ["José", "Zoë", "Ångström", "Françoise"];
+
+    /// The same table as UTF-8 and as latin-1 bytes.
+    fn files(dir: &tempfile::TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
+        let mut text = String::from("name;ward\n");
+        for (i, n) in NAMES.iter().enumerate() {
+            text.push_str(&format!("{n};Pédiatrie {i}\n"));
+        }
+        let utf8 = write(dir, "utf8.csv", &text);
+        let (latin1, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&text);
+        assert!(!unmappable);
+        let p = dir.path().join("latin1.csv");
+        std::fs::write(&p, &latin1).unwrap();
+        (utf8, p)
+    }
+
+    fn text_table(path: &std::path::Path, dialect: &CsvDialect) -> Vec<RecordBatch> {
+        open_table_with(path, 2, None, dialect, None)
+            .unwrap()
+            .collect_batches()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_latin1_file_read_with_its_encoding_is_its_utf8_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let (utf8, latin1) = files(&dir);
+        let plain = text_table(&utf8, &CsvDialect::default());
+        for label in ["latin-1", "iso-8859-1", "windows-1252", "LATIN1"] {
+            let declared = CsvDialect {
+                encoding: Some(label.into()),
+                ..Default::default()
+            };
+            assert_eq!(text_table(&latin1, &declared), plain, "{label}");
+        }
+        // Through the schema's csv section and the encoder: the same codes.
+        let schema = Schema::from_json(&format!(
+            r#"{{"csv": {{"encoding": "latin-1"}}, "columns": [
+                {{"name": "name", "kind": "categorical", "values": {:?}}},
+                {{"name": "ward", "kind": "text"}}]}}"#,
+            NAMES
+        ))
+        .unwrap();
+        let encode = |p: &std::path::Path, s: &Schema| {
+            TableSource::file(p)
+                .encode(s, EncodeOptions::default(), &[], None)
+                .unwrap()
+                .table
+        };
+        let from_latin1 = encode(&latin1, &schema);
+        let mut utf8_schema = schema.clone();
+        utf8_schema.csv = None;
+        let from_utf8 = encode(&utf8, &utf8_schema);
+        assert_eq!(from_latin1.columns()[0].codes, from_utf8.columns()[0].codes);
+        assert_eq!(from_latin1.columns()[0].codes, [0, 1, 2, 3]);
+        // The pinned dialect carries the encoding, so every later read decodes alike.
+        let (pinned, _) = TableSource::file(&latin1).pinned(Some(&schema)).unwrap();
+        let TableSource::File { csv, .. } = pinned else {
+            unreachable!()
+        };
+        assert_eq!(csv.encoding.as_deref(), Some("windows-1252"));
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_refused_saying_where_and_what_to_declare() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, latin1) = files(&dir);
+        let e = open_table_with(&latin1, 2, None, &CsvDialect::default(), None).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            matches!(
+                e,
+                DataError::Encoding {
+                    offset: 13,
+                    line: 2,
+                    byte: 0xE9,
+                    ..
+                }
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("latin1.csv")
+                && msg.contains("line 2")
+                && msg.contains("offset 13")
+                && msg.contains("--encoding latin-1")
+                && msg.contains("\"encoding\": \"latin-1\"")
+                && msg.contains("'é'"),
+            "{msg}"
+        );
+        assert_eq!(
+            crate::Classify::kind(&e),
+            crate::ErrorKind::Parse,
+            "an encoding error is a parse error"
+        );
+        // Past the sniffed sample: the streamed read fails with the same typed error.
+        let mut text = String::from("name\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("n{i}\n"));
+        }
+        let mut bytes = text.into_bytes();
+        bytes.extend_from_slice(b"Jos\xE9\n");
+        let p = dir.path().join("late.csv");
+        std::fs::write(&p, &bytes).unwrap();
+        let err = open_table_with(&p, 1000, None, &CsvDialect::default(), None)
+            .unwrap()
+            .collect_batches()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DataError::Encoding {
+                    line: 20_002,
+                    byte: 0xE9,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Declared UTF-8 is checked too.
+        let utf8 = CsvDialect {
+            encoding: Some("utf-8".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            open_table_with(&latin1, 2, None, &utf8, None).unwrap_err(),
+            DataError::Encoding { .. }
+        ));
+    }
+
+    #[test]
+    fn utf16_with_a_bom_is_read_and_announced_and_without_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (utf8, _) = files(&dir);
+        let plain = text_table(&utf8, &CsvDialect::default());
+        let text = std::fs::read_to_string(&utf8).unwrap();
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let with_bom = dir.path().join("bom.csv");
+        std::fs::write(&with_bom, [&[0xFF, 0xFE][..], &le].concat()).unwrap();
+        assert_eq!(text_table(&with_bom, &CsvDialect::default()), plain);
+        let notes = dialect_notes(&with_bom, &CsvDialect::default(), None).unwrap();
+        assert!(notes.iter().any(|n| n.contains("UTF-16LE")), "{notes:?}");
+        // A UTF-8 BOM is not read as part of the first column's name.
+        let p = dir.path().join("utf8bom.csv");
+        std::fs::write(&p, [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat()).unwrap();
+        assert_eq!(text_table(&p, &CsvDialect::default()), plain);
+        // No BOM: refused with the NUL bytes named, unless declared.
+        let no_bom = dir.path().join("nobom.csv");
+        std::fs::write(&no_bom, &le).unwrap();
+        let e = open_table_with(&no_bom, 2, None, &CsvDialect::default(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("UTF-16") && e.contains("--encoding utf-16le"),
+            "{e}"
+        );
+        let declared = CsvDialect {
+            encoding: Some("utf-16".into()),
+            ..Default::default()
+        };
+        assert_eq!(text_table(&no_bom, &declared), plain);
+        // Windows line ends in UTF-16: the same table.
+        let crlf: Vec<u8> = text
+            .replace('\n', "\r\n")
+            .encode_utf16()
+            .flat_map(u16::to_be_bytes)
+            .collect();
+        let p = dir.path().join("crlf.csv");
+        std::fs::write(&p, [&[0xFE, 0xFF][..], &crlf].concat()).unwrap();
+        assert_eq!(text_table(&p, &CsvDialect::default()), plain);
+    }
+
+    #[test]
+    fn an_unknown_encoding_is_an_invalid_argument() {
+        let dir = tempfile::tempdir().unwrap();
+        let (utf8, _) = files(&dir);
+        let d = CsvDialect {
+            encoding: Some("ebcdic-klingon".into()),
+            ..Default::default()
+        };
+        let e = open_table_with(&utf8, 2, None, &d, None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DataError::InvalidArgument {
+                    name: "encoding",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+}
