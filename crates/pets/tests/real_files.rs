@@ -212,3 +212,74 @@ fn pets_shared_adult() -> Option<PathBuf> {
         .map(|d| d.join("adult/adult.data"))
         .find(|p| p.is_file())
 }
+
+/// Typed columns as a Parquet file or a data frame delivers them: floats with decimals, an
+/// integer quantity over a range too wide for dense codes, and nominal integer codes.
+fn typed_table(n: usize) -> TableSource {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
+    let density: Float64Array = (0..n)
+        .map(|i| Some(0.9 + (i * 37 % 250) as f64 * 0.0004))
+        .collect();
+    let income: Int64Array = (0..n)
+        .map(|i| Some((i * 11 % 600) as i64 * 5_000))
+        .collect();
+    let race: Int64Array = (0..n).map(|i| Some(1 + (i * 7 % 5) as i64)).collect();
+    let batch = RecordBatch::try_from_iter([
+        ("density", Arc::new(density) as ArrayRef),
+        ("income", Arc::new(income) as ArrayRef),
+        ("race", Arc::new(race) as ArrayRef),
+    ])
+    .unwrap();
+    TableSource::batches("typed", batch.schema(), vec![batch])
+}
+
+#[test]
+fn an_inferred_schema_groups_typed_numbers_on_their_exact_values() {
+    let n = 3000;
+    let source = typed_table(n);
+    // The true sample uniques on the exact (density, income) pairs.
+    let mut counts = std::collections::HashMap::new();
+    for i in 0..n {
+        *counts.entry((i * 37 % 250, i * 11 % 600)).or_insert(0u32) += 1;
+    }
+    let true_uniques = counts.values().filter(|&&c| c == 1).count() as u64;
+    assert!(true_uniques > 100, "{true_uniques}");
+
+    let config = RiskConfig {
+        quasi_identifiers: vec!["density".into(), "income".into()],
+        sensitive: Some("race".into()),
+        t: Some(0.3),
+        ..Default::default()
+    };
+    let out = RiskJob::new(source.clone(), config.clone()).run().unwrap();
+    assert_eq!(out.report.k_anonymity.sample_uniques, true_uniques);
+    // Race codes: the equal distance (never understates), and the report says why.
+    let t = out.report.t_closeness.as_ref().unwrap();
+    assert_eq!(t.distance, "equal");
+    let why = out
+        .warnings
+        .iter()
+        .find(|w| w.column.as_deref() == Some("race"))
+        .expect("a warning on race");
+    assert!(
+        why.message.contains("--ground-distance ordered"),
+        "{}",
+        why.message
+    );
+
+    // A declared schema says race is an ordered integer: the ordered distance, no warning.
+    let mut schema = source.infer_schema().unwrap();
+    for c in &mut schema.columns {
+        c.domain_from_data = false;
+    }
+    let declared = RiskJob::new(source, config).schema(schema).run().unwrap();
+    assert_eq!(declared.report.t_closeness.unwrap().distance, "ordered");
+    assert!(
+        !declared
+            .warnings
+            .iter()
+            .any(|w| w.column.as_deref() == Some("race"))
+    );
+}

@@ -258,6 +258,11 @@ impl AnonymiseJob {
                 });
             }
         }
+        if self.schema.is_none()
+            && let Some(w) = config.equal_distance_for_inferred(&schema)
+        {
+            warnings.push(w);
+        }
         // The search and its verification need the one-pass measures only; the full report
         // (scenarios, SUDA, what-if) is `pets risk`'s.
         config.scenarios = false;

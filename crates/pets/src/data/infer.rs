@@ -19,7 +19,15 @@
 //! - integer ranges wider than `max_integer_codes` get equal-width bins, except numeric
 //!   *text* with more than `max_categories` distinct values over such a range, which is an
 //!   identifier (NHS number) and becomes `text`;
-//! - a column with any null is `nullable`.
+//! - a column with any null is `nullable`;
+//! - text that looks like an identifier (mostly unique, or many numbers over a huge range)
+//!   gets the role `direct_identifier`, so it is never summarised, synthesised or released.
+//!
+//! With [`InferOptions::exact_values`] (what a disclosure-control job infers with), numbers
+//! are never binned: a risk assessment must group on the values actually released. Numbers
+//! with decimals, and integers over a range too wide for dense codes, become ordered
+//! categories of their exact values (up to [`MAX_EXACT_NUMBERS`] of them); only past that
+//! are they binned, and the column's description says so.
 
 use std::cmp::Ordering;
 
@@ -32,8 +40,12 @@ use rustc_hash::FxHashSet;
 
 use super::error::{DataError, Result};
 use super::io::BatchStream;
-use super::schema::{Binning, ColumnKind, ColumnSpec, Schema, TimeGranularity};
+use super::schema::{Binning, ColumnKind, ColumnSpec, Role, Schema, TimeGranularity};
 use super::values;
+
+/// Most distinct typed numbers kept as exact values under [`InferOptions::exact_values`];
+/// past it a column is binned (and says so). A million values is ~8 MB while observing.
+pub const MAX_EXACT_NUMBERS: usize = 1_000_000;
 
 /// Options for [`SchemaInferrer`].
 #[derive(Debug, Clone)]
@@ -47,10 +59,11 @@ pub struct InferOptions {
     pub max_integer_codes: u64,
     /// Name recorded in the schema.
     pub name: Option<String>,
-    /// Keep the exact values of numeric text with decimals (at most `max_categories` of
-    /// them) as ordered categories instead of binning them: a disclosure-risk assessment
-    /// must group on the values actually released, not on bins (default false; `RiskJob`
-    /// sets it when it infers).
+    /// Never bin numbers: numeric text with decimals (at most `max_categories` distinct
+    /// values), typed floats and integers over ranges too wide for dense codes (at most
+    /// [`MAX_EXACT_NUMBERS`]) become ordered categories of their exact values. A
+    /// disclosure-risk assessment must group on the values actually released, not on bins
+    /// (default false; the disclosure-control jobs set it when they infer).
     pub exact_values: bool,
 }
 
@@ -63,6 +76,26 @@ impl Default for InferOptions {
             name: None,
             exact_values: false,
         }
+    }
+}
+
+impl InferOptions {
+    /// Refuse options no inference can honour (a categorical column needs room for one
+    /// value; a float column at least one bin).
+    pub fn check(&self) -> Result<()> {
+        if self.max_categories == 0 {
+            return Err(DataError::InvalidArgument {
+                name: "max_categories",
+                reason: "it must be at least 1 (--max-categories)".into(),
+            });
+        }
+        if self.float_bins == 0 {
+            return Err(DataError::InvalidArgument {
+                name: "float_bins",
+                reason: "it must be at least 1 (--float-bins)".into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -117,6 +150,10 @@ struct ColumnState {
     /// Finest step seen among datetimes: 0 = sub-second, 1 second, 60 minute, 3600 hour.
     finest_step: i64,
     saw_nan: bool,
+    /// Distinct typed numbers (exact-values inference only; `None` otherwise or past
+    /// [`MAX_EXACT_NUMBERS`]): `f64` bits for floats (`-0.0` as `0.0`), `i64` bits for
+    /// integers.
+    numbers: Option<FxHashSet<u64>>,
 }
 
 fn widen<T: PartialOrd + Copy>(r: &mut Option<(T, T)>, v: T) {
@@ -146,7 +183,7 @@ fn step_of(secs: i64, sub_second: bool) -> i64 {
 }
 
 impl ColumnState {
-    fn new(name: &str, data_type: &DataType) -> Self {
+    fn new(name: &str, data_type: &DataType, exact_values: bool) -> Self {
         ColumnState {
             name: name.to_string(),
             data_type: data_type.clone(),
@@ -163,6 +200,17 @@ impl ColumnState {
             sec_range: None,
             finest_step: 3600,
             saw_nan: false,
+            numbers: exact_values.then(FxHashSet::default),
+        }
+    }
+
+    /// Remember a typed number's bits (exact-values inference).
+    fn note_number(&mut self, bits: u64) {
+        if let Some(set) = &mut self.numbers {
+            set.insert(bits);
+            if set.len() > MAX_EXACT_NUMBERS {
+                self.numbers = None;
+            }
         }
     }
 
@@ -251,7 +299,8 @@ impl ColumnState {
                         used[k] = true;
                     }
                 }
-                let mut sub = ColumnState::new(&self.name, values.data_type());
+                let mut sub =
+                    ColumnState::new(&self.name, values.data_type(), self.numbers.is_some());
                 sub.distinct = self.distinct.take();
                 let idx: Vec<u32> = (0..values.len() as u32)
                     .filter(|&k| used[k as usize])
@@ -284,6 +333,8 @@ impl ColumnState {
                     let v = a.value(i);
                     if v.is_finite() {
                         widen(&mut self.float_range, v);
+                        // -0.0 and 0.0 are one value (0.0 + -0.0 = 0.0).
+                        self.note_number((v + 0.0).to_bits());
                     } else {
                         self.saw_nan = true;
                     }
@@ -327,6 +378,7 @@ impl ColumnState {
                 let a = a.as_primitive::<Int64Type>();
                 for i in (0..a.len()).filter(|&i| valid(i)) {
                     widen(&mut self.int_range, a.value(i));
+                    self.note_number(a.value(i) as u64);
                 }
             }
             _ => {}
@@ -360,6 +412,16 @@ impl ColumnState {
         }
         self.finest_step = self.finest_step.min(sub.finest_step);
         self.saw_nan |= sub.saw_nan;
+        match (&mut self.numbers, sub.numbers) {
+            (Some(mine), Some(theirs)) => {
+                mine.extend(theirs);
+                if mine.len() > MAX_EXACT_NUMBERS {
+                    self.numbers = None;
+                }
+            }
+            (None, _) => {}
+            (mine, None) => *mine = None,
+        }
     }
 
     fn finish(self, opts: &InferOptions) -> Result<ColumnSpec> {
@@ -374,14 +436,38 @@ impl ColumnState {
                 Family::Text => self.text_kind(opts, &mut description),
                 Family::Int => {
                     let (min, max) = self.int_range.expect("non-null ints seen");
-                    integer_kind(min, max, opts, &mut description)
+                    match &self.numbers {
+                        Some(set) if wide(min, max, opts) => {
+                            let mut v: Vec<i64> = set.iter().map(|&b| b as i64).collect();
+                            v.sort_unstable();
+                            exact_categories(v.iter().map(i64::to_string), &mut description)
+                        }
+                        _ => {
+                            let kind = integer_kind(min, max, opts, &mut description);
+                            if opts.exact_values && wide(min, max, opts) {
+                                description = Some(too_many_numbers(opts.float_bins));
+                            }
+                            kind
+                        }
+                    }
                 }
                 Family::Float => match self.float_range {
-                    Some((min, max)) => ColumnKind::Float {
-                        min,
-                        max,
-                        bins: Binning::EqualWidth(opts.float_bins),
-                    },
+                    Some(_) if self.numbers.is_some() => {
+                        let set = self.numbers.as_ref().expect("checked");
+                        let mut v: Vec<f64> = set.iter().map(|&b| f64::from_bits(b)).collect();
+                        v.sort_unstable_by(f64::total_cmp);
+                        exact_categories(v.into_iter().map(number_label), &mut description)
+                    }
+                    Some((min, max)) => {
+                        if opts.exact_values {
+                            description = Some(too_many_numbers(opts.float_bins));
+                        }
+                        ColumnKind::Float {
+                            min,
+                            max,
+                            bins: Binning::EqualWidth(opts.float_bins),
+                        }
+                    }
                     None => {
                         return Err(DataError::Unparsable {
                             column: self.name.clone(),
@@ -422,7 +508,14 @@ impl ColumnState {
             });
         }
         let encodable = kind.is_encodable();
+        let identifier = !encodable
+            && description
+                .as_deref()
+                .is_some_and(|d| d.contains(LIKELY_IDENTIFIER));
         let mut spec = ColumnSpec::new(self.name, kind).nullable(nullable);
+        if identifier {
+            spec.role = Role::DirectIdentifier;
+        }
         spec.description = description;
         spec.domain_from_data = encodable;
         Ok(spec)
@@ -431,15 +524,23 @@ impl ColumnState {
     fn text_kind(&self, opts: &InferOptions, description: &mut Option<String>) -> ColumnKind {
         if self.all_int {
             let (min, max) = self.int_range.expect("non-null seen");
-            let wide = (max as i128 - min as i128 + 1) as u128 > u128::from(opts.max_integer_codes);
-            if !(wide && self.distinct.is_none()) {
-                return integer_kind(min, max, opts, description);
+            let wide = wide(min, max, opts);
+            match &self.distinct {
+                Some(set) if wide && opts.exact_values => {
+                    let mut v: Vec<i64> =
+                        set.iter().map(|s| s.parse().expect("canonical")).collect();
+                    v.sort_unstable();
+                    return exact_categories(v.iter().map(i64::to_string), description);
+                }
+                Some(_) => return integer_kind(min, max, opts, description),
+                None if !wide => return integer_kind(min, max, opts, description),
+                None => {}
             }
             // Many distinct numbers spread over a huge range, held as text: an identifier
             // (NHS number, MRN), not a quantity.
             *description = Some(format!(
                 "numeric text with more than {} distinct values over a range wider than {}: \
-                 likely an identifier; treated as text, not encoded",
+                 {LIKELY_IDENTIFIER}; treated as text, not encoded",
                 opts.max_categories, opts.max_integer_codes
             ));
             return ColumnKind::Text;
@@ -472,6 +573,9 @@ impl ColumnState {
                 };
             }
             let (min, max) = self.float_range.expect("non-null seen");
+            if opts.exact_values {
+                *description = Some(too_many_numbers(opts.float_bins));
+            }
             return ColumnKind::Float {
                 min,
                 max,
@@ -483,7 +587,7 @@ impl ColumnState {
             // a category: never encoded, so never summarised or grouped on value by value.
             Some(set) if set.len() > 100 && set.len() as u64 * 2 > self.non_null => {
                 *description = Some(format!(
-                    "{} distinct values in {} rows: likely an identifier; treated as text, \
+                    "{} distinct values in {} rows: {LIKELY_IDENTIFIER}; treated as text, \
                      not encoded (declare it categorical in the schema if it is not)",
                     set.len(),
                     self.non_null
@@ -507,6 +611,49 @@ impl ColumnState {
             }
         }
     }
+}
+
+/// The words every identifier-like column's description carries (and the role follows).
+const LIKELY_IDENTIFIER: &str = "likely an identifier";
+
+/// Whether `[min, max]` has more values than dense integer codes are given.
+fn wide(min: i64, max: i64, opts: &InferOptions) -> bool {
+    (max as i128 - min as i128 + 1) as u128 > u128::from(opts.max_integer_codes)
+}
+
+/// Ordered categories of exact numbers, already in numeric order.
+fn exact_categories(
+    labels: impl Iterator<Item = String>,
+    description: &mut Option<String>,
+) -> ColumnKind {
+    *description = Some(
+        "numbers kept as their exact values (risk is measured on what is released, not on \
+         bins)"
+            .into(),
+    );
+    ColumnKind::Categorical {
+        values: labels.collect(),
+        ordered: true,
+    }
+}
+
+/// The label a float gets as a category: the text the encoder looks it up by (whole
+/// numbers as integers, others in Rust's shortest round-trip form).
+fn number_label(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        (v as i64).to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// Why an exact-values inference binned a column after all.
+fn too_many_numbers(bins: u32) -> String {
+    format!(
+        "too many distinct numbers to keep exact values: binned in {bins} equal-width bins, so \
+         risk is measured on the bins, not on the values released; declare the column in a \
+         schema with the bands actually released"
+    )
 }
 
 fn integer_kind(
@@ -602,7 +749,7 @@ impl SchemaInferrer {
             schema
                 .fields()
                 .iter()
-                .map(|f| ColumnState::new(f.name(), f.data_type()))
+                .map(|f| ColumnState::new(f.name(), f.data_type(), self.opts.exact_values))
                 .collect()
         });
         if cols.len() != batch.num_columns()
@@ -630,6 +777,7 @@ impl SchemaInferrer {
 
     /// The inferred schema; every encodable column is marked `domain_from_data`.
     pub fn finish(self) -> Result<Schema> {
+        self.opts.check()?;
         let Some(cols) = self.columns else {
             return Err(DataError::Empty {
                 what: "table".into(),
@@ -654,6 +802,7 @@ impl SchemaInferrer {
 
 /// Infer a schema from a whole stream.
 pub fn infer_schema(stream: BatchStream, opts: InferOptions) -> Result<Schema> {
+    opts.check()?;
     let mut inf = SchemaInferrer::new(opts);
     for b in stream {
         inf.observe(&b?)?;

@@ -16,7 +16,7 @@ pub mod schema;
 pub mod source;
 pub mod summary;
 pub mod tabulate;
-mod values;
+pub(crate) mod values;
 
 pub use decode::{BinPlacement, DecodeOptions, Decoder};
 pub use encode::{

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::scenarios::MAX_SCENARIO_COLUMNS;
 use super::t_closeness::GroundDistance;
-use crate::data::{EncodedTable, Role, Schema};
+use crate::data::{ColumnKind, EncodedTable, Role, Schema, values};
+use crate::{Warning, WarningKind};
 
 /// Errors in a [`RiskConfig`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -211,6 +212,56 @@ impl RiskConfig {
             quasi_identifiers: quasi_identifiers.into_iter().map(Into::into).collect(),
             ..Default::default()
         }
+    }
+
+    /// On a schema inferred from the data, measure t-closeness of an integer-valued
+    /// sensitive attribute with the equal ground distance where `auto` would have used the
+    /// ordered one, and say so (the warning returned).
+    ///
+    /// Whether integers are quantities (age) or nominal codes (ethnicity 1-5) cannot be read
+    /// from the data, and the ordered distance can understate the risk of codes: on one
+    /// census extract, 0.17 against 0.74. The equal distance never understates it, because
+    /// for distributions `p` (a class) and `q` (the table) over `m` values in order,
+    ///
+    /// ```text
+    /// EMD_ordered(p, q) = 1/(m-1) * sum_{i<m} |c_i|,   c_i = sum_{j<=i} (p_j - q_j)
+    /// EMD_equal(p, q)   = 1/2 * sum_j |p_j - q_j|  = sum_j (p_j - q_j)^+   (sum p = sum q)
+    /// ```
+    ///
+    /// and each `c_i <= sum_{j<=i} (p_j - q_j)^+ <= EMD_equal`, likewise `-c_i`, so the
+    /// average of the `m - 1` terms `|c_i|` is at most `EMD_equal`. A declared schema says
+    /// what the values are, and `--ground ordered` asks for the ordered distance outright;
+    /// neither is touched here.
+    pub(crate) fn equal_distance_for_inferred(&mut self, schema: &Schema) -> Option<Warning> {
+        if self.t.is_none() || self.ground_distance != GroundDistance::Auto {
+            return None;
+        }
+        let name = self.sensitive.as_ref()?;
+        let integer_valued = match &schema.column(name).ok()?.kind {
+            ColumnKind::Integer { .. } => true,
+            ColumnKind::Categorical {
+                values,
+                ordered: true,
+            } => values.iter().all(|v| values::is_canonical_integer(v)),
+            _ => false,
+        };
+        if !integer_valued {
+            return None;
+        }
+        self.ground_distance = GroundDistance::Equal;
+        Some(
+            Warning::new(
+                WarningKind::InferredSchema,
+                format!(
+                    "t-closeness of {name:?} uses the equal ground distance: the schema was \
+                     inferred, so whether its integers are ordered quantities or nominal codes \
+                     is unknown, and the equal distance never understates the risk; declare \
+                     the column in a schema, or pass --ground-distance ordered (ground_distance=\"ordered\") if \
+                     its values are quantities"
+                ),
+            )
+            .on(name.clone()),
+        )
     }
 
     /// Fill empty quasi-identifiers and sensitive attribute from the schema's roles.

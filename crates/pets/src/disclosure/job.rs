@@ -305,6 +305,12 @@ impl RiskJob {
             }
             (None, _) => {}
         }
+        if self.schema.is_none()
+            && self.hierarchy.is_none()
+            && let Some(w) = config.equal_distance_for_inferred(&schema)
+        {
+            warnings.push(w);
+        }
         if self.hierarchy.is_some() && config.sensitive.is_none() {
             return Err(RiskJobError::Invalid {
                 column: None,

@@ -265,3 +265,91 @@ fn risk_inference_keeps_exact_numbers_and_mostly_unique_text_is_an_identifier() 
         assert!(why.contains("identifier"), "{why}");
     }
 }
+
+#[test]
+fn risk_inference_keeps_typed_numbers_exact_and_identifiers_are_direct_identifiers() {
+    use arrow_array::Int64Array;
+    let density: ArrayRef = Arc::new(
+        (0..500)
+            .map(|i| {
+                Some(if i == 7 {
+                    -0.0
+                } else {
+                    (i % 120) as f64 * 0.25
+                })
+            })
+            .collect::<Float64Array>(),
+    );
+    let income: ArrayRef = Arc::new(
+        (0..500)
+            .map(|i| Some((i % 90) as i64 * 50_000))
+            .collect::<Int64Array>(),
+    );
+    let age: ArrayRef = Arc::new((0..500).map(|i| Some(i % 90)).collect::<Int32Array>());
+    let ids: Vec<String> = (0..500).map(|i| format!("RX{:06}", i * 13)).collect();
+    let b = batch(vec![
+        ("density", density),
+        ("income", income),
+        ("age", age),
+        (
+            "mrn",
+            text(&ids.iter().map(|s| Some(s.as_str())).collect::<Vec<_>>()),
+        ),
+    ]);
+    let opts = InferOptions {
+        exact_values: true,
+        max_integer_codes: 1000,
+        ..Default::default()
+    };
+    let s = infer(std::slice::from_ref(&b), opts);
+    match &s.column("density").unwrap().kind {
+        ColumnKind::Categorical { values, ordered } => {
+            assert!(*ordered);
+            assert_eq!(values.len(), 120, "-0.0 is 0.0");
+            assert_eq!(&values[..3], ["0", "0.25", "0.5"]);
+        }
+        k => panic!("{k:?}"),
+    }
+    // A range too wide for dense codes: exact categories, not bins.
+    match &s.column("income").unwrap().kind {
+        ColumnKind::Categorical { values, ordered } => {
+            assert!(*ordered);
+            assert_eq!(values.len(), 90);
+            assert_eq!(values[1], "50000");
+        }
+        k => panic!("{k:?}"),
+    }
+    // A narrow integer range keeps dense integer codes.
+    assert!(matches!(
+        s.column("age").unwrap().kind,
+        ColumnKind::Integer { bins: None, .. }
+    ));
+    let mrn = s.column("mrn").unwrap();
+    assert_eq!(mrn.kind, ColumnKind::Text);
+    assert_eq!(mrn.role, Role::DirectIdentifier);
+    // The table encodes under the inferred schema: every value is in its domain.
+    let source = crate::data::TableSource::batches("t", b.schema(), vec![b.clone()]);
+    let opts = crate::data::EncodeOptions {
+        columns: Some(["density", "income", "age"].map(String::from).to_vec()),
+        ..Default::default()
+    };
+    let encoded = source.encode(&s, opts, &[], None).unwrap();
+    assert_eq!(encoded.table.n_rows(), 500);
+
+    // Without exact values the same columns are binned, as synthesis wants them.
+    let binned = infer(
+        &[b],
+        InferOptions {
+            max_integer_codes: 1000,
+            ..Default::default()
+        },
+    );
+    assert!(matches!(
+        binned.column("density").unwrap().kind,
+        ColumnKind::Float { .. }
+    ));
+    assert!(matches!(
+        binned.column("income").unwrap().kind,
+        ColumnKind::Integer { bins: Some(_), .. }
+    ));
+}
