@@ -33,8 +33,8 @@ const DEMO_SPEC: &str = include_str!("../../../examples/specs/ae_queries.toml");
 /// Options of `pets demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Attendances to generate.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Attendances to generate (at least 1,000: the demo fits a model and measures risk).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1_000..))]
     pub rows: u64,
     /// Seed of the generator.
     #[arg(long, default_value_t = 7)]

@@ -409,6 +409,13 @@ impl FederatedJob {
                 ));
             }
         }
+        if self.max_count == 0 {
+            return Err(FederatedError::invalid(
+                "max_count",
+                0,
+                "at least 1 (the most any one trust may report in a cell; a public bound)",
+            ));
+        }
         if self.max_rows_per_person == 0 {
             return Err(FederatedError::invalid(
                 "max_rows_per_person",

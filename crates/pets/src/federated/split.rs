@@ -23,13 +23,26 @@ pub fn split_by_column(
     groups: Option<usize>,
 ) -> Result<Vec<TrustInput>> {
     let bad = |reason: String| FederatedError::invalid("split_by", column, reason);
-    let (source, _) = source.pinned(schema).map_err(|e| bad(e.to_string()))?;
-    let stream = source.stream().map_err(|e| bad(e.to_string()))?;
+    // A file that cannot be read keeps its own kind (a missing file is a file error).
+    let unreadable = |e: crate::data::DataError| FederatedError::Data {
+        trust: format!("(the data split by {column})"),
+        source: Box::new(e.into()),
+    };
+    let (source, _) = source.pinned(schema).map_err(unreadable)?;
+    let stream = source.stream().map_err(unreadable)?;
     let arrow_schema = stream.arrow_schema();
     let Ok(index) = arrow_schema.index_of(column) else {
-        return Err(bad(format!("no such column in {}", source.describe())));
+        // A column the data lack is a data error (exit 3), as for every other job.
+        return Err(unreadable(crate::data::DataError::UnknownColumn {
+            column: column.to_string(),
+            available: arrow_schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+        }));
     };
-    let batches = stream.collect_batches().map_err(|e| bad(e.to_string()))?;
+    let batches = stream.collect_batches().map_err(unreadable)?;
     let text = |b: &RecordBatch| -> Result<Vec<String>> {
         let col = b.column(index);
         let f = ArrayFormatter::try_new(col.as_ref(), &Default::default())
