@@ -474,8 +474,10 @@ impl Encoder {
         extra: &[String],
     ) -> Result<BatchStream> {
         let path = path.as_ref();
+        crate::data::source::check_file(path)?;
         let declared: Vec<String> = self.declared.clone();
         let columns = file_columns_with(path, dialect, Some(&declared))?;
+        unique_columns(columns.iter().map(String::as_str))?;
         if let Some(missing) = self.specs.iter().find(|s| !columns.contains(&s.name)) {
             return Err(DataError::SchemaMismatch {
                 detail: format!(
@@ -521,6 +523,7 @@ impl Encoder {
     fn resolve(&mut self, batch: &RecordBatch) -> Result<Vec<usize>> {
         let arrow = batch.schema();
         let data_names: Vec<&str> = arrow.fields().iter().map(|f| f.name().as_str()).collect();
+        unique_columns(data_names.iter().copied())?;
         let mut positions = Vec::with_capacity(self.specs.len());
         for (spec, codec) in self.specs.iter().zip(&self.codecs) {
             let p = data_names
@@ -686,6 +689,24 @@ fn clone_error(e: &DataError) -> DataError {
             detail: other.to_string(),
         },
     }
+}
+
+/// Refuse a table whose columns are not uniquely named (a pyarrow table or pandas frame
+/// may hold two columns called `age`; a Parquet file may too): which one the schema's `age`
+/// means cannot be told, so neither is guessed.
+pub fn unique_columns<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(DataError::SchemaMismatch {
+                detail: format!(
+                    "column {name:?} appears twice in the data; rename or drop one of the two \
+                     (pets cannot tell which one the schema means)"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Encode a whole stream.

@@ -479,3 +479,26 @@ fn encode_file_reads_only_what_it_encodes_and_still_reports_the_rest() {
         "{err}"
     );
 }
+
+#[test]
+fn a_column_named_twice_is_refused_naming_it() {
+    let s = Schema::new(vec![ColumnSpec::integer("age", 0, 120)]).unwrap();
+    let b = batch(vec![
+        ("age", Arc::new(Int64Array::from(vec![30])) as ArrayRef),
+        ("age", Arc::new(Int64Array::from(vec![31])) as ArrayRef),
+    ]);
+    let err = encode_batches(&s, &[b], Default::default()).unwrap_err();
+    assert!(err.to_string().contains("\"age\" appears twice"), "{err}");
+    assert_eq!(crate::Classify::kind(&err), crate::ErrorKind::Schema);
+
+    // A Parquet file with two `age` columns: the same refusal, before any row is read.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dup.parquet");
+    let b = batch(vec![
+        ("age", Arc::new(Int64Array::from(vec![30])) as ArrayRef),
+        ("age", Arc::new(Int64Array::from(vec![31])) as ArrayRef),
+    ]);
+    crate::data::io::write_table(&path, BatchStream::from_batches(b.schema(), vec![b])).unwrap();
+    let err = encode_file(&path, &s, Default::default()).unwrap_err();
+    assert!(err.to_string().contains("\"age\" appears twice"), "{err}");
+}
