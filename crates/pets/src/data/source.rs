@@ -121,8 +121,12 @@ impl TableSource {
         let TableSource::File { path, .. } = self else {
             return Ok((self.clone(), Vec::new()));
         };
+        check_file(path)?;
         let default_delimiter = match FileFormat::from_path(path)? {
-            FileFormat::Parquet => return Ok((self.clone(), Vec::new())),
+            FileFormat::Parquet => {
+                check_parquet(path)?;
+                return Ok((self.clone(), Vec::new()));
+            }
             FileFormat::Csv => b',',
             FileFormat::Tsv => b'\t',
         };
@@ -262,7 +266,13 @@ impl TableSource {
     /// text file was read where that differs from a plain comma-separated file with a
     /// header (so a later run reads it the same way without sniffing).
     pub fn infer_schema_with(&self, opts: InferOptions) -> Result<Schema> {
-        let mut schema = infer_schema(self.stream()?, opts)?;
+        let mut schema = infer_schema(self.stream()?, opts).map_err(|e| match e {
+            DataError::Empty { detail, .. } => DataError::Empty {
+                what: self.describe(),
+                detail,
+            },
+            e => e,
+        })?;
         schema.csv = self.recorded_dialect();
         Ok(schema)
     }
@@ -356,11 +366,54 @@ impl TableSource {
                 p(rows);
             }
         }
+        let table = encoder.finish().map_err(|e| match (e, self) {
+            (DataError::Empty { detail, .. }, TableSource::File { path, .. }) => DataError::Empty {
+                what: path.display().to_string(),
+                detail,
+            },
+            (e, _) => e,
+        })?;
         Ok(Encoded {
-            table: encoder.finish()?,
+            table,
             extra: extra.iter().cloned().zip(arrays).collect(),
         })
     }
+}
+
+/// Refuse a path that is not a file before any reader opens it: a directory opens on some
+/// systems and then fails deep in a reader with a message that does not say which path.
+pub fn check_file(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(DataError::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "is a directory, not a file; give a .csv, .tsv or .parquet file",
+            ),
+        )),
+        Ok(_) => Ok(()),
+        Err(e) => Err(DataError::io(path, e)),
+    }
+}
+
+/// Read a Parquet file's footer once, so a file that is not Parquet is refused naming the
+/// path rather than with the reader's bare message.
+#[cfg(feature = "parquet")]
+fn check_parquet(path: &Path) -> Result<()> {
+    crate::data::io::read_parquet(path, 1)
+        .map(drop)
+        .map_err(|e| match e {
+            DataError::Parquet(p) => DataError::Unsupported {
+                path: path.to_path_buf(),
+                reason: format!("not a readable Parquet file ({p})"),
+            },
+            other => other,
+        })
+}
+
+#[cfg(not(feature = "parquet"))]
+fn check_parquet(_path: &Path) -> Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]
@@ -434,5 +487,27 @@ mod tests {
             .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("nhs") && msg.contains("sex, id"), "{msg}");
+    }
+
+    #[test]
+    fn directories_and_non_parquet_files_are_file_errors_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("t.parquet");
+        std::fs::create_dir(&folder).unwrap();
+        let err = TableSource::file(&folder).pinned(None).unwrap_err();
+        assert_eq!(crate::Classify::kind(&err), crate::ErrorKind::File);
+        assert!(err.to_string().contains("t.parquet"), "{err}");
+        assert!(err.to_string().contains("is a directory"), "{err}");
+
+        let text = dir.path().join("text.parquet");
+        std::fs::write(&text, "age\n1\n").unwrap();
+        let err = TableSource::file(&text).pinned(None).unwrap_err();
+        assert_eq!(crate::Classify::kind(&err), crate::ErrorKind::File);
+        assert!(err.to_string().contains("text.parquet"), "{err}");
+
+        let missing = dir.path().join("missing.csv");
+        let err = TableSource::file(&missing).pinned(None).unwrap_err();
+        assert_eq!(crate::Classify::kind(&err), crate::ErrorKind::File);
+        assert!(err.to_string().contains("missing.csv"), "{err}");
     }
 }
