@@ -118,9 +118,9 @@ impl FederatedQuery {
     pub fn fingerprint(&self, schema: &Schema) -> Result<String> {
         let mut h = Sha256::new();
         for c in self.columns() {
-            let spec = schema.column(&c).map_err(|e| FederatedError::Trust {
+            let spec = schema.column(&c).map_err(|e| FederatedError::Data {
                 trust: "(the job's schema)".into(),
-                reason: e.to_string(),
+                source: Box::new(e.into()),
             })?;
             h.update(
                 serde_json::to_string(spec)
