@@ -13,10 +13,10 @@ use pyo3::prelude::*;
 use pyo3_arrow::PyArray;
 
 use pets::data::encode::{CodeBook, EncodeReport, EncodedColumn};
-use pets::data::io::{BatchStream, DEFAULT_BATCH_ROWS, open_table};
+use pets::data::io::BatchStream;
 use pets::data::{
     BinPlacement, ColumnSpec, DataError, DecodeOptions, Decoder, EncodeOptions, EncodedTable,
-    InferOptions, OutOfDomain, Schema,
+    InferOptions, OutOfDomain, Schema, TableSource,
 };
 
 use crate::arrow::{export_table, import_table};
@@ -97,8 +97,8 @@ pub fn infer_schema_file(
 ) -> PyResult<String> {
     let opts = infer_options(max_categories, name);
     py.detach(move || {
-        let stream = open_table(&path, DEFAULT_BATCH_ROWS)?;
-        pets::data::infer_schema(stream, opts).map(|s| s.to_json())
+        let (source, _) = TableSource::file(&path).pinned(None)?;
+        pets::data::infer_schema(source.stream()?, opts).map(|s| s.to_json())
     })
     .py_err(py)
 }
@@ -133,7 +133,7 @@ pub fn read_table(
     };
     let (batches, schema, notes) = py
         .detach(move || {
-            let (source, notes) = pets::data::TableSource::file(&path)
+            let (source, notes) = TableSource::file(&path)
                 .with_csv(dialect)
                 .pinned(schema.as_ref())?;
             let stream = source.stream()?;
@@ -209,7 +209,10 @@ pub fn encode_file(
     let name = schema.name.clone();
     let opts = encode_options(columns, out_of_domain)?;
     let encoded = py
-        .detach(move || pets::data::encode_file(&path, &schema, opts))
+        .detach(move || {
+            let (source, _) = TableSource::file(&path).pinned(Some(&schema))?;
+            source.encode(&schema, opts, &[], None).map(|e| e.table)
+        })
         .py_err(py)?;
     Ok(Encoded::from_table(encoded, name))
 }
