@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from pets import _native
-from pets._convert import TableLike, is_path, to_arrow, to_path
+from pets._convert import U64_MAX, TableLike, integer, is_path, to_arrow, to_path
 from pets._schema import Schema
-from pets.errors import DomainFromDataWarning
+from pets.errors import DomainFromDataWarning, InvalidParameterError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,10 +61,7 @@ def infer_schema(
         >>> [(c.name, c.kind, c.domain) for c in schema.columns]
         [('ward', 'categorical', '2 values: a, b'), ('age', 'integer', '[5, 71]')]
     """
-    if not isinstance(max_categories, int) or isinstance(max_categories, bool):
-        raise TypeError(f"max_categories must be an int, not {type(max_categories).__qualname__}")
-    if max_categories < 0:
-        raise ValueError(f"max_categories must be >= 0, got {max_categories}")
+    integer(max_categories, "max_categories", 0, U64_MAX)
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a str or None, not {type(name).__qualname__}")
     if is_path(data):
@@ -132,7 +129,9 @@ def encode(
     if not isinstance(schema, Schema):
         raise TypeError(f"schema must be a pets.Schema, not {type(schema).__qualname__}")
     if out_of_domain not in ("error", "other"):
-        raise ValueError(f'out_of_domain must be "error" or "other", not {out_of_domain!r}')
+        raise InvalidParameterError(
+            f'out_of_domain must be "error" or "other", not {out_of_domain!r}'
+        )
     cols: list[str] | None = None
     if columns is not None:
         if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
@@ -259,12 +258,10 @@ class Encoded:
             A ``pyarrow.Table`` with one column per encoded column.
         """
         if placement not in ("midpoint", "lower", "uniform"):
-            raise ValueError(
+            raise InvalidParameterError(
                 f'placement must be "midpoint", "lower" or "uniform", not {placement!r}'
             )
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise TypeError(f"seed must be a non-negative int, not {seed!r}")
-        return self._native.decode(placement, seed, other_label)
+        return self._native.decode(placement, integer(seed, "seed", 0, U64_MAX), other_label)
 
     def __len__(self) -> int:
         return self.n_rows

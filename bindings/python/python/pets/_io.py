@@ -4,13 +4,45 @@ from __future__ import annotations
 
 import json
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from pets import _native
-from pets._convert import PathLike, TableLike, to_arrow, to_path
+from pets._convert import PathLike, TableLike, is_path, to_arrow, to_path
+from pets.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from pets._schema import Schema
 
 __all__ = ["read_table", "write_table"]
+
+
+def table_or_file(
+    data: TableLike | PathLike, arg: str, schema: Schema | None = None, stacklevel: int = 3
+) -> Any:
+    """What an entry point that takes a table *or* a path passes to the native layer.
+
+    A path is read as ``pets`` reads it on the command line: in the dialect of the declared
+    ``schema``'s ``csv`` section (header, delimiter, quote, trim, null values) and under its
+    column names (a header-less file), the rest sniffed and announced with a
+    ``UserWarning`` (``stacklevel`` is the caller's). Tables are passed on as
+    :func:`~pets._convert.to_arrow` converts them.
+    """
+    if not is_path(data):
+        return to_arrow(data, arg)
+    declared = None if schema is None else schema.to_json()
+    table, notes = _native.read_table(to_path(data, arg), None, declared)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=stacklevel + 1)
+    return table
+
+
+def _one_char(value: str | None, arg: str) -> None:
+    if value is not None and (not isinstance(value, str) or len(value) != 1):
+        raise InvalidParameterError(
+            f"{arg} = {value!r} is not valid: it must be one character, e.g. ',' or ';'"
+        )
 
 
 def read_table(
@@ -47,6 +79,7 @@ def read_table(
         PetsIOError: the file cannot be read, or its extension is not ``.csv``, ``.tsv``
             or ``.parquet``.
         ParseError: a malformed CSV file.
+        InvalidParameterError: a delimiter or quote that is not one character.
 
     Example:
         >>> import pyarrow as pa, pets, tempfile, os
@@ -56,6 +89,8 @@ def read_table(
         >>> pets.read_table(path).to_pydict()
         {'a': ['1', '2']}
     """
+    _one_char(delimiter, "delimiter")
+    _one_char(quote, "quote")
     options = {
         "header": header,
         "delimiter": delimiter,

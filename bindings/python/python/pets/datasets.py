@@ -23,8 +23,9 @@ from typing import Any
 import pyarrow as pa
 
 from pets import _native
-from pets._convert import PathLike, to_path
+from pets._convert import U32_MAX, U64_MAX, PathLike, integer, to_path
 from pets._schema import Schema
+from pets.errors import InvalidParameterError
 
 __all__ = ["ae_schema", "generate_ae", "write_ae"]
 
@@ -42,18 +43,20 @@ def _date(value: DateLike | None, arg: str = "start_date") -> _dt.date | None:
         try:
             return _dt.date.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"{arg} must be an ISO date like 2024-04-01, got {value!r}") from None
+            raise InvalidParameterError(
+                f"{arg} must be an ISO date like 2024-04-01, got {value!r}"
+            ) from None
     raise TypeError(f"{arg} must be a datetime.date or an ISO date string, not {type(value)}")
+
+
+#: The largest value each count argument crosses into Rust as (u64, u32 or usize).
+_HIGH = {"days": U32_MAX}
 
 
 def _count(value: object, arg: str, *, optional: bool = False) -> int | None:
     if value is None and optional:
         return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{arg} must be an int, not {type(value).__qualname__}")
-    if value < 0:
-        raise ValueError(f"{arg} must be >= 0, got {value}")
-    return value
+    return integer(value, arg, 0, _HIGH.get(arg, U64_MAX))
 
 
 def generate_ae(

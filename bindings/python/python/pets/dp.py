@@ -48,7 +48,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pets import _native
-from pets._convert import PathLike, TableLike, is_path, to_arrow, to_path
+from pets._convert import PathLike, TableLike, finite, number, optional_integer, to_path
+from pets._io import table_or_file
 from pets._schema import Schema
 from pets.errors import DomainFromDataWarning, InvalidParameterError
 
@@ -99,16 +100,11 @@ class Cost:
 
 
 def _number(value: object, arg: str) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise TypeError(f"{arg} must be a number, not {type(value).__qualname__}")
-    return float(value)
+    return number(value, arg)
 
 
 def _finite(value: object, arg: str, rule: str) -> float:
-    x = _number(value, arg)
-    if not math.isfinite(x):
-        raise InvalidParameterError(f"{arg} = {x} is not valid: {rule}")
-    return x
+    return finite(value, arg, rule)
 
 
 def _bounds(bounds: object, column: str) -> Bounds:
@@ -388,12 +384,10 @@ class Session:
         r = None if rho is None else _finite(rho, "rho", rule)
         d = _finite(delta, "delta", "it must be at least 0 and below 1")
         a = _finite(alpha, "alpha", "it must be strictly between 0 and 1")
-        if split_evenly_over is not None and (
-            not isinstance(split_evenly_over, int) or isinstance(split_evenly_over, bool)
-        ):
-            raise TypeError("split_evenly_over must be an int or None")
+        # Zero is passed on: Rust refuses it with its own message.
+        split = optional_integer(split_evenly_over, "split_evenly_over", 0, 2**32 - 1)
         store = None if budget is None else to_path(budget, "budget")
-        self._native = _native.DpSession(eps, r, d, a, split_evenly_over, store)
+        self._native = _native.DpSession(eps, r, d, a, split, store)
         weak = self._native.weak_budget_warning()
         if weak is not None:
             warnings.warn(weak, UserWarning, stacklevel=2)
@@ -715,14 +709,8 @@ class Session:
         opts = self._common(**opts)
         share = self._share(epsilon, rho, delta)
         schema: Schema | None = opts["schema"]
-        if is_path(data):
-            # Read as the CLI reads it: the schema's csv section, the rest sniffed and said.
-            declared = None if schema is None else schema.to_json()
-            table, notes = _native.read_table(to_path(data, "data"), None, declared)
-            for note in notes:
-                warnings.warn(note, UserWarning, stacklevel=3)
-        else:
-            table = to_arrow(data)
+        # A path is read as the CLI reads it: the schema's csv section, the rest sniffed.
+        table = table_or_file(data, "data", schema, stacklevel=3)
         before = len(self.ledger()["entries"])
         text = self._native.query(
             table,

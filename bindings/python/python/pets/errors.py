@@ -10,11 +10,13 @@ Hierarchy::
     ├── SchemaError          invalid/unparsable schema, data not matching it, unknown column
     ├── DomainError          value outside the declared domain, null where none allowed
     │                        (also a ValueError)
-    ├── ParseError           value not of its column's kind, malformed CSV (also a ValueError)
+    ├── ParseError           value not of its column's kind, malformed CSV, a pandas column
+    │                        pyarrow cannot convert (also a ValueError)
     ├── EmptyInputError      a table or file with no rows
     ├── PetsIOError          unreadable/unwritable path, unknown extension (also an OSError)
     ├── InvalidParameterError  a setting out of range: k < 1, t outside [0, 1], epsilon <= 0,
-    │                        clamping bounds with lower > upper (also a ValueError)
+    │                        clamping bounds with lower > upper, an int too large for its
+    │                        argument (also a ValueError)
     └── BudgetExceededError  a DP query that would overspend its session's budget; nothing
                              was released (``requested``, ``remaining`` say by how much)
 

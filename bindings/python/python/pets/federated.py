@@ -35,7 +35,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pets import _native
-from pets._convert import PathLike, TableLike, is_path, to_arrow, to_path
+from pets._convert import (
+    U32_MAX,
+    U64_MAX,
+    PathLike,
+    TableLike,
+    integer,
+    is_path,
+    number,
+    optional_integer,
+    to_arrow,
+    to_path,
+)
 from pets._schema import Schema
 
 __all__ = ["FederatedResult", "simulate"]
@@ -97,25 +108,30 @@ def simulate(
         if not all(isinstance(c, str) for c in cols):
             raise TypeError("each table is a list of column names (str)")
         parsed.append([c for c in cols if c])
+    if not isinstance(schema, Schema):
+        raise TypeError(f"schema must be a pets.Schema, not {type(schema).__qualname__}")
+    if not isinstance(protocol, str):
+        raise TypeError(f"protocol must be a str, not {type(protocol).__qualname__}")
     pairs = [(str(k), _source(v, f"trusts[{k!r}]")) for k, v in (trusts or {}).items()]
+    # Ranges of the native arguments (usize, u32, u64): the core checks what is valid.
     text = _native.federated_simulate(
         pairs,
         schema.to_json(),
         parsed,
-        float(rho),
+        number(rho, "rho"),
         protocol,
-        threshold,
-        int(colluders),
+        optional_integer(threshold, "threshold", 0, U32_MAX),
+        integer(colluders, "colluders", 0, U32_MAX),
         person_id,
-        int(max_rows_per_person),
-        max_trusts_per_person,
-        max_count,
-        dict(drops or {}),
-        float(alpha),
-        int(seed),
+        integer(max_rows_per_person, "max_rows_per_person", 0, U32_MAX),
+        optional_integer(max_trusts_per_person, "max_trusts_per_person", 0, U32_MAX),
+        optional_integer(max_count, "max_count", 0, U64_MAX),
+        {str(k): str(v) for k, v in (drops or {}).items()},
+        number(alpha, "alpha"),
+        integer(seed, "seed", 0, U64_MAX),
         None if data is None else _source(data, "data"),
         split_by,
-        groups,
+        optional_integer(groups, "groups", 0, U32_MAX),
         None if budget is None else to_path(budget, "budget"),
     )
     result = FederatedResult(json.loads(text))

@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pets import _native
-from pets._convert import PathLike, TableLike, is_path, to_arrow, to_path
+from pets._convert import U64_MAX, PathLike, TableLike, finite, integer, to_path
+from pets._io import table_or_file
 from pets._schema import Schema
 from pets.errors import DomainFromDataWarning, InvalidParameterError
 
@@ -76,13 +77,8 @@ _MEASURES = (
 )
 
 
-def _table(obj: TableLike | PathLike, arg: str) -> Any:
-    if is_path(obj):
-        table, notes = _native.read_table(to_path(obj, arg))
-        for note in notes:
-            warnings.warn(note, UserWarning, stacklevel=3)
-        return table
-    return to_arrow(obj, arg)
+def _table(obj: TableLike | PathLike, arg: str, schema: Schema | None) -> Any:
+    return table_or_file(obj, arg, schema, stacklevel=3)
 
 
 def _columns(value: Sequence[str] | str | None, arg: str) -> list[str] | None:
@@ -97,21 +93,14 @@ def _columns(value: Sequence[str] | str | None, arg: str) -> list[str] | None:
 
 
 def _int(value: object, arg: str) -> int:
-    # Zero is passed on: Rust refuses it with its own message; negatives cannot cross as u64.
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{arg} must be an int, not {type(value).__qualname__}")
-    if value < 0:
+    # Zero is passed on: Rust refuses it with its own message.
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
         raise InvalidParameterError(f"{arg} must be at least 1 (got {value})")
-    return value
+    return integer(value, arg, 0, U64_MAX)
 
 
 def _float(value: object, arg: str) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise TypeError(f"{arg} must be a number, not {type(value).__qualname__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise InvalidParameterError(f"{arg} must be a finite number (got {value})")
-    return value
+    return finite(value, arg, "it must be a finite number")
 
 
 def assess(
@@ -261,11 +250,11 @@ def assess(
                 raise TypeError("generalise maps column names (str) to levels (str or int)")
             levels.append((name, str(level)))
     native = _native.assess_risk(
-        _table(data, "data"),
+        _table(data, "data", schema),
         None if schema is None else schema.to_json(),
         json.dumps(config),
-        None if population is None else _table(population, "population"),
-        None if attacker is None else _table(attacker, "attacker"),
+        None if population is None else _table(population, "population", schema),
+        None if attacker is None else _table(attacker, "attacker", schema),
         levels,
         paths,
         ground_distance,

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from pets import _native
-from pets._convert import PathLike, TableLike, is_path, to_arrow, to_path
+from pets._convert import PathLike, TableLike, integer, is_path, number, to_arrow, to_path
 from pets._schema import Schema
 from pets.errors import DomainFromDataWarning, InvalidParameterError, PetsError
 
@@ -63,13 +63,7 @@ _MAX_SEED = 2**64 - 1
 
 
 def _int(value: object, arg: str, low: int, high: int = _MAX_SEED) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{arg} must be an int, not {type(value).__qualname__}")
-    if not low <= value <= high:
-        raise InvalidParameterError(
-            f"{arg} = {value} is not valid: it must be between {low} and {high}"
-        )
-    return value
+    return integer(value, arg, low, high)
 
 
 def _positive_int(value: object, arg: str) -> int | None:
@@ -77,9 +71,7 @@ def _positive_int(value: object, arg: str) -> int | None:
 
 
 def _float(value: object, arg: str) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise TypeError(f"{arg} must be a number, not {type(value).__qualname__}")
-    return float(value)
+    return number(value, arg)
 
 
 class SynthModel:
