@@ -145,7 +145,23 @@ pub(crate) fn calibrate(
     map: impl Fn(f64) -> Result<f64>,
 ) -> Result<f64> {
     check_positive(name, target)?;
-    check_positive("noise scale", initial)?;
+    if !(initial.is_finite() && initial > 0.0) {
+        // Say which setting is at fault: the share, too small (or too large) for any noise
+        // scale a float can hold.
+        let (size, fix) = if initial.is_infinite() {
+            ("too small", "larger")
+        } else {
+            ("too large", "smaller")
+        };
+        return Err(DpError::invalid(
+            name,
+            target,
+            format!(
+                "it is {size} for this query: the noise scale it needs ({initial}) is not a \
+                 positive finite number; give a {fix} share"
+            ),
+        ));
+    }
     let mut s = initial;
     let mut step = f64::EPSILON;
     for _ in 0..200 {
