@@ -80,6 +80,7 @@ def base(tmp_path_factory):
     (files / "data.xlsx").write_text("a,b\n1,2\n")
     (files / "ragged.csv").write_text('age,sex\n1,2\n3\n4,"5\n')
     (files / "empty.csv").write_text("")
+    (files / "dup.csv").write_text("age,age\n30,31\n")
     (files / "header_only.csv").write_text("age,sex\n")
     (files / "text.parquet").write_text("age,sex\n1,2\n")
     (files / "not_json.json").write_text("{ this is not json")
@@ -219,6 +220,13 @@ CASES = [
         pets.SchemaError,
         '"age"',
         "twice",
+    ),
+    case(
+        "read-dup-csv-header",
+        lambda c: pets.encode(c.f("dup.csv"), ages(c)),
+        pets.ParseError,
+        "dup.csv",
+        '"age" appears twice',
     ),
     case("write-xlsx", lambda c: pets.write_table(c.ae, c.o("t.xlsx")), pets.PetsIOError, "xlsx"),
     case(
@@ -681,6 +689,26 @@ CASES = [
         "epsilon",
     ),
     case(
+        "dp-query-epsilon-subnormal",
+        lambda c: c.session(epsilon=1e-320).count(c.ae),
+        pets.InvalidParameterError,
+        "epsilon",
+        "too small",
+    ),
+    case(
+        "dp-quantile-nan",
+        lambda c: c.session().quantile(c.ae, "age", math.nan, bounds=(0, 110)),
+        pets.InvalidParameterError,
+        "q",
+        "nan",
+    ),
+    case(
+        "dp-candidates-inf",
+        lambda c: c.session().quantile(c.ae, "age", 0.5, bounds=(0, 110), candidates=[1, math.inf]),
+        pets.InvalidParameterError,
+        "candidates",
+    ),
+    case(
         "dp-query-rho-on-epsilon-budget",
         lambda c: c.session().count(c.ae, rho=0.1),
         pets.InvalidParameterError,
@@ -962,8 +990,9 @@ CASES = [
     case(
         "fed-split-unknown-column",
         lambda c: fed(c, split_by="nope"),
-        pets.InvalidParameterError,
-        "nope",
+        pets.SchemaError,
+        '"nope"',
+        "available columns",
     ),
     case("fed-one-group", lambda c: fed(c, groups=1), pets.InvalidParameterError, "trusts"),
     case("fed-groups-negative", lambda c: fed(c, groups=-1), pets.InvalidParameterError, "groups"),

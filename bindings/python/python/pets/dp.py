@@ -605,12 +605,14 @@ class Session:
         query: dict[str, Any] = {
             "kind": "quantile",
             "column": column,
-            "quantiles": [_number(x, "q") for x in qs],
+            "quantiles": [_finite(x, "q", "a quantile must be between 0 and 1") for x in qs],
             "lower": lo,
             "upper": hi,
         }
         if candidates is not None:
-            query["candidates"] = [_number(x, "candidates") for x in candidates]
+            query["candidates"] = [
+                _finite(x, "candidates", "candidates must be finite numbers") for x in candidates
+            ]
         return self._run(data, query, epsilon, rho, None, options)
 
     def median(
