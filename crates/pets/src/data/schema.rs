@@ -817,18 +817,40 @@ impl Schema {
         Ok(s)
     }
 
-    /// Read a schema file; `.toml` is TOML, anything else JSON.
+    /// Read a schema file: `.json` or `.toml` (another extension is a file error, exit 4);
+    /// a parse error names the file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, DataError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
-        if path
+        let ext = path
             .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
-        {
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let toml = match ext.as_deref() {
+            Some("toml") => true,
+            Some("json") => false,
+            _ => {
+                return Err(DataError::io(
+                    path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "a schema file is .json or .toml (see `pets schema explain`)",
+                    ),
+                ));
+            }
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+        let parsed = if toml {
             Self::from_toml(&text)
         } else {
             Self::from_json(&text)
-        }
+        };
+        parsed.map_err(|e| match e {
+            DataError::SchemaParse { format, message } => DataError::SchemaParse {
+                format,
+                message: format!("{}: {message}", path.display()),
+            },
+            e => e,
+        })
     }
 
     /// Pretty JSON.

@@ -121,8 +121,11 @@ impl TableSource {
         let TableSource::File { path, .. } = self else {
             return Ok((self.clone(), Vec::new()));
         };
+        // The name first: a `.xlsx` is refused with the formats pets reads, whether or not
+        // it exists.
+        let format = FileFormat::from_path(path)?;
         check_file(path)?;
-        let default_delimiter = match FileFormat::from_path(path)? {
+        let default_delimiter = match format {
             FileFormat::Parquet => {
                 check_parquet(path)?;
                 return Ok((self.clone(), Vec::new()));

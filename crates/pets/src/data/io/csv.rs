@@ -5,7 +5,7 @@ use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema, SchemaRef};
 
 use super::{BatchSink, BatchStream, DEFAULT_BATCH_ROWS};
@@ -168,12 +168,16 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<BatchSt
     if let Some(c) = opts.comment {
         builder = builder.with_comment(c);
     }
+    // No columns wanted (a count): Arrow's reader cannot project to none, so it reads the
+    // first column and each batch keeps only its row count.
+    let mut rows_only = false;
     let schema = match &opts.columns {
         Some(wanted) => {
             let keep: Vec<usize> = (0..names.len())
                 .filter(|&i| wanted.iter().any(|w| *w == names[i]))
                 .collect();
-            builder = builder.with_projection(keep.clone());
+            rows_only = keep.is_empty() && !names.is_empty();
+            builder = builder.with_projection(if rows_only { vec![0] } else { keep.clone() });
             Arc::new(schema.project(&keep)?)
         }
         None => schema,
@@ -194,6 +198,14 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<BatchSt
         let batch = b.map_err(|e| {
             super::text::TextFile::map_err(&failure, &path_buf, e, |e| csv_err(&path_buf, e))
         })?;
+        if rows_only {
+            let rows = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+            return Ok(RecordBatch::try_new_with_options(
+                out_schema.clone(),
+                vec![],
+                &rows,
+            )?);
+        }
         normalise_text_batch(&batch, &out_schema, &null_values, trim)
     });
     Ok(BatchStream::new(schema, iter))

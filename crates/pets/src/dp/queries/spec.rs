@@ -229,27 +229,73 @@ pub struct SpecResults {
 }
 
 impl QuerySpec {
-    /// Parse TOML.
+    /// Parse TOML. A key no query kind has (a misspelt `lower`) is refused, naming it.
     pub fn from_toml(text: &str) -> Result<QuerySpec> {
-        toml::from_str(text).map_err(|e| DpError::Spec(e.to_string()))
+        let value: serde_json::Value =
+            toml::from_str(text).map_err(|e| DpError::Spec(e.to_string()))?;
+        QuerySpec::from_value(value)
     }
 
-    /// Parse JSON.
+    /// Parse JSON. A key no query kind has is refused, naming it.
     pub fn from_json(text: &str) -> Result<QuerySpec> {
-        serde_json::from_str(text).map_err(|e| DpError::Spec(e.to_string()))
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| DpError::Spec(e.to_string()))?;
+        QuerySpec::from_value(value)
     }
 
-    /// Read a `.toml` or `.json` file.
+    fn from_value(value: serde_json::Value) -> Result<QuerySpec> {
+        let spec: QuerySpec =
+            serde_json::from_value(value.clone()).map_err(|e| DpError::Spec(e.to_string()))?;
+        // The queries flatten their kind, so serde cannot deny unknown fields; every key
+        // the spec was given must come back when the parsed spec is written out (a key set
+        // in the input is never skipped on output: only absent options are).
+        let written = serde_json::to_value(&spec).map_err(|e| DpError::Spec(e.to_string()))?;
+        let unknown = |given: &serde_json::Value, known: &serde_json::Value| {
+            let known = known.as_object();
+            given.as_object().and_then(|g| {
+                g.keys()
+                    .find(|k| !known.is_some_and(|o| o.contains_key(*k)))
+                    .cloned()
+            })
+        };
+        if let Some(k) = unknown(&value, &written) {
+            return Err(DpError::Spec(format!(
+                "unknown key {k:?} at the top of the spec; allowed: id_column, \
+                 max_rows_per_person, seed, alpha, noise, [[query]]"
+            )));
+        }
+        let given = value["query"].as_array().cloned().unwrap_or_default();
+        let written = written["query"].as_array().cloned().unwrap_or_default();
+        for (i, (g, w)) in given.iter().zip(&written).enumerate() {
+            if let Some(k) = unknown(g, w) {
+                let kind = g["kind"].as_str().unwrap_or("?");
+                return Err(DpError::Spec(format!(
+                    "query {} ({kind}): unknown key {k:?}; a {kind} query takes {}",
+                    i + 1,
+                    w.as_object()
+                        .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
+                        .unwrap_or_default()
+                )));
+            }
+        }
+        Ok(spec)
+    }
+
+    /// Read a `.toml` or `.json` file; errors name the file.
     pub fn load(path: impl AsRef<Path>) -> Result<QuerySpec> {
         let path = path.as_ref();
         // A file that cannot be read is a file error (exit 4), naming the file.
         let text =
             std::fs::read_to_string(path).map_err(|e| crate::data::DataError::io(path, e))?;
-        match path.extension().and_then(|e| e.to_str()) {
+        let parsed = match path.extension().and_then(|e| e.to_str()) {
             Some("json") => QuerySpec::from_json(&text),
             Some("toml") => QuerySpec::from_toml(&text),
             _ => QuerySpec::from_toml(&text).or_else(|_| QuerySpec::from_json(&text)),
-        }
+        };
+        parsed.map_err(|e| match e {
+            DpError::Spec(m) => DpError::Spec(format!("{}: {m}", path.display())),
+            e => e,
+        })
     }
 
     /// Check every query against `data` without releasing anything.
@@ -604,5 +650,37 @@ impl QueryItem {
     /// A short label for messages: the spec's name, or the query's label.
     pub fn label(&self) -> String {
         self.name.clone().unwrap_or_else(|| self.kind.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_no_query_takes_is_refused_by_name() {
+        let ok = "[[query]]\nkind = \"mean\"\ncolumn = \"age\"\nlower = 0\nupper = 9\n";
+        assert!(QuerySpec::from_toml(ok).is_ok());
+        let misspelt = ok.replace("lower", "lowr");
+        let e = QuerySpec::from_toml(&misspelt).unwrap_err().to_string();
+        assert!(e.contains("lowr") || e.contains("lower"), "{e}");
+        let extra = format!("{ok}wibble = 1\n");
+        let e = QuerySpec::from_toml(&extra).unwrap_err().to_string();
+        assert!(e.contains("\"wibble\"") && e.contains("mean"), "{e}");
+        let top = format!("wobble = 2\n{ok}");
+        let e = QuerySpec::from_toml(&top).unwrap_err().to_string();
+        assert!(e.contains("\"wobble\""), "{e}");
+        let json = r#"{"query": [{"kind": "count", "colour": "red"}]}"#;
+        let e = QuerySpec::from_json(json).unwrap_err().to_string();
+        assert!(e.contains("\"colour\""), "{e}");
+    }
+
+    #[test]
+    fn a_spec_file_that_does_not_parse_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.toml");
+        std::fs::write(&path, "[[query]\nkind = ").unwrap();
+        let e = QuerySpec::load(&path).unwrap_err().to_string();
+        assert!(e.contains("q.toml"), "{e}");
     }
 }
