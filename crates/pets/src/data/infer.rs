@@ -224,8 +224,10 @@ impl ColumnState {
             }
         }
         if self.all_int {
-            if values::is_canonical_integer(s) {
-                widen(&mut self.int_range, s.parse::<i64>().expect("canonical"));
+            // Padding does not make an integer a float (`" 5"`): encoding trims numbers.
+            let t = s.trim();
+            if values::is_canonical_integer(t) {
+                widen(&mut self.int_range, t.parse::<i64>().expect("canonical"));
             } else {
                 self.all_int = false;
             }
@@ -527,9 +529,12 @@ impl ColumnState {
             let wide = wide(min, max, opts);
             match &self.distinct {
                 Some(set) if wide && opts.exact_values => {
-                    let mut v: Vec<i64> =
-                        set.iter().map(|s| s.parse().expect("canonical")).collect();
+                    let mut v: Vec<i64> = set
+                        .iter()
+                        .map(|s| s.trim().parse().expect("canonical"))
+                        .collect();
                     v.sort_unstable();
+                    v.dedup(); // " 5" and "5" are one value
                     return exact_categories(v.iter().map(i64::to_string), description);
                 }
                 Some(_) => return integer_kind(min, max, opts, description),

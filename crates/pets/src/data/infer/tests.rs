@@ -353,3 +353,17 @@ fn risk_inference_keeps_typed_numbers_exact_and_identifiers_are_direct_identifie
         ColumnKind::Integer { bins: Some(_), .. }
     ));
 }
+
+#[test]
+fn padded_integers_are_integers_not_floats() {
+    let b = batch(vec![("age", text(&[Some(" 4"), Some("87 "), Some("5")]))]);
+    let s = infer(&[b], Default::default());
+    assert_eq!(
+        s.columns[0].kind,
+        ColumnKind::Integer {
+            min: 4,
+            max: 87,
+            bins: None
+        }
+    );
+}
