@@ -40,7 +40,7 @@ pub fn read_parquet_columns(
         });
     }
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)?.with_batch_size(batch_rows);
+    let mut builder = footer(path, file)?.with_batch_size(batch_rows);
     if let Some(wanted) = columns {
         let roots: Vec<usize> = builder
             .schema()
@@ -57,7 +57,45 @@ pub fn read_parquet_columns(
     let reader = builder.build()?;
     // The projected schema (the builder's is the whole file's).
     let schema = arrow_array::RecordBatchReader::schema(&reader);
-    Ok(BatchStream::new(schema, reader.map(|b| b.map_err(DataError::from))).with_rows_hint(rows))
+    let path = path.to_path_buf();
+    let mut reader = Some(reader);
+    // Decoding a corrupt page can panic inside arrow/parquet 59 (bit-packed runs past their
+    // buffer, "slice must not be empty"; found by `crates/pets/tests/fuzz_inputs.rs`): the
+    // panic is caught, the stream ends with an error naming the file.
+    let batches = std::iter::from_fn(move || {
+        let r = reader.as_mut()?;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.next())) {
+            Ok(next) => next.map(|b| b.map_err(DataError::from)),
+            Err(panic) => {
+                reader = None;
+                Some(Err(corrupt(&path, "a data page", &panic)))
+            }
+        }
+    });
+    Ok(BatchStream::new(schema, batches).with_rows_hint(rows))
+}
+
+/// The error for a corrupt Parquet file whose reading panicked in `part`.
+fn corrupt(path: &Path, part: &str, panic: &(dyn std::any::Any + Send)) -> DataError {
+    let why = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unreadable");
+    DataError::Unsupported {
+        path: path.to_path_buf(),
+        reason: format!("not a readable Parquet file: {part} is corrupt ({why})"),
+    }
+}
+
+/// The reader builder of `file`, from its footer. A corrupt embedded Arrow schema (the
+/// `ARROW:schema` key, flatbuffers) makes arrow-ipc 59 panic rather than fail (found by
+/// `crates/pets/tests/fuzz_inputs.rs`; e.g. a timestamp "with unit of <UNKNOWN -32760>"):
+/// that panic is caught here and becomes an error naming the file, like any corrupt footer.
+fn footer(path: &Path, file: File) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+    std::panic::catch_unwind(move || ParquetRecordBatchReaderBuilder::try_new(file))
+        .map_err(|panic| corrupt(path, "the Arrow schema in its footer", &*panic))?
+        .map_err(DataError::from)
 }
 
 /// How to write a Parquet file.
