@@ -43,6 +43,16 @@ impl Compression {
     /// rare codes (non-decreasing, in `[0, 1]`, ending at 1).
     pub fn validate(&self) -> std::result::Result<(), String> {
         let n = self.original_size as usize;
+        // Every code is listed once, so the lists say how large the table of seen codes
+        // may be: checked first, a tampered `original_size` never sizes an allocation.
+        if self.kept.len() + self.rare.len() != n {
+            return Err(format!(
+                "{} codes kept and {} merged, but the column has {} codes (original_size)",
+                self.kept.len(),
+                self.rare.len(),
+                self.original_size
+            ));
+        }
         let mut seen = vec![false; n];
         for &c in self.kept.iter().chain(&self.rare) {
             let Some(s) = seen.get_mut(c as usize) else {

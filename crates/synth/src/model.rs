@@ -111,8 +111,10 @@ impl SynthModel {
             if c.iter().any(|&a| a >= sizes.len()) {
                 return Err(bad(format!("clique {c:?} names an unknown column")));
             }
-            let cells: usize = c.iter().map(|&a| sizes[a]).product();
-            if cells != t.len() || t.iter().any(|v| !v.is_finite()) {
+            let cells = c
+                .iter()
+                .try_fold(1usize, |acc, &a| acc.checked_mul(sizes[a]));
+            if cells != Some(t.len()) || t.iter().any(|v| !v.is_finite()) {
                 return Err(bad(format!(
                     "the table of clique {c:?} does not fit its domain"
                 )));
@@ -224,9 +226,48 @@ impl SynthModel {
                 m.total
             )));
         }
-        for c in &m.compression {
-            c.validate()
-                .map_err(|reason| bad(format!("column {:?}: {reason}", c.column)))?;
+        // The schema, the codebooks and the compression describe the same codes: a model
+        // that loads is one `sample_table` can decode without indexing past a codebook.
+        m.schema
+            .validate()
+            .map_err(|e| bad(format!("its schema: {e}")))?;
+        for ((spec, book), c) in m
+            .schema
+            .columns
+            .iter()
+            .zip(&m.codebooks)
+            .zip(&m.compression)
+        {
+            let at = |reason: String| bad(format!("column {:?}: {reason}", spec.name));
+            if c.column != spec.name {
+                return Err(at(format!(
+                    "the compression is of column {:?}, not of the schema's column",
+                    c.column
+                )));
+            }
+            let Some(n) = spec.n_values() else {
+                return Err(at("a text column has no codes to synthesise".into()));
+            };
+            let layout_ok = book.n_values == n
+                && book.null_code.is_none_or(|k| k == n)
+                && book
+                    .other_code
+                    .is_none_or(|k| k == n + u32::from(book.null_code.is_some()));
+            if !layout_ok {
+                return Err(at(format!(
+                    "its codebook ({} values, null code {:?}, other code {:?}) does not fit \
+                     its declared domain of {n} values",
+                    book.n_values, book.null_code, book.other_code
+                )));
+            }
+            if c.original_size != book.cardinality() {
+                return Err(at(format!(
+                    "the compression covers {} codes but the codebook has {}",
+                    c.original_size,
+                    book.cardinality()
+                )));
+            }
+            c.validate().map_err(at)?;
         }
         m.graph_model()?;
         Ok(m)
