@@ -247,6 +247,27 @@ fn an_inferred_schema_groups_typed_numbers_on_their_exact_values() {
     let true_uniques = counts.values().filter(|&&c| c == 1).count() as u64;
     assert!(true_uniques > 100, "{true_uniques}");
 
+    // A quasi-identifier inferred as an identifier is refused with the reason, not as if
+    // the user had declared it text.
+    let ids = {
+        use std::sync::Arc;
+
+        use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+        let id: Int64Array = (0..n as i64)
+            .map(|i| Some(4_000_000_000 + i * 7_919))
+            .collect();
+        let batch = RecordBatch::try_from_iter([("case_no", Arc::new(id) as ArrayRef)]).unwrap();
+        TableSource::batches("ids", batch.schema(), vec![batch])
+    };
+    let e = RiskJob::new(ids, RiskConfig::new(["case_no"]))
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("case_no") && e.contains("likely an identifier"),
+        "{e}"
+    );
+
     let config = RiskConfig {
         quasi_identifiers: vec!["density".into(), "income".into()],
         sensitive: Some("race".into()),

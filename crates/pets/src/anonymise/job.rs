@@ -276,6 +276,14 @@ impl AnonymiseJob {
         {
             schema.column(name)?;
         }
+        source.refuse_inferred_text(
+            self.schema.as_ref(),
+            &schema,
+            config
+                .quasi_identifiers
+                .iter()
+                .chain(config.sensitive.iter()),
+        )?;
         if let Some(name) = self
             .hierarchies
             .keys()

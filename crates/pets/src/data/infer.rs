@@ -59,9 +59,10 @@ pub struct InferOptions {
     pub max_integer_codes: u64,
     /// Name recorded in the schema.
     pub name: Option<String>,
-    /// Never bin numbers: numeric text with decimals (at most `max_categories` distinct
-    /// values), typed floats and integers over ranges too wide for dense codes (at most
-    /// [`MAX_EXACT_NUMBERS`]) become ordered categories of their exact values. A
+    /// Never bin numbers, and keep text with many values: numbers with decimals and
+    /// integers over ranges too wide for dense codes become ordered categories of their
+    /// exact values, and text stays categorical up to [`MAX_EXACT_NUMBERS`] distinct values
+    /// (mostly unique text is still an identifier). A
     /// disclosure-risk assessment must group on the values actually released, not on bins
     /// (default false; the disclosure-control jobs set it when they infer).
     pub exact_values: bool,
@@ -80,6 +81,17 @@ impl Default for InferOptions {
 }
 
 impl InferOptions {
+    /// Most distinct texts a column may show and still be a category: `max_categories`,
+    /// or [`MAX_EXACT_NUMBERS`] when inferring for risk, where a quasi-identifier is
+    /// grouped on every value it holds (an intruder knows them all, not a bin of them).
+    fn category_cap(&self) -> usize {
+        if self.exact_values {
+            self.max_categories.max(MAX_EXACT_NUMBERS)
+        } else {
+            self.max_categories
+        }
+    }
+
     /// Refuse options no inference can honour (a categorical column needs room for one
     /// value; a float column at least one bin).
     pub fn check(&self) -> Result<()> {
@@ -439,6 +451,18 @@ impl ColumnState {
                 Family::Int => {
                     let (min, max) = self.int_range.expect("non-null ints seen");
                     match &self.numbers {
+                        Some(set)
+                            if wide(min, max, opts) && mostly_unique(set.len(), self.non_null) =>
+                        {
+                            description = Some(format!(
+                                "{} distinct whole numbers in {} rows over a range wider than {}: \
+                                 {LIKELY_IDENTIFIER}; treated as text, not encoded",
+                                set.len(),
+                                self.non_null,
+                                opts.max_integer_codes
+                            ));
+                            ColumnKind::Text
+                        }
                         Some(set) if wide(min, max, opts) => {
                             let mut v: Vec<i64> = set.iter().map(|&b| b as i64).collect();
                             v.sort_unstable();
@@ -528,7 +552,9 @@ impl ColumnState {
             let (min, max) = self.int_range.expect("non-null seen");
             let wide = wide(min, max, opts);
             match &self.distinct {
-                Some(set) if wide && opts.exact_values => {
+                Some(set)
+                    if wide && opts.exact_values && !mostly_unique(set.len(), self.non_null) =>
+                {
                     let mut v: Vec<i64> = set
                         .iter()
                         .map(|s| s.trim().parse().expect("canonical"))
@@ -537,16 +563,21 @@ impl ColumnState {
                     v.dedup(); // " 5" and "5" are one value
                     return exact_categories(v.iter().map(i64::to_string), description);
                 }
+                Some(_) if wide && opts.exact_values => {} // mostly unique: below
                 Some(_) => return integer_kind(min, max, opts, description),
                 None if !wide => return integer_kind(min, max, opts, description),
                 None => {}
             }
             // Many distinct numbers spread over a huge range, held as text: an identifier
             // (NHS number, MRN), not a quantity.
+            let many = match &self.distinct {
+                Some(set) => format!("{} distinct values in {} rows", set.len(), self.non_null),
+                None => format!("more than {} distinct values", opts.category_cap()),
+            };
             *description = Some(format!(
-                "numeric text with more than {} distinct values over a range wider than {}: \
-                 {LIKELY_IDENTIFIER}; treated as text, not encoded",
-                opts.max_categories, opts.max_integer_codes
+                "numeric text with {many} over a range wider than {}: {LIKELY_IDENTIFIER}; \
+                 treated as text, not encoded",
+                opts.max_integer_codes
             ));
             return ColumnKind::Text;
         }
@@ -590,7 +621,7 @@ impl ColumnState {
         match &self.distinct {
             // Mostly unique text is an identifier (a local patient id, a case number), not
             // a category: never encoded, so never summarised or grouped on value by value.
-            Some(set) if set.len() > 100 && set.len() as u64 * 2 > self.non_null => {
+            Some(set) if mostly_unique(set.len(), self.non_null) => {
                 *description = Some(format!(
                     "{} distinct values in {} rows: {LIKELY_IDENTIFIER}; treated as text, \
                      not encoded (declare it categorical in the schema if it is not)",
@@ -610,7 +641,7 @@ impl ColumnState {
             None => {
                 *description = Some(format!(
                     "more than {} distinct values: treated as text (identifier or free text), not encoded",
-                    opts.max_categories
+                    opts.category_cap()
                 ));
                 ColumnKind::Text
             }
@@ -620,6 +651,12 @@ impl ColumnState {
 
 /// The words every identifier-like column's description carries (and the role follows).
 const LIKELY_IDENTIFIER: &str = "likely an identifier";
+
+/// Whether `distinct` values in `non_null` rows look like an identifier: more than 100 of
+/// them and more than one per two rows (a patient id, a case number, an NHS number).
+fn mostly_unique(distinct: usize, non_null: u64) -> bool {
+    distinct > 100 && distinct as u64 * 2 > non_null
+}
 
 /// Whether `[min, max]` has more values than dense integer codes are given.
 fn wide(min: i64, max: i64, opts: &InferOptions) -> bool {
@@ -767,7 +804,7 @@ impl SchemaInferrer {
                 detail: "batches passed to schema inference have different columns".into(),
             });
         }
-        let max = self.opts.max_categories;
+        let max = self.opts.category_cap();
         cols.par_iter_mut()
             .zip(batch.columns().par_iter())
             .for_each(|(c, a)| c.observe(a, max));

@@ -265,6 +265,37 @@ impl TableSource {
         }
     }
 
+    /// On a schema this source inferred (`declared` is `None`), refuse `columns` that were
+    /// inferred as text, saying why (an identifier, free text) and what to do, rather than
+    /// failing later as if the user had declared them text.
+    pub fn refuse_inferred_text<'a>(
+        &self,
+        declared: Option<&Schema>,
+        schema: &Schema,
+        columns: impl IntoIterator<Item = &'a String>,
+    ) -> Result<()> {
+        if declared.is_some() {
+            return Ok(());
+        }
+        for name in columns {
+            let spec = schema.column(name)?;
+            if !spec.kind.is_encodable() {
+                let why = spec.description.as_deref().unwrap_or("free text");
+                return Err(DataError::InvalidArgument {
+                    name: "columns",
+                    reason: format!(
+                        "{name:?} in {} was inferred as text, not encoded ({why}); an intruder \
+                         who knows it singles out nearly everyone. Declare it in a schema \
+                         (`pets schema infer`, then make it an integer or float with the \
+                         bins you would release) to assess it, or leave it out",
+                        self.describe()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// [`TableSource::infer_schema`] with `opts`. The schema's `csv` section records how a
     /// text file was read where that differs from a plain comma-separated file with a
     /// header (so a later run reads it the same way without sniffing).

@@ -280,6 +280,14 @@ impl RiskJob {
         {
             schema.column(name)?;
         }
+        source.refuse_inferred_text(
+            self.schema.as_ref(),
+            &schema,
+            config
+                .quasi_identifiers
+                .iter()
+                .chain(config.sensitive.iter()),
+        )?;
         match (self.ground, self.hierarchy.is_some()) {
             (Some(GroundChoice::Hierarchical), false) => {
                 return Err(RiskJobError::Invalid {

@@ -286,11 +286,17 @@ fn risk_inference_keeps_typed_numbers_exact_and_identifiers_are_direct_identifie
             .collect::<Int64Array>(),
     );
     let age: ArrayRef = Arc::new((0..500).map(|i| Some(i % 90)).collect::<Int32Array>());
+    let case_no: ArrayRef = Arc::new(
+        (0..500)
+            .map(|i| Some(9_000_000_000 + i as i64 * 1_000_003))
+            .collect::<Int64Array>(),
+    );
     let ids: Vec<String> = (0..500).map(|i| format!("RX{:06}", i * 13)).collect();
     let b = batch(vec![
         ("density", density),
         ("income", income),
         ("age", age),
+        ("case_no", case_no),
         (
             "mrn",
             text(&ids.iter().map(|s| Some(s.as_str())).collect::<Vec<_>>()),
@@ -324,6 +330,10 @@ fn risk_inference_keeps_typed_numbers_exact_and_identifiers_are_direct_identifie
         s.column("age").unwrap().kind,
         ColumnKind::Integer { bins: None, .. }
     ));
+    // Mostly unique whole numbers over a huge range: an identifier, even typed.
+    let case_no = s.column("case_no").unwrap();
+    assert_eq!(case_no.kind, ColumnKind::Text);
+    assert_eq!(case_no.role, Role::DirectIdentifier);
     let mrn = s.column("mrn").unwrap();
     assert_eq!(mrn.kind, ColumnKind::Text);
     assert_eq!(mrn.role, Role::DirectIdentifier);
