@@ -157,14 +157,14 @@ pub const COMMON_TOKENS: &[&[u8]] = &[
 pub fn edits() -> impl Strategy<Value = Vec<Edit>> {
     let pos = any::<usize>();
     let edit = prop_oneof![
-        (pos.clone(), 0u8..8).prop_map(|(p, b)| Edit::Flip(p, b)),
-        (pos.clone(), any::<usize>()).prop_map(|(p, t)| Edit::Insert(p, t)),
-        (pos.clone(), any::<usize>()).prop_map(|(p, t)| Edit::Overwrite(p, t)),
-        (pos.clone(), 1usize..64).prop_map(|(p, n)| Edit::Delete(p, n)),
-        (pos.clone(), pos.clone(), 1usize..32).prop_map(|(a, b, n)| Edit::Swap(a, b, n)),
-        (pos.clone(), 1usize..128).prop_map(|(p, n)| Edit::Duplicate(p, n)),
-        (pos.clone(), any::<usize>()).prop_map(|(p, t)| Edit::Number(p, t)),
-        pos.clone().prop_map(Edit::Truncate),
+        (pos, 0u8..8).prop_map(|(p, b)| Edit::Flip(p, b)),
+        (pos, any::<usize>()).prop_map(|(p, t)| Edit::Insert(p, t)),
+        (pos, any::<usize>()).prop_map(|(p, t)| Edit::Overwrite(p, t)),
+        (pos, 1usize..64).prop_map(|(p, n)| Edit::Delete(p, n)),
+        (pos, pos, 1usize..32).prop_map(|(a, b, n)| Edit::Swap(a, b, n)),
+        (pos, 1usize..128).prop_map(|(p, n)| Edit::Duplicate(p, n)),
+        (pos, any::<usize>()).prop_map(|(p, t)| Edit::Number(p, t)),
+        pos.prop_map(Edit::Truncate),
         (pos, any::<u8>()).prop_map(|(p, b)| Edit::Byte(p, b)),
     ];
     proptest::collection::vec(edit, 1..8)
