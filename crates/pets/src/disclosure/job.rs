@@ -372,7 +372,7 @@ impl RiskJob {
         };
         let attacker = match &self.attacker {
             Some(a) => {
-                let names = a.column_names()?;
+                let names = a.column_names_under(Some(&schema))?;
                 let shared: Vec<String> = config
                     .quasi_identifiers
                     .iter()
