@@ -324,3 +324,15 @@ def test_messy_text_files_are_sniffed_and_said(tmp_path):
     assert t.column("sex").to_pylist() == ["Male", "Female", "Male"]
     with pytest.raises(pets.PetsError, match="character"):
         pets.read_table(path, delimiter="ab")
+
+
+def test_a_latin1_file_reads_with_its_encoding_and_is_refused_without(tmp_path):
+    text = "name,town\nJosé,Ñuñoa\nRenée,Köln\n"
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(text.encode("latin-1"))
+    utf8 = tmp_path / "utf8.csv"
+    utf8.write_bytes(text.encode("utf-8"))
+    want = pets.read_table(utf8).to_pydict()
+    assert pets.read_table(latin, encoding="latin-1").to_pydict() == want
+    with pytest.raises(pets.ParseError, match="latin-1"):
+        pets.read_table(latin)

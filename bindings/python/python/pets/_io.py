@@ -54,6 +54,7 @@ def read_table(
     trim: bool | None = None,
     null_values: list[str] | None = None,
     column_names: list[str] | None = None,
+    encoding: str | None = None,
 ) -> pa.Table:
     """Read a CSV, TSV or Parquet file (chosen by extension) into a ``pyarrow.Table``.
 
@@ -74,11 +75,14 @@ def read_table(
         trim: Strip spaces around every field.
         null_values: Texts that mean "missing", e.g. ``["", "?", "N"]``.
         column_names: Names of a header-less file's columns (default ``column_1``, ...).
+        encoding: The text encoding, e.g. ``"latin-1"``, ``"windows-1252"``,
+            ``"utf-16"`` (default UTF-8; a byte-order mark wins). Never guessed.
 
     Raises:
         PetsIOError: the file cannot be read, or its extension is not ``.csv``, ``.tsv``
             or ``.parquet``.
-        ParseError: a malformed CSV file.
+        ParseError: a malformed CSV file, or one that is not UTF-8 and declares no
+            ``encoding`` (the message names the byte and line).
         InvalidParameterError: a delimiter or quote that is not one character.
 
     Example:
@@ -98,6 +102,7 @@ def read_table(
         "trim": trim,
         "null_values": null_values,
         "column_names": column_names,
+        "encoding": encoding,
     }
     given = {k: v for k, v in options.items() if v is not None}
     table, notes = _native.read_table(to_path(path), json.dumps(given) if given else None)
