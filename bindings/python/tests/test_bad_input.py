@@ -925,8 +925,7 @@ CASES = [
     case(
         "anon-hierarchy-file-missing",
         lambda c: anon(c, hierarchy={"sex": "@" + c.o("nope.csv")}),
-        pets.InvalidParameterError,
-        "sex",
+        pets.PetsIOError,
         "nope.csv",
     ),
     case(

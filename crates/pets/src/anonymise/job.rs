@@ -47,7 +47,7 @@ use super::apply::{ColumnRecord, ReleaseRecord, SuppressedRows, Transformation};
 use super::hierarchy::ColumnHierarchy;
 use super::loss::{LossMeasure, LossModel};
 use super::search::{BaseClasses, ClassRule, Lattice, SearchLimits, SearchResult};
-use crate::data::{EncodeOptions, EncodedTable, HierarchySpec, Schema, TableSource};
+use crate::data::{DataError, EncodeOptions, EncodedTable, HierarchySpec, Schema, TableSource};
 use crate::disclosure::{
     ClassColumn, EquivalenceClasses, GroundChoice, GroundDistance, RiskConfig, RiskReport,
     assess_classes,
@@ -223,6 +223,15 @@ impl AnonymiseJob {
             column: None,
             message,
         };
+        // A hierarchy file that cannot be read is a file error (exit 4), found before any
+        // data is read.
+        for spec in self.hierarchies.values() {
+            if let HierarchySpec::Csv(path) = spec
+                && let Err(e) = std::fs::File::open(path)
+            {
+                return Err(DataError::io(path, e).into());
+            }
+        }
         if !(0.0..=1.0).contains(&self.suppression_limit) {
             return Err(bad(format!(
                 "the suppression limit is a share of records between 0 and 1 (0.05 = 5%), not {}",
