@@ -171,6 +171,19 @@ fn check_column_keys(raw: &serde_json::Value) -> Result<(), DataError> {
                 ),
             });
         }
+        // Keys a kind cannot do without, named with the column (serde alone says only
+        // "missing field `values`"); after unknown keys, so a misspelt one is named as such.
+        let required: &[&str] = match kind {
+            "categorical" => &["values"],
+            "integer" | "float" | "date" | "datetime" => &["min", "max"],
+            _ => &[],
+        };
+        if let Some(key) = required.iter().find(|k| !map.contains_key(**k)) {
+            return Err(DataError::InvalidSchema {
+                column: map.get("name").and_then(|n| n.as_str()).map(str::to_string),
+                reason: format!("the {kind} column needs {key:?} (see `pets schema explain`)"),
+            });
+        }
     }
     Ok(())
 }

@@ -359,3 +359,22 @@ fn dense_code_spaces_are_capped_with_what_to_do() {
         assert_eq!(c.code_space(), c.n_values().map(u128::from), "{}", c.name);
     }
 }
+
+#[test]
+fn a_missing_key_a_kind_needs_is_named_with_its_column() {
+    for (column, key) in [
+        (r#"{"name": "s", "kind": "categorical"}"#, "values"),
+        (r#"{"name": "age", "kind": "integer", "min": 0}"#, "max"),
+        (
+            r#"{"name": "d", "kind": "date", "max": "2024-01-01"}"#,
+            "min",
+        ),
+    ] {
+        let e = Schema::from_json(&format!(r#"{{"columns": [{column}]}}"#)).unwrap_err();
+        let said = e.to_string();
+        assert!(matches!(e, DataError::InvalidSchema { .. }), "{said}");
+        assert!(said.contains(&format!("{key:?}")), "{said}");
+        let name = column.split('"').nth(3).unwrap();
+        assert!(said.contains(&format!("(column {name:?})")), "{said}");
+    }
+}
