@@ -436,8 +436,8 @@ fn prepare(rows: &[[String; 9]], qis: &[&str], with_hist: bool) -> (Lattice, Cla
         for l in 0..height {
             let groups = ids[l].iter().max().unwrap() + 1;
             let mut map = vec![u32::MAX; groups as usize];
-            for v in 0..table.len() {
-                map[ids[l][v] as usize] = ids[l + 1][v];
+            for (&g, &parent) in ids[l].iter().zip(&ids[l + 1]) {
+                map[g as usize] = parent;
             }
             col_up.push(map);
         }
