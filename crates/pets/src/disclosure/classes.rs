@@ -23,13 +23,18 @@
 //! stored next to the 128-bit keys. Either way any coarser view (fewer quasi-identifiers, or
 //! codes merged into bands) can be derived from the classes alone
 //! ([`EquivalenceClasses::project`], [`EquivalenceClasses::generalise`]) without another pass
-//! over the rows (compact tuples are decoded once, on first use, and cached). Storage per
-//! class: the key (8 or 16 bytes), the size (8), the histogram offset (8) and 12 bytes per
-//! (sensitive code, count) pair.
+//! over the rows (compact tuples are decoded once, on first use, and cached). When only the
+//! sizes of a coarser view matter (intruder scenarios, SUDA, the report's what-if fixes), the
+//! classes are **regrouped** instead (module `regroup`): because they are sorted by code tuple,
+//! a view's classes are runs of its leading kept columns, grouped by dense counters or sorts
+//! in parallel, one pass over the classes and no hash map. Storage per class: the key (8 or
+//! 16 bytes), the size (8), the histogram offset (8) and 12 bytes per (sensitive code, count)
+//! pair.
 
 mod build;
 mod derive;
 mod keying;
+mod regroup;
 
 use std::sync::OnceLock;
 
@@ -43,6 +48,7 @@ use build::*;
 use keying::KeyStore;
 pub(crate) use keying::hash_tuple;
 pub use keying::{ClassColumn, ClassLayout, Keying};
+pub(crate) use regroup::{Recode, bit, bitset, clear_bits, subset_recode};
 
 /// Errors from grouping records into equivalence classes.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -108,6 +114,8 @@ pub struct EquivalenceClasses {
     codes: Vec<u32>,
     /// Tuples decoded from compact keys on first use (not part of equality).
     decoded: OnceLock<Vec<u32>>,
+    /// Narrow per-column codes for regrouping, built on first use (not part of equality).
+    narrow: OnceLock<Vec<regroup::Narrow>>,
     sizes: Vec<u64>,
     hist_start: Vec<usize>,
     hist_codes: Vec<u32>,

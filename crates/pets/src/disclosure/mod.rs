@@ -75,4 +75,6 @@ pub use suda::{AttributeContribution, MsuCount, Suda, SudaOptions, suda};
 pub use t_closeness::{GroundDistance, TCloseness, TClosenessError, t_closeness};
 
 #[cfg(test)]
+mod reference;
+#[cfg(test)]
 mod testutil;

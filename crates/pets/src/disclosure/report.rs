@@ -387,9 +387,10 @@ fn build(
             SudaOptions {
                 max_msu_size: config.suda_max_msu_size,
                 max_work: u128::from(config.max_work),
+                record_scores: false,
             },
         ) {
-            Ok(mut s) => {
+            Ok(s) => {
                 if !s.complete {
                     warnings.push(format!(
                         "the minimal-sample-unique search stopped at combinations of {} \
@@ -397,7 +398,6 @@ fn build(
                         s.searched_up_to_size
                     ));
                 }
-                s.record_scores = Vec::new();
                 Some(s)
             }
             Err(e) => {

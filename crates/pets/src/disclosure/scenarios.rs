@@ -1,18 +1,17 @@
 //! Intruder scenarios: the risk for every combination of the facts an intruder may know.
 //!
 //! Given the quasi-identifiers an intruder might hold (at most [`MAX_SCENARIO_COLUMNS`]), the
-//! classes are computed once over all of them and every non-empty subset's classes are
-//! derived from those by projection (each subset costs one pass over the full classes, never
-//! over the rows). For each subset we report the class count, the smallest class, sample
+//! classes are computed once over all of them and every non-empty subset's class sizes are
+//! derived from those by regrouping (`classes::regroup`: the classes are sorted by their code
+//! tuples, so a subset's classes are runs of a prefix grouped by dense counters or sorts; one
+//! pass over the full classes per subset, never over the rows, and no hash map). For each subset we report the class count, the smallest class, sample
 //! uniques, records in classes under k and prosecutor risk, and we name the **smallest
 //! combinations that single people out**: subsets with sample uniques none of whose proper
 //! subsets has any.
 
-use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use super::classes::{EquivalenceClasses, Keying};
+use super::classes::{EquivalenceClasses, subset_recode};
 
 /// Most intruder columns a scenario analysis takes (2^12 = 4096 subsets).
 pub const MAX_SCENARIO_COLUMNS: usize = 12;
@@ -166,60 +165,6 @@ pub(crate) fn positions_of(
         .collect()
 }
 
-/// Keying and positions for the subset `mask` of `positions`.
-pub(crate) struct SubsetKey {
-    keying: Keying,
-    pos: Vec<usize>,
-}
-
-impl SubsetKey {
-    pub(crate) fn new(classes: &EquivalenceClasses, positions: &[usize], mask: u32) -> Self {
-        let pos: Vec<usize> = positions
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| mask & (1 << i) != 0)
-            .map(|(_, &p)| p)
-            .collect();
-        let cols: Vec<_> = pos
-            .iter()
-            .map(|&p| classes.layout().quasi_identifiers[p].clone())
-            .collect();
-        let layout = super::classes::ClassLayout::new(cols, None);
-        SubsetKey {
-            keying: layout.keying,
-            pos,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn key(&self, codes: &[u32], buf: &mut Vec<u32>) -> u128 {
-        match &self.keying {
-            Keying::Radix { strides } => self
-                .pos
-                .iter()
-                .zip(strides)
-                .map(|(&p, &s)| u128::from(codes[p]) * s)
-                .sum(),
-            Keying::Hashed => {
-                buf.clear();
-                buf.extend(self.pos.iter().map(|&p| codes[p]));
-                super::classes::hash_tuple(buf)
-            }
-        }
-    }
-}
-
-/// Class sizes over a subset: key -> records.
-pub(crate) fn subset_counts(classes: &EquivalenceClasses, sk: &SubsetKey) -> FxHashMap<u128, u64> {
-    let mut m: FxHashMap<u128, u64> = FxHashMap::default();
-    let mut buf = Vec::new();
-    for i in 0..classes.n_classes() {
-        let key = sk.key(classes.class_codes(i), &mut buf);
-        *m.entry(key).or_insert(0) += classes.sizes()[i];
-    }
-    m
-}
-
 /// Compute the risk for every non-empty subset of the intruder `columns` (names of
 /// quasi-identifiers of `classes`).
 pub fn intruder_scenarios(
@@ -255,33 +200,32 @@ pub fn intruder_scenarios(
     let mut masks: Vec<u32> = (1..(1u32 << n)).collect();
     masks.sort_by_key(|m| (m.count_ones(), *m));
     let records = classes.n_records();
+    let width = classes.layout().width();
     let scenarios: Vec<Scenario> = masks
-        .par_iter()
+        .iter()
         .map(|&mask| {
-            let sk = SubsetKey::new(classes, &positions, mask);
-            let counts = subset_counts(classes, &sk);
-            let mut k = u64::MAX;
-            let (mut uniq, mut under, mut at_risk) = (0, 0, 0);
-            for &f in counts.values() {
-                k = k.min(f);
+            let counts = classes.view_size_counts(&subset_recode(width, &positions, mask), None);
+            let (mut n_classes, mut uniq, mut under, mut at_risk) = (0, 0, 0, 0);
+            for &(f, c) in &counts {
+                n_classes += c;
                 if f == 1 {
-                    uniq += 1;
+                    uniq += c;
                 }
                 if f < opts.k {
-                    under += f;
+                    under += f * c;
                 }
                 if 1.0 / f as f64 > opts.risk_threshold {
-                    at_risk += f;
+                    at_risk += f * c;
                 }
             }
-            let k = if k == u64::MAX { 0 } else { k };
+            let k = counts.first().map_or(0, |&(f, _)| f);
             Scenario {
                 columns: (0..n)
                     .filter(|i| mask & (1 << i) != 0)
                     .map(|i| names[i].clone())
                     .collect(),
                 mask,
-                n_classes: counts.len() as u64,
+                n_classes,
                 k,
                 sample_uniques: uniq,
                 records_under_k: under,
@@ -289,7 +233,7 @@ pub fn intruder_scenarios(
                 average_risk: if records == 0 {
                     0.0
                 } else {
-                    counts.len() as f64 / records as f64
+                    n_classes as f64 / records as f64
                 },
                 records_at_risk: at_risk,
             }

@@ -14,16 +14,21 @@
 //! The DIS-SUDA probability adjustment is not computed.
 //!
 //! Search: only records unique on all the quasi-identifiers can have MSUs. Subsets are
-//! visited by increasing size; each subset's class sizes are derived from the classes (never
-//! from the rows), and a record is checked on a subset only if none of its MSUs found so far
-//! is contained in it, which makes every hit minimal. Work is bounded: levels are searched
-//! while the budget lasts, and the result says how far it got.
+//! visited by increasing size; each subset's sample uniques are found by regrouping the
+//! classes (never the rows: sorted runs and dense counters, one pass over the classes, see
+//! `classes::regroup`), and a record is checked on a subset only if none of its MSUs found so
+//! far is contained in it, which makes every hit minimal (masks of one size are never subsets
+//! of each other, so a level's hits are added mask by mask). A subset is not regrouped at all
+//! when every candidate already has an MSU inside it. Each candidate's MSUs are packed in one
+//! `u64` (eight bytes a candidate). Work is bounded: levels are searched while the budget
+//! lasts, and the result says how far it got.
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use super::classes::EquivalenceClasses;
-use super::scenarios::{ScenarioError, SubsetKey, positions_of, subset_counts};
+use super::classes::{EquivalenceClasses, bit, bitset, clear_bits, subset_recode};
+use super::scenarios::{ScenarioError, positions_of};
 
 /// Options of the MSU search.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +37,9 @@ pub struct SudaOptions {
     pub max_msu_size: Option<usize>,
     /// Most class visits (subsets x (classes + uniques)); default 400 million.
     pub max_work: u128,
+    /// Return every record's score in [`Suda::record_scores`] (default true; 16 bytes per
+    /// record with an MSU, so the report, which does not print them, turns it off).
+    pub record_scores: bool,
 }
 
 impl Default for SudaOptions {
@@ -39,6 +47,93 @@ impl Default for SudaOptions {
         SudaOptions {
             max_msu_size: None,
             max_work: 400_000_000,
+            record_scores: true,
+        }
+    }
+}
+
+/// Each candidate's MSUs (masks of at most [`MAX_SCENARIO_COLUMNS`] = 12 bits), in the order
+/// found: up to [`SLOTS`] packed in one `u64` (bits `12 s..12 s + 12` hold slot `s`, bits
+/// 60-62 the number used, bit 63 marks more in `overflow`), the rest in a side map. Eight
+/// bytes a candidate instead of a vector each.
+///
+/// [`MAX_SCENARIO_COLUMNS`]: super::scenarios::MAX_SCENARIO_COLUMNS
+struct MsuLists {
+    packed: Vec<u64>,
+    overflow: FxHashMap<usize, Vec<u32>>,
+}
+
+const SLOTS: u64 = 5;
+const SLOT_BITS: u64 = 12;
+const SPILLED: u64 = 1 << 63;
+
+impl MsuLists {
+    fn new(n: usize) -> Self {
+        MsuLists {
+            packed: vec![0; n],
+            overflow: FxHashMap::default(),
+        }
+    }
+
+    fn is_empty(&self, u: usize) -> bool {
+        self.packed[u] == 0
+    }
+
+    fn inline(p: u64) -> impl Iterator<Item = u32> {
+        let used = (p >> 60) & 7;
+        (0..used).map(move |s| ((p >> (SLOT_BITS * s)) & ((1 << SLOT_BITS) - 1)) as u32)
+    }
+
+    /// The MSUs of candidate `u`, in the order found.
+    fn masks(&self, u: usize) -> impl Iterator<Item = u32> + '_ {
+        let p = self.packed[u];
+        let spilled: &[u32] = if p & SPILLED != 0 {
+            &self.overflow[&u]
+        } else {
+            &[]
+        };
+        Self::inline(p).chain(spilled.iter().copied())
+    }
+
+    /// Whether some candidate has no MSU contained in `mask`.
+    fn any_uncovered(&self, mask: u32) -> bool {
+        self.packed
+            .par_iter()
+            .enumerate()
+            .any(|(u, &p)| !covered(&self.overflow, u, p, mask))
+    }
+
+    /// Add `mask` to every candidate `u` with `hit(u)` and no MSU contained in `mask`.
+    fn add(&mut self, mask: u32, hit: impl Fn(usize) -> bool + Sync) {
+        let overflow = &self.overflow;
+        let spill: Vec<usize> = self
+            .packed
+            .par_iter_mut()
+            .enumerate()
+            .filter_map(|(u, p)| {
+                if covered(overflow, u, *p, mask) || !hit(u) {
+                    return None;
+                }
+                let used = (*p >> 60) & 7;
+                if used < SLOTS {
+                    *p |= u64::from(mask) << (SLOT_BITS * used);
+                    *p += 1 << 60;
+                    None
+                } else {
+                    *p |= SPILLED;
+                    Some(u)
+                }
+            })
+            .collect();
+        for u in spill {
+            self.overflow.entry(u).or_default().push(mask);
+        }
+    }
+
+    /// Give `mask` to every candidate without an MSU.
+    fn fill_empty(&mut self, mask: u32) {
+        for p in self.packed.iter_mut().filter(|p| **p == 0) {
+            *p = u64::from(mask) | (1 << 60);
         }
     }
 }
@@ -93,6 +188,12 @@ pub struct Suda {
     pub record_scores: Vec<(u64, f64)>,
 }
 
+/// Whether an MSU of candidate `u` (packed `p`) is contained in `mask`.
+fn covered(overflow: &FxHashMap<usize, Vec<u32>>, u: usize, p: u64, mask: u32) -> bool {
+    MsuLists::inline(p).any(|m| m & !mask == 0)
+        || (p & SPILLED != 0 && overflow[&u].iter().any(|&m| m & !mask == 0))
+}
+
 /// Find the minimal sample uniques of every record over the intruder `columns` (names of
 /// quasi-identifiers of `classes`) and score them (Elliot et al. 2002).
 pub fn suda(
@@ -102,6 +203,7 @@ pub fn suda(
 ) -> Result<Suda, ScenarioError> {
     let positions = positions_of(classes, columns)?;
     let att = positions.len();
+    let width = classes.layout().width();
     let names: Vec<String> = columns.iter().map(|c| c.as_ref().to_string()).collect();
     let max_size = opts
         .max_msu_size
@@ -109,16 +211,12 @@ pub fn suda(
         .clamp(1, att);
     // Candidates: classes of size one over all the intruder columns.
     let full_mask = (1u32 << att) - 1;
-    let full_key = SubsetKey::new(classes, &positions, full_mask);
-    let full_counts = subset_counts(classes, &full_key);
-    let mut buf = Vec::new();
+    let uniques = bitset(classes.n_classes());
+    classes.view_size_counts(&subset_recode(width, &positions, full_mask), Some(&uniques));
     let candidates: Vec<usize> = (0..classes.n_classes())
-        .filter(|&i| {
-            classes.sizes()[i] == 1
-                && full_counts.get(&full_key.key(classes.class_codes(i), &mut buf)) == Some(&1)
-        })
+        .filter(|&i| bit(&uniques, i))
         .collect();
-    let mut msus: Vec<Vec<u32>> = vec![Vec::new(); candidates.len()];
+    let mut msus = MsuLists::new(candidates.len());
     let mut work: u128 = 0;
     let per_subset = (classes.n_classes() + candidates.len()) as u128;
     let mut searched = 0;
@@ -137,39 +235,23 @@ pub fn suda(
             searched = size;
             continue;
         }
-        let hits: Vec<(u32, Vec<usize>)> = masks
-            .par_iter()
-            .map(|&mask| {
-                let sk = SubsetKey::new(classes, &positions, mask);
-                let counts = subset_counts(classes, &sk);
-                let mut buf = Vec::new();
-                let found: Vec<usize> = candidates
-                    .iter()
-                    .enumerate()
-                    .filter(|(u, _)| !msus[*u].iter().any(|&m| m & !mask == 0))
-                    .filter(|(_, ci)| {
-                        counts.get(&sk.key(classes.class_codes(**ci), &mut buf)) == Some(&1)
-                    })
-                    .map(|(u, _)| u)
-                    .collect();
-                (mask, found)
-            })
-            .collect();
-        for (mask, found) in hits {
-            for u in found {
-                msus[u].push(mask);
+        // Masks of one size are never subsets of each other, so adding a mask's hits at once
+        // leaves the other masks of the level unaffected: each hit is minimal.
+        for &mask in &masks {
+            if !msus.any_uncovered(mask) {
+                continue;
             }
+            clear_bits(&uniques);
+            classes.view_size_counts(&subset_recode(width, &positions, mask), Some(&uniques));
+            msus.add(mask, |u| bit(&uniques, candidates[u]));
         }
         searched = size;
     }
+    drop(uniques);
     // A candidate without an MSU up to size ATT-1 is unique only on all columns: its MSU is
     // the full set (when the search reached ATT - 1).
     if searched + 1 == att && complete && max_size + 1 == att {
-        for m in msus.iter_mut() {
-            if m.is_empty() {
-                m.push(full_mask);
-            }
-        }
+        msus.fill_empty(full_mask);
     }
     let m_cap = max_size.min(att.saturating_sub(1));
     let weight = |s: usize| -> f64 {
@@ -187,15 +269,15 @@ pub fn suda(
     let mut max_score = 0.0f64;
     let mut record_scores = Vec::new();
     let mut with_msu = 0;
-    for (u, list) in msus.iter().enumerate() {
-        if list.is_empty() {
+    for (u, &class) in candidates.iter().enumerate() {
+        if msus.is_empty(u) {
             continue;
         }
         with_msu += 1;
         let mut score = 0.0;
         let mut touched = 0u32;
         let mut smallest = att;
-        for &m in list {
+        for m in msus.masks(u) {
             let s = m.count_ones() as usize;
             let w = weight(s);
             score += w;
@@ -216,7 +298,9 @@ pub fn suda(
         by_smallest[smallest - 1] += 1;
         total += score;
         max_score = max_score.max(score);
-        record_scores.push((candidates[u] as u64, score));
+        if opts.record_scores {
+            record_scores.push((class as u64, score));
+        }
     }
     let mut msu_counts: Vec<MsuCount> = per_mask
         .into_iter()
@@ -315,6 +399,7 @@ mod tests {
             SudaOptions {
                 max_msu_size: None,
                 max_work: 20,
+                ..Default::default()
             },
         )
         .unwrap();

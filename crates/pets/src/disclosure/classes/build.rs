@@ -105,6 +105,7 @@ impl EquivalenceClasses {
             layout,
             codes: Vec::new(),
             decoded: OnceLock::new(),
+            narrow: OnceLock::new(),
             sizes: Vec::new(),
             hist_start: if has_s { vec![0] } else { Vec::new() },
             hist_codes: Vec::new(),
@@ -144,6 +145,7 @@ impl EquivalenceClasses {
             compact: self.compact.clone(),
             codes: Vec::with_capacity(if self.compact.is_some() { 0 } else { cap * w }),
             decoded: OnceLock::new(),
+            narrow: OnceLock::new(),
             sizes: Vec::with_capacity(cap),
             hist_start: if has_s {
                 Vec::with_capacity(cap + 1)
@@ -387,6 +389,7 @@ impl Accumulator {
             compact,
             codes,
             decoded: OnceLock::new(),
+            narrow: OnceLock::new(),
             sizes,
             hist_start,
             hist_codes,
@@ -717,6 +720,7 @@ pub(super) fn group_sorted(
         compact: Some(strides),
         codes: Vec::new(),
         decoded: OnceLock::new(),
+        narrow: OnceLock::new(),
         sizes,
         hist_start,
         hist_codes,

@@ -1,12 +1,11 @@
 //! Fixes: changes that would reduce the risk, each with its effect simulated on the classes
 //! alone (no second pass over the records): suppressing the records in classes under k,
-//! dropping a quasi-identifier ([`EquivalenceClasses::sizes_after`] on the projection) and
-//! banding an ordered one into wider intervals (the generalisation of Sweeney 2002 and of
-//! full-domain recoding, LeFevre et al. 2005).
+//! dropping a quasi-identifier and banding an ordered one into wider intervals (the
+//! generalisation of Sweeney 2002 and of full-domain recoding, LeFevre et al. 2005). The
+//! last two regroup the classes under the changed view (sorted runs and dense counters,
+//! `classes::regroup`), one pass over the classes each.
 
-use rayon::prelude::*;
-
-use super::super::classes::EquivalenceClasses;
+use super::super::classes::{EquivalenceClasses, Recode};
 use super::super::config::RiskConfig;
 use super::super::k_anonymity::KAnonymity;
 use super::prose::{pct, thousands};
@@ -67,71 +66,59 @@ pub(super) fn what_if(
         }
     }
     let kt = config.k;
-    let results: Vec<Result<Fix, ReportError>> = plans
-        .par_iter()
-        .map(|plan| {
-            let (sizes, action, kind, j) = match *plan {
-                Plan::Drop(j) => {
-                    let keep: Vec<usize> = (0..width).filter(|&i| i != j).collect();
-                    let cols = keep.iter().map(|&i| qis[i].clone()).collect();
-                    let sizes = classes.sizes_after(cols, |src, dst| {
-                        for (d, &p) in dst.iter_mut().zip(&keep) {
-                            *d = src[p];
-                        }
-                    });
-                    (
-                        sizes,
-                        format!("Remove {} from the extract", qis[j].name),
-                        "drop",
-                        j,
-                    )
-                }
-                Plan::Band(j, w) => {
-                    let col = &qis[j];
-                    let nv = col.n_values;
-                    let bands = nv.div_ceil(w);
-                    let mut cols = qis.clone();
-                    cols[j].cardinality = bands + (col.cardinality - nv);
-                    cols[j].n_values = bands;
-                    let sizes = classes.sizes_after(cols, |src, dst| {
-                        dst.copy_from_slice(src);
-                        let c = src[j];
-                        dst[j] = if c < nv { c / w } else { bands + (c - nv) };
-                    });
-                    let unit = match (col.kind.as_str(), w) {
-                        ("date" | "datetime", 7) => "weeks".to_string(),
-                        ("date" | "datetime", 30) => "months (30-day periods)".to_string(),
-                        ("date" | "datetime", 91) => "quarters (91-day periods)".to_string(),
-                        _ => format!("bands of {w} values"),
-                    };
-                    (
-                        sizes,
-                        format!("Generalise {} into {unit}", col.name),
-                        "band",
-                        j,
-                    )
-                }
-            };
-            let (mut under, mut min) = (0u64, u64::MAX);
-            for &f in &sizes {
-                min = min.min(f);
-                if f < kt {
-                    under += f;
-                }
+    let mut sims = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        let (counts, action, kind, j) = match *plan {
+            Plan::Drop(j) => {
+                let mut recode = vec![Recode::Keep; width];
+                recode[j] = Recode::Drop;
+                (
+                    classes.view_size_counts(&recode, None),
+                    format!("Remove {} from the extract", qis[j].name),
+                    "drop",
+                    j,
+                )
             }
-            Ok(Fix {
-                action,
-                kind: kind.into(),
-                column: Some(qis[j].name.clone()),
-                records_under_k_after: under,
-                k_after: if min == u64::MAX { 0 } else { min },
-                records_removed: 0,
-            })
-        })
-        .collect();
-    let mut sims = Vec::with_capacity(results.len());
-    for r in results {
-        sims.push(r?);
+            Plan::Band(j, w) => {
+                let col = &qis[j];
+                let nv = col.n_values;
+                let bands = nv.div_ceil(w);
+                // codes below n_values are values in order; null and other codes follow them
+                let map: Vec<u32> = (0..col.cardinality)
+                    .map(|c| if c < nv { c / w } else { bands + (c - nv) })
+                    .collect();
+                let mut recode = vec![Recode::Keep; width];
+                recode[j] = Recode::Map {
+                    map: &map,
+                    cardinality: bands + (col.cardinality - nv),
+                };
+                let unit = match (col.kind.as_str(), w) {
+                    ("date" | "datetime", 7) => "weeks".to_string(),
+                    ("date" | "datetime", 30) => "months (30-day periods)".to_string(),
+                    ("date" | "datetime", 91) => "quarters (91-day periods)".to_string(),
+                    _ => format!("bands of {w} values"),
+                };
+                (
+                    classes.view_size_counts(&recode, None),
+                    format!("Generalise {} into {unit}", col.name),
+                    "band",
+                    j,
+                )
+            }
+        };
+        let under: u64 = counts
+            .iter()
+            .filter(|&&(f, _)| f < kt)
+            .map(|&(f, c)| f * c)
+            .sum();
+        sims.push(Fix {
+            action,
+            kind: kind.into(),
+            column: Some(qis[j].name.clone()),
+            records_under_k_after: under,
+            k_after: counts.first().map_or(0, |&(f, _)| f),
+            records_removed: 0,
+        });
     }
     // most effective first; among equals prefer banding (keeps more information)
     sims.sort_by(|a, b| {
