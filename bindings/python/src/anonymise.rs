@@ -147,12 +147,20 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// Protect count tables, as `pets table` does; returns the JSON `pets table --json` writes.
+/// Protect count tables, as `pets table` does; returns the JSON `pets table --json` writes,
+/// the warnings, the long format `pets table --out` writes (header, rows) and the HTML report
+/// `pets table --report` writes.
 ///
 /// `tables` lists each table's columns; `rule` is `"hes"` or `"threshold"` (with
-/// `threshold` and `protection`).
+/// `threshold`, `protection`, `secondary` = `"greedy"` or `"exact"`, and `cost` = `"cells"`
+/// or `"value"`); `mean` and `median` name numeric columns whose statistics are published
+/// beside each count.
 #[pyfunction]
-#[pyo3(signature = (data, schema_json, tables, rule = "hes", threshold = 10, protection = None))]
+#[pyo3(signature = (
+    data, schema_json, tables, rule = "hes", threshold = 10, protection = None,
+    secondary = "greedy", cost = "cells", mean = Vec::new(), median = Vec::new()
+))]
+#[allow(clippy::too_many_arguments)]
 pub fn protect_tables(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
@@ -161,7 +169,13 @@ pub fn protect_tables(
     rule: &str,
     threshold: u64,
     protection: Option<u64>,
-) -> PyResult<(String, Vec<String>)> {
+    secondary: &str,
+    cost: &str,
+    mean: Vec<String>,
+    median: Vec<String>,
+) -> PyResult<TablesOut> {
+    let invalid =
+        |message: String| error_of(py, Kind::Dual(DualError::InvalidParameter), &message, None);
     let rule = match rule {
         "hes" => pets::tables::Rule::Hes,
         "threshold" => pets::tables::Rule::Threshold {
@@ -169,22 +183,50 @@ pub fn protect_tables(
             protection: protection.unwrap_or(threshold),
         },
         other => {
-            return Err(error_of(
-                py,
-                Kind::Dual(DualError::InvalidParameter),
-                &format!("rule must be \"hes\" or \"threshold\", not {other:?}"),
-                None,
-            ));
+            return Err(invalid(format!(
+                "rule must be \"hes\" or \"threshold\", not {other:?}"
+            )));
         }
     };
+    let secondary = match secondary {
+        "greedy" => pets::tables::Secondary::Greedy,
+        "exact" => pets::tables::Secondary::Exact,
+        other => {
+            return Err(invalid(format!(
+                "secondary must be \"greedy\" or \"exact\", not {other:?}"
+            )));
+        }
+    };
+    let cost = match cost {
+        "cells" => pets::tables::Cost::Cells,
+        "value" => pets::tables::Cost::Value,
+        other => {
+            return Err(invalid(format!(
+                "cost must be \"cells\" or \"value\", not {other:?}"
+            )));
+        }
+    };
+    let statistics = mean
+        .into_iter()
+        .map(pets::tables::Statistic::mean)
+        .chain(median.into_iter().map(pets::tables::Statistic::median))
+        .collect();
     let schema = schema_json.map(Schema::from_json).transpose().py_err(py)?;
     let source = path_or_table(data)?;
-    let job = pets::tables::TableJob::new(source, tables, rule).schema_opt(schema);
+    let job = pets::tables::TableJob::new(source, tables, rule)
+        .schema_opt(schema)
+        .secondary(secondary, cost)
+        .statistics(statistics);
     let out = py.detach(|| job.run()).py_err(py)?;
     let json = serde_json::to_string(&out)
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
     Ok((
         json,
         out.warnings.iter().map(|w| w.message.clone()).collect(),
+        out.long_format(),
+        pets::tables::render_html(&out),
     ))
 }
+
+/// What [`protect_tables`] returns: JSON, warnings, long format (header, rows), HTML.
+type TablesOut = (String, Vec<String>, (Vec<String>, Vec<Vec<String>>), String);

@@ -109,7 +109,7 @@ def test_tables_protect_like_the_cli(ae):
     )
     assert out.protected
     frame = out.frame()
-    published = frame["published"]
+    published = frame["count"]
     numbers = published[published != "*"].astype(int)
     assert ((numbers == 0) | (numbers >= 10)).all()
     hes = pets.table.protect(table, by=["age_band,sex"], schema=schema)

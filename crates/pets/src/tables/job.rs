@@ -4,9 +4,11 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::audit::{Interval, Known, audit};
+use super::exact::{self, Cost, Limits, Outcome};
+use super::stats::{self, Statistic};
 use super::{MAX_JOINT_CELLS, Rule, TableError};
 use crate::data::tabulate::{Rows, Shape, count_cells};
-use crate::data::{EncodeOptions, Schema, TableSource};
+use crate::data::{ColumnKind, EncodeOptions, Schema, TableSource};
 use crate::error::{Warning, WarningKind};
 
 /// One or more count tables over the same records, protected and audited; the one pipeline
@@ -17,6 +19,43 @@ pub struct TableJob {
     schema: Option<Schema>,
     tables: Vec<Vec<String>>,
     rule: Rule,
+    secondary: Secondary,
+    cost: Cost,
+    limits: Limits,
+    statistics: Vec<Statistic>,
+}
+
+/// How secondary suppression (under [`Rule::Threshold`]) chooses the cells to suppress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Secondary {
+    /// The greedy heuristic (see the module documentation): fast, not minimal.
+    #[default]
+    Greedy,
+    /// The least [`Cost`] by an integer program with cut generation (see
+    /// [`super::exact`]); falls back to the greedy, with a warning, past its [`Limits`].
+    Exact,
+}
+
+/// What secondary suppression did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SecondaryReport {
+    /// The method asked for.
+    pub requested: Secondary,
+    /// The method whose pattern is published (`greedy` when the exact one gave up).
+    pub method: Secondary,
+    /// What the exact method minimised.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Cost>,
+    /// Exact method: rounds of integer program and audit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<usize>,
+    /// Exact method: cuts generated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cuts: Option<usize>,
+    /// Why the exact method gave up, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 /// One published cell.
@@ -32,6 +71,9 @@ pub struct PublishedCell {
     /// For a suppressed cell, the interval the audit derived from everything published.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval: Option<Interval>,
+    /// The statistics asked for, in order (`*` when suppressed, empty with no records).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub statistics: Vec<String>,
 }
 
 /// One protected table.
@@ -62,6 +104,12 @@ pub struct ProtectedTables {
     pub protected: bool,
     /// Smallest interval width of a primary suppressed cell (infinite when none is bounded).
     pub narrowest_interval: f64,
+    /// How secondary suppression ran (`None` under the HES rule, which has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secondary_suppression: Option<SecondaryReport>,
+    /// The statistics published beside each count (`mean(age)`, ...), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub statistics: Vec<Statistic>,
     /// Warnings (an inferred schema, cells that could not be protected).
     #[serde(skip)]
     pub warnings: Vec<Warning>,
@@ -83,6 +131,7 @@ impl ProtectedTables {
         let mut header = vec!["table".to_string()];
         header.extend(union.iter().map(|c| c.to_string()));
         header.push("count".into());
+        header.extend(self.statistics.iter().map(Statistic::label));
         let mut rows = Vec::new();
         for t in &self.tables {
             let name = t.by.join(" x ");
@@ -95,6 +144,7 @@ impl ProtectedTables {
                         .unwrap_or_default()
                 }));
                 row.push(cell.published.clone());
+                row.extend(cell.statistics.iter().cloned());
                 rows.push(row);
             }
         }
@@ -143,7 +193,31 @@ impl TableJob {
             schema: None,
             tables,
             rule,
+            secondary: Secondary::Greedy,
+            cost: Cost::Cells,
+            limits: Limits::default(),
+            statistics: Vec::new(),
         }
+    }
+
+    /// How secondary suppression chooses cells (greedy by default), and what the exact
+    /// method minimises.
+    pub fn secondary(mut self, method: Secondary, cost: Cost) -> TableJob {
+        self.secondary = method;
+        self.cost = cost;
+        self
+    }
+
+    /// When the exact method gives up.
+    pub fn exact_limits(mut self, limits: Limits) -> TableJob {
+        self.limits = limits;
+        self
+    }
+
+    /// Statistics of numeric columns to publish beside each count (see [`super::stats`]).
+    pub fn statistics(mut self, statistics: Vec<Statistic>) -> TableJob {
+        self.statistics = statistics;
+        self
     }
 
     /// The declared schema (without one, it is inferred from the data, with a warning).
@@ -171,6 +245,13 @@ impl TableJob {
                     });
                 }
             }
+        }
+        if self.rule == Rule::Hes && self.secondary == Secondary::Exact {
+            return Err(bad(
+                "exact secondary suppression is for the threshold rule; the HES rule protects \
+                 by rounding and has no secondary suppression"
+                    .into(),
+            ));
         }
         if let Rule::Threshold { threshold, .. } = self.rule
             && threshold < 1
@@ -201,17 +282,42 @@ impl TableJob {
                 columns.push(c.clone());
             }
         }
-        let table = source
-            .encode(
-                &schema,
-                EncodeOptions {
-                    columns: Some(columns.clone()),
-                    ..Default::default()
-                },
-                &[],
-                None,
-            )?
-            .table;
+        let mut stat_columns: Vec<String> = Vec::new();
+        for s in &self.statistics {
+            if let Ok(spec) = schema.column(&s.column)
+                && matches!(spec.kind, ColumnKind::Categorical { .. } | ColumnKind::Text)
+            {
+                return Err(TableError::Invalid {
+                    column: Some(s.column.clone()),
+                    message: format!(
+                        "{:?} is declared {}: a mean or median needs a numeric column",
+                        s.column,
+                        if matches!(spec.kind, ColumnKind::Text) {
+                            "text"
+                        } else {
+                            "categorical"
+                        }
+                    ),
+                });
+            }
+            if !stat_columns.contains(&s.column) {
+                stat_columns.push(s.column.clone());
+            }
+        }
+        let encoded_source = source.encode(
+            &schema,
+            EncodeOptions {
+                columns: Some(columns.clone()),
+                ..Default::default()
+            },
+            &stat_columns,
+            None,
+        )?;
+        let stat_values: Vec<Vec<Option<f64>>> = stat_columns
+            .iter()
+            .map(|c| stats::numeric_values(c, encoded_source.extra(c).unwrap_or_default()))
+            .collect::<Result<_, _>>()?;
+        let table = encoded_source.table;
         let encoded: Vec<_> = columns
             .iter()
             .map(|c| table.column(c))
@@ -296,6 +402,7 @@ impl TableJob {
         let mut known: Vec<Known> = Vec::with_capacity(total_cells);
         let mut status: Vec<Option<&'static str>> = vec![None; total_cells];
         let mut protected = true;
+        let mut secondary_report = None;
         match self.rule {
             Rule::Hes => {
                 for (c, &v) in values.iter().enumerate() {
@@ -324,38 +431,97 @@ impl TableJob {
                         known.push(Known::Exact(v));
                     }
                 }
-                // Each primary cell in turn; suppressing more never narrows another cell's
-                // interval, so a cell once protected stays protected.
-                let primaries: Vec<usize> =
-                    (0..total_cells).filter(|&c| status[c].is_some()).collect();
-                for c in primaries {
-                    loop {
-                        let interval = audit(joint.len(), &members, &known, &[c])?[0];
-                        if interval.width() + 1e-9 >= protection as f64 {
-                            break;
+                let primary: Vec<bool> = status.iter().map(Option::is_some).collect();
+                let mut report = SecondaryReport {
+                    requested: self.secondary,
+                    method: Secondary::Greedy,
+                    cost: None,
+                    rounds: None,
+                    cuts: None,
+                    fallback: None,
+                };
+                let mut done = false;
+                if self.secondary == Secondary::Exact {
+                    let mut class_ids: FxHashMap<&[u32], usize> = FxHashMap::default();
+                    let class_of: Vec<usize> = members
+                        .iter()
+                        .map(|m| {
+                            let next = class_ids.len();
+                            *class_ids.entry(m.as_slice()).or_insert(next)
+                        })
+                        .collect();
+                    let layout_of = |c: usize| {
+                        layouts
+                            .iter()
+                            .find(|l| c >= l.offset && c < l.offset + l.cells())
+                            .expect("every cell is in a table")
+                    };
+                    let table_cells = |c: usize| {
+                        let l = layout_of(c);
+                        (l.offset..l.offset + l.cells()).collect()
+                    };
+                    let lines = |c: usize| lines_through(c, layout_of(c));
+                    let model = exact::Model {
+                        joint_cells: joint.len(),
+                        members: &members,
+                        values: &values,
+                        class_of: &class_of,
+                        primary: &primary,
+                        table_cells: &table_cells,
+                        lines: &lines,
+                        protection,
+                    };
+                    report.cost = Some(self.cost);
+                    match exact::solve(&model, self.cost, self.limits)? {
+                        Outcome::Optimal {
+                            secondary,
+                            rounds,
+                            cuts,
+                        } => {
+                            for s in secondary {
+                                known[s] = Known::Unknown;
+                                status[s] = Some("secondary");
+                            }
+                            report.method = Secondary::Exact;
+                            report.rounds = Some(rounds);
+                            report.cuts = Some(cuts);
+                            done = true;
                         }
-                        let Some(s) = secondary_for(c, &layouts, &values, &known) else {
-                            protected = false;
-                            warnings.push(Warning::new(
-                                WarningKind::Note,
-                                format!(
-                                    "a small cell of the table by {} cannot be protected to \
-                                     width {protection}: nothing left to suppress around it",
-                                    layouts
-                                        .iter()
-                                        .find(|l| c >= l.offset && c < l.offset + l.cells())
-                                        .map(|l| l.by.join(" x "))
-                                        .unwrap_or_default()
-                                ),
-                            ));
-                            break;
-                        };
-                        for &t in &twins[s] {
-                            known[t] = Known::Unknown;
-                            status[t] = status[t].or(Some("secondary"));
+                        Outcome::Infeasible => {
+                            report.fallback = Some(
+                                "no suppression pattern protects every small count (even \
+                                 suppressing every cell does not)"
+                                    .into(),
+                            );
                         }
+                        Outcome::GaveUp(why) => report.fallback = Some(why),
+                    }
+                    if let Some(why) = &report.fallback {
+                        warnings.push(Warning::new(
+                            WarningKind::Note,
+                            format!(
+                                "exact secondary suppression gave up ({why}); the greedy \
+                                 heuristic's pattern is published instead"
+                            ),
+                        ));
                     }
                 }
+                if !done {
+                    protected = greedy(
+                        &GreedyInput {
+                            joint_cells: joint.len(),
+                            members: &members,
+                            values: &values,
+                            twins: &twins,
+                            layouts: &layouts,
+                            protection,
+                        },
+                        &mut known,
+                        &mut status,
+                        &mut warnings,
+                    )?;
+                }
+                secondary_report = Some(report);
             }
         }
         // Twins of a suppressed cell are suppressed too (HES: a total equal to a cell).
@@ -382,6 +548,46 @@ impl TableJob {
             .fold(f64::INFINITY, f64::min);
         if let Rule::Threshold { protection, .. } = self.rule {
             protected = protected && narrowest + 1e-9 >= protection as f64;
+        }
+
+        // Statistics: each table cell's values, from its joint cells' values.
+        let mut stat_text: Vec<Vec<String>> = vec![Vec::new(); total_cells];
+        if !self.statistics.is_empty() {
+            let min = stats::min_records(&self.rule);
+            let row_joint: Vec<usize> = (0..table.n_rows())
+                .map(|row| {
+                    codes
+                        .iter()
+                        .zip(&strides)
+                        .map(|(c, &s)| c[row] as usize * s)
+                        .sum()
+                })
+                .collect();
+            for st in &self.statistics {
+                let col = stat_columns
+                    .iter()
+                    .position(|c| *c == st.column)
+                    .expect("collected");
+                let mut by_joint: Vec<Vec<f64>> = vec![Vec::new(); joint.len()];
+                for (row, v) in stat_values[col].iter().enumerate() {
+                    if let Some(v) = v {
+                        by_joint[row_joint[row]].push(*v);
+                    }
+                }
+                let mut buf = Vec::new();
+                for c in 0..total_cells {
+                    buf.clear();
+                    for &j in &members[c] {
+                        buf.extend_from_slice(&by_joint[j as usize]);
+                    }
+                    stat_text[c].push(stats::publish(
+                        st.statistic,
+                        &mut buf,
+                        known[c] == Known::Unknown,
+                        min,
+                    ));
+                }
+            }
         }
 
         let mut tables = Vec::with_capacity(layouts.len());
@@ -419,6 +625,7 @@ impl TableJob {
                             None
                         },
                         interval: interval_of.get(&c).copied(),
+                        statistics: stat_text[c].clone(),
                     }
                 })
                 .collect();
@@ -440,6 +647,8 @@ impl TableJob {
             tables,
             protected,
             narrowest_interval: narrowest,
+            secondary_suppression: secondary_report,
+            statistics: self.statistics.clone(),
             warnings,
         })
     }
@@ -448,6 +657,76 @@ impl TableJob {
 /// A count rounded to the nearest 5 (halves up: 12 -> 10, 13 -> 15).
 pub(crate) fn round5(v: u64) -> u64 {
     (v + 2) / 5 * 5
+}
+
+/// What the greedy heuristic works on.
+struct GreedyInput<'a> {
+    joint_cells: usize,
+    members: &'a [Vec<u32>],
+    values: &'a [u64],
+    twins: &'a [Vec<usize>],
+    layouts: &'a [Layout],
+    protection: u64,
+}
+
+/// The greedy heuristic: each primary cell in turn, suppress [`secondary_for`] it until the
+/// audit shows it protected. Suppressing more never narrows another cell's interval, so a
+/// cell once protected stays protected. Returns whether every primary cell was protected.
+fn greedy(
+    g: &GreedyInput<'_>,
+    known: &mut [Known],
+    status: &mut [Option<&'static str>],
+    warnings: &mut Vec<Warning>,
+) -> Result<bool, TableError> {
+    let mut protected = true;
+    let primaries: Vec<usize> = (0..known.len()).filter(|&c| status[c].is_some()).collect();
+    for c in primaries {
+        loop {
+            let interval = audit(g.joint_cells, g.members, known, &[c])?[0];
+            if interval.width() + 1e-9 >= g.protection as f64 {
+                break;
+            }
+            let Some(s) = secondary_for(c, g.layouts, g.values, known) else {
+                protected = false;
+                warnings.push(Warning::new(
+                    WarningKind::Note,
+                    format!(
+                        "a small cell of the table by {} cannot be protected to width {}: \
+                         nothing left to suppress around it",
+                        g.layouts
+                            .iter()
+                            .find(|l| c >= l.offset && c < l.offset + l.cells())
+                            .map(|l| l.by.join(" x "))
+                            .unwrap_or_default(),
+                        g.protection
+                    ),
+                ));
+                break;
+            };
+            for &t in &g.twins[s] {
+                known[t] = Known::Unknown;
+                status[t] = status[t].or(Some("secondary"));
+            }
+        }
+    }
+    Ok(protected)
+}
+
+/// The lines of `c`'s table through `c`: for each column, the cells that differ from `c` in
+/// that column only (its values and `Total`), `c` included.
+fn lines_through(c: usize, l: &Layout) -> Vec<Vec<usize>> {
+    let coords = l.coords(c - l.offset);
+    (0..coords.len())
+        .map(|k| {
+            (0..=l.cards[k])
+                .map(|i| {
+                    let mut idx = coords.clone();
+                    idx[k] = i;
+                    l.offset + l.index(&idx)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The published cell to suppress next to protect cell `c`: the smallest positive count on

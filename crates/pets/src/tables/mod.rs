@@ -14,10 +14,15 @@
 //!   rule.
 //! - [`Rule::Threshold`]: counts from 1 to `threshold - 1` suppressed (primary), then
 //!   **secondary suppression** until the audit shows that every primary cell's feasible
-//!   interval is at least `protection` wide. The pattern is found by a greedy heuristic (add
-//!   the smallest published cell on a line of the table through an under-protected cell,
-//!   interior cells before margins, and audit again); the heuristic is not claimed to be
-//!   minimal, but the protection is **proved by the audit** (below), not by the heuristic.
+//!   interval is at least `protection` wide. The pattern is found by [`Secondary::Greedy`]
+//!   (default: add the smallest published cell on a line of the table through an
+//!   under-protected cell, interior cells before margins, and audit again; not claimed to be
+//!   minimal) or [`Secondary::Exact`] (the least [`Cost`] by an integer program with cut
+//!   generation, see [`exact`]; optimal when it finishes, else the greedy runs, with a
+//!   warning). Either way the protection is **proved by the audit** (below), not by the
+//!   method.
+//! - [`stats`]: means and medians of numeric columns beside each count, suppressed with the
+//!   count and when based on few records (1-7 under the HES rule).
 //! - [`audit`]: for every suppressed cell, the least and greatest value it can take given
 //!   everything published across **all** the linked tables (exact counts as equalities,
 //!   rounded counts as `r - 2 <= x <= r + 2`, every joint cell `>= 0`), by linear programming
@@ -30,13 +35,21 @@
 //! of each cell and, for suppressed cells, only the interval the audit derived.
 
 mod audit;
+pub mod exact;
+mod html;
 mod job;
+pub mod stats;
 
 #[cfg(test)]
 mod tests;
 
 pub use audit::{Interval, Known, audit};
-pub use job::{ProtectedTable, ProtectedTables, PublishedCell, TableJob};
+pub use exact::{Cost, Limits};
+pub use html::render_html;
+pub use job::{
+    ProtectedTable, ProtectedTables, PublishedCell, Secondary, SecondaryReport, TableJob,
+};
+pub use stats::{Statistic, StatisticKind};
 
 use serde::{Deserialize, Serialize};
 

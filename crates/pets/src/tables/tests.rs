@@ -132,6 +132,245 @@ fn bad_options_are_refused() {
     assert!(job(vec![cols(&["zz"])]).contains("zz"));
 }
 
+/// Records over (a, b) only, one record per entry of `cells` (`(a, b, age)`).
+fn stat_source(cells: &[(usize, usize, Option<f64>)]) -> TableSource {
+    let a: Vec<String> = cells.iter().map(|c| format!("a{}", c.0)).collect();
+    let b: Vec<String> = cells.iter().map(|c| format!("b{}", c.1)).collect();
+    let age: Vec<Option<f64>> = cells.iter().map(|c| c.2).collect();
+    let batch = RecordBatch::try_from_iter([
+        ("a", Arc::new(StringArray::from(a)) as ArrayRef),
+        ("b", Arc::new(StringArray::from(b)) as ArrayRef),
+        (
+            "age",
+            Arc::new(arrow_array::Float64Array::from(age)) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    TableSource::batches("t", batch.schema(), vec![batch])
+}
+
+fn stat_schema() -> Schema {
+    Schema::new(vec![
+        ColumnSpec::categorical("a", ["a0", "a1"]),
+        ColumnSpec::categorical("b", ["b0", "b1"]),
+    ])
+    .unwrap()
+}
+
+#[test]
+fn hes_means_and_medians_over_1_to_7_records_are_suppressed() {
+    // a0 b0: 5 records (ages 1..=5); a0 b1: 8 records (ages 10..=17, one more empty);
+    // a1 b0: 20 records of age 40; a1 b1: none.
+    let mut cells = Vec::new();
+    cells.extend((1..=5).map(|v| (0, 0, Some(v as f64))));
+    cells.extend((10..=17).map(|v| (0, 1, Some(v as f64))));
+    cells.push((0, 1, None));
+    cells.extend((0..20).map(|_| (1, 0, Some(40.0))));
+    let out = TableJob::new(stat_source(&cells), vec![cols(&["a", "b"])], Rule::Hes)
+        .schema_opt(Some(stat_schema()))
+        .statistics(vec![Statistic::mean("age"), Statistic::median("age")])
+        .run()
+        .unwrap();
+    let t = &out.tables[0];
+    let cell = |a: &str, b: &str| t.cells.iter().find(|c| c.labels == [a, b]).unwrap();
+    // 5 records: count, mean and median suppressed.
+    assert_eq!(cell("a0", "b0").published, "*");
+    assert_eq!(cell("a0", "b0").statistics, ["*", "*"]);
+    // 9 records, 8 with an age: published (13.5 = mean of 10..=17; median of 8 values).
+    assert_eq!(cell("a0", "b1").published, "10");
+    assert_eq!(cell("a0", "b1").statistics, ["13.5", "13.5"]);
+    assert_eq!(cell("a1", "b0").statistics, ["40.0", "40.0"]);
+    // No records: nothing to average.
+    assert_eq!(cell("a1", "b1").published, "0");
+    assert_eq!(cell("a1", "b1").statistics, ["", ""]);
+    // a0 total: 13 ages 1..=5, 10..=17 -> mean (15 + 108) / 13 = 9.46, median the 7th = 11.
+    assert_eq!(cell("a0", "Total").statistics, ["9.5", "11.0"]);
+    let (header, rows) = out.long_format();
+    assert_eq!(
+        header,
+        ["table", "a", "b", "count", "mean_age", "median_age"]
+    );
+    assert_eq!(rows[0], ["a x b", "a0", "b0", "*", "*", "*"]);
+    // A median of an even number of values is the mean of the middle two.
+    let out = TableJob::new(
+        stat_source(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0, 40.0, 50.0].map(|v| (0, 0, Some(v)))),
+        vec![cols(&["a"])],
+        Rule::Hes,
+    )
+    .schema_opt(Some(stat_schema()))
+    .statistics(vec![Statistic::median("age")])
+    .run()
+    .unwrap();
+    assert_eq!(out.tables[0].cells[0].statistics, ["15.0"]);
+    // A statistic over a categorical column is refused, naming it.
+    let err = TableJob::new(stat_source(&cells), vec![cols(&["a"])], Rule::Hes)
+        .schema_opt(Some(stat_schema()))
+        .statistics(vec![Statistic::mean("b")])
+        .run()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("\"b\" is declared categorical"),
+        "{err}"
+    );
+}
+
+#[test]
+fn threshold_statistics_follow_the_count_and_the_threshold() {
+    // 30 records in each (a, b) but a0 b0 with 3: its count is suppressed, so are its
+    // statistics, and those of the secondary cells; a1 b1 has 30 records, 6 with an age.
+    let mut cells = Vec::new();
+    cells.extend((0..3).map(|_| (0, 0, Some(1.0))));
+    cells.extend((0..30).map(|_| (0, 1, Some(2.0))));
+    cells.extend((0..30).map(|_| (1, 0, Some(3.0))));
+    cells.extend((0..30).map(|i| (1, 1, (i < 6).then_some(4.0))));
+    let out = TableJob::new(
+        stat_source(&cells),
+        vec![cols(&["a", "b"])],
+        Rule::Threshold {
+            threshold: 10,
+            protection: 10,
+        },
+    )
+    .schema_opt(Some(stat_schema()))
+    .statistics(vec![Statistic::mean("age")])
+    .run()
+    .unwrap();
+    for c in &out.tables[0].cells {
+        if c.published == "*" {
+            assert_eq!(c.statistics, ["*"], "{c:?}");
+        }
+    }
+    let cell = |a: &str, b: &str| {
+        out.tables[0]
+            .cells
+            .iter()
+            .find(|c| c.labels == [a, b])
+            .unwrap()
+    };
+    if cell("a1", "b1").published != "*" {
+        assert_eq!(cell("a1", "b1").statistics, ["*"]); // 6 ages < 10
+    }
+    assert_eq!(out.statistics, [Statistic::mean("age")]);
+}
+
+#[test]
+fn exact_suppression_is_optimal_on_a_hand_table() {
+    // One small cell in a 3 x 4 table: the least protecting pattern is a rectangle of 4
+    // interior cells (3 secondary), and the exact method finds one.
+    let mut counts = vec![30u64; 24];
+    counts[0] = 2;
+    counts[1] = 0;
+    let rule = Rule::Threshold {
+        threshold: 10,
+        protection: 10,
+    };
+    let run = |method| {
+        TableJob::new(source(&counts), vec![cols(&["a", "b"])], rule)
+            .schema_opt(Some(schema()))
+            .secondary(method, Cost::Cells)
+            .run()
+            .unwrap()
+    };
+    let exact = run(Secondary::Exact);
+    assert!(exact.protected);
+    assert_eq!(exact.secondary, 3);
+    let report = exact.secondary_suppression.as_ref().unwrap();
+    assert_eq!(report.method, Secondary::Exact);
+    assert!(report.fallback.is_none());
+    assert!(exact.secondary <= run(Secondary::Greedy).secondary);
+    // With no room to work in, it gives up and the greedy runs, saying so.
+    let gave_up = TableJob::new(source(&counts), vec![cols(&["a", "b"])], rule)
+        .schema_opt(Some(schema()))
+        .secondary(Secondary::Exact, Cost::Value)
+        .exact_limits(Limits {
+            rounds: 0,
+            ..Limits::default()
+        })
+        .run()
+        .unwrap();
+    let report = gave_up.secondary_suppression.as_ref().unwrap();
+    assert_eq!(report.method, Secondary::Greedy);
+    assert_eq!(report.requested, Secondary::Exact);
+    assert!(report.fallback.as_ref().unwrap().contains("0 rounds"));
+    assert!(gave_up.protected);
+    assert!(
+        gave_up
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("gave up"))
+    );
+}
+
+#[test]
+fn html_marks_suppressed_cells_and_names_the_rule() {
+    let mut counts = vec![30u64; 24];
+    counts[0] = 2;
+    counts[1] = 0;
+    let out = TableJob::new(
+        source(&counts),
+        vec![cols(&["a", "b"]), cols(&["c"])],
+        Rule::Threshold {
+            threshold: 10,
+            protection: 10,
+        },
+    )
+    .schema_opt(Some(schema()))
+    .run()
+    .unwrap();
+    let html = render_html(&out);
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("threshold suppression"));
+    assert!(html.contains("class=\"p\""));
+    assert!(html.contains("class=\"s\""));
+    assert!(html.contains("By a × b") && html.contains("By c"));
+    assert!(html.contains("the audit:"));
+    assert!(!html.contains("<script"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// The exact method protects every small cell of single and linked tables (the audit's
+    /// interval is at least the protection level) and never suppresses more than the greedy.
+    #[test]
+    fn exact_protects_and_never_suppresses_more_than_greedy(
+        counts in proptest::collection::vec(prop_oneof![0u64..4, 4u64..40], 24),
+        linked in any::<bool>(),
+    ) {
+        let tables = if linked {
+            vec![cols(&["a", "b"]), cols(&["a", "c"])]
+        } else {
+            vec![cols(&["a", "b"])]
+        };
+        let rule = Rule::Threshold { threshold: 4, protection: 4 };
+        let run = |method| {
+            TableJob::new(source(&counts), tables.clone(), rule)
+                .schema_opt(Some(schema()))
+                .secondary(method, Cost::Cells)
+                .run()
+                .unwrap()
+        };
+        let exact = run(Secondary::Exact);
+        let greedy = run(Secondary::Greedy);
+        let report = exact.secondary_suppression.clone().unwrap();
+        prop_assert!(report.fallback.is_none(), "{:?}", report.fallback);
+        prop_assert_eq!(report.method, Secondary::Exact);
+        for t in &exact.tables {
+            for c in &t.cells {
+                if c.suppressed == Some("primary") {
+                    let w = c.interval.unwrap().width();
+                    prop_assert!(w >= 4.0 - 1e-9, "width {}", w);
+                }
+            }
+        }
+        prop_assert!(exact.protected);
+        if greedy.protected {
+            prop_assert!(exact.secondary <= greedy.secondary,
+                "exact {} > greedy {}", exact.secondary, greedy.secondary);
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
