@@ -409,8 +409,10 @@ fn microaggregation_replaces_a_class_by_its_aggregate() {
         (42, "M"),
         (47, "M"),
     ];
+    // The default risk threshold (0.2) would need classes of 5: k alone decides here.
     let config = RiskConfig {
         k: 3,
+        risk_threshold: 1.0,
         ..RiskConfig::new(["age", "sex"])
     };
     let dir = tempfile::tempdir().unwrap();
@@ -508,6 +510,7 @@ fn pairs_and_singletons() -> Vec<(u32, &'static str)> {
 fn local_recoding_releases_what_the_global_optimum_suppressed() {
     let config = RiskConfig {
         k: 2,
+        risk_threshold: 1.0,
         ..RiskConfig::new(["age", "sex"])
     };
     let dir = tempfile::tempdir().unwrap();
