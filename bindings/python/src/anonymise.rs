@@ -22,11 +22,14 @@ use crate::errors::{DualError, IntoPyResult, Kind, error_of};
 ///
 /// `data` is an Arrow-compatible table or a file path (str). `hierarchies` maps a column to
 /// a hierarchy in the short form (`"5,10,20;top=90"`, `"day,month"`, `"postcode"`,
-/// `"@eth.csv"`, `"none"`) or JSON. `output` writes the release (and nothing else).
+/// `"@eth.csv"`, `"none"`) or JSON. `microaggregate` maps a column to `mean`, `median`,
+/// `mode` or `interval`; `local_recoding` is the number of local recoding iterations.
+/// `output` writes the release (and nothing else).
 #[pyfunction]
 #[pyo3(signature = (data, schema_json, config_json, hierarchies, suppression_limit = 0.05,
                     measure = "loss", front_slack = 0.5, output = None, mask = false,
-                    ground_distance = "auto", drop = Vec::new()))]
+                    ground_distance = "auto", drop = Vec::new(),
+                    microaggregate = BTreeMap::new(), local_recoding = 0))]
 #[allow(clippy::too_many_arguments)] // the Python signature, one keyword each
 pub fn anonymise(
     py: Python<'_>,
@@ -41,6 +44,8 @@ pub fn anonymise(
     mask: bool,
     ground_distance: &str,
     drop: Vec<String>,
+    microaggregate: BTreeMap<String, String>,
+    local_recoding: usize,
 ) -> PyResult<AnonymiseResult> {
     let config: RiskConfig = serde_json::from_str(config_json).map_err(|e| {
         error_of(
@@ -58,11 +63,18 @@ pub fn anonymise(
         .into_iter()
         .map(|(column, spec)| format!("{column}={spec}"))
         .collect();
+    let functions: Vec<String> = microaggregate
+        .into_iter()
+        .map(|(column, function)| format!("{column}={function}"))
+        .collect();
     let mut job = AnonymiseJob::new(source, config)
         .schema_opt(schema)
         .ground_distance(ground)
         .hierarchy_entries(&entries)
         .py_err(py)?
+        .microaggregate_entries(&functions)
+        .py_err(py)?
+        .local_recoding(local_recoding)
         .suppression_limit(suppression_limit)
         .measure(measure)
         .front_slack(front_slack)

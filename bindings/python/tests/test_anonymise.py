@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pyarrow as pa
 import pytest
 
 import pets
@@ -94,6 +95,49 @@ def test_bad_input_is_typed(ae):
         pets.anonymise(table, qi="sex", schema=schema, k=100_000, max_suppression=0.0)
     with pytest.raises(TypeError):
         pets.anonymise(table, qi="age", schema=schema, hierarchy={"age": 5})
+
+
+def test_microaggregation_and_local_recoding(ae):
+    table, schema = ae
+    qi = ["age", "sex", "postcode_district"]
+    res = pets.anonymise(
+        table,
+        qi=qi,
+        k=5,
+        schema=schema,
+        microaggregate={"age": "mean"},
+        local_recoding=3,
+        max_suppression=0.05,
+    )
+    record = res.record
+    assert [q["column"] for q in record["quasi_identifiers"]] == ["sex", "postcode_district"]
+    (micro,) = record["microaggregation"]
+    assert micro["column"] == "age"
+    assert micro["function"] == "mean"
+    assert 0.0 <= micro["loss"] <= 1.0
+    assert res.table.schema.field("age").type == pa.float64()
+    assert record["records_suppressed"] <= record["records_suppressed_global"]
+    assert sum(i["records_released"] for i in record["iterations"]) == record["records_out"]
+    # Each class's ages are one value, and pets.risk with age as a quasi-identifier passes.
+    frame = res.table.to_pandas()
+    assert (frame.groupby(["sex", "postcode_district"], dropna=False)["age"].nunique() <= 1).all()
+    again = pets.risk.assess(
+        res.table, qi=qi, k=5, schema=res.release_schema, scenarios=False, suda=False
+    )
+    assert again.passed
+    assert "Microaggregated columns" in res.to_html()
+
+
+def test_microaggregation_bad_input_is_typed(ae):
+    table, schema = ae
+    with pytest.raises(InvalidParameterError, match="numeric"):
+        pets.anonymise(table, qi="age,sex", schema=schema, microaggregate={"sex": "mean"})
+    with pytest.raises(InvalidParameterError, match="mean, median"):
+        pets.anonymise(table, qi="age,sex", schema=schema, microaggregate={"age": "average"})
+    with pytest.raises(TypeError):
+        pets.anonymise(table, qi="age,sex", schema=schema, microaggregate={"age": 1})
+    with pytest.raises(InvalidParameterError, match="local_recoding"):
+        pets.anonymise(table, qi="age,sex", schema=schema, local_recoding=-1)
 
 
 def test_tables_protect_like_the_cli(ae):

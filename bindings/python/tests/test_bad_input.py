@@ -934,6 +934,32 @@ CASES = [
         pets.InvalidParameterError,
         "beauty",
     ),
+    case(
+        "anon-microaggregate-text",
+        lambda c: anon(c, microaggregate={"sex": "mean"}),
+        pets.InvalidParameterError,
+        "sex",
+        "numeric",
+    ),
+    case(
+        "anon-microaggregate-not-qi",
+        lambda c: anon(c, qi=["sex"], microaggregate={"age": "median"}),
+        pets.InvalidParameterError,
+        "age",
+        "not a quasi-identifier",
+    ),
+    case(
+        "anon-microaggregate-and-hierarchy",
+        lambda c: anon(c, hierarchy={"age": "5,10"}, microaggregate={"age": "mean"}),
+        pets.InvalidParameterError,
+        "both a hierarchy",
+    ),
+    case(
+        "anon-microaggregate-unknown-function",
+        lambda c: anon(c, microaggregate={"age": "average"}),
+        pets.InvalidParameterError,
+        "average",
+    ),
     case("anon-unknown-qi", lambda c: anon(c, qi=["age", "nope"]), pets.SchemaError, "nope"),
     case("anon-output-xlsx", lambda c: anon(c, output=c.o("r.xlsx")), pets.PetsIOError, "xlsx"),
     case(

@@ -655,6 +655,31 @@ fn options() -> Vec<Case> {
             &["destroy"],
         ),
         case("anonymise {d} --schema {s} --qi nope", 3, &["nope"]),
+        case(
+            "anonymise {d} --schema {s} --qi age,sex --microaggregate sex=mean",
+            2,
+            &["sex", "numeric"],
+        ),
+        case(
+            "anonymise {d} --schema {s} --qi sex --microaggregate age=median",
+            2,
+            &["age", "not a quasi-identifier"],
+        ),
+        case(
+            "anonymise {d} --schema {s} --qi age,sex --microaggregate age=average",
+            2,
+            &["age", "average"],
+        ),
+        case(
+            "anonymise {d} --schema {s} --qi age,sex --hierarchy age=5,10 --microaggregate age=mean",
+            2,
+            &["age", "both a hierarchy"],
+        ),
+        case(
+            "anonymise {d} --schema {s} --qi age --microaggregate age=mean",
+            2,
+            &["generalise at least one"],
+        ),
         case("table {d} --schema {s}", 2, &["--by"]),
         case("table {d} --schema {s} --by nope", 3, &["nope"]),
         case("table {d} --schema {s} --by sex --rule wat", 2, &["wat"]),

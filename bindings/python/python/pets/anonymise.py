@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pets import _native
-from pets._convert import PathLike, TableLike, is_path, to_arrow, to_path
+from pets._convert import PathLike, TableLike, integer, is_path, to_arrow, to_path
 from pets._schema import Schema
 from pets.risk import RiskReport, _columns, _float, _int
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["AnonymiseResult", "anonymise"]
 
 MeasureName = Literal["loss", "precision", "entropy", "discernibility", "average_class_size"]
+AggregateName = Literal["mean", "median", "mode", "interval"]
 
 
 def anonymise(
@@ -73,6 +74,8 @@ def anonymise(
     schema: Schema | None = None,
     output: PathLike | None = None,
     drop: Sequence[str] | str | None = None,
+    microaggregate: Mapping[str, AggregateName] | None = None,
+    local_recoding: int = 0,
 ) -> AnonymiseResult:
     """Find and apply the least coarsening that meets the privacy models (``pets anonymise``).
 
@@ -110,6 +113,14 @@ def anonymise(
         output: Also write the release to this file (.csv, .tsv, .parquet).
         drop: Columns to leave out of the release (direct identifiers and columns not in
             the schema always are), e.g. quasi-identifiers not searched over.
+        microaggregate: Numeric quasi-identifiers to microaggregate instead of generalise,
+            each with its function: ``{"los_days": "mean"}`` (``"mean"``, ``"median"``,
+            ``"mode"`` or ``"interval"``). Such a column does not split classes; in each
+            released class its values become the class's aggregate, and its information
+            loss is in ``result.record["microaggregation"]``.
+        local_recoding: Anonymise the records the optimum suppresses again, up to this many
+            iterations (0: off); each record is released under the levels of the iteration
+            that kept it, listed in ``result.record["iterations"]``.
 
     Returns:
         The :class:`AnonymiseResult`, with the released table as ``result.table``.
@@ -132,6 +143,14 @@ def anonymise(
                 f"e.g. {{'age': '5,10,20'}}, not {column!r}: {spec!r}"
             )
         specs[column] = spec
+    functions: dict[str, str] = {}
+    for column, function in (microaggregate or {}).items():
+        if not isinstance(column, str) or not isinstance(function, str):
+            raise TypeError(
+                "microaggregate maps column names (str) to functions (str), e.g. "
+                f"{{'los_days': 'mean'}}, not {column!r}: {function!r}"
+            )
+        functions[column] = function
     config: dict[str, Any] = {
         "quasi_identifiers": _columns(qi, "qi") or [],
         "sensitive": sensitive,
@@ -164,6 +183,8 @@ def anonymise(
             bool(mask),
             ground_distance,
             _columns(drop, "drop") or [],
+            functions,
+            integer(local_recoding, "local_recoding"),
         )
         table = _native.read_table(release)[0]
         import pyarrow as pa

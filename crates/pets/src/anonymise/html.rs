@@ -145,6 +145,73 @@ pub fn render_html(o: &AnonymiseOutcome) -> String {
             )
         })
         .collect();
+    let micro = if r.microaggregation.is_empty() {
+        String::new()
+    } else {
+        let rows: String = r
+            .microaggregation
+            .iter()
+            .map(|m| {
+                format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.4} ({})</td></tr>",
+                    esc(&m.column),
+                    m.function.name(),
+                    m.classes,
+                    m.loss,
+                    esc(&m.loss_measure)
+                )
+            })
+            .collect();
+        format!(
+            "<h2>Microaggregated columns</h2><p>Not generalised: in each released class every \
+             value is replaced by the class's aggregate, so the column is constant within every \
+             class and the models hold over it as over the others.</p><table><tr><th>column</th>\
+             <th>function</th><th>classes</th><th>information loss</th></tr>{rows}</table>"
+        )
+    };
+    let local = if r.local_recoding == 0 {
+        String::new()
+    } else {
+        let rows: String = r
+            .iterations
+            .iter()
+            .map(|it| {
+                let levels = it
+                    .level_names
+                    .iter()
+                    .zip(&r.quasi_identifiers)
+                    .map(|(l, q)| format!("{} to {l}", q.column))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td></tr>",
+                    if it.iteration == 0 {
+                        "global".to_string()
+                    } else {
+                        it.iteration.to_string()
+                    },
+                    esc(&levels),
+                    it.records_in,
+                    if it.dropped {
+                        "0 (dropped: the release would fail)".to_string()
+                    } else {
+                        it.records_released.to_string()
+                    },
+                    it.loss
+                )
+            })
+            .collect();
+        format!(
+            "<h2>Local recoding</h2><p>The records the global optimum suppressed were searched \
+             again (at most {max} iteration(s)): {before} record(s) suppressed before, {after} \
+             after. Each record is released under the levels of the iteration that kept it.</p>\
+             <table><tr><th>iteration</th><th>levels</th><th>records searched</th>\
+             <th>records released</th><th>loss over them</th></tr>{rows}</table>",
+            max = r.local_recoding,
+            before = r.records_suppressed_global,
+            after = r.records_suppressed,
+        )
+    };
     let warnings: String = o
         .warnings
         .iter()
@@ -160,7 +227,7 @@ table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #ccc;padd
 records suppressed: {suppressed} of {records_in} records ({share}) {mode}; {out} records released. \
 Direct identifiers left out: {dropped}.</p>\
 <h2>Levels chosen</h2><table><tr><th>column</th><th>released as</th><th>hierarchy</th></tr>{levels}</table>\
-<h2>Risk before and after</h2>{before}{after}\
+{micro}{local}<h2>Risk before and after</h2>{before}{after}\
 <h2>Alternatives</h2><p>Each point keeps less risk for more loss; none is beaten on both by \
 another evaluated transformation ({evaluated} of {nodes} lattice nodes evaluated, {tagged} ruled out \
 without evaluation).</p>{plot}\

@@ -43,14 +43,19 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::AnonymiseError;
-use super::apply::{ColumnRecord, ReleaseRecord, SuppressedRows, Transformation};
+use super::apply::{
+    ColumnRecord, IterationRecord, MicroColumn, ReleaseRecord, SuppressedRows, Transformation,
+};
 use super::hierarchy::ColumnHierarchy;
+use super::local::{LocalSearch, class_passes, recode, release_classes, step_at};
 use super::loss::{LossMeasure, LossModel};
+use super::microaggregate::Aggregate;
 use super::search::{BaseClasses, ClassRule, Lattice, SearchLimits, SearchResult};
-use crate::data::{DataError, EncodeOptions, EncodedTable, HierarchySpec, Schema, TableSource};
+use crate::data::{
+    ColumnKind, DataError, EncodeOptions, EncodedTable, HierarchySpec, Schema, TableSource,
+};
 use crate::disclosure::{
-    ClassColumn, EquivalenceClasses, GroundChoice, GroundDistance, RiskConfig, RiskReport,
-    assess_classes,
+    EquivalenceClasses, GroundChoice, GroundDistance, RiskConfig, RiskReport, assess_classes,
 };
 use crate::error::{Warning, WarningKind};
 
@@ -69,6 +74,8 @@ pub struct AnonymiseJob {
     suppressed_rows: SuppressedRows,
     ground: Option<GroundChoice>,
     drop: Vec<String>,
+    microaggregate: BTreeMap<String, Aggregate>,
+    local_recoding: usize,
 }
 
 /// What an [`AnonymiseJob`] returns.
@@ -121,6 +128,8 @@ impl AnonymiseJob {
             suppressed_rows: SuppressedRows::Remove,
             ground: None,
             drop: Vec::new(),
+            microaggregate: BTreeMap::new(),
+            local_recoding: 0,
         }
     }
 
@@ -218,6 +227,53 @@ impl AnonymiseJob {
         self
     }
 
+    /// Microaggregate `column`, a numeric quasi-identifier: it is not generalised and does
+    /// not split classes; in each released class its values are replaced by `function`'s
+    /// aggregate (see [`super::microaggregate`]).
+    pub fn microaggregate(
+        mut self,
+        column: impl Into<String>,
+        function: Aggregate,
+    ) -> AnonymiseJob {
+        self.microaggregate.insert(column.into(), function);
+        self
+    }
+
+    /// Parse `COLUMN=FUNCTION` entries (`los_days=mean`), as the CLI takes them.
+    pub fn microaggregate_entries(
+        mut self,
+        entries: &[String],
+    ) -> Result<AnonymiseJob, AnonymiseError> {
+        for entry in entries.iter().filter(|e| !e.trim().is_empty()) {
+            let (name, function) =
+                entry
+                    .split_once('=')
+                    .ok_or_else(|| AnonymiseError::Invalid {
+                        column: None,
+                        message: format!(
+                            "microaggregation {entry:?}: expected COLUMN=FUNCTION, e.g. \
+                             los_days=mean (mean, median, mode or interval)"
+                        ),
+                    })?;
+            let function: Aggregate =
+                function
+                    .parse()
+                    .map_err(|e: AnonymiseError| AnonymiseError::Invalid {
+                        column: Some(name.trim().to_string()),
+                        message: format!("{}: {e}", name.trim()),
+                    })?;
+            self = self.microaggregate(name.trim(), function);
+        }
+        Ok(self)
+    }
+
+    /// After the global optimum, anonymise the records it suppresses again, up to
+    /// `iterations` times (local recoding, see [`super::local`]; 0: off).
+    pub fn local_recoding(mut self, iterations: usize) -> AnonymiseJob {
+        self.local_recoding = iterations;
+        self
+    }
+
     fn check_options(&self) -> Result<(), AnonymiseError> {
         let bad = |message: String| AnonymiseError::Invalid {
             column: None,
@@ -307,6 +363,54 @@ impl AnonymiseJob {
                 ),
             });
         }
+        // Microaggregated columns: numeric quasi-identifiers, not generalised.
+        for (name, function) in &self.microaggregate {
+            let bad = |message: String| AnonymiseError::Invalid {
+                column: Some(name.clone()),
+                message,
+            };
+            let spec = schema.column(name)?;
+            if !config.quasi_identifiers.contains(name) {
+                return Err(bad(format!(
+                    "{name:?} is microaggregated but is not a quasi-identifier ({}); add it \
+                     with --qi or drop --microaggregate {name}",
+                    config.quasi_identifiers.join(", ")
+                )));
+            }
+            if self.hierarchies.contains_key(name) {
+                return Err(bad(format!(
+                    "{name:?} is given both a hierarchy and microaggregation; a \
+                     microaggregated column is not generalised, so drop one of the two"
+                )));
+            }
+            if !matches!(
+                spec.kind,
+                ColumnKind::Integer { .. } | ColumnKind::Float { .. }
+            ) {
+                return Err(bad(format!(
+                    "{name:?} is {} but microaggregation ({}) needs a numeric column \
+                     (integer or float); generalise it with a hierarchy instead",
+                    spec.kind.name(),
+                    function.name()
+                )));
+            }
+        }
+        let search_qis: Vec<String> = config
+            .quasi_identifiers
+            .iter()
+            .filter(|q| !self.microaggregate.contains_key(*q))
+            .cloned()
+            .collect();
+        if search_qis.is_empty() {
+            return Err(AnonymiseError::Invalid {
+                column: self.microaggregate.keys().next().cloned(),
+                message: "every quasi-identifier is microaggregated; the classes are formed by \
+                          the others, so generalise at least one"
+                    .into(),
+            });
+        }
+        let mut search_config = config.clone();
+        search_config.quasi_identifiers = search_qis.clone();
         if let Some(path) = &self.output
             && let TableSource::File { path: input, .. } = &source
             && same_file(path, input)
@@ -377,8 +481,8 @@ impl AnonymiseJob {
             return Err(crate::disclosure::ConfigError::EmptyData.into());
         }
 
-        let mut hierarchies = Vec::with_capacity(config.quasi_identifiers.len());
-        for qi in &config.quasi_identifiers {
+        let mut hierarchies = Vec::with_capacity(search_qis.len());
+        for qi in &search_qis {
             let column = table.column(qi)?;
             let spec = self
                 .hierarchies
@@ -407,11 +511,22 @@ impl AnonymiseJob {
             hierarchies.push(h);
         }
 
-        let classes = EquivalenceClasses::compute(
-            &table,
-            &config.quasi_identifiers,
-            config.sensitive.as_deref(),
-        )?;
+        // The search's classes are over the generalised quasi-identifiers; the extract's
+        // risk before is over all of them, the microaggregated ones as they are.
+        let classes =
+            EquivalenceClasses::compute(&table, &search_qis, config.sensitive.as_deref())?;
+        let before = if self.microaggregate.is_empty() {
+            assess_classes(&classes, &config, None)?
+        } else {
+            let all = EquivalenceClasses::compute(
+                &table,
+                &config.quasi_identifiers,
+                config.sensitive.as_deref(),
+            )?;
+            assess_classes(&all, &config, None)?
+        };
+        let full_config = config;
+        let config = search_config;
         let n = classes.n_records();
         let q: Vec<f64> = classes
             .sensitive_totals()
@@ -424,8 +539,7 @@ impl AnonymiseJob {
             .as_ref()
             .is_some_and(|s| s.ordered);
         let rule = ClassRule::new(&config, q, sensitive_ordered)?;
-        let counts: Vec<Vec<u64>> = config
-            .quasi_identifiers
+        let counts: Vec<Vec<u64>> = search_qis
             .iter()
             .map(|qi| table.column(qi).map(|c| c.counts()))
             .collect::<Result<_, _>>()?;
@@ -439,11 +553,7 @@ impl AnonymiseJob {
         };
         let kept = |levels: &[usize]| -> Result<EquivalenceClasses, AnonymiseError> {
             let recoded = recode(&classes, &hierarchies, levels)?;
-            Ok(recoded.retain(|c| {
-                rule.size_passes(c.size)
-                    && (!rule.needs_sensitive()
-                        || rule.sensitive_passes(c.sensitive_codes, c.sensitive_counts, c.size))
-            }))
+            Ok(recoded.retain(|c| class_passes(&rule, c)))
         };
         let verify = |levels: &[usize]| -> Result<bool, AnonymiseError> {
             let k = kept(levels)?;
@@ -454,41 +564,105 @@ impl AnonymiseJob {
         };
         let search = lattice.search(&limits, &verify)?;
 
-        let before = assess_classes(&classes, &config, None)?;
         let levels = search.optimum.levels.clone();
-        let after_classes = kept(&levels)?;
-        let mut after = assess_classes(&after_classes, &config, None)?;
+        let mut transformation = Transformation::new(&hierarchies, self.drop.clone());
+        transformation
+            .steps
+            .push(step_at(&classes, &hierarchies, &rule, &levels)?);
+        let describe = |levels: &[usize]| -> Vec<String> {
+            hierarchies
+                .iter()
+                .zip(levels)
+                .map(|(h, &l)| h.levels[l].name.clone())
+                .collect()
+        };
+        let mut iterations = vec![IterationRecord {
+            iteration: 0,
+            levels: levels.clone(),
+            level_names: describe(&levels),
+            records_in: n,
+            records_released: n - search.optimum.suppressed_records,
+            loss: search.optimum.loss,
+            dropped: false,
+        }];
+        if self.local_recoding > 0 && search.optimum.suppressed_records > 0 {
+            let local = LocalSearch {
+                base: &classes,
+                hierarchies: &hierarchies,
+                rule: &rule,
+                config: &config,
+                measure: self.measure,
+            };
+            for (i, it) in local
+                .run(&mut transformation, self.local_recoding)?
+                .into_iter()
+                .enumerate()
+            {
+                iterations.push(IterationRecord {
+                    iteration: i + 1,
+                    level_names: describe(&it.levels),
+                    levels: it.levels,
+                    records_in: it.records_in,
+                    records_released: it.records_released,
+                    loss: it.loss,
+                    dropped: it.dropped,
+                });
+            }
+        }
+        let (mut after, suppressed_final) = if transformation.steps.len() == 1 {
+            (
+                assess_classes(&kept(&levels)?, &config, None)?,
+                search.optimum.suppressed_records,
+            )
+        } else {
+            let release = release_classes(&classes, &transformation)?;
+            let s = n - release.n_records();
+            (assess_classes(&release, &config, None)?, s)
+        };
         let described: Vec<String> = hierarchies
             .iter()
             .zip(&levels)
             .map(|(h, &l)| format!("{} to {}", h.column, h.levels[l].name))
             .collect();
-        after.summary.insert(
-            0,
-            format!(
-                "Assessed as released: {}; {} record(s) in failing groups suppressed.",
-                described.join(", "),
-                search.optimum.suppressed_records
-            ),
-        );
+        let mut summary = vec![format!(
+            "Assessed as released: {}; {} record(s) in failing groups suppressed.",
+            described.join(", "),
+            search.optimum.suppressed_records
+        )];
+        if self.local_recoding > 0 {
+            summary.push(format!(
+                "Local recoding: {} more iteration(s) released {} of the {} suppressed \
+                 record(s); {} record(s) suppressed after.",
+                transformation.steps.len() - 1,
+                search.optimum.suppressed_records - suppressed_final,
+                search.optimum.suppressed_records,
+                suppressed_final
+            ));
+        }
+        if !self.microaggregate.is_empty() {
+            summary.push(format!(
+                "Microaggregated: {}; each is constant within every released class, so the \
+                 classes over all quasi-identifiers are these.",
+                self.microaggregate
+                    .iter()
+                    .map(|(c, f)| format!("{c} ({})", f.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for (i, line) in summary.into_iter().enumerate() {
+            after.summary.insert(i, line);
+        }
 
-        let recoded = recode(&classes, &hierarchies, &levels)?;
-        let mut transformation = Transformation {
-            hierarchies: &hierarchies,
-            levels: levels.clone(),
-            suppressed: Default::default(),
-            drop: self.drop.clone(),
-        };
-        let suppressed_keys: Vec<u128> = recoded
-            .iter()
-            .filter(|c| {
-                !(rule.size_passes(c.size)
-                    && (!rule.needs_sensitive()
-                        || rule.sensitive_passes(c.sensitive_codes, c.sensitive_counts, c.size)))
-            })
-            .map(|c| transformation.key(c.codes()))
-            .collect();
-        transformation.suppressed.extend(suppressed_keys);
+        for (name, &function) in &self.microaggregate {
+            transformation.micro.push(MicroColumn {
+                column: name.clone(),
+                function,
+                integer: matches!(schema.column(name)?.kind, ColumnKind::Integer { .. }),
+                values: Default::default(),
+            });
+        }
+        let microaggregation = super::apply::microaggregate(&source, &schema, &mut transformation)?;
         let (release_schema, dropped) =
             super::apply::release_schema(&schema, &transformation, self.suppressed_rows)?;
         let (records_out, records_suppressed) = match &self.output {
@@ -500,13 +674,12 @@ impl AnonymiseJob {
                     self.suppressed_rows,
                     path,
                 )?;
-                if s != search.optimum.suppressed_records {
+                if s != suppressed_final {
                     return Err(AnonymiseError::Invalid {
                         column: None,
                         message: format!(
                             "the file changed while it was read: {s} records were suppressed \
-                             on writing but {} when searching; run again",
-                            search.optimum.suppressed_records
+                             on writing but {suppressed_final} when searching; run again"
                         ),
                     });
                 }
@@ -514,10 +687,10 @@ impl AnonymiseJob {
             }
             None => (
                 match self.suppressed_rows {
-                    SuppressedRows::Remove => n - search.optimum.suppressed_records,
+                    SuppressedRows::Remove => n - suppressed_final,
                     SuppressedRows::Mask => n,
                 },
-                search.optimum.suppressed_records,
+                suppressed_final,
             ),
         };
         let record = ReleaseRecord {
@@ -536,7 +709,7 @@ impl AnonymiseJob {
                 })
                 .collect(),
             sensitive: config.sensitive.clone(),
-            models: config.clone(),
+            models: full_config,
             suppression_limit: self.suppression_limit,
             suppressed_rows: self.suppressed_rows,
             records_in: n,
@@ -545,6 +718,10 @@ impl AnonymiseJob {
             dropped_columns: dropped,
             measure: self.measure.name().to_string(),
             loss: search.optimum.loss,
+            local_recoding: self.local_recoding,
+            records_suppressed_global: search.optimum.suppressed_records,
+            iterations,
+            microaggregation,
         };
         Ok(AnonymiseOutcome {
             hierarchies: hierarchies
@@ -564,37 +741,6 @@ impl AnonymiseJob {
             warnings,
         })
     }
-}
-
-/// The classes recoded to the groups of `levels`.
-fn recode(
-    classes: &EquivalenceClasses,
-    hierarchies: &[ColumnHierarchy],
-    levels: &[usize],
-) -> Result<EquivalenceClasses, AnonymiseError> {
-    let columns: Vec<ClassColumn> = classes
-        .layout()
-        .quasi_identifiers
-        .iter()
-        .zip(hierarchies)
-        .zip(levels)
-        .map(|((c, h), &l)| {
-            let groups = h.levels[l].n_groups();
-            ClassColumn {
-                name: c.name.clone(),
-                cardinality: groups,
-                n_values: groups,
-                ordered: c.ordered,
-                kind: "categorical".into(),
-            }
-        })
-        .collect();
-    let maps: Vec<Vec<u32>> = hierarchies
-        .iter()
-        .zip(levels)
-        .map(|(h, &l)| h.levels[l].map.clone())
-        .collect();
-    Ok(classes.recode(columns, &maps)?)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -13,22 +13,29 @@
 //!    removed or masked, direct identifiers dropped), with the release's schema and a JSON
 //!    record of exactly what was done; `pets risk` on the release passes;
 //! 4. [`AnonymiseJob`]: the one pipeline behind `pets anonymise` and `pets.anonymise`.
+//!
+//! Two options of ARX's: [`microaggregate`] (a numeric quasi-identifier replaced by its
+//! class's mean, median, mode or interval instead of generalised) and [`local`] recoding
+//! (the records the global optimum suppresses searched again, iteration by iteration).
 
 pub mod apply;
 pub mod hierarchy;
 pub mod html;
 pub mod job;
+pub mod local;
 pub mod loss;
+pub mod microaggregate;
 pub mod search;
 
 #[cfg(test)]
 mod tests;
 
-pub use apply::{ReleaseRecord, SuppressedRows};
+pub use apply::{IterationRecord, ReleaseRecord, SuppressedRows};
 pub use hierarchy::{ColumnHierarchy, HierarchyLevel};
 pub use html::render_html;
 pub use job::{AnonymiseJob, AnonymiseOutcome, HierarchySummary};
 pub use loss::LossMeasure;
+pub use microaggregate::{Aggregate, MicroaggregationRecord};
 pub use search::{MAX_LATTICE_NODES, NodeOutcome, SearchLimits, SearchResult};
 
 use crate::data::DataError;

@@ -369,3 +369,273 @@ fn dropped_and_undeclared_columns_stay_out_of_the_release() {
         .unwrap_err();
     assert!(e.to_string().contains("cannot also be dropped"), "{e}");
 }
+
+/// A table of `(age, sex)` rows with its schema: age an integer in 0..=99 banded by 10.
+fn small(rows: &[(u32, &str)]) -> (TableSource, Schema) {
+    let mut age = ColumnSpec::integer("age", 0, 99).with_role(Role::QuasiIdentifier);
+    age.hierarchy = Some(HierarchySpec::parse("10").unwrap());
+    let sex = ColumnSpec::categorical("sex", ["F", "M"]).with_role(Role::QuasiIdentifier);
+    let schema = Schema::new(vec![age, sex]).unwrap();
+    let ages: Vec<String> = rows.iter().map(|r| r.0.to_string()).collect();
+    let sexes: Vec<&str> = rows.iter().map(|r| r.1).collect();
+    let b = RecordBatch::try_from_iter([
+        ("age", Arc::new(StringArray::from(ages)) as ArrayRef),
+        ("sex", Arc::new(StringArray::from(sexes)) as ArrayRef),
+    ])
+    .unwrap();
+    (TableSource::batches("data", b.schema(), vec![b]), schema)
+}
+
+/// `pets risk` on a written release under the release schema.
+fn risk_of(
+    out: &std::path::Path,
+    schema: &Schema,
+    config: RiskConfig,
+) -> crate::disclosure::RiskReport {
+    crate::disclosure::RiskJob::new(TableSource::file(out), config)
+        .schema(schema.clone())
+        .run()
+        .unwrap()
+        .report
+}
+
+#[test]
+fn microaggregation_replaces_a_class_by_its_aggregate() {
+    let rows = [
+        (20, "F"),
+        (22, "F"),
+        (24, "F"),
+        (40, "M"),
+        (42, "M"),
+        (47, "M"),
+    ];
+    // The default risk threshold (0.2) would need classes of 5: k alone decides here.
+    let config = RiskConfig {
+        k: 3,
+        risk_threshold: 1.0,
+        ..RiskConfig::new(["age", "sex"])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (function, expected) in [
+        (microaggregate::Aggregate::Mean, ["22.0", "43.0"]),
+        (microaggregate::Aggregate::Median, ["22", "42"]),
+        (microaggregate::Aggregate::Mode, ["20", "40"]),
+        (
+            microaggregate::Aggregate::Interval,
+            ["[20, 24]", "[40, 47]"],
+        ),
+    ] {
+        let (source, schema) = small(&rows);
+        let out = dir.path().join(format!("{}.csv", function.name()));
+        let outcome = AnonymiseJob::new(source, config.clone())
+            .schema(schema)
+            .suppression_limit(0.0)
+            .microaggregate("age", function)
+            .output(&out)
+            .run()
+            .unwrap();
+        // Classes are formed by sex alone, at its finest level.
+        assert_eq!(outcome.record.quasi_identifiers.len(), 1);
+        assert_eq!(outcome.record.quasi_identifiers[0].level_name, "value");
+        assert!(!outcome.before.passed && outcome.after.passed);
+        let text = std::fs::read_to_string(&out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let want = |v: &str, s: &str| {
+            if v.contains(',') {
+                format!("\"{v}\",{s}")
+            } else {
+                format!("{v},{s}")
+            }
+        };
+        assert_eq!(lines[1], want(expected[0], "F"), "{function:?}: {text}");
+        assert_eq!(lines[6], want(expected[1], "M"), "{function:?}: {text}");
+        let m = &outcome.record.microaggregation[0];
+        assert_eq!(
+            (m.column.as_str(), m.function, m.classes, m.values),
+            ("age", function, 2, 6)
+        );
+        if function == microaggregate::Aggregate::Mean {
+            // SSE = 8 + 26 = 34; the mean of all six is 32.5, SST = 12.5^2 + 10.5^2 +
+            // 8.5^2 + 7.5^2 + 9.5^2 + 14.5^2 = 695.5.
+            assert!((m.loss - 34.0 / 695.5).abs() < 1e-12, "{}", m.loss);
+        }
+        // `pets risk` on the release, with the microaggregated column a quasi-identifier,
+        // passes under the release schema.
+        let report = risk_of(&out, &outcome.release_schema, config.clone());
+        assert!(report.passed, "{function:?}: {:?}", report.summary);
+        assert_eq!(report.k_anonymity.k, 3);
+    }
+}
+
+#[test]
+fn microaggregation_refuses_bad_columns() {
+    let rows = [(20, "F"), (22, "F")];
+    let run = |job: AnonymiseJob| job.run().unwrap_err();
+    let (source, schema) = small(&rows);
+    let e = run(AnonymiseJob::new(source, RiskConfig::new(["age", "sex"]))
+        .schema(schema)
+        .microaggregate("sex", microaggregate::Aggregate::Mean));
+    assert_eq!(crate::error::Classify::column(&e), Some("sex"));
+    assert!(e.to_string().contains("numeric"), "{e}");
+    let (source, schema) = small(&rows);
+    let e = run(AnonymiseJob::new(source, RiskConfig::new(["sex"]))
+        .schema(schema)
+        .microaggregate("age", microaggregate::Aggregate::Median));
+    assert!(e.to_string().contains("not a quasi-identifier"), "{e}");
+    let (source, schema) = small(&rows);
+    let e = run(AnonymiseJob::new(source, RiskConfig::new(["age", "sex"]))
+        .schema(schema)
+        .hierarchy_entries(&["age=5,10".into()])
+        .unwrap()
+        .microaggregate_entries(&["age=mean".into()])
+        .unwrap());
+    assert!(e.to_string().contains("both a hierarchy"), "{e}");
+    let e = AnonymiseJob::new(TableSource::file("x.csv"), RiskConfig::default())
+        .microaggregate_entries(&["age=average".into()])
+        .unwrap_err();
+    assert!(e.to_string().contains("mean, median"), "{e}");
+}
+
+/// 400 records in classes of 20, and four singletons that bands of 10 would release.
+fn pairs_and_singletons() -> Vec<(u32, &'static str)> {
+    let mut rows = Vec::new();
+    for i in 0..400u32 {
+        rows.push((20 + i % 10, if (i / 10) % 2 == 0 { "F" } else { "M" }));
+    }
+    rows.extend([(31, "M"), (35, "M"), (55, "F"), (57, "F")]);
+    rows
+}
+
+#[test]
+fn local_recoding_releases_what_the_global_optimum_suppressed() {
+    let config = RiskConfig {
+        k: 2,
+        risk_threshold: 1.0,
+        ..RiskConfig::new(["age", "sex"])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("release.csv");
+    let (source, schema) = small(&pairs_and_singletons());
+    let outcome = AnonymiseJob::new(source, config.clone())
+        .schema(schema)
+        .suppression_limit(0.05)
+        .local_recoding(3)
+        .output(&out)
+        .run()
+        .unwrap();
+    let r = &outcome.record;
+    assert_eq!(r.iterations[0].levels, vec![0, 0]);
+    assert_eq!(r.records_suppressed_global, 4);
+    assert_eq!(r.records_suppressed, 0);
+    assert_eq!(r.records_out, 404);
+    assert_eq!(r.iterations.len(), 2, "{:?}", r.iterations);
+    let it = &r.iterations[1];
+    assert_eq!((it.records_in, it.records_released), (4, 4));
+    assert_eq!(it.level_names, vec!["bands of 10", "value"]);
+    assert!(outcome.after.passed);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.lines().any(|l| l == "21,F"), "{text}");
+    assert_eq!(text.lines().filter(|l| *l == "30-39,M").count(), 2);
+    assert_eq!(text.lines().filter(|l| *l == "50-59,F").count(), 2);
+    let report = risk_of(&out, &outcome.release_schema, config.clone());
+    assert!(report.passed, "{:?}", report.summary);
+    assert_eq!(report.n_records, 404);
+    // Without local recoding the four are suppressed.
+    let (source, schema) = small(&pairs_and_singletons());
+    let global = AnonymiseJob::new(source, config)
+        .schema(schema)
+        .suppression_limit(0.05)
+        .run()
+        .unwrap();
+    assert_eq!(global.record.records_suppressed, 4);
+    assert_eq!(global.record.iterations.len(), 1);
+}
+
+#[test]
+fn local_recoding_never_releases_fewer_and_the_release_passes_pets_risk() {
+    let dir = tempfile::tempdir().unwrap();
+    for (seed, config) in [
+        (
+            11,
+            RiskConfig {
+                k: 5,
+                l: Some(2),
+                ..Default::default()
+            },
+        ),
+        (
+            12,
+            RiskConfig {
+                k: 4,
+                t: Some(0.3),
+                ..Default::default()
+            },
+        ),
+        (
+            13,
+            RiskConfig {
+                k: 3,
+                beta: Some(1.5),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let out = dir.path().join(format!("local{seed}.csv"));
+        let global = job(1500, seed, config.clone())
+            .suppression_limit(0.1)
+            .run()
+            .unwrap();
+        let local = job(1500, seed, config.clone())
+            .suppression_limit(0.1)
+            .local_recoding(4)
+            .microaggregate_entries(&[])
+            .unwrap()
+            .output(&out)
+            .run()
+            .unwrap();
+        let (g, l) = (&global.record, &local.record);
+        assert_eq!(g.iterations[0], l.iterations[0]);
+        assert!(l.records_out >= g.records_out, "{seed}: {l:?}");
+        assert_eq!(l.records_suppressed_global, g.records_suppressed);
+        let released: u64 = l.iterations.iter().map(|i| i.records_released).sum();
+        assert_eq!(released, l.records_out, "{seed}: {:?}", l.iterations);
+        assert!(local.after.passed);
+        let report = risk_of(&out, &local.release_schema, config);
+        assert!(report.passed, "{seed}: {:?}", report.summary);
+        assert_eq!(report.n_records, l.records_out);
+    }
+}
+
+#[test]
+fn microaggregation_with_local_recoding_passes_pets_risk() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("release.parquet");
+    let config = RiskConfig {
+        k: 6,
+        l: Some(2),
+        ..Default::default()
+    };
+    let outcome = job(1200, 5, config.clone())
+        .suppression_limit(0.1)
+        .microaggregate("age", microaggregate::Aggregate::Median)
+        .local_recoding(3)
+        .output(&out)
+        .run()
+        .unwrap();
+    let r = &outcome.record;
+    assert_eq!(
+        r.quasi_identifiers
+            .iter()
+            .map(|q| q.column.as_str())
+            .collect::<Vec<_>>(),
+        ["sex", "region"]
+    );
+    assert_eq!(r.microaggregation[0].column, "age");
+    assert!(r.microaggregation[0].loss > 0.0);
+    // The schema's roles make age a quasi-identifier for `pets risk` too.
+    let report = risk_of(&out, &outcome.release_schema, config);
+    assert!(report.passed, "{:?}", report.summary);
+    assert_eq!(report.n_records, r.records_out);
+    let html = render_html(&outcome);
+    assert!(html.contains("Microaggregated columns") && html.contains("Local recoding"));
+}
