@@ -154,6 +154,8 @@ pub fn run(a: &DemoArgs) -> Result<ExitCode, CliError> {
         measure: "loss".into(),
         mask: false,
         front_slack: 0.5,
+        microaggregate: Vec::new(),
+        local_recoding: 0,
         output: Some(a.out.join("release.csv")),
         release_schema: None,
         record: None,
