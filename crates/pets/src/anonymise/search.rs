@@ -33,6 +33,16 @@
 //! out whatever else is coarsened. (Entropy and recursive l-diversity, t-closeness and the other
 //! distributional models are not monotone with suppression, so they never tag.)
 //!
+//! **Looking up before evaluating** (Flash's binary search along paths). A fine node rolled
+//! up from (nearly) one class per record is the expensive kind, and near the bottom it is
+//! usually hopeless. Before such a node is evaluated, the search walks a chain from it up
+//! to the top (one level of one column at a time, the columns raised evenly) and binary
+//! searches the chain for the highest node past the limit on the size-based models: along a
+//! chain that property holds up to some node and not after it, so a failing node tags the
+//! starting node and everything below it, and a passing one settles everything above it.
+//! The nodes evaluated on the way are real lattice nodes (an anonymous one becomes a
+//! candidate), so this changes which nodes are evaluated, never the result.
+//!
 //! **Verification.** t-closeness, beta-likeness and delta-disclosure compare classes with the
 //! distribution of the whole table, which suppression changes. A candidate optimum is
 //! therefore checked again on the records it keeps by the same assessment `pets risk` runs
@@ -59,7 +69,7 @@ pub const MAX_LATTICE_NODES: u64 = 2_000_000;
 
 /// Group combinations up to which a node's classes are counted in a dense array (a larger
 /// node is keyed by its mixed-radix number in a hash map, or by a 128-bit hash of its groups
-/// when that number overflows 128 bits, as [`EquivalenceClasses`] does).
+/// when that number overflows 64 bits).
 const DENSE_CELLS: f64 = (1u64 << 22) as f64;
 
 /// Smallest node worth caching to roll up from (every node in tests, so the brute-force
@@ -68,6 +78,14 @@ const DENSE_CELLS: f64 = (1u64 << 22) as f64;
 const CACHE_MIN_CLASSES: usize = 1024;
 #[cfg(test)]
 const CACHE_MIN_CLASSES: usize = 1;
+
+/// Smallest source (classes to roll up) that makes a node worth an upward probe first:
+/// below it evaluating the node is cheaper than looking for a failing node above it (every
+/// node in tests, so the brute-force comparison exercises the probes).
+#[cfg(not(test))]
+const PROBE_MIN_SOURCE: usize = 1 << 15;
+#[cfg(test)]
+const PROBE_MIN_SOURCE: usize = 1;
 
 /// The per-class models of a configuration: what a class must meet to be kept.
 #[derive(Debug, Clone)]
@@ -264,6 +282,72 @@ struct Evaluation {
     size_failing_records: u64,
 }
 
+/// What the search knows about each node.
+struct Known {
+    /// Evaluated.
+    done: Vec<bool>,
+    /// Ruled out: at or below a node whose size-failing records exceed the limit.
+    tagged: Vec<bool>,
+    /// Evaluated nodes within the limit on the size-based models: every node above one of
+    /// them is within it too (the failing records only shrink going up).
+    passing: Vec<Vec<usize>>,
+}
+
+impl Known {
+    fn new(total: usize) -> Known {
+        Known {
+            done: vec![false; total],
+            tagged: vec![false; total],
+            passing: Vec::new(),
+        }
+    }
+
+    /// Whether the node at `levels` is known to be within the limit on size.
+    fn not_hopeless(&self, levels: &[usize]) -> bool {
+        self.passing
+            .iter()
+            .any(|p| p.iter().zip(levels).all(|(a, b)| a <= b))
+    }
+}
+
+/// A binary search along an upward chain for the highest node past the suppression limit on
+/// the size-based models alone (Flash's idea, Kohlmayer et al. 2012): such a node tags the
+/// node the chain starts from and everything else below it, usually far more cheaply than
+/// evaluating the fine node itself, which rolls up from (nearly) one class per record.
+/// Along a chain "past the limit" holds up to some point and not after, so the search is
+/// exact; the top is taken as within the limit without evaluation.
+struct PathSearch {
+    path: Vec<usize>,
+    /// Highest position known past the limit (0: none; positions are 1-based along `path`).
+    lo: usize,
+    /// Lowest position known within it (`path.len()`, the top, is assumed within).
+    hi: usize,
+}
+
+impl PathSearch {
+    fn new(path: Vec<usize>) -> PathSearch {
+        let hi = path.len();
+        PathSearch { path, lo: 0, hi }
+    }
+
+    /// The next node to evaluate, after settling every position already known; `None` once
+    /// the boundary is found.
+    fn next_probe(&mut self, lattice: &Lattice<'_>, known: &Known) -> Option<usize> {
+        while self.hi > self.lo + 1 {
+            let mid = (self.lo + self.hi) / 2;
+            let node = self.path[mid - 1];
+            if known.tagged[node] {
+                self.lo = mid;
+            } else if known.done[node] || known.not_hopeless(&lattice.levels(node)) {
+                self.hi = mid;
+            } else {
+                return Some(node);
+            }
+        }
+        None
+    }
+}
+
 /// How the search runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SearchLimits {
@@ -290,6 +374,8 @@ pub struct SearchResult {
     pub evaluated: u64,
     /// Nodes tagged as failing without evaluation.
     pub tagged: u64,
+    /// Nodes evaluated on the way up from an expensive node (counted in `evaluated`).
+    pub upward_probes: u64,
     /// Candidates dropped because they failed on the records they keep.
     pub rejected_by_verification: u64,
 }
@@ -427,35 +513,44 @@ impl<'a> Lattice<'a> {
         let mut first: Vec<usize> = Vec::new();
         let mut sizes: Vec<u64> = Vec::new();
         let tuple_of = |i: usize| &base.tuples[i * w..(i + 1) * w];
-        let mut strides = vec![1u128; w];
-        let mut radix = true;
-        for j in (0..w.saturating_sub(1)).rev() {
-            match strides[j + 1].checked_mul(cards[j + 1]) {
-                Some(s) => strides[j] = s,
-                None => radix = false,
-            }
+        // Columns at their top level have one group and add nothing to a class's key;
+        // columns at their source's level keep their codes (no map to look up). Keys are
+        // mixed-radix numbers over the remaining columns when they fit in 64 bits (dense
+        // slots when few, a hash map otherwise), else a 128-bit hash of the groups.
+        let active: Vec<(usize, Option<&[u32]>)> = (0..w)
+            .filter(|&j| cards[j] > 1)
+            .map(|j| (j, (levels[j] != from[j]).then_some(maps[j].as_slice())))
+            .collect();
+        let mut strides = vec![0u64; active.len()];
+        let mut span: Option<u64> = Some(1);
+        for (a, &(j, _)) in active.iter().enumerate().rev() {
+            strides[a] = span.unwrap_or(0);
+            span = span.and_then(|s| u64::try_from(cards[j]).ok().and_then(|c| s.checked_mul(c)));
         }
-        radix = radix && strides[0].checked_mul(cards[0]).is_some();
-        let key_of = |t: &[u32], tuple: &mut [u32]| -> u128 {
+        let key64 = |t: &[u32]| -> u64 {
+            active
+                .iter()
+                .zip(&strides)
+                .map(|(&(j, map), &s)| {
+                    let g = match map {
+                        Some(m) => m[t[j] as usize],
+                        None => t[j],
+                    };
+                    u64::from(g) * s
+                })
+                .sum()
+        };
+        let mut tuple = vec![0u32; w];
+        let mut hashed = |t: &[u32]| -> u128 {
             for j in 0..w {
                 tuple[j] = maps[j][t[j] as usize];
             }
-            if radix {
-                tuple
-                    .iter()
-                    .zip(&strides)
-                    .map(|(&g, &s)| u128::from(g) * s)
-                    .sum()
-            } else {
-                crate::disclosure::classes::hash_tuple(tuple)
-            }
+            crate::disclosure::classes::hash_tuple(&tuple)
         };
-        let mut tuple = vec![0u32; w];
-        if cells <= DENSE_CELLS {
+        if cells <= self.dense_cells(base.len()) {
             let mut slot = vec![u32::MAX; cells as usize];
             for (i, class) in class_of.iter_mut().enumerate() {
-                let key = key_of(tuple_of(i), &mut tuple) as usize;
-                let s = &mut slot[key];
+                let s = &mut slot[key64(tuple_of(i)) as usize];
                 if *s == u32::MAX {
                     *s = sizes.len() as u32;
                     sizes.push(0);
@@ -464,13 +559,25 @@ impl<'a> Lattice<'a> {
                 *class = *s;
                 sizes[*s as usize] += base.sizes[i];
             }
+        } else if span.is_some() {
+            let mut index: FxHashMap<u64, u32> =
+                FxHashMap::with_capacity_and_hasher(base.len() + 1, Default::default());
+            for (i, class) in class_of.iter_mut().enumerate() {
+                let next = sizes.len() as u32;
+                let s = *index.entry(key64(tuple_of(i))).or_insert(next);
+                if s == next {
+                    sizes.push(0);
+                    first.push(i);
+                }
+                *class = s;
+                sizes[s as usize] += base.sizes[i];
+            }
         } else {
             let mut index: FxHashMap<u128, u32> =
                 FxHashMap::with_capacity_and_hasher(base.len() + 1, Default::default());
             for (i, class) in class_of.iter_mut().enumerate() {
-                let key = key_of(tuple_of(i), &mut tuple);
                 let next = sizes.len() as u32;
-                let s = *index.entry(key).or_insert(next);
+                let s = *index.entry(hashed(tuple_of(i))).or_insert(next);
                 if s == next {
                     sizes.push(0);
                     first.push(i);
@@ -639,16 +746,113 @@ impl<'a> Lattice<'a> {
             .collect()
     }
 
-    /// Tag `index` and every node below it as failing.
-    fn tag_down(&self, index: usize, tagged: &mut [bool]) -> u64 {
+    /// Take node `i`'s evaluation into what is known: a node whose size-failing records
+    /// exceed the limit tags itself and everything below it; an anonymous node becomes a
+    /// candidate. Returns the nodes newly tagged without evaluation.
+    fn record(
+        &self,
+        i: usize,
+        e: Evaluation,
+        limit: u64,
+        known: &mut Known,
+        candidates: &mut Vec<NodeOutcome>,
+    ) -> u64 {
+        known.done[i] = true;
+        let mut newly = 0;
+        if e.size_failing_records > limit {
+            newly = self.tag_down(i, known);
+        } else {
+            known.passing.push(e.outcome.levels.clone());
+        }
+        if e.anonymous {
+            candidates.push(e.outcome);
+        }
+        newly
+    }
+
+    /// Node `i`'s projections that are cheap to evaluate: the node with some of its columns
+    /// raised to the top (each column alone, each pair, ...; at most three kept below the
+    /// top), counted in dense cells, fewest kept columns first, then most cells (likeliest
+    /// to fail). Each lies
+    /// above `i`, so one past the limit on size rules `i` out; e.g. age in 5-year bands by
+    /// arrival minute fails almost every record whatever else a node keeps.
+    fn cheap_projections(&self, i: usize) -> Vec<usize> {
+        let levels = self.levels(i);
+        let heights: Vec<usize> = self.radix.iter().map(|r| r - 1).collect();
+        let below: Vec<usize> = (0..levels.len())
+            .filter(|&j| levels[j] < heights[j])
+            .collect();
+        let m = below.len();
+        let dense = self.dense_cells(self.base.len());
+        let mut out: Vec<(usize, f64, usize)> = Vec::new();
+        // Every set of one to three of the columns below the top (all but the node itself).
+        let mut sets: Vec<Vec<usize>> = Vec::new();
+        for a in 0..m {
+            sets.push(vec![a]);
+            for b in a + 1..m {
+                sets.push(vec![a, b]);
+                for c in b + 1..m {
+                    sets.push(vec![a, b, c]);
+                }
+            }
+        }
+        for set in sets.into_iter().filter(|set| set.len() < m) {
+            let mut p = heights.clone();
+            for &b in &set {
+                p[below[b]] = levels[below[b]];
+            }
+            let cells = self.cells(&p);
+            if cells <= dense {
+                out.push((set.len(), cells, self.index(&p)));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
+        out.into_iter().map(|(_, _, p)| p).collect()
+    }
+
+    /// Group combinations up to which a node rolled up from `source_classes` classes is
+    /// counted in a dense array: [`DENSE_CELLS`], or twice the source's classes when more
+    /// (a slot per cell costs less than a hash map entry per source class).
+    fn dense_cells(&self, source_classes: usize) -> f64 {
+        DENSE_CELLS.max(2.0 * source_classes as f64)
+    }
+
+    /// A chain from node `i` (exclusive) up to the top (inclusive), one level of one column
+    /// at a time, raising the column whose level after the step is the lowest share of its
+    /// height (so the chain climbs every column evenly and its middle is a balanced node).
+    fn upward_path(&self, i: usize) -> Vec<usize> {
+        let mut levels = self.levels(i);
+        let heights: Vec<usize> = self.radix.iter().map(|r| r - 1).collect();
+        let mut path = Vec::new();
+        loop {
+            let step = (0..levels.len())
+                .filter(|&j| levels[j] < heights[j])
+                .min_by(|&a, &b| {
+                    let ra = (levels[a] + 1) as f64 / heights[a] as f64;
+                    let rb = (levels[b] + 1) as f64 / heights[b] as f64;
+                    ra.total_cmp(&rb).then(a.cmp(&b))
+                });
+            match step {
+                Some(j) => {
+                    levels[j] += 1;
+                    path.push(self.index(&levels));
+                }
+                None => return path,
+            }
+        }
+    }
+
+    /// Tag `index` and every node below it as failing; returns how many of the newly tagged
+    /// nodes were never evaluated.
+    fn tag_down(&self, index: usize, known: &mut Known) -> u64 {
         let mut stack = vec![index];
         let mut count = 0;
         while let Some(i) = stack.pop() {
-            if tagged[i] {
+            if known.tagged[i] {
                 continue;
             }
-            tagged[i] = true;
-            count += 1;
+            known.tagged[i] = true;
+            count += u64::from(!known.done[i]);
             let levels = self.levels(i);
             for j in 0..levels.len() {
                 if levels[j] > 0 {
@@ -676,8 +880,8 @@ impl<'a> Lattice<'a> {
             })
             .collect();
         order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        let mut tagged = vec![false; self.total];
         let (mut evaluated, mut tagged_count, mut rejected) = (0u64, 0u64, 0u64);
+        let mut upward_probes = 0u64;
         let mut candidates: Vec<NodeOutcome> = Vec::new();
         let mut verified: FxHashMap<Vec<usize>, bool> = FxHashMap::default();
         let batch = (rayon::current_num_threads() * 2).max(2);
@@ -699,20 +903,15 @@ impl<'a> Lattice<'a> {
             })
             .map(|levels| self.index(&levels))
             .collect();
+        let mut known = Known::new(self.total);
         let probed: Vec<(usize, Evaluation)> = probes
             .par_iter()
             .map(|&i| (i, self.evaluate(&self.levels(i), limits)))
             .collect();
         for (i, e) in probed {
             evaluated += 1;
-            if e.size_failing_records > limit {
-                tagged_count += self.tag_down(i, &mut tagged).saturating_sub(1);
-            }
-            if e.anonymous {
-                candidates.push(e.outcome);
-            }
+            tagged_count += self.record(i, e, limit, &mut known, &mut candidates);
         }
-        let probed: FxHashMap<usize, ()> = probes.iter().map(|&i| (i, ())).collect();
         loop {
             // The best verified candidate so far bounds the search.
             let best = candidates
@@ -749,25 +948,95 @@ impl<'a> Lattice<'a> {
                     break;
                 }
                 next += 1;
-                if !tagged[i] && !probed.contains_key(&i) {
+                if !known.tagged[i] && !known.done[i] {
                     todo.push(i);
                 }
             }
             if todo.is_empty() {
                 break;
             }
+            // Upward probes: an expensive node is first looked at from above, through its
+            // cheap projections, then along a chain.
+            let expensive: Vec<usize> = todo
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let levels = self.levels(i);
+                    !known.not_hopeless(&levels)
+                        && self
+                            .source_for(&levels)
+                            .map_or(self.base.len(), |c| c.classes.len())
+                            >= PROBE_MIN_SOURCE
+                })
+                .collect();
+            let mut projections: Vec<(usize, Vec<usize>)> = expensive
+                .iter()
+                .map(|&i| (i, self.cheap_projections(i)))
+                .collect();
+            loop {
+                let mut wanted: Vec<usize> = Vec::new();
+                for (i, list) in &mut projections {
+                    if known.tagged[*i] {
+                        list.clear();
+                    }
+                    // The first projection not yet known either way.
+                    while let Some(&p) = list.first() {
+                        if known.tagged[p] || known.done[p] || known.not_hopeless(&self.levels(p)) {
+                            list.remove(0);
+                        } else {
+                            wanted.push(p);
+                            break;
+                        }
+                    }
+                }
+                wanted.sort_unstable();
+                wanted.dedup();
+                if wanted.is_empty() {
+                    break;
+                }
+                let results: Vec<(usize, Evaluation)> = wanted
+                    .par_iter()
+                    .map(|&i| (i, self.evaluate(&self.levels(i), limits)))
+                    .collect();
+                for (i, e) in results {
+                    evaluated += 1;
+                    upward_probes += 1;
+                    tagged_count += self.record(i, e, limit, &mut known, &mut candidates);
+                }
+            }
+            let mut paths: Vec<PathSearch> = expensive
+                .iter()
+                .filter(|&&i| !known.tagged[i])
+                .map(|&i| PathSearch::new(self.upward_path(i)))
+                .collect();
+            loop {
+                let mut wanted: Vec<usize> = paths
+                    .iter_mut()
+                    .filter_map(|p| p.next_probe(self, &known))
+                    .collect();
+                wanted.sort_unstable();
+                wanted.dedup();
+                if wanted.is_empty() {
+                    break;
+                }
+                let results: Vec<(usize, Evaluation)> = wanted
+                    .par_iter()
+                    .map(|&i| (i, self.evaluate(&self.levels(i), limits)))
+                    .collect();
+                for (i, e) in results {
+                    evaluated += 1;
+                    upward_probes += 1;
+                    tagged_count += self.record(i, e, limit, &mut known, &mut candidates);
+                }
+            }
+            todo.retain(|&i| !known.tagged[i] && !known.done[i]);
             let results: Vec<(usize, Evaluation)> = todo
                 .par_iter()
                 .map(|&i| (i, self.evaluate(&self.levels(i), limits)))
                 .collect();
             for (i, e) in results {
                 evaluated += 1;
-                if e.size_failing_records > limit {
-                    tagged_count += self.tag_down(i, &mut tagged).saturating_sub(1);
-                }
-                if e.anonymous {
-                    candidates.push(e.outcome);
-                }
+                tagged_count += self.record(i, e, limit, &mut known, &mut candidates);
             }
         }
         let is_ok = |c: &NodeOutcome| {
@@ -819,6 +1088,7 @@ impl<'a> Lattice<'a> {
             lattice_nodes: self.total as u64,
             evaluated,
             tagged: tagged_count,
+            upward_probes,
             rejected_by_verification: rejected,
         })
     }
