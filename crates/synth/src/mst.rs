@@ -50,6 +50,18 @@ pub struct MstOptions {
     pub delta: f64,
     /// Largest compressed 2-way table considered for selection.
     pub max_pair_cells: u64,
+    /// Columns with more declared codes than this are **identifier-like** (an LSOA beside
+    /// its postcode district: 36,059 values, a handful of rows each): they are measured
+    /// 1-way (and compressed as usual) but are not candidates for a pair, so they are
+    /// sampled from their noisy 1-way marginal, independently of the other columns. Why:
+    /// a pair with such a column has tables of millions of cells that hold, on average,
+    /// fewer rows a cell than the noise added to each (at 1M A&E rows, LSOA x postcode
+    /// district was 2.1M of the fit's 3M noisy cells and most of its 58 s), while what it
+    /// could teach the model (which LSOAs lie in which district) is a public nesting, not a
+    /// statistic. The decision uses the declared domain only (no budget), so it is the same
+    /// for every dataset under the schema. Default 4,096 (32 x the 128 values a column is
+    /// otherwise coarsened to); `u32::MAX` restores the published MST candidates.
+    pub max_pair_values: u32,
     /// Merge values with noisy 1-way counts below `3 sigma` (MST's compression).
     pub compress: bool,
     /// Score each candidate pair by the L1 error it would fix **minus** the expected L1
@@ -89,6 +101,7 @@ impl MstOptions {
             epsilon,
             delta,
             max_pair_cells: 1 << 22,
+            max_pair_values: 4_096,
             compress: true,
             noise_penalty: false,
             score_threshold: 1.0,
@@ -352,15 +365,22 @@ pub fn fit_mst_bounded(
     // Every share is rounded down (`next_down` after each float operation whose rounding
     // could go up), so that the exact sum of the shares charged never exceeds `rho`: the
     // accountant is exact and would refuse the last 2-way marginal by one ulp otherwise.
-    let (rho1, rho_sel) = if d == 1 {
+    // Identifier-like columns (declared domain above `max_pair_values`: public) are never
+    // pair candidates; the tree spans the others, in `rounds` selections.
+    let pairable: Vec<bool> = cols
+        .iter()
+        .map(|c| c.codebook.cardinality() <= opts.max_pair_values)
+        .collect();
+    let rounds = pairable.iter().filter(|&&p| p).count().saturating_sub(1);
+    let (rho1, rho_sel) = if rounds == 0 {
         (rho, 0.0)
     } else {
         ((rho / 3.0).next_down(), (rho / 3.0).next_down())
     };
     let rho2 = (rho - rho1 - rho_sel).next_down().next_down().max(0.0);
     // The sigma each selected 2-way marginal will be measured with (public: from rho alone).
-    let sigma2 = if d > 1 {
-        pets::dp::mechanisms::DiscreteGaussian::for_rho(m, (rho2 / (d - 1) as f64).next_down())?
+    let sigma2 = if rounds > 0 {
+        pets::dp::mechanisms::DiscreteGaussian::for_rho(m, (rho2 / rounds as f64).next_down())?
             .scale()
     } else {
         0.0
@@ -409,7 +429,9 @@ pub fn fit_mst_bounded(
         let pairs: Vec<(usize, usize)> = (0..d)
             .flat_map(|a| (a + 1..d).map(move |b| (a, b)))
             .filter(|&(a, b)| {
-                (sizes[a] as u128) * (sizes[b] as u128) <= u128::from(opts.max_pair_cells)
+                pairable[a]
+                    && pairable[b]
+                    && (sizes[a] as u128) * (sizes[b] as u128) <= u128::from(opts.max_pair_cells)
             })
             .collect();
         let scores: Vec<f64> = pairs
@@ -440,7 +462,6 @@ pub fn fit_mst_bounded(
             }
         );
         let mut comp_of: Vec<usize> = (0..d).collect();
-        let rounds = d - 1;
         for _ in 0..rounds {
             let cand: Vec<usize> = (0..pairs.len())
                 .filter(|&k| root(&mut comp_of, pairs[k].0) != root(&mut comp_of, pairs[k].1))
@@ -523,6 +544,7 @@ pub fn fit_mst_bounded(
         ledger: session.ledger(),
         notes: Vec::new(),
         budget_receipt: None,
+        output: Vec::new(),
     })
 }
 
