@@ -104,6 +104,14 @@ pub struct FitArgs {
     /// error above it counts (0: the published score; 1 keeps noise-dominated pairs out).
     #[arg(long, default_value_t = 1.0)]
     pub score_threshold: f64,
+    /// Share of the budget spent choosing the tree; the rest measures the 1-way and 2-way
+    /// marginals in equal parts (1/3: the paper's MST split).
+    #[arg(long, default_value_t = 0.1)]
+    pub selection_share: f64,
+    /// Split the 1-way and 2-way budgets equally between marginals (the paper's MST) rather
+    /// than by size (min(cells, cap)^(2/3), the split with the least total L1 error).
+    #[arg(long)]
+    pub equal_shares: bool,
     /// Mirror-descent iterations of the inference, exactly (default: a work budget of 5e6
     /// clique-cell iterations, 20 to 1,000: small models converge, large ones stop early).
     #[arg(long)]
@@ -201,6 +209,8 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
     }
     opts.noise_penalty = args.noise_penalty;
     opts.score_threshold = args.score_threshold;
+    opts.selection_share = args.selection_share;
+    opts.size_weighted_shares = !args.equal_shares;
     job.validate()?;
     let fitted = job.run()?;
     let model = fitted.model;

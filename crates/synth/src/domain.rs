@@ -13,7 +13,7 @@
 //!   asked for by name);
 //! - integers without declared bins and more than `max_values` values: bands. A range that
 //!   starts at zero or above (durations, waits, counts, lengths of stay: right-skewed in
-//!   health data) gets about `max_values / 4` **geometric** bands, one value wide at the
+//!   health data) gets about `max_values / 2` **geometric** bands, one value wide at the
 //!   bottom and growing by a constant ratio ([`geometric_edges`]), so the bulk of the
 //!   distribution keeps its resolution while the long tail costs few cells; a range with
 //!   negative values gets integer-width bins (`ceil((max - min + 1) / max_values)` wide).
@@ -322,14 +322,14 @@ fn coarsen(spec: ColumnSpec, max: u32, notes: &mut Vec<String>) -> ColumnSpec {
             bins: None,
         } if *min >= 0 => {
             let (min, hi) = (*min, *hi);
-            let edges = geometric_edges(min, hi, (max / 4).max(2));
+            let edges = geometric_edges(min, hi, (max / 2).max(2));
             let count = edges.len() - 1;
             notes.push(format!(
                 "{name}: {} values cut into {count} geometric bands for synthesis (one value \
                  wide at {min}, each about {:.2}x the one before; the last from {}); synthetic \
                  values are drawn uniformly within their band",
                 thousands((hi - min) as u64 + 1),
-                ((hi - min) as f64 + 1.0).powf(1.0 / f64::from((max / 4).max(2))),
+                ((hi - min) as f64 + 1.0).powf(1.0 / f64::from((max / 2).max(2))),
                 edges[count - 1]
             ));
             ColumnSpec {

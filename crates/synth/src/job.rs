@@ -213,6 +213,13 @@ impl FitJob {
                 "it must be a finite number >= 0 (0 is MST's published score)",
             ));
         }
+        if !(o.selection_share > 0.0 && o.selection_share < 1.0) {
+            return Err(SynthError::invalid(
+                "selection_share",
+                o.selection_share,
+                "it must be strictly between 0 and 1, e.g. 0.1 (1/3 is the paper's split)",
+            ));
+        }
         if self.max_values < 2 {
             return Err(SynthError::invalid(
                 "max_values",
