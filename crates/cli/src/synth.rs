@@ -7,12 +7,15 @@
 //! ```
 //!
 //! `fit` turns the declared schema into the synthesis domain (direct identifiers and text
-//! left out, wide integer/date/datetime domains binned or coarsened: `pets_synth::domain`,
-//! from the schema alone), encodes the data against it (nothing is read from the data but
-//! codes), fits the synthesiser under (epsilon, delta)-DP and writes the
-//! model file: schema, privacy parameters, noisy measurements, fitted model and ledger.
+//! left out, wide integers in geometric bands, wide dates/datetimes as period + weekday +
+//! hour of day: `pets_synth::domain`, `pets_synth::derive`, from the schema alone), encodes
+//! the data against it (nothing is read from the data but codes and the input's column
+//! types), fits the synthesiser under (epsilon, delta)-DP and writes the model file: schema,
+//! privacy parameters, noisy measurements, fitted model, ledger and the output plan.
 //! `sample` needs only the model file; it streams any number of rows to Parquet, CSV or
-//! TSV, the same rows for the same seed.
+//! TSV, the same rows for the same seed, each column re-assembled and typed like the input.
+//! `evaluate` compares a sample with the real file (`pets_synth::eval::evaluate`): for the
+//! custodian, who holds the data.
 
 use std::path::PathBuf;
 
@@ -108,6 +111,14 @@ pub struct FitArgs {
     /// marginals in equal parts (1/3: the paper's MST split).
     #[arg(long, default_value_t = 0.1)]
     pub selection_share: f64,
+    /// Largest (compressed) 2-way table a pair may have to be a candidate for the tree: the
+    /// fit's time is mostly noise drawn for every cell of every measured table.
+    #[arg(long, default_value_t = 1 << 22)]
+    pub max_pair_cells: u64,
+    /// Columns with more declared codes than this are identifier-like: measured 1-way only,
+    /// never in a pair (LSOA: 36,059 values).
+    #[arg(long, default_value_t = 4096)]
+    pub max_pair_values: u32,
     /// Split the 1-way and 2-way budgets equally between marginals (the paper's MST) rather
     /// than by size (min(cells, cap)^(2/3), the split with the least total L1 error).
     #[arg(long)]
@@ -211,6 +222,8 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
     opts.score_threshold = args.score_threshold;
     opts.selection_share = args.selection_share;
     opts.size_weighted_shares = !args.equal_shares;
+    opts.max_pair_cells = args.max_pair_cells;
+    opts.max_pair_values = args.max_pair_values;
     job.validate()?;
     let fitted = job.run()?;
     let model = fitted.model;

@@ -318,7 +318,15 @@ impl Calendar {
         else {
             return Err(bad("the period column is not a date"));
         };
+        self.spec
+            .validate()
+            .map_err(|e| bad(&format!("its declared column: {e}")))?;
         let n_periods = p.n_values().unwrap_or(0);
+        if n_periods > 1 << 16 {
+            // A derived period has at most `max_values` codes; a file asking for more was
+            // not written by a fit (and the day tables would be large).
+            return Err(bad("the period column has too many codes"));
+        }
         let with_weekday = self.weekday.is_some();
         if let Some(w) = self.weekday
             && synth.get(w).and_then(ColumnSpec::n_values) != Some(7)
@@ -448,7 +456,7 @@ mod tests {
         assert_eq!(parts[2].n_values(), Some(24));
         // Narrow enough at the hour: left to plain coarsening.
         assert!(calendar_parts(&arrival(), 1 << 14).is_none());
-        // A month of minutes at max 1,000 hours: days + hour, no weekday.
+        // A year of minutes at max 400: days (365) + hour, no weekday.
         let parts = calendar_parts(&arrival(), 400).unwrap();
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0].n_values(), Some(365));

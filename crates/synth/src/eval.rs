@@ -420,3 +420,88 @@ pub fn evaluate(
         pairs,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{BooleanArray, Int32Array, TimestampMillisecondArray};
+    use arrow_schema::{Field, Schema as ArrowSchema};
+    use std::sync::Arc;
+
+    fn schema() -> Schema {
+        Schema::from_json(
+            r#"{"columns": [
+            {"name": "admitted", "kind": "categorical", "values": ["false", "true"]},
+            {"name": "minutes", "kind": "integer", "min": 0, "max": 999},
+            {"name": "arrival", "kind": "datetime", "min": "2024-04-01T00:00:00",
+             "max": "2024-04-30T23:59:00"}
+        ]}"#,
+        )
+        .unwrap()
+    }
+
+    /// Admitted iff arrival at night, minutes = 10 x hour: fully dependent columns.
+    fn table(rows: usize, shift: i64) -> Vec<RecordBatch> {
+        let start = 1_711_929_600_000i64; // 2024-04-01T00:00:00 in ms
+        let hour = |i: usize| ((i as i64 * 7 + shift).rem_euclid(24)) as i32;
+        let admitted: BooleanArray = (0..rows).map(|i| Some(hour(i) < 6)).collect();
+        let minutes: Int32Array = (0..rows).map(|i| Some(10 * hour(i))).collect();
+        let arrival: TimestampMillisecondArray = (0..rows)
+            .map(|i| Some(start + (i as i64 % 29) * 86_400_000 + i64::from(hour(i)) * 3_600_000))
+            .collect();
+        let s = Arc::new(ArrowSchema::new(vec![
+            Field::new("admitted", DataType::Boolean, false),
+            Field::new("minutes", DataType::Int32, false),
+            Field::new(
+                "arrival",
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                false,
+            ),
+        ]));
+        vec![
+            RecordBatch::try_new(
+                s,
+                vec![Arc::new(admitted), Arc::new(minutes), Arc::new(arrival)],
+            )
+            .unwrap(),
+        ]
+    }
+
+    #[test]
+    fn identical_tables_score_zero_and_shuffling_scores_the_dependence() {
+        let real = table(2_400, 0);
+        let e = evaluate(&real, &real, &schema()).unwrap();
+        assert_eq!(
+            e.views,
+            ["admitted", "minutes", "arrival:weekday", "arrival:hour"]
+        );
+        assert_eq!(e.pairs.len(), 6);
+        assert_eq!((e.mean_1way, e.mean_2way), (0.0, 0.0));
+        // admitted x hour: P(night) = 1/4, so the product puts 1/4 x 3/4 + 3/4 x 1/4 of the
+        // mass on impossible cells: TVD 3/8.
+        let p = e
+            .pairs
+            .iter()
+            .find(|p| p.0 == "admitted" && p.1 == "arrival:hour")
+            .unwrap();
+        assert!((p.3 - 0.375).abs() < 1e-9, "{p:?}");
+        assert!(p.4 > 0.3, "a real shuffle is near the product: {p:?}");
+        // A table with the hours moved by 12: 1-way of the hour unchanged, its joints not.
+        let other = table(2_400, 12);
+        let e = evaluate(&real, &other, &schema()).unwrap();
+        let hour = e.views.iter().position(|v| v == "arrival:hour").unwrap();
+        assert!(e.one_way[hour] < 1e-9);
+        assert!(e.mean_2way > 0.1);
+    }
+
+    #[test]
+    fn numbers_are_viewed_by_real_quantiles() {
+        let real = table(2_400, 0);
+        let e = evaluate(&real, &real, &schema()).unwrap();
+        // 24 distinct minute values at equal frequency: 19 cut points, 20 bins + null.
+        let synth = table(2_400, 1);
+        let f = evaluate(&real, &synth, &schema()).unwrap();
+        assert_eq!(e.one_way[1], 0.0);
+        assert!(f.one_way[1] < 0.1, "{}", f.one_way[1]);
+    }
+}

@@ -310,6 +310,12 @@ impl SynthModel {
         Ok(m)
     }
 
+    /// Names of the sample's columns, in order (the declared columns; a datetime modelled
+    /// as calendar parts is one column here).
+    pub fn output_names(&self) -> Vec<String> {
+        self.outputs().into_iter().map(|o| o.name).collect()
+    }
+
     /// The output columns: [`SynthModel::output`], or every synthesis column as decoded.
     fn outputs(&self) -> Vec<OutputColumn> {
         if !self.output.is_empty() {

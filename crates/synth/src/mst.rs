@@ -650,6 +650,17 @@ fn root(p: &mut [usize], mut i: usize) -> usize {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn shares_are_equal_or_by_size_two_thirds_and_sum_to_one() {
+        let eq = super::shares(&[2, 220, 36_059], false, 256);
+        assert!(eq.iter().all(|s| (s - 1.0 / 3.0).abs() < 1e-12));
+        let w = super::shares(&[2, 220, 36_059], true, 256);
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        // 220^(2/3) / 2^(2/3) = 110^(2/3) = 22.96; the capped column counts as 256.
+        assert!((w[1] / w[0] - 110f64.powf(2.0 / 3.0)).abs() < 1e-9);
+        assert!((w[2] / w[0] - 128f64.powf(2.0 / 3.0)).abs() < 1e-9);
+    }
+
+    #[test]
     fn pair_score_is_mst_at_zero_and_one_lipschitz_per_count() {
         let (pa, pb) = ([0.5, 0.5], [0.25, 0.75]);
         let x = [10u64, 30, 40, 20];
