@@ -561,7 +561,7 @@ mod tests {
             panic!("binned: {m:?}")
         };
         assert!(
-            m.n_values().unwrap() <= 32 && m.n_values().unwrap() >= 20,
+            m.n_values().unwrap() <= 64 && m.n_values().unwrap() >= 40,
             "{e:?}"
         );
         assert_eq!((e[0], e[1], *e.last().unwrap()), (0.0, 1.0, 4320.0));

@@ -486,11 +486,26 @@ mod tests {
             .unwrap();
         assert!((p.3 - 0.375).abs() < 1e-9, "{p:?}");
         assert!(p.4 > 0.3, "a real shuffle is near the product: {p:?}");
-        // A table with the hours moved by 12: 1-way of the hour unchanged, its joints not.
-        let other = table(2_400, 12);
-        let e = evaluate(&real, &other, &schema()).unwrap();
-        let hour = e.views.iter().position(|v| v == "arrival:hour").unwrap();
-        assert!(e.one_way[hour] < 1e-9);
+        // Admitted taken from a table with the hours moved by 12: its 1-way is unchanged
+        // (a quarter of the rows), its joints with the hour and the minutes are not.
+        let shifted = table(2_400, 12);
+        let mixed = RecordBatch::try_new(
+            real[0].schema(),
+            vec![
+                shifted[0].column(0).clone(),
+                real[0].column(1).clone(),
+                real[0].column(2).clone(),
+            ],
+        )
+        .unwrap();
+        let e = evaluate(&real, &[mixed], &schema()).unwrap();
+        assert!(e.one_way[0] < 1e-9);
+        let p = e
+            .pairs
+            .iter()
+            .find(|p| p.0 == "admitted" && p.1 == "arrival:hour")
+            .unwrap();
+        assert!((p.2 - 0.5).abs() < 1e-9, "{p:?}");
         assert!(e.mean_2way > 0.1);
     }
 
