@@ -190,12 +190,7 @@ impl PySynthModel {
     /// Names of the synthesised columns, in order.
     #[getter]
     fn columns(&self) -> Vec<String> {
-        self.model
-            .schema
-            .columns
-            .iter()
-            .map(|c| c.name.clone())
-            .collect()
+        self.model.output_names()
     }
 
     /// The declared schema of the synthesised columns, as JSON.

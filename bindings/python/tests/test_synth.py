@@ -117,7 +117,7 @@ def test_model_properties(mst, schema):
     assert kept[:10] == declared[:10]
     assert "bins" in kept[10]
     assert "bins" not in declared[10]
-    assert any(n.startswith("length_of_stay_days: 366 values binned") for n in m.notes)
+    assert any(n.startswith("length_of_stay_days: 366 values cut into") for n in m.notes)
     d = len(COLUMNS)
     assert len(m.selected) == d - 1
     assert all(len(p) == 2 and set(p) <= set(COLUMNS) for p in m.selected)
@@ -384,8 +384,8 @@ def test_default_columns_and_wide_domains_are_prepared_from_the_schema(ae, schem
     notes = "\n".join(model.notes)
     assert "date_of_birth" in notes
     assert "direct identifier" in notes
-    assert "total_time_in_dept_min: 4,321 values binned" in notes
-    assert "arrival_datetime: 525,600 codes coarsened to 365 day codes" in notes
+    assert "total_time_in_dept_min: 4,321 values cut into" in notes
+    assert "arrival_datetime: 525,600 codes modelled as arrival_datetime.period" in notes
     # The notes travel with the model file; samples are valid under the declared schema.
     again = pets.synth.SynthModel.from_json(model.to_json())
     assert again.notes == model.notes

@@ -40,7 +40,7 @@ use pets::{Warning, WarningKind};
 
 use crate::domain::{DomainOptions, prepare_domain};
 use crate::error::{Result, SynthError};
-use crate::model::SynthModel;
+use crate::model::{OutputColumn, SynthModel};
 use crate::mst::{MstOptions, cdp_rho, fit_mst_bounded};
 
 /// Synthesis methods.
@@ -213,6 +213,13 @@ impl FitJob {
                 "it must be a finite number >= 0 (0 is MST's published score)",
             ));
         }
+        if !(o.selection_share > 0.0 && o.selection_share < 1.0) {
+            return Err(SynthError::invalid(
+                "selection_share",
+                o.selection_share,
+                "it must be strictly between 0 and 1, e.g. 0.1 (1/3 is the paper's split)",
+            ));
+        }
         if self.max_values < 2 {
             return Err(SynthError::invalid(
                 "max_values",
@@ -294,7 +301,8 @@ impl FitJob {
             }
         }
         let extra: Vec<String> = self.person_id.iter().map(|(c, _)| c.clone()).collect();
-        let read = source.encode(&domain.schema, EncodeOptions::default(), &extra, None)?;
+        let read = source.encode(&domain.encode, EncodeOptions::default(), &extra, None)?;
+        let input_types = input_types(&source)?;
         let bounded = match &self.person_id {
             Some((id, m)) => {
                 let keys = RowKeys::from_arrays(id, read.extra(id).expect("read above"), false)?;
@@ -326,8 +334,24 @@ impl FitJob {
             None => None,
         };
         let mut model = match self.method {
-            Method::Mst => fit_mst_bounded(&read.table, &[], &self.options, &bounded)?,
+            Method::Mst => {
+                let table = domain.derive(read.table)?;
+                fit_mst_bounded(&table, &[], &self.options, &bounded)?
+            }
         };
+        model.output = domain
+            .output
+            .iter()
+            .map(|o| OutputColumn {
+                arrow_type: input_types
+                    .iter()
+                    .find(|(n, _)| *n == o.name)
+                    .map(|(_, t)| t.clone()),
+                ..o.clone()
+            })
+            .collect();
+        // Refuse, before anything is written, an input type the values cannot be cast to.
+        model.sample_arrow_schema()?;
         model.notes = domain.notes;
         model.budget_receipt = receipt;
         warnings.extend(
@@ -345,6 +369,28 @@ impl FitJob {
         }
         Ok(FitOutcome { model, warnings })
     }
+}
+
+/// The Arrow type of every column of a Parquet file or of in-memory batches (metadata: the
+/// footer, the batches' schema; no value is read). Text files carry no types: their
+/// samples take the types the declared kinds decode to.
+fn input_types(source: &TableSource) -> Result<Vec<(String, arrow_schema::DataType)>> {
+    let typed = match source {
+        TableSource::File { path, .. } => matches!(
+            pets::data::io::FileFormat::from_path(path),
+            Ok(pets::data::io::FileFormat::Parquet)
+        ),
+        TableSource::Batches { .. } => true,
+    };
+    if !typed {
+        return Ok(Vec::new());
+    }
+    let schema = source.stream()?.arrow_schema();
+    Ok(schema
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect())
 }
 
 #[cfg(test)]

@@ -8,8 +8,10 @@
 //!   computed in one parallel pass and mergeable across partitions and trusts;
 //! - [`measure`]: noisy marginals from the Gaussian mechanism under rho-zCDP, through a
 //!   [`pets::dp::Session`] (charged before drawing, ledgered);
-//! - [`domain`]: the synthesis domain from the declared schema (columns, bins, granularity),
+//! - [`domain`]: the synthesis domain from the declared schema (columns, bands, granularity),
 //!   with notes for the release panel;
+//! - [`derive`]: wide dates and datetimes as derived calendar columns (period, weekday, hour
+//!   of day), re-assembled into the declared column after sampling;
 //! - [`compress`]: MST's DP-safe merging of rare values, from noisy counts only;
 //! - [`inference`]: junction trees, belief propagation and mirror-descent estimation of a
 //!   graphical model from noisy marginals (private-pgm; McKenna, Sheldon & Miklau 2019);
@@ -46,6 +48,7 @@
 //! ```
 
 pub mod compress;
+pub mod derive;
 pub mod domain;
 pub mod error;
 pub mod eval;

@@ -7,8 +7,10 @@
 //! the budget ledger. Sampling needs only this, never the data. The file is JSON, tagged by
 //! [`MODEL_FORMAT`] and versioned by [`MODEL_VERSION`]; readers refuse other versions.
 
-use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Date32Array, RecordBatch, TimestampMillisecondArray};
+use arrow_schema::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
 use pets::data::io::{BatchSink, open_sink};
 use pets::data::{
     BinPlacement, CodeBook, DecodeOptions, Decoder, EncodedColumn, EncodedTable, Schema,
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 use crate::compress::Compression;
+use crate::derive::{Assembler, Calendar};
 use crate::error::{Result, SynthError};
 use crate::inference::{EstimationReport, Factor, GraphModel, JunctionTree, Measurement};
 use crate::sample::{SAMPLE_CHUNK, Sampler, chunk_rng, unit};
@@ -48,6 +51,34 @@ pub struct FittedTables {
     pub order: Vec<(usize, Option<usize>)>,
     /// Probability table of each clique, row-major.
     pub tables: Vec<Vec<f64>>,
+}
+
+/// How an output column is made from the synthesis columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assembly {
+    /// Decoded from one synthesis column (values placed uniformly within bins and periods).
+    Column {
+        /// Index of the synthesis column.
+        index: usize,
+    },
+    /// Re-assembled from calendar parts ([`crate::derive`]).
+    Calendar(Calendar),
+}
+
+/// One column of the sample, in the declared order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputColumn {
+    /// The declared column's name.
+    pub name: String,
+    /// The Arrow type written: the input table's type of the column (file metadata, not a
+    /// statistic of its values), when it differs from the type its kind decodes to (an
+    /// Arrow boolean for a `["false", "true"]` categorical, `Int32` for an integer,
+    /// dictionary-encoded text, timestamps in microseconds, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrow_type: Option<DataType>,
+    /// How its values are made.
+    pub from: Assembly,
 }
 
 /// A fitted synthesiser (see the module docs).
@@ -91,6 +122,10 @@ pub struct SynthModel {
     /// charged to one (`pets synth fit --budget`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_receipt: Option<pets::dp::budget_store::ChargeReceipt>,
+    /// The sample's columns and how each is made (empty in files written before derived
+    /// columns: every synthesis column is then output as decoded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output: Vec<OutputColumn>,
 }
 
 impl SynthModel {
@@ -270,7 +305,94 @@ impl SynthModel {
             c.validate().map_err(at)?;
         }
         m.graph_model()?;
+        m.output_plan()
+            .map_err(|e| bad(format!("its output columns: {e}")))?;
         Ok(m)
+    }
+
+    /// Names of the sample's columns, in order (the declared columns; a datetime modelled
+    /// as calendar parts is one column here).
+    pub fn output_names(&self) -> Vec<String> {
+        self.outputs().into_iter().map(|o| o.name).collect()
+    }
+
+    /// The output columns: [`SynthModel::output`], or every synthesis column as decoded.
+    fn outputs(&self) -> Vec<OutputColumn> {
+        if !self.output.is_empty() {
+            return self.output.clone();
+        }
+        self.schema
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(index, c)| OutputColumn {
+                name: c.name.clone(),
+                arrow_type: None,
+                from: Assembly::Column { index },
+            })
+            .collect()
+    }
+
+    /// Each output column with its re-assembler (calendar columns) and its Arrow field,
+    /// checked against the synthesis columns.
+    fn output_plan(&self) -> Result<Vec<(OutputColumn, Option<Assembler>, Field)>> {
+        let n = self.schema.columns.len();
+        let mut used = vec![false; n];
+        let mut plan = Vec::new();
+        for o in self.outputs() {
+            let bad = |reason: String| SynthError::invalid("output", &o.name, reason);
+            let (assembler, decoded, nullable) = match &o.from {
+                Assembly::Column { index } => {
+                    let i = *index;
+                    if i >= n || used[i] {
+                        return Err(bad(format!(
+                            "synthesis column {i} is unknown or used twice"
+                        )));
+                    }
+                    used[i] = true;
+                    let book = &self.codebooks[i];
+                    (
+                        None,
+                        pets::data::decode::decoded_type(&self.schema.columns[i]),
+                        book.null_code.is_some() || book.other_code.is_some(),
+                    )
+                }
+                Assembly::Calendar(cal) => {
+                    for i in std::iter::once(cal.period)
+                        .chain(cal.weekday)
+                        .chain(cal.hour)
+                    {
+                        if i >= n || used[i] {
+                            return Err(bad(format!(
+                                "synthesis column {i} is unknown or used twice"
+                            )));
+                        }
+                        used[i] = true;
+                    }
+                    let a = cal.assembler(&self.schema.columns)?;
+                    let t = if a.is_datetime() {
+                        DataType::Timestamp(TimeUnit::Millisecond, None)
+                    } else {
+                        DataType::Date32
+                    };
+                    (Some(a), t, cal.spec.nullable)
+                }
+            };
+            let out = match &o.arrow_type {
+                Some(t) if *t != decoded => {
+                    if !arrow_cast::can_cast_types(&decoded, t) {
+                        return Err(bad(format!(
+                            "values of type {decoded} cannot be written as {t}"
+                        )));
+                    }
+                    t.clone()
+                }
+                _ => decoded,
+            };
+            let field = Field::new(&o.name, out, nullable);
+            plan.push((o, assembler, field));
+        }
+        Ok(plan)
     }
 
     /// Sample `rows` rows as an encoded table (original codes of the schema), with `seed`.
@@ -418,28 +540,84 @@ impl SynthModel {
             })
             .collect();
         let len = cols.first().map_or(0, |c| c.codes.len());
-        let arrays = cols
-            .iter()
-            .enumerate()
-            .map(|(j, c)| decoder.decode_column(c, (k * ncols + j) as u64, 0, len))
-            .collect();
-        Ok(RecordBatch::try_new(self.arrow_schema()?, arrays)
-            .map_err(pets::data::DataError::from)?)
+        let plan = self.output_plan()?;
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(plan.len());
+        let mut fields = Vec::with_capacity(plan.len());
+        for (j, (o, assembler, field)) in plan.into_iter().enumerate() {
+            let array = match (&o.from, assembler) {
+                (Assembly::Column { index }, _) => {
+                    decoder.decode_column(&cols[*index], (k * ncols + index) as u64, 0, len)
+                }
+                (Assembly::Calendar(cal), Some(a)) => {
+                    // Its own stream: chunk k, salt 2 + output index.
+                    let mut rng = chunk_rng(seed, k as u64, 2 + j as u64);
+                    let code = |i: Option<usize>, r: usize| {
+                        i.map(|i| (cols[i].codes[r], cols[i].codebook.n_values))
+                            .filter(|&(c, n)| c < n)
+                            .map(|(c, _)| c)
+                    };
+                    let nulls = |i: Option<usize>, r: usize| {
+                        i.is_some_and(|i| cols[i].codes[r] >= cols[i].codebook.n_values)
+                    };
+                    let values: Vec<Option<i64>> = (0..len)
+                        .map(|r| {
+                            if nulls(Some(cal.period), r)
+                                || nulls(cal.weekday, r)
+                                || nulls(cal.hour, r)
+                            {
+                                return None;
+                            }
+                            a.assemble(
+                                cols[cal.period].codes[r],
+                                code(cal.weekday, r),
+                                code(cal.hour, r),
+                                &mut rng,
+                            )
+                        })
+                        .collect();
+                    if a.is_datetime() {
+                        Arc::new(TimestampMillisecondArray::from(
+                            values
+                                .into_iter()
+                                .map(|v| v.map(|s| s * 1000))
+                                .collect::<Vec<_>>(),
+                        )) as ArrayRef
+                    } else {
+                        Arc::new(Date32Array::from(
+                            values
+                                .into_iter()
+                                .map(|v| v.map(|d| d as i32))
+                                .collect::<Vec<_>>(),
+                        )) as ArrayRef
+                    }
+                }
+                (Assembly::Calendar(_), None) => unreachable!("calendar columns have an assembler"),
+            };
+            let array = if array.data_type() == field.data_type() {
+                array
+            } else {
+                arrow_cast::cast::cast_with_options(
+                    &array,
+                    field.data_type(),
+                    &arrow_cast::CastOptions {
+                        safe: false,
+                        ..Default::default()
+                    },
+                )
+                .map_err(pets::data::DataError::from)?
+            };
+            arrays.push(array);
+            fields.push(field);
+        }
+        Ok(
+            RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), arrays)
+                .map_err(pets::data::DataError::from)?,
+        )
     }
 
     fn arrow_schema(&self) -> Result<SchemaRef> {
-        let empty: Vec<EncodedColumn> = self
-            .schema
-            .columns
-            .iter()
-            .zip(&self.codebooks)
-            .map(|(spec, book)| EncodedColumn {
-                spec: spec.clone(),
-                codebook: *book,
-                codes: Vec::new(),
-            })
-            .collect();
-        Ok(Decoder::arrow_schema(&EncodedTable::from_columns(empty)?))
+        let fields: Vec<Field> = self.output_plan()?.into_iter().map(|(_, _, f)| f).collect();
+        Ok(Arc::new(ArrowSchema::new(fields)))
     }
 }
 

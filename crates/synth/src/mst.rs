@@ -5,17 +5,21 @@
 //!
 //! Budget: (epsilon, delta) is converted to the zCDP budget `rho = cdp_rho(epsilon, delta)`,
 //! the largest rho whose conversion (Canonne, Kamath & Steinke 2020, Prop. 12 — the one the
-//! reference uses) gives (epsilon, delta)-DP. It is split in three equal parts, as in the
-//! paper and reference:
+//! reference uses) gives (epsilon, delta)-DP. It is split in three parts; the paper and
+//! reference split it equally (`selection_share = 1/3`), pets gives the selection a tenth by
+//! default and the measurements the rest ([`MstOptions::selection_share`]):
 //!
-//! 1. `rho / 3`: every 1-way marginal, with Gaussian noise, `rho / (3 d)` each
-//!    (the reference's `sigma = sqrt(3 / (2 rho))` on a weight vector of norm one);
-//! 2. `rho / 3`: selection of `d - 1` edges, one exponential mechanism per round at
-//!    `rho / (3 (d - 1))` each (the reference's `epsilon = sqrt(8 rho / (r - 1))`, as
-//!    `rho = epsilon^2 / 8` for the exponential mechanism), scoring every pair `(a, b)`
-//!    not yet connected by `|| x_ab - xhat_ab ||_1`, the L1 error of the independent
-//!    estimate from the noisy 1-ways (sensitivity 1), Kruskal-style;
-//! 3. `rho / 3`: the `d - 1` selected 2-way marginals, `rho / (3 (d - 1))` each.
+//! 1. `rho1 = (1 - s) rho / 2`: every 1-way marginal, with Gaussian noise, `rho1 / d` each
+//!    in the reference (its `sigma = sqrt(3 / (2 rho))` on a weight vector of norm one, at
+//!    `s = 1/3`); pets splits `rho1` by column size by default ([`shares`]);
+//! 2. `rho_sel = s rho`: selection of `r = d - 1` edges (fewer when identifier-like columns
+//!    are left out), one exponential mechanism per round at `rho_sel / r` each (the
+//!    reference's `epsilon = sqrt(8 rho / (r - 1))`, as `rho = epsilon^2 / 8` for the
+//!    exponential mechanism), scoring every pair `(a, b)` not yet connected by
+//!    `|| x_ab - xhat_ab ||_1`, the L1 error of the independent estimate from the noisy
+//!    1-ways (sensitivity 1), Kruskal-style;
+//! 3. `rho2 = rho - rho1 - rho_sel`: the selected 2-way marginals, `rho2 / r` each in the
+//!    reference; pets splits it by compressed table size by default ([`shares`]).
 //!
 //! Each release goes through one [`Session`], which charges before drawing: the ledger's
 //! total is the target rho (to floating-point rounding, never above it). With one column the
@@ -50,6 +54,18 @@ pub struct MstOptions {
     pub delta: f64,
     /// Largest compressed 2-way table considered for selection.
     pub max_pair_cells: u64,
+    /// Columns with more declared codes than this are **identifier-like** (an LSOA beside
+    /// its postcode district: 36,059 values, a handful of rows each): they are measured
+    /// 1-way (and compressed as usual) but are not candidates for a pair, so they are
+    /// sampled from their noisy 1-way marginal, independently of the other columns. Why:
+    /// a pair with such a column has tables of millions of cells that hold, on average,
+    /// fewer rows a cell than the noise added to each (at 1M A&E rows, LSOA x postcode
+    /// district was 2.1M of the fit's 3M noisy cells and most of its 58 s), while what it
+    /// could teach the model (which LSOAs lie in which district) is a public nesting, not a
+    /// statistic. The decision uses the declared domain only (no budget), so it is the same
+    /// for every dataset under the schema. Default 4,096 (32 x the 128 values a column is
+    /// otherwise coarsened to); `u32::MAX` restores the published MST candidates.
+    pub max_pair_values: u32,
     /// Merge values with noisy 1-way counts below `3 sigma` (MST's compression).
     pub compress: bool,
     /// Score each candidate pair by the L1 error it would fix **minus** the expected L1
@@ -73,6 +89,19 @@ pub struct MstOptions {
     /// strongly dependent tables are still picked (1M A&E rows: 0.0357 -> 0.0337; 100k
     /// 0.088 -> 0.087; 10k 0.201 -> 0.198).
     pub score_threshold: f64,
+    /// Share `s` of rho spent on choosing the tree (the rest is split equally between the
+    /// 1-way and the selected 2-way marginals). The paper's MST uses `1/3`. Default `0.1`:
+    /// the exponential mechanism only has to tell apart pairs whose scores differ by
+    /// thousands of counts (one round at `s = 0.1` over 23 rounds at epsilon 1 adds Gumbel
+    /// noise of scale ~90 counts), while every count of every measured marginal gains from
+    /// the budget moved to measuring: sigma falls by `sqrt(0.45 / (1/3)) = 1.16`. On 100k
+    /// generated A&E rows, all columns, mean 2-way TVD (`eval::evaluate`) 0.0454 at `1/3`
+    /// -> see `benches/README.md`.
+    pub selection_share: f64,
+    /// Split the 1-way budget by column size and the 2-way budget by table size
+    /// ([`shares`]: `min(cells, cap)^(2/3)`, the split that minimises the total L1 error)
+    /// rather than equally (the paper's MST). Default on.
+    pub size_weighted_shares: bool,
     /// Inference settings.
     pub estimation: EstimationOptions,
 }
@@ -89,9 +118,12 @@ impl MstOptions {
             epsilon,
             delta,
             max_pair_cells: 1 << 22,
+            max_pair_values: 4_096,
             compress: true,
             noise_penalty: false,
             score_threshold: 1.0,
+            selection_share: 0.1,
+            size_weighted_shares: true,
             estimation: EstimationOptions {
                 max_iters: 1000,
                 work_budget: Some(MST_WORK_BUDGET),
@@ -352,21 +384,44 @@ pub fn fit_mst_bounded(
     // Every share is rounded down (`next_down` after each float operation whose rounding
     // could go up), so that the exact sum of the shares charged never exceeds `rho`: the
     // accountant is exact and would refuse the last 2-way marginal by one ulp otherwise.
-    let (rho1, rho_sel) = if d == 1 {
+    // Identifier-like columns (declared domain above `max_pair_values`: public) are never
+    // pair candidates; the tree spans the others, in `rounds` selections.
+    let pairable: Vec<bool> = cols
+        .iter()
+        .map(|c| c.codebook.cardinality() <= opts.max_pair_values)
+        .collect();
+    let rounds = pairable.iter().filter(|&&p| p).count().saturating_sub(1);
+    if !(opts.selection_share > 0.0 && opts.selection_share < 1.0) {
+        return Err(SynthError::invalid(
+            "selection_share",
+            opts.selection_share,
+            "it must be strictly between 0 and 1, e.g. 0.1 (1/3 is the paper's split)",
+        ));
+    }
+    let (rho1, rho_sel) = if rounds == 0 {
         (rho, 0.0)
     } else {
-        ((rho / 3.0).next_down(), (rho / 3.0).next_down())
+        let sel = (rho * opts.selection_share).next_down();
+        (((rho - sel) / 2.0).next_down(), sel)
     };
     let rho2 = (rho - rho1 - rho_sel).next_down().next_down().max(0.0);
     // The sigma each selected 2-way marginal will be measured with (public: from rho alone).
-    let sigma2 = if d > 1 {
-        pets::dp::mechanisms::DiscreteGaussian::for_rho(m, (rho2 / (d - 1) as f64).next_down())?
+    let sigma2 = if rounds > 0 {
+        pets::dp::mechanisms::DiscreteGaussian::for_rho(m, (rho2 / rounds as f64).next_down())?
             .scale()
     } else {
         0.0
     };
 
-    // 1. Noisy 1-way marginals.
+    // 1. Noisy 1-way marginals, each its share of rho1 (public: from declared sizes).
+    let one_shares = shares(
+        &cols
+            .iter()
+            .map(|c| u64::from(c.codebook.cardinality()))
+            .collect::<Vec<_>>(),
+        opts.size_weighted_shares,
+        ONE_WAY_SHARE_CAP,
+    );
     let mut compression = Vec::with_capacity(d);
     let mut measurements: Vec<NoisyMarginal> = Vec::new();
     for (i, c) in cols.iter().enumerate() {
@@ -376,7 +431,7 @@ pub fn fit_mst_bounded(
             &format!("mst: 1-way marginal of {}", names[i]),
             &names[i..=i],
             &counts,
-            (rho1 / d as f64).next_down(),
+            (rho1 * one_shares[i]).next_down().next_down(),
             &contribution,
         )?;
         let comp = if opts.compress {
@@ -409,7 +464,9 @@ pub fn fit_mst_bounded(
         let pairs: Vec<(usize, usize)> = (0..d)
             .flat_map(|a| (a + 1..d).map(move |b| (a, b)))
             .filter(|&(a, b)| {
-                (sizes[a] as u128) * (sizes[b] as u128) <= u128::from(opts.max_pair_cells)
+                pairable[a]
+                    && pairable[b]
+                    && (sizes[a] as u128) * (sizes[b] as u128) <= u128::from(opts.max_pair_cells)
             })
             .collect();
         let scores: Vec<f64> = pairs
@@ -440,7 +497,6 @@ pub fn fit_mst_bounded(
             }
         );
         let mut comp_of: Vec<usize> = (0..d).collect();
-        let rounds = d - 1;
         for _ in 0..rounds {
             let cand: Vec<usize> = (0..pairs.len())
                 .filter(|&k| root(&mut comp_of, pairs[k].0) != root(&mut comp_of, pairs[k].1))
@@ -467,8 +523,17 @@ pub fn fit_mst_bounded(
         }
     }
 
-    // 3. Noisy 2-way marginals of the selected edges.
-    for &(a, b) in &selected {
+    // 3. Noisy 2-way marginals of the selected edges, each its share of rho2 (public: from
+    // the compressed sizes, released).
+    let pair_shares = shares(
+        &selected
+            .iter()
+            .map(|&(a, b)| (sizes[a] * sizes[b]) as u64)
+            .collect::<Vec<_>>(),
+        opts.size_weighted_shares,
+        PAIR_SHARE_CAP,
+    );
+    for (k, &(a, b)) in selected.iter().enumerate() {
         let counts = count_mapped(&[
             (&cols[a].codes, &maps[a], sizes[a]),
             (&cols[b].codes, &maps[b], sizes[b]),
@@ -479,7 +544,7 @@ pub fn fit_mst_bounded(
             &format!("mst: 2-way marginal of {} x {}", names[a], names[b]),
             &pair,
             &counts,
-            (rho2 / selected.len() as f64).next_down(),
+            (rho2 * pair_shares[k]).next_down().next_down(),
             &contribution,
         )?;
         measurements.push(NoisyMarginal {
@@ -523,7 +588,38 @@ pub fn fit_mst_bounded(
         ledger: session.ledger(),
         notes: Vec::new(),
         budget_receipt: None,
+        output: Vec::new(),
     })
+}
+
+/// Codes above which a column's 1-way share stops growing (see [`shares`]).
+pub const ONE_WAY_SHARE_CAP: u64 = 256;
+/// Cells above which a selected pair's share stops growing (see [`shares`]).
+pub const PAIR_SHARE_CAP: u64 = 4_096;
+
+/// Each marginal's share of its budget (the 1-ways' `rho1`, the selected pairs' `rho2`):
+/// equal (MST's split), or, `weighted`, in proportion to `min(cells, cap)^(2/3)`. Why: a
+/// marginal of `k` cells measured at `rho_i` has expected L1 error `k sigma_i sqrt(2/pi)`
+/// with `sigma_i = 1 / sqrt(2 rho_i)`; minimising `sum_i k_i rho_i^(-1/2)` subject to
+/// `sum_i rho_i = rho` (Lagrange) gives `rho_i ~ k_i^(2/3)`. A 2-valued column then gets a
+/// fraction of the budget of a 220-valued one and loses nothing that shows (its two counts
+/// are thousands, its noise tens), while the wide marginals, whose errors spread into every
+/// pair they touch, gain most. The cap keeps a marginal of tens of thousands of cells
+/// (mostly below the noise whatever its share) from taking the budget. The weights use
+/// public sizes only (declared codes; compressed sizes from released counts): no budget.
+pub fn shares(cells: &[u64], weighted: bool, cap: u64) -> Vec<f64> {
+    let w: Vec<f64> = cells
+        .iter()
+        .map(|&k| {
+            if weighted {
+                (k.clamp(1, cap) as f64).powf(2.0 / 3.0)
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let total: f64 = w.iter().sum();
+    w.iter().map(|x| x / total).collect()
 }
 
 /// The independent estimate's distribution of one column: the noisy 1-way marginal
@@ -553,6 +649,17 @@ fn root(p: &mut [usize], mut i: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn shares_are_equal_or_by_size_two_thirds_and_sum_to_one() {
+        let eq = super::shares(&[2, 220, 36_059], false, 256);
+        assert!(eq.iter().all(|s| (s - 1.0 / 3.0).abs() < 1e-12));
+        let w = super::shares(&[2, 220, 36_059], true, 256);
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        // 220^(2/3) / 2^(2/3) = 110^(2/3) = 22.96; the capped column counts as 256.
+        assert!((w[1] / w[0] - 110f64.powf(2.0 / 3.0)).abs() < 1e-9);
+        assert!((w[2] / w[0] - 128f64.powf(2.0 / 3.0)).abs() < 1e-9);
+    }
+
     #[test]
     fn pair_score_is_mst_at_zero_and_one_lipschitz_per_count() {
         let (pa, pb) = ([0.5, 0.5], [0.25, 0.75]);

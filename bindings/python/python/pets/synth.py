@@ -4,13 +4,16 @@ The Python face of Rust ``pets-synth`` (and of ``pets synth fit|sample``). :clas
 (McKenna, Miklau & Sheldon 2021, the winner of the 2018 NIST challenge) measures every
 1-way marginal, privately selects a maximum spanning tree of 2-way marginals, measures
 those, fits a graphical model to the noisy measurements and samples from it. The whole fit
-is (epsilon, delta)-DP: the budget is converted to zCDP (``rho``) and split in three equal
-parts (1-way marginals, tree selection, 2-way marginals); the ledger records every release.
+is (epsilon, delta)-DP: the budget is converted to zCDP (``rho``) and split in three parts
+(tree selection 10%, the 1-way and the 2-way marginals 45% each, shared out by size; the
+paper's equal thirds with ``selection_share=1/3``); the ledger records every release.
 
 Domains come from the declared :class:`~pets.Schema` (e.g.
 :func:`pets.datasets.ae_schema`), never from the data: integers, floats and datetimes are
-binned on their public bounds and decoded back to values within the bin; nulls are their own
-category. Without a schema one is inferred from the data with a loud
+binned on their public bounds (wide non-negative integers in geometric bands) and decoded
+back to values within the bin; a wide date or datetime is modelled as its period, weekday and
+hour of day and re-assembled; every sample column has the input's Arrow type (booleans,
+32-bit integers, ...); nulls are their own category. Without a schema one is inferred from the data with a loud
 :class:`~pets.DomainFromDataWarning`, and the model says so in :attr:`SynthModel.warnings`.
 
 A fitted :class:`SynthModel` is what a release panel keeps: :meth:`SynthModel.save` writes
@@ -152,7 +155,8 @@ class SynthModel:
 
     @property
     def columns(self) -> list[str]:
-        """Names of the synthesised columns, in order."""
+        """Names of the sample's columns, in order (a datetime modelled as calendar parts,
+        e.g. ``arrival_datetime.hour``, is one column here; :attr:`schema` lists the parts)."""
         return self._native.columns
 
     @property
