@@ -128,6 +128,9 @@ struct AggState {
 
 type Shared = Arc<Mutex<AggState>>;
 
+/// A refusal before a message reaches the protocol: its status and reason.
+type Refusal = (StatusCode, String);
+
 fn lock(s: &Shared) -> MutexGuard<'_, AggState> {
     s.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -292,9 +295,9 @@ fn decode<T: DeserializeOwned>(
     limit: usize,
     peer: &str,
     what: &str,
-) -> std::result::Result<Envelope<T>, Response> {
+) -> std::result::Result<Envelope<T>, Refusal> {
     from_wire::<Envelope<T>>(body, limit, peer, what)
-        .map_err(|e| reply(StatusCode::BAD_REQUEST, e.to_string()))
+        .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 fn wire<T: Serialize>(msg: &T) -> Response {
@@ -318,7 +321,7 @@ async fn submit_job(
     }
     let env: Envelope<JobSpec> = match decode(&body, SMALL_LIMIT, &peer, "job") {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if !s.nonces.insert(env.nonce) {
         return reply(StatusCode::CONFLICT, "a replayed job (its nonce was seen)");
@@ -487,30 +490,27 @@ fn open_round_for<'a>(
     trusts: &[String],
     id: &str,
     peer: &str,
-) -> std::result::Result<&'a mut Round, Response> {
+) -> std::result::Result<&'a mut Round, Refusal> {
     if !trusts.iter().any(|t| t == peer) {
-        return Err(reply(
+        return Err((
             StatusCode::FORBIDDEN,
             format!("{peer} is not a trust of this federation"),
         ));
     }
     let Some(wanted) = parse_round(id) else {
-        return Err(reply(
+        return Err((
             StatusCode::BAD_REQUEST,
-            "a round id is 32 hex digits",
+            "a round id is 32 hex digits".into(),
         ));
     };
     match (round, outcomes.get(&wanted)) {
         (Some(r), _) if r.id == wanted => Ok(r),
-        (_, Some(Outcome::Aborted(reason))) => Err(reply(
+        (_, Some(Outcome::Aborted(reason))) => Err((
             StatusCode::GONE,
             format!("round {wanted} aborted: {reason}"),
         )),
-        (_, Some(_)) => Err(reply(
-            StatusCode::GONE,
-            format!("round {wanted} has finished"),
-        )),
-        (_, None) => Err(reply(StatusCode::NOT_FOUND, format!("no round {wanted}"))),
+        (_, Some(_)) => Err((StatusCode::GONE, format!("round {wanted} has finished"))),
+        (_, None) => Err((StatusCode::NOT_FOUND, format!("no round {wanted}"))),
     }
 }
 
@@ -523,7 +523,7 @@ async fn round_get(
     let s = &mut *guard;
     let r = match open_round_for(&mut s.round, &s.outcomes, &s.config.trusts, &id, &peer) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(resp) => return resp.into_response(),
     };
     if r.stage == Stage::Join {
         return reply(StatusCode::ACCEPTED, "the join stage is open");
@@ -587,7 +587,7 @@ fn handle_post(
     let nonces = &mut s.nonces;
     let r = match open_round_for(&mut s.round, &s.outcomes, &s.config.trusts, id, peer) {
         Ok(r) => r,
-        Err(resp) => return (resp, false),
+        Err(resp) => return (resp.into_response(), false),
     };
     let limit = r.limit;
     // Decode, then check the round and the nonce, before the message reaches the protocol.
@@ -595,7 +595,7 @@ fn handle_post(
         ($t:ty, $what:expr) => {{
             let env: Envelope<$t> = match decode(body, limit, peer, $what) {
                 Ok(e) => e,
-                Err(resp) => return (resp, false),
+                Err(resp) => return (resp.into_response(), false),
             };
             if env.round != r.id {
                 let reason = format!(
