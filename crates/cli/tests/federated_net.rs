@@ -21,7 +21,7 @@ use pets::federated::wire::from_wire;
 use pets::federated::{FederatedQuery, split_by_column};
 use pets_federated_net::client::{Client, Got};
 use pets_federated_net::messages::{Announcement, JobAccepted, JobSpec, Join, round_hex};
-use pets_federated_net::tls::{Federation, generate_federation};
+use pets_federated_net::tls::{Federation, generate_federation, generate_federation_with_expired};
 
 const TRUSTS: [&str; 3] = ["trust_a", "trust_b", "trust_c"];
 const TABLES: &str = r#"[["age_band", "sex"], ["hour(arrival_datetime)"]]"#;
@@ -82,9 +82,11 @@ struct Fed {
 impl Fed {
     fn new(rows: u64, seed: u64) -> Fed {
         let (dir, data, schema) = ae(rows, seed);
-        let mut parties = vec!["aggregator", "analyst", "intruder"];
+        let mut parties = vec!["aggregator", "analyst", "intruder", "expired"];
         parties.extend(TRUSTS);
-        let certs = generate_federation(&dir.path().join("certs"), &parties).unwrap();
+        let certs =
+            generate_federation_with_expired(&dir.path().join("certs"), &parties, &["expired"])
+                .unwrap();
         // The trusts' own files: the generated table split by provider, one file each.
         let s = Schema::load(&schema).unwrap();
         let trusts = split_by_column(
@@ -396,6 +398,12 @@ fn replayed_oversized_malformed_and_foreign_messages_are_refused() {
     files.ca = fed.certs.party("trust_c").ca; // it trusts the real CA, but its cert is not from it
     let c = Client::new(&url, &files, Duration::from_millis(50)).unwrap();
     let e = rt.block_on(c.get("v1/round", "round")).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("connecting to"), "{msg}");
+    // A certificate of the federation's CA that has expired: refused in the handshake too.
+    let expired =
+        Client::new(&url, &fed.certs.party("expired"), Duration::from_millis(50)).unwrap();
+    let e = rt.block_on(expired.get("v1/round", "round")).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("connecting to"), "{msg}");
 }

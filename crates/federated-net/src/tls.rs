@@ -145,6 +145,16 @@ impl Federation {
 /// certificate and key for each of `parties` (`NAME.pem`, `NAME.key`), valid for
 /// `localhost` and `127.0.0.1` (the aggregator's name in tests and examples).
 pub fn generate_federation(dir: &Path, parties: &[&str]) -> Result<Federation> {
+    generate_federation_with_expired(dir, parties, &[])
+}
+
+/// As [`generate_federation`], with the certificates of `expired` (also in `parties`)
+/// valid only in the year 2000 (for tests of expired certificates).
+pub fn generate_federation_with_expired(
+    dir: &Path,
+    parties: &[&str],
+    expired: &[&str],
+) -> Result<Federation> {
     use rcgen::{
         BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
         IsCa, KeyPair, KeyUsagePurpose, SanType,
@@ -172,6 +182,10 @@ pub fn generate_federation(dir: &Path, parties: &[&str]) -> Result<Federation> {
             SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         ];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        if expired.contains(&party) {
+            params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2000, 12, 31);
+        }
         params.extended_key_usages = vec![
             ExtendedKeyUsagePurpose::ServerAuth,
             ExtendedKeyUsagePurpose::ClientAuth,
