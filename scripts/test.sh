@@ -18,6 +18,9 @@ cargo clippy --release --locked --workspace --all-targets -- -D warnings
 step "Rust: the risk-only build (pets without default features: no OpenDP, OpenSSL or Parquet)"
 cargo check --locked -p pets --no-default-features
 
+step "Rust: the CLI without the network service (no tokio, axum, rustls or reqwest)"
+cargo check --locked -p pets-cli --no-default-features
+
 step "Rust: documentation (warnings are errors; the proofs are rustdoc pages)"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p pets -p pets-synth
 

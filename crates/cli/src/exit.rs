@@ -48,6 +48,9 @@ classified!(
     pets::federated::FederatedError,
 );
 
+#[cfg(feature = "net")]
+classified!(pets_federated_net::NetError);
+
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError::new(ErrorKind::File, e.to_string())

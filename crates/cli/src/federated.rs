@@ -29,6 +29,20 @@ pub enum FederatedCommand {
     /// Run one federated DP release over several trusts' tables on this machine: secure
     /// aggregation (one aggregator, dropouts recovered) or Prio3 (two aggregators).
     Simulate(Box<SimulateArgs>),
+    /// Split one table into trusts' files by a column (a trial federation on one machine).
+    Split(SplitArgs),
+    /// Run the aggregator service (HTTPS with mutual TLS) until stopped.
+    #[cfg(feature = "net")]
+    Aggregator(crate::federated_net::AggregatorArgs),
+    /// Run a trust's node agent: wait for a round, join it with this trust's table.
+    #[cfg(feature = "net")]
+    Node(crate::federated_net::NodeArgs),
+    /// Submit a job to the aggregator, wait for the round and print the release.
+    #[cfg(feature = "net")]
+    Submit(crate::federated_net::SubmitArgs),
+    /// Write a federation CA and certificates for the named parties (tests and trials).
+    #[cfg(feature = "net")]
+    Certs(crate::federated_net::CertsArgs),
 }
 
 /// Options of `pets federated simulate`.
@@ -98,6 +112,43 @@ pub struct SimulateArgs {
     pub json: Option<PathBuf>,
 }
 
+/// Options of `pets federated split`.
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// The table to split.
+    pub data: PathBuf,
+    /// How CSV/TSV files are written.
+    #[command(flatten)]
+    pub csv: crate::csv_args::CsvArgs,
+    /// The declared schema.
+    #[arg(long)]
+    pub schema: PathBuf,
+    /// One trust per value of this column (e.g. provider_code).
+    #[arg(long)]
+    pub by: String,
+    /// Deal the column's values round-robin into this many trusts (`trust_1`, ...).
+    #[arg(long)]
+    pub trusts: Option<usize>,
+    /// The folder to write `NAME.parquet` into, one file per trust.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+fn split(args: &SplitArgs) -> Result<(), CliError> {
+    let schema = Schema::load(&args.schema)?;
+    let source = TableSource::file(&args.data).with_csv(args.csv.dialect()?);
+    let trusts = pets::federated::split_by_column(&source, Some(&schema), &args.by, args.trusts)?;
+    std::fs::create_dir_all(&args.out)?;
+    for t in &trusts {
+        let path = args.out.join(format!("{}.parquet", t.name));
+        refuse_clobber("--out", &path, &[("data file", args.data.as_path())])?;
+        let stream = t.source.stream()?;
+        let rows = pets::data::io::write_table(&path, stream)?;
+        println!("{}: {rows} rows in {}", t.name, path.display());
+    }
+    Ok(())
+}
+
 fn pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError> {
     s.split_once('=')
         .filter(|(a, b)| !a.is_empty() && !b.is_empty())
@@ -108,6 +159,15 @@ fn pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError> {
 pub fn run(command: &FederatedCommand) -> Result<(), CliError> {
     match command {
         FederatedCommand::Simulate(a) => simulate(a),
+        FederatedCommand::Split(a) => split(a),
+        #[cfg(feature = "net")]
+        FederatedCommand::Aggregator(a) => crate::federated_net::aggregator(a),
+        #[cfg(feature = "net")]
+        FederatedCommand::Node(a) => crate::federated_net::node(a),
+        #[cfg(feature = "net")]
+        FederatedCommand::Submit(a) => crate::federated_net::submit(a),
+        #[cfg(feature = "net")]
+        FederatedCommand::Certs(a) => crate::federated_net::certs(a),
     }
 }
 
@@ -190,7 +250,7 @@ fn simulate(args: &SimulateArgs) -> Result<(), CliError> {
 /// Most cells printed per table (the JSON holds all).
 const MAX_PRINTED: usize = 40;
 
-fn render(r: &FederatedRelease, out: &mut impl Write) -> Result<(), CliError> {
+pub(crate) fn render(r: &FederatedRelease, out: &mut impl Write) -> Result<(), CliError> {
     let round = &r.round;
     writeln!(
         out,

@@ -12,6 +12,8 @@ mod demo;
 mod dp;
 mod exit;
 mod federated;
+#[cfg(feature = "net")]
+mod federated_net;
 mod progress;
 mod risk;
 mod schema;

@@ -252,7 +252,7 @@ pub struct RoundReport {
 
 /// The result of a federated job: noisy tables and how they were made. No exact statistic
 /// of any trust, or of the pool, is in it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FederatedRelease {
     /// The query's label.
     pub query: String,
@@ -277,8 +277,9 @@ pub struct FederatedRelease {
     pub warnings: Vec<Warning>,
 }
 
-/// Largest wire message pets accepts in a round: the masked vector plus headroom.
-fn message_limit(cells: usize, parties: usize) -> usize {
+/// Largest wire message pets accepts in a round of `cells` cells and `parties` trusts: the
+/// masked vector plus headroom (every front door refuses a larger one before decoding).
+pub fn message_limit(cells: usize, parties: usize) -> usize {
     cells * 8 + parties * 400 + 4096
 }
 
@@ -386,12 +387,57 @@ impl FederatedJob {
         self
     }
 
-    fn check(
-        &self,
-        session: &Session,
-        trusts: &[TrustInput],
-    ) -> Result<(f64, usize, Vec<Warning>)> {
-        let n = trusts.len();
+    /// The job's query.
+    pub fn query(&self) -> &FederatedQuery {
+        &self.query
+    }
+
+    /// The protocol.
+    pub fn protocol_kind(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Rows per person each trust keeps.
+    pub fn rows_per_person(&self) -> u32 {
+        self.max_rows_per_person
+    }
+
+    /// The seed of each trust's choice of kept rows.
+    pub fn row_seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Check the options against `session` and the trusts' names (distinct, 2 to
+    /// [`MAX_PARTIES`]): the share in rho, the threshold for this many trusts.
+    /// Returns the plan's inputs; nothing is charged.
+    pub fn check_trusts(&self, session: &Session, names: &[&str]) -> Result<CheckedJob> {
+        let (rho, threshold, warnings) = self.check(session, names)?;
+        Ok(CheckedJob {
+            rho,
+            threshold,
+            warnings,
+        })
+    }
+
+    /// Refuse a trust whose declared schema gives the query's columns other domains than the
+    /// job's (`fingerprint` is the job's, [`FederatedQuery::fingerprint`]).
+    pub fn check_trust_schema(&self, fingerprint: &str, trust: &str, theirs: &str) -> Result<()> {
+        if theirs != fingerprint {
+            return Err(FederatedError::Trust {
+                trust: trust.to_string(),
+                reason: format!(
+                    "its schema declares the columns of {} differently from the job's \
+                     (fingerprint {theirs}, the job's is {fingerprint}), so its cells would \
+                     not line up; use the job's schema",
+                    self.query.label()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn check(&self, session: &Session, names: &[&str]) -> Result<(f64, usize, Vec<Warning>)> {
+        let n = names.len();
         if !(2..=MAX_PARTIES).contains(&n) {
             return Err(FederatedError::invalid(
                 "trusts",
@@ -399,12 +445,12 @@ impl FederatedJob {
                 format!("a federated round needs 2 to {MAX_PARTIES} trusts"),
             ));
         }
-        let mut names = BTreeSet::new();
-        for t in trusts {
-            if t.name.is_empty() || !names.insert(t.name.as_str()) {
+        let mut seen = BTreeSet::new();
+        for &t in names {
+            if t.is_empty() || !seen.insert(t) {
                 return Err(FederatedError::invalid(
                     "trust name",
-                    format!("{:?}", t.name),
+                    format!("{t:?}"),
                     "every trust needs a distinct, non-empty name",
                 ));
             }
@@ -500,32 +546,71 @@ impl FederatedJob {
         schema: &Schema,
         trusts: &[TrustInput],
     ) -> Result<FederatedRelease> {
-        let (rho, threshold, mut warnings) = self.check(session, trusts)?;
+        let names: Vec<&str> = trusts.iter().map(|t| t.name.as_str()).collect();
+        let checked = self.check_trusts(session, &names)?;
         let fingerprint = self.query.fingerprint(schema)?;
         for t in trusts {
-            if let Some(s) = &t.schema
-                && self.query.fingerprint(s)? != fingerprint
-            {
-                return Err(FederatedError::Trust {
-                    trust: t.name.clone(),
-                    reason: format!(
-                        "its schema declares the columns of {} differently from the job's, so \
-                         its cells would not line up; use the job's schema",
-                        self.query.label()
-                    ),
-                });
+            if let Some(s) = &t.schema {
+                self.check_trust_schema(&fingerprint, &t.name, &self.query.fingerprint(s)?)?;
             }
         }
         let started = Instant::now();
         let locals = local_aggregates(self, schema, trusts)?;
         let local_seconds = started.elapsed().as_secs_f64();
-        let layout = locals[0].layout.clone();
-        let cells = locals[0].values.len();
-        let row_level = locals.iter().any(|l| l.unit == PrivacyUnit::Row);
+        let declared: Vec<TrustDeclaration> = trusts
+            .iter()
+            .zip(&locals)
+            .map(|(t, l)| TrustDeclaration {
+                name: t.name.clone(),
+                unit: l.unit,
+                person_id: t.person_id.clone(),
+                warnings: l.warnings.clone(),
+            })
+            .collect();
+        let charged =
+            self.plan_and_charge(session, checked, &declared, locals[0].layout.clone())?;
+        let started = Instant::now();
+        let (sums, mut round) = match &charged.noise {
+            RoundNoise::Distributed(plan) => {
+                run_secagg(trusts, &locals, Some(plan), charged.threshold)?
+            }
+            RoundNoise::PerAggregator(dg) => run_prio(trusts, &locals, Some(dg), self.max_count)?,
+        };
+        round.local_seconds = local_seconds;
+        round.protocol_seconds = started.elapsed().as_secs_f64();
+        Ok(charged.release(&sums, round))
+    }
+
+    /// Plan the noise for the trusts that take part and charge it: the persistent budget
+    /// file (if any), then `session`. Every front door calls this after the trusts declared
+    /// themselves (their privacy unit and reading warnings; no data) and before any party
+    /// draws noise: the simulation in [`FederatedJob::run`], the network aggregator when a
+    /// round's join stage closes.
+    pub fn plan_and_charge(
+        &self,
+        session: &mut Session,
+        checked: CheckedJob,
+        trusts: &[TrustDeclaration],
+        layout: Vec<TableLayout>,
+    ) -> Result<ChargedRound> {
+        let CheckedJob {
+            rho,
+            threshold,
+            mut warnings,
+        } = checked;
+        let cells: usize = layout.iter().map(TableLayout::cells).sum();
+        if cells == 0 {
+            return Err(FederatedError::invalid(
+                "query",
+                self.query.label(),
+                "no cells",
+            ));
+        }
+        let row_level = trusts.iter().any(|t| t.unit == PrivacyUnit::Row);
         // One warning per distinct message, naming the trusts it is about.
         let mut by_message: Vec<(Warning, Vec<&str>)> = Vec::new();
-        for (t, l) in trusts.iter().zip(&locals) {
-            for w in &l.warnings {
+        for t in trusts {
+            for w in &t.warnings {
                 match by_message.iter_mut().find(|(x, _)| x == w) {
                     Some((_, names)) => names.push(&t.name),
                     None => by_message.push((w.clone(), vec![&t.name])),
@@ -544,7 +629,7 @@ impl FederatedJob {
         // A person contributes at most `m` rows at a trust that bounds by person id and one
         // "person" (row) at a trust without one: the sensitivity takes the larger whenever
         // any trust bounds by person (a mixed federation must not be charged at m = 1).
-        let any_person_level = locals.iter().any(|l| l.unit == PrivacyUnit::Person);
+        let any_person_level = trusts.iter().any(|t| t.unit == PrivacyUnit::Person);
         let m = if any_person_level {
             self.max_rows_per_person
         } else {
@@ -597,7 +682,7 @@ impl FederatedJob {
                     ),
                 };
                 let cost = Cost::rho(plan.rho());
-                (NoisePlan::Distributed(plan), cost, (report, accuracy))
+                (RoundNoise::Distributed(plan), cost, (report, accuracy))
             }
             Protocol::Prio3 => {
                 let dg = DiscreteGaussian::for_rho(l2_squared.sqrt(), rho)?;
@@ -624,7 +709,7 @@ impl FederatedJob {
                     ),
                 };
                 (
-                    NoisePlan::PerAggregator(dg),
+                    RoundNoise::PerAggregator(dg),
                     Cost::rho(cost),
                     (report, accuracy),
                 )
@@ -661,37 +746,109 @@ impl FederatedJob {
         let ledger_index =
             session.charge_distributed(info, cost, Some(accuracy.clone()), record)?;
 
-        let started = Instant::now();
-        let (sums, mut round) = match &noise {
-            NoisePlan::Distributed(plan) => run_secagg(trusts, &locals, Some(plan), threshold)?,
-            NoisePlan::PerAggregator(dg) => run_prio(trusts, &locals, Some(dg), self.max_count)?,
-        };
-        round.local_seconds = local_seconds;
-        round.protocol_seconds = started.elapsed().as_secs_f64();
-        round.cells = cells;
-        round.plaintext_bytes = 8 * cells * round.counted.len();
-        let tables = split_tables(&layout, &sums);
-        Ok(FederatedRelease {
+        Ok(ChargedRound {
             query: self.query.label(),
-            tables,
+            threshold,
+            noise,
+            noise_report,
             accuracy,
-            noise: noise_report,
             cost,
             ledger_index,
             contribution,
-            round,
             budget_receipt,
             warnings,
+            layout,
+            cells,
         })
     }
 }
 
-enum NoisePlan {
+/// A job checked against the session and the trusts' names ([`FederatedJob::check_trusts`]).
+#[derive(Debug, Clone)]
+pub struct CheckedJob {
+    rho: f64,
+    threshold: usize,
+    warnings: Vec<Warning>,
+}
+
+impl CheckedJob {
+    /// The survival threshold (secure aggregation; 0 for Prio3).
+    pub fn threshold(&self) -> usize {
+        self.threshold
+    }
+}
+
+/// What a trust declares before the noise is planned: its privacy unit and the warnings of
+/// reading its table. No count, no row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrustDeclaration {
+    /// The trust.
+    pub name: String,
+    /// `person` when it cut each person's rows by a person-id column, `row` otherwise.
+    pub unit: PrivacyUnit,
+    /// Its person-id column, if any.
+    pub person_id: Option<String>,
+    /// Warnings of reading its table.
+    pub warnings: Vec<Warning>,
+}
+
+/// The noise a charged round adds.
+#[derive(Debug, Clone)]
+pub enum RoundNoise {
+    /// Each trust adds its share of distributed discrete Gaussian noise (secure aggregation).
     Distributed(DistributedNoise),
+    /// Each of the two aggregators adds a full-scale discrete Gaussian (Prio3).
     PerAggregator(DiscreteGaussian),
 }
 
-fn split_tables(layout: &[TableLayout], sums: &[i64]) -> Vec<FederatedTable> {
+/// A round planned and paid for ([`FederatedJob::plan_and_charge`]): its noise may now be
+/// drawn, and its sums become a [`FederatedRelease`].
+#[derive(Debug, Clone)]
+pub struct ChargedRound {
+    query: String,
+    /// The survival threshold (secure aggregation).
+    pub threshold: usize,
+    /// The noise every party draws.
+    pub noise: RoundNoise,
+    noise_report: NoiseReport,
+    accuracy: Accuracy,
+    cost: Cost,
+    ledger_index: usize,
+    contribution: Contribution,
+    budget_receipt: Option<ChargeReceipt>,
+    warnings: Vec<Warning>,
+    layout: Vec<TableLayout>,
+    /// Cells in the summed vector.
+    pub cells: usize,
+}
+
+impl ChargedRound {
+    /// What was charged.
+    pub fn cost(&self) -> Cost {
+        self.cost
+    }
+
+    /// The release of the round's (noisy) sums, cell by cell in the layout's order.
+    pub fn release(self, sums: &[i64], mut round: RoundReport) -> FederatedRelease {
+        round.cells = self.cells;
+        round.plaintext_bytes = 8 * self.cells * round.counted.len();
+        FederatedRelease {
+            query: self.query,
+            tables: split_tables(&self.layout, sums),
+            accuracy: self.accuracy,
+            noise: self.noise_report,
+            cost: self.cost,
+            ledger_index: self.ledger_index,
+            contribution: self.contribution,
+            round,
+            budget_receipt: self.budget_receipt,
+            warnings: self.warnings,
+        }
+    }
+}
+
+/// The tables of a summed vector, cut by the layout (every front door renders these).
+pub fn split_tables(layout: &[TableLayout], sums: &[i64]) -> Vec<FederatedTable> {
     let mut out = Vec::with_capacity(layout.len());
     let mut at = 0;
     for l in layout {
@@ -708,21 +865,28 @@ fn split_tables(layout: &[TableLayout], sums: &[i64]) -> Vec<FederatedTable> {
 }
 
 fn empty_round(protocol: Protocol, round: RoundId, trusts: usize) -> RoundReport {
-    RoundReport {
-        protocol,
-        round: round.to_string(),
-        trusts,
-        counted: Vec::new(),
-        dropped: Vec::new(),
-        refused: Vec::new(),
-        threshold: None,
-        cells: 0,
-        bytes_from_trusts: 0,
-        bytes_to_trusts: 0,
-        bytes_between_aggregators: 0,
-        plaintext_bytes: 0,
-        local_seconds: 0.0,
-        protocol_seconds: 0.0,
+    RoundReport::new(protocol, round, trusts)
+}
+
+impl RoundReport {
+    /// The report of a round that has not started: nothing counted, no bytes.
+    pub fn new(protocol: Protocol, round: RoundId, trusts: usize) -> RoundReport {
+        RoundReport {
+            protocol,
+            round: round.to_string(),
+            trusts,
+            counted: Vec::new(),
+            dropped: Vec::new(),
+            refused: Vec::new(),
+            threshold: None,
+            cells: 0,
+            bytes_from_trusts: 0,
+            bytes_to_trusts: 0,
+            bytes_between_aggregators: 0,
+            plaintext_bytes: 0,
+            local_seconds: 0.0,
+            protocol_seconds: 0.0,
+        }
     }
 }
 
@@ -761,6 +925,30 @@ pub(crate) fn local_aggregates(
         .collect()
 }
 
+/// A trust's input to secure aggregation: its counts plus its own share of the noise (drawn
+/// here, so only after the round was charged), in the ring. `plan` is `None` only where the
+/// exact sum is asked for on purpose (tests of the noiseless sum).
+pub fn noisy_input(
+    values: &[u64],
+    plan: Option<&DistributedNoise>,
+    trust: &str,
+) -> Result<Vec<u64>> {
+    let noise = match plan {
+        Some(p) => p.sample_share(values.len())?,
+        None => vec![0; values.len()],
+    };
+    let noisy: Vec<i64> = values
+        .iter()
+        .zip(&noise)
+        .map(|(&v, &e)| {
+            i64::try_from(v)
+                .unwrap_or(i64::MAX)
+                .saturating_add(e.clamp(-ring::MAX_ABS_INPUT, ring::MAX_ABS_INPUT))
+        })
+        .collect();
+    ring::encode(&noisy, trust)
+}
+
 /// One secure-aggregation round; `plan` is `None` only in tests of the noiseless sum.
 pub(crate) fn run_secagg(
     trusts: &[TrustInput],
@@ -783,23 +971,8 @@ pub(crate) fn run_secagg(
     let name = |i: usize| trusts[i].name.as_str();
     let drops = |i: usize, p: DropPoint| trusts[i].drop_at == Some(p);
     for (i, local) in locals.iter().enumerate() {
-        // The trust's own noise share, drawn after the budget was charged.
-        let noise = match plan {
-            Some(p) => p.sample_share(cells)?,
-            None => vec![0; cells],
-        };
-        let noisy: Vec<i64> = local
-            .values
-            .iter()
-            .zip(&noise)
-            .map(|(&v, &e)| {
-                i64::try_from(v)
-                    .unwrap_or(i64::MAX)
-                    .saturating_add(e.clamp(-ring::MAX_ABS_INPUT, ring::MAX_ABS_INPUT))
-            })
-            .collect();
-        let (client, adv) =
-            SecAggClient::new(config.clone(), i as u32 + 1, ring::encode(&noisy, name(i))?)?;
+        let input = noisy_input(&local.values, plan, name(i))?;
+        let (client, adv) = SecAggClient::new(config.clone(), i as u32 + 1, input)?;
         if drops(i, DropPoint::BeforeKeys) {
             report
                 .dropped

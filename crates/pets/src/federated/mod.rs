@@ -33,6 +33,10 @@ mod tests;
 
 pub use aggregate::{FederatedQuery, LocalAggregate};
 pub use error::{FederatedError, Result};
-pub use job::{FederatedJob, FederatedRelease, Protocol, RoundReport, TrustInput};
+pub use job::{
+    ChargedRound, CheckedJob, DropPoint, FederatedJob, FederatedRelease, FederatedTable,
+    NoiseReport, Protocol, RoundNoise, RoundReport, TrustDeclaration, TrustInput, message_limit,
+    noisy_input, split_tables,
+};
 pub use noise::DistributedNoise;
 pub use split::{TrustTables, simulation_trusts, split_by_column};

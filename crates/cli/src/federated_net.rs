@@ -1,0 +1,136 @@
+//! `pets federated aggregator | node | submit | certs`: the network service's doors. They
+//! parse and render; `pets_federated_net` carries the messages and `pets::federated` runs
+//! the protocol.
+//!
+//! ```text
+//! pets federated certs --out certs aggregator trust_a trust_b trust_c analyst
+//! pets federated aggregator --config agg.toml
+//! pets federated node --data trust_a.parquet --schema ae.schema.json --config node_a.toml
+//! pets federated submit job.toml --json release.json
+//! ```
+
+use std::path::PathBuf;
+
+use clap::Args;
+use pets::data::{Schema, TableSource};
+use pets::federated::FederatedRelease;
+use pets_federated_net::config::{self, AggregatorConfig, JobFile, NodeConfig};
+
+use crate::exit::{CliError, write_atomic};
+
+/// Options of `pets federated aggregator`.
+#[derive(Debug, Args)]
+pub struct AggregatorArgs {
+    /// The aggregator's configuration (TOML: listen, schema, trusts, submitters, tls, ...).
+    #[arg(long)]
+    pub config: PathBuf,
+}
+
+/// Options of `pets federated node`.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// This trust's table (Parquet, CSV, ...): it never leaves this machine.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The schema this trust declares its table with (JSON or TOML).
+    #[arg(long)]
+    pub schema: PathBuf,
+    /// The node's configuration (TOML: aggregator, person_id, tls, ...).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// How CSV/TSV files are written.
+    #[command(flatten)]
+    pub csv: crate::csv_args::CsvArgs,
+}
+
+/// Options of `pets federated submit`.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The job file (TOML: aggregator, tls, and the [job] table).
+    pub job: PathBuf,
+    /// Write the release (tables, noise, round report, ledger) as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Options of `pets federated certs`.
+#[derive(Debug, Args)]
+pub struct CertsArgs {
+    /// The folder to write `ca.pem` and `NAME.pem`/`NAME.key` into.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The parties (certificate common names): the aggregator, each trust, each submitter.
+    #[arg(required = true)]
+    pub parties: Vec<String>,
+}
+
+/// `pets federated aggregator`.
+pub fn aggregator(args: &AggregatorArgs) -> Result<(), CliError> {
+    let config: AggregatorConfig = config::load(&args.config)?;
+    pets_federated_net::runtime()?.block_on(pets_federated_net::aggregator::run(config))?;
+    Ok(())
+}
+
+/// `pets federated node`.
+pub fn node(args: &NodeArgs) -> Result<(), CliError> {
+    let config: NodeConfig = config::load(&args.config)?;
+    let schema = Schema::load(&args.schema)?;
+    let data = TableSource::file(&args.data).with_csv(args.csv.dialect()?);
+    let rounds = pets_federated_net::runtime()?.block_on(pets_federated_net::node::run(
+        config,
+        &args.config,
+        data,
+        schema,
+    ))?;
+    for r in rounds {
+        println!(
+            "round {}: party {}{}",
+            r.round,
+            r.party,
+            r.dropped_at
+                .map(|p| format!(", left at {p:?}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// `pets federated submit`.
+pub fn submit(args: &SubmitArgs) -> Result<(), CliError> {
+    let job: JobFile = config::load(&args.job)?;
+    let (_, json) =
+        pets_federated_net::runtime()?.block_on(pets_federated_net::submit::submit(&job))?;
+    let value: serde_json::Value = serde_json::from_str(&json)?;
+    if let Some(release) = value.get("release") {
+        let release: FederatedRelease = serde_json::from_value(release.clone())?;
+        for w in &release.warnings {
+            eprintln!("warning: {}", w.message);
+        }
+        crate::federated::render(&release, &mut std::io::stdout().lock())?;
+    } else {
+        eprintln!(
+            "warning: {}",
+            value["warning"]
+                .as_str()
+                .unwrap_or("an exact, noiseless sum")
+        );
+        println!("{}", serde_json::to_string_pretty(&value["tables"])?);
+    }
+    if let Some(path) = &args.json {
+        write_atomic(path, &(json + "\n"))?;
+        eprintln!("pets federated: release in {}", path.display());
+    }
+    Ok(())
+}
+
+/// `pets federated certs`.
+pub fn certs(args: &CertsArgs) -> Result<(), CliError> {
+    let names: Vec<&str> = args.parties.iter().map(String::as_str).collect();
+    pets_federated_net::tls::generate_federation(&args.out, &names)?;
+    eprintln!(
+        "pets federated: a CA and {} certificates in {} (the CA's key is not kept)",
+        names.len(),
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,476 @@
+//! The federated network service with real processes on loopback: an aggregator
+//! (`pets federated aggregator`), three trusts' node agents (`pets federated node`) and a
+//! submitter (`pets federated submit`), all over HTTPS with mutual TLS (certificates made
+//! here with rcgen). The exact sum equals the pooled single-machine table cell for cell; the
+//! DP release is charged and near it; a trust that drops is handled as the protocol says; a
+//! replayed, oversized or malformed message, a certificate from another CA and a trust with
+//! another schema are refused with their reasons.
+
+#![cfg(feature = "net")]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{ae, p, pets, text};
+use pets::data::{Schema, TableSource};
+use pets::federated::aggregate::local_aggregate;
+use pets::federated::wire::from_wire;
+use pets::federated::{FederatedQuery, split_by_column};
+use pets_federated_net::client::{Client, Got};
+use pets_federated_net::messages::{Announcement, JobAccepted, JobSpec, Join, round_hex};
+use pets_federated_net::tls::{Federation, generate_federation, generate_federation_with_expired};
+
+const TRUSTS: [&str; 3] = ["trust_a", "trust_b", "trust_c"];
+const TABLES: &str = r#"[["age_band", "sex"], ["hour(arrival_datetime)"]]"#;
+
+/// A process of ours, killed (by its own handle) when the test ends.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    /// Wait for the process to end (at most `secs`); its exit code and output.
+    fn finish(mut self, secs: u64) -> (Option<i32>, String) {
+        let until = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < until {
+            if self.0.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let status = self.0.wait().unwrap();
+        let mut out = String::new();
+        use std::io::Read;
+        if let Some(mut e) = self.0.stderr.take() {
+            e.read_to_string(&mut out).unwrap();
+        }
+        if let Some(mut o) = self.0.stdout.take() {
+            o.read_to_string(&mut out).unwrap();
+        }
+        (status.code(), out)
+    }
+}
+
+fn spawn(args: &[&str]) -> Proc {
+    Proc(
+        Command::new(env!("CARGO_BIN_EXE_pets"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("pets starts"),
+    )
+}
+
+/// A federation on disk: certificates, the trusts' files, the schema, the pooled file.
+struct Fed {
+    dir: tempfile::TempDir,
+    data: PathBuf,
+    schema: PathBuf,
+    certs: Federation,
+}
+
+impl Fed {
+    fn new(rows: u64, seed: u64) -> Fed {
+        let (dir, data, schema) = ae(rows, seed);
+        let mut parties = vec!["aggregator", "analyst", "intruder", "expired"];
+        parties.extend(TRUSTS);
+        let certs =
+            generate_federation_with_expired(&dir.path().join("certs"), &parties, &["expired"])
+                .unwrap();
+        // The trusts' own files: the generated table split by provider, one file each.
+        let s = Schema::load(&schema).unwrap();
+        let trusts = split_by_column(
+            &TableSource::file(&data),
+            Some(&s),
+            "provider_code",
+            Some(3),
+        )
+        .unwrap();
+        for (t, name) in trusts.iter().zip(TRUSTS) {
+            let path = dir.path().join(format!("{name}.parquet"));
+            pets::data::io::write_table(&path, t.source.stream().unwrap()).unwrap();
+        }
+        Fed {
+            dir,
+            data,
+            schema,
+            certs,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn tls(&self, party: &str) -> String {
+        let f = self.certs.party(party);
+        format!(
+            "[tls]\ncert = {:?}\nkey = {:?}\nca = {:?}\n",
+            f.cert, f.key, f.ca
+        )
+    }
+
+    /// Start an aggregator with `extra` settings; its address.
+    fn aggregator(&self, tag: &str, extra: &str) -> (Proc, String) {
+        let port_file = self.path(&format!("{tag}.port"));
+        let config = self.path(&format!("{tag}.agg.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:0\"\nschema = {:?}\ntrusts = [\"trust_a\", \"trust_b\", \
+                 \"trust_c\"]\nsubmitters = [\"analyst\"]\nport_file = {:?}\n{extra}\n{}",
+                self.schema,
+                port_file,
+                self.tls("aggregator")
+            ),
+        )
+        .unwrap();
+        let proc = spawn(&["federated", "aggregator", "--config", p(&config)]);
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(port) = std::fs::read_to_string(&port_file)
+                && port.ends_with('\n')
+            {
+                return (proc, format!("https://127.0.0.1:{}", port.trim()));
+            }
+            assert!(Instant::now() < until, "the aggregator did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Start trust `name`'s node with `extra` settings, on its own file and `schema`.
+    fn node(&self, url: &str, name: &str, schema: &Path, extra: &str) -> Proc {
+        let config = self.path(&format!("{name}.node.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "aggregator = {url:?}\npoll_ms = 50\nwait_seconds = 60\n{extra}\n{}",
+                self.tls(name)
+            ),
+        )
+        .unwrap();
+        let data = self.path(&format!("{name}.parquet"));
+        spawn(&[
+            "federated",
+            "node",
+            "--data",
+            p(&data),
+            "--schema",
+            p(schema),
+            "--config",
+            p(&config),
+        ])
+    }
+
+    /// Submit a job; the exit code, the output and the JSON written.
+    fn submit(&self, url: &str, tag: &str, job: &str) -> (Option<i32>, String, serde_json::Value) {
+        let file = self.path(&format!("{tag}.job.toml"));
+        let json = self.path(&format!("{tag}.json"));
+        std::fs::write(
+            &file,
+            format!(
+                "aggregator = {url:?}\nwait_seconds = 120\n{}\n[job]\n{job}\n",
+                self.tls("analyst")
+            ),
+        )
+        .unwrap();
+        let o = pets(&["federated", "submit", p(&file), "--json", p(&json)]);
+        let value = std::fs::read_to_string(&json)
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap_or(serde_json::Value::Null);
+        (o.status.code(), text(&o), value)
+    }
+
+    /// The pooled single-machine table of the trusts in `names` (rows as people).
+    fn pooled(&self, names: &[&str]) -> Vec<i64> {
+        let schema = Schema::load(&self.schema).unwrap();
+        let sets: Vec<Vec<String>> = serde_json::from_str(TABLES).unwrap();
+        let query = FederatedQuery::from_tables(&sets).unwrap();
+        let mut sum: Vec<i64> = Vec::new();
+        for name in names {
+            let src = TableSource::file(self.path(&format!("{name}.parquet")));
+            let local = local_aggregate(name, &src, &schema, None, 1, 0, &query).unwrap();
+            sum.resize(local.values.len(), 0);
+            for (s, v) in sum.iter_mut().zip(&local.values) {
+                *s += *v as i64;
+            }
+        }
+        sum
+    }
+
+    /// The pooled table of the whole generated file, in one pass.
+    fn pooled_file(&self) -> Vec<i64> {
+        let schema = Schema::load(&self.schema).unwrap();
+        let sets: Vec<Vec<String>> = serde_json::from_str(TABLES).unwrap();
+        let query = FederatedQuery::from_tables(&sets).unwrap();
+        let src = TableSource::file(&self.data);
+        let local = local_aggregate("pool", &src, &schema, None, 1, 0, &query).unwrap();
+        local.values.iter().map(|&v| v as i64).collect()
+    }
+}
+
+fn cells(tables: &serde_json::Value) -> Vec<i64> {
+    tables
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["counts"].as_array().unwrap().clone())
+        .map(|c| c.as_i64().unwrap())
+        .collect()
+}
+
+fn job(extra: &str) -> String {
+    format!("tables = {TABLES}\nrho = 0.5\n{extra}")
+}
+
+#[test]
+fn three_trusts_give_the_pooled_sum_exactly_and_a_charged_dp_release() {
+    let fed = Fed::new(6_000, 21);
+    let (_agg, url) = fed.aggregator("main", "allow_exact = true\nstage_seconds = 20");
+    let nodes: Vec<Proc> = TRUSTS
+        .iter()
+        .map(|t| fed.node(&url, t, &fed.schema, "rounds = 2\nallow_exact = true"))
+        .collect();
+    // Round 1: the exact sum (a check both sides allowed) equals the pooled table.
+    let (code, out, exact) = fed.submit(&url, "exact", &job("exact = true"));
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(exact["exact"], true, "{exact}");
+    let pooled = fed.pooled_file();
+    assert_eq!(fed.pooled(&TRUSTS), pooled);
+    assert_eq!(cells(&exact["tables"]), pooled, "cell for cell");
+    assert_eq!(exact["round"]["counted"].as_array().unwrap().len(), 3);
+    // Round 2: a DP release, charged once, near the pooled table.
+    let (code, out, dp) = fed.submit(&url, "dp", &job(""));
+    assert_eq!(code, Some(0), "{out}");
+    let release = &dp["release"];
+    assert_eq!(release["round"]["counted"].as_array().unwrap().len(), 3);
+    assert_eq!(dp["ledger"]["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        release["noise"]["mechanism"],
+        "distributed_discrete_gaussian"
+    );
+    let half = release["accuracy"]["half_width"].as_f64().unwrap();
+    let noisy = cells(&release["tables"]);
+    assert_eq!(noisy.len(), pooled.len());
+    assert_ne!(noisy, pooled, "the DP release carries noise");
+    for (n, e) in noisy.iter().zip(&pooled) {
+        assert!(
+            ((n - e) as f64).abs() <= 3.0 * half,
+            "{n} vs {e} (+-{half})"
+        );
+    }
+    assert!(out.contains("noisy count"), "{out}");
+    for n in nodes {
+        let (code, out) = n.finish(30);
+        assert_eq!(code, Some(0), "{out}");
+    }
+}
+
+#[test]
+fn a_trust_that_drops_after_its_masked_input_is_counted_and_one_before_is_not() {
+    let fed = Fed::new(3_000, 22);
+    for (drop_at, counted) in [("before-unmask", 3), ("before-masked", 2)] {
+        let (_agg, url) = fed.aggregator(
+            drop_at,
+            "allow_exact = true\nstage_seconds = 2\nmin_participants = 3",
+        );
+        let _a = fed.node(&url, "trust_a", &fed.schema, "allow_exact = true");
+        let _b = fed.node(&url, "trust_b", &fed.schema, "allow_exact = true");
+        let _c = fed.node(
+            &url,
+            "trust_c",
+            &fed.schema,
+            &format!("allow_exact = true\ndrop_at = {drop_at:?}"),
+        );
+        let (code, out, exact) = fed.submit(&url, drop_at, &job("exact = true\nthreshold = 2"));
+        assert_eq!(code, Some(0), "{drop_at}: {out}");
+        let round = &exact["round"];
+        assert_eq!(
+            round["counted"].as_array().unwrap().len(),
+            counted,
+            "{drop_at}: {round}"
+        );
+        let dropped = round["dropped"].as_array().unwrap();
+        assert_eq!(dropped.len(), 1, "{round}");
+        assert_eq!(dropped[0][0], "trust_c");
+        assert_eq!(dropped[0][1], drop_at.replace('-', "_"));
+        let expected = if counted == 3 {
+            fed.pooled(&TRUSTS)
+        } else {
+            fed.pooled(&["trust_a", "trust_b"])
+        };
+        assert_eq!(
+            cells(&exact["tables"]),
+            expected,
+            "{drop_at}: the survivors' sum"
+        );
+    }
+}
+
+#[test]
+fn replayed_oversized_malformed_and_foreign_messages_are_refused() {
+    let fed = Fed::new(1_000, 23);
+    let (_agg, url) = fed.aggregator("faults", "max_body_bytes = 65536\nstage_seconds = 30");
+    let rt = pets_federated_net::runtime().unwrap();
+    let poll = Duration::from_millis(50);
+    rt.block_on(async {
+        let analyst = Client::new(&url, &fed.certs.party("analyst"), poll).unwrap();
+        let spec: JobSpec = toml::from_str(&job("")).unwrap();
+        let zero = pets::federated::secagg::RoundId([0; 16]);
+        let body = analyst.post("v1/jobs", zero, spec, "job").await.unwrap();
+        let accepted: JobAccepted = from_wire(&body, 1 << 16, "aggregator", "job").unwrap();
+        let id = round_hex(&accepted.round);
+
+        // A trust reads the announcement and joins; the same bytes again are a replay.
+        let a = Client::new(&url, &fed.certs.party("trust_a"), poll).unwrap();
+        let Got::Ready(bytes) = a.get("v1/round", "round").await.unwrap() else {
+            panic!("no round announced");
+        };
+        let ann: Announcement = from_wire(&bytes, 1 << 20, "aggregator", "round").unwrap();
+        let schema = Schema::load(&fed.schema).unwrap();
+        let src = TableSource::file(fed.path("trust_a.parquet"));
+        let local = local_aggregate("trust_a", &src, &schema, None, 1, 0, &ann.query).unwrap();
+        let join = Join {
+            declaration: pets::federated::TrustDeclaration {
+                name: "trust_a".into(),
+                unit: local.unit,
+                person_id: None,
+                warnings: Vec::new(),
+            },
+            fingerprint: ann.fingerprint.clone(),
+            layout: local.layout.clone(),
+        };
+        let body = Client::envelope(ann.round, join).unwrap();
+        let path = format!("v1/rounds/{id}/join");
+        let (status, text) = a.post_bytes(&path, body.clone()).await.unwrap();
+        assert_eq!(status.as_u16(), 200, "{}", String::from_utf8_lossy(&text));
+        let (status, text) = a.post_bytes(&path, body).await.unwrap();
+        let text = String::from_utf8_lossy(&text);
+        assert_eq!(status.as_u16(), 409, "{text}");
+        assert!(text.contains("replayed"), "{text}");
+
+        // An oversized body: refused by the body limit before it is read.
+        let (status, _) = a
+            .post_bytes(&format!("v1/rounds/{id}/keys"), vec![1u8; 200_000])
+            .await
+            .unwrap();
+        assert_eq!(status.as_u16(), 413);
+
+        // Malformed bytes: refused with the reason, nothing decoded.
+        let b = Client::new(&url, &fed.certs.party("trust_b"), poll).unwrap();
+        let (status, text) = b.post_bytes(&path, vec![1, 200, 3]).await.unwrap();
+        let text = String::from_utf8_lossy(&text);
+        assert_eq!(status.as_u16(), 400, "{text}");
+        assert!(text.contains("malformed"), "{text}");
+        let (status, text) = b.post_bytes(&path, vec![9, 0, 0]).await.unwrap();
+        assert_eq!(status.as_u16(), 400);
+        assert!(String::from_utf8_lossy(&text).contains("wire version 9"));
+
+        // A certificate of the federation's CA but not a trust: forbidden.
+        let intruder = Client::new(&url, &fed.certs.party("intruder"), poll).unwrap();
+        let e = intruder.get("v1/round", "round").await.unwrap_err();
+        assert!(e.to_string().contains("403"), "{e}");
+        // A trust may not submit jobs.
+        let e = a
+            .post(
+                "v1/jobs",
+                zero,
+                toml::from_str::<JobSpec>(&job("")).unwrap(),
+                "job",
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("not a submitter"), "{e}");
+    });
+    // A certificate signed by another CA: the TLS handshake fails, no request is served.
+    let rogue = generate_federation(&fed.path("rogue"), &["trust_c"]).unwrap();
+    let mut files = rogue.party("trust_c");
+    files.ca = fed.certs.party("trust_c").ca; // it trusts the real CA, but its cert is not from it
+    let c = Client::new(&url, &files, Duration::from_millis(50)).unwrap();
+    let e = rt.block_on(c.get("v1/round", "round")).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("connecting to"), "{msg}");
+    // A certificate of the federation's CA that has expired: refused in the handshake too.
+    let expired =
+        Client::new(&url, &fed.certs.party("expired"), Duration::from_millis(50)).unwrap();
+    let e = rt.block_on(expired.get("v1/round", "round")).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("connecting to"), "{msg}");
+}
+
+#[test]
+fn a_rogue_certificate_node_exits_and_a_trust_with_another_schema_is_refused_with_the_reason() {
+    let fed = Fed::new(3_000, 24);
+    let (_agg, url) = fed.aggregator("schema", "stage_seconds = 3\nmin_participants = 2");
+    // trust_c declares `sex` with a fifth value: its cells would not line up.
+    let mut s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fed.schema).unwrap()).unwrap();
+    for c in s["columns"].as_array_mut().unwrap() {
+        if c["name"] == "sex" {
+            c["values"].as_array_mut().unwrap().push("U".into());
+        }
+    }
+    let other = fed.path("other.schema.json");
+    std::fs::write(&other, s.to_string()).unwrap();
+    let a = fed.node(&url, "trust_a", &fed.schema, "");
+    let b = fed.node(&url, "trust_b", &fed.schema, "");
+    let c = fed.node(&url, "trust_c", &other, "");
+    // A node whose certificate is from another CA cannot even connect.
+    let rogue = generate_federation(&fed.path("rogue"), &["trust_b"]).unwrap();
+    let config = fed.path("rogue.node.toml");
+    let f = rogue.party("trust_b");
+    std::fs::write(
+        &config,
+        format!(
+            "aggregator = {url:?}\nwait_seconds = 5\n[tls]\ncert = {:?}\nkey = {:?}\nca = {:?}\n",
+            f.cert,
+            f.key,
+            fed.certs.party("trust_b").ca
+        ),
+    )
+    .unwrap();
+    let o = pets(&[
+        "federated",
+        "node",
+        "--data",
+        p(&fed.path("trust_b.parquet")),
+        "--schema",
+        p(&fed.schema),
+        "--config",
+        p(&config),
+    ]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("connecting to"), "{}", text(&o));
+
+    let (code, out, dp) = fed.submit(&url, "dp", &job(""));
+    assert_eq!(code, Some(0), "{out}");
+    let round = &dp["release"]["round"];
+    let counted: Vec<&str> = round["counted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(counted, ["trust_a", "trust_b"], "{round}");
+    let refused = round["refused"].to_string();
+    assert!(refused.contains("trust_c"), "{refused}");
+    assert!(refused.contains("differently from the job's"), "{refused}");
+    let (code, out) = c.finish(30);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("differently from the job's"), "{out}");
+    assert!(out.contains("fingerprint"), "{out}");
+    for n in [a, b] {
+        let (code, out) = n.finish(30);
+        assert_eq!(code, Some(0), "{out}");
+    }
+}

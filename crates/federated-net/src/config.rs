@@ -1,0 +1,199 @@
+//! The three configuration files (TOML), paths relative to the file's folder.
+//!
+//! ```toml
+//! # agg.toml
+//! listen = "127.0.0.1:8443"
+//! schema = "ae.schema.json"          # the federation's declared schema
+//! trusts = ["trust_a", "trust_b", "trust_c"]   # certificate names of the trusts
+//! submitters = ["analyst"]           # certificate names allowed to submit jobs
+//! min_participants = 2               # trusts that must join (default: all)
+//! stage_seconds = 30                 # deadline of every stage
+//! max_body_bytes = 67108864          # the largest request body
+//! budget = "ae.budget.json"          # optional persistent budget file (pets budget init)
+//! [tls]
+//! cert = "certs/aggregator.pem"
+//! key = "certs/aggregator.key"
+//! ca = "certs/ca.pem"
+//!
+//! # node.toml
+//! aggregator = "https://127.0.0.1:8443"
+//! person_id = "nhs_number"           # optional: person-level bounding
+//! rounds = 1                         # rounds to take part in, then exit (0: forever)
+//! [tls]
+//! cert = "certs/trust_a.pem"
+//! key = "certs/trust_a.key"
+//! ca = "certs/ca.pem"
+//!
+//! # job.toml
+//! aggregator = "https://127.0.0.1:8443"
+//! [tls]
+//! cert = "certs/analyst.pem"
+//! key = "certs/analyst.key"
+//! ca = "certs/ca.pem"
+//! [job]
+//! tables = [["age_band", "sex"]]
+//! rho = 0.1
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use pets::federated::DropPoint;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{NetError, Result};
+use crate::messages::JobSpec;
+use crate::tls::TlsFiles;
+
+/// The aggregator's configuration (`agg.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregatorConfig {
+    /// Address to listen on (`127.0.0.1:0`: any free port, printed at start).
+    pub listen: String,
+    /// The federation's declared schema.
+    pub schema: PathBuf,
+    /// Certificate names of the trusts of the federation.
+    pub trusts: Vec<String>,
+    /// Certificate names allowed to submit jobs and read results.
+    pub submitters: Vec<String>,
+    /// Trusts that must join a round (default all of them).
+    #[serde(default)]
+    pub min_participants: Option<usize>,
+    /// Seconds each stage stays open for late parties (default 30).
+    #[serde(default = "default_stage_seconds")]
+    pub stage_seconds: f64,
+    /// Largest request body in bytes (default 64 MiB); each protocol message is further held
+    /// to its round's own limit.
+    #[serde(default = "default_body")]
+    pub max_body_bytes: usize,
+    /// The dataset's persistent budget file, charged for every release.
+    #[serde(default)]
+    pub budget: Option<PathBuf>,
+    /// Allow jobs that release the exact sum without noise (checks only; default false).
+    #[serde(default)]
+    pub allow_exact: bool,
+    /// Write the port it listens on to this file once listening (for scripts and tests).
+    #[serde(default)]
+    pub port_file: Option<PathBuf>,
+    /// The aggregator's certificate, key and the federation CA.
+    pub tls: TlsFiles,
+}
+
+fn default_stage_seconds() -> f64 {
+    30.0
+}
+
+fn default_body() -> usize {
+    64 << 20
+}
+
+/// A trust's node agent configuration (`node.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The aggregator's address (`https://host:port`).
+    pub aggregator: String,
+    /// The person-id column of the trust's table, if it has one.
+    #[serde(default)]
+    pub person_id: Option<String>,
+    /// Rounds to take part in before exiting (default 1; 0: run until stopped).
+    #[serde(default = "one")]
+    pub rounds: u32,
+    /// Milliseconds between polls of the aggregator (default 200).
+    #[serde(default = "default_poll")]
+    pub poll_ms: u64,
+    /// Seconds to wait for a round to open before giving up (default 600).
+    #[serde(default = "default_wait")]
+    pub wait_seconds: f64,
+    /// Allow this trust to send its counts without noise when a job asks (checks only).
+    #[serde(default)]
+    pub allow_exact: bool,
+    /// Fault injection for tests and drills: leave the round at this point.
+    #[serde(default)]
+    pub drop_at: Option<String>,
+    /// The trust's certificate, key and the federation CA.
+    pub tls: TlsFiles,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_poll() -> u64 {
+    200
+}
+
+fn default_wait() -> f64 {
+    600.0
+}
+
+impl NodeConfig {
+    /// The fault to inject, if any.
+    pub fn drop_point(&self, file: &Path) -> Result<Option<DropPoint>> {
+        self.drop_at
+            .as_deref()
+            .map(|s| {
+                s.parse()
+                    .map_err(|e| NetError::config(file, format!("{e}")))
+            })
+            .transpose()
+    }
+}
+
+/// A job file (`job.toml`): where to send it, as whom, and the job.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFile {
+    /// The aggregator's address.
+    pub aggregator: String,
+    /// Seconds to wait for the result (default 600).
+    #[serde(default = "default_wait")]
+    pub wait_seconds: f64,
+    /// The submitter's certificate, key and the federation CA.
+    pub tls: TlsFiles,
+    /// The job.
+    pub job: JobSpec,
+}
+
+/// Read a TOML configuration and resolve its relative paths against its folder.
+pub fn load<T: DeserializeOwned + Relative>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| NetError::io(path, e))?;
+    let value: T = toml::from_str(&text).map_err(|e| NetError::config(path, e.to_string()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    Ok(value.relative_to(dir))
+}
+
+/// A configuration whose paths resolve against its file's folder.
+pub trait Relative {
+    /// Resolve relative paths against `dir`.
+    fn relative_to(self, dir: &Path) -> Self;
+}
+
+fn rel(p: PathBuf, dir: &Path) -> PathBuf {
+    if p.is_relative() { dir.join(p) } else { p }
+}
+
+impl Relative for AggregatorConfig {
+    fn relative_to(mut self, dir: &Path) -> Self {
+        self.schema = rel(self.schema, dir);
+        self.budget = self.budget.map(|b| rel(b, dir));
+        self.port_file = self.port_file.map(|b| rel(b, dir));
+        self.tls = self.tls.relative_to(dir);
+        self
+    }
+}
+
+impl Relative for NodeConfig {
+    fn relative_to(mut self, dir: &Path) -> Self {
+        self.tls = self.tls.relative_to(dir);
+        self
+    }
+}
+
+impl Relative for JobFile {
+    fn relative_to(mut self, dir: &Path) -> Self {
+        self.tls = self.tls.relative_to(dir);
+        self
+    }
+}

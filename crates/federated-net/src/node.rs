@@ -1,0 +1,201 @@
+//! A trust's node agent: waits for a round, computes its local aggregate over its own table,
+//! joins, and runs the trust's side of secure aggregation ([`SecAggClient`]) through the
+//! aggregator. Its rows never leave; its counts leave only with its noise share added and
+//! masked. It adds no noise of its own choosing: its share's scale comes from the plan the
+//! aggregator made when it charged the budget, and it never sends a vector without noise
+//! unless its own configuration allows exact checks.
+
+use std::path::Path;
+use std::time::Duration;
+
+use pets::data::{Schema, TableSource};
+use pets::federated::aggregate::local_aggregate;
+use pets::federated::secagg::{Inbox, Roster, RoundId, SecAggClient, Survivors};
+use pets::federated::wire::from_wire;
+use pets::federated::{DropPoint, FederatedError, TrustDeclaration, message_limit, noisy_input};
+
+use crate::client::Client;
+use crate::config::NodeConfig;
+use crate::error::{NetError, Result};
+use crate::messages::{Announcement, Join, RoundPlan, round_hex};
+
+/// What a node did in one round.
+#[derive(Debug, Clone)]
+pub struct NodeRound {
+    /// The round.
+    pub round: RoundId,
+    /// Its party id.
+    pub party: u32,
+    /// Where it left on purpose (fault injection), if it did.
+    pub dropped_at: Option<DropPoint>,
+}
+
+fn log(name: &str, line: impl AsRef<str>) {
+    eprintln!("pets node {name}: {}", line.as_ref());
+}
+
+/// Run the node of `config` (read from `config_path`) over `data` declared by `schema`.
+pub async fn run(
+    config: NodeConfig,
+    config_path: &Path,
+    data: TableSource,
+    schema: Schema,
+) -> Result<Vec<NodeRound>> {
+    let drop_at = config.drop_point(config_path)?;
+    let name = config.tls.own_name()?;
+    let client = Client::new(
+        &config.aggregator,
+        &config.tls,
+        Duration::from_millis(config.poll_ms.max(10)),
+    )?;
+    let wait = Duration::from_secs_f64(config.wait_seconds.max(0.1));
+    let mut done = Vec::new();
+    let mut last: Option<RoundId> = None;
+    while config.rounds == 0 || done.len() < config.rounds as usize {
+        let bytes = client.poll("v1/round", "the round", wait).await?;
+        let ann: Announcement = from_wire(&bytes, 1 << 20, "aggregator", "announcement")?;
+        if Some(ann.round) == last {
+            tokio::time::sleep(Duration::from_millis(config.poll_ms)).await;
+            continue;
+        }
+        last = Some(ann.round);
+        log(&name, format!("round {}: {}", ann.round, ann.query.label()));
+        let round = one_round(&client, &config, &name, &ann, &data, &schema, drop_at, wait).await?;
+        done.push(round);
+    }
+    Ok(done)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn one_round(
+    client: &Client,
+    config: &NodeConfig,
+    name: &str,
+    ann: &Announcement,
+    data: &TableSource,
+    schema: &Schema,
+    drop_at: Option<DropPoint>,
+    wait: Duration,
+) -> Result<NodeRound> {
+    if ann.exact && !config.allow_exact {
+        return Err(NetError::Federated(FederatedError::Trust {
+            trust: name.to_string(),
+            reason: "the job asks for the exact sum without noise, and this node does not \
+                     allow it (allow_exact is off)"
+                .into(),
+        }));
+    }
+    let local = local_aggregate(
+        name,
+        data,
+        schema,
+        config.person_id.as_deref(),
+        ann.max_rows_per_person,
+        ann.seed,
+        &ann.query,
+    )?;
+    for w in &local.warnings {
+        log(name, format!("warning: {}", w.message));
+    }
+    let id = round_hex(&ann.round);
+    let path = |kind: &str| format!("v1/rounds/{id}/{kind}");
+    let join = Join {
+        declaration: TrustDeclaration {
+            name: name.to_string(),
+            unit: local.unit,
+            person_id: config.person_id.clone(),
+            warnings: local.warnings.clone(),
+        },
+        fingerprint: ann.query.fingerprint(schema)?,
+        layout: local.layout.clone(),
+    };
+    client.post(&path("join"), ann.round, join, "join").await?;
+    let cells = local.values.len();
+    let bytes = client.poll(&path("plan"), "the plan", wait).await?;
+    let plan: RoundPlan = from_wire(&bytes, 1 << 20, "aggregator", "plan")?;
+    if plan.config.round != ann.round || plan.config.vector_len != cells {
+        return Err(NetError::Federated(FederatedError::Trust {
+            trust: name.to_string(),
+            reason: format!(
+                "the aggregator's plan is for round {} with {} cells; this trust joined round \
+                 {} with {cells}",
+                plan.config.round, plan.config.vector_len, ann.round
+            ),
+        }));
+    }
+    if plan.noise.is_none() && !(ann.exact && config.allow_exact) {
+        return Err(NetError::Federated(FederatedError::Trust {
+            trust: name.to_string(),
+            reason: "the aggregator's plan has no noise for a job that did not ask for the \
+                     exact sum: refused"
+                .into(),
+        }));
+    }
+    let limit = message_limit(cells, 255);
+    // The trust's noise share is drawn here: the aggregator charged the budget before any
+    // plan was handed out.
+    let input = noisy_input(&local.values, plan.noise.as_ref(), name)?;
+    let (mut sa, adv) = SecAggClient::new(plan.config.clone(), plan.party, input)?;
+    let result = |dropped_at| NodeRound {
+        round: ann.round,
+        party: plan.party,
+        dropped_at,
+    };
+    let leave = |point: DropPoint| {
+        log(
+            name,
+            format!("leaving the round at {point:?} (fault injection)"),
+        );
+        Ok(result(Some(point)))
+    };
+    if drop_at == Some(DropPoint::BeforeKeys) {
+        return leave(DropPoint::BeforeKeys);
+    }
+    client.post(&path("keys"), ann.round, adv, "keys").await?;
+    let roster: Roster = from_wire(
+        &client.poll(&path("roster"), "the roster", wait).await?,
+        limit,
+        "aggregator",
+        "roster",
+    )?;
+    let shares = sa.share_keys(&roster)?;
+    if drop_at == Some(DropPoint::BeforeShares) {
+        return leave(DropPoint::BeforeShares);
+    }
+    client
+        .post(&path("shares"), ann.round, shares, "shares")
+        .await?;
+    let inbox: Inbox = from_wire(
+        &client.poll(&path("inbox"), "the inbox", wait).await?,
+        limit,
+        "aggregator",
+        "inbox",
+    )?;
+    let masked = sa.masked_input(&inbox)?;
+    if drop_at == Some(DropPoint::BeforeMasked) {
+        return leave(DropPoint::BeforeMasked);
+    }
+    client
+        .post(&path("masked"), ann.round, masked, "masked input")
+        .await?;
+    let survivors: Survivors = from_wire(
+        &client
+            .poll(&path("survivors"), "the survivors", wait)
+            .await?,
+        limit,
+        "aggregator",
+        "survivors",
+    )?;
+    let unmask = sa.unmask(&survivors)?;
+    if drop_at == Some(DropPoint::BeforeUnmask) {
+        return leave(DropPoint::BeforeUnmask);
+    }
+    client
+        .post(&path("unmask"), ann.round, unmask, "unmask shares")
+        .await?;
+    log(
+        name,
+        format!("round {}: done as party {}", ann.round, plan.party),
+    );
+    Ok(result(None))
+}
