@@ -18,7 +18,7 @@
 //! the codes, [`derive_codes`]); nothing is read from the data to decide them (domains are
 //! public), so they cost no budget, and a null stays a null in every part.
 //!
-//! **Re-assembly** ([`Calendar::assemble`]): the day is the one day of the period with the
+//! **Re-assembly** ([`Assembler::assemble`]): the day is the one day of the period with the
 //! sampled weekday (a week holds each weekday once; a month or year: one of those days,
 //! uniformly; a weekday the period does not hold, e.g. in a partial last week: a day of the
 //! period, uniformly); then the hour; then, when the declared granularity is finer than the

@@ -10,7 +10,7 @@
 //!   [`pets::dp::Session`] (charged before drawing, ledgered);
 //! - [`domain`]: the synthesis domain from the declared schema (columns, bands, granularity),
 //!   with notes for the release panel;
-//! - [`derive`]: wide dates and datetimes as derived calendar columns (period, weekday, hour
+//! - [`mod@derive`]: wide dates and datetimes as derived calendar columns (period, weekday, hour
 //!   of day), re-assembled into the declared column after sampling;
 //! - [`compress`]: MST's DP-safe merging of rare values, from noisy counts only;
 //! - [`inference`]: junction trees, belief propagation and mirror-descent estimation of a
