@@ -13,8 +13,9 @@ Domains come from the declared :class:`~pets.Schema` (e.g.
 binned on their public bounds (wide non-negative integers in geometric bands) and decoded
 back to values within the bin; a wide date or datetime is modelled as its period, weekday and
 hour of day and re-assembled; every sample column has the input's Arrow type (booleans,
-32-bit integers, ...); nulls are their own category. Without a schema one is inferred from the data with a loud
-:class:`~pets.DomainFromDataWarning`, and the model says so in :attr:`SynthModel.warnings`.
+32-bit integers, ...); nulls are their own category. Without a schema one is inferred from
+the data with a loud :class:`~pets.DomainFromDataWarning`, and the model says so in
+:attr:`SynthModel.warnings`.
 
 A fitted :class:`SynthModel` is what a release panel keeps: :meth:`SynthModel.save` writes
 the same versioned JSON file as ``pets synth fit``, and sampling needs only that file, never
@@ -155,8 +156,11 @@ class SynthModel:
 
     @property
     def columns(self) -> list[str]:
-        """Names of the sample's columns, in order (a datetime modelled as calendar parts,
-        e.g. ``arrival_datetime.hour``, is one column here; :attr:`schema` lists the parts)."""
+        """Names of the sample's columns, in order.
+
+        A datetime modelled as calendar parts (e.g. ``arrival_datetime.hour``) is one column
+        here; :attr:`schema` lists the parts.
+        """
         return self._native.columns
 
     @property
