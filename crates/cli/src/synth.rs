@@ -225,7 +225,10 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
     opts.max_pair_cells = args.max_pair_cells;
     opts.max_pair_values = args.max_pair_values;
     job.validate()?;
-    let fitted = job.run()?;
+    let (progress, bar) = crate::progress::job("synth fit");
+    let fitted = job.progress(progress).run();
+    bar.finish_and_clear();
+    let fitted = fitted?;
     let model = fitted.model;
     for note in &model.notes {
         eprintln!("pets synth: {note}");
@@ -259,7 +262,10 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
 fn sample(args: &SampleArgs) -> Result<(), CliError> {
     let model = SynthModel::load(&args.model)?;
     let rows = args.rows.unwrap_or_else(|| model.default_rows());
-    let n = model.write_sample(&args.out, rows, args.seed)?;
+    let (progress, bar) = crate::progress::job("synth sample");
+    let n = model.write_sample_with(&args.out, rows, args.seed, &progress);
+    bar.finish_and_clear();
+    let n = n?;
     eprintln!(
         "pets synth: {n} synthetic rows (seed {}) written to {}",
         args.seed,
