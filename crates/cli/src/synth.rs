@@ -198,6 +198,7 @@ fn evaluate(args: &EvaluateArgs) -> Result<(), CliError> {
 }
 
 fn fit(args: &FitArgs) -> Result<(), CliError> {
+    crate::exit::refuse_missing_folder("--out", &args.out)?;
     crate::exit::refuse_clobber(
         "--out",
         &args.out,
@@ -260,6 +261,7 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
 }
 
 fn sample(args: &SampleArgs) -> Result<(), CliError> {
+    crate::exit::refuse_missing_folder("--out", &args.out)?;
     let model = SynthModel::load(&args.model)?;
     let rows = args.rows.unwrap_or_else(|| model.default_rows());
     let (progress, bar) = crate::progress::job("synth sample");
