@@ -29,7 +29,7 @@ use crate::errors::{DualError, IntoPyResult, Kind, error_of};
 #[pyo3(signature = (data, schema_json, config_json, hierarchies, suppression_limit = 0.05,
                     measure = "loss", front_slack = 0.5, output = None, mask = false,
                     ground_distance = "auto", drop = Vec::new(),
-                    microaggregate = BTreeMap::new(), local_recoding = 0))]
+                    microaggregate = BTreeMap::new(), local_recoding = 0, progress = None))]
 #[allow(clippy::too_many_arguments)] // the Python signature, one keyword each
 pub fn anonymise(
     py: Python<'_>,
@@ -46,6 +46,7 @@ pub fn anonymise(
     drop: Vec<String>,
     microaggregate: BTreeMap<String, String>,
     local_recoding: usize,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<AnonymiseResult> {
     let config: RiskConfig = serde_json::from_str(config_json).map_err(|e| {
         error_of(
@@ -87,6 +88,7 @@ pub fn anonymise(
     if let Some(path) = output {
         job = job.output(path);
     }
+    let job = job.progress(crate::progress::observer(progress));
     let outcome = py.detach(|| job.run()).py_err(py)?;
     Ok(AnonymiseResult { outcome })
 }

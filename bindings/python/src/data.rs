@@ -211,7 +211,9 @@ pub fn encode_file(
     let encoded = py
         .detach(move || {
             let (source, _) = TableSource::file(&path).pinned(Some(&schema))?;
-            source.encode(&schema, opts, &[], None).map(|e| e.table)
+            source
+                .encode(&schema, opts, &[], &pets::progress::Progress::none())
+                .map(|e| e.table)
         })
         .py_err(py)?;
     Ok(Encoded::from_table(encoded, name))

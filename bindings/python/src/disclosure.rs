@@ -32,7 +32,8 @@ pub fn inferred_schema_warning() -> &'static str {
 /// the schema first, as `pets risk --generalise` does.
 #[pyfunction]
 #[pyo3(signature = (data, schema_json, config_json, population = None, attacker = None,
-                    generalise = Vec::new(), hierarchy = None, ground_distance = "auto"))]
+                    generalise = Vec::new(), hierarchy = None, ground_distance = "auto",
+                    progress = None))]
 #[allow(clippy::too_many_arguments)] // the Python signature, one keyword each
 pub fn assess_risk(
     py: Python<'_>,
@@ -44,6 +45,7 @@ pub fn assess_risk(
     generalise: Vec<(String, String)>,
     hierarchy: Option<BTreeMap<String, Vec<String>>>,
     ground_distance: &str,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<RiskReport> {
     let config: RiskConfig = serde_json::from_str(config_json).map_err(|e| {
         error_of(
@@ -70,6 +72,7 @@ pub fn assess_risk(
     if let Some(a) = attacker {
         job = job.attacker(source("attacker", a)?);
     }
+    let job = job.progress(crate::progress::observer(progress));
     let outcome = py.detach(|| job.run()).py_err(py)?;
     Ok(RiskReport {
         report: outcome.report,

@@ -14,7 +14,7 @@
 use pyo3::prelude::*;
 
 use pets::data::{Schema, TableSource};
-use pets::dp::budget_store::ChargeRecord;
+use pets::dp::budget_store::{BudgetStore, ChargeRecord};
 use pets::dp::queries::spec::QueryKind;
 use pets::dp::queries::split_share;
 use pets::dp::{Cost, DpError, DpTable, NoiseFamily, QueryJob, Session};
@@ -210,8 +210,57 @@ impl DpSession {
     }
 }
 
-/// Add the DP classes to the module.
+/// The total of a budget from `epsilon` xor `rho`, with `delta`.
+fn total_cost(
+    py: Python<'_>,
+    epsilon: Option<f64>,
+    rho: Option<f64>,
+    delta: f64,
+) -> PyResult<Cost> {
+    match (epsilon, rho) {
+        (Some(e), None) => Ok(Cost::epsilon(e).with_delta(delta)),
+        (None, Some(r)) => Ok(Cost::rho(r).with_delta(delta)),
+        _ => Err(classified(
+            py,
+            &DpError::Spec("give exactly one of epsilon or rho".into()),
+        )),
+    }
+}
+
+/// Create a dataset's persistent budget file, as `pets budget init` does
+/// ([`BudgetStore::init`]: refuses an existing file and an invalid total; written whole or
+/// not at all). Returns the new file's status as JSON.
+#[pyfunction]
+#[pyo3(signature = (path, dataset, epsilon = None, rho = None, delta = 0.0, note = None))]
+fn budget_init(
+    py: Python<'_>,
+    path: std::path::PathBuf,
+    dataset: &str,
+    epsilon: Option<f64>,
+    rho: Option<f64>,
+    delta: f64,
+    note: Option<&str>,
+) -> PyResult<String> {
+    let total = total_cost(py, epsilon, rho, delta)?;
+    let status = py
+        .detach(|| BudgetStore::init(&path, total, dataset, note).and_then(|s| s.status()))
+        .py_err(py)?;
+    serde_json::to_string(&status).map_err(|e| json_err(py, "budget status", e))
+}
+
+/// A persistent budget file's status, as `pets budget show` prints it
+/// ([`BudgetStore::inspect`]: total, spent, remaining, every charge, where the hash chain
+/// breaks if it does), as JSON.
+#[pyfunction]
+fn budget_status(py: Python<'_>, path: std::path::PathBuf) -> PyResult<String> {
+    let status = py.detach(|| BudgetStore::inspect(&path)).py_err(py)?;
+    serde_json::to_string(&status).map_err(|e| json_err(py, "budget status", e))
+}
+
+/// Add the DP classes and functions to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<DpSession>()?;
+    m.add_function(wrap_pyfunction!(budget_init, m)?)?;
+    m.add_function(wrap_pyfunction!(budget_status, m)?)?;
     Ok(())
 }

@@ -155,6 +155,10 @@ pub fn kind_for(kind: ErrorKind) -> Kind {
 /// Build the Python exception for any error of pets: the same message, plus `column` and
 /// `row`, and for a budget refusal `requested`, `remaining`, `spent`, `total` and `measure`.
 pub fn classified(py: Python<'_>, err: &dyn Classify) -> PyErr {
+    if err.kind() == ErrorKind::Cancelled {
+        // The job stopped at a safe point because Python asked (Ctrl-C): re-raise it.
+        return pyo3::exceptions::PyKeyboardInterrupt::new_err(err.to_string());
+    }
     let built = new_error(
         py,
         kind_for(err.kind()),

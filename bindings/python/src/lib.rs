@@ -13,6 +13,7 @@ pub mod disclosure;
 pub mod dp;
 pub mod errors;
 pub mod federated;
+pub mod progress;
 pub mod synth;
 
 use pyo3::prelude::*;

@@ -42,7 +42,7 @@ const DATA_LIKE: &str = "a pyarrow Table, a polars or pandas DataFrame, another 
                     compress = true, max_values = 128, noise_penalty = false,
                     score_threshold = 1.0,
                     person_id = None, max_rows_per_person = 1, bounding_seed = 0,
-                    strict = false, budget = None))]
+                    strict = false, budget = None, progress = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_mst(
     py: Python<'_>,
@@ -64,6 +64,7 @@ pub fn fit_mst(
     bounding_seed: u64,
     strict: bool,
     budget: Option<PathBuf>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<PySynthModel> {
     if let Some(cols) = &columns
         && cols.is_empty()
@@ -112,6 +113,7 @@ pub fn fit_mst(
     opts.score_threshold = score_threshold;
     // Settings first, before any data is read.
     job.validate().py_err(py)?;
+    let job = job.progress(crate::progress::observer(progress));
     let fitted = py.detach(|| job.run()).py_err(py)?;
     Ok(PySynthModel {
         model: fitted.model,
@@ -267,7 +269,14 @@ impl PySynthModel {
 
     /// Sample `rows` rows with `seed` as a `pyarrow.Table` of decoded values: the same rows,
     /// values and types `pets synth sample --seed` writes.
-    fn sample<'py>(&self, py: Python<'py>, rows: u64, seed: u64) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (rows, seed, progress = None))]
+    fn sample<'py>(
+        &self,
+        py: Python<'py>,
+        rows: u64,
+        seed: u64,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let rows = usize::try_from(rows).map_err(|_| {
             error_of(
                 py,
@@ -276,9 +285,12 @@ impl PySynthModel {
                 None,
             )
         })?;
+        let progress = crate::progress::observer(progress);
         let (batches, schema) = py
             .detach(|| -> Result<_, SynthError> {
-                let batches = self.model.sample_batches(rows as u64, seed)?;
+                let batches = self
+                    .model
+                    .sample_batches_with(rows as u64, seed, &progress)?;
                 Ok((batches, self.model.sample_arrow_schema()?))
             })
             .py_err(py)?;
@@ -287,8 +299,17 @@ impl PySynthModel {
 
     /// Sample `rows` rows with `seed` and stream them to a Parquet, CSV or TSV file chosen by
     /// extension, as `pets synth sample` does; returns the rows written.
-    fn write_sample(&self, py: Python<'_>, path: PathBuf, rows: u64, seed: u64) -> PyResult<u64> {
-        py.detach(|| self.model.write_sample(&path, rows, seed))
+    #[pyo3(signature = (path, rows, seed, progress = None))]
+    fn write_sample(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        rows: u64,
+        seed: u64,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<u64> {
+        let progress = crate::progress::observer(progress);
+        py.detach(|| self.model.write_sample_with(&path, rows, seed, &progress))
             .py_err(py)
     }
 

@@ -356,3 +356,33 @@ def test_a_budget_that_protects_nothing_is_announced():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pets.dp.Session(epsilon=1.0)
+
+
+def test_a_budget_file_made_in_python_is_charged_and_read_back(tmp_path, schema):
+    path = tmp_path / "ae.budget"
+    made = pets.dp.init_budget(path, dataset="ae-test", epsilon=1.0, note="panel")
+    assert made.dataset == "ae-test"
+    assert float(made.total) == 1.0
+    assert float(made.spent) == 0.0
+    assert made.entries == []
+    assert made.verified
+    pets.dp.Session(epsilon=0.4, schema=schema, budget=path)
+    status = pets.dp.budget_status(path)
+    assert float(status.spent) == pytest.approx(0.4)
+    assert float(status.remaining) == pytest.approx(0.6)
+    assert len(status.entries) == 1
+    assert len(status.entries_frame()) == 1
+    assert "spent 0.4 of 1" in repr(status)
+    assert "verified" in status._repr_html_()
+    assert status.to_dict()["dataset"] == "ae-test"
+    # A budget is set once: never reset by initialising again.
+    with pytest.raises(pets.PetsIOError, match=r"ae\.budget"):
+        pets.dp.init_budget(path, dataset="ae-test", epsilon=5.0)
+    with pytest.raises(pets.PetsError, match="exactly one of epsilon or rho"):
+        pets.dp.init_budget(tmp_path / "b.budget", dataset="x", epsilon=1.0, rho=1.0)
+    with pytest.raises(pets.PetsError, match="dataset"):
+        pets.dp.init_budget(tmp_path / "c.budget", dataset=" ", epsilon=1.0)
+    with pytest.raises(pets.PetsIOError, match=r"missing\.budget"):
+        pets.dp.budget_status(tmp_path / "missing.budget")
+    assert not (tmp_path / "b.budget").exists()
+    assert not (tmp_path / "c.budget").exists()

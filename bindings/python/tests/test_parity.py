@@ -234,6 +234,14 @@ def test_a_persistent_budget_is_shared_by_cli_runs_and_sessions(files):
     assert "over budget" in proc.stderr
     with pytest.raises(pets.BudgetExceededError):
         pets.synth.MST(epsilon=0.5, schema=schema, columns=["sex"], budget=store).fit(ae)
+    # Python reads the file as `pets budget show` does: the same charges, the same chain.
+    status = pets.dp.budget_status(store)
+    assert status.verified
+    assert len(status.entries) == 2
+    proc = run_cli("budget", "show", str(store))
+    assert proc.returncode == 0, proc.stderr
+    assert status.store_id in proc.stdout
+    assert status.head in proc.stdout
 
 
 def test_a_federated_release_charges_the_persistent_budget(files):

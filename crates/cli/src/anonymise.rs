@@ -151,7 +151,10 @@ pub fn run(args: &AnonymiseArgs) -> Result<(), CliError> {
     if let Some(o) = &args.output {
         job = job.output(o);
     }
-    let outcome = job.run()?;
+    let (progress, bar) = crate::progress::job("anonymise");
+    let outcome = job.progress(progress).run();
+    bar.finish_and_clear();
+    let outcome = outcome?;
     for w in &outcome.warnings {
         if w.kind == WarningKind::InferredSchema {
             eprintln!("\n*** WARNING *** {w}\n");

@@ -132,6 +132,23 @@ fn resolved(path: &std::path::Path) -> std::path::PathBuf {
     }
 }
 
+/// Refuse an output whose folder does not exist, before any work is done (a fit of minutes
+/// must not end in "no such folder"); exit code 4, naming the folder.
+pub fn refuse_missing_folder(flag: &str, out: &std::path::Path) -> Result<(), CliError> {
+    match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(CliError::new(
+            ErrorKind::File,
+            format!(
+                "{flag} {}: the folder {} does not exist; create it first or choose another \
+                 file",
+                out.display(),
+                dir.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Refuse to write `out` (the option `flag`) over any of `inputs` (option or argument name,
 /// path), or over another output: writing it would destroy what was read. Exit code 2,
 /// before anything is read or written.

@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success (or every check passed), 1 a check failed (e.g. a risk threshold),
 //! 2 bad usage, 3 bad input data (values, schema), 4 files (not found, unreadable format),
-//! 70 an internal error.
+//! 70 an internal error, 130 stopped by Ctrl-C at a safe point (nothing written).
 
 mod anonymise;
 mod budget;
@@ -32,9 +32,12 @@ use crate::exit::CliError;
 #[derive(Debug, Parser)]
 #[command(name = "pets", version, about, long_about = None, propagate_version = true)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 check failed, 2 usage, 3 bad input data, 4 file error, 70 internal error."
+    after_help = "Exit codes: 0 ok, 1 check failed, 2 usage, 3 bad input data, 4 file error, 70 internal error, 130 stopped by Ctrl-C (nothing written)."
 )]
 struct Cli {
+    /// Draw no progress bars (they are drawn only on a terminal anyway).
+    #[arg(long, global = true)]
+    no_progress: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -122,6 +125,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    progress::init(cli.no_progress);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use pets::WarningKind;
 use pets::data::{Schema, TableSource};
 use pets::disclosure::{GroundChoice, LVariant, RiskConfig, RiskJob, render_html};
@@ -247,13 +246,8 @@ pub fn run(args: &RiskArgs) -> Result<bool, CliError> {
         job = job.attacker(TableSource::file(p).with_csv(args.csv.dialect()?));
     }
 
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})")
-            .expect("valid template"),
-    );
-    bar.set_message(format!("encoding {}", args.data.display()));
-    let outcome = job.run_with_progress(Some(&|rows| bar.set_position(rows)));
+    let (progress, bar) = crate::progress::job("risk");
+    let outcome = job.progress(progress).run();
     bar.finish_and_clear();
     let outcome = outcome?;
     for w in &outcome.warnings {

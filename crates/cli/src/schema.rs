@@ -142,7 +142,9 @@ pub fn run(cmd: &SchemaCommand) -> Result<ExitCode, CliError> {
                 .pinned(Some(&schema))?;
             print_notes(&notes);
             let bar = spinner(&format!("checking {}", a.file.display()));
-            let table = source.encode(&schema, opts, &[], None)?.table;
+            let table = source
+                .encode(&schema, opts, &[], &pets::progress::Progress::none())?
+                .table;
             bar.finish_and_clear();
             let r = table.report();
             let bad: u64 = r.mapped_to_other.values().sum();

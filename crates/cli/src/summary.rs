@@ -80,7 +80,12 @@ pub fn encode_with_spinner(
     print_notes(&notes);
     let bar = spinner(&format!("encoding {}", file.display()));
     let table = source
-        .encode(schema, EncodeOptions::default(), &[], None)?
+        .encode(
+            schema,
+            EncodeOptions::default(),
+            &[],
+            &pets::progress::Progress::none(),
+        )?
         .table;
     bar.finish_and_clear();
     Ok(table)

@@ -198,6 +198,7 @@ fn evaluate(args: &EvaluateArgs) -> Result<(), CliError> {
 }
 
 fn fit(args: &FitArgs) -> Result<(), CliError> {
+    crate::exit::refuse_missing_folder("--out", &args.out)?;
     crate::exit::refuse_clobber(
         "--out",
         &args.out,
@@ -225,7 +226,10 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
     opts.max_pair_cells = args.max_pair_cells;
     opts.max_pair_values = args.max_pair_values;
     job.validate()?;
-    let fitted = job.run()?;
+    let (progress, bar) = crate::progress::job("synth fit");
+    let fitted = job.progress(progress).run();
+    bar.finish_and_clear();
+    let fitted = fitted?;
     let model = fitted.model;
     for note in &model.notes {
         eprintln!("pets synth: {note}");
@@ -257,9 +261,13 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
 }
 
 fn sample(args: &SampleArgs) -> Result<(), CliError> {
+    crate::exit::refuse_missing_folder("--out", &args.out)?;
     let model = SynthModel::load(&args.model)?;
     let rows = args.rows.unwrap_or_else(|| model.default_rows());
-    let n = model.write_sample(&args.out, rows, args.seed)?;
+    let (progress, bar) = crate::progress::job("synth sample");
+    let n = model.write_sample_with(&args.out, rows, args.seed, &progress);
+    bar.finish_and_clear();
+    let n = n?;
     eprintln!(
         "pets synth: {n} synthetic rows (seed {}) written to {}",
         args.seed,

@@ -425,3 +425,56 @@ fn person_level_fit_bounds_rows_and_ledgers_the_person() {
     ]);
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
 }
+
+/// Ctrl-C (SIGINT) stops `pets synth sample` at its next safe point: exit code 130, no
+/// output file and no temporary file left in the folder.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_sampling_with_exit_130_and_no_file() {
+    let (dir, data, schema) = common::ae(5_000, 4);
+    let model = dir.path().join("model.json");
+    let o = pets(&[
+        "synth",
+        "fit",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--columns",
+        "age_band,sex,acuity",
+        "--out",
+        p(&model),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = out_dir.join("big.parquet");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pets"))
+        .args([
+            "synth",
+            "sample",
+            p(&model),
+            "--rows",
+            "500000000",
+            "--out",
+            p(&out),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert!(
+        text(&o).contains("stopped at the user's request"),
+        "{}",
+        text(&o)
+    );
+    let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}

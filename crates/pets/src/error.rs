@@ -50,6 +50,9 @@ pub enum ErrorKind {
     Input,
     /// A bug or an impossible state. Exit code 70; `PetsError`.
     Internal,
+    /// The user stopped the job (Ctrl-C) at a safe point; nothing was released or written.
+    /// Exit code 130 (the shell's code for SIGINT); Python's `KeyboardInterrupt`.
+    Cancelled,
 }
 
 impl ErrorKind {
@@ -59,6 +62,7 @@ impl ErrorKind {
             ErrorKind::InvalidParameter => 2,
             ErrorKind::File => 4,
             ErrorKind::Internal => 70,
+            ErrorKind::Cancelled => 130,
             ErrorKind::Schema
             | ErrorKind::Domain
             | ErrorKind::Parse
@@ -119,6 +123,7 @@ impl Classify for DataError {
             | DataError::UnknownFormat { .. }
             | DataError::Unsupported { .. } => ErrorKind::File,
             DataError::InvalidArgument { .. } => ErrorKind::InvalidParameter,
+            DataError::Cancelled => ErrorKind::Cancelled,
             _ => ErrorKind::Input,
         }
     }

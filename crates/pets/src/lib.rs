@@ -47,6 +47,7 @@ pub mod error;
 #[cfg(feature = "federated")]
 pub mod federated;
 pub mod prelude;
+pub mod progress;
 pub mod tables;
 
 pub use error::{Classify, ErrorKind, Warning, WarningKind};

@@ -98,7 +98,12 @@ fn read_text(bytes: &[u8], ext: &str, dialect: &CsvDialect, map_other: bool) {
             allow_empty: map_other,
             ..EncodeOptions::default()
         };
-        if let Ok(encoded) = pinned.encode(&schema, opts, &["name".to_string()], None) {
+        if let Ok(encoded) = pinned.encode(
+            &schema,
+            opts,
+            &["name".to_string()],
+            &pets::progress::Progress::none(),
+        ) {
             let _ = TableSummary::of(&encoded.table, 5);
         }
     }
@@ -227,7 +232,7 @@ mod parquet_files {
                 out_of_domain: OutOfDomain::MapToOther,
                 ..EncodeOptions::default()
             };
-            if let Ok(e) = pinned.encode(&schema, opts, &[], None) {
+            if let Ok(e) = pinned.encode(&schema, opts, &[], &pets::progress::Progress::none()) {
                 let _ = TableSummary::of(&e.table, 3);
             }
         }

@@ -41,7 +41,8 @@ use pets::{Warning, WarningKind};
 use crate::domain::{DomainOptions, prepare_domain};
 use crate::error::{Result, SynthError};
 use crate::model::{OutputColumn, SynthModel};
-use crate::mst::{MstOptions, cdp_rho, fit_mst_bounded};
+use crate::mst::{MstOptions, cdp_rho, fit_mst_bounded_with};
+use pets::progress::Progress;
 
 /// Synthesis methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,6 +66,7 @@ pub struct FitJob {
     bounding_seed: u64,
     strict: bool,
     budget: Option<std::path::PathBuf>,
+    progress: Progress,
 }
 
 /// What a [`FitJob`] returns.
@@ -90,7 +92,17 @@ impl FitJob {
             bounding_seed: 0,
             strict: false,
             budget: None,
+            progress: Progress::none(),
         }
+    }
+
+    /// Report progress to, and take stop requests from, `progress`: rows read, then
+    /// measuring and fitting (see [`pets::progress`]). A stop request ends the fit before
+    /// any model is returned; a persistent budget already charged stays charged (the charge
+    /// is made before anything is measured, so stopping cannot be used to retry for free).
+    pub fn progress(mut self, progress: Progress) -> FitJob {
+        self.progress = progress;
+        self
     }
 
     /// The declared schema (without one, a schema is inferred from the data: every domain
@@ -301,7 +313,12 @@ impl FitJob {
             }
         }
         let extra: Vec<String> = self.person_id.iter().map(|(c, _)| c.clone()).collect();
-        let read = source.encode(&domain.encode, EncodeOptions::default(), &extra, None)?;
+        let read = source.encode(
+            &domain.encode,
+            EncodeOptions::default(),
+            &extra,
+            &self.progress,
+        )?;
         let input_types = input_types(&source)?;
         let bounded = match &self.person_id {
             Some((id, m)) => {
@@ -336,7 +353,7 @@ impl FitJob {
         let mut model = match self.method {
             Method::Mst => {
                 let table = domain.derive(read.table)?;
-                fit_mst_bounded(&table, &[], &self.options, &bounded)?
+                fit_mst_bounded_with(&table, &[], &self.options, &bounded, &self.progress)?
             }
         };
         model.output = domain

@@ -66,4 +66,4 @@ pub use error::{Result, SynthError};
 pub use job::{FitJob, FitOutcome, Method};
 pub use marginals::{Marginal, MarginalError, compute_marginals};
 pub use model::SynthModel;
-pub use mst::{MstOptions, cdp_delta, cdp_rho, fit_mst, fit_mst_bounded};
+pub use mst::{MstOptions, cdp_delta, cdp_rho, fit_mst, fit_mst_bounded, fit_mst_bounded_with};

@@ -25,6 +25,7 @@ use crate::derive::{Assembler, Calendar};
 use crate::error::{Result, SynthError};
 use crate::inference::{EstimationReport, Factor, GraphModel, JunctionTree, Measurement};
 use crate::sample::{SAMPLE_CHUNK, Sampler, chunk_rng, unit};
+use pets::progress::Progress;
 
 /// The `format` tag of model files.
 pub const MODEL_FORMAT: &str = "pets-synth-model";
@@ -466,6 +467,19 @@ impl SynthModel {
     /// chunks, decoding binned values uniformly within their bins. Memory stays at a few
     /// chunks whatever `rows` is. Returns the rows written.
     pub fn write_sample(&self, path: impl AsRef<Path>, rows: u64, seed: u64) -> Result<u64> {
+        self.write_sample_with(path, rows, seed, &Progress::none())
+    }
+
+    /// [`SynthModel::write_sample`], reporting rows written to `progress` (stage
+    /// `"sampling"`) and stopping between windows of chunks when asked: the temporary file
+    /// is then removed and nothing is left at `path`.
+    pub fn write_sample_with(
+        &self,
+        path: impl AsRef<Path>,
+        rows: u64,
+        seed: u64,
+        progress: &Progress,
+    ) -> Result<u64> {
         let model = self.graph_model()?;
         let sampler = Sampler::new(&model);
         let arrow_schema = self.arrow_schema()?;
@@ -475,12 +489,14 @@ impl SynthModel {
         let n_chunks = rows_us.div_ceil(SAMPLE_CHUNK);
         let window = rayon::current_num_threads().max(1) * 2;
         let mut k0 = 0;
+        progress.stage("sampling", Some(rows), "rows");
         while k0 < n_chunks {
             let k1 = (k0 + window).min(n_chunks);
             for b in self.sample_chunks(&sampler, k0..k1, rows_us, seed) {
                 sink.write(&b?)?;
             }
             k0 = k1;
+            progress.advance((k0 * SAMPLE_CHUNK).min(rows_us) as u64)?;
         }
         sink.finish()?;
         Ok(rows)
@@ -490,12 +506,34 @@ impl SynthModel {
     /// types [`SynthModel::write_sample`] writes for the same seed (same chunks, same
     /// decoding), for callers that want a table rather than a file (the Python binding).
     pub fn sample_batches(&self, rows: u64, seed: u64) -> Result<Vec<RecordBatch>> {
+        self.sample_batches_with(rows, seed, &Progress::none())
+    }
+
+    /// [`SynthModel::sample_batches`], reporting rows sampled to `progress` (stage
+    /// `"sampling"`) and stopping between windows of chunks when asked.
+    pub fn sample_batches_with(
+        &self,
+        rows: u64,
+        seed: u64,
+        progress: &Progress,
+    ) -> Result<Vec<RecordBatch>> {
         let model = self.graph_model()?;
         let sampler = Sampler::new(&model);
         let rows_us = rows_usize(rows)?;
-        self.sample_chunks(&sampler, 0..rows_us.div_ceil(SAMPLE_CHUNK), rows_us, seed)
-            .into_iter()
-            .collect()
+        let n_chunks = rows_us.div_ceil(SAMPLE_CHUNK);
+        let window = rayon::current_num_threads().max(1) * 2;
+        progress.stage("sampling", Some(rows), "rows");
+        let mut out = Vec::with_capacity(n_chunks);
+        let mut k0 = 0;
+        while k0 < n_chunks {
+            let k1 = (k0 + window).min(n_chunks);
+            for b in self.sample_chunks(&sampler, k0..k1, rows_us, seed) {
+                out.push(b?);
+            }
+            k0 = k1;
+            progress.advance((k0 * SAMPLE_CHUNK).min(rows_us) as u64)?;
+        }
+        Ok(out)
     }
 
     /// The Arrow schema of sampled batches.

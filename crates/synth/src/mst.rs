@@ -41,9 +41,10 @@ use rayon::prelude::*;
 
 use crate::compress::Compression;
 use crate::error::{Result, SynthError};
-use crate::inference::{EstimationOptions, Measurement, estimate, estimate_total};
+use crate::inference::{EstimationOptions, Measurement, estimate_total, estimate_with};
 use crate::measure::{count_mapped, measure_gaussian};
 use crate::model::{FittedTables, MODEL_FORMAT, MODEL_VERSION, NoisyMarginal, SynthModel};
+use pets::progress::Progress;
 
 /// Settings of [`fit_mst`].
 #[derive(Debug, Clone, PartialEq)]
@@ -309,6 +310,21 @@ pub fn fit_mst_bounded(
     opts: &MstOptions,
     bounded: &Bounded,
 ) -> Result<SynthModel> {
+    fit_mst_bounded_with(table, columns, opts, bounded, &Progress::none())
+}
+
+/// [`fit_mst_bounded`], reporting to `progress` (stages `"measuring"`, then `"fitting"`)
+/// and stopping at its safe points when asked: before any noise is drawn, and between
+/// iterations of the inference (the noisy measurements are then dropped, never released).
+pub fn fit_mst_bounded_with(
+    table: &EncodedTable,
+    columns: &[&str],
+    opts: &MstOptions,
+    bounded: &Bounded,
+    progress: &Progress,
+) -> Result<SynthModel> {
+    progress.check()?;
+    progress.stage("measuring", None, "tables");
     let rho = cdp_rho(opts.epsilon, opts.delta)?;
     if !(opts.score_threshold >= 0.0 && opts.score_threshold.is_finite()) {
         return Err(SynthError::invalid(
@@ -560,7 +576,7 @@ pub fn fit_mst_bounded(
 
     // 4. Inference.
     let ms: Vec<Measurement> = measurements.iter().map(|m| m.measurement.clone()).collect();
-    let (model, report) = estimate(&sizes, &names, &ms, &[], &opts.estimation)?;
+    let (model, report) = estimate_with(&sizes, &names, &ms, &[], &opts.estimation, progress)?;
     let schema = table.schema().select(&names)?;
     Ok(SynthModel {
         format: MODEL_FORMAT.into(),

@@ -10,7 +10,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import pyarrow as pa
 
@@ -30,8 +30,13 @@ PathLike: TypeAlias = str | os.PathLike[str]
 #: object exporting the Arrow PyCapsule stream interface (``__arrow_c_stream__``).
 TableLike: TypeAlias = Any
 
+#: The kinds of table a result can be returned as.
+Kind: TypeAlias = Literal["pandas", "polars", "pyarrow"]
+KINDS = ("pandas", "polars", "pyarrow")
+
 TABLE_LIKE = (
-    "a pyarrow Table, a polars or pandas DataFrame, another object with __arrow_c_stream__, "
+    "a pyarrow Table, a polars or pandas DataFrame (or polars LazyFrame), another object with "
+    "__arrow_c_stream__, "
     "or a path to a CSV, TSV or Parquet file"
 )
 
@@ -119,6 +124,61 @@ def _is_pandas(obj: object) -> bool:
     return module.startswith("pandas.") or module == "pandas"
 
 
+def _is_polars(obj: object) -> bool:
+    module = type(obj).__module__
+    return module.startswith("polars.") or module == "polars"
+
+
+def _is_lazy_polars(obj: object) -> bool:
+    return _is_polars(obj) and type(obj).__name__ == "LazyFrame"
+
+
+def kind_of(obj: object) -> Kind:
+    """The kind of table a user gave, which results are returned as.
+
+    ``"pandas"``, ``"polars"`` (eager or lazy), else ``"pyarrow"`` (a pyarrow object, another
+    Arrow stream, or a file path).
+    """
+    if _is_pandas(obj):
+        return "pandas"
+    if _is_polars(obj):
+        return "polars"
+    return "pyarrow"
+
+
+def pandas_to_polars(frame: Any) -> Any:
+    """A pandas DataFrame of results as a polars DataFrame (requires polars)."""
+    try:
+        import polars as pl
+    except ImportError as e:  # pragma: no cover - polars is optional
+        raise InvalidParameterError(
+            "to_polars() needs the polars package: pip install polars"
+        ) from e
+    return pl.from_pandas(frame)
+
+
+def as_kind(table: pa.Table, kind: str | None, arg: str = "kind") -> Any:
+    """``table`` as the kind of table asked for (``None``: pyarrow, as it is).
+
+    pandas through ``pyarrow.Table.to_pandas``; polars from the Arrow buffers (no copy).
+    """
+    if kind is None or kind == "pyarrow":
+        return table
+    if kind == "pandas":
+        return table.to_pandas()
+    if kind == "polars":
+        try:
+            import polars as pl
+        except ImportError as e:  # pragma: no cover - polars is optional
+            raise InvalidParameterError(
+                f"{arg}='polars' needs the polars package: pip install polars"
+            ) from e
+        return pl.from_arrow(table)
+    raise InvalidParameterError(
+        f"{arg} must be one of {', '.join(repr(k) for k in KINDS)}, not {kind!r}"
+    )
+
+
 def to_arrow(obj: TableLike, arg: str = "data") -> Any:
     """An object the native layer can import through ``__arrow_c_stream__``.
 
@@ -128,6 +188,9 @@ def to_arrow(obj: TableLike, arg: str = "data") -> Any:
     """
     if _is_pandas(obj) and hasattr(obj, "columns"):
         return _from_pandas(obj, arg)
+    if _is_lazy_polars(obj):
+        # A LazyFrame is a query plan: run it (polars' own engine) and pass the result.
+        return obj.collect()
     if hasattr(obj, "__arrow_c_stream__"):
         return obj
     raise TypeError(f"{arg} must be {TABLE_LIKE}, not {type(obj).__qualname__}")

@@ -5,6 +5,7 @@ Internal: use the documented API of :mod:`pets` instead.
 
 import datetime
 import os
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -89,6 +90,8 @@ def assess_risk(
     attacker: Any | None = ...,
     generalise: list[tuple[str, str]] = ...,
     hierarchy: dict[str, list[str]] | None = ...,
+    ground_distance: str = ...,
+    progress: Callable[..., None] | None = ...,
 ) -> RiskReport: ...
 def anonymise(
     data: Any,
@@ -102,6 +105,9 @@ def anonymise(
     mask: bool = ...,
     ground_distance: str = ...,
     drop: list[str] = ...,
+    microaggregate: dict[str, str] = ...,
+    local_recoding: int = ...,
+    progress: Callable[..., None] | None = ...,
 ) -> AnonymiseResult: ...
 def protect_tables(
     data: Any,
@@ -177,6 +183,15 @@ class DpSession:
         seed: int = ...,
     ) -> str: ...
 
+def budget_init(
+    path: str,
+    dataset: str,
+    epsilon: float | None = ...,
+    rho: float | None = ...,
+    delta: float = ...,
+    note: str | None = ...,
+) -> str: ...
+def budget_status(path: str) -> str: ...
 def fit_mst(
     data: Any,
     schema_json: str | None,
@@ -194,6 +209,9 @@ def fit_mst(
     person_id: str | None = ...,
     max_rows_per_person: int = ...,
     bounding_seed: int = ...,
+    strict: bool = ...,
+    budget: str | None = ...,
+    progress: Callable[..., None] | None = ...,
 ) -> SynthModel: ...
 def prepare_domain(
     schema_json: str, columns: list[str] | None = ..., max_values: int = ...
@@ -233,5 +251,9 @@ class SynthModel:
     def warnings(self) -> list[str]: ...
     @property
     def notes(self) -> list[str]: ...
-    def sample(self, rows: int, seed: int) -> pa.Table: ...
-    def write_sample(self, path: _Path, rows: int, seed: int) -> int: ...
+    def sample(
+        self, rows: int, seed: int, progress: Callable[..., None] | None = ...
+    ) -> pa.Table: ...
+    def write_sample(
+        self, path: _Path, rows: int, seed: int, progress: Callable[..., None] | None = ...
+    ) -> int: ...

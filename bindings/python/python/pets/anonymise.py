@@ -36,7 +36,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pets import _native
-from pets._convert import PathLike, TableLike, integer, is_path, to_arrow, to_path
+from pets._convert import (
+    Kind,
+    PathLike,
+    TableLike,
+    as_kind,
+    integer,
+    is_path,
+    kind_of,
+    to_arrow,
+    to_path,
+)
+from pets._progress import bars
 from pets._schema import Schema
 from pets.risk import RiskReport, _columns, _float, _int
 
@@ -76,6 +87,7 @@ def anonymise(
     drop: Sequence[str] | str | None = None,
     microaggregate: Mapping[str, AggregateName] | None = None,
     local_recoding: int = 0,
+    progress: bool | None = None,
 ) -> AnonymiseResult:
     """Find and apply the least coarsening that meets the privacy models (``pets anonymise``).
 
@@ -121,6 +133,10 @@ def anonymise(
         local_recoding: Anonymise the records the optimum suppresses again, up to this many
             iterations (0: off); each record is released under the levels of the iteration
             that kept it, listed in ``result.record["iterations"]``.
+        progress: A progress bar while it runs (tqdm): ``None`` when tqdm is installed and
+            this is a terminal or a notebook, ``True`` always, ``False`` never. Ctrl-C stops
+            the job at its next safe point either way (``KeyboardInterrupt``, nothing
+            written).
 
     Returns:
         The :class:`AnonymiseResult`, with the released table as ``result.table``.
@@ -171,28 +187,30 @@ def anonymise(
     source = to_path(data, "data") if is_path(data) else to_arrow(data, "data")
     with tempfile.TemporaryDirectory(prefix="pets-anonymise-") as tmp:
         release = to_path(output, "output") if output is not None else str(Path(tmp) / "r.parquet")
-        native = _native.anonymise(
-            source,
-            None if schema is None else schema.to_json(),
-            json.dumps(config),
-            specs,
-            _float(max_suppression, "max_suppression"),
-            measure,
-            _float(front_slack, "front_slack"),
-            release,
-            bool(mask),
-            ground_distance,
-            _columns(drop, "drop") or [],
-            functions,
-            integer(local_recoding, "local_recoding"),
-        )
+        with bars(progress, "anonymise") as callback:
+            native = _native.anonymise(
+                source,
+                None if schema is None else schema.to_json(),
+                json.dumps(config),
+                specs,
+                _float(max_suppression, "max_suppression"),
+                measure,
+                _float(front_slack, "front_slack"),
+                release,
+                bool(mask),
+                ground_distance,
+                _columns(drop, "drop") or [],
+                functions,
+                integer(local_recoding, "local_recoding"),
+                callback,
+            )
         table = _native.read_table(release)[0]
         import pyarrow as pa
 
         table = pa.table(table)
     for w in native.warnings():
         warnings.warn(w, UserWarning, stacklevel=2)
-    return AnonymiseResult(native, table)
+    return AnonymiseResult(native, table, kind_of(data))
 
 
 class AnonymiseResult:
@@ -202,8 +220,9 @@ class AnonymiseResult:
     (:meth:`to_html`); in a notebook it renders as the HTML report.
     """
 
-    def __init__(self, native: Any, table: pa.Table) -> None:
+    def __init__(self, native: Any, table: pa.Table, kind: Kind = "pyarrow") -> None:
         self._native = native
+        self._kind = kind
         self._outcome: dict[str, Any] = json.loads(native.to_json(False))
         #: The released table (pyarrow): quasi-identifiers as their released labels,
         #: suppressed records removed (or masked with ``"*"``), direct identifiers left out.
@@ -258,6 +277,26 @@ class AnonymiseResult:
         import pandas as pd
 
         return pd.DataFrame(self.front)
+
+    @property
+    def release(self) -> Any:
+        """The released table, as the kind of table given to :func:`anonymise`.
+
+        A pandas DataFrame for pandas, polars for polars, else :attr:`table` (pyarrow).
+        """
+        return as_kind(self.table, self._kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole outcome as plain Python values (:meth:`to_json`, parsed)."""
+        return json.loads(self.to_json(False))
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The released table as a pandas DataFrame."""
+        return self.table.to_pandas()
+
+    def to_polars(self) -> Any:
+        """The released table as a polars DataFrame (requires polars)."""
+        return as_kind(self.table, "polars")
 
     def to_json(self, pretty: bool = True) -> str:
         """The whole outcome as JSON, exactly as ``pets anonymise --json`` writes it."""

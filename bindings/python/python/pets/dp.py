@@ -48,7 +48,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pets import _native
-from pets._convert import PathLike, TableLike, finite, number, optional_integer, to_path
+from pets._convert import (
+    PathLike,
+    TableLike,
+    finite,
+    number,
+    optional_integer,
+    pandas_to_polars,
+    to_path,
+)
 from pets._io import table_or_file
 from pets._schema import Schema
 from pets.errors import DomainFromDataWarning, InvalidParameterError
@@ -56,7 +64,7 @@ from pets.errors import DomainFromDataWarning, InvalidParameterError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Cost", "DpResult", "Session"]
+__all__ = ["BudgetStatus", "Cost", "DpResult", "Session", "budget_status", "init_budget"]
 
 NoiseName = Literal["auto", "laplace", "gaussian"]
 Bounds = tuple[float, float]
@@ -97,6 +105,137 @@ class Cost:
         if self.epsilon is not None:
             return {"measure": "dp", "epsilon": self.epsilon, "delta": self.delta}
         return {"measure": "zcdp", "rho": self.rho, "delta": self.delta}
+
+
+class BudgetStatus:
+    """A persistent budget file's state, as ``pets budget show`` prints it.
+
+    Attributes are read from the file after its hash chain is checked: :attr:`total`,
+    :attr:`spent` (rounded up), :attr:`remaining` (rounded down), :attr:`entries` (every
+    verified charge, in order) and :attr:`verified` (False when an entry was altered, in which
+    case the budget refuses every further charge).
+    """
+
+    def __init__(self, data: dict[str, Any], path: Path) -> None:
+        self._data = data
+        self.path = path
+
+    @property
+    def dataset(self) -> str:
+        """The dataset this is the budget of."""
+        return self._data["dataset"]
+
+    @property
+    def total(self) -> Cost:
+        """The whole budget, set once at :func:`init_budget`."""
+        return Cost._from_json(self._data["total"])
+
+    @property
+    def spent(self) -> Cost:
+        """What the verified charges spent (rounded up)."""
+        return Cost._from_json(self._data["spent"])
+
+    @property
+    def remaining(self) -> Cost:
+        """What is left (rounded down)."""
+        return Cost._from_json(self._data["remaining"])
+
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        """Every verified charge, in order, as the file records it."""
+        return list(self._data["entries"])
+
+    @property
+    def store_id(self) -> str:
+        """The file's identity: the hash of its first entry (charges name it)."""
+        return self._data["store_id"]
+
+    @property
+    def head(self) -> str:
+        """The hash of the last verified entry."""
+        return self._data["head"]
+
+    @property
+    def verified(self) -> bool:
+        """True when every entry of the file verifies."""
+        return self._data.get("broken") is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The status as a dict (the JSON ``pets budget show --json`` would give)."""
+        return json.loads(json.dumps(self._data))
+
+    def entries_frame(self) -> pd.DataFrame:
+        """:attr:`entries` as a pandas DataFrame, one row per charge."""
+        pd = _pandas()
+        return pd.json_normalize(self.entries) if self.entries else pd.DataFrame()
+
+    def __repr__(self) -> str:
+        return (
+            f"<BudgetStatus {self.dataset!r}: spent {float(self.spent):.6g} of "
+            f"{float(self.total):.6g} {self.total.measure}, {len(self.entries)} charges"
+            f"{'' if self.verified else ', CHAIN BROKEN'}>"
+        )
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        share = float(self.spent) / float(self.total) if float(self.total) else 0.0
+        bar = (
+            f'<div style="width:240px;height:10px;background:#ddd">'
+            f'<div style="width:{min(share, 1.0) * 100:.1f}%;height:10px;background:#c33"></div>'
+            "</div>"
+        )
+        return (
+            f"<b>Budget of {escape(self.dataset)}</b> ({escape(str(self.path))})<br>"
+            f"total {float(self.total):.6g} {self.total.measure}, spent "
+            f"{float(self.spent):.6g}, remaining {float(self.remaining):.6g}; "
+            f"{len(self.entries)} charges; chain "
+            f"{'verified' if self.verified else '<b>BROKEN</b>'}{bar}"
+        )
+
+
+def init_budget(
+    path: PathLike,
+    *,
+    dataset: str,
+    epsilon: float | None = None,
+    rho: float | None = None,
+    delta: float = 0.0,
+    note: str | None = None,
+) -> BudgetStatus:
+    """Create a dataset's persistent budget file, as ``pets budget init`` does.
+
+    The budget is set once: an existing file is never overwritten. Sessions
+    (``Session(..., budget=path)``), synthesisers and command-line runs then charge it
+    under a file lock, so that together they never spend more than ``epsilon`` (or ``rho``).
+
+    Args:
+        path: The new file.
+        dataset: What it is the budget of (e.g. ``"ae-2026-q4"``); recorded in every charge.
+        epsilon: Total budget in (epsilon, delta)-DP; give exactly one of this and ``rho``.
+        rho: Total budget in rho-zCDP.
+        delta: Total delta.
+        note: Free text kept in the file (who set it, on whose authority).
+
+    Raises:
+        PetsIOError: the file exists or cannot be written.
+        InvalidParameterError: an invalid total, or an empty ``dataset``.
+    """
+    target = to_path(path, "path")
+    eps = None if epsilon is None else _number(epsilon, "epsilon")
+    r = None if rho is None else _number(rho, "rho")
+    text = _native.budget_init(str(target), str(dataset), eps, r, _number(delta, "delta"), note)
+    return BudgetStatus(json.loads(text), target)
+
+
+def budget_status(path: PathLike) -> BudgetStatus:
+    """Read a persistent budget file and check its hash chain, as ``pets budget show`` does.
+
+    Raises:
+        PetsIOError: the file is missing or unreadable.
+    """
+    target = to_path(path, "path")
+    return BudgetStatus(json.loads(_native.budget_status(str(target))), target)
 
 
 def _number(value: object, arg: str) -> float:
@@ -314,6 +453,10 @@ class DpResult:
         frame["lower"] = frame["count"] - a
         frame["upper"] = frame["count"] + a
         return frame
+
+    def to_polars(self) -> Any:
+        """:meth:`to_pandas` as a polars DataFrame (requires polars)."""
+        return pandas_to_polars(self.to_pandas())
 
     def __float__(self) -> float:
         if self.kind != "scalar":

@@ -44,6 +44,7 @@ from pets._convert import (
     is_path,
     number,
     optional_integer,
+    pandas_to_polars,
     to_arrow,
     to_path,
 )
@@ -212,3 +213,35 @@ class FederatedResult:
     def to_json(self, pretty: bool = True) -> str:
         """The release and ledger as JSON, as ``pets federated simulate --json`` writes them."""
         return json.dumps(self._content, indent=2 if pretty else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The release and ledger as plain Python values (:meth:`to_json`, parsed; a copy)."""
+        return json.loads(json.dumps(self._content))
+
+    def to_pandas(self, index: int = 0) -> Any:
+        """Table ``index`` (:meth:`frame`) as a pandas DataFrame, with the half-width."""
+        frame = self.frame(index).to_pandas()
+        frame["half_width"] = float(self.accuracy["half_width"])
+        return frame
+
+    def to_polars(self, index: int = 0) -> Any:
+        """:meth:`to_pandas` as a polars DataFrame (requires polars)."""
+        return pandas_to_polars(self.to_pandas(index))
+
+    def __repr__(self) -> str:
+        return (
+            f"<FederatedResult {self.query}: {len(self.tables)} table(s) over "
+            f"{len(self.counted)} trusts, {self.noise['mechanism']}>"
+        )
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        parts = [
+            f"<b>{escape(self.query)}</b>: trusts counted {escape(', '.join(self.counted))}; "
+            f"noise {escape(str(self.noise['mechanism']))}; "
+            f"{escape(str(self.accuracy['statement']))} "
+            f"(half-width {float(self.accuracy['half_width']):.4g})"
+        ]
+        parts += [self.to_pandas(i).head(50)._repr_html_() for i in range(len(self.tables))]
+        return "".join(parts)

@@ -40,8 +40,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pets import _native
-from pets._convert import U64_MAX, PathLike, TableLike, finite, integer, to_path
+from pets._convert import (
+    U64_MAX,
+    PathLike,
+    TableLike,
+    finite,
+    integer,
+    pandas_to_polars,
+    to_path,
+)
 from pets._io import table_or_file
+from pets._progress import bars
 from pets._schema import Schema
 from pets.errors import DomainFromDataWarning, InvalidParameterError
 
@@ -130,6 +139,7 @@ def assess(
     population: TableLike | PathLike | None = None,
     attacker: TableLike | PathLike | None = None,
     hierarchy: Mapping[str, Sequence[str]] | None = None,
+    progress: bool | None = None,
 ) -> RiskReport:
     """Assess the disclosure risk of a record-level extract, as ``pets risk`` does.
 
@@ -178,6 +188,9 @@ def assess(
         hierarchy: A value hierarchy of the sensitive attribute for hierarchical
             t-closeness (Li et al. 2007), as ``pets risk --hierarchy`` reads from JSON: each
             value's ancestors from the root down, e.g. ``{"01": ["injury", "wound"], ...}``.
+        progress: A progress bar while it runs (tqdm): ``None`` when tqdm is installed and
+            this is a terminal or a notebook, ``True`` always, ``False`` never. Ctrl-C stops
+            the job at its next safe point either way (``KeyboardInterrupt``).
 
     Returns:
         The :class:`RiskReport`; ``report.passed`` is the command line's exit status.
@@ -249,16 +262,18 @@ def assess(
             if not isinstance(name, str) or not isinstance(level, str | int):
                 raise TypeError("generalise maps column names (str) to levels (str or int)")
             levels.append((name, str(level)))
-    native = _native.assess_risk(
-        _table(data, "data", schema),
-        None if schema is None else schema.to_json(),
-        json.dumps(config),
-        None if population is None else _table(population, "population", schema),
-        None if attacker is None else _table(attacker, "attacker", schema),
-        levels,
-        paths,
-        ground_distance,
-    )
+    with bars(progress, "risk") as callback:
+        native = _native.assess_risk(
+            _table(data, "data", schema),
+            None if schema is None else schema.to_json(),
+            json.dumps(config),
+            None if population is None else _table(population, "population", schema),
+            None if attacker is None else _table(attacker, "attacker", schema),
+            levels,
+            paths,
+            ground_distance,
+            callback,
+        )
     report = RiskReport(native)
     for w in report.warnings:
         if w == INFERRED_SCHEMA_WARNING or w.startswith("columns with domains read from data"):
@@ -378,6 +393,14 @@ class RiskReport:
     def to_dict(self) -> dict[str, Any]:
         """The whole report as plain Python values (the JSON report, parsed; a copy)."""
         return copy.deepcopy(self._data)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The checks, one row per check (:meth:`checks_frame`; requires pandas)."""
+        return self.checks_frame()
+
+    def to_polars(self) -> Any:
+        """:meth:`to_pandas` as a polars DataFrame (requires polars)."""
+        return pandas_to_polars(self.to_pandas())
 
     def to_json(self, indent: int | None = 2) -> str:
         """The JSON report, as ``pets risk --json`` writes it (compact when ``indent=None``)."""

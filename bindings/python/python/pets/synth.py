@@ -51,10 +51,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from pets import _native
-from pets._convert import PathLike, TableLike, integer, is_path, number, to_arrow, to_path
+from pets._convert import (
+    Kind,
+    PathLike,
+    TableLike,
+    as_kind,
+    integer,
+    is_path,
+    kind_of,
+    number,
+    to_arrow,
+    to_path,
+)
+from pets._progress import bars
 from pets._schema import Schema
 from pets.errors import DomainFromDataWarning, InvalidParameterError, PetsError
 
@@ -239,35 +249,81 @@ class SynthModel:
     def _rows(self, n: int | None) -> int:
         return self.default_rows if n is None else _int(n, "n", 0)
 
-    def sample(self, n: int | None = None, seed: int = 0) -> pa.Table:
-        """Sample ``n`` synthetic rows as a ``pyarrow.Table`` of decoded values.
+    def sample(
+        self,
+        n: int | None = None,
+        seed: int = 0,
+        *,
+        kind: Kind | None = None,
+        progress: bool | None = None,
+    ) -> Any:
+        """Sample ``n`` synthetic rows of decoded values.
 
-        Columns have the types ``pets synth sample`` writes: categorical columns strings,
-        integers ``int64``, floats ``float64``, dates ``date32`` and datetimes
-        ``timestamp[ms]``; binned values are placed uniformly within their bin. The same
-        ``seed`` gives the same rows, here and on the command line. Use ``.to_pandas()``
-        (or :meth:`sample_pandas`) for a DataFrame.
+        Each column has the Arrow type of the data the model was fitted on (the model's
+        output plan: ``admitted`` boolean again, 32-bit integers stay 32-bit; from a CSV, the
+        kind's default: strings, ``int64``, ``float64``, ``date32``, ``timestamp[ms]``);
+        binned values are placed uniformly within their bin. The same ``seed`` gives the
+        same rows, here and on the command line.
 
         Args:
             n: Rows to draw (default :attr:`default_rows`, the noisy size of the data).
             seed: Seed of the sample.
+            kind: ``"pyarrow"`` (default), ``"pandas"`` or ``"polars"``.
+            progress: A progress bar (see :meth:`MST.fit`).
         """
-        return self._native.sample(self._rows(n), _int(seed, "seed", 0))
+        rows, seed_ = self._rows(n), _int(seed, "seed", 0)
+        with bars(progress, "synth sample") as callback:
+            table = self._native.sample(rows, seed_, callback)
+        return as_kind(table, kind)
 
     def sample_pandas(self, n: int | None = None, seed: int = 0) -> pd.DataFrame:
         """:meth:`sample` as a pandas DataFrame (requires pandas)."""
         return self.sample(n, seed).to_pandas()
 
-    def write_sample(self, path: PathLike, n: int | None = None, seed: int = 0) -> int:
+    def write_sample(
+        self,
+        path: PathLike,
+        n: int | None = None,
+        seed: int = 0,
+        *,
+        progress: bool | None = None,
+    ) -> int:
         """Stream ``n`` sampled rows to a Parquet, CSV or TSV file (by extension).
 
         Memory stays at a few chunks whatever ``n`` is; the rows are those of
-        :meth:`sample` with the same seed, as ``pets synth sample`` writes them.
+        :meth:`sample` with the same seed, as ``pets synth sample`` writes them. Ctrl-C stops
+        between chunks and leaves no file.
+
+        Args:
+            path: The file to write (written whole or not at all).
+            n: Rows to draw (default :attr:`default_rows`).
+            seed: Seed of the sample.
+            progress: A progress bar (see :meth:`MST.fit`).
 
         Returns:
             The rows written.
         """
-        return self._native.write_sample(to_path(path), self._rows(n), _int(seed, "seed", 0))
+        target, rows, seed_ = to_path(path), self._rows(n), _int(seed, "seed", 0)
+        with bars(progress, "synth sample") as callback:
+            return self._native.write_sample(target, rows, seed_, callback)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model file's content as plain Python values (:meth:`to_json`, parsed)."""
+        return json.loads(self.to_json())
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        notes = "".join(f"<li>{escape(n)}</li>" for n in self.notes)
+        warns = "".join(
+            f"<p style='color:#9a6700'><b>Warning:</b> {escape(w)}</p>" for w in self.warnings
+        )
+        return (
+            f"<b>{escape(self.method.upper())} model</b>: {len(self.columns)} columns, "
+            f"(epsilon={self.epsilon:g}, delta={self.delta:g})-DP, "
+            f"{self.n_measurements} noisy measurements, about {self.default_rows:,} rows"
+            f"<br><small>{escape(', '.join(self.columns))}</small>{warns}<ul>{notes}</ul>"
+        )
 
     def __repr__(self) -> str:
         return (
@@ -479,14 +535,19 @@ class MST:
         self.strict = bool(strict)
         self.budget = None if budget is None else to_path(budget, "budget")
         self._model: SynthModel | None = None
+        #: The kind of table given to :meth:`fit`, which :meth:`sample` returns.
+        self._kind: Kind = "pyarrow"
 
-    def fit(self, data: TableLike | PathLike) -> MST:
+    def fit(self, data: TableLike | PathLike, *, progress: bool | None = None) -> MST:
         """Fit the synthesiser to ``data`` under (epsilon, delta)-DP.
 
         Args:
             data: A pandas or polars DataFrame, a pyarrow Table, any object with
                 ``__arrow_c_stream__`` (passed to Rust without copying), or a path to a CSV,
                 TSV or Parquet file (streamed).
+            progress: A progress bar while it runs (tqdm): ``None`` when tqdm is installed
+                and this is a terminal or a notebook, ``True`` always, ``False`` never.
+                Ctrl-C stops it at its next safe point either way (``KeyboardInterrupt``).
 
         Returns:
             ``self``, fitted: :attr:`model` holds the result.
@@ -502,26 +563,29 @@ class MST:
             source: Any = to_path(data, "data")
         else:
             source = to_arrow(data, "data")
-        native = _native.fit_mst(
-            source,
-            None if self.schema is None else self.schema.to_json(),
-            self.columns,
-            self.epsilon,
-            self.delta,
-            self.max_iters,
-            self.tolerance,
-            self.max_clique_cells,
-            self.max_pair_cells,
-            self.compress,
-            self.max_values,
-            self.noise_penalty,
-            self.score_threshold,
-            self.person_id,
-            self.max_rows_per_person,
-            self.bounding_seed,
-            self.strict,
-            self.budget,
-        )
+        kind = kind_of(data)
+        with bars(progress, "synth fit") as callback:
+            native = _native.fit_mst(
+                source,
+                None if self.schema is None else self.schema.to_json(),
+                self.columns,
+                self.epsilon,
+                self.delta,
+                self.max_iters,
+                self.tolerance,
+                self.max_clique_cells,
+                self.max_pair_cells,
+                self.compress,
+                self.max_values,
+                self.noise_penalty,
+                self.score_threshold,
+                self.person_id,
+                self.max_rows_per_person,
+                self.bounding_seed,
+                self.strict,
+                self.budget,
+                callback,
+            )
         model = SynthModel(native)
         inferred = model.schema.domain_from_data
         if inferred:
@@ -534,6 +598,7 @@ class MST:
                 stacklevel=2,
             )
         self._model = model
+        self._kind = kind
         return self
 
     @property
@@ -562,22 +627,41 @@ class MST:
             return seed
         return 0 if self.seed is None else self.seed
 
-    def sample(self, n: int | None = None, seed: int | None = None) -> pa.Table:
-        """Sample ``n`` synthetic rows as a ``pyarrow.Table`` (see :meth:`SynthModel.sample`).
+    def sample(
+        self,
+        n: int | None = None,
+        seed: int | None = None,
+        *,
+        kind: Kind | None = None,
+        progress: bool | None = None,
+    ) -> Any:
+        """Sample ``n`` synthetic rows (see :meth:`SynthModel.sample`).
+
+        Returned as the kind of table given to :meth:`fit` (a pandas DataFrame for a pandas
+        one, polars for polars, else a ``pyarrow.Table``), unless ``kind`` says otherwise.
 
         Args:
             n: Rows to draw (default: the model's noisy estimate of the data's size).
             seed: Seed of the sample (default: the ``seed`` given to :class:`MST`, else 0).
+            kind: ``"pyarrow"``, ``"pandas"`` or ``"polars"`` (default: as given to fit).
+            progress: A progress bar (see :meth:`fit`).
         """
-        return self.model.sample(n, self._seed(seed))
+        return self.model.sample(n, self._seed(seed), kind=kind or self._kind, progress=progress)
 
     def sample_pandas(self, n: int | None = None, seed: int | None = None) -> pd.DataFrame:
         """:meth:`sample` as a pandas DataFrame (requires pandas)."""
         return self.model.sample_pandas(n, self._seed(seed))
 
-    def write_sample(self, path: PathLike, n: int | None = None, seed: int | None = None) -> int:
+    def write_sample(
+        self,
+        path: PathLike,
+        n: int | None = None,
+        seed: int | None = None,
+        *,
+        progress: bool | None = None,
+    ) -> int:
         """Stream ``n`` rows to a Parquet, CSV or TSV file (see :meth:`SynthModel.write_sample`)."""
-        return self.model.write_sample(path, n, self._seed(seed))
+        return self.model.write_sample(path, n, self._seed(seed), progress=progress)
 
     def save(self, path: PathLike) -> Path:
         """Write the fitted model file, readable by ``pets synth sample`` and :meth:`load`."""

@@ -37,10 +37,11 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Sequence
+from html import escape
 from typing import TYPE_CHECKING, Any, Literal
 
 from pets import _native
-from pets._convert import PathLike, TableLike, is_path, to_arrow, to_path
+from pets._convert import PathLike, TableLike, is_path, pandas_to_polars, to_arrow, to_path
 from pets._schema import Schema
 from pets.risk import _int
 
@@ -186,6 +187,21 @@ class ProtectedTables:
     def to_json(self, pretty: bool = True) -> str:
         """Everything, as ``pets table --json`` writes it."""
         return json.dumps(self._content, indent=2 if pretty else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as plain Python values (:meth:`to_json`, parsed; a copy)."""
+        return json.loads(json.dumps(self._content))
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The published cells in long format (:meth:`frame`)."""
+        return self.frame()
+
+    def to_polars(self) -> Any:
+        """:meth:`frame` as a polars DataFrame (requires polars)."""
+        return pandas_to_polars(self.frame())
+
+    def _repr_html_(self) -> str:
+        return self.html() if self._html is not None else f"<pre>{escape(repr(self))}</pre>"
 
     def __repr__(self) -> str:
         return (

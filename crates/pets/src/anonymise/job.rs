@@ -58,6 +58,7 @@ use crate::disclosure::{
     EquivalenceClasses, GroundChoice, GroundDistance, RiskConfig, RiskReport, assess_classes,
 };
 use crate::error::{Warning, WarningKind};
+use crate::progress::Progress;
 
 /// The anonymisation of one extract, configured once and run by every front door.
 #[derive(Debug, Clone)]
@@ -76,6 +77,7 @@ pub struct AnonymiseJob {
     drop: Vec<String>,
     microaggregate: BTreeMap<String, Aggregate>,
     local_recoding: usize,
+    progress: Progress,
 }
 
 /// What an [`AnonymiseJob`] returns.
@@ -130,7 +132,16 @@ impl AnonymiseJob {
             drop: Vec::new(),
             microaggregate: BTreeMap::new(),
             local_recoding: 0,
+            progress: Progress::none(),
         }
+    }
+
+    /// Report progress to, and take stop requests from, `progress`: rows read, then the
+    /// lattice nodes settled by the search (see [`crate::progress`]). A stop request ends the
+    /// job before the release is written.
+    pub fn progress(mut self, progress: Progress) -> AnonymiseJob {
+        self.progress = progress;
+        self
     }
 
     /// Leave these declared columns out of the release (direct identifiers always are), e.g.
@@ -474,7 +485,7 @@ impl AnonymiseJob {
                     ..Default::default()
                 },
                 &[],
-                None,
+                &self.progress,
             )?
             .table;
         if table.n_rows() == 0 {
@@ -562,7 +573,8 @@ impl AnonymiseJob {
             }
             Ok(assess_classes(&k, &config, None)?.passed)
         };
-        let search = lattice.search(&limits, &verify)?;
+        let search = lattice.search(&limits, &verify, &self.progress)?;
+        self.progress.check()?;
 
         let levels = search.optimum.levels.clone();
         let mut transformation = Transformation::new(&hierarchies, self.drop.clone());

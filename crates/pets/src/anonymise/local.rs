@@ -232,7 +232,8 @@ impl LocalSearch<'_> {
                 let (candidate, released) = self.extend(t, &rest, levels)?;
                 Ok(released > 0 && self.passes(&candidate)?)
             };
-            let result = match lattice.search(&limits, &verify) {
+            let result = match lattice.search(&limits, &verify, &crate::progress::Progress::none())
+            {
                 Ok(r) => r,
                 Err(AnonymiseError::NoSolution { .. }) => break,
                 Err(e) => return Err(e),

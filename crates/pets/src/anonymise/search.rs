@@ -63,6 +63,7 @@ use crate::disclosure::beta_likeness::class_beta;
 use crate::disclosure::l_diversity::class_diversity;
 use crate::disclosure::t_closeness::{emd_equal, emd_ordered};
 use crate::disclosure::{EquivalenceClasses, GroundDistance, LVariant, RiskConfig};
+use crate::progress::Progress;
 
 /// Largest lattice searched (nodes); more levels than this is a hierarchy to rethink.
 pub const MAX_LATTICE_NODES: u64 = 2_000_000;
@@ -871,7 +872,9 @@ impl<'a> Lattice<'a> {
         &self,
         limits: &SearchLimits,
         verify: &(dyn Fn(&[usize]) -> Result<bool, AnonymiseError> + Sync),
+        progress: &Progress,
     ) -> Result<SearchResult, AnonymiseError> {
+        progress.stage("searching", Some(self.total as u64), "nodes");
         let mut order: Vec<(f64, usize, usize)> = (0..self.total)
             .map(|i| {
                 let levels = self.levels(i);
@@ -913,6 +916,9 @@ impl<'a> Lattice<'a> {
             tagged_count += self.record(i, e, limit, &mut known, &mut candidates);
         }
         loop {
+            // A safe point: nothing is released before the search ends. Progress counts
+            // the nodes settled (evaluated, or tagged by a node evaluated).
+            progress.advance((evaluated + tagged_count).min(self.total as u64))?;
             // The best verified candidate so far bounds the search.
             let best = candidates
                 .iter()

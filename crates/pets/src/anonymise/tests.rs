@@ -149,7 +149,7 @@ fn check_optimum(f: &Fixture, config: &RiskConfig, limit: f64, measure: LossMeas
         .filter(|(_, ok)| *ok)
         .map(|(o, _)| o.loss)
         .fold(f64::INFINITY, f64::min);
-    let found = lattice.search(&limits, &|_| Ok(true));
+    let found = lattice.search(&limits, &|_| Ok(true), &crate::progress::Progress::none());
     match found {
         Ok(r) => {
             assert!(

@@ -203,6 +203,10 @@ pub enum DataError {
         /// Why.
         reason: String,
     },
+    /// The user asked the job to stop (Ctrl-C); it stopped at a safe point, before anything
+    /// was released or written (see [`crate::progress`]).
+    #[error("stopped at the user's request (Ctrl-C) before anything was released or written")]
+    Cancelled,
 }
 
 impl DataError {

@@ -18,6 +18,7 @@ use crate::data::error::{DataError, Result};
 use crate::data::infer::{InferOptions, infer_schema};
 use crate::data::io::{BatchStream, CsvDialect, DEFAULT_BATCH_ROWS, FileFormat, open_table_with};
 use crate::data::schema::Schema;
+use crate::progress::Progress;
 
 /// A table to run a job on.
 #[derive(Debug, Clone)]
@@ -358,13 +359,14 @@ impl TableSource {
     /// Encode against `schema` (the columns chosen by `opts`) and read the `extra` columns
     /// alongside, unencoded. An extra column the table lacks is [`DataError::UnknownColumn`]
     /// naming those it has, raised before any row is read. `progress` is told the rows
-    /// encoded after each batch.
+    /// encoded after each batch (stage `"reading"`), and may stop the job there
+    /// ([`DataError::Cancelled`]).
     pub fn encode(
         &self,
         schema: &Schema,
         opts: EncodeOptions,
         extra: &[String],
-        progress: Option<&dyn Fn(u64)>,
+        progress: &Progress,
     ) -> Result<Encoded> {
         let available = self.column_names_under(Some(schema))?;
         if let Some(missing) = extra.iter().find(|c| !available.contains(c)) {
@@ -381,6 +383,7 @@ impl TableSource {
             }
             TableSource::Batches { .. } => self.stream()?,
         };
+        progress.stage("reading", stream.rows_hint(), "rows");
         let mut arrays: Vec<Vec<ArrayRef>> = vec![Vec::new(); extra.len()];
         let mut rows = 0u64;
         for batch in stream {
@@ -396,9 +399,7 @@ impl TableSource {
             }
             encoder.push(&batch)?;
             rows += batch.num_rows() as u64;
-            if let Some(p) = progress {
-                p(rows);
-            }
+            progress.advance(rows)?;
         }
         let table = encoder.finish().map_err(|e| match (e, self) {
             (DataError::Empty { detail, .. }, TableSource::File { path, .. }) => DataError::Empty {
@@ -481,7 +482,12 @@ mod tests {
         .unwrap();
         let src = batches();
         let e = src
-            .encode(&schema, EncodeOptions::default(), &["id".into()], None)
+            .encode(
+                &schema,
+                EncodeOptions::default(),
+                &["id".into()],
+                &Progress::none(),
+            )
             .unwrap();
         assert_eq!(e.table.n_rows(), 3);
         assert_eq!(e.extra("id").unwrap()[0].len(), 3);
@@ -489,17 +495,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
         std::fs::write(&path, "sex,id\nF,1\nM,2\nF,1\n").unwrap();
-        let seen = std::sync::atomic::AtomicU64::new(0);
+        struct Seen(std::sync::atomic::AtomicU64);
+        impl crate::progress::Observer for Seen {
+            fn update(&self, done: u64) {
+                self.0.store(done, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let seen = std::sync::Arc::new(Seen(std::sync::atomic::AtomicU64::new(0)));
         let e = TableSource::file(&path)
             .encode(
                 &schema,
                 EncodeOptions::default(),
                 &["id".into()],
-                Some(&|r| seen.store(r, std::sync::atomic::Ordering::Relaxed)),
+                &Progress::new(seen.clone()),
             )
             .unwrap();
         assert_eq!(e.table.n_rows(), 3);
-        assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 3);
+        assert_eq!(seen.0.load(std::sync::atomic::Ordering::Relaxed), 3);
         assert_eq!(
             e.extra("id")
                 .unwrap()
@@ -517,7 +529,12 @@ mod tests {
         )
         .unwrap();
         let err = batches()
-            .encode(&schema, EncodeOptions::default(), &["nhs".into()], None)
+            .encode(
+                &schema,
+                EncodeOptions::default(),
+                &["nhs".into()],
+                &Progress::none(),
+            )
             .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("nhs") && msg.contains("sex, id"), "{msg}");

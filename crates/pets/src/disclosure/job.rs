@@ -42,6 +42,7 @@ use crate::disclosure::{
     LinkageOptions, ReportError, RiskConfig, RiskReport,
 };
 use crate::error::{Classify, ErrorKind, Warning, WarningKind};
+use crate::progress::Progress;
 
 /// A failure of a [`RiskJob`].
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +129,7 @@ pub struct RiskJob {
     population: Option<TableSource>,
     attacker: Option<TableSource>,
     ground: Option<GroundChoice>,
+    progress: Progress,
 }
 
 /// The t-closeness ground distance asked for by name (`auto`, `equal`, `ordered`,
@@ -190,6 +192,7 @@ impl RiskJob {
             population: None,
             attacker: None,
             ground: None,
+            progress: Progress::none(),
         }
     }
 
@@ -258,16 +261,16 @@ impl RiskJob {
         self
     }
 
-    /// Run the assessment. `progress` is told the rows of the extract encoded so far.
-    pub fn run(&self) -> std::result::Result<RiskOutcome, RiskJobError> {
-        self.run_with_progress(None)
+    /// Report progress to, and take stop requests from, `progress` (rows of the extract
+    /// read, then the assessment; see [`crate::progress`]).
+    pub fn progress(mut self, progress: Progress) -> RiskJob {
+        self.progress = progress;
+        self
     }
 
-    /// [`RiskJob::run`], reporting the rows encoded to `progress`.
-    pub fn run_with_progress(
-        &self,
-        progress: Option<&dyn Fn(u64)>,
-    ) -> std::result::Result<RiskOutcome, RiskJobError> {
+    /// Run the assessment.
+    pub fn run(&self) -> std::result::Result<RiskOutcome, RiskJobError> {
+        let progress = &self.progress;
         let (source, mut warnings) = self.source.pinned(self.schema.as_ref())?;
         let schema = source.declared_or_exact_schema(self.schema.as_ref(), &mut warnings)?;
         let (schema, generalised) = self.generalised_schema(schema)?;
@@ -362,7 +365,7 @@ impl RiskJob {
 
         let population = match &self.population {
             Some(p) => {
-                let t = encode(p, &schema, config.quasi_identifiers.clone(), None)?;
+                let t = encode(p, &schema, config.quasi_identifiers.clone(), progress)?;
                 Some(
                     EquivalenceClasses::compute(&t, &config.quasi_identifiers, None)
                         .map_err(ReportError::from)?,
@@ -385,11 +388,13 @@ impl RiskJob {
                         quasi_identifiers: config.quasi_identifiers.join(", "),
                     });
                 }
-                Some((encode(a, &schema, shared.clone(), None)?, shared))
+                Some((encode(a, &schema, shared.clone(), progress)?, shared))
             }
             None => None,
         };
 
+        progress.check()?;
+        progress.stage("assessing", None, "steps");
         let mut assessment = Assessment::new(&table, &config);
         for w in &warnings {
             assessment = assessment.warn(w.message.clone());
@@ -448,7 +453,7 @@ fn encode(
     source: &TableSource,
     schema: &Schema,
     columns: Vec<String>,
-    progress: Option<&dyn Fn(u64)>,
+    progress: &Progress,
 ) -> std::result::Result<EncodedTable, DataError> {
     let opts = EncodeOptions {
         columns: Some(columns),

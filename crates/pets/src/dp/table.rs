@@ -181,7 +181,8 @@ impl DpTable {
                     columns: Some(encode.clone()),
                     ..Default::default()
                 };
-                let read = source.encode(schema, opts, &extra, None)?;
+                let read =
+                    source.encode(schema, opts, &extra, &crate::progress::Progress::none())?;
                 (read.table, read.extra)
             }
             _ => {

@@ -311,7 +311,7 @@ impl TableJob {
                 ..Default::default()
             },
             &stat_columns,
-            None,
+            &crate::progress::Progress::none(),
         )?;
         let stat_values: Vec<Vec<Option<f64>>> = stat_columns
             .iter()

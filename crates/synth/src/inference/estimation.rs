@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use super::factor::Factor;
 use super::junction_tree::JunctionTree;
 use crate::error::{Result, SynthError};
+use pets::progress::Progress;
 
 /// One noisy marginal: `values = scale * mu_attrs + N(0, sigma^2)`, row-major over `attrs`
 /// (ascending attribute indices).
@@ -139,6 +140,19 @@ pub fn estimate(
     cliques: &[Vec<usize>],
     opts: &EstimationOptions,
 ) -> Result<(GraphModel, EstimationReport)> {
+    estimate_with(sizes, names, measurements, cliques, opts, &Progress::none())
+}
+
+/// [`estimate`], reporting each iteration to `progress` (stage `"fitting"`) and stopping
+/// between iterations when asked ([`pets::data::DataError::Cancelled`]).
+pub fn estimate_with(
+    sizes: &[usize],
+    names: &[String],
+    measurements: &[Measurement],
+    cliques: &[Vec<usize>],
+    opts: &EstimationOptions,
+    progress: &Progress,
+) -> Result<(GraphModel, EstimationReport)> {
     for m in measurements {
         check_measurement(sizes, names, m)?;
     }
@@ -181,8 +195,10 @@ pub fn estimate(
         1.0 / total
     };
     let max_iters = iteration_cap(opts, &tree, sizes);
+    progress.stage("fitting", Some(max_iters as u64), "iterations");
     let mut iterations = 0;
     for t in 1..=max_iters {
+        progress.advance(t as u64 - 1)?;
         iterations = t;
         let (omega, nu, curr) = (std::mem::take(&mut theta), mu.clone(), loss);
         alpha *= 2.0;

@@ -12,6 +12,7 @@ pub mod junction_tree;
 
 pub use estimation::{
     EstimationOptions, EstimationReport, GraphModel, Measurement, estimate, estimate_total,
+    estimate_with,
 };
 pub use factor::Factor;
 pub use junction_tree::JunctionTree;

@@ -343,7 +343,9 @@ fn risk_inference_keeps_typed_numbers_exact_and_identifiers_are_direct_identifie
         columns: Some(["density", "income", "age"].map(String::from).to_vec()),
         ..Default::default()
     };
-    let encoded = source.encode(&s, opts, &[], None).unwrap();
+    let encoded = source
+        .encode(&s, opts, &[], &crate::progress::Progress::none())
+        .unwrap();
     assert_eq!(encoded.table.n_rows(), 500);
 
     // Without exact values the same columns are binned, as synthesis wants them.

@@ -247,7 +247,12 @@ mod encodings {
         .unwrap();
         let encode = |p: &std::path::Path, s: &Schema| {
             TableSource::file(p)
-                .encode(s, EncodeOptions::default(), &[], None)
+                .encode(
+                    s,
+                    EncodeOptions::default(),
+                    &[],
+                    &crate::progress::Progress::none(),
+                )
                 .unwrap()
                 .table
         };
