@@ -152,30 +152,30 @@ impl ProtectedTables {
     }
 }
 
-/// A table's layout within the joint model.
-struct Layout {
-    by: Vec<String>,
+/// A table's layout within the joint model (also used by [`crate::outputs`]).
+pub(crate) struct Layout {
+    pub(crate) by: Vec<String>,
     /// Position of each of its columns among the joint columns.
-    positions: Vec<usize>,
+    pub(crate) positions: Vec<usize>,
     /// Values of each column (without `Total`).
-    cards: Vec<usize>,
+    pub(crate) cards: Vec<usize>,
     /// Offset of its first cell among all tables' cells.
-    offset: usize,
+    pub(crate) offset: usize,
 }
 
 impl Layout {
-    fn cells(&self) -> usize {
+    pub(crate) fn cells(&self) -> usize {
         self.cards.iter().map(|c| c + 1).product()
     }
 
     /// Cell index from per-column indices (`card` = Total).
-    fn index(&self, idx: &[usize]) -> usize {
+    pub(crate) fn index(&self, idx: &[usize]) -> usize {
         idx.iter()
             .zip(&self.cards)
             .fold(0, |acc, (&i, &c)| acc * (c + 1) + i)
     }
 
-    fn coords(&self, mut cell: usize) -> Vec<usize> {
+    pub(crate) fn coords(&self, mut cell: usize) -> Vec<usize> {
         let mut out = vec![0; self.cards.len()];
         for k in (0..self.cards.len()).rev() {
             out[k] = cell % (self.cards[k] + 1);
@@ -660,19 +660,19 @@ pub(crate) fn round5(v: u64) -> u64 {
 }
 
 /// What the greedy heuristic works on.
-struct GreedyInput<'a> {
-    joint_cells: usize,
-    members: &'a [Vec<u32>],
-    values: &'a [u64],
-    twins: &'a [Vec<usize>],
-    layouts: &'a [Layout],
-    protection: u64,
+pub(crate) struct GreedyInput<'a> {
+    pub(crate) joint_cells: usize,
+    pub(crate) members: &'a [Vec<u32>],
+    pub(crate) values: &'a [u64],
+    pub(crate) twins: &'a [Vec<usize>],
+    pub(crate) layouts: &'a [Layout],
+    pub(crate) protection: u64,
 }
 
 /// The greedy heuristic: each primary cell in turn, suppress [`secondary_for`] it until the
 /// audit shows it protected. Suppressing more never narrows another cell's interval, so a
 /// cell once protected stays protected. Returns whether every primary cell was protected.
-fn greedy(
+pub(crate) fn greedy(
     g: &GreedyInput<'_>,
     known: &mut [Known],
     status: &mut [Option<&'static str>],

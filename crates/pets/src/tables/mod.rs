@@ -37,7 +37,7 @@
 mod audit;
 pub mod exact;
 mod html;
-mod job;
+pub(crate) mod job;
 pub mod stats;
 
 #[cfg(test)]

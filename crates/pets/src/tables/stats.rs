@@ -109,7 +109,7 @@ pub(super) fn publish(
 
 /// The values of a numeric column (`None` for empty): Arrow numbers as they are, text (a CSV
 /// file) parsed after trimming. Anything else is an error naming the column, row and value.
-pub(super) fn numeric_values(
+pub(crate) fn numeric_values(
     column: &str,
     arrays: &[ArrayRef],
 ) -> Result<Vec<Option<f64>>, TableError> {
