@@ -252,7 +252,7 @@ impl OutputJob {
                 ..Default::default()
             },
             &extra,
-            None,
+            &crate::progress::Progress::none(),
         )?;
         let values: Option<Vec<Option<f64>>> = match &self.values {
             Some(v) => Some(
