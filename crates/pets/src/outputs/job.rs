@@ -227,23 +227,22 @@ impl OutputJob {
         // A declared schema's kind of the value column is checked; under an inferred one
         // (which may call a numeric column with few values categorical) the values are
         // parsed as numbers, an error naming the row and value otherwise.
-        if let (Some(v), Some(declared)) = (&self.values, &self.schema) {
-            if let Ok(spec) = declared.column(v)
-                && matches!(spec.kind, ColumnKind::Categorical { .. } | ColumnKind::Text)
-            {
-                return Err(OutputError::Invalid {
-                    column: Some(v.clone()),
-                    message: format!(
-                        "{v:?} is declared {}: a {} needs a numeric column",
-                        if matches!(spec.kind, ColumnKind::Text) {
-                            "text"
-                        } else {
-                            "categorical"
-                        },
-                        self.agg.name()
-                    ),
-                });
-            }
+        if let (Some(v), Some(declared)) = (&self.values, &self.schema)
+            && let Ok(spec) = declared.column(v)
+            && matches!(spec.kind, ColumnKind::Categorical { .. } | ColumnKind::Text)
+        {
+            return Err(OutputError::Invalid {
+                column: Some(v.clone()),
+                message: format!(
+                    "{v:?} is declared {}: a {} needs a numeric column",
+                    if matches!(spec.kind, ColumnKind::Text) {
+                        "text"
+                    } else {
+                        "categorical"
+                    },
+                    self.agg.name()
+                ),
+            });
         }
         let encoded = source.encode(
             &schema,
