@@ -11,7 +11,7 @@
 //! 4. One streamed pass encodes the synthesis columns and reads the person id alongside;
 //!    each person's rows are cut to `m` ([`Bounded::by_person`]), or privacy is per row and
 //!    the ledger says so.
-//! 5. MST fits on the kept rows ([`fit_mst_bounded`]).
+//! 5. MST fits on the kept rows ([`fit_mst_bounded`](crate::mst::fit_mst_bounded)).
 //!
 //! ```
 //! use pets::data::{Schema, TableSource};
