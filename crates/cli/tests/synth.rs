@@ -439,6 +439,8 @@ fn ctrl_c_stops_sampling_with_exit_130_and_no_file() {
         p(&data),
         "--schema",
         p(&schema),
+        "--epsilon",
+        "1",
         "--columns",
         "age_band,sex,acuity",
         "--out",
