@@ -4,6 +4,7 @@
 //! pets outputs crosstab ae.csv --rows age_band --cols sex --bundle release/
 //! pets outputs pivot ae.csv --rows provider_code --values los --agg mean \
 //!     --rules rules.toml --mitigate suppress --bundle release/ --exception "needed for ..."
+//! pets outputs survival cohort.csv --time days --event died --mitigate suppress --bundle release/
 //! pets outputs review release/
 //! pets outputs decide release/ output_002 reject --reason "dominated cells"
 //! ```
@@ -18,7 +19,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use pets::data::{Schema, TableSource};
-use pets::outputs::{Agg, Bundle, Decision, Mitigation, OutputJob, OutputRules, Provenance};
+use pets::outputs::{
+    Agg, Bundle, Decision, Mitigation, OutputJob, OutputRules, Provenance, SurvivalJob,
+};
 
 use crate::exit::CliError;
 
@@ -32,6 +35,10 @@ pub enum OutputsCommand {
     /// quantile:Q), every cell checked (threshold, dominance, zeros, dof as ACRO does);
     /// appended to --bundle.
     Pivot(PivotArgs),
+    /// A Kaplan-Meier survival table of --time and --event, checked (residual degrees of
+    /// freedom; steps where fewer than the threshold left the risk set); --mitigate
+    /// suppress|round merges small steps as ACRO does; appended to --bundle.
+    Survival(SurvivalArgs),
     /// Print a bundle's summary: each output, its call, data, checks, failing cells,
     /// mitigation, differencing warnings, exception requests and decisions.
     Review(ReviewArgs),
@@ -99,6 +106,37 @@ pub struct PivotArgs {
     pub agg: String,
 }
 
+/// Options of `survival`.
+#[derive(Debug, Args)]
+pub struct SurvivalArgs {
+    /// The data file (.csv, .tsv, .parquet).
+    pub data: PathBuf,
+    /// How a CSV/TSV file is written.
+    #[command(flatten)]
+    pub csv: crate::csv_args::CsvArgs,
+    /// The time column (a number: days, months).
+    #[arg(long)]
+    pub time: String,
+    /// The event column: 1/true/yes for the event, 0/false/no for censored.
+    #[arg(long)]
+    pub event: String,
+    /// The rules (TOML); ACRO's defaults without it.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// The NHS HES/ECDS preset's threshold instead (ignored with --rules).
+    #[arg(long, conflicts_with = "rules")]
+    pub hes: bool,
+    /// Merge small steps (suppress and round do the same here), or report them (none).
+    #[arg(long, value_enum, default_value_t = MitigateArg::None)]
+    pub mitigate: MitigateArg,
+    /// Append the output to this bundle folder (created if needed).
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Ask the checker for an exception for this output, with this reason (needs --bundle).
+    #[arg(long, requires = "bundle")]
+    pub exception: Option<String>,
+}
+
 /// Options of `review`.
 #[derive(Debug, Args)]
 pub struct ReviewArgs {
@@ -135,6 +173,7 @@ pub fn run(cmd: &OutputsCommand) -> Result<(), CliError> {
     match cmd {
         OutputsCommand::Crosstab(a) => table(a, None),
         OutputsCommand::Pivot(p) => table(&p.table, Some((&p.values, Agg::parse(&p.agg)?))),
+        OutputsCommand::Survival(a) => survival(a),
         OutputsCommand::Review(a) => {
             print!("{}", Bundle::load(&a.bundle)?.summary_text());
             Ok(())
@@ -161,13 +200,34 @@ pub fn run(cmd: &OutputsCommand) -> Result<(), CliError> {
     }
 }
 
-fn table(a: &TableArgs, pivot: Option<(&String, Agg)>) -> Result<(), CliError> {
-    let schema = a.schema.as_ref().map(Schema::load).transpose()?;
-    let rules = match (&a.rules, a.hes) {
+fn rules_of(path: &Option<PathBuf>, hes: bool) -> Result<OutputRules, CliError> {
+    Ok(match (path, hes) {
         (Some(p), _) => OutputRules::load(p)?,
         (None, true) => OutputRules::hes(),
         (None, false) => OutputRules::default(),
-    };
+    })
+}
+
+fn mitigation_of(m: MitigateArg) -> Mitigation {
+    match m {
+        MitigateArg::None => Mitigation::None,
+        MitigateArg::Suppress => Mitigation::Suppress,
+        MitigateArg::Round => Mitigation::Round,
+    }
+}
+
+fn survival(a: &SurvivalArgs) -> Result<(), CliError> {
+    let source = TableSource::file(&a.data).with_csv(a.csv.dialect()?);
+    let out = SurvivalJob::new(source, a.time.trim(), a.event.trim())
+        .rules(rules_of(&a.rules, a.hes)?)
+        .mitigation(mitigation_of(a.mitigate))
+        .run()?;
+    render_and_record(out, &a.data, a.bundle.as_deref(), a.exception.as_deref())
+}
+
+fn table(a: &TableArgs, pivot: Option<(&String, Agg)>) -> Result<(), CliError> {
+    let schema = a.schema.as_ref().map(Schema::load).transpose()?;
+    let rules = rules_of(&a.rules, a.hes)?;
     let by: Vec<String> = a
         .rows
         .iter()
@@ -182,12 +242,18 @@ fn table(a: &TableArgs, pivot: Option<(&String, Agg)>) -> Result<(), CliError> {
     let out = job
         .schema_opt(schema)
         .rules(rules)
-        .mitigation(match a.mitigate {
-            MitigateArg::None => Mitigation::None,
-            MitigateArg::Suppress => Mitigation::Suppress,
-            MitigateArg::Round => Mitigation::Round,
-        })
+        .mitigation(mitigation_of(a.mitigate))
         .run()?;
+    render_and_record(out, &a.data, a.bundle.as_deref(), a.exception.as_deref())
+}
+
+/// Print what fails and why, then append to the bundle if one is given.
+fn render_and_record(
+    out: pets::outputs::CheckedTable,
+    data: &std::path::Path,
+    bundle: Option<&std::path::Path>,
+    exception: Option<&str>,
+) -> Result<(), CliError> {
     for w in &out.warnings {
         eprintln!("warning: {w}");
     }
@@ -220,8 +286,7 @@ fn table(a: &TableArgs, pivot: Option<(&String, Agg)>) -> Result<(), CliError> {
     if let Some(m) = &out.mitigation {
         println!("  mitigation: {}", m.summary);
     }
-    if let Some(dir) = &a.bundle {
-        let mut bundle = Bundle::open_or_new(dir)?;
+    if let Some(dir) = bundle {
         let call = std::env::args()
             .map(|s| {
                 if s.contains(char::is_whitespace) || s.is_empty() {
@@ -232,16 +297,12 @@ fn table(a: &TableArgs, pivot: Option<(&String, Agg)>) -> Result<(), CliError> {
             })
             .collect::<Vec<_>>()
             .join(" ");
-        let id = bundle.add(out, call, Provenance::of_file(&a.data)?);
-        if let Some(reason) = &a.exception {
-            bundle.request_exception(&id, reason)?;
-        }
-        bundle.finalise()?;
-        let o = bundle.record.outputs.last().expect("just added");
+        let provenance = Provenance::of_file(data)?;
+        let o = Bundle::append(dir, out, call, provenance, exception)?;
         for d in &o.differencing {
             eprintln!("warning: differencing with {}: {}", d.other, d.message);
         }
-        println!("  recorded as {id} in {}", dir.display());
+        println!("  recorded as {} in {}", o.id, dir.display());
     }
     Ok(())
 }

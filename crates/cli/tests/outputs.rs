@@ -140,3 +140,62 @@ fn bad_input_names_the_column_and_writes_no_bundle() {
     let o = pets(&["outputs", "review", p(dir.path())]);
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
 }
+
+#[test]
+fn survival_table_checked_merged_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    // 60 patients: deaths on days 1..=30 (one a day; day 3 censored), 30 censored at day 60
+    // (60 records, 31 distinct times: 29 residual degrees of freedom).
+    let mut s = String::from("days,died\n");
+    for d in 1..=30 {
+        s.push_str(&format!("{d},{}\n", if d == 3 { "no" } else { "yes" }));
+    }
+    for _ in 0..30 {
+        s.push_str("60,no\n");
+    }
+    let csv = dir.path().join("cohort.csv");
+    std::fs::write(&csv, s).unwrap();
+    let bundle = dir.path().join("bundle");
+    let args = |m: &'static str| {
+        vec![
+            "outputs".to_string(),
+            "survival".into(),
+            p(&csv).into(),
+            "--time".into(),
+            "days".into(),
+            "--event".into(),
+            "died".into(),
+            "--mitigate".into(),
+            m.into(),
+            "--bundle".into(),
+            p(&bundle).into(),
+        ]
+    };
+    let run = |m: &'static str| {
+        let a = args(m);
+        pets(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let o = run("none");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("[FAIL]"), "{}", text(&o));
+    assert!(text(&o).contains("left the risk set"), "{}", text(&o));
+    let o = run("suppress");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("[PASS]"), "{}", text(&o));
+    let released = std::fs::read_to_string(bundle.join("output_002.csv")).unwrap();
+    assert!(
+        released.starts_with("time,at_risk,events,survival,failed_checks\n"),
+        "{released}"
+    );
+    let o = pets(&["outputs", "review", p(&bundle)]);
+    assert!(
+        text(&o).contains("survival survival(died) by days"),
+        "{}",
+        text(&o)
+    );
+    // A flag that is not one.
+    std::fs::write(&csv, "days,died\n1,maybe\n").unwrap();
+    let o = run("none");
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("maybe"), "{}", text(&o));
+}

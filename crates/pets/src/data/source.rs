@@ -330,8 +330,14 @@ impl TableSource {
     /// Infer a schema of `columns` only (all columns when empty); an unknown column is an
     /// error naming those that exist.
     pub fn infer_schema_of(&self, columns: &[String]) -> Result<Schema> {
+        self.infer_schema_of_with(columns, InferOptions::default())
+    }
+
+    /// [`TableSource::infer_schema_of`] with `opts`: only the named columns are inferred
+    /// (the others are still parsed from a text file, but not tabulated).
+    pub fn infer_schema_of_with(&self, columns: &[String], opts: InferOptions) -> Result<Schema> {
         if columns.is_empty() {
-            return self.infer_schema();
+            return self.infer_schema_with(opts);
         }
         let stream = self.stream()?;
         let arrow = stream.arrow_schema();
@@ -348,10 +354,7 @@ impl TableSource {
         let batches = stream
             .map(|b| Ok(b?.project(&idx)?))
             .collect::<Result<Vec<_>>>()?;
-        let mut schema = infer_schema(
-            BatchStream::from_batches(projected, batches),
-            InferOptions::default(),
-        )?;
+        let mut schema = infer_schema(BatchStream::from_batches(projected, batches), opts)?;
         schema.csv = self.recorded_dialect();
         Ok(schema)
     }
