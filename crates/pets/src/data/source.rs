@@ -339,7 +339,21 @@ impl TableSource {
         if columns.is_empty() {
             return self.infer_schema_with(opts);
         }
-        let stream = self.stream()?;
+        let available = self.column_names()?;
+        if let Some(missing) = columns.iter().find(|c| !available.contains(c)) {
+            return Err(DataError::UnknownColumn {
+                column: missing.clone(),
+                available,
+            });
+        }
+        // A file is read for the named columns only (a text file's other fields are not
+        // parsed into arrays).
+        let stream = match self {
+            TableSource::File { path, csv } => {
+                open_table_with(path, DEFAULT_BATCH_ROWS, Some(columns), csv, None)?
+            }
+            TableSource::Batches { .. } => self.stream()?,
+        };
         let arrow = stream.arrow_schema();
         let idx: Vec<usize> = columns
             .iter()

@@ -369,34 +369,25 @@ impl SurvivalJob {
             });
         }
         let (source, warnings) = self.source.pinned(None)?;
-        let stream = source.stream()?;
-        let arrow = stream.arrow_schema();
-        let index = |name: &str| {
-            arrow
-                .index_of(name)
-                .map_err(|_| crate::data::DataError::UnknownColumn {
-                    column: name.to_string(),
-                    available: arrow.fields().iter().map(|f| f.name().clone()).collect(),
-                })
+        let (_, columns) = source.read_columns(&[self.time.clone(), self.event.clone()])?;
+        let arrays = |name: &str| {
+            columns
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, a)| a.as_slice())
+                .unwrap_or_default()
         };
-        let (ti, ei) = (index(&self.time)?, index(&self.event)?);
-        let mut records = Vec::new();
-        let mut row = 0u64;
-        for batch in stream {
-            let batch = batch?;
-            let times = crate::tables::stats::numeric_values(
-                &self.time,
-                std::slice::from_ref(batch.column(ti)),
-            )
+        let times = crate::tables::stats::numeric_values(&self.time, arrays(&self.time))
             .map_err(OutputError::from_table)?;
-            let events = event_flags(&self.event, batch.column(ei), row)?;
-            for (t, e) in times.into_iter().zip(events) {
-                if let (Some(t), Some(e)) = (t, e) {
-                    records.push((t, e));
-                }
-            }
-            row += batch.num_rows() as u64;
+        let mut events = Vec::with_capacity(times.len());
+        for a in arrays(&self.event) {
+            events.extend(event_flags(&self.event, a, events.len() as u64)?);
         }
+        let records: Vec<(f64, bool)> = times
+            .into_iter()
+            .zip(events)
+            .filter_map(|(t, e)| Some((t?, e?)))
+            .collect();
         let mut out = check_survival(
             &records,
             &self.time,
