@@ -13,6 +13,7 @@ pub mod disclosure;
 pub mod dp;
 pub mod errors;
 pub mod federated;
+pub mod outputs;
 pub mod progress;
 pub mod synth;
 
@@ -41,5 +42,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     dp::register(m)?;
     synth::register(m)?;
     federated::register(m)?;
+    outputs::register(m)?;
     Ok(())
 }

@@ -18,6 +18,7 @@ MODULES = [
     "pets.federated",
     "pets.dp",
     "pets.synth",
+    "pets.outputs",
 ]
 
 

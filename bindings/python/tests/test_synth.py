@@ -81,9 +81,6 @@ def mean_tvd2(a, b):
 
 #: Expectations written before the synthdef merge (calendar parts, size-weighted budget
 #: shares); to be rewritten to the new semantics (issue 13's note).
-STALE_SINCE_SYNTHDEF = "expectation predates calendar parts and size-weighted shares"
-
-
 def test_sample_has_the_columns_and_types_of_the_schema(mst, synth, schema):
     assert isinstance(synth, pa.Table)
     assert synth.num_rows == SAMPLE
@@ -410,19 +407,33 @@ def test_default_columns_and_wide_domains_are_prepared_from_the_schema(ae, schem
     assert fine.notes == []
 
 
-@pytest.mark.xfail(strict=False, reason=STALE_SINCE_SYNTHDEF)
 def test_prepare_domain_is_what_the_fit_synthesises(ae, schema):
     cols = ["age_band", "arrival_datetime", "total_time_in_dept_min", "admitted"]
     d = pets.synth.prepare_domain(schema, cols)
-    assert d.columns == cols
+    # The synthesis columns: the datetime becomes its calendar parts (week, weekday, hour),
+    # re-assembled into one column in the sample; the model reports the declared columns.
+    assert d.columns == [
+        "age_band",
+        "arrival_datetime.period",
+        "arrival_datetime.weekday",
+        "arrival_datetime.hour",
+        "total_time_in_dept_min",
+        "admitted",
+    ]
     model = pets.synth.MST(schema=schema, columns=cols).fit(ae.slice(0, 5_000)).model
     assert d.notes == model.notes
     assert len(d.notes) == 2
     columns_of = lambda s: json.loads(s.to_json())["columns"]  # noqa: E731
+    assert model.columns == cols
     assert columns_of(d.schema) == columns_of(model.schema)
-    enc = pets.encode(ae.slice(0, 5_000), d.schema)
-    assert enc.cardinality("total_time_in_dept_min") <= 128
-    assert enc.cardinality("arrival_datetime") <= 366
+    # Sizes of the synthesis domain, from the schema alone: minutes cut into bands, the
+    # arrival as 53 weeks x 7 weekdays x 24 hours.
+    parts = {c["name"]: c for c in columns_of(d.schema)}
+    assert len(parts["total_time_in_dept_min"]["bins"]["edges"]) - 1 <= 128
+    assert parts["arrival_datetime.period"]["granularity"] == "week"
+    assert len(parts["arrival_datetime.weekday"]["values"]) == 7
+    hour = parts["arrival_datetime.hour"]
+    assert (hour["min"], hour["max"]) == (0, 23)
     everything = pets.synth.prepare_domain(schema)
     assert "nhs_number" not in everything.columns
     assert "acuity" in everything.columns
@@ -449,7 +460,6 @@ def test_score_threshold_reaches_the_ledger_and_is_validated(ae, schema):
             pets.synth.MST(score_threshold=bad)
 
 
-@pytest.mark.xfail(strict=False, reason=STALE_SINCE_SYNTHDEF)
 def test_person_level_privacy(tmp_path, ae, schema):
     small = ae.slice(0, 5_000)
     cols = ["age_band", "sex", "acuity", "admitted"]
@@ -457,8 +467,15 @@ def test_person_level_privacy(tmp_path, ae, schema):
         schema=schema, columns=cols, person_id="nhs_number", max_rows_per_person=2
     ).fit(small)
     row = pets.synth.MST(schema=schema, columns=cols).fit(small)
-    for p, r in zip(person.model.measurements, row.model.measurements, strict=True):
-        assert p["sigma"] == pytest.approx(2 * r["sigma"], rel=1e-6)  # sigma doubles
+    # Each marginal's noise scale is set by its share of the budget (size-weighted) and the
+    # sensitivity: a person's 2 rows double the sensitivity, so the sigma of the same marginal
+    # doubles. The noisy tree edges may differ between the two fits: compare like with like.
+    sigma_of = lambda m: {tuple(x["columns"]): x["sigma"] for x in m.measurements}  # noqa: E731
+    p_sigma, r_sigma = sigma_of(person.model), sigma_of(row.model)
+    shared = p_sigma.keys() & r_sigma.keys()
+    assert {(c,) for c in cols} <= shared  # every 1-way marginal is in both
+    for key in shared:
+        assert p_sigma[key] == pytest.approx(2 * r_sigma[key], rel=1e-6), key
     entries = person.model.ledger["entries"]
     assert {e["contribution"]["unit"] for e in entries} == {"person"}
     assert entries[0]["contribution"]["id_column"] == "nhs_number"

@@ -43,6 +43,7 @@ classified!(
     pets::disclosure::RiskJobError,
     pets::anonymise::AnonymiseError,
     pets::tables::TableError,
+    pets::outputs::OutputError,
     pets::dp::budget_store::BudgetStoreError,
     pets_synth::SynthError,
     pets::federated::FederatedError,

@@ -14,6 +14,7 @@ mod exit;
 mod federated;
 #[cfg(feature = "net")]
 mod federated_net;
+mod outputs;
 mod progress;
 mod risk;
 mod schema;
@@ -65,6 +66,11 @@ enum Command {
     /// suppression with secondary suppression, audited across linked tables by linear
     /// programming. Exits 3 if a small count cannot be protected.
     Table(table::TableArgs),
+    /// Output checking (ACRO's rules): frequency tables, crosstabs and pivot tables computed
+    /// and checked cell by cell (minimum frequency, zeros, dominance, degrees of freedom),
+    /// mitigated if asked, recorded in a bundle for the release panel, and reviewed.
+    #[command(subcommand)]
+    Outputs(outputs::OutputsCommand),
     /// Differentially private queries under an enforced budget.
     #[command(subcommand)]
     Dp(DpCommand),
@@ -105,6 +111,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Table(a) => {
             table::run(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Outputs(c) => {
+            outputs::run(&c)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Dp(DpCommand::Query(a)) => {

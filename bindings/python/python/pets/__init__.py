@@ -12,6 +12,7 @@ decode``:
 - :mod:`pets.risk` assesses the disclosure risk of a record-level extract (``pets risk``);
 - :func:`anonymise` finds and applies the least coarsening that passes (``pets anonymise``);
 - :mod:`pets.table` protects published count tables (``pets table``);
+- :mod:`pets.outputs` checks tables and models leaving a secure environment (``pets outputs``);
 - :mod:`pets.federated` answers across trusts without pooling rows (``pets federated``);
 - :mod:`pets.dp` answers aggregate queries with differential privacy under a budget;
 - :mod:`pets.synth` fits differentially private synthesisers (MST) and samples records.
@@ -32,7 +33,7 @@ Example:
 
 from __future__ import annotations
 
-from pets import datasets, dp, federated, risk, synth, table
+from pets import datasets, dp, federated, outputs, risk, synth, table
 from pets._encode import Encoded, encode, infer_schema
 from pets._io import read_table, write_table
 from pets._native import __version__
@@ -71,6 +72,7 @@ __all__ = [
     "encode",
     "federated",
     "infer_schema",
+    "outputs",
     "read_table",
     "risk",
     "synth",

@@ -257,3 +257,43 @@ class SynthModel:
     def write_sample(
         self, path: _Path, rows: int, seed: int, progress: Callable[..., None] | None = ...
     ) -> int: ...
+
+# Output checking (pets::outputs): checked tables cross as JSON (record.json's form).
+def outputs_table(
+    data: Any,
+    by: list[str],
+    values: str | None = ...,
+    agg: str = ...,
+    schema_json: str | None = ...,
+    rules_path: str | None = ...,
+    rules_json: str | None = ...,
+    hes: bool = ...,
+    mitigate: str = ...,
+) -> tuple[str, list[str]]: ...
+def outputs_survival(
+    data: Any,
+    time: str,
+    event: str,
+    rules_path: str | None = ...,
+    rules_json: str | None = ...,
+    hes: bool = ...,
+    mitigate: str = ...,
+) -> tuple[str, list[str]]: ...
+def outputs_model(
+    fit_json: str,
+    rules_path: str | None = ...,
+    rules_json: str | None = ...,
+    hes: bool = ...,
+) -> str: ...
+def outputs_bundle_append(
+    dir: str,
+    table_json: str,
+    call: str,
+    data_path: str | None = ...,
+    source_name: str | None = ...,
+    sha256: str | None = ...,
+    exception: str | None = ...,
+) -> str: ...
+def outputs_bundle_exception(dir: str, id: str, reason: str) -> None: ...
+def outputs_bundle_decide(dir: str, id: str, decision: str, reason: str = ...) -> None: ...
+def outputs_bundle_read(dir: str) -> tuple[str, str]: ...

@@ -330,10 +330,30 @@ impl TableSource {
     /// Infer a schema of `columns` only (all columns when empty); an unknown column is an
     /// error naming those that exist.
     pub fn infer_schema_of(&self, columns: &[String]) -> Result<Schema> {
+        self.infer_schema_of_with(columns, InferOptions::default())
+    }
+
+    /// [`TableSource::infer_schema_of`] with `opts`: only the named columns are inferred
+    /// (the others are still parsed from a text file, but not tabulated).
+    pub fn infer_schema_of_with(&self, columns: &[String], opts: InferOptions) -> Result<Schema> {
         if columns.is_empty() {
-            return self.infer_schema();
+            return self.infer_schema_with(opts);
         }
-        let stream = self.stream()?;
+        let available = self.column_names()?;
+        if let Some(missing) = columns.iter().find(|c| !available.contains(c)) {
+            return Err(DataError::UnknownColumn {
+                column: missing.clone(),
+                available,
+            });
+        }
+        // A file is read for the named columns only (a text file's other fields are not
+        // parsed into arrays).
+        let stream = match self {
+            TableSource::File { path, csv } => {
+                open_table_with(path, DEFAULT_BATCH_ROWS, Some(columns), csv, None)?
+            }
+            TableSource::Batches { .. } => self.stream()?,
+        };
         let arrow = stream.arrow_schema();
         let idx: Vec<usize> = columns
             .iter()
@@ -348,10 +368,7 @@ impl TableSource {
         let batches = stream
             .map(|b| Ok(b?.project(&idx)?))
             .collect::<Result<Vec<_>>>()?;
-        let mut schema = infer_schema(
-            BatchStream::from_batches(projected, batches),
-            InferOptions::default(),
-        )?;
+        let mut schema = infer_schema(BatchStream::from_batches(projected, batches), opts)?;
         schema.csv = self.recorded_dialect();
         Ok(schema)
     }

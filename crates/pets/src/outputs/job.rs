@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::mitigate::{Mitigation, MitigationReport, mitigate};
+use super::model::ModelFit;
 use super::rules::{Agg, CellEvidence, Check, Failure, OutputRules, check_cell};
+use super::survival::SurvivalRow;
 use super::{MAX_CELLS, OutputError};
 use crate::data::{ColumnKind, EncodeOptions, Schema, TableSource};
 use crate::error::Warning;
@@ -54,6 +56,14 @@ pub struct CheckedTable {
     /// What the mitigation changed, if one was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mitigation: Option<MitigationReport>,
+    /// The model's full coefficient table, when the output is a model
+    /// ([`super::model::check_model`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelFit>,
+    /// A survival table's rows as published (merged when mitigated), when the output is one
+    /// ([`super::survival`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survival: Option<Vec<SurvivalRow>>,
     /// Warnings (an inferred schema, ...).
     #[serde(skip)]
     pub warnings: Vec<Warning>,
@@ -67,7 +77,36 @@ impl CheckedTable {
 
     /// The table as CSV rows: a header (the columns, the statistic, `checks`) and one row
     /// per cell, `checks` listing the failed rules (`threshold;zeros`).
+    /// A model's rows are its coefficient table.
     pub fn csv_rows(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        if let Some(m) = &self.model {
+            let failed = if self.status == "fail" { "dof" } else { "" };
+            return m.csv_rows(failed);
+        }
+        if let Some(rows) = &self.survival {
+            let header = ["time", "at_risk", "events", "survival", "failed_checks"]
+                .map(String::from)
+                .to_vec();
+            let rows = rows
+                .iter()
+                .zip(&self.cells)
+                .map(|(r, c)| {
+                    vec![
+                        c.labels[0].clone(),
+                        r.at_risk.to_string(),
+                        r.events.to_string(),
+                        c.published.clone(),
+                        c.failures
+                            .iter()
+                            .filter(|_| c.mitigated.is_none())
+                            .map(|f| f.check.name())
+                            .collect::<Vec<_>>()
+                            .join(";"),
+                    ]
+                })
+                .collect();
+            return (header, rows);
+        }
         let mut header = self.by.clone();
         header.push(match &self.values {
             Some(v) => format!("{}_{v}", self.agg.name()),
@@ -142,6 +181,21 @@ impl OutputJob {
         }
     }
 
+    /// `agg` of `values` broken down by `by`, or counts (`values` None, `agg` count); a
+    /// statistic other than count without a value column is refused by [`OutputJob::run`].
+    pub fn table(
+        source: impl Into<TableSource>,
+        by: Vec<String>,
+        values: Option<String>,
+        agg: Agg,
+    ) -> OutputJob {
+        OutputJob {
+            values,
+            agg,
+            ..OutputJob::crosstab(source, by)
+        }
+    }
+
     /// The rules (ACRO's defaults otherwise).
     pub fn rules(mut self, rules: OutputRules) -> OutputJob {
         self.rules = rules;
@@ -162,6 +216,16 @@ impl OutputJob {
 
     fn check(&self) -> Result<(), OutputError> {
         self.rules.validate()?;
+        if matches!(self.agg, Agg::Estimate | Agg::Survival) {
+            return Err(OutputError::Invalid {
+                column: None,
+                message: format!(
+                    "{} is not a table statistic: check a fitted model with check_model, a \
+                     survival table with SurvivalJob",
+                    self.agg.name()
+                ),
+            });
+        }
         if self.by.is_empty() {
             return Err(OutputError::Invalid {
                 column: None,
@@ -210,7 +274,27 @@ impl OutputJob {
     pub fn run(&self) -> Result<CheckedTable, OutputError> {
         self.check()?;
         let (source, mut warnings) = self.source.pinned(self.schema.as_ref())?;
-        let schema = source.declared_or_exact_schema(self.schema.as_ref(), &mut warnings)?;
+        // Without a declared schema only the grouping columns are inferred (the value
+        // column is read as numbers), not every column of the file; each is grouped on the
+        // values it holds, integers included (`max_integer_codes: 0` makes every integer
+        // range "wide", so its exact values become ordered categories), as pandas' crosstab
+        // and ACRO do, rather than on every integer of its range (codes 1..9 of an
+        // arrival mode holding 1, 2 and 9 would print, and fail, six empty rows). A
+        // declared schema gives the full public domain instead.
+        let schema = match &self.schema {
+            Some(s) => s.clone(),
+            None => {
+                warnings.push(crate::Warning::inferred_schema());
+                source.infer_schema_of_with(
+                    &self.by,
+                    crate::data::InferOptions {
+                        exact_values: true,
+                        max_integer_codes: 0,
+                        ..Default::default()
+                    },
+                )?
+            }
+        };
         for c in &self.by {
             let spec = schema.column(c)?;
             if !spec.kind.is_encodable() {
@@ -424,6 +508,8 @@ impl OutputJob {
             cells,
             records,
             mitigation: None,
+            model: None,
+            survival: None,
             warnings,
         };
         if self.mitigation != Mitigation::None {
@@ -453,6 +539,7 @@ fn statistic(agg: Agg, e: &CellEvidence, lo: f64, hi: f64, values: &mut [f64]) -
     match agg {
         Agg::Count => Some(e.count as f64),
         _ if n == 0 => None,
+        Agg::Estimate | Agg::Survival => None,
         Agg::Sum => Some(e.sum),
         Agg::Mean => Some(e.sum / n as f64),
         Agg::Min => Some(lo),

@@ -16,6 +16,10 @@
 //!   Each cell comes back with the rules it fails and why.
 //! - [`mitigate`]: suppression (with secondary suppression from [`crate::tables`], proved
 //!   by its audit) or rounding, and what changed.
+//! - [`model`]: fitted regressions (fitted by statsmodels in Python) checked by the
+//!   residual degrees-of-freedom rule and recorded like tables.
+//! - [`survival`]: Kaplan-Meier survival tables ([`SurvivalJob`]), checked for small steps
+//!   and residual degrees of freedom, small steps merged on request as ACRO does.
 //! - [`record`]: the output record and bundle a checker reviews: each output with the call
 //!   that made it, the data's provenance (file name and SHA-256), the checks, pass/fail per
 //!   cell, the analyst's exception request; files, `record.json` and `summary.html`, each
@@ -23,18 +27,22 @@
 
 pub mod job;
 pub mod mitigate;
+pub mod model;
 pub mod record;
 pub mod rules;
+pub mod survival;
 
 #[cfg(test)]
 mod tests;
 
 pub use job::{CheckedCell, CheckedTable, OutputJob};
 pub use mitigate::{Mitigation, MitigationReport};
+pub use model::{Coefficient, ModelFit, check_model};
 pub use record::{
     Bundle, BundleRecord, Decision, DifferencingWarning, OutputRecord, Provenance, differencing,
 };
 pub use rules::{Agg, CellEvidence, Check, Failure, OutputRules, Preset, check_cell, check_dof};
+pub use survival::{SurvivalJob, SurvivalRow, check_survival, kaplan_meier};
 
 use crate::data::DataError;
 use crate::error::{Classify, ErrorKind};

@@ -227,6 +227,26 @@ impl Bundle {
             })
     }
 
+    /// Append `table` to the bundle in `dir` (created if needed), with the analyst's
+    /// exception request if any, and write it; returns the new output's record (its id and
+    /// differencing warnings). The one way every front door records an output: nothing is
+    /// written if the exception request is invalid.
+    pub fn append(
+        dir: &Path,
+        table: CheckedTable,
+        call: String,
+        provenance: Provenance,
+        exception: Option<&str>,
+    ) -> Result<OutputRecord, OutputError> {
+        let mut bundle = Bundle::open_or_new(dir)?;
+        let id = bundle.add(table, call, provenance);
+        if let Some(reason) = exception {
+            bundle.request_exception(&id, reason)?;
+        }
+        bundle.finalise()?;
+        Ok(bundle.record.outputs.pop().expect("just added"))
+    }
+
     /// Record the analyst's request that output `id` be released despite failing checks.
     pub fn request_exception(&mut self, id: &str, reason: &str) -> Result<(), OutputError> {
         if reason.trim().is_empty() {
@@ -336,6 +356,15 @@ impl Bundle {
                         .unwrap_or_default()
                 );
             }
+            if let Some(m) = &t.model {
+                let _ = writeln!(
+                    s,
+                    "  model: {} observations, {} parameters, {} residual degrees of freedom",
+                    m.observations,
+                    m.coefficients.len(),
+                    m.dof()
+                );
+            }
             if let Some(m) = &t.mitigation {
                 let _ = writeln!(s, "  mitigation: {}", m.summary);
             }
@@ -431,6 +460,17 @@ impl Bundle {
                 );
             }
             body.push_str("</table>");
+            if let Some(m) = &t.model {
+                let _ = write!(
+                    body,
+                    "<p><b>Model:</b> {} observations, {} parameters, {} residual degrees of \
+                     freedom; standard errors, p-values and intervals are in {}</p>",
+                    m.observations,
+                    m.coefficients.len(),
+                    m.dof(),
+                    esc(&o.file)
+                );
+            }
             if let Some(m) = &t.mitigation {
                 let _ = write!(body, "<p><b>Mitigation:</b> {}</p>", esc(&m.summary));
             }
@@ -481,7 +521,9 @@ pub fn differencing(a: &CheckedTable, b: &CheckedTable) -> Option<String> {
     let threshold = b.rules.threshold.max(a.rules.threshold);
     let comparable =
         (a.agg == b.agg && a.values == b.values) || (a.agg == Agg::Count && b.agg == Agg::Count);
-    if !comparable || a.records == 0 || b.records == 0 {
+    let model =
+        a.model.is_some() || b.model.is_some() || a.survival.is_some() || b.survival.is_some();
+    if model || !comparable || a.records == 0 || b.records == 0 {
         return None;
     }
     let d = a.records.abs_diff(b.records);

@@ -230,6 +230,10 @@ pub enum Agg {
     /// Quantile `q` in [0, 1], linear interpolation between order statistics (pandas'
     /// default).
     Quantile(f64),
+    /// A model's estimated coefficients ([`super::model`]; not a pivot statistic).
+    Estimate,
+    /// A Kaplan-Meier survival estimate ([`super::survival`]; not a pivot statistic).
+    Survival,
 }
 
 impl Agg {
@@ -244,6 +248,8 @@ impl Agg {
             Agg::Min => "min".into(),
             Agg::Max => "max".into(),
             Agg::Quantile(q) => format!("quantile({q})"),
+            Agg::Estimate => "estimate".into(),
+            Agg::Survival => "survival".into(),
         }
     }
 
@@ -307,7 +313,8 @@ impl Agg {
                 v.extend([Check::NkDominance, Check::PRatio]);
                 v
             }
-            Agg::Std => vec![Check::Dof],
+            Agg::Std | Agg::Estimate => vec![Check::Dof],
+            Agg::Survival => vec![Check::Threshold, Check::Dof],
         };
         v.sort();
         v
