@@ -12,7 +12,7 @@
 //!    each person's rows are cut to `m` ([`Bounded::by_person`]), or privacy is per row and
 //!    the ledger says so.
 //! 5. The method fits on the kept rows: MST ([`fit_mst_bounded`](crate::mst::fit_mst_bounded))
-//!    or PrivBayes ([`fit_privbayes_bounded_with`](crate::privbayes::fit_privbayes_bounded_with)).
+//!    or PrivBayes ([`fit_privbayes_bounded_with`]).
 //!
 //! ```
 //! use pets::data::{Schema, TableSource};

@@ -8,7 +8,7 @@
 //! Budget: `rho = cdp_rho(epsilon, delta)` (as MST), split in three parts:
 //!
 //! 1. `rho1 = (1 - s) rho / 2`: every 1-way marginal, as MST's step 1
-//!    ([`crate::mst::measure_one_ways`]): they give the compression of rare values, the
+//!    (the same code as MST's): they give the compression of rare values, the
 //!    noisy total and the `P[X]` of the score below;
 //! 2. `rho_sel = s rho` (`s` = [`PrivBayesOptions::structure_share`], default 0.3, PrivBayes'
 //!    `beta`): the network, `r = d - 1` rounds of the exponential mechanism at `rho_sel / r`
