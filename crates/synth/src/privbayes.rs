@@ -639,6 +639,33 @@ mod tests {
     }
 
     #[test]
+    fn person_level_fits_charge_twice_m_for_scores_and_m_for_marginals() {
+        use pets::dp::bounding::RowKeys;
+        let t = chain(6_000, 6);
+        // Synthetic people with 1-4 rows each, at most 3 kept.
+        let ids: Vec<u32> = (0..t.n_rows() as u32).map(|r| (r + r % 4) / 4).collect();
+        let n_keys = *ids.iter().max().unwrap() as usize + 1;
+        let keys = RowKeys::from_ids("person", ids, n_keys).unwrap();
+        let bounded = Bounded::by_person(&keys, 3, 1).unwrap();
+        let o = PrivBayesOptions::new(1.0, 1e-9);
+        let model = fit_privbayes_bounded_with(&t, &[], &o, &bounded, &Progress::none()).unwrap();
+        let spent = model.ledger.spent.main();
+        assert!(spent <= model.rho && spent >= model.rho * (1.0 - 1e-9));
+        for e in &model.ledger.entries {
+            let want = if e.query.starts_with("privbayes: choose") {
+                2.0 * 3.0
+            } else {
+                3.0
+            };
+            assert_eq!(e.mechanism.sensitivity.value, want, "{}", e.query);
+            assert_eq!(e.contribution.max_rows_per_person, 3);
+        }
+        // A bounding made for another table is refused.
+        let other = Bounded::row_level(10);
+        assert!(fit_privbayes_bounded_with(&t, &[], &o, &other, &Progress::none()).is_err());
+    }
+
+    #[test]
     fn one_row_moves_every_score_by_at_most_two() {
         let mut g = Mix(7);
         for case in 0..400 {
