@@ -92,6 +92,100 @@ fn fit_then_sample_without_the_data() {
 }
 
 #[test]
+fn privbayes_fits_and_samples_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ae.parquet");
+    let schema = dir.path().join("ae.schema.json");
+    let o = pets(&[
+        "datasets",
+        "generate",
+        "--rows",
+        "20000",
+        "--seed",
+        "4",
+        "--out",
+        p(&data),
+        "--schema-out",
+        p(&schema),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let model = dir.path().join("model.json");
+    let o = pets(&[
+        "synth",
+        "fit",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--method",
+        "privbayes",
+        "--degree",
+        "2",
+        "--epsilon",
+        "1",
+        "--columns",
+        "age_band,sex,provider_code,acuity,admitted,total_time_in_dept_min",
+        "--out",
+        p(&model),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("PrivBayes over 6 columns") && text(&o).contains("selected 5 families"),
+        "{}",
+        text(&o)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(v["method"], "privbayes");
+    // 6 one-ways, 5 network rounds, 5 families; at most two parents each.
+    let entries = v["ledger"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 6 + 5 + 5);
+    assert!(
+        v["selected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f.as_array().unwrap().len() <= 3)
+    );
+    std::fs::remove_file(&data).unwrap();
+    let out = dir.path().join("s.csv");
+    let o = pets(&[
+        "synth",
+        "sample",
+        p(&model),
+        "--rows",
+        "1000",
+        "--seed",
+        "1",
+        "--out",
+        p(&out),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        csv.lines().next().unwrap(),
+        "age_band,sex,provider_code,acuity,admitted,total_time_in_dept_min"
+    );
+    assert_eq!(csv.lines().count(), 1001);
+    // A bad degree is refused before the data are read.
+    let o = pets(&[
+        "synth",
+        "fit",
+        "nope.csv",
+        "--schema",
+        "nope.json",
+        "--method",
+        "privbayes",
+        "--degree",
+        "0",
+        "--epsilon",
+        "1",
+        "--out",
+        "m.json",
+    ]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
 fn bad_inputs_have_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let o = pets(&[

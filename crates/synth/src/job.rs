@@ -11,7 +11,8 @@
 //! 4. One streamed pass encodes the synthesis columns and reads the person id alongside;
 //!    each person's rows are cut to `m` ([`Bounded::by_person`]), or privacy is per row and
 //!    the ledger says so.
-//! 5. MST fits on the kept rows ([`fit_mst_bounded`](crate::mst::fit_mst_bounded)).
+//! 5. The method fits on the kept rows: MST ([`fit_mst_bounded`](crate::mst::fit_mst_bounded))
+//!    or PrivBayes ([`fit_privbayes_bounded_with`]).
 //!
 //! ```
 //! use pets::data::{Schema, TableSource};
@@ -41,7 +42,8 @@ use pets::{Warning, WarningKind};
 use crate::domain::{DomainOptions, prepare_domain};
 use crate::error::{Result, SynthError};
 use crate::model::{OutputColumn, SynthModel};
-use crate::mst::{MstOptions, cdp_rho, fit_mst_bounded_with};
+use crate::mst::{MstOptions, fit_mst_bounded_with};
+use crate::privbayes::{PrivBayesOptions, fit_privbayes_bounded_with};
 use pets::progress::Progress;
 
 /// Synthesis methods.
@@ -51,6 +53,43 @@ pub enum Method {
     /// MST (McKenna, Miklau & Sheldon 2021).
     #[default]
     Mst,
+    /// PrivBayes (Zhang et al. 2014/2017) with graphical-model inference: a private
+    /// degree-`k` Bayesian network ([`crate::privbayes`]).
+    PrivBayes,
+}
+
+impl Method {
+    /// The name used by the front doors and in model files (`mst`, `privbayes`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Mst => "mst",
+            Method::PrivBayes => "privbayes",
+        }
+    }
+
+    /// The name in prose (ledgers, budget records).
+    pub fn title(self) -> &'static str {
+        match self {
+            Method::Mst => "MST",
+            Method::PrivBayes => "PrivBayes",
+        }
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = SynthError;
+
+    fn from_str(s: &str) -> Result<Method> {
+        match s.to_ascii_lowercase().as_str() {
+            "mst" => Ok(Method::Mst),
+            "privbayes" => Ok(Method::PrivBayes),
+            _ => Err(SynthError::invalid(
+                "method",
+                s,
+                "the methods are mst and privbayes",
+            )),
+        }
+    }
 }
 
 /// A synthesiser fit, configured once and run by every front door.
@@ -61,6 +100,7 @@ pub struct FitJob {
     columns: Vec<String>,
     method: Method,
     options: MstOptions,
+    privbayes: PrivBayesOptions,
     max_values: u32,
     person_id: Option<(String, u32)>,
     bounding_seed: u64,
@@ -79,7 +119,8 @@ pub struct FitOutcome {
 }
 
 impl FitJob {
-    /// Fit `source` under (epsilon, delta)-DP with MST's defaults.
+    /// Fit `source` under (epsilon, delta)-DP with MST's defaults (and PrivBayes' defaults,
+    /// should [`FitJob::method`] choose it).
     pub fn new(source: impl Into<TableSource>, epsilon: f64, delta: f64) -> FitJob {
         FitJob {
             source: source.into(),
@@ -87,6 +128,7 @@ impl FitJob {
             columns: Vec::new(),
             method: Method::Mst,
             options: MstOptions::new(epsilon, delta),
+            privbayes: PrivBayesOptions::new(epsilon, delta),
             max_values: DomainOptions::default().max_values,
             person_id: None,
             bounding_seed: 0,
@@ -142,6 +184,25 @@ impl FitJob {
         &mut self.options
     }
 
+    /// PrivBayes' options (epsilon and delta included), used with [`Method::PrivBayes`].
+    pub fn privbayes_options(mut self, options: PrivBayesOptions) -> FitJob {
+        self.privbayes = options;
+        self
+    }
+
+    /// PrivBayes' options, to change in place.
+    pub fn privbayes_options_mut(&mut self) -> &mut PrivBayesOptions {
+        &mut self.privbayes
+    }
+
+    /// The (epsilon, delta) the chosen method will spend.
+    fn privacy(&self) -> (f64, f64) {
+        match self.method {
+            Method::Mst => (self.options.epsilon, self.options.delta),
+            Method::PrivBayes => (self.privbayes.epsilon, self.privbayes.delta),
+        }
+    }
+
     /// Integer, date and datetime columns with more codes than this are binned or coarsened.
     pub fn max_values(mut self, max_values: u32) -> FitJob {
         self.max_values = max_values;
@@ -187,9 +248,16 @@ impl FitJob {
 
     /// Check every option, before any data are read.
     pub fn validate(&self) -> Result<()> {
-        let o = &self.options;
-        cdp_rho(o.epsilon, o.delta)?;
-        let e = &o.estimation;
+        let e = match self.method {
+            Method::Mst => {
+                self.validate_mst()?;
+                &self.options.estimation
+            }
+            Method::PrivBayes => {
+                self.privbayes.validate()?;
+                &self.privbayes.estimation
+            }
+        };
         if e.max_iters == 0 {
             return Err(SynthError::invalid(
                 "max_iters",
@@ -209,27 +277,6 @@ impl FitJob {
                 "max_clique_cells",
                 0,
                 "it must be at least 1",
-            ));
-        }
-        if o.max_pair_cells == 0 {
-            return Err(SynthError::invalid(
-                "max_pair_cells",
-                0,
-                "it must be at least 1",
-            ));
-        }
-        if !(o.score_threshold >= 0.0 && o.score_threshold.is_finite()) {
-            return Err(SynthError::invalid(
-                "score_threshold",
-                o.score_threshold,
-                "it must be a finite number >= 0 (0 is MST's published score)",
-            ));
-        }
-        if !(o.selection_share > 0.0 && o.selection_share < 1.0) {
-            return Err(SynthError::invalid(
-                "selection_share",
-                o.selection_share,
-                "it must be strictly between 0 and 1, e.g. 0.1 (1/3 is the paper's split)",
             ));
         }
         if self.max_values < 2 {
@@ -256,6 +303,33 @@ impl FitJob {
                 ));
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    fn validate_mst(&self) -> Result<()> {
+        let o = &self.options;
+        crate::mst::cdp_rho(o.epsilon, o.delta)?;
+        if o.max_pair_cells == 0 {
+            return Err(SynthError::invalid(
+                "max_pair_cells",
+                0,
+                "it must be at least 1",
+            ));
+        }
+        if !(o.score_threshold >= 0.0 && o.score_threshold.is_finite()) {
+            return Err(SynthError::invalid(
+                "score_threshold",
+                o.score_threshold,
+                "it must be a finite number >= 0 (0 is MST's published score)",
+            ));
+        }
+        if !(o.selection_share > 0.0 && o.selection_share < 1.0) {
+            return Err(SynthError::invalid(
+                "selection_share",
+                o.selection_share,
+                "it must be strictly between 0 and 1, e.g. 0.1 (1/3 is the paper's split)",
+            ));
         }
         Ok(())
     }
@@ -338,10 +412,13 @@ impl FitJob {
         // (schema, encoding, bounding) and before anything is measured.
         let receipt = match &self.budget {
             Some(path) => {
-                let cost =
-                    pets::dp::Cost::epsilon(self.options.epsilon).with_delta(self.options.delta);
-                let record = pets::dp::budget_store::ChargeRecord::new("pets synth fit (MST)")
-                    .data(self.source.describe());
+                let (epsilon, delta) = self.privacy();
+                let cost = pets::dp::Cost::epsilon(epsilon).with_delta(delta);
+                let record = pets::dp::budget_store::ChargeRecord::new(format!(
+                    "pets synth fit ({})",
+                    self.method.title()
+                ))
+                .data(self.source.describe());
                 Some(
                     pets::dp::budget_store::BudgetStore::open(path)
                         .and_then(|store| store.charge(&cost, &record))
@@ -350,10 +427,13 @@ impl FitJob {
             }
             None => None,
         };
+        let table = domain.derive(read.table)?;
         let mut model = match self.method {
             Method::Mst => {
-                let table = domain.derive(read.table)?;
                 fit_mst_bounded_with(&table, &[], &self.options, &bounded, &self.progress)?
+            }
+            Method::PrivBayes => {
+                fit_privbayes_bounded_with(&table, &[], &self.privbayes, &bounded, &self.progress)?
             }
         };
         model.output = domain
@@ -371,9 +451,10 @@ impl FitJob {
         model.sample_arrow_schema()?;
         model.notes = domain.notes;
         model.budget_receipt = receipt;
+        let (epsilon, delta) = self.privacy();
         warnings.extend(
-            pets::dp::Cost::epsilon(self.options.epsilon)
-                .with_delta(self.options.delta)
+            pets::dp::Cost::epsilon(epsilon)
+                .with_delta(delta)
                 .weak_budget_warning(),
         );
         for w in warnings
@@ -520,6 +601,59 @@ mod tests {
             .run()
             .unwrap_err();
         assert!(err.to_string().contains("inferred"), "{err}");
+    }
+
+    #[test]
+    fn privbayes_runs_through_the_same_job_and_names_itself_in_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path());
+        let budget = dir.path().join("budget.json");
+        pets::dp::budget_store::BudgetStore::init(
+            &budget,
+            pets::dp::Cost::epsilon(3.0).with_delta(1e-6),
+            "t.csv",
+            None,
+        )
+        .unwrap();
+        let fitted = FitJob::new(path.as_path(), 1.0, 1e-9)
+            .schema(schema(false))
+            .person_id("nhs_number", 2)
+            .method("privbayes".parse().unwrap())
+            .budget(Some(budget.clone()))
+            .run()
+            .unwrap();
+        let model = &fitted.model;
+        assert_eq!(model.method, "privbayes");
+        assert_eq!(model.selected.len(), 1);
+        assert!(
+            model
+                .ledger
+                .entries
+                .iter()
+                .all(|e| e.query.starts_with("privbayes: "))
+        );
+        assert!(model.budget_receipt.is_some());
+        let file = std::fs::read_to_string(&budget).unwrap();
+        assert!(file.contains("pets synth fit (PrivBayes)"), "{file}");
+        assert_eq!(model.sample_table(50, 1).unwrap().n_rows(), 50);
+        // PrivBayes' own options are checked before any data are read.
+        let mut job = FitJob::new(std::path::Path::new("/nonexistent/data.csv"), 1.0, 1e-9)
+            .method(Method::PrivBayes);
+        job.privbayes_options_mut().structure_share = 1.0;
+        assert!(
+            job.run()
+                .unwrap_err()
+                .to_string()
+                .contains("structure_share")
+        );
+        assert!("PrivBayes".parse::<Method>().is_ok());
+        assert!(
+            "aim"
+                .parse::<Method>()
+                .unwrap_err()
+                .to_string()
+                .contains("mst and privbayes")
+        );
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! - [`inference`]: junction trees, belief propagation and mirror-descent estimation of a
 //!   graphical model from noisy marginals (private-pgm; McKenna, Sheldon & Miklau 2019);
 //! - [`mst`]: the MST mechanism, its budget split and (epsilon, delta) to rho conversion;
+//! - [`privbayes`]: PrivBayes (Zhang et al. 2014/2017) as a private degree-`k` Bayesian
+//!   network whose families are measured and fitted like MST's ("PrivBayes + PGM");
 //! - [`sample`]: forward sampling on the junction tree, seeded, chunked;
 //! - [`model`]: the fitted synthesiser as a versioned file, sampled without the data;
 //! - [`eval`]: marginal total-variation distances.
@@ -58,6 +60,7 @@ pub mod marginals;
 pub mod measure;
 pub mod model;
 pub mod mst;
+pub mod privbayes;
 pub mod proofs;
 pub mod sample;
 
@@ -67,3 +70,4 @@ pub use job::{FitJob, FitOutcome, Method};
 pub use marginals::{Marginal, MarginalError, compute_marginals};
 pub use model::SynthModel;
 pub use mst::{MstOptions, cdp_delta, cdp_rho, fit_mst, fit_mst_bounded, fit_mst_bounded_with};
+pub use privbayes::{PrivBayesOptions, fit_privbayes, fit_privbayes_bounded_with};

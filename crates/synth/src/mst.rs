@@ -33,6 +33,8 @@
 //! [`fit_mst`]; [`fit_mst_bounded`] keeps at most `m` rows a person and scales every
 //! sensitivity by `m`, for person-level privacy.
 
+use std::borrow::Cow;
+
 use pets::data::{EncodedColumn, EncodedTable, Role};
 use pets::dp::bounding::Bounded;
 use pets::dp::mechanisms::Selection;
@@ -153,7 +155,7 @@ const SCORE_CAP_LOG2: u32 = 52;
 /// The score grid exponent `j`, from public numbers only: the largest `j <= 20` (and at
 /// least 0) with `max(total, tau, penalty, 1) 2^j <= 2^50`, so that unsaturated scores stay
 /// below the `2^52`-unit cap by a factor of about two.
-fn score_grid(total: f64, tau: f64, penalty: f64) -> i32 {
+pub(crate) fn score_grid(total: f64, tau: f64, penalty: f64) -> i32 {
     let big = [total, tau, penalty, 1.0]
         .into_iter()
         .filter(|v| v.is_finite())
@@ -333,68 +335,11 @@ pub fn fit_mst_bounded_with(
             "give a finite multiple of the 2-way noise sigma, at least 0 (0: MST's score)",
         ));
     }
-    if bounded.n_rows() != table.n_rows() {
-        return Err(SynthError::invalid(
-            "bounded",
-            bounded.n_rows(),
-            format!(
-                "the bounding was made for {} rows but the table has {}",
-                bounded.n_rows(),
-                table.n_rows()
-            ),
-        ));
-    }
     let contribution = bounded.contribution().clone();
     let m = f64::from(contribution.max_rows_per_person);
     let mut session = Session::zcdp(rho)?.with_conversion_delta(opts.delta)?;
-    // With no columns named, direct identifiers are never synthesised (a table encoded
-    // against the declared schema may hold one, e.g. a date of birth); naming one opts in.
-    let picked: Vec<&EncodedColumn> = if columns.is_empty() {
-        table
-            .columns()
-            .iter()
-            .filter(|c| c.spec.role != Role::DirectIdentifier)
-            .collect()
-    } else {
-        columns
-            .iter()
-            .map(|c| table.column(c))
-            .collect::<std::result::Result<_, _>>()?
-    };
-    // The kept rows only: one copy of the synthesised columns' codes when bounding drops
-    // any, so the many counting passes below stay sequential (gathering through the row
-    // index on every pass would be slower than copying once).
-    let dropped = bounded.rows().filter(|rows| rows.len() < table.n_rows());
-    let kept: Option<Vec<EncodedColumn>> = dropped.map(|rows| {
-        picked
-            .par_iter()
-            .map(|c| EncodedColumn {
-                spec: c.spec.clone(),
-                codebook: c.codebook,
-                codes: rows.iter().map(|&r| c.codes[r as usize]).collect(),
-            })
-            .collect()
-    });
-    let cols: Vec<&EncodedColumn> = match &kept {
-        Some(k) => k.iter().collect(),
-        None => picked,
-    };
-    if cols.is_empty() {
-        return Err(SynthError::invalid(
-            "columns",
-            0,
-            "there are no encoded columns to synthesise (text columns are never synthesised)",
-        ));
-    }
-    for (i, c) in cols.iter().enumerate() {
-        if cols[..i].iter().any(|o| o.name() == c.name()) {
-            return Err(SynthError::invalid(
-                "columns",
-                c.name(),
-                "a column is listed twice",
-            ));
-        }
-    }
+    let owned = synthesis_columns(table, columns, bounded)?;
+    let cols: Vec<&EncodedColumn> = owned.iter().map(|c| c.as_ref()).collect();
     let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
     let d = cols.len();
     // Every share is rounded down (`next_down` after each float operation whose rounding
@@ -430,43 +375,16 @@ pub fn fit_mst_bounded_with(
     };
 
     // 1. Noisy 1-way marginals, each its share of rho1 (public: from declared sizes).
-    let one_shares = shares(
-        &cols
-            .iter()
-            .map(|c| u64::from(c.codebook.cardinality()))
-            .collect::<Vec<_>>(),
+    let (mut measurements, compression) = measure_one_ways(
+        &mut session,
+        "mst",
+        &cols,
+        &names,
+        rho1,
         opts.size_weighted_shares,
-        ONE_WAY_SHARE_CAP,
-    );
-    let mut compression = Vec::with_capacity(d);
-    let mut measurements: Vec<NoisyMarginal> = Vec::new();
-    for (i, c) in cols.iter().enumerate() {
-        let counts = c.counts();
-        let noisy = measure_gaussian(
-            &mut session,
-            &format!("mst: 1-way marginal of {}", names[i]),
-            &names[i..=i],
-            &counts,
-            (rho1 * one_shares[i]).next_down().next_down(),
-            &contribution,
-        )?;
-        let comp = if opts.compress {
-            Compression::from_noisy(&names[i], &noisy.values, noisy.sigma)
-        } else {
-            Compression::identity(&names[i], c.codebook.cardinality())
-        };
-        let (values, scale) = comp.compress_measurement(&noisy.values);
-        measurements.push(NoisyMarginal {
-            columns: vec![names[i].clone()],
-            measurement: Measurement {
-                attrs: vec![i],
-                values,
-                sigma: noisy.sigma,
-                scale,
-            },
-        });
-        compression.push(comp);
-    }
+        opts.compress,
+        &contribution,
+    )?;
     let sizes: Vec<usize> = compression.iter().map(Compression::size).collect();
     let maps: Vec<Vec<u32>> = compression.iter().map(Compression::forward_map).collect();
 
@@ -608,6 +526,131 @@ pub fn fit_mst_bounded_with(
     })
 }
 
+/// The columns a fit synthesises, on the rows `bounded` keeps (MST and PrivBayes): the
+/// named `columns`, or, when none are named, every encoded column that is not a direct
+/// identifier. Borrowed when bounding keeps every row, else one copy of the kept rows'
+/// codes.
+pub(crate) fn synthesis_columns<'a>(
+    table: &'a EncodedTable,
+    columns: &[&str],
+    bounded: &Bounded,
+) -> Result<Vec<Cow<'a, EncodedColumn>>> {
+    if bounded.n_rows() != table.n_rows() {
+        return Err(SynthError::invalid(
+            "bounded",
+            bounded.n_rows(),
+            format!(
+                "the bounding was made for {} rows but the table has {}",
+                bounded.n_rows(),
+                table.n_rows()
+            ),
+        ));
+    }
+    // With no columns named, direct identifiers are never synthesised (a table encoded
+    // against the declared schema may hold one, e.g. a date of birth); naming one opts in.
+    let picked: Vec<&EncodedColumn> = if columns.is_empty() {
+        table
+            .columns()
+            .iter()
+            .filter(|c| c.spec.role != Role::DirectIdentifier)
+            .collect()
+    } else {
+        columns
+            .iter()
+            .map(|c| table.column(c))
+            .collect::<std::result::Result<_, _>>()?
+    };
+    // The kept rows only: one copy of the synthesised columns' codes when bounding drops
+    // any, so the many counting passes below stay sequential (gathering through the row
+    // index on every pass would be slower than copying once).
+    let dropped = bounded.rows().filter(|rows| rows.len() < table.n_rows());
+    let kept: Option<Vec<EncodedColumn>> = dropped.map(|rows| {
+        picked
+            .par_iter()
+            .map(|c| EncodedColumn {
+                spec: c.spec.clone(),
+                codebook: c.codebook,
+                codes: rows.iter().map(|&r| c.codes[r as usize]).collect(),
+            })
+            .collect()
+    });
+    let cols: Vec<Cow<'a, EncodedColumn>> = match kept {
+        Some(k) => k.into_iter().map(Cow::Owned).collect(),
+        None => picked.into_iter().map(Cow::Borrowed).collect(),
+    };
+    if cols.is_empty() {
+        return Err(SynthError::invalid(
+            "columns",
+            0,
+            "there are no encoded columns to synthesise (text columns are never synthesised)",
+        ));
+    }
+    for (i, c) in cols.iter().enumerate() {
+        if cols[..i].iter().any(|o| o.name() == c.name()) {
+            return Err(SynthError::invalid(
+                "columns",
+                c.name(),
+                "a column is listed twice",
+            ));
+        }
+    }
+    Ok(cols)
+}
+
+/// Step 1 of MST and PrivBayes: every column's noisy 1-way marginal, each its share of
+/// `rho1` ([`shares`] of the declared sizes: public), labelled `"{method}: 1-way marginal
+/// of ..."`, and each column's [`Compression`] (from the noisy counts only, when `compress`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn measure_one_ways(
+    session: &mut Session,
+    method: &str,
+    cols: &[&EncodedColumn],
+    names: &[String],
+    rho1: f64,
+    weighted: bool,
+    compress: bool,
+    contribution: &pets::dp::Contribution,
+) -> Result<(Vec<NoisyMarginal>, Vec<Compression>)> {
+    let one_shares = shares(
+        &cols
+            .iter()
+            .map(|c| u64::from(c.codebook.cardinality()))
+            .collect::<Vec<_>>(),
+        weighted,
+        ONE_WAY_SHARE_CAP,
+    );
+    let mut compression = Vec::with_capacity(cols.len());
+    let mut measurements: Vec<NoisyMarginal> = Vec::new();
+    for (i, c) in cols.iter().enumerate() {
+        let counts = c.counts();
+        let noisy = measure_gaussian(
+            session,
+            &format!("{method}: 1-way marginal of {}", names[i]),
+            &names[i..=i],
+            &counts,
+            (rho1 * one_shares[i]).next_down().next_down(),
+            contribution,
+        )?;
+        let comp = if compress {
+            Compression::from_noisy(&names[i], &noisy.values, noisy.sigma)
+        } else {
+            Compression::identity(&names[i], c.codebook.cardinality())
+        };
+        let (values, scale) = comp.compress_measurement(&noisy.values);
+        measurements.push(NoisyMarginal {
+            columns: vec![names[i].clone()],
+            measurement: Measurement {
+                attrs: vec![i],
+                values,
+                sigma: noisy.sigma,
+                scale,
+            },
+        });
+        compression.push(comp);
+    }
+    Ok((measurements, compression))
+}
+
 /// Codes above which a column's 1-way share stops growing (see [`shares`]).
 pub const ONE_WAY_SHARE_CAP: u64 = 256;
 /// Cells above which a selected pair's share stops growing (see [`shares`]).
@@ -640,7 +683,7 @@ pub fn shares(cells: &[u64], weighted: bool, cap: u64) -> Vec<f64> {
 
 /// The independent estimate's distribution of one column: the noisy 1-way marginal
 /// (un-weighted by `Q`), clamped at zero and normalised (uniform if nothing is left).
-fn independent_probs(m: &Measurement) -> Vec<f64> {
+pub(crate) fn independent_probs(m: &Measurement) -> Vec<f64> {
     let v: Vec<f64> = m
         .values
         .iter()

@@ -1,4 +1,4 @@
-//! Proofs of the privacy claims MST makes beyond OpenDP's own.
+//! Proofs of the privacy claims MST and PrivBayes make beyond OpenDP's own.
 //!
 //! Markdown files beside this module (`proofs/*.md`), each with a rustdoc page: the claim,
 //! the function and the OpenDP map it relies on, the proof, and a **Status** line (proved,
@@ -9,9 +9,13 @@
 //! |---|---|
 //! | [`cdp_rho`] | `rho = cdp_rho(epsilon, delta)`: `rho`-zCDP implies `(epsilon, delta)`-DP |
 //! | [`mst_selection`] | the soft-thresholded selection score has sensitivity `m`; the exponential mechanism's cost |
+//! | [`privbayes_selection`] | PrivBayes' family score has sensitivity `2m` as computed; the network's cost |
 
 #[doc = include_str!("proofs/cdp_rho.md")]
 pub mod cdp_rho {}
 
 #[doc = include_str!("proofs/mst_selection.md")]
 pub mod mst_selection {}
+
+#[doc = include_str!("proofs/privbayes_selection.md")]
+pub mod privbayes_selection {}
