@@ -419,7 +419,7 @@ fn event_flags(
                 .map(|i| (!b.is_null(i)).then(|| b.value(i)))
                 .collect()
         }
-        t if t.is_numeric() => crate::tables::stats::numeric_values(column, &[array.clone()])
+        t if t.is_numeric() => crate::tables::stats::numeric_values(column, std::slice::from_ref(array))
             .map_err(OutputError::from_table)?
             .into_iter()
             .map(|v| v.map(|v| v != 0.0))
