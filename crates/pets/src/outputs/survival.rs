@@ -419,11 +419,13 @@ fn event_flags(
                 .map(|i| (!b.is_null(i)).then(|| b.value(i)))
                 .collect()
         }
-        t if t.is_numeric() => crate::tables::stats::numeric_values(column, std::slice::from_ref(array))
-            .map_err(OutputError::from_table)?
-            .into_iter()
-            .map(|v| v.map(|v| v != 0.0))
-            .collect(),
+        t if t.is_numeric() => {
+            crate::tables::stats::numeric_values(column, std::slice::from_ref(array))
+                .map_err(OutputError::from_table)?
+                .into_iter()
+                .map(|v| v.map(|v| v != 0.0))
+                .collect()
+        }
         _ => {
             let cast = arrow_cast::cast(a, &DataType::Utf8)
                 .map_err(|e| OutputError::Data(crate::data::DataError::from(e)))?;
