@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pets::data::Schema;
 use pets::outputs::{
     Agg, Bundle, CheckedTable, Decision, Mitigation, ModelFit, OutputJob, OutputRules, Provenance,
-    check_model,
+    SurvivalJob, check_model,
 };
 
 use crate::anonymise::path_or_table;
