@@ -46,6 +46,7 @@ pub mod dp;
 pub mod error;
 #[cfg(feature = "federated")]
 pub mod federated;
+pub mod partial;
 pub mod prelude;
 pub mod tables;
 
