@@ -47,6 +47,7 @@ pub mod error;
 #[cfg(feature = "federated")]
 pub mod federated;
 pub mod outputs;
+pub mod partial;
 pub mod prelude;
 pub mod progress;
 pub mod tables;

@@ -34,6 +34,7 @@
 mod build;
 mod derive;
 mod keying;
+mod parts;
 mod regroup;
 
 use std::sync::OnceLock;
@@ -48,6 +49,7 @@ use build::*;
 use keying::KeyStore;
 pub(crate) use keying::hash_tuple;
 pub use keying::{ClassColumn, ClassLayout, Keying};
+pub use parts::ClassParts;
 pub(crate) use regroup::{Recode, bit, bitset, clear_bits, subset_recode};
 
 /// Errors from grouping records into equivalence classes.

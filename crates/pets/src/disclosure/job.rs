@@ -38,8 +38,9 @@ use std::collections::BTreeMap;
 
 use crate::data::{DataError, EncodeOptions, EncodedTable, Schema, TableSource};
 use crate::disclosure::{
-    Assessment, ConfigError, EquivalenceClasses, GroundDistance, Hierarchy, HierarchyError,
-    LinkageOptions, ReportError, RiskConfig, RiskReport,
+    Assessment, ClassColumn, ClassLayout, ConfigError, EquivalenceClasses, GroundDistance,
+    Hierarchy, HierarchyError, LinkageOptions, ReportError, RiskConfig, RiskReport,
+    assess_classes_warned,
 };
 use crate::error::{Classify, ErrorKind, Warning, WarningKind};
 use crate::progress::Progress;
@@ -271,6 +272,164 @@ impl RiskJob {
     /// Run the assessment.
     pub fn run(&self) -> std::result::Result<RiskOutcome, RiskJobError> {
         let progress = &self.progress;
+        let mut p = self.prepare()?;
+        let table = self.encode_assessed(&mut p, progress, false)?;
+        let Prepared {
+            schema,
+            config,
+            generalised,
+            warnings,
+            ..
+        } = p;
+
+        let population = match &self.population {
+            Some(p) => {
+                let t = encode(p, &schema, config.quasi_identifiers.clone(), progress)?;
+                Some(
+                    EquivalenceClasses::compute(&t, &config.quasi_identifiers, None)
+                        .map_err(ReportError::from)?,
+                )
+            }
+            None => None,
+        };
+        let attacker = match &self.attacker {
+            Some(a) => {
+                let names = a.column_names_under(Some(&schema))?;
+                let shared: Vec<String> = config
+                    .quasi_identifiers
+                    .iter()
+                    .filter(|q| names.contains(q))
+                    .cloned()
+                    .collect();
+                if shared.is_empty() {
+                    return Err(RiskJobError::NothingToLink {
+                        table: a.describe(),
+                        quasi_identifiers: config.quasi_identifiers.join(", "),
+                    });
+                }
+                Some((encode(a, &schema, shared.clone(), progress)?, shared))
+            }
+            None => None,
+        };
+
+        progress.check()?;
+        progress.stage("assessing", None, "steps");
+        let mut assessment = Assessment::new(&table, &config);
+        for w in &warnings {
+            assessment = assessment.warn(w.message.clone());
+        }
+        if let Some(p) = &population {
+            assessment = assessment.population(p);
+        }
+        if let Some((t, shared)) = &attacker {
+            assessment = assessment.attacker(
+                t,
+                LinkageOptions {
+                    columns: Some(shared.clone()),
+                    ..Default::default()
+                },
+            );
+        }
+        let mut report = assessment.run()?;
+        summarise_generalised(&mut report, &generalised);
+        Ok(RiskOutcome {
+            report,
+            warnings,
+            generalised,
+        })
+    }
+
+    /// The equivalence classes of this job's extract (one partition of a larger table):
+    /// the same preparation and checks as [`RiskJob::run`], then the assessed columns
+    /// encoded and grouped. Classes of any partitioning, merged
+    /// ([`EquivalenceClasses::merge`]), equal the classes of the whole table, because codes
+    /// depend only on the schema; [`RiskJob::finish_classes`] turns them into the report.
+    /// A population or intruder's table is refused: they need the whole extract.
+    pub fn classes(&self) -> std::result::Result<EquivalenceClasses, RiskJobError> {
+        self.refuse_extra_tables()?;
+        let mut p = self.prepare()?;
+        let table = self.encode_assessed(&mut p, &self.progress, false)?;
+        Ok(EquivalenceClasses::compute(
+            &table,
+            &p.config.quasi_identifiers,
+            p.config.sensitive.as_deref(),
+        )
+        .map_err(ReportError::from)?)
+    }
+
+    /// The report from classes merged from partitions ([`RiskJob::classes`]): the job's
+    /// source only needs the columns and types of the partitions (zero rows will do; it is
+    /// checked against the schema here, before anything else), and the report is the one
+    /// [`RiskJob::run`] gives on the whole table (the same `assess` code; timings aside).
+    /// Classes over other columns or code books are refused.
+    pub fn finish_classes(
+        &self,
+        classes: &EquivalenceClasses,
+    ) -> std::result::Result<RiskOutcome, RiskJobError> {
+        self.refuse_extra_tables()?;
+        let mut p = self.prepare()?;
+        let table = self.encode_assessed(&mut p, &Progress::none(), true)?;
+        let Prepared {
+            config,
+            generalised,
+            warnings,
+            ..
+        } = p;
+        let column = |name: &str| table.column(name).map(ClassColumn::of);
+        let expected = ClassLayout::new(
+            config
+                .quasi_identifiers
+                .iter()
+                .map(|q| column(q))
+                .collect::<std::result::Result<_, _>>()?,
+            config.sensitive.as_deref().map(column).transpose()?,
+        );
+        if classes.layout() != &expected {
+            return Err(ReportError::ClassesMismatch {
+                detail: "the partitions' classes are over other columns or code books than \
+                         this job's schema gives; run every partition with the same schema, \
+                         generalisations and columns"
+                    .into(),
+            }
+            .into());
+        }
+        let messages = warnings.iter().map(|w| w.message.clone()).collect();
+        let mut report = assess_classes_warned(classes, &config, None, messages)?;
+        summarise_generalised(&mut report, &generalised);
+        Ok(RiskOutcome {
+            report,
+            warnings,
+            generalised,
+        })
+    }
+
+    /// Everything [`RiskJob::finish_classes`] checks before it looks at classes: the
+    /// options, and the source's columns and types against the schema (zero rows will do).
+    /// Returns the columns the assessment encodes (quasi-identifiers, then the sensitive
+    /// attribute), so a partitioned front end can read only those.
+    pub fn check(&self) -> std::result::Result<Vec<String>, RiskJobError> {
+        self.refuse_extra_tables()?;
+        let mut p = self.prepare()?;
+        self.encode_assessed(&mut p, &Progress::none(), true)?;
+        let mut columns = p.config.quasi_identifiers;
+        columns.extend(p.config.sensitive);
+        Ok(columns)
+    }
+
+    fn refuse_extra_tables(&self) -> std::result::Result<(), RiskJobError> {
+        if self.population.is_some() || self.attacker.is_some() {
+            return Err(RiskJobError::Invalid {
+                column: None,
+                message: "a population or intruder's table cannot be used with partitioned \
+                          data; assess it on one machine"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Steps 1-3 of the module docs: everything decided before a row is read.
+    fn prepare(&self) -> std::result::Result<Prepared, RiskJobError> {
         let (source, mut warnings) = self.source.pinned(self.schema.as_ref())?;
         let schema = source.declared_or_exact_schema(self.schema.as_ref(), &mut warnings)?;
         let (schema, generalised) = self.generalised_schema(schema)?;
@@ -347,12 +506,33 @@ impl RiskJob {
                 format!("columns with domains read from data: {}", cols.join(", ")),
             ));
         }
+        Ok(Prepared {
+            source,
+            schema,
+            config,
+            generalised,
+            warnings,
+        })
+    }
 
-        let mut columns = config.quasi_identifiers.clone();
-        columns.extend(config.sensitive.iter().cloned());
-        let table = encode(&source, &schema, columns, progress)?;
+    /// Steps 4-5: the assessed columns encoded, and the hierarchy (if any) resolved against
+    /// the sensitive column's code book. `allow_empty` for a driver's zero-row source.
+    fn encode_assessed(
+        &self,
+        p: &mut Prepared,
+        progress: &Progress,
+        allow_empty: bool,
+    ) -> std::result::Result<EncodedTable, RiskJobError> {
+        let mut columns = p.config.quasi_identifiers.clone();
+        columns.extend(p.config.sensitive.iter().cloned());
+        let opts = EncodeOptions {
+            columns: Some(columns),
+            allow_empty,
+            ..Default::default()
+        };
+        let table = p.source.encode(&p.schema, opts, &[], progress)?.table;
         if let Some(paths) = &self.hierarchy {
-            let name = config.sensitive.clone().expect("checked above");
+            let name = p.config.sensitive.clone().expect("checked in prepare");
             let column = table.column(&name)?;
             let h = Hierarchy::from_labels(column, paths).map_err(|source| {
                 RiskJobError::Hierarchy {
@@ -360,72 +540,9 @@ impl RiskJob {
                     source,
                 }
             })?;
-            config.ground_distance = GroundDistance::Hierarchical(h);
+            p.config.ground_distance = GroundDistance::Hierarchical(h);
         }
-
-        let population = match &self.population {
-            Some(p) => {
-                let t = encode(p, &schema, config.quasi_identifiers.clone(), progress)?;
-                Some(
-                    EquivalenceClasses::compute(&t, &config.quasi_identifiers, None)
-                        .map_err(ReportError::from)?,
-                )
-            }
-            None => None,
-        };
-        let attacker = match &self.attacker {
-            Some(a) => {
-                let names = a.column_names_under(Some(&schema))?;
-                let shared: Vec<String> = config
-                    .quasi_identifiers
-                    .iter()
-                    .filter(|q| names.contains(q))
-                    .cloned()
-                    .collect();
-                if shared.is_empty() {
-                    return Err(RiskJobError::NothingToLink {
-                        table: a.describe(),
-                        quasi_identifiers: config.quasi_identifiers.join(", "),
-                    });
-                }
-                Some((encode(a, &schema, shared.clone(), progress)?, shared))
-            }
-            None => None,
-        };
-
-        progress.check()?;
-        progress.stage("assessing", None, "steps");
-        let mut assessment = Assessment::new(&table, &config);
-        for w in &warnings {
-            assessment = assessment.warn(w.message.clone());
-        }
-        if let Some(p) = &population {
-            assessment = assessment.population(p);
-        }
-        if let Some((t, shared)) = &attacker {
-            assessment = assessment.attacker(
-                t,
-                LinkageOptions {
-                    columns: Some(shared.clone()),
-                    ..Default::default()
-                },
-            );
-        }
-        let mut report = assessment.run()?;
-        if !generalised.is_empty() {
-            report.summary.insert(
-                0,
-                format!(
-                    "Assessed as released with these generalisations: {}.",
-                    generalised.join("; ")
-                ),
-            );
-        }
-        Ok(RiskOutcome {
-            report,
-            warnings,
-            generalised,
-        })
+        Ok(table)
     }
 
     fn generalised_schema(
@@ -446,6 +563,27 @@ impl RiskJob {
             }
         }
         Ok((schema, done))
+    }
+}
+
+/// What [`RiskJob::prepare`] decides before a row is read.
+struct Prepared {
+    source: TableSource,
+    schema: Schema,
+    config: RiskConfig,
+    generalised: Vec<String>,
+    warnings: Vec<Warning>,
+}
+
+fn summarise_generalised(report: &mut RiskReport, generalised: &[String]) {
+    if !generalised.is_empty() {
+        report.summary.insert(
+            0,
+            format!(
+                "Assessed as released with these generalisations: {}.",
+                generalised.join("; ")
+            ),
+        );
     }
 }
 

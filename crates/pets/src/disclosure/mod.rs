@@ -46,7 +46,8 @@ pub mod t_closeness;
 pub use alpha_k::{AlphaK, AlphaKError, alpha_k_anonymity};
 pub use beta_likeness::{BetaLikeness, BetaLikenessError, beta_likeness};
 pub use classes::{
-    ClassColumn, ClassLayout, ClassOptions, ClassView, ClassesError, EquivalenceClasses, Keying,
+    ClassColumn, ClassLayout, ClassOptions, ClassParts, ClassView, ClassesError,
+    EquivalenceClasses, Keying,
 };
 pub use config::{ConfigError, LVariant, RiskConfig};
 pub use delta_disclosure::{DeltaDisclosure, DeltaDisclosureError, delta_disclosure};
@@ -65,7 +66,7 @@ pub use reidentification::{
 };
 pub use report::{
     Assessment, Check, CheckContext, Criterion, Fix, INFERRED_SCHEMA_WARNING, ReportError,
-    RiskReport, assess, assess_classes, criteria,
+    RiskReport, assess, assess_classes, assess_classes_warned, criteria,
 };
 pub use scenarios::{
     IntruderScenarios, MAX_SCENARIO_COLUMNS, Scenario, ScenarioError, ScenarioOptions,

@@ -266,6 +266,18 @@ pub fn assess_classes(
     config: &RiskConfig,
     population: Option<&EquivalenceClasses>,
 ) -> Result<RiskReport, ReportError> {
+    assess_classes_warned(classes, config, population, Vec::new())
+}
+
+/// [`assess_classes`] with warnings for the report, as [`Assessment::warn`] adds them: the
+/// same report [`Assessment::run`] gives for the records the classes were grouped from
+/// (timings aside; `grouping` is not timed here).
+pub fn assess_classes_warned(
+    classes: &EquivalenceClasses,
+    config: &RiskConfig,
+    population: Option<&EquivalenceClasses>,
+    warnings: Vec<String>,
+) -> Result<RiskReport, ReportError> {
     config.validate()?;
     let layout = classes.layout();
     let names: Vec<&str> = layout
@@ -290,7 +302,7 @@ pub fn assess_classes(
     if classes.n_records() == 0 {
         return Err(ConfigError::EmptyData.into());
     }
-    build(classes, config, population, Vec::new())
+    build(classes, config, population, warnings)
 }
 
 fn ms(t: Instant) -> f64 {

@@ -126,6 +126,25 @@ impl QueryJob {
     }
 }
 
+impl QueryJob {
+    /// [`QueryJob::run`] on exact counts merged from partitions
+    /// ([`QueryKind::partial_counts`]): the same share resolution and checks, then
+    /// [`QueryKind::run_merged`] (noise drawn once, here).
+    pub fn run_merged(
+        &self,
+        session: &mut Session,
+        data: &DpData<'_>,
+        merged: &[u64],
+    ) -> Result<QueryOutput> {
+        let share = self.resolve_share(session)?;
+        self.kind.check(data)?;
+        Ok(self
+            .kind
+            .run_merged(session, data, share, self.noise, merged)?
+            .with_name(self.name.clone()))
+    }
+}
+
 /// Shorthands for the commonest queries, each one [`QueryJob`] (the same dispatch, label and
 /// checks as every front door).
 impl Session {

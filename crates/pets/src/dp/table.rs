@@ -36,6 +36,7 @@ pub struct DpTable {
     schema: Option<Schema>,
     person_id: Option<(String, u32)>,
     seed: u64,
+    allow_empty: bool,
 }
 
 /// A table read for DP queries: the data and the warnings of reading it.
@@ -55,6 +56,7 @@ impl DpTable {
             schema: Some(schema.clone()),
             person_id: None,
             seed: 0,
+            allow_empty: false,
         }
     }
 
@@ -66,6 +68,7 @@ impl DpTable {
             schema,
             person_id: None,
             seed: 0,
+            allow_empty: false,
         }
     }
 
@@ -87,6 +90,14 @@ impl DpTable {
     /// Seed of the choice of kept rows (data processing, not privacy noise).
     pub fn seed(mut self, seed: u64) -> DpTable {
         self.seed = seed;
+        self
+    }
+
+    /// Accept a source without rows: a partitioned run's driver reads its partitions'
+    /// columns and types this way (axes, bound and ledger record; the counts come merged,
+    /// [`crate::dp::QueryJob::run_merged`]).
+    pub fn allow_empty(mut self, allow: bool) -> DpTable {
+        self.allow_empty = allow;
         self
     }
 
@@ -179,6 +190,7 @@ impl DpTable {
             (Some(schema), false) => {
                 let opts = EncodeOptions {
                     columns: Some(encode.clone()),
+                    allow_empty: self.allow_empty,
                     ..Default::default()
                 };
                 let read =

@@ -19,9 +19,22 @@ pub fn count(
     share: &Cost,
     noise: NoiseFamily,
 ) -> Result<ScalarResult> {
+    count_with(session, data, share, noise, None)
+}
+
+/// [`count`], with the exact count of rows taken elsewhere when `merged` is given (the sum
+/// of partitions' counts): `data` then only gives the bound `m` and the ledger record, and
+/// the noise is drawn once, here.
+pub(crate) fn count_with(
+    session: &mut Session,
+    data: &DpData<'_>,
+    share: &Cost,
+    noise: NoiseFamily,
+    merged: Option<u64>,
+) -> Result<ScalarResult> {
     check_share(session, "count", share)?;
     let m = data.m();
-    let exact = data.bounded().n_selected() as i64;
+    let exact = merged.unwrap_or(data.bounded().n_selected() as u64) as i64;
     let mech = CountNoise::for_share(session.measure(), noise, share, m, m)?;
     let record = data.record("count", &[]);
     let warnings = record.warnings.clone();

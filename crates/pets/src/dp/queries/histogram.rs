@@ -108,11 +108,8 @@ impl TableResult {
     }
 }
 
-/// Resolve dimensions and count the kept rows into cells (exact, not private).
-pub(crate) fn exact_table<'a>(
-    data: &'a DpData<'_>,
-    dims: &[Dimension],
-) -> Result<(Vec<Axis<'a>>, Vec<u64>)> {
+/// Resolve dimensions into axes and the table's shape (no row is counted).
+fn table_axes<'a>(data: &'a DpData<'_>, dims: &[Dimension]) -> Result<(Vec<Axis<'a>>, Shape)> {
     if dims.is_empty() {
         return Err(DpError::query("histogram", "give at least one dimension"));
     }
@@ -134,6 +131,15 @@ pub(crate) fn exact_table<'a>(
         .collect::<Result<_>>()?;
     let names: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
     let shape = Shape::new(&names, sizes, MAX_CELLS as u64).map_err(|_| too_many())?;
+    Ok((axes, shape))
+}
+
+/// Resolve dimensions and count the kept rows into cells (exact, not private).
+pub(crate) fn exact_table<'a>(
+    data: &'a DpData<'_>,
+    dims: &[Dimension],
+) -> Result<(Vec<Axis<'a>>, Vec<u64>)> {
+    let (axes, shape) = table_axes(data, dims)?;
     let bounded = data.bounded();
     let rows = match bounded.rows() {
         Some(r) => Rows::Subset(r),
@@ -152,10 +158,39 @@ pub fn histogram(
     data: &DpData<'_>,
     q: &HistogramQuery,
 ) -> Result<TableResult> {
+    histogram_with(session, data, q, None)
+}
+
+/// [`histogram`], with the exact cells counted elsewhere when `merged` is given (the sum of
+/// partitions' [`exact_table`]s, laid out by the same axes): `data` then only gives the
+/// axes, the bound `m` and the ledger record, and the noise is drawn once, here.
+pub(crate) fn histogram_with(
+    session: &mut Session,
+    data: &DpData<'_>,
+    q: &HistogramQuery,
+    merged: Option<&[u64]>,
+) -> Result<TableResult> {
     let names: Vec<String> = q.dimensions.iter().map(|d| d.to_string()).collect();
     let name = format!("histogram({})", names.join(", "));
     check_share(session, &name, &q.share)?;
-    let (axes, exact) = exact_table(data, &q.dimensions)?;
+    let (axes, exact) = match merged {
+        None => exact_table(data, &q.dimensions)?,
+        Some(cells) => {
+            let (axes, shape) = table_axes(data, &q.dimensions)?;
+            if cells.len() as u64 != shape.cells() as u64 {
+                return Err(DpError::query(
+                    &name,
+                    format!(
+                        "{} merged cells for a table of {} cells; compute every partition \
+                         with the same schema and query",
+                        cells.len(),
+                        shape.cells()
+                    ),
+                ));
+            }
+            (axes, cells.to_vec())
+        }
+    };
     let columns: Vec<String> = q
         .dimensions
         .iter()

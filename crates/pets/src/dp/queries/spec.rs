@@ -45,10 +45,12 @@ use crate::dp::error::{DpError, Result};
 use crate::dp::job::QueryJob;
 use crate::dp::ledger::Ledger;
 use crate::dp::mechanisms::NoiseFamily;
-use crate::dp::queries::count::count;
+use crate::dp::queries::count::{count, count_with};
 use crate::dp::queries::dims::axis;
 use crate::dp::queries::groupby::{GroupByQuery, GroupResult, group_by};
-use crate::dp::queries::histogram::{HistogramQuery, PostProcess, TableResult, histogram};
+use crate::dp::queries::histogram::{
+    HistogramQuery, PostProcess, TableResult, exact_table, histogram, histogram_with,
+};
 use crate::dp::queries::moments::{NumericQuery, mean, sum, variance};
 use crate::dp::queries::numeric::{check_bounds, numeric};
 use crate::dp::queries::quantile::{MAX_DEFAULT_CANDIDATES, QuantileQuery, quantiles};
@@ -619,6 +621,72 @@ impl QueryKind {
             },
         })
     }
+}
+
+impl QueryKind {
+    /// The exact counts one partition of a table contributes to this query, for merging by
+    /// addition ([`crate::partial`]): the count of kept rows, or every cell of a histogram
+    /// laid out over the schema's codes (so partitions line up). Only counts and histograms
+    /// merge exactly this way; other queries are refused. Not private: the noise is added
+    /// once, to the merged counts, by [`QueryKind::run_merged`].
+    pub fn partial_counts(&self, data: &DpData<'_>) -> Result<Vec<u64>> {
+        match self {
+            QueryKind::Count => Ok(vec![data.bounded().n_selected() as u64]),
+            QueryKind::Histogram { dimensions, .. } => Ok(exact_table(data, dimensions)?.1),
+            other => Err(not_mergeable(other)),
+        }
+    }
+
+    /// [`QueryKind::run`] on counts merged from partitions ([`QueryKind::partial_counts`]):
+    /// `data` (zero rows will do) gives the axes, the bound and the ledger record, and the
+    /// release is the one [`QueryKind::run`] makes on the whole table, same sensitivity,
+    /// same noise distribution, noise drawn once.
+    pub fn run_merged(
+        &self,
+        session: &mut Session,
+        data: &DpData<'_>,
+        share: Cost,
+        noise: NoiseFamily,
+        merged: &[u64],
+    ) -> Result<QueryOutput> {
+        Ok(match self {
+            QueryKind::Count => {
+                let [n] = merged else {
+                    return Err(DpError::query(
+                        "count",
+                        format!("{} merged values for one count", merged.len()),
+                    ));
+                };
+                QueryOutput::Scalar {
+                    name: None,
+                    result: count_with(session, data, &share, noise, Some(*n))?,
+                }
+            }
+            QueryKind::Histogram { dimensions, post } => QueryOutput::Table {
+                name: None,
+                result: histogram_with(
+                    session,
+                    data,
+                    &HistogramQuery {
+                        dimensions: dimensions.clone(),
+                        share,
+                        noise,
+                        post: post.clone(),
+                    },
+                    Some(merged),
+                )?,
+            },
+            other => return Err(not_mergeable(other)),
+        })
+    }
+}
+
+fn not_mergeable(kind: &QueryKind) -> DpError {
+    DpError::query(
+        kind.label(),
+        "only count and histogram (contingency table) queries are computed on partitions; \
+         run the others on one machine",
+    )
 }
 
 impl QueryOutput {

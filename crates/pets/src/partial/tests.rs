@@ -1,0 +1,318 @@
+//! Partials of any split of a table, merged in any order, give the single-pass classes and
+//! the same risk report as `RiskJob::run`; bytes round-trip and bad bytes are refused.
+
+use arrow_array::RecordBatch;
+use pets_datasets::ae::{AeConfig, AeGenerator, ae_schema_for};
+
+use super::*;
+use crate::data::{Schema, TableSource};
+use crate::disclosure::{RiskConfig, RiskJob, RiskJobError};
+
+fn ae(rows: u64) -> (Schema, Vec<RecordBatch>) {
+    let cfg = AeConfig::new(rows, 11).with_batch_rows(1_000);
+    let schema = Schema::from_json(&ae_schema_for(&cfg).to_json()).unwrap();
+    (schema, AeGenerator::new(cfg).unwrap().collect())
+}
+
+/// The rows `[lo, hi)` of the concatenated batches.
+fn slice(batches: &[RecordBatch], lo: usize, hi: usize) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for b in batches {
+        let (s, e) = (lo.max(at), hi.min(at + b.num_rows()));
+        if s < e {
+            out.push(b.slice(s - at, e - s));
+        }
+        at += b.num_rows();
+    }
+    out
+}
+
+fn config() -> RiskConfig {
+    RiskConfig {
+        quasi_identifiers: vec!["age_band".into(), "sex".into(), "provider_code".into()],
+        sensitive: Some("diagnosis_group".into()),
+        k: 3,
+        ..Default::default()
+    }
+}
+
+fn job(schema: &Schema, batches: Vec<RecordBatch>, arrow: arrow_schema::SchemaRef) -> RiskJob {
+    RiskJob::new(TableSource::batches("part", arrow, batches), config())
+        .schema(schema.clone())
+        .generalise("arrival_datetime", "day")
+}
+
+fn without_timings(report: &crate::disclosure::RiskReport) -> serde_json::Value {
+    let mut v = serde_json::to_value(report).unwrap();
+    v.as_object_mut().unwrap().remove("timings_ms");
+    v
+}
+
+#[test]
+fn merged_partials_of_any_split_equal_the_single_pass_and_its_report() {
+    let (schema, batches) = ae(5_000);
+    let arrow = batches[0].schema();
+    let whole = job(&schema, batches.clone(), arrow.clone());
+    let single = whole.classes().unwrap();
+    let expected = whole.run().unwrap();
+    for cuts in [
+        vec![0, 5_000],
+        vec![0, 1, 2_500, 5_000],
+        vec![0, 1_234, 2_000, 4_999, 5_000],
+    ] {
+        let bytes: Vec<Vec<u8>> = cuts
+            .windows(2)
+            .map(|w| {
+                let part = job(&schema, slice(&batches, w[0], w[1]), arrow.clone());
+                Partial::Classes(part.classes().unwrap()).to_bytes()
+            })
+            .collect();
+        // Forward, reversed and rotated orders all give the single-pass classes.
+        let mut orders = vec![bytes.clone()];
+        orders.push(bytes.iter().rev().cloned().collect());
+        let mut rotated = bytes.clone();
+        rotated.rotate_left(1);
+        orders.push(rotated);
+        for order in orders {
+            let Some(Partial::Classes(merged)) = Partial::merge_bytes(&order).unwrap() else {
+                panic!("classes expected")
+            };
+            assert_eq!(merged, single, "cuts {cuts:?}");
+        }
+        // The driver's job needs only the columns and types: zero rows.
+        let driver = job(&schema, Vec::new(), arrow.clone());
+        let Some(Partial::Classes(merged)) = Partial::merge_bytes(&bytes).unwrap() else {
+            panic!("classes expected")
+        };
+        let finished = driver.finish_classes(&merged).unwrap();
+        assert_eq!(
+            without_timings(&finished.report),
+            without_timings(&expected.report)
+        );
+        assert_eq!(finished.generalised, expected.generalised);
+        assert_eq!(finished.warnings, expected.warnings);
+    }
+}
+
+#[test]
+fn merging_is_associative_and_commutative() {
+    let (schema, batches) = ae(3_000);
+    let arrow = batches[0].schema();
+    let part = |lo, hi| {
+        Partial::Classes(
+            job(&schema, slice(&batches, lo, hi), arrow.clone())
+                .classes()
+                .unwrap(),
+        )
+    };
+    let (a, b, c) = (part(0, 700), part(700, 2_100), part(2_100, 3_000));
+    let left = a
+        .clone()
+        .merge(b.clone())
+        .unwrap()
+        .merge(c.clone())
+        .unwrap();
+    let right = a
+        .clone()
+        .merge(b.clone().merge(c.clone()).unwrap())
+        .unwrap();
+    let swapped = c.merge(b).unwrap().merge(a).unwrap();
+    assert_eq!(left, right);
+    assert_eq!(left, swapped);
+}
+
+#[test]
+fn bad_bytes_and_mismatched_partials_are_refused() {
+    let (schema, batches) = ae(500);
+    let arrow = batches[0].schema();
+    let p = Partial::Classes(
+        job(&schema, batches.clone(), arrow.clone())
+            .classes()
+            .unwrap(),
+    );
+    let bytes = p.to_bytes();
+    assert_eq!(Partial::from_bytes(&bytes).unwrap(), p);
+    let kind = |b: &[u8]| Partial::from_bytes(b).unwrap_err();
+    assert!(kind(b"nope").to_string().contains("no pets tag"));
+    let mut v2 = bytes.clone();
+    v2[4] = 2;
+    assert!(kind(&v2).to_string().contains("version 2"));
+    assert!(matches!(
+        kind(&bytes[..bytes.len() / 2]),
+        PartialError::Malformed { .. }
+    ));
+    // A code outside its code book, or counts that do not add up, are refused.
+    let Partial::Classes(c) = &p else {
+        panic!("classes expected")
+    };
+    let mut parts = c.to_parts();
+    parts.tuples[0] = parts.layout.quasi_identifiers[0].cardinality;
+    assert!(EquivalenceClasses::from_parts(parts).is_err());
+    let mut parts = c.to_parts();
+    parts.sizes[0] += 1;
+    assert!(EquivalenceClasses::from_parts(parts).is_err());
+    assert_eq!(
+        EquivalenceClasses::from_parts(c.to_parts()).unwrap(),
+        c.clone()
+    );
+
+    // Classes over other quasi-identifiers: refused by merge and by the driver.
+    let other = RiskJob::new(
+        TableSource::batches("part", arrow.clone(), batches),
+        RiskConfig {
+            quasi_identifiers: vec!["age_band".into()],
+            ..config()
+        },
+    )
+    .schema(schema.clone())
+    .classes()
+    .unwrap();
+    let e = p
+        .clone()
+        .merge(Partial::Classes(other.clone()))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Schema);
+    let driver = job(&schema, Vec::new(), arrow.clone());
+    let e = driver.finish_classes(&other).unwrap_err();
+    assert!(e.to_string().contains("other columns"), "{e}");
+    // A population table needs the whole extract.
+    let e = job(&schema, Vec::new(), arrow.clone())
+        .population(TableSource::batches("pop", arrow, Vec::new()))
+        .classes()
+        .unwrap_err();
+    assert!(matches!(e, RiskJobError::Invalid { .. }), "{e}");
+}
+
+mod counts {
+    use super::*;
+    use crate::dp::{Cost, DpTable, QueryJob, QueryKind, QueryOutput, Session};
+
+    fn kinds() -> Vec<QueryKind> {
+        vec![
+            QueryKind::Count,
+            QueryKind::histogram(&["age_band", "hour(arrival_datetime)"]).unwrap(),
+            QueryKind::histogram(&["provider_code"]).unwrap(),
+        ]
+    }
+
+    fn counts(
+        schema: &Schema,
+        batches: Vec<RecordBatch>,
+        arrow: arrow_schema::SchemaRef,
+        q: &QueryKind,
+    ) -> Partial {
+        let input = DpTable::load(TableSource::batches("part", arrow, batches), schema)
+            .read_for([q])
+            .unwrap();
+        Partial::Counts {
+            query: q.label(),
+            counts: q.partial_counts(&input.data).unwrap(),
+        }
+    }
+
+    #[test]
+    fn merged_counts_of_any_split_equal_the_single_pass_table() {
+        let (schema, batches) = ae(4_000);
+        let arrow = batches[0].schema();
+        for q in kinds() {
+            let whole = counts(&schema, batches.clone(), arrow.clone(), &q);
+            for cuts in [
+                vec![0, 4_000],
+                vec![0, 999, 1_000, 4_000],
+                vec![0, 3, 2_222, 4_000],
+            ] {
+                let bytes: Vec<Vec<u8>> = cuts
+                    .windows(2)
+                    .map(|w| {
+                        counts(&schema, slice(&batches, w[0], w[1]), arrow.clone(), &q).to_bytes()
+                    })
+                    .collect();
+                let merged = Partial::merge_bytes(&bytes).unwrap().unwrap();
+                assert_eq!(merged, whole, "{} over {cuts:?}", q.label());
+                let mut rev = bytes.clone();
+                rev.reverse();
+                assert_eq!(Partial::merge_bytes(&rev).unwrap().unwrap(), whole);
+            }
+        }
+    }
+
+    #[test]
+    fn the_merged_release_is_the_whole_table_release() {
+        let (schema, batches) = ae(2_000);
+        let arrow = batches[0].schema();
+        let q = QueryKind::histogram(&["age_band", "sex"]).unwrap();
+        let share = Cost::epsilon(1e6);
+        let whole = DpTable::load(
+            TableSource::batches("w", arrow.clone(), batches.clone()),
+            &schema,
+        )
+        .read_for([&q])
+        .unwrap();
+        let mut s1 = Session::new(Cost::epsilon(1e6)).unwrap();
+        let single = QueryJob::new(q.clone())
+            .share(share)
+            .run(&mut s1, &whole.data)
+            .unwrap();
+        let Partial::Counts { counts: merged, .. } =
+            counts(&schema, slice(&batches, 0, 700), arrow.clone(), &q)
+                .merge(counts(
+                    &schema,
+                    slice(&batches, 700, 2_000),
+                    arrow.clone(),
+                    &q,
+                ))
+                .unwrap()
+        else {
+            panic!("counts expected")
+        };
+        let driver = DpTable::load(
+            TableSource::batches("d", arrow.clone(), Vec::new()),
+            &schema,
+        )
+        .allow_empty(true)
+        .read_for([&q])
+        .unwrap();
+        let mut s2 = Session::new(Cost::epsilon(1e6)).unwrap();
+        let got = QueryJob::new(q.clone())
+            .share(share)
+            .run_merged(&mut s2, &driver.data, &merged)
+            .unwrap();
+        let (QueryOutput::Table { result: a, .. }, QueryOutput::Table { result: b, .. }) =
+            (&single, &got)
+        else {
+            panic!("tables expected")
+        };
+        // At epsilon 1e6 the noise is zero: both releases are the exact table.
+        assert_eq!(a.counts, b.counts);
+        assert_eq!(
+            (&a.labels, &a.shape, &a.accuracy),
+            (&b.labels, &b.shape, &b.accuracy)
+        );
+        assert_eq!(
+            a.counts.iter().map(|&c| c as u64).collect::<Vec<_>>(),
+            merged
+        );
+        assert_eq!(s1.ledger().to_json(), s2.ledger().to_json());
+        // Counts of another query, or a mean, are refused.
+        let other = counts(&schema, batches.clone(), arrow.clone(), &QueryKind::Count);
+        let e = other
+            .merge(Partial::Counts {
+                query: q.label(),
+                counts: merged.clone(),
+            })
+            .unwrap_err();
+        assert!(matches!(e, PartialError::Mismatch { .. }), "{e}");
+        let mean: QueryKind =
+            serde_json::from_str(r#"{"kind": "mean", "column": "acuity", "lower": 1, "upper": 5}"#)
+                .unwrap();
+        assert!(mean.partial_counts(&whole.data).is_err());
+        // Cells that do not fit the table are refused (a fresh session: s2 is spent).
+        let mut s3 = Session::new(Cost::epsilon(1e6)).unwrap();
+        let e = QueryJob::new(q)
+            .share(share)
+            .run_merged(&mut s3, &driver.data, &merged[1..])
+            .unwrap_err();
+        assert!(e.to_string().contains("merged cells"), "{e}");
+    }
+}
