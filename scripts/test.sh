@@ -31,7 +31,7 @@ step "Python: virtual environment"
 VENV=${PETS_VENV:-.venv}
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet "maturin>=1.16,<2" pytest pyarrow pandas polars ruff
+"$VENV/bin/python" -m pip install --quiet "maturin>=1.16,<2" pytest pyarrow pandas polars ruff pyspark
 
 step "Python: build and install the pets package"
 "$VENV/bin/maturin" develop --release --locked -m bindings/python/Cargo.toml
