@@ -32,7 +32,7 @@ VENV=${PETS_VENV:-.venv}
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet "maturin>=1.16,<2" pytest pyarrow pandas polars ruff \
-    tqdm nbclient nbformat ipykernel matplotlib sphinx myst-parser statsmodels
+    tqdm nbclient nbformat ipykernel matplotlib sphinx myst-parser statsmodels pyspark
 
 step "Python: build the wheel and install it (what users install: abi3, no Rust needed)"
 # `maturin build` reuses the artefacts `cargo test --release` just built. The tests below run

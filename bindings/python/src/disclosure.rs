@@ -6,12 +6,17 @@
 //! [`RiskReport`] holding the Rust report: JSON and HTML are rendered on demand. Errors
 //! become the Python exceptions of [`crate::errors`].
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use pyo3::prelude::*;
 
 use pets::data::{Schema, TableSource};
-use pets::disclosure::{GroundChoice, INFERRED_SCHEMA_WARNING, RiskConfig, RiskJob, render_html};
+use pets::disclosure::{
+    ConfigError, GroundChoice, INFERRED_SCHEMA_WARNING, RiskConfig, RiskJob, RiskJobError,
+    render_html,
+};
+use pets::partial::Partial;
 
 use crate::arrow::import_table;
 use crate::errors::{DualError, IntoPyResult, Kind, error_of};
@@ -47,6 +52,38 @@ pub fn assess_risk(
     ground_distance: &str,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<RiskReport> {
+    let mut job = risk_job(
+        py,
+        source("data", data)?,
+        schema_json,
+        config_json,
+        generalise,
+        hierarchy,
+        ground_distance,
+    )?;
+    if let Some(p) = population {
+        job = job.population(source("population", p)?);
+    }
+    if let Some(a) = attacker {
+        job = job.attacker(source("attacker", a)?);
+    }
+    let job = job.progress(crate::progress::observer(progress));
+    let outcome = py.detach(|| job.run()).py_err(py)?;
+    Ok(RiskReport {
+        report: outcome.report,
+    })
+}
+
+/// The [`RiskJob`] of the arguments every risk function takes.
+fn risk_job(
+    py: Python<'_>,
+    source: TableSource,
+    schema_json: Option<&str>,
+    config_json: &str,
+    generalise: Vec<(String, String)>,
+    hierarchy: Option<BTreeMap<String, Vec<String>>>,
+    ground_distance: &str,
+) -> PyResult<RiskJob> {
     let config: RiskConfig = serde_json::from_str(config_json).map_err(|e| {
         error_of(
             py,
@@ -57,7 +94,7 @@ pub fn assess_risk(
     })?;
     let schema = schema_json.map(Schema::from_json).transpose().py_err(py)?;
     let ground: GroundChoice = ground_distance.parse().py_err(py)?;
-    let mut job = RiskJob::new(source("data", data)?, config)
+    let mut job = RiskJob::new(source, config)
         .schema_opt(schema)
         .ground_distance(ground);
     for (column, level) in generalise {
@@ -66,14 +103,103 @@ pub fn assess_risk(
     if let Some(h) = hierarchy {
         job = job.hierarchy(h);
     }
-    if let Some(p) = population {
-        job = job.population(source("population", p)?);
-    }
-    if let Some(a) = attacker {
-        job = job.attacker(source("attacker", a)?);
-    }
-    let job = job.progress(crate::progress::observer(progress));
-    let outcome = py.detach(|| job.run()).py_err(py)?;
+    Ok(job)
+}
+
+/// Check a partitioned assessment at the driver, before any partition is read: the options,
+/// and `data`'s columns and types (zero rows will do) against the schema. Returns the
+/// columns the assessment reads (`RiskJob::check`).
+#[pyfunction]
+#[pyo3(signature = (data, schema_json, config_json, generalise = Vec::new(), hierarchy = None,
+                    ground_distance = "auto"))]
+pub fn risk_check(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    schema_json: &str,
+    config_json: &str,
+    generalise: Vec<(String, String)>,
+    hierarchy: Option<BTreeMap<String, Vec<String>>>,
+    ground_distance: &str,
+) -> PyResult<Vec<String>> {
+    let job = risk_job(
+        py,
+        source("data", data)?,
+        Some(schema_json),
+        config_json,
+        generalise,
+        hierarchy,
+        ground_distance,
+    )?;
+    py.detach(|| job.check()).py_err(py)
+}
+
+/// One partition's equivalence classes as bytes (`RiskJob::classes`, `pets::partial`):
+/// exact counts, for merging at the driver only.
+#[pyfunction]
+#[pyo3(signature = (data, schema_json, config_json, generalise = Vec::new(), hierarchy = None,
+                    ground_distance = "auto"))]
+pub fn risk_partial(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    schema_json: &str,
+    config_json: &str,
+    generalise: Vec<(String, String)>,
+    hierarchy: Option<BTreeMap<String, Vec<String>>>,
+    ground_distance: &str,
+) -> PyResult<Cow<'static, [u8]>> {
+    let job = risk_job(
+        py,
+        source("data", data)?,
+        Some(schema_json),
+        config_json,
+        generalise,
+        hierarchy,
+        ground_distance,
+    )?;
+    let classes = py.detach(|| job.classes()).py_err(py)?;
+    Ok(Cow::Owned(Partial::Classes(classes).to_bytes()))
+}
+
+/// Merge the partitions' bytes ([`risk_partial`]) and finish the report at the driver
+/// (`RiskJob::finish_classes`): the report `assess_risk` gives on the whole table.
+/// `data` gives the partitions' columns and types (zero rows will do).
+#[pyfunction]
+#[pyo3(signature = (partials, data, schema_json, config_json, generalise = Vec::new(),
+                    hierarchy = None, ground_distance = "auto"))]
+#[allow(clippy::too_many_arguments)] // the Python signature, one keyword each
+pub fn risk_finish(
+    py: Python<'_>,
+    partials: Vec<Vec<u8>>,
+    data: &Bound<'_, PyAny>,
+    schema_json: &str,
+    config_json: &str,
+    generalise: Vec<(String, String)>,
+    hierarchy: Option<BTreeMap<String, Vec<String>>>,
+    ground_distance: &str,
+) -> PyResult<RiskReport> {
+    let job = risk_job(
+        py,
+        source("data", data)?,
+        Some(schema_json),
+        config_json,
+        generalise,
+        hierarchy,
+        ground_distance,
+    )?;
+    py.detach(|| job.check()).py_err(py)?;
+    let merged = py.detach(|| Partial::merge_bytes(&partials)).py_err(py)?;
+    let classes = match merged {
+        Some(Partial::Classes(c)) => c,
+        Some(_) => {
+            return Err(RiskJobError::Invalid {
+                column: None,
+                message: "the partitions' partials are not equivalence classes".into(),
+            })
+            .py_err(py);
+        }
+        None => return Err(RiskJobError::from(ConfigError::EmptyData)).py_err(py),
+    };
+    let outcome = py.detach(|| job.finish_classes(&classes)).py_err(py)?;
     Ok(RiskReport {
         report: outcome.report,
     })
@@ -140,6 +266,9 @@ impl RiskReport {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RiskReport>()?;
     m.add_function(wrap_pyfunction!(assess_risk, m)?)?;
+    m.add_function(wrap_pyfunction!(risk_check, m)?)?;
+    m.add_function(wrap_pyfunction!(risk_partial, m)?)?;
+    m.add_function(wrap_pyfunction!(risk_finish, m)?)?;
     m.add_function(wrap_pyfunction!(inferred_schema_warning, m)?)?;
     Ok(())
 }

@@ -11,6 +11,8 @@
 //! the Python exceptions of [`crate::errors`]; an over-budget refusal is `BudgetExceededError`
 //! with `requested`, `remaining`, `spent` and `total` attributes.
 
+use std::borrow::Cow;
+
 use pyo3::prelude::*;
 
 use pets::data::{Schema, TableSource};
@@ -18,6 +20,7 @@ use pets::dp::budget_store::{BudgetStore, ChargeRecord};
 use pets::dp::queries::spec::QueryKind;
 use pets::dp::queries::split_share;
 use pets::dp::{Cost, DpError, DpTable, NoiseFamily, QueryJob, Session};
+use pets::partial::Partial;
 
 use crate::arrow::import_table;
 use crate::errors::{IntoPyResult, classified};
@@ -201,6 +204,69 @@ impl DpSession {
         serde_json::to_string(&out).map_err(|e| json_err(py, "result", e))
     }
 
+    /// Check a partitioned count or histogram at the driver before any partition is read:
+    /// the query (count or histogram only), its share against the budget (nothing spent)
+    /// and `data`'s columns and types (zero rows will do) against the schema. Returns the
+    /// columns the query reads.
+    #[pyo3(signature = (data, schema_json, query_json, share_json = None, noise = "auto"))]
+    fn check_merged(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        schema_json: &str,
+        query_json: &str,
+        share_json: Option<&str>,
+        noise: &str,
+    ) -> PyResult<Vec<String>> {
+        let (job, input) =
+            self.merged_input(py, data, schema_json, query_json, share_json, noise)?;
+        py.detach(|| job.kind().partial_counts(&input.data))
+            .py_err(py)?;
+        Ok(job.kind().grouped_columns())
+    }
+
+    /// Release a count or histogram from exact counts merged from partitions
+    /// ([`dp_partial`]): the core's [`QueryJob::run_merged`] draws the noise once, here,
+    /// through this session (share checked before anything, then charged and ledgered as
+    /// [`DpSession::query`] does). `data` gives the partitions' columns and types (zero rows
+    /// will do); rows are the privacy unit.
+    #[pyo3(signature = (partials, data, schema_json, query_json, share_json = None,
+                        noise = "auto"))]
+    #[allow(clippy::too_many_arguments)]
+    fn query_merged(
+        &mut self,
+        py: Python<'_>,
+        partials: Vec<Vec<u8>>,
+        data: &Bound<'_, PyAny>,
+        schema_json: &str,
+        query_json: &str,
+        share_json: Option<&str>,
+        noise: &str,
+    ) -> PyResult<String> {
+        let (job, input) =
+            self.merged_input(py, data, schema_json, query_json, share_json, noise)?;
+        let merged = py.detach(|| Partial::merge_bytes(&partials)).py_err(py)?;
+        let label = job.kind().label();
+        let counts = match merged {
+            Some(Partial::Counts { query, counts }) if query == label => counts,
+            Some(_) => {
+                return Err(DpError::query(
+                    label,
+                    "the partitions' partials are not this query's counts",
+                ))
+                .py_err(py);
+            }
+            None => {
+                return Err(DpError::query(label, "no partition sent any counts")).py_err(py);
+            }
+        };
+        let session = &mut self.session;
+        let out = py
+            .detach(|| job.run_merged(session, &input.data, &counts))
+            .py_err(py)?;
+        serde_json::to_string(&out).map_err(|e| json_err(py, "result", e))
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "<pets._native.DpSession spent {} of {}>",
@@ -208,6 +274,68 @@ impl DpSession {
             self.session.total()
         )
     }
+}
+
+impl DpSession {
+    /// The job of a partitioned query (its share checked against the budget) and the
+    /// driver's read of `data` (zero rows will do: the axes, the bound, the ledger record).
+    fn merged_input(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        schema_json: &str,
+        query_json: &str,
+        share_json: Option<&str>,
+        noise: &str,
+    ) -> PyResult<(QueryJob, pets::dp::table::DpInput)> {
+        let kind: QueryKind =
+            serde_json::from_str(query_json).map_err(|e| json_err(py, "query", e))?;
+        let noise: NoiseFamily = serde_json::from_value(serde_json::Value::String(noise.into()))
+            .map_err(|e| json_err(py, "noise (auto, laplace or gaussian)", e))?;
+        let share = match share_json {
+            Some(text) => {
+                Some(serde_json::from_str(text).map_err(|e| json_err(py, "query share", e))?)
+            }
+            None => self.default_share.map(|s| s.with_delta(0.0)),
+        };
+        let job = QueryJob::new(kind).share_opt(share).noise(noise);
+        job.resolve_share(&self.session).py_err(py)?;
+        let schema = Schema::from_json(schema_json).py_err(py)?;
+        let (batches, arrow_schema) = import_table("data", data)?;
+        let table = DpTable::load(TableSource::batches("data", arrow_schema, batches), &schema)
+            .allow_empty(true);
+        let input = py.detach(|| table.read_for([job.kind()])).py_err(py)?;
+        Ok((job, input))
+    }
+}
+
+/// One partition's exact counts for a count or histogram query (`QueryKind` in JSON), as
+/// bytes ([`Partial::Counts`]): not private, for merging and noising once at the driver
+/// ([`DpSession::query_merged`]). Rows are the privacy unit (no person bounding).
+#[pyfunction]
+pub fn dp_partial(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    schema_json: &str,
+    query_json: &str,
+) -> PyResult<Cow<'static, [u8]>> {
+    let kind: QueryKind = serde_json::from_str(query_json).map_err(|e| json_err(py, "query", e))?;
+    let schema = Schema::from_json(schema_json).py_err(py)?;
+    let (batches, arrow_schema) = import_table("data", data)?;
+    let table = DpTable::load(TableSource::batches("data", arrow_schema, batches), &schema);
+    let counts = py
+        .detach(|| {
+            let input = table.read_for([&kind])?;
+            kind.partial_counts(&input.data)
+        })
+        .py_err(py)?;
+    Ok(Cow::Owned(
+        Partial::Counts {
+            query: kind.label(),
+            counts,
+        }
+        .to_bytes(),
+    ))
 }
 
 /// The total of a budget from `epsilon` xor `rho`, with `delta`.
@@ -262,5 +390,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<DpSession>()?;
     m.add_function(wrap_pyfunction!(budget_init, m)?)?;
     m.add_function(wrap_pyfunction!(budget_status, m)?)?;
+    m.add_function(wrap_pyfunction!(dp_partial, m)?)?;
     Ok(())
 }

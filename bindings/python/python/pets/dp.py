@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -856,17 +856,28 @@ class Session:
         schema: Schema | None = opts["schema"]
         # A path is read as the CLI reads it: the schema's csv section, the rest sniffed.
         table = table_or_file(data, "data", schema, stacklevel=3)
+
+        def release() -> str:
+            return self._native.query(
+                table,
+                None if schema is None else schema.to_json(),
+                json.dumps(query),
+                share,
+                opts["noise"],
+                opts["id_column"],
+                opts["max_rows_per_person"],
+                opts["seed"],
+            )
+
+        return self._result(release)
+
+    def _result(self, release: Callable[[], str]) -> DpResult:
+        """Run one native release and wrap it with what it charged, warning as needed.
+
+        ``pets.spark`` releases through it too.
+        """
         before = len(self.ledger()["entries"])
-        text = self._native.query(
-            table,
-            None if schema is None else schema.to_json(),
-            json.dumps(query),
-            share,
-            opts["noise"],
-            opts["id_column"],
-            opts["max_rows_per_person"],
-            opts["seed"],
-        )
+        text = release()
         ledger = self.ledger()
         charged = [e["charged"] for e in ledger["entries"][before:]]
         key = "epsilon" if ledger["budget"]["measure"] == "dp" else "rho"
@@ -880,7 +891,7 @@ class Session:
         result = DpResult(json.loads(text), total)
         for w in result.warnings:
             if w.startswith("DOMAIN_FROM_DATA"):
-                warnings.warn(w, DomainFromDataWarning, stacklevel=3)
+                warnings.warn(w, DomainFromDataWarning, stacklevel=4)
         return result
 
     def __repr__(self) -> str:

@@ -204,6 +204,79 @@ def assess(
         DomainError: a value outside its declared domain.
         TypeError: an argument of the wrong type.
     """
+    config_json, levels, paths = _arguments(
+        qi,
+        sensitive,
+        k=k,
+        l=l,
+        t=t,
+        c=c,
+        l_variant=l_variant,
+        ground_distance=ground_distance,
+        alpha=alpha,
+        beta=beta,
+        delta=delta,
+        risk_threshold=risk_threshold,
+        max_records_at_risk=max_records_at_risk,
+        max_average_risk=max_average_risk,
+        sampling_fraction=sampling_fraction,
+        intruder=intruder,
+        scenarios=scenarios,
+        suda=suda,
+        what_if=what_if,
+        schema=schema,
+        generalise=generalise,
+        hierarchy=hierarchy,
+    )
+    with bars(progress, "risk") as callback:
+        native = _native.assess_risk(
+            _table(data, "data", schema),
+            None if schema is None else schema.to_json(),
+            config_json,
+            None if population is None else _table(population, "population", schema),
+            None if attacker is None else _table(attacker, "attacker", schema),
+            levels,
+            paths,
+            ground_distance,
+            callback,
+        )
+    report = RiskReport(native)
+    for w in report.warnings:
+        if w == INFERRED_SCHEMA_WARNING or w.startswith("columns with domains read from data"):
+            warnings.warn(w, DomainFromDataWarning, stacklevel=2)
+    return report
+
+
+def _arguments(
+    qi: Sequence[str] | str | None,
+    sensitive: str | None,
+    *,
+    k: int,
+    l: int | None,  # noqa: E741 (the measure is called l)
+    t: float | None,
+    c: float,
+    l_variant: str,
+    ground_distance: str,
+    alpha: float | None,
+    beta: float | None,
+    delta: float | None,
+    risk_threshold: float,
+    max_records_at_risk: float,
+    max_average_risk: float | None,
+    sampling_fraction: float | None,
+    intruder: Sequence[str] | str | None,
+    scenarios: bool,
+    suda: bool,
+    what_if: bool,
+    schema: Schema | None,
+    generalise: Mapping[str, str | int] | None,
+    hierarchy: Mapping[str, Sequence[str]] | None,
+) -> tuple[str, list[tuple[str, str]], dict[str, list[str]] | None]:
+    """Check the options of :func:`assess` and put them as the native layer takes them.
+
+    Returns the ``RiskConfig`` as JSON, the generalisations and the hierarchy;
+    ``pets.spark.risk`` uses it too, so both take the same options with the same errors.
+    """
     if schema is not None and not isinstance(schema, Schema):
         raise TypeError(f"schema must be a pets.Schema or None, not {type(schema).__qualname__}")
     if sensitive is not None and not isinstance(sensitive, str):
@@ -262,23 +335,7 @@ def assess(
             if not isinstance(name, str) or not isinstance(level, str | int):
                 raise TypeError("generalise maps column names (str) to levels (str or int)")
             levels.append((name, str(level)))
-    with bars(progress, "risk") as callback:
-        native = _native.assess_risk(
-            _table(data, "data", schema),
-            None if schema is None else schema.to_json(),
-            json.dumps(config),
-            None if population is None else _table(population, "population", schema),
-            None if attacker is None else _table(attacker, "attacker", schema),
-            levels,
-            paths,
-            ground_distance,
-            callback,
-        )
-    report = RiskReport(native)
-    for w in report.warnings:
-        if w == INFERRED_SCHEMA_WARNING or w.startswith("columns with domains read from data"):
-            warnings.warn(w, DomainFromDataWarning, stacklevel=2)
-    return report
+    return json.dumps(config), levels, paths
 
 
 def _finite(x: Any) -> Any:
