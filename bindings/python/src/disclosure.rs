@@ -12,11 +12,7 @@ use std::collections::BTreeMap;
 use pyo3::prelude::*;
 
 use pets::data::{Schema, TableSource};
-use pets::disclosure::{
-    ConfigError, GroundChoice, INFERRED_SCHEMA_WARNING, RiskConfig, RiskJob, RiskJobError,
-    render_html,
-};
-use pets::partial::Partial;
+use pets::disclosure::{GroundChoice, INFERRED_SCHEMA_WARNING, RiskConfig, RiskJob, render_html};
 
 use crate::arrow::import_table;
 use crate::errors::{DualError, IntoPyResult, Kind, error_of};
@@ -156,12 +152,11 @@ pub fn risk_partial(
         hierarchy,
         ground_distance,
     )?;
-    let classes = py.detach(|| job.classes()).py_err(py)?;
-    Ok(Cow::Owned(Partial::Classes(classes).to_bytes()))
+    Ok(Cow::Owned(py.detach(|| job.partial()).py_err(py)?))
 }
 
 /// Merge the partitions' bytes ([`risk_partial`]) and finish the report at the driver
-/// (`RiskJob::finish_classes`): the report `assess_risk` gives on the whole table.
+/// (`RiskJob::finish_partials`): the report `assess_risk` gives on the whole table.
 /// `data` gives the partitions' columns and types (zero rows will do).
 #[pyfunction]
 #[pyo3(signature = (partials, data, schema_json, config_json, generalise = Vec::new(),
@@ -186,20 +181,7 @@ pub fn risk_finish(
         hierarchy,
         ground_distance,
     )?;
-    py.detach(|| job.check()).py_err(py)?;
-    let merged = py.detach(|| Partial::merge_bytes(&partials)).py_err(py)?;
-    let classes = match merged {
-        Some(Partial::Classes(c)) => c,
-        Some(_) => {
-            return Err(RiskJobError::Invalid {
-                column: None,
-                message: "the partitions' partials are not equivalence classes".into(),
-            })
-            .py_err(py);
-        }
-        None => return Err(RiskJobError::from(ConfigError::EmptyData)).py_err(py),
-    };
-    let outcome = py.detach(|| job.finish_classes(&classes)).py_err(py)?;
+    let outcome = py.detach(|| job.finish_partials(&partials)).py_err(py)?;
     Ok(RiskReport {
         report: outcome.report,
     })

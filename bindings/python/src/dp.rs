@@ -20,7 +20,6 @@ use pets::dp::budget_store::{BudgetStore, ChargeRecord};
 use pets::dp::queries::spec::QueryKind;
 use pets::dp::queries::split_share;
 use pets::dp::{Cost, DpError, DpTable, NoiseFamily, QueryJob, Session};
-use pets::partial::Partial;
 
 use crate::arrow::import_table;
 use crate::errors::{IntoPyResult, classified};
@@ -218,16 +217,15 @@ impl DpSession {
         share_json: Option<&str>,
         noise: &str,
     ) -> PyResult<Vec<String>> {
-        let (job, input) =
-            self.merged_input(py, data, schema_json, query_json, share_json, noise)?;
-        py.detach(|| job.kind().partial_counts(&input.data))
-            .py_err(py)?;
-        Ok(job.kind().grouped_columns())
+        let (job, empty) = self.merged_job(py, data, schema_json, query_json, share_json, noise)?;
+        let session = &self.session;
+        py.detach(|| job.check_partitioned(session, &empty))
+            .py_err(py)
     }
 
-    /// Release a count or histogram from exact counts merged from partitions
-    /// ([`dp_partial`]): the core's [`QueryJob::run_merged`] draws the noise once, here,
-    /// through this session (share checked before anything, then charged and ledgered as
+    /// Release a count or histogram from the partitions' exact counts ([`dp_partial`]): the
+    /// core's [`QueryJob::run_partials`] merges them and draws the noise once, here, through
+    /// this session (share checked before anything, then charged and ledgered as
     /// [`DpSession::query`] does). `data` gives the partitions' columns and types (zero rows
     /// will do); rows are the privacy unit.
     #[pyo3(signature = (partials, data, schema_json, query_json, share_json = None,
@@ -243,26 +241,10 @@ impl DpSession {
         share_json: Option<&str>,
         noise: &str,
     ) -> PyResult<String> {
-        let (job, input) =
-            self.merged_input(py, data, schema_json, query_json, share_json, noise)?;
-        let merged = py.detach(|| Partial::merge_bytes(&partials)).py_err(py)?;
-        let label = job.kind().label();
-        let counts = match merged {
-            Some(Partial::Counts { query, counts }) if query == label => counts,
-            Some(_) => {
-                return Err(DpError::query(
-                    label,
-                    "the partitions' partials are not this query's counts",
-                ))
-                .py_err(py);
-            }
-            None => {
-                return Err(DpError::query(label, "no partition sent any counts")).py_err(py);
-            }
-        };
+        let (job, empty) = self.merged_job(py, data, schema_json, query_json, share_json, noise)?;
         let session = &mut self.session;
         let out = py
-            .detach(|| job.run_merged(session, &input.data, &counts))
+            .detach(|| job.run_partials(session, &empty, &partials))
             .py_err(py)?;
         serde_json::to_string(&out).map_err(|e| json_err(py, "result", e))
     }
@@ -277,9 +259,9 @@ impl DpSession {
 }
 
 impl DpSession {
-    /// The job of a partitioned query (its share checked against the budget) and the
-    /// driver's read of `data` (zero rows will do: the axes, the bound, the ledger record).
-    fn merged_input(
+    /// The job of a partitioned query and the partitions' table (zero rows will do: the
+    /// axes, the ledger record), parsed from the arguments.
+    fn merged_job(
         &self,
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
@@ -287,7 +269,7 @@ impl DpSession {
         query_json: &str,
         share_json: Option<&str>,
         noise: &str,
-    ) -> PyResult<(QueryJob, pets::dp::table::DpInput)> {
+    ) -> PyResult<(QueryJob, DpTable)> {
         let kind: QueryKind =
             serde_json::from_str(query_json).map_err(|e| json_err(py, "query", e))?;
         let noise: NoiseFamily = serde_json::from_value(serde_json::Value::String(noise.into()))
@@ -299,18 +281,16 @@ impl DpSession {
             None => self.default_share.map(|s| s.with_delta(0.0)),
         };
         let job = QueryJob::new(kind).share_opt(share).noise(noise);
-        job.resolve_share(&self.session).py_err(py)?;
         let schema = Schema::from_json(schema_json).py_err(py)?;
         let (batches, arrow_schema) = import_table("data", data)?;
         let table = DpTable::load(TableSource::batches("data", arrow_schema, batches), &schema)
             .allow_empty(true);
-        let input = py.detach(|| table.read_for([job.kind()])).py_err(py)?;
-        Ok((job, input))
+        Ok((job, table))
     }
 }
 
 /// One partition's exact counts for a count or histogram query (`QueryKind` in JSON), as
-/// bytes ([`Partial::Counts`]): not private, for merging and noising once at the driver
+/// bytes (`pets::partial::Partial::Counts`): not private, for merging and noising once at the driver
 /// ([`DpSession::query_merged`]). Rows are the privacy unit (no person bounding).
 #[pyfunction]
 pub fn dp_partial(
@@ -323,19 +303,8 @@ pub fn dp_partial(
     let schema = Schema::from_json(schema_json).py_err(py)?;
     let (batches, arrow_schema) = import_table("data", data)?;
     let table = DpTable::load(TableSource::batches("data", arrow_schema, batches), &schema);
-    let counts = py
-        .detach(|| {
-            let input = table.read_for([&kind])?;
-            kind.partial_counts(&input.data)
-        })
-        .py_err(py)?;
-    Ok(Cow::Owned(
-        Partial::Counts {
-            query: kind.label(),
-            counts,
-        }
-        .to_bytes(),
-    ))
+    let job = QueryJob::new(kind);
+    Ok(Cow::Owned(py.detach(|| job.partial(&table)).py_err(py)?))
 }
 
 /// The total of a budget from `epsilon` xor `rho`, with `delta`.

@@ -150,6 +150,7 @@ impl Classify for DpError {
         match self {
             DpError::Data(d) => d.kind(),
             DpError::BudgetFile(b) => Classify::kind(&**b),
+            DpError::Partial(p) => p.kind(),
             DpError::OverBudget { .. } => ErrorKind::Budget,
             DpError::NonFinite { .. } | DpError::PersonIds { .. } => ErrorKind::Domain,
             DpError::UnknownColumn { .. } | DpError::WrongKind { .. } => ErrorKind::Schema,

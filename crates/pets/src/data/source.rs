@@ -398,7 +398,13 @@ impl TableSource {
                 let (dialect, _) = self.dialect(Some(schema));
                 encoder.open_file(path, &dialect, DEFAULT_BATCH_ROWS, extra)?
             }
-            TableSource::Batches { .. } => self.stream()?,
+            TableSource::Batches { schema: arrow, .. } => {
+                // The batches' columns and types are checked against the schema even when
+                // there are no batches (a Spark driver's zero-row table), as a file's header
+                // is: an empty batch resolves the encoder's columns without a row.
+                encoder.push(&RecordBatch::new_empty(arrow.clone()))?;
+                self.stream()?
+            }
         };
         progress.stage("reading", stream.rows_hint(), "rows");
         let mut arrays: Vec<Vec<ArrayRef>> = vec![Vec::new(); extra.len()];
@@ -537,6 +543,38 @@ mod tests {
                 .sum::<usize>(),
             3
         );
+    }
+
+    #[test]
+    fn zero_batches_are_checked_against_the_schema_like_a_header() {
+        let schema = Schema::from_json(
+            r#"{"columns": [{"name": "sex", "kind": "categorical", "values": ["F", "M"]},
+                            {"name": "age", "kind": "integer", "min": 0, "max": 120}]}"#,
+        )
+        .unwrap();
+        let arrow = Arc::new(ArrowSchema::new(vec![
+            Field::new("sex", DataType::Utf8, false),
+            Field::new("id", DataType::Int64, false),
+        ]));
+        let empty = TableSource::batches("data", arrow, vec![]);
+        let opts = EncodeOptions {
+            allow_empty: true,
+            ..Default::default()
+        };
+        let err = empty
+            .encode(&schema, opts.clone(), &[], &Progress::none())
+            .unwrap_err();
+        assert!(matches!(err, DataError::SchemaMismatch { .. }), "{err}");
+        assert!(err.to_string().contains("\"age\""), "{err}");
+        // With the columns present, zero rows are allowed when asked for.
+        let only_sex = Schema::from_json(
+            r#"{"columns": [{"name": "sex", "kind": "categorical", "values": ["F", "M"]}]}"#,
+        )
+        .unwrap();
+        let e = empty
+            .encode(&only_sex, opts, &[], &Progress::none())
+            .unwrap();
+        assert_eq!(e.table.n_rows(), 0);
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub enum RiskJobError {
     /// The configuration or the assessment.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// Partitions' partial aggregates that are malformed or do not merge.
+    #[error(transparent)]
+    Partial(#[from] crate::partial::PartialError),
     /// The hierarchy of the sensitive attribute.
     #[error("hierarchy of {column}: {source}")]
     Hierarchy {
@@ -94,6 +97,7 @@ impl Classify for RiskJobError {
         match self {
             RiskJobError::Data(e) => e.kind(),
             RiskJobError::Report(e) => e.kind(),
+            RiskJobError::Partial(e) => e.kind(),
             RiskJobError::Hierarchy { .. } | RiskJobError::Invalid { .. } => {
                 ErrorKind::InvalidParameter
             }
@@ -107,7 +111,7 @@ impl Classify for RiskJobError {
             RiskJobError::Report(e) => e.column(),
             RiskJobError::Hierarchy { column, .. } => Some(column),
             RiskJobError::Invalid { column, .. } => column.as_deref(),
-            RiskJobError::NothingToLink { .. } => None,
+            RiskJobError::NothingToLink { .. } | RiskJobError::Partial(_) => None,
         }
     }
 
@@ -355,6 +359,31 @@ impl RiskJob {
             p.config.sensitive.as_deref(),
         )
         .map_err(ReportError::from)?)
+    }
+
+    /// One partition's classes ([`RiskJob::classes`]) as [`crate::partial::Partial`] bytes:
+    /// exact counts, for merging at the driver only ([`RiskJob::finish_partials`]).
+    pub fn partial(&self) -> std::result::Result<Vec<u8>, RiskJobError> {
+        Ok(crate::partial::Partial::Classes(self.classes()?).to_bytes())
+    }
+
+    /// The report from the partitions' bytes ([`RiskJob::partial`]): the source is checked
+    /// first ([`RiskJob::check`]; zero rows will do), the partials merged (bytes of another
+    /// kind or version refused), then [`RiskJob::finish_classes`].
+    pub fn finish_partials<B: AsRef<[u8]>>(
+        &self,
+        partials: &[B],
+    ) -> std::result::Result<RiskOutcome, RiskJobError> {
+        self.check()?;
+        match crate::partial::Partial::merge_bytes(partials)? {
+            Some(crate::partial::Partial::Classes(classes)) => self.finish_classes(&classes),
+            Some(_) => Err(RiskJobError::Invalid {
+                column: None,
+                message: "the partitions' partials are not equivalence classes".into(),
+            }),
+            // No partition had a row: the table is empty, as on one machine.
+            None => Err(ConfigError::EmptyData.into()),
+        }
     }
 
     /// The report from classes merged from partitions ([`RiskJob::classes`]): the job's

@@ -134,6 +134,9 @@ pub enum DpError {
     /// released.
     #[error("{0}")]
     BudgetFile(Box<crate::dp::budget_store::BudgetStoreError>),
+    /// Partitions' partial aggregates that are malformed or do not merge.
+    #[error("{0}")]
+    Partial(#[from] crate::partial::PartialError),
 }
 
 impl From<crate::dp::budget_store::BudgetStoreError> for DpError {

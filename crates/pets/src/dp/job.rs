@@ -145,6 +145,67 @@ impl QueryJob {
     }
 }
 
+/// Partitioned runs (Spark's `mapInArrow`; [`crate::partial`]): each partition's exact
+/// counts as bytes on the executors, then one release at the driver. The driver's steps
+/// take the partitions' table with zero rows (its columns and types), so everything is
+/// checked before any partition is read.
+impl QueryJob {
+    /// One partition's exact counts for this count or histogram, as [`Partial::Counts`]
+    /// bytes (not private: for merging and noising once at the driver). `table` is the
+    /// partition (its rows are the privacy unit: no person bounding across partitions).
+    pub fn partial(&self, table: &crate::dp::DpTable) -> Result<Vec<u8>> {
+        let input = table.read_for([&self.kind])?;
+        let counts = self.kind.partial_counts(&input.data)?;
+        Ok(crate::partial::Partial::Counts {
+            query: self.kind.label(),
+            counts,
+        }
+        .to_bytes())
+    }
+
+    /// The driver's check before any partition is read: the share against `session`'s
+    /// budget, the query against the partitions' columns and types (`empty`: the table with
+    /// zero rows) and that it merges exactly (a count or histogram). Returns the columns
+    /// the partitions must send (none for a count).
+    pub fn check_partitioned(
+        &self,
+        session: &Session,
+        empty: &crate::dp::DpTable,
+    ) -> Result<Vec<String>> {
+        self.resolve_share(session)?;
+        let input = empty.read_for([&self.kind])?;
+        self.kind.check(&input.data)?;
+        self.kind.partial_counts(&input.data)?;
+        Ok(self.kind.grouped_columns())
+    }
+
+    /// The driver's release from the partitions' bytes ([`QueryJob::partial`]): the same
+    /// checks as [`QueryJob::check_partitioned`], the partials merged (any other kind or
+    /// query refused), then [`QueryJob::run_merged`]: the noise drawn once, charged and
+    /// ledgered by `session` as [`QueryJob::run`] does on the whole table.
+    pub fn run_partials<B: AsRef<[u8]>>(
+        &self,
+        session: &mut Session,
+        empty: &crate::dp::DpTable,
+        partials: &[B],
+    ) -> Result<QueryOutput> {
+        self.resolve_share(session)?;
+        let input = empty.read_for([&self.kind])?;
+        let label = self.kind.label();
+        let counts = match crate::partial::Partial::merge_bytes(partials)? {
+            Some(crate::partial::Partial::Counts { query, counts }) if query == label => counts,
+            Some(_) => {
+                return Err(DpError::query(
+                    label,
+                    "the partitions' partials are not this query's counts",
+                ));
+            }
+            None => return Err(DpError::query(label, "no partition sent any counts")),
+        };
+        self.run_merged(session, &input.data, &counts)
+    }
+}
+
 /// Shorthands for the commonest queries, each one [`QueryJob`] (the same dispatch, label and
 /// checks as every front door).
 impl Session {

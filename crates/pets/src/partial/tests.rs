@@ -184,9 +184,56 @@ fn bad_bytes_and_mismatched_partials_are_refused() {
     assert!(matches!(e, RiskJobError::Invalid { .. }), "{e}");
 }
 
+/// The job-level API the front doors call: `RiskJob::partial` on each partition and
+/// `RiskJob::finish_partials` at the driver give `RiskJob::run`'s report; a driver table
+/// missing a column, no partials, and another kind of partial are refused.
+#[test]
+fn risk_job_partials_finish_to_the_whole_table_report() {
+    let (schema, batches) = ae(3_000);
+    let arrow = batches[0].schema();
+    let expected = job(&schema, batches.clone(), arrow.clone()).run().unwrap();
+    let bytes: Vec<Vec<u8>> = [(0, 1_100), (1_100, 3_000)]
+        .iter()
+        .map(|&(lo, hi)| {
+            job(&schema, slice(&batches, lo, hi), arrow.clone())
+                .partial()
+                .unwrap()
+        })
+        .collect();
+    let driver = job(&schema, Vec::new(), arrow.clone());
+    let got = driver.finish_partials(&bytes).unwrap();
+    assert_eq!(
+        without_timings(&got.report),
+        without_timings(&expected.report)
+    );
+    let none: [Vec<u8>; 0] = [];
+    let e = driver.finish_partials(&none).unwrap_err();
+    assert_eq!(
+        crate::error::Classify::kind(&e),
+        crate::error::ErrorKind::Empty
+    );
+    let counts = Partial::Counts {
+        query: "count".into(),
+        counts: vec![3],
+    };
+    let e = driver.finish_partials(&[counts.to_bytes()]).unwrap_err();
+    assert!(e.to_string().contains("not equivalence classes"), "{e}");
+    // The driver's table lacks a quasi-identifier: refused before any partial is read.
+    let fields: Vec<_> = arrow
+        .fields()
+        .iter()
+        .filter(|f| f.name() != "provider_code")
+        .cloned()
+        .collect();
+    let narrow = std::sync::Arc::new(arrow_schema::Schema::new(fields));
+    let e = job(&schema, Vec::new(), narrow).check().unwrap_err();
+    assert!(matches!(e, RiskJobError::Data(_)), "{e}");
+    assert!(e.to_string().contains("provider_code"), "{e}");
+}
+
 mod counts {
     use super::*;
-    use crate::dp::{Cost, DpTable, QueryJob, QueryKind, QueryOutput, Session};
+    use crate::dp::{Cost, DpError, DpTable, QueryJob, QueryKind, QueryOutput, Session};
 
     fn kinds() -> Vec<QueryKind> {
         vec![
@@ -314,5 +361,58 @@ mod counts {
             .run_merged(&mut s3, &driver.data, &merged[1..])
             .unwrap_err();
         assert!(e.to_string().contains("merged cells"), "{e}");
+    }
+    /// `QueryJob::partial` / `check_partitioned` / `run_partials`: the release equals the
+    /// whole-table release at epsilon 1e6; the budget is checked before partials are read;
+    /// partials of another query are refused; a mean does not partition.
+    #[test]
+    fn query_job_partials_release_once_at_the_driver() {
+        let (schema, batches) = ae(2_000);
+        let arrow = batches[0].schema();
+        let q = QueryKind::histogram(&["age_band", "sex"]).unwrap();
+        let share = Cost::epsilon(1e6);
+        let table = |b: Vec<RecordBatch>| {
+            DpTable::load(TableSource::batches("p", arrow.clone(), b), &schema)
+        };
+        let driver = table(Vec::new()).allow_empty(true);
+        let job = QueryJob::new(q.clone()).share(share);
+        let mut s1 = Session::new(Cost::epsilon(1e6)).unwrap();
+        let whole = table(batches.clone()).read_for([&q]).unwrap();
+        let single = job.run(&mut s1, &whole.data).unwrap();
+
+        let mut s2 = Session::new(Cost::epsilon(1e6)).unwrap();
+        assert_eq!(
+            job.check_partitioned(&s2, &driver).unwrap(),
+            vec!["age_band".to_string(), "sex".to_string()]
+        );
+        let bytes: Vec<Vec<u8>> = [(0, 900), (900, 2_000)]
+            .iter()
+            .map(|&(lo, hi)| job.partial(&table(slice(&batches, lo, hi))).unwrap())
+            .collect();
+        let got = job.run_partials(&mut s2, &driver, &bytes).unwrap();
+        assert_eq!(
+            serde_json::to_value(&single).unwrap(),
+            serde_json::to_value(&got).unwrap()
+        );
+        assert_eq!(s1.ledger().to_json(), s2.ledger().to_json());
+
+        // Over budget: refused by the check, nothing spent.
+        let small = Session::new(Cost::epsilon(1.0)).unwrap();
+        let e = job.check_partitioned(&small, &driver).unwrap_err();
+        assert!(matches!(e, DpError::OverBudget { .. }), "{e}");
+        // Counts of another query are refused at the driver.
+        let other = QueryJob::new(QueryKind::Count).share(share);
+        let mut s3 = Session::new(Cost::epsilon(1e6)).unwrap();
+        let e = other.run_partials(&mut s3, &driver, &bytes).unwrap_err();
+        assert!(e.to_string().contains("not this query's counts"), "{e}");
+        // A mean does not merge exactly this way: refused by the check.
+        let mean: QueryKind =
+            serde_json::from_str(r#"{"kind": "mean", "column": "acuity", "lower": 1, "upper": 5}"#)
+                .unwrap();
+        let e = QueryJob::new(mean)
+            .share(share)
+            .check_partitioned(&s3, &driver)
+            .unwrap_err();
+        assert!(!e.to_string().is_empty());
     }
 }
