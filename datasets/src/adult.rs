@@ -295,6 +295,7 @@ fn normalise_labels(batch: RecordBatch, label: usize) -> Result<RecordBatch, Dat
         .downcast_ref::<StringArray>()
         .ok_or_else(|| DataError::SchemaMismatch {
             detail: format!("column {LABEL:?} is not text"),
+            column: Some(LABEL.to_string()),
         })?;
     if !col.iter().flatten().any(|v| v.ends_with('.')) {
         return Ok(batch);

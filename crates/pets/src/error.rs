@@ -134,6 +134,7 @@ impl Classify for DataError {
             | DataError::OutOfDomain { column, .. }
             | DataError::Unparsable { column, .. }
             | DataError::UnexpectedNull { column, .. } => Some(column),
+            DataError::SchemaMismatch { column, .. } => column.as_deref(),
             DataError::InvalidSchema { column, .. } => column.as_deref(),
             _ => None,
         }

@@ -114,6 +114,9 @@ pub enum DataError {
     SchemaMismatch {
         /// What does not match.
         detail: String,
+        /// The column that does not match, when it is one column (missing, or of a type
+        /// the schema's kind cannot take).
+        column: Option<String>,
     },
     /// The schema itself is not valid.
     #[error("invalid schema{}: {reason}", column.as_ref().map(|c| format!(" (column {c:?})")).unwrap_or_default())]

@@ -517,6 +517,7 @@ impl ColumnState {
                 }
                 Family::Unsupported => {
                     return Err(DataError::SchemaMismatch {
+                        column: None,
                         detail: format!(
                             "column {:?} has Arrow type {}, which pets cannot infer a domain for; \
                              cast it to text, a number, a date or a timestamp",
@@ -801,6 +802,7 @@ impl SchemaInferrer {
                 .any(|(c, f)| c.name != *f.name())
         {
             return Err(DataError::SchemaMismatch {
+                column: None,
                 detail: "batches passed to schema inference have different columns".into(),
             });
         }

@@ -565,6 +565,7 @@ mod tests {
             .encode(&schema, opts.clone(), &[], &Progress::none())
             .unwrap_err();
         assert!(matches!(err, DataError::SchemaMismatch { .. }), "{err}");
+        assert_eq!(crate::error::Classify::column(&err), Some("age"));
         assert!(err.to_string().contains("\"age\""), "{err}");
         // With the columns present, zero rows are allowed when asked for.
         let only_sex = Schema::from_json(

@@ -112,6 +112,7 @@ pub(crate) fn check_type(spec: &ColumnSpec, codec: &ColumnCodec, array: &dyn Arr
     let empty = array.slice(0, 0);
     if lookup_fn(codec, empty.as_ref()).is_none() {
         return Err(DataError::SchemaMismatch {
+            column: Some(spec.name.clone()),
             detail: format!(
                 "column {:?} is declared {} but the data holds {}; cast the column or fix the schema",
                 spec.name,
@@ -144,6 +145,7 @@ pub(crate) fn encode_array(
 ) -> Result<u64> {
     debug_assert_eq!(array.len(), out.len());
     let look = lookup_fn(codec, array).ok_or_else(|| DataError::SchemaMismatch {
+        column: Some(spec.name.clone()),
         detail: format!(
             "column {:?} is declared {} but the data holds {}",
             spec.name,

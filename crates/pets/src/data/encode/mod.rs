@@ -328,6 +328,7 @@ impl EncodedTable {
                 .all(|(a, b)| a.spec == b.spec && a.codebook == b.codebook);
         if !same {
             return Err(DataError::SchemaMismatch {
+                column: None,
                 detail: "cannot append tables encoded against different schemas or options".into(),
             });
         }
@@ -480,6 +481,7 @@ impl Encoder {
         unique_columns(columns.iter().map(String::as_str))?;
         if let Some(missing) = self.specs.iter().find(|s| !columns.contains(&s.name)) {
             return Err(DataError::SchemaMismatch {
+                column: Some(missing.name.clone()),
                 detail: format!(
                     "column {:?} is declared in the schema but missing from the data (data columns: {})",
                     missing.name,
@@ -530,6 +532,7 @@ impl Encoder {
                 .iter()
                 .position(|n| *n == spec.name)
                 .ok_or_else(|| DataError::SchemaMismatch {
+                    column: Some(spec.name.clone()),
                     detail: format!(
                         "column {:?} is declared in the schema but missing from the data (data columns: {})",
                         spec.name,
@@ -686,6 +689,7 @@ fn clone_error(e: &DataError) -> DataError {
             row: *row,
         },
         other => DataError::SchemaMismatch {
+            column: None,
             detail: other.to_string(),
         },
     }
@@ -699,6 +703,7 @@ pub fn unique_columns<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()
     for name in names {
         if !seen.insert(name) {
             return Err(DataError::SchemaMismatch {
+                column: Some(name.to_string()),
                 detail: format!(
                     "column {name:?} appears twice in the data; rename or drop one of the two \
                      (pets cannot tell which one the schema means)"

@@ -120,6 +120,7 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<BatchSt
         (Some(names), _) => {
             if names.len() != first.len() {
                 return Err(DataError::SchemaMismatch {
+                    column: None,
                     detail: format!(
                         "{} column names given but the file's first line has {} fields",
                         names.len(),

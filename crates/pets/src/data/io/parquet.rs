@@ -237,6 +237,7 @@ impl BatchSink for ParquetSink {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.schema().fields() != self.schema.fields() {
             return Err(DataError::SchemaMismatch {
+                column: None,
                 detail: format!(
                     "batch written to {} does not have the file's columns and types",
                     self.path.display()
