@@ -116,25 +116,26 @@ def test_an_executor_error_comes_back_typed_with_its_column(ae, frame):
         "sex", sf.when(sf.col("age_band") == "0-1", sf.lit("Q")).otherwise(sf.col("sex"))
     )
     with pytest.raises(pets.DomainError) as err:
-        pets.spark.risk(bad.repartition(2), schema, qi=["sex", "age_band"])
+        pets.spark.risk(bad.repartition(2), schema, qi=["sex", "age_band"], sensitive=SENSITIVE)
     assert err.value.column == "sex"
 
 
 def test_an_empty_frame_and_bad_arguments_are_refused(ae, frame):
     table, schema = ae
     with pytest.raises(pets.EmptyInputError):
-        pets.spark.risk(frame.limit(0), schema, qi=["sex"])
+        pets.spark.risk(frame.limit(0), schema, qi=["sex"], sensitive=SENSITIVE)
     with pytest.raises(TypeError, match="Spark DataFrame"):
         pets.spark.risk(table, schema, qi=["sex"])
     with pytest.raises(TypeError, match="declared"):
         pets.spark.risk(frame, None, qi=["sex"])
     with pytest.raises(pets.InvalidParameterError):
-        pets.spark.risk(frame, schema, qi=["sex"], k=0)
+        pets.spark.risk(frame, schema, qi=["sex"], sensitive=SENSITIVE, k=0)
 
 
 def test_partials_are_versioned_bytes_and_bad_ones_are_refused(ae):
     table, schema = ae
-    config = json.dumps({"quasi_identifiers": ["sex", "age_band"], "k": 2})
+    # The schema declares chief_complaint sensitive; these rows carry diagnosis_group instead.
+    config = json.dumps({"quasi_identifiers": ["sex", "age_band"], "sensitive": SENSITIVE, "k": 2})
     blob = pets._native.risk_partial(table, schema.to_json(), config)
     assert blob[:5] == b"PETP\x01"
     empty = pa.Table.from_batches([], table.schema)
