@@ -11,7 +11,8 @@
 //! fits at (epsilon, 1e-9), samples as many rows as the data has and prints the fit's wall
 //! and CPU seconds, its noisy cells, and the mean total variation distance over every 3-way
 //! marginal of the 12 columns (AIM's default workload, 220 marginals), every 2-way and every
-//! 1-way marginal, on the declared codes.
+//! 1-way marginal, on the declared codes. `PETS_AIM_COMPRESS=1` turns AIM's compression on;
+//! `PETS_AIM_ROUND_WORK` and `PETS_AIM_ROUND_MIN_ITERS` set each round's inference budget.
 
 use std::time::Instant;
 
@@ -137,6 +138,15 @@ fn main() {
                         let mut o = AimOptions::new(eps, 1e-9);
                         if let Ok(v) = std::env::var("PETS_AIM_COMPRESS") {
                             o.compress = v != "0";
+                        }
+                        // Experiments: each round's inference work budget, its fewest
+                        // iterations, the final one's.
+                        let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse().ok());
+                        if let Some(w) = var("PETS_AIM_ROUND_WORK") {
+                            o.round_estimation.work_budget = Some(w);
+                        }
+                        if let Some(i) = var("PETS_AIM_ROUND_MIN_ITERS") {
+                            o.round_estimation.min_iters = i as usize;
                         }
                         fit_aim(&table, &COLUMNS, &o)
                     }
