@@ -269,7 +269,7 @@ pub fn aim_score(
     units as f64 / scale
 }
 
-/// The score grid exponent of a round, from public numbers: [`score_grid`] of the largest
+/// The score grid exponent of a round, from public numbers: `mst::score_grid` of the largest
 /// weighted magnitude (`max(total, penalty) * max_weight`), so unsaturated scores stay
 /// below `2^53` units.
 pub fn aim_score_grid(total: f64, max_penalty: f64, max_weight: u64) -> i32 {
