@@ -186,6 +186,131 @@ fn privbayes_fits_and_samples_end_to_end() {
 }
 
 #[test]
+fn aim_fits_and_samples_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ae.parquet");
+    let schema = dir.path().join("ae.schema.json");
+    let o = pets(&[
+        "datasets",
+        "generate",
+        "--rows",
+        "20000",
+        "--seed",
+        "4",
+        "--out",
+        p(&data),
+        "--schema-out",
+        p(&schema),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let columns = "age_band,sex,arrival_mode,acuity,admitted";
+    let fit = |extra: &[&str], out: &std::path::Path| {
+        let mut args = vec![
+            "synth",
+            "fit",
+            p(&data),
+            "--schema",
+            p(&schema),
+            "--method",
+            "aim",
+            "--epsilon",
+            "1",
+            "--columns",
+            columns,
+            "--out",
+            p(out),
+        ];
+        args.extend_from_slice(extra);
+        pets(&args)
+    };
+    // The default workload: every 3-way marginal of the 5 columns.
+    let model = dir.path().join("model.json");
+    let o = fit(&[], &model);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("AIM over 5 columns"), "{}", text(&o));
+    assert!(text(&o).contains("sigma halved"), "{}", text(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(v["method"], "aim");
+    let entries = v["ledger"]["entries"].as_array().unwrap();
+    let rounds = v["selected"].as_array().unwrap().len();
+    assert!(rounds >= 1);
+    assert_eq!(entries.len(), 5 + 2 * rounds);
+    assert!(
+        v["selected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f.as_array().unwrap().len() <= 3)
+    );
+    let out = dir.path().join("s.csv");
+    let o = pets(&[
+        "synth",
+        "sample",
+        p(&model),
+        "--rows",
+        "500",
+        "--seed",
+        "1",
+        "--out",
+        p(&out),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(csv.lines().next().unwrap(), columns);
+    assert_eq!(csv.lines().count(), 501);
+    // A workload file: only its marginals (and their subsets) are measured.
+    let workload = dir.path().join("w.json");
+    std::fs::write(&workload, r#"[["acuity", "admitted"], ["age_band"]]"#).unwrap();
+    let small = dir.path().join("small.json");
+    let o = fit(&["--workload", p(&workload)], &small);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&small).unwrap()).unwrap();
+    for s in v["selected"].as_array().unwrap() {
+        let s: Vec<&str> = s
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert!(
+            [
+                &["acuity", "admitted"][..],
+                &["acuity"],
+                &["admitted"],
+                &["age_band"]
+            ]
+            .contains(&&s[..]),
+            "{s:?}"
+        );
+    }
+    // A workload naming a column that is not synthesised, a malformed file, zero rounds:
+    // refused with exit code 2 and what to do.
+    std::fs::write(&workload, r#"[["acuity", "postcode_district"]]"#).unwrap();
+    let o = fit(&["--workload", p(&workload)], &dir.path().join("x.json"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("postcode_district") && text(&o).contains("synthesised"),
+        "{}",
+        text(&o)
+    );
+    std::fs::write(&workload, r#"{"acuity": 1}"#).unwrap();
+    let o = fit(&["--workload", p(&workload)], &dir.path().join("x.json"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("list of lists"), "{}", text(&o));
+    let o = fit(&["--rounds", "0"], &dir.path().join("x.json"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("rounds"), "{}", text(&o));
+    let o = fit(
+        &["--workload", "/nonexistent/w.json"],
+        &dir.path().join("x.json"),
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(!dir.path().join("x.json").exists());
+}
+
+#[test]
 fn bad_inputs_have_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let o = pets(&[

@@ -11,8 +11,8 @@
 //! 4. One streamed pass encodes the synthesis columns and reads the person id alongside;
 //!    each person's rows are cut to `m` ([`Bounded::by_person`]), or privacy is per row and
 //!    the ledger says so.
-//! 5. The method fits on the kept rows: MST ([`fit_mst_bounded`](crate::mst::fit_mst_bounded))
-//!    or PrivBayes ([`fit_privbayes_bounded_with`]).
+//! 5. The method fits on the kept rows: MST ([`fit_mst_bounded`](crate::mst::fit_mst_bounded)),
+//!    PrivBayes ([`fit_privbayes_bounded_with`]) or AIM ([`fit_aim_bounded_with`]).
 //!
 //! ```
 //! use pets::data::{Schema, TableSource};
@@ -39,6 +39,7 @@ use pets::data::{EncodeOptions, Schema, TableSource};
 use pets::dp::bounding::{Bounded, RowKeys};
 use pets::{Warning, WarningKind};
 
+use crate::aim::{AimOptions, fit_aim_bounded_with};
 use crate::domain::{DomainOptions, prepare_domain};
 use crate::error::{Result, SynthError};
 use crate::model::{OutputColumn, SynthModel};
@@ -56,14 +57,18 @@ pub enum Method {
     /// PrivBayes (Zhang et al. 2014/2017) with graphical-model inference: a private
     /// degree-`k` Bayesian network ([`crate::privbayes`]).
     PrivBayes,
+    /// AIM (McKenna, Mullins, Sheldon & Miklau 2022): the workload's marginals the model
+    /// estimates worst, chosen and measured one at a time ([`crate::aim`]).
+    Aim,
 }
 
 impl Method {
-    /// The name used by the front doors and in model files (`mst`, `privbayes`).
+    /// The name used by the front doors and in model files (`mst`, `privbayes`, `aim`).
     pub fn name(self) -> &'static str {
         match self {
             Method::Mst => "mst",
             Method::PrivBayes => "privbayes",
+            Method::Aim => "aim",
         }
     }
 
@@ -72,6 +77,7 @@ impl Method {
         match self {
             Method::Mst => "MST",
             Method::PrivBayes => "PrivBayes",
+            Method::Aim => "AIM",
         }
     }
 }
@@ -83,10 +89,11 @@ impl std::str::FromStr for Method {
         match s.to_ascii_lowercase().as_str() {
             "mst" => Ok(Method::Mst),
             "privbayes" => Ok(Method::PrivBayes),
+            "aim" => Ok(Method::Aim),
             _ => Err(SynthError::invalid(
                 "method",
                 s,
-                "the methods are mst and privbayes",
+                "the methods are mst, privbayes and aim",
             )),
         }
     }
@@ -101,6 +108,7 @@ pub struct FitJob {
     method: Method,
     options: MstOptions,
     privbayes: PrivBayesOptions,
+    aim: AimOptions,
     max_values: u32,
     person_id: Option<(String, u32)>,
     bounding_seed: u64,
@@ -129,6 +137,7 @@ impl FitJob {
             method: Method::Mst,
             options: MstOptions::new(epsilon, delta),
             privbayes: PrivBayesOptions::new(epsilon, delta),
+            aim: AimOptions::new(epsilon, delta),
             max_values: DomainOptions::default().max_values,
             person_id: None,
             bounding_seed: 0,
@@ -195,11 +204,23 @@ impl FitJob {
         &mut self.privbayes
     }
 
+    /// AIM's options (epsilon and delta included), used with [`Method::Aim`].
+    pub fn aim_options(mut self, options: AimOptions) -> FitJob {
+        self.aim = options;
+        self
+    }
+
+    /// AIM's options, to change in place.
+    pub fn aim_options_mut(&mut self) -> &mut AimOptions {
+        &mut self.aim
+    }
+
     /// The (epsilon, delta) the chosen method will spend.
     fn privacy(&self) -> (f64, f64) {
         match self.method {
             Method::Mst => (self.options.epsilon, self.options.delta),
             Method::PrivBayes => (self.privbayes.epsilon, self.privbayes.delta),
+            Method::Aim => (self.aim.epsilon, self.aim.delta),
         }
     }
 
@@ -256,6 +277,10 @@ impl FitJob {
             Method::PrivBayes => {
                 self.privbayes.validate()?;
                 &self.privbayes.estimation
+            }
+            Method::Aim => {
+                self.aim.validate()?;
+                &self.aim.estimation
             }
         };
         if e.max_iters == 0 {
@@ -360,6 +385,32 @@ impl FitJob {
                 max_values: self.max_values,
             },
         )?;
+        if self.method == Method::Aim {
+            // A workload naming a column that is not synthesised is refused before any row
+            // is read (derived calendar columns are named `NAME.period`, `NAME.hour`, ...).
+            let synthesised: Vec<&str> = domain
+                .schema
+                .columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
+            if let Some(c) = self
+                .aim
+                .workload
+                .iter()
+                .flatten()
+                .find(|c| !synthesised.contains(&c.as_str()))
+            {
+                return Err(SynthError::invalid(
+                    "workload",
+                    c,
+                    format!(
+                        "the workload may only name synthesised columns: {}",
+                        synthesised.join(", ")
+                    ),
+                ));
+            }
+        }
         let from_data: Vec<String> = domain
             .schema
             .columns
@@ -435,6 +486,7 @@ impl FitJob {
             Method::PrivBayes => {
                 fit_privbayes_bounded_with(&table, &[], &self.privbayes, &bounded, &self.progress)?
             }
+            Method::Aim => fit_aim_bounded_with(&table, &[], &self.aim, &bounded, &self.progress)?,
         };
         model.output = domain
             .output
@@ -449,7 +501,8 @@ impl FitJob {
             .collect();
         // Refuse, before anything is written, an input type the values cannot be cast to.
         model.sample_arrow_schema()?;
-        model.notes = domain.notes;
+        // The domain's notes first, then the method's own (AIM: rounds and annealing).
+        model.notes.splice(0..0, domain.notes);
         model.budget_receipt = receipt;
         let (epsilon, delta) = self.privacy();
         warnings.extend(
@@ -647,12 +700,77 @@ mod tests {
                 .contains("structure_share")
         );
         assert!("PrivBayes".parse::<Method>().is_ok());
+        assert_eq!("aim".parse::<Method>().unwrap(), Method::Aim);
         assert!(
-            "aim"
+            "dpgan"
                 .parse::<Method>()
                 .unwrap_err()
                 .to_string()
-                .contains("mst and privbayes")
+                .contains("mst, privbayes and aim")
+        );
+    }
+
+    #[test]
+    fn aim_runs_through_the_same_job_and_names_itself_in_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path());
+        let budget = dir.path().join("budget.json");
+        pets::dp::budget_store::BudgetStore::init(
+            &budget,
+            pets::dp::Cost::epsilon(3.0).with_delta(1e-6),
+            "t.csv",
+            None,
+        )
+        .unwrap();
+        let fitted = FitJob::new(path.as_path(), 1.0, 1e-9)
+            .schema(schema(false))
+            .person_id("nhs_number", 2)
+            .method("aim".parse().unwrap())
+            .budget(Some(budget.clone()))
+            .run()
+            .unwrap();
+        let model = &fitted.model;
+        assert_eq!(model.method, "aim");
+        assert!(!model.selected.is_empty());
+        assert!(
+            model
+                .ledger
+                .entries
+                .iter()
+                .all(|e| e.query.starts_with("aim: "))
+        );
+        assert!(
+            model.notes.iter().any(|n| n.starts_with("aim: ")),
+            "{:?}",
+            model.notes
+        );
+        let spent = model.ledger.spent.main();
+        assert!(spent <= model.rho && spent >= model.rho * (1.0 - 1e-9));
+        let file = std::fs::read_to_string(&budget).unwrap();
+        assert!(file.contains("pets synth fit (AIM)"), "{file}");
+        assert_eq!(model.sample_table(50, 1).unwrap().n_rows(), 50);
+        // AIM's options are checked before any data are read.
+        let missing = std::path::Path::new("/nonexistent/data.csv");
+        let mut job = FitJob::new(missing, 1.0, 1e-9).method(Method::Aim);
+        job.aim_options_mut().max_model_cells = 0;
+        assert!(
+            job.run()
+                .unwrap_err()
+                .to_string()
+                .contains("max_model_cells")
+        );
+        let mut job = FitJob::new(missing, 1.0, 1e-9).method(Method::Aim);
+        job.aim_options_mut().workload = vec![vec![]];
+        assert!(job.run().unwrap_err().to_string().contains("workload"));
+        // A workload naming a column that is not synthesised: refused before encoding.
+        let mut job = FitJob::new(path.as_path(), 1.0, 1e-9)
+            .schema(schema(false))
+            .method(Method::Aim);
+        job.aim_options_mut().workload = vec![vec!["sex".into(), "date_of_birth".into()]];
+        let err = job.run().unwrap_err().to_string();
+        assert!(
+            err.contains("date_of_birth") && err.contains("sex, admitted"),
+            "{err}"
         );
     }
 

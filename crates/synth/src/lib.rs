@@ -16,6 +16,8 @@
 //! - [`inference`]: junction trees, belief propagation and mirror-descent estimation of a
 //!   graphical model from noisy marginals (private-pgm; McKenna, Sheldon & Miklau 2019);
 //! - [`mst`]: the MST mechanism, its budget split and (epsilon, delta) to rho conversion;
+//! - [`aim`]: AIM (McKenna et al. 2022): workload-adaptive selection of the marginals the
+//!   model estimates worst, by the exponential mechanism, with budget annealing;
 //! - [`privbayes`]: PrivBayes (Zhang et al. 2014/2017) as a private degree-`k` Bayesian
 //!   network whose families are measured and fitted like MST's ("PrivBayes + PGM");
 //! - [`sample`]: forward sampling on the junction tree, seeded, chunked;
@@ -49,6 +51,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod aim;
 pub mod compress;
 pub mod derive;
 pub mod domain;
@@ -64,6 +67,7 @@ pub mod privbayes;
 pub mod proofs;
 pub mod sample;
 
+pub use aim::{AimOptions, fit_aim, fit_aim_bounded_with};
 pub use domain::{DomainOptions, SynthesisDomain, prepare_domain};
 pub use error::{Result, SynthError};
 pub use job::{FitJob, FitOutcome, Method};

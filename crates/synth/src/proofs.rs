@@ -1,4 +1,4 @@
-//! Proofs of the privacy claims MST and PrivBayes make beyond OpenDP's own.
+//! Proofs of the privacy claims MST, PrivBayes and AIM make beyond OpenDP's own.
 //!
 //! Markdown files beside this module (`proofs/*.md`), each with a rustdoc page: the claim,
 //! the function and the OpenDP map it relies on, the proof, and a **Status** line (proved,
@@ -10,6 +10,7 @@
 //! | [`cdp_rho`] | `rho = cdp_rho(epsilon, delta)`: `rho`-zCDP implies `(epsilon, delta)`-DP |
 //! | [`mst_selection`] | the soft-thresholded selection score has sensitivity `m`; the exponential mechanism's cost |
 //! | [`privbayes_selection`] | PrivBayes' family score has sensitivity `2m` as computed; the network's cost |
+//! | [`aim_selection`] | AIM's weighted quality score has sensitivity `m w_max` as computed; each round's cost; the ledger never exceeds rho |
 
 #[doc = include_str!("proofs/cdp_rho.md")]
 pub mod cdp_rho {}
@@ -19,3 +20,6 @@ pub mod mst_selection {}
 
 #[doc = include_str!("proofs/privbayes_selection.md")]
 pub mod privbayes_selection {}
+
+#[doc = include_str!("proofs/aim_selection.md")]
+pub mod aim_selection {}

@@ -108,6 +108,100 @@ impl GraphModel {
         let c = self.tree.clique_containing(attrs)?;
         Some(self.marginals[c].sum_to(attrs))
     }
+
+    /// The model's probability table over any `attrs` (ascending, non-empty), by variable
+    /// elimination on the junction tree; `None` when an intermediate table would exceed
+    /// `max_cells` cells.
+    ///
+    /// The model's joint is `p_R prod_{C != R} p(C \ S_C | S_C)` for any root `R` (`S_C`
+    /// the separator of `C` with its parent): the running-intersection property makes each
+    /// clique independent of the cliques above it given its separator. Rooted at a clique
+    /// holding `attrs[0]`, only the smallest subtree reaching a clique of every attribute
+    /// matters (every other clique's conditional sums to one). Each clique `C` of it, leaves
+    /// first, multiplies its conditional `p_C / p_{S_C}` by its children's messages and sums
+    /// out what is neither in `S_C` nor in `attrs`; the root multiplies `p_R` by its
+    /// children's messages and sums to `attrs`.
+    pub fn project(&self, attrs: &[usize], max_cells: u64) -> Option<Factor> {
+        if let Some(m) = self.marginal(attrs) {
+            return Some(m);
+        }
+        let tree = &self.tree;
+        let k = tree.cliques.len();
+        let root = tree.clique_containing(&attrs[..1])?;
+        // Breadth-first from the root: parents come before children.
+        let mut parent: Vec<Option<usize>> = vec![None; k];
+        let mut seen = vec![false; k];
+        let mut bfs = vec![root];
+        seen[root] = true;
+        let mut head = 0;
+        while head < bfs.len() {
+            let c = bfs[head];
+            head += 1;
+            for &nb in &tree.neighbors[c] {
+                if !seen[nb] {
+                    seen[nb] = true;
+                    parent[nb] = Some(c);
+                    bfs.push(nb);
+                }
+            }
+        }
+        // The subtree: for each attribute, the clique holding it nearest the root, and the
+        // path up from it.
+        let mut needed = vec![false; k];
+        needed[root] = true;
+        for &a in attrs {
+            let mut c = *bfs.iter().find(|&&c| tree.cliques[c].contains(&a))?;
+            while !needed[c] {
+                needed[c] = true;
+                c = parent[c]?;
+            }
+        }
+        let cells =
+            |set: &[usize]| -> u128 { set.iter().map(|&a| self.sizes[a] as u128).product() };
+        let mut msg: Vec<Option<Factor>> = vec![None; k];
+        for &c in bfs.iter().rev().filter(|&&c| needed[c]) {
+            // This clique's table (conditional below the root), times its children's messages.
+            let mut scope: Vec<usize> = tree.cliques[c].clone();
+            for (ch, m) in msg.iter().enumerate() {
+                if parent[ch] == Some(c)
+                    && let Some(m) = m
+                {
+                    scope.extend(m.attrs.iter().copied());
+                }
+            }
+            scope.sort_unstable();
+            scope.dedup();
+            if cells(&scope) > u128::from(max_cells) {
+                return None;
+            }
+            let mut f = self.marginals[c].clone();
+            if let Some(p) = parent[c] {
+                let sep = tree.separator(c, p);
+                f.div_assign(&self.marginals[c].sum_to(&sep));
+            }
+            let mut f = f.expand(&scope, &self.sizes);
+            for ch in 0..k {
+                if parent[ch] == Some(c)
+                    && let Some(m) = msg[ch].take()
+                {
+                    f.mul_assign(&m);
+                }
+            }
+            let keep: Vec<usize> = match parent[c] {
+                Some(p) => scope
+                    .iter()
+                    .copied()
+                    .filter(|a| attrs.contains(a) || tree.cliques[p].contains(a))
+                    .collect(),
+                None => attrs.to_vec(),
+            };
+            if parent[c].is_none() {
+                return Some(f.sum_to(&keep));
+            }
+            msg[c] = Some(f.sum_to(&keep));
+        }
+        None
+    }
 }
 
 /// Inverse-variance-weighted total implied by the measurements: for diagonal `Q` the
@@ -153,11 +247,44 @@ pub fn estimate_with(
     opts: &EstimationOptions,
     progress: &Progress,
 ) -> Result<(GraphModel, EstimationReport)> {
+    let (model, report, _) =
+        estimate_warm(sizes, names, measurements, cliques, None, opts, progress)?;
+    Ok((model, report))
+}
+
+/// Where an estimation ended, to start the next one from (AIM re-estimates after every
+/// measurement it adds): the log-potentials over the cliques of its junction tree and the
+/// last accepted step size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WarmStart {
+    /// Log-potentials `theta`, one factor per clique of the tree they were fitted on.
+    pub potentials: Vec<Factor>,
+    /// The mirror-descent step size `alpha` last accepted.
+    pub step: f64,
+}
+
+/// [`estimate_with`], started from `init` (the end of an earlier estimation) when given, and
+/// returning where this one ended. The junction tree covers the measurements, `cliques` and
+/// every clique of `init`, so each earlier potential lies in one new clique and is added
+/// there: the iteration starts from exactly the earlier model's distribution (private-pgm's
+/// `warm_start`), which a new measurement then corrects in a few iterations.
+pub fn estimate_warm(
+    sizes: &[usize],
+    names: &[String],
+    measurements: &[Measurement],
+    cliques: &[Vec<usize>],
+    init: Option<&WarmStart>,
+    opts: &EstimationOptions,
+    progress: &Progress,
+) -> Result<(GraphModel, EstimationReport, WarmStart)> {
     for m in measurements {
         check_measurement(sizes, names, m)?;
     }
     let mut all: Vec<Vec<usize>> = measurements.iter().map(|m| m.attrs.clone()).collect();
     all.extend(cliques.iter().cloned());
+    if let Some(w) = init {
+        all.extend(w.potentials.iter().map(|f| f.attrs.clone()));
+    }
     let tree = JunctionTree::build(sizes, names, &all, opts.max_clique_cells)?;
     let total = estimate_total(measurements);
     let groups: Vec<Vec<usize>> = {
@@ -177,22 +304,38 @@ pub fn estimate_with(
         groups: &groups,
         total,
     };
-    let mut theta = engine.warm_start();
+    let mut theta = match init {
+        Some(w) => {
+            let mut theta: Vec<Factor> = tree
+                .cliques
+                .iter()
+                .map(|c| Factor::constant(c, sizes, 0.0))
+                .collect();
+            for f in &w.potentials {
+                let c = tree
+                    .clique_containing(&f.attrs)
+                    .expect("the tree covers every earlier clique");
+                theta[c].add_assign(f);
+            }
+            theta
+        }
+        None => engine.warm_start(),
+    };
     let mut mu = engine.belief_propagation(&theta);
     let (mut loss, mut grad) = engine.loss(&mu);
     if !loss.is_finite() {
         return Err(diverged(0, loss));
     }
     // Step size: the curvature of L in theta is about mu / sigma^2, so start near
-    // sigma_min^2 / N and let the line search adapt.
+    // sigma_min^2 / N and let the line search adapt (or where the last estimation ended).
     let sigma_min = measurements
         .iter()
         .map(|m| m.sigma)
         .fold(f64::INFINITY, f64::min);
-    let mut alpha = if sigma_min.is_finite() {
-        sigma_min * sigma_min / total
-    } else {
-        1.0 / total
+    let mut alpha = match init {
+        Some(w) if w.step > 0.0 && w.step.is_finite() => w.step / 2.0,
+        _ if sigma_min.is_finite() => sigma_min * sigma_min / total,
+        _ => 1.0 / total,
     };
     let max_iters = iteration_cap(opts, &tree, sizes);
     progress.stage("fitting", Some(max_iters as u64), "iterations");
@@ -217,6 +360,7 @@ pub fn estimate_with(
             alpha *= 0.5;
         }
         if !accepted {
+            theta = omega;
             mu = nu;
             loss = curr;
             break;
@@ -225,6 +369,10 @@ pub fn estimate_with(
             break;
         }
     }
+    let warm = WarmStart {
+        potentials: theta,
+        step: alpha,
+    };
     let marginals = mu
         .into_iter()
         .map(|mut f| {
@@ -247,6 +395,7 @@ pub fn estimate_with(
             loss,
             total,
         },
+        warm,
     ))
 }
 

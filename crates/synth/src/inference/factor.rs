@@ -70,6 +70,50 @@ impl Factor {
         }
     }
 
+    /// Multiply this factor by `other` (over a subset of its attributes, broadcast along the
+    /// others), cell by cell.
+    pub fn mul_assign(&mut self, other: &Factor) {
+        self.zip_broadcast(other, |x, y| *x *= y);
+    }
+
+    /// Divide this factor by `other` (over a subset of its attributes), with `0 / 0 = 0`:
+    /// a conditional table `p(C) / p(S)` where `p(S) = 0` only beside `p(C) = 0`.
+    pub fn div_assign(&mut self, other: &Factor) {
+        self.zip_broadcast(other, |x, y| *x = if y > 0.0 { *x / y } else { 0.0 });
+    }
+
+    /// This factor broadcast to `attrs` (ascending, a superset of its own).
+    pub fn expand(&self, attrs: &[usize], sizes: &[usize]) -> Factor {
+        let mut f = Factor::constant(attrs, sizes, 0.0);
+        f.add_assign(self);
+        f
+    }
+
+    fn zip_broadcast(&mut self, other: &Factor, op: impl Fn(&mut f64, f64) + Sync + Send) {
+        let shape = self.values.shape().to_vec();
+        let with_ones: Vec<usize> = self
+            .attrs
+            .iter()
+            .zip(&shape)
+            .map(|(a, &n)| if other.attrs.contains(a) { n } else { 1 })
+            .collect();
+        let v = other
+            .values
+            .view()
+            .into_shape_with_order(IxDyn(&with_ones))
+            .expect("standard layout");
+        let b = v.broadcast(IxDyn(&shape)).expect("superset of attributes");
+        if self.values.len() >= PAR_CELLS {
+            Zip::from(&mut self.values)
+                .and(&b)
+                .par_for_each(|x, &y| op(x, y));
+        } else {
+            Zip::from(&mut self.values)
+                .and(&b)
+                .for_each(|x, &y| op(x, y));
+        }
+    }
+
     /// Sum out every attribute not in `keep` (ascending, a subset).
     pub fn sum_to(&self, keep: &[usize]) -> Factor {
         Factor {

@@ -11,8 +11,8 @@ pub mod factor;
 pub mod junction_tree;
 
 pub use estimation::{
-    EstimationOptions, EstimationReport, GraphModel, Measurement, estimate, estimate_total,
-    estimate_with,
+    EstimationOptions, EstimationReport, GraphModel, Measurement, WarmStart, estimate,
+    estimate_total, estimate_warm, estimate_with,
 };
 pub use factor::Factor;
 pub use junction_tree::JunctionTree;

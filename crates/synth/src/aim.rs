@@ -1,0 +1,675 @@
+//! AIM: workload-adaptive marginal synthesis (McKenna, Mullins, Sheldon & Miklau 2022, "AIM:
+//! An Adaptive and Iterative Mechanism for Differentially Private Synthetic Data", PVLDB
+//! 15(11); the reference is private-pgm's `mechanisms/aim.py`).
+//!
+//! AIM measures the marginals a **workload** needs (default: every 3-way marginal of the
+//! modelled columns), choosing one at a time where the current model is worst, and
+//! re-estimates the model ([`crate::inference`]) after each measurement.
+//!
+//! **Budget.** `rho = cdp_rho(epsilon, delta)` (as MST). With `T` rounds planned
+//! ([`AimOptions::rounds`], default `16 d` for `d` columns), a round costs `rho / T`: 90% for
+//! the measurement (the paper's `sigma = sqrt(T / (2 * 0.9 rho))` at sensitivity one, i.e.
+//! `rho_meas = 0.9 rho / T`) and 10% for the selection (`epsilon = sqrt(8 * 0.1 rho / T)`,
+//! `rho_sel = epsilon^2 / 8 = 0.1 rho / T`).
+//!
+//! 1. Every 1-way marginal is measured at `rho_meas` (optionally with MST's compression of
+//!    rare values from the noisy counts, [`crate::compress`]: off by default, see
+//!    [`AimOptions::compress`]); the model is estimated from them.
+//! 2. Each round, while the budget left is at least two rounds' cost (else the round spends
+//!    exactly what is left, 90/10, and is the last):
+//!    - **candidates**: the workload's cliques and their downward closure, each weighted by
+//!      `w_r = sum_{W in workload} |r n W|` (the reference's `compile_workload`), kept when
+//!      the junction tree of the model's cliques plus `r` has at most
+//!      `max_model_cells * rho_used / rho` cells (`rho_used` including this round; the
+//!      reference's `hypothetical_model_size` with its 80 MB as cells), or when `r` already
+//!      lies in a clique of the model;
+//!    - **selection** by the exponential mechanism ([`Selection`], OpenDP's, at `rho_sel`)
+//!      on the score `w_r (||M_r(p_hat) - M_r(D)||_1 - sqrt(2/pi) sigma n_r)` ([`aim_score`],
+//!      `n_r` its cells, `sigma` this round's noise), sensitivity `max_r w_r` a row;
+//!    - **measurement** of the chosen marginal with the Gaussian mechanism at `rho_meas`;
+//!    - **re-estimation**, warm-started from the previous model ([`estimate_warm`]) with a
+//!      bounded number of iterations ([`AimOptions::round_estimation`]);
+//!    - **annealing**: if the model's marginal on `r` moved by at most the expected noise,
+//!      `||M_r(p_new) - M_r(p_old)||_1 <= sqrt(2/pi) sigma n_r`, the measurement taught
+//!      little: `sigma` halves and `epsilon` doubles (`rho_meas` and `rho_sel` four times).
+//! 3. A final estimation with the full inference budget ([`AimOptions::estimation`]).
+//!
+//! Every release goes through one [`Session`], which charges before drawing; the ledger sums
+//! to `rho` (never above it). Decisions use declared sizes, released values and the model
+//! (post-processing) only. Privacy is per record, or per person with [`Bounded`] (at most
+//! `m` rows a person: every marginal's L2 sensitivity and every score's sensitivity times
+//! `m`). Columns with more than `max_pair_values` declared values are identifier-like (as
+//! MST's): measured 1-way, kept out of the default workload.
+//!
+//! **Size limits** (pets' engine): `max_model_cells` (default `2^20` cells, 8 MiB of `f64`;
+//! the reference allows 80 MB) bounds the model, and so each mirror-descent iteration and
+//! the sampler's tables; a candidate with more cells than that is never counted. Estimating
+//! a candidate's marginal from the model ([`crate::inference::GraphModel::project`]) is
+//! refused above the round's model-size limit in intermediate cells (at least `2^16`), and
+//! such a candidate sits out the round (a public decision: it depends on the model and the
+//! plan only). Without this cap, variable elimination over wide cliques was most of a
+//! 100k-row fit's time.
+
+use std::collections::BTreeMap;
+
+use pets::data::{EncodedColumn, EncodedTable};
+use pets::dp::bounding::Bounded;
+use pets::dp::mechanisms::{DiscreteGaussian, Selection};
+use pets::dp::{Cost, QueryRecord, Session};
+use pets::progress::Progress;
+use rayon::prelude::*;
+
+use crate::compress::Compression;
+use crate::error::{Result, SynthError};
+use crate::inference::{EstimationOptions, JunctionTree, Measurement, estimate_warm};
+use crate::measure::{count_mapped, measure_gaussian};
+use crate::model::{FittedTables, MODEL_FORMAT, MODEL_VERSION, NoisyMarginal, SynthModel};
+use crate::mst::{MST_WORK_BUDGET, cdp_rho, measure_one_ways, score_grid, synthesis_columns};
+
+/// Settings of [`fit_aim`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AimOptions {
+    /// Target epsilon of (epsilon, delta)-DP.
+    pub epsilon: f64,
+    /// Target delta.
+    pub delta: f64,
+    /// The workload: marginals (column names, of the synthesised columns) whose accuracy
+    /// matters. Empty: every 3-way marginal of the columns that are not identifier-like
+    /// (every 2-way or 1-way if there are fewer than three).
+    pub workload: Vec<Vec<String>>,
+    /// Rounds `T` the budget is planned for (the paper's `16 d`, `d` the columns, when
+    /// `None`). Annealing makes rounds costlier, so fewer are run. At least `d`.
+    pub rounds: Option<usize>,
+    /// Largest model (total cells of the junction tree's cliques) once the whole budget is
+    /// spent; after a share `s` of rho, `s` times this. Default `2^20`.
+    pub max_model_cells: u64,
+    /// Columns with more declared codes than this are identifier-like: measured 1-way,
+    /// never in the default workload (as [`crate::MstOptions::max_pair_values`]). Default
+    /// 4,096.
+    pub max_pair_values: u32,
+    /// Merge values with noisy 1-way counts below `3 sigma` (MST's compression). Off by
+    /// default, as in the paper: AIM's 1-way marginals get only `0.9 d / T` of rho (sigma
+    /// 84 at epsilon 1 on 12 columns), so merging at `3 sigma` would lose for good the
+    /// values later rounds could re-measure; on 100k generated A&E rows (12 bench columns,
+    /// epsilon 1) it raised the 1-way TVD from 0.012 to 0.034 and the 3-way from 0.154 to
+    /// 0.187.
+    pub compress: bool,
+    /// Inference after each round, warm-started from the previous round's model. Default:
+    /// a work budget of `1e6` clique-cell iterations, 3 to 50 iterations.
+    pub round_estimation: EstimationOptions,
+    /// The final inference. Default MST's: a work budget of `5e6`, 20 to 1,000 iterations.
+    pub estimation: EstimationOptions,
+}
+
+/// Cells a candidate's variable elimination may always use (see [`fit_aim_bounded_with`]).
+pub const PROJECT_MIN_CELLS: u64 = 1 << 16;
+
+/// AIM's default work budget of each round's warm-started inference (clique-cell
+/// iterations).
+pub const AIM_ROUND_WORK_BUDGET: f64 = 1e6;
+
+impl AimOptions {
+    /// AIM at (epsilon, delta) with the paper's rounds and budget split, the default 3-way
+    /// workload, no compression (the paper's) and bounded inference.
+    pub fn new(epsilon: f64, delta: f64) -> AimOptions {
+        AimOptions {
+            epsilon,
+            delta,
+            workload: Vec::new(),
+            rounds: None,
+            max_model_cells: 1 << 20,
+            max_pair_values: 4_096,
+            compress: false,
+            round_estimation: EstimationOptions {
+                max_iters: 50,
+                work_budget: Some(AIM_ROUND_WORK_BUDGET),
+                min_iters: 3,
+                ..EstimationOptions::default()
+            },
+            estimation: EstimationOptions {
+                max_iters: 1000,
+                work_budget: Some(MST_WORK_BUDGET),
+                min_iters: 20,
+                ..EstimationOptions::default()
+            },
+        }
+    }
+
+    /// Check every option that does not need the table (before any data are read).
+    pub fn validate(&self) -> Result<()> {
+        cdp_rho(self.epsilon, self.delta)?;
+        if self.rounds == Some(0) {
+            return Err(SynthError::invalid(
+                "rounds",
+                0,
+                "give at least as many rounds as columns (default 16 per column)",
+            ));
+        }
+        if self.max_model_cells < 2 {
+            return Err(SynthError::invalid(
+                "max_model_cells",
+                self.max_model_cells,
+                "it must be at least 2 (default 1048576)",
+            ));
+        }
+        for (i, w) in self.workload.iter().enumerate() {
+            if w.is_empty() {
+                return Err(SynthError::invalid(
+                    "workload",
+                    format!("entry {}", i + 1),
+                    "each workload entry names one or more columns, e.g. [\"age\", \"sex\"]",
+                ));
+            }
+            for (j, c) in w.iter().enumerate() {
+                if w[..j].contains(c) {
+                    return Err(SynthError::invalid(
+                        "workload",
+                        c,
+                        format!("entry {} names this column twice", i + 1),
+                    ));
+                }
+            }
+        }
+        for (name, e) in [
+            ("round_estimation", &self.round_estimation),
+            ("estimation", &self.estimation),
+        ] {
+            if e.max_iters == 0 {
+                return Err(SynthError::invalid(
+                    "max_iters",
+                    format!("0 ({name})"),
+                    "at least one iteration is needed",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A workload from JSON text: a list of lists of column names, e.g.
+/// `[["age_band", "acuity", "admitted"], ["sex"]]` (what `pets synth fit --workload FILE`
+/// reads). The names are checked against the synthesised columns when the fit runs.
+pub fn parse_workload(json: &str) -> Result<Vec<Vec<String>>> {
+    serde_json::from_str(json).map_err(|e| {
+        SynthError::invalid(
+            "workload",
+            json.chars().take(60).collect::<String>(),
+            format!(
+                "give a JSON list of lists of column names, e.g. [[\"age_band\", \"acuity\", \
+                 \"admitted\"], [\"sex\"]] ({e})"
+            ),
+        )
+    })
+}
+
+/// The candidates of a workload: its cliques and every non-empty subset of one (the
+/// downward closure), each with the weight `w_r = sum_{W in workload} |r n W|` (how many of
+/// the workload's attributes a measurement of `r` informs), as private-pgm's
+/// `compile_workload`. Sorted by size, then attributes.
+pub fn workload_candidates(workload: &[Vec<usize>]) -> Vec<(Vec<usize>, u64)> {
+    let mut closure: BTreeMap<(usize, Vec<usize>), u64> = BTreeMap::new();
+    for w in workload {
+        let mut w = w.clone();
+        w.sort_unstable();
+        w.dedup();
+        for mask in 1u64..(1 << w.len().min(16)) {
+            let r: Vec<usize> = (0..w.len())
+                .filter(|b| mask & (1 << b) != 0)
+                .map(|b| w[b])
+                .collect();
+            closure.insert((r.len(), r), 0);
+        }
+    }
+    for ((_, r), weight) in closure.iter_mut() {
+        *weight = workload
+            .iter()
+            .map(|w| r.iter().filter(|a| w.contains(a)).count() as u64)
+            .sum();
+    }
+    closure.into_iter().map(|((_, r), w)| (r, w)).collect()
+}
+
+/// AIM's quality score of a candidate marginal, in counts:
+///
+/// ```text
+/// score = w (sum_i |x_i - e_i| - penalty)
+/// ```
+///
+/// with `x` its true counts (row-major), `e` the model's estimate (public: post-processing
+/// of released values), `w` its workload weight and `penalty = sqrt(2/pi) sigma n_r` (public).
+///
+/// **Sensitivity `w` a row, as computed** (at most `max_weight`, the largest weight among the
+/// candidates it is compared with). On the grid `2^-j` (`j <= 20`, from public numbers:
+/// [`aim_score_grid`]) every count is exact; the public `e` and `penalty` are truncated to
+/// the grid. The L1 sum is exact (`i128`) and moves by at most `2^j` units per row; it is
+/// saturated at `2^52` units, the penalty subtracted, the difference clamped to `+-2^53 /
+/// max_weight` units (each a 1-Lipschitz map), multiplied by `w` exactly and converted to
+/// `f64` without rounding (at most `2^53`), then scaled by `2^-j` exactly. Proof:
+/// [`crate::proofs::aim_selection`].
+pub fn aim_score(
+    x: &[u32],
+    e: &[f64],
+    weight: u64,
+    penalty: f64,
+    grid: i32,
+    max_weight: u64,
+) -> f64 {
+    let grid = grid.clamp(0, 20);
+    let scale = f64::from(1u32 << grid);
+    // Public numbers to the grid (truncation; `as` saturates and maps NaN to 0).
+    let public = |v: f64| i128::from(((v * scale) as i64).clamp(-(1i64 << 61), 1i64 << 61));
+    let mut acc: i128 = 0;
+    for (&xi, &ei) in x.iter().zip(e) {
+        acc += ((i128::from(xi) << grid) - public(ei)).abs();
+    }
+    let cap = 1i128 << 52;
+    let k = (1i128 << 53) / i128::from(max_weight.max(1));
+    let units = (acc.min(cap) - public(penalty).clamp(-cap, cap)).clamp(-k, k)
+        * i128::from(weight.min(max_weight));
+    units as f64 / scale
+}
+
+/// The score grid exponent of a round, from public numbers: `mst::score_grid` of the largest
+/// weighted magnitude (`max(total, penalty) * max_weight`), so unsaturated scores stay
+/// below `2^53` units.
+pub fn aim_score_grid(total: f64, max_penalty: f64, max_weight: u64) -> i32 {
+    let w = max_weight.max(1) as f64;
+    score_grid(total * w, 0.0, max_penalty * w)
+}
+
+/// Fit AIM to the encoded `table` over `columns` (when empty, every encoded column that is
+/// not a direct identifier), with row-level privacy. As [`crate::fit_mst`], the table's
+/// domains are used as they are; [`crate::FitJob`] prepares them.
+pub fn fit_aim(table: &EncodedTable, columns: &[&str], opts: &AimOptions) -> Result<SynthModel> {
+    fit_aim_bounded_with(
+        table,
+        columns,
+        opts,
+        &Bounded::row_level(table.n_rows()),
+        &Progress::none(),
+    )
+}
+
+/// One round's budget: the planned rho of its measurement and of its selection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoundBudget {
+    /// zCDP rho of the measurement (`1 / (2 sigma^2)` at sensitivity one).
+    pub measure: f64,
+    /// zCDP rho of the selection (`epsilon^2 / 8`).
+    pub select: f64,
+}
+
+impl RoundBudget {
+    /// The paper's first round: `rho / T`, 90% measuring and 10% selecting.
+    pub fn initial(rho: f64, rounds: usize) -> RoundBudget {
+        let per = rho / rounds as f64;
+        RoundBudget {
+            measure: (0.9 * per).next_down(),
+            select: (0.1 * per).next_down(),
+        }
+    }
+
+    /// The whole of `remaining`, 90/10 (the last round), rounded down.
+    pub fn last(remaining: f64) -> RoundBudget {
+        let select = (0.1 * remaining).next_down();
+        RoundBudget {
+            measure: (remaining - select).next_down().next_down().max(0.0),
+            select,
+        }
+    }
+
+    /// Annealing: `sigma / 2` and `epsilon * 2`, i.e. four times each rho.
+    pub fn annealed(self) -> RoundBudget {
+        RoundBudget {
+            measure: 4.0 * self.measure,
+            select: 4.0 * self.select,
+        }
+    }
+
+    /// The round's planned cost.
+    pub fn total(self) -> f64 {
+        self.measure + self.select
+    }
+}
+
+/// Total cells of the junction tree covering `cliques` (`None` if it cannot be built).
+fn model_cells(sizes: &[usize], names: &[String], cliques: &[Vec<usize>]) -> Option<u128> {
+    let tree = JunctionTree::build(sizes, names, cliques, u64::MAX).ok()?;
+    Some(
+        tree.cliques
+            .iter()
+            .map(|c| c.iter().map(|&a| sizes[a] as u128).product::<u128>())
+            .sum(),
+    )
+}
+
+/// [`fit_aim`] on the rows `bounded` keeps (person-level privacy: every marginal has L2
+/// sensitivity `m` and every score `m w_max`), reporting to `progress` and stopping when
+/// asked between rounds (nothing measured so far is released).
+pub fn fit_aim_bounded_with(
+    table: &EncodedTable,
+    columns: &[&str],
+    opts: &AimOptions,
+    bounded: &Bounded,
+    progress: &Progress,
+) -> Result<SynthModel> {
+    progress.check()?;
+    opts.validate()?;
+    let rho = cdp_rho(opts.epsilon, opts.delta)?;
+    let contribution = bounded.contribution().clone();
+    let m = f64::from(contribution.max_rows_per_person);
+    let owned = synthesis_columns(table, columns, bounded)?;
+    let cols: Vec<&EncodedColumn> = owned.iter().map(|c| c.as_ref()).collect();
+    let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
+    let d = cols.len();
+    let workload = resolve_workload(opts, &cols, &names)?;
+    let rounds = opts.rounds.unwrap_or(16 * d);
+    if rounds < d {
+        return Err(SynthError::invalid(
+            "rounds",
+            rounds,
+            format!("give at least as many rounds as columns ({d}); the default is 16 per column"),
+        ));
+    }
+    progress.stage("measuring", None, "rounds");
+    let mut session = Session::zcdp(rho)?.with_conversion_delta(opts.delta)?;
+    let mut budget = RoundBudget::initial(rho, rounds);
+
+    // 1. Noisy 1-way marginals (all of the budget when there is no workload to adapt to).
+    let rho1 = if workload.is_empty() {
+        rho
+    } else {
+        (budget.measure * d as f64).min(rho)
+    };
+    let (mut measurements, compression) = measure_one_ways(
+        &mut session,
+        "aim",
+        &cols,
+        &names,
+        rho1,
+        false,
+        opts.compress,
+        &contribution,
+    )?;
+    let sizes: Vec<usize> = compression.iter().map(Compression::size).collect();
+    let maps: Vec<Vec<u32>> = compression.iter().map(Compression::forward_map).collect();
+    let cells = |r: &[usize]| -> u128 { r.iter().map(|&a| sizes[a] as u128).product() };
+
+    // Candidates (public: the workload and compressed sizes), and their true counts.
+    let candidates: Vec<(Vec<usize>, u64)> = workload_candidates(&workload)
+        .into_iter()
+        .filter(|(r, _)| r.len() == 1 || cells(r) <= u128::from(opts.max_model_cells))
+        .collect();
+    let answers: Vec<Vec<u32>> = candidates
+        .par_iter()
+        .map(|(r, _)| {
+            let spec: Vec<(&[u32], &[u32], usize)> = r
+                .iter()
+                .map(|&a| (cols[a].codes.as_slice(), maps[a].as_slice(), sizes[a]))
+                .collect();
+            count_mapped(&spec)
+                .into_iter()
+                .map(|c| u32::try_from(c).unwrap_or(u32::MAX))
+                .collect()
+        })
+        .collect();
+
+    let as_measurements = |ms: &[NoisyMarginal]| -> Vec<Measurement> {
+        ms.iter().map(|m| m.measurement.clone()).collect()
+    };
+    let quiet = Progress::none();
+    let (mut model, _, mut warm) = estimate_warm(
+        &sizes,
+        &names,
+        &as_measurements(&measurements),
+        &[],
+        None,
+        &opts.round_estimation,
+        &quiet,
+    )?;
+
+    // 2. Rounds.
+    let mut used = rho1;
+    let mut selected: Vec<Vec<usize>> = Vec::new();
+    let mut annealed = 0usize;
+    let mut last = candidates.is_empty();
+    let sqrt_2_pi = (2.0 / std::f64::consts::PI).sqrt();
+    let mut round = 0u64;
+    while !last {
+        progress.advance(round)?;
+        round += 1;
+        if rho - used < 2.0 * budget.total() {
+            budget = RoundBudget::last(session.remaining().main());
+            last = true;
+        }
+        used += budget.total();
+        let sigma = DiscreteGaussian::for_rho(m, budget.measure)?.scale();
+        let size_limit = opts.max_model_cells as f64 * (used / rho).min(1.0);
+        // Estimating a candidate no clique holds (variable elimination) may take tables
+        // up to the round's model size (at least 2^16 cells): public, from the plan.
+        let project_cap = (size_limit as u64).max(PROJECT_MIN_CELLS);
+        let tree = &model.tree;
+        // Candidates that fit the model's size limit, with the model's estimate of each.
+        let scored: Vec<(usize, Vec<f64>)> = (0..candidates.len())
+            .into_par_iter()
+            .filter_map(|i| {
+                let r = &candidates[i].0;
+                let free = tree.clique_containing(r).is_some();
+                if !free {
+                    let mut with: Vec<Vec<usize>> = tree.cliques.clone();
+                    with.push(r.clone());
+                    match model_cells(&sizes, &names, &with) {
+                        Some(c) if c as f64 <= size_limit => {}
+                        _ => return None,
+                    }
+                }
+                let p = model.project(r, project_cap)?;
+                Some((i, p.values.iter().map(|v| v * model.total).collect()))
+            })
+            .collect();
+        if scored.is_empty() {
+            // Not reached: every 1-way candidate lies in a clique of the model.
+            return Err(SynthError::invalid(
+                "workload",
+                round,
+                "no candidate marginal fits the model in this round; raise max_model_cells",
+            ));
+        }
+        let max_weight = scored
+            .iter()
+            .map(|(i, _)| candidates[*i].1)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let max_penalty = scored
+            .iter()
+            .map(|(i, _)| sqrt_2_pi * sigma * cells(&candidates[*i].0) as f64)
+            .fold(0.0, f64::max);
+        let grid = aim_score_grid(model.total, max_penalty, max_weight);
+        let scores: Vec<f64> = scored
+            .par_iter()
+            .map(|(i, e)| {
+                let (r, w) = &candidates[*i];
+                let penalty = sqrt_2_pi * sigma * cells(r) as f64;
+                aim_score(&answers[*i], e, *w, penalty, grid, max_weight)
+            })
+            .collect();
+        let sel = Selection::for_cost(
+            m * max_weight as f64,
+            false,
+            scores.len(),
+            &Cost::rho(budget.select),
+        )?;
+        let rel = session.release(
+            &sel,
+            &scores,
+            QueryRecord::new(
+                format!(
+                    "aim: round {round}: select the worst-estimated marginal (weighted L1 \
+                     error of the model minus the expected noise sqrt(2/pi) sigma cells, \
+                     sigma = {sigma:.1}; {} candidates)",
+                    scores.len()
+                ),
+                names.clone(),
+                contribution.clone(),
+            ),
+        )?;
+        let (i, before) = &scored[rel.value];
+        let r = candidates[*i].0.clone();
+        let cols_named: Vec<String> = r.iter().map(|&a| names[a].clone()).collect();
+        let counts: Vec<u64> = answers[*i].iter().map(|&c| u64::from(c)).collect();
+        let noisy = measure_gaussian(
+            &mut session,
+            &format!("aim: round {round}: marginal of {}", cols_named.join(" x ")),
+            &cols_named,
+            &counts,
+            budget.measure,
+            &contribution,
+        )?;
+        measurements.push(NoisyMarginal {
+            columns: cols_named,
+            measurement: Measurement {
+                attrs: r.clone(),
+                values: noisy.values,
+                sigma: noisy.sigma,
+                scale: None,
+            },
+        });
+        selected.push(r.clone());
+        if last {
+            break;
+        }
+        progress.check()?;
+        (model, _, warm) = estimate_warm(
+            &sizes,
+            &names,
+            &as_measurements(&measurements),
+            &[],
+            Some(&warm),
+            &opts.round_estimation,
+            &quiet,
+        )?;
+        // Annealing: the model barely moved on the measured marginal.
+        let after = model
+            .marginal(&r)
+            .expect("the measured marginal lies in a clique");
+        let moved: f64 = after
+            .values
+            .iter()
+            .zip(before)
+            .map(|(p, z)| (p * model.total - z).abs())
+            .sum();
+        if moved <= sqrt_2_pi * noisy.sigma * cells(&r) as f64 {
+            budget = budget.annealed();
+            annealed += 1;
+        }
+    }
+
+    // 3. The final inference.
+    let ms = as_measurements(&measurements);
+    let (model, report, _) = estimate_warm(
+        &sizes,
+        &names,
+        &ms,
+        &[],
+        Some(&warm),
+        &opts.estimation,
+        progress,
+    )?;
+    let schema = table.schema().select(&names)?;
+    let notes = vec![format!(
+        "aim: {} round(s) after the 1-way marginals (planned for {rounds}), sigma halved {annealed} \
+         time(s) by annealing; {} workload marginal(s), {} candidates of at most {} cells",
+        selected.len(),
+        workload.len(),
+        candidates.len(),
+        opts.max_model_cells
+    )];
+    Ok(SynthModel {
+        format: MODEL_FORMAT.into(),
+        version: MODEL_VERSION,
+        method: "aim".into(),
+        schema,
+        codebooks: cols.iter().map(|c| c.codebook).collect(),
+        epsilon: opts.epsilon,
+        delta: opts.delta,
+        rho,
+        compression,
+        measurements,
+        selected: selected
+            .iter()
+            .map(|r| r.iter().map(|&a| names[a].clone()).collect())
+            .collect(),
+        total: model.total,
+        fitted: FittedTables {
+            cliques: model.tree.cliques.clone(),
+            neighbors: model.tree.neighbors.clone(),
+            order: model.tree.order.clone(),
+            tables: model.marginals.iter().map(|f| f.to_vec()).collect(),
+        },
+        estimation: report,
+        ledger: session.ledger(),
+        notes,
+        budget_receipt: None,
+        output: Vec::new(),
+    })
+}
+
+/// The workload as attribute indices: the named cliques (every name a synthesised column),
+/// or every 3-way marginal of the columns that are not identifier-like.
+fn resolve_workload(
+    opts: &AimOptions,
+    cols: &[&EncodedColumn],
+    names: &[String],
+) -> Result<Vec<Vec<usize>>> {
+    if opts.workload.is_empty() {
+        let modelled: Vec<usize> = (0..cols.len())
+            .filter(|&i| cols[i].codebook.cardinality() <= opts.max_pair_values)
+            .collect();
+        let k = modelled.len().min(3);
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        let mut idx: Vec<usize> = (0..k).collect();
+        loop {
+            out.push(idx.iter().map(|&i| modelled[i]).collect());
+            // Next k-combination of 0..n in lexicographic order.
+            let n = modelled.len();
+            let Some(p) = (0..k).rev().find(|&p| idx[p] < n - k + p) else {
+                break;
+            };
+            idx[p] += 1;
+            for q in p + 1..k {
+                idx[q] = idx[q - 1] + 1;
+            }
+        }
+        return Ok(out);
+    }
+    opts.workload
+        .iter()
+        .map(|w| {
+            let mut r: Vec<usize> = w
+                .iter()
+                .map(|c| {
+                    names.iter().position(|n| n == c).ok_or_else(|| {
+                        SynthError::invalid(
+                            "workload",
+                            c,
+                            format!(
+                                "the workload may only name synthesised columns: {}",
+                                names.join(", ")
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<_>>()?;
+            r.sort_unstable();
+            r.dedup();
+            Ok(r)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
