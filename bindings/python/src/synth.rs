@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use pyo3::prelude::*;
 
 use pets::data::{Schema, TableSource};
-use pets_synth::{DomainOptions, FitJob, SynthError, SynthModel};
+use pets_synth::{DomainOptions, FitJob, Method, SynthError, SynthModel};
 
 use crate::arrow::{export_table, import_table};
 use crate::errors::{DualError, IntoPyResult, Kind, error_of, wrong_type};
@@ -28,7 +28,7 @@ use crate::errors::{DualError, IntoPyResult, Kind, error_of, wrong_type};
 const DATA_LIKE: &str = "a pyarrow Table, a polars or pandas DataFrame, another object with \
      __arrow_c_stream__, or a path to a CSV, TSV or Parquet file";
 
-/// Fit MST to `data` (a table exporting `__arrow_c_stream__`, or a path to a CSV, TSV or
+/// Fit MST, PrivBayes or AIM (`method`) to `data` (a table exporting `__arrow_c_stream__`, or a path to a CSV, TSV or
 /// Parquet file) under (`epsilon`, `delta`)-DP; returns the fitted model.
 ///
 /// `schema_json` is the declared schema (`None`: inferred from the data, and the model
@@ -42,7 +42,8 @@ const DATA_LIKE: &str = "a pyarrow Table, a polars or pandas DataFrame, another 
                     compress = true, max_values = 128, noise_penalty = false,
                     score_threshold = 1.0,
                     person_id = None, max_rows_per_person = 1, bounding_seed = 0,
-                    strict = false, budget = None, progress = None))]
+                    strict = false, budget = None, progress = None, method = "mst",
+                    degree = None, workload = None, rounds = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_mst(
     py: Python<'_>,
@@ -65,7 +66,12 @@ pub fn fit_mst(
     strict: bool,
     budget: Option<PathBuf>,
     progress: Option<Py<PyAny>>,
+    method: &str,
+    degree: Option<usize>,
+    workload: Option<Vec<Vec<String>>>,
+    rounds: Option<usize>,
 ) -> PyResult<PySynthModel> {
+    let method: Method = method.parse().py_err(py)?;
     if let Some(cols) = &columns
         && cols.is_empty()
     {
@@ -93,7 +99,8 @@ pub fn fit_mst(
         .person_id_opt(person_id, max_rows_per_person)
         .bounding_seed(bounding_seed)
         .strict(strict)
-        .budget(budget);
+        .budget(budget)
+        .method(method);
     let opts = job.options_mut();
     if let Some(i) = max_iters {
         opts.estimation.max_iters = i;
@@ -111,6 +118,19 @@ pub fn fit_mst(
     opts.compress = compress;
     opts.noise_penalty = noise_penalty;
     opts.score_threshold = score_threshold;
+    // The settings PrivBayes and AIM share with MST, as `pets synth fit` passes them.
+    let estimation = opts.estimation;
+    let pb = job.privbayes_options_mut();
+    pb.estimation = estimation;
+    pb.score_threshold = score_threshold;
+    pb.compress = compress;
+    if let Some(d) = degree {
+        pb.degree = d;
+    }
+    let aim = job.aim_options_mut();
+    aim.estimation = estimation;
+    aim.workload = workload.unwrap_or_default();
+    aim.rounds = rounds;
     // Settings first, before any data is read.
     job.validate().py_err(py)?;
     let job = job.progress(crate::progress::observer(progress));

@@ -71,7 +71,15 @@ from pets.errors import DomainFromDataWarning, InvalidParameterError, PetsError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MST", "SynthModel", "SynthesisDomain", "load_model", "prepare_domain"]
+__all__ = [
+    "AIM",
+    "MST",
+    "PrivBayes",
+    "SynthModel",
+    "SynthesisDomain",
+    "load_model",
+    "prepare_domain",
+]
 
 _MAX_SEED = 2**64 - 1
 
@@ -463,6 +471,9 @@ class MST:
             out of range.
     """
 
+    #: The core's method name (``FitJob``'s ``Method``); subclasses choose another.
+    _method = "mst"
+
     def __init__(
         self,
         epsilon: float = 1.0,
@@ -585,12 +596,14 @@ class MST:
                 self.strict,
                 self.budget,
                 callback,
+                method=self._method,
+                **self._method_options(),
             )
         model = SynthModel(native)
         inferred = model.schema.domain_from_data
         if inferred:
             warnings.warn(
-                f"pets.synth.MST: the domain of {len(inferred)} column(s) "
+                f"pets.synth.{type(self).__name__}: the domain of {len(inferred)} column(s) "
                 f"({', '.join(inferred)}) was read from the data, not declared: which values "
                 "occur (and the bounds) are NOT protected by differential privacy. Declare the "
                 "domains in a schema from public knowledge before releasing (model.warnings).",
@@ -614,7 +627,8 @@ class MST:
             PetsError: not fitted yet.
         """
         if self._model is None:
-            raise PetsError("this MST is not fitted: call fit(data) or MST.load(path) first")
+            name = type(self).__name__
+            raise PetsError(f"this {name} is not fitted: call fit(data) or {name}.load(path) first")
         return self._model
 
     @property
@@ -667,18 +681,22 @@ class MST:
         """Write the fitted model file, readable by ``pets synth sample`` and :meth:`load`."""
         return self.model.save(path)
 
+    def _method_options(self) -> dict[str, Any]:
+        """The method's own settings, as the native fit takes them (none for MST)."""
+        return {}
+
     @classmethod
     def load(cls, path: PathLike, *, seed: int | None = None) -> MST:
-        """An MST fitted from a model file (``pets synth fit`` or :meth:`save`).
+        """A synthesiser fitted from a model file (``pets synth fit`` or :meth:`save`).
 
         Its epsilon, delta, schema and columns are the model's; ``seed`` is the default
-        seed of :meth:`sample`.
+        seed of :meth:`sample`. The file must hold this class's method.
         """
         model = load_model(path)
-        if model.method != "mst":
+        if model.method != cls._method:
             raise InvalidParameterError(
-                f"the model file {path!s} holds a {model.method!r} model, not MST: use "
-                "pets.synth.load_model"
+                f"the model file {path!s} holds a {model.method!r} model, not "
+                f"{cls._method!r}: use pets.synth.load_model"
             )
         mst = cls(model.epsilon, model.delta, schema=model.schema, columns=model.columns, seed=seed)
         mst._model = model
@@ -686,4 +704,91 @@ class MST:
 
     def __repr__(self) -> str:
         state = "fitted" if self.is_fitted else "not fitted"
-        return f"<pets.synth.MST epsilon={self.epsilon:g} delta={self.delta:g} ({state})>"
+        name = type(self).__name__
+        return f"<pets.synth.{name} epsilon={self.epsilon:g} delta={self.delta:g} ({state})>"
+
+
+class PrivBayes(MST):
+    """PrivBayes: DP synthetic data from a Bayesian network (Zhang et al. 2014/2017).
+
+    ``PrivBayes(epsilon=1, degree=2).fit(data).sample(n)``, as ``pets synth fit --method
+    privbayes``: the network is chosen greedily, each column's parents (at most ``degree``)
+    by the exponential mechanism on the R score, then every family's marginal is measured
+    with Gaussian noise and the model estimated from them (the core's ``FitJob``, the same
+    budget, ledger and person-level bounding as :class:`MST`). Takes every argument of
+    :class:`MST` (``noise_penalty`` and ``max_pair_cells`` are MST's alone) and:
+
+    Args:
+        degree: The most parents a column may have (k in the paper), at least 1.
+
+    Example:
+        >>> import pets.datasets, pets.synth
+        >>> table = pets.datasets.generate_ae(2_000, seed=3)
+        >>> pb = pets.synth.PrivBayes(1.0, schema=pets.datasets.ae_schema(),
+        ...                           columns=["sex", "age_band", "acuity"], degree=2)
+        >>> pb.fit(table, progress=False).model.method
+        'privbayes'
+        >>> pb.sample(10, seed=1).num_rows
+        10
+    """
+
+    _method = "privbayes"
+
+    def __init__(
+        self, epsilon: float = 1.0, delta: float = 1e-9, *, degree: int = 2, **options: Any
+    ) -> None:
+        super().__init__(epsilon, delta, **options)
+        self.degree = _int(degree, "degree", 1, 64)
+
+    def _method_options(self) -> dict[str, Any]:
+        return {"degree": self.degree}
+
+
+class AIM(MST):
+    """AIM: workload-adaptive DP synthetic data (McKenna, Mullins, Sheldon & Miklau 2022).
+
+    ``AIM(epsilon=1).fit(data).sample(n)``, as ``pets synth fit --method aim``: round by
+    round, the marginal of the workload the current model gets most wrong (minus the noise
+    of measuring it) is chosen by the exponential mechanism, measured with Gaussian noise,
+    and the model re-estimated; the noise anneals when a round stops paying. Takes every
+    argument of :class:`MST` (``noise_penalty`` and ``max_pair_cells`` are MST's alone) and:
+
+    Args:
+        workload: The marginals that matter, as lists of column names (default: every
+            3-way marginal of the synthesised columns). Names are checked against the
+            synthesised columns before any data are read.
+        rounds: The most rounds (default: the paper's ``16 x columns``).
+
+    Example:
+        >>> import pets.datasets, pets.synth
+        >>> table = pets.datasets.generate_ae(2_000, seed=3)
+        >>> aim = pets.synth.AIM(1.0, schema=pets.datasets.ae_schema(),
+        ...                      columns=["sex", "age_band", "acuity"],
+        ...                      workload=[["sex", "age_band"], ["age_band", "acuity"]])
+        >>> aim.fit(table, progress=False).model.method
+        'aim'
+    """
+
+    _method = "aim"
+
+    def __init__(
+        self,
+        epsilon: float = 1.0,
+        delta: float = 1e-9,
+        *,
+        workload: Sequence[Sequence[str]] | None = None,
+        rounds: int | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(epsilon, delta, **options)
+        if workload is not None:
+            if isinstance(workload, str) or not all(
+                not isinstance(m, str) and all(isinstance(c, str) for c in m) for m in workload
+            ):
+                raise TypeError("workload must be a list of marginals, each a list of column names")
+            workload = [list(m) for m in workload]
+        self.workload: list[list[str]] | None = workload
+        self.rounds = _positive_int(rounds, "rounds")
+
+    def _method_options(self) -> dict[str, Any]:
+        return {"workload": self.workload, "rounds": self.rounds}
