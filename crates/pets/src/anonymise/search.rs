@@ -62,7 +62,7 @@ use super::loss::{ClassTotals, LossModel};
 use crate::disclosure::beta_likeness::class_beta;
 use crate::disclosure::l_diversity::class_diversity;
 use crate::disclosure::t_closeness::{emd_equal, emd_ordered};
-use crate::disclosure::{EquivalenceClasses, GroundDistance, LVariant, RiskConfig};
+use crate::disclosure::{ClassLayout, EquivalenceClasses, GroundDistance, LVariant, RiskConfig};
 use crate::progress::Progress;
 
 /// Largest lattice searched (nodes); more levels than this is a hierarchy to rethink.
@@ -401,6 +401,58 @@ struct CachedNode {
     classes: BaseClasses,
 }
 
+/// A node's classes grouped from a source's: the maps from the source's groups to the node's
+/// (one per column), the node class of every source class, each node class's first source
+/// class and its size.
+struct Grouped {
+    maps: Vec<Vec<u32>>,
+    class_of: Vec<u32>,
+    first: Vec<usize>,
+    sizes: Vec<u64>,
+}
+
+/// A node's classes as a release at that node has them: group tuples (`width` a class),
+/// sizes, sensitive histograms (codes ascending) and each class's verdict under the rule.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeClasses {
+    width: usize,
+    tuples: Vec<u32>,
+    sizes: Vec<u64>,
+    hist_start: Vec<usize>,
+    hist_codes: Vec<u32>,
+    hist_counts: Vec<u64>,
+    passes: Vec<bool>,
+}
+
+impl NodeClasses {
+    /// The classes that pass, over `layout` (the node's groups as codes, the sensitive
+    /// attribute's histograms): what [`EquivalenceClasses::retain`] of the recoded bottom
+    /// classes gives, so the assessment `pets risk` runs can be made on them.
+    pub(crate) fn kept(&self, layout: ClassLayout) -> EquivalenceClasses {
+        let w = self.width;
+        let mut tuples = Vec::new();
+        let mut sizes = Vec::new();
+        let (mut hist_start, mut hist_codes, mut hist_counts) = (vec![0], Vec::new(), Vec::new());
+        for c in (0..self.sizes.len()).filter(|&c| self.passes[c]) {
+            tuples.extend_from_slice(&self.tuples[c * w..(c + 1) * w]);
+            sizes.push(self.sizes[c]);
+            let r = self.hist_start[c]..self.hist_start[c + 1];
+            hist_codes.extend_from_slice(&self.hist_codes[r.clone()]);
+            hist_counts.extend_from_slice(&self.hist_counts[r]);
+            hist_start.push(hist_codes.len());
+        }
+        EquivalenceClasses::from_groups(layout, &tuples, sizes, hist_start, hist_codes, hist_counts)
+    }
+
+    /// The group tuples of the classes that fail (`width` a class).
+    pub(crate) fn failing(&self) -> impl Iterator<Item = &[u32]> + '_ {
+        let w = self.width;
+        (0..self.sizes.len())
+            .filter(|&c| !self.passes[c])
+            .map(move |c| &self.tuples[c * w..(c + 1) * w])
+    }
+}
+
 impl<'a> Lattice<'a> {
     pub(crate) fn new(
         hierarchies: &'a [ColumnHierarchy],
@@ -483,23 +535,27 @@ impl<'a> Lattice<'a> {
         self.evaluate_with(levels, limits, true)
     }
 
-    /// [`Lattice::evaluate`]; `roll_up` false derives the node from the bottom classes and
-    /// caches nothing (the brute-force reference of the tests).
-    fn evaluate_with(&self, levels: &[usize], limits: &SearchLimits, roll_up: bool) -> Evaluation {
-        let cached = if roll_up {
-            self.source_for(levels)
-        } else {
-            None
-        };
-        let (base, from): (&BaseClasses, Vec<usize>) = match &cached {
-            Some(c) => (&c.classes, c.levels.clone()),
-            None => (self.base, vec![0; levels.len()]),
-        };
+    /// The source to roll node `levels` up from: the smallest cached finer node (with its
+    /// levels), or the bottom when `roll_up` is false or nothing cached lies below.
+    fn source(&self, levels: &[usize], roll_up: bool) -> (Option<Arc<CachedNode>>, Vec<usize>) {
+        match roll_up.then(|| self.source_for(levels)).flatten() {
+            Some(c) => {
+                let from = c.levels.clone();
+                (Some(c), from)
+            }
+            None => (None, vec![0; levels.len()]),
+        }
+    }
+
+    /// Group the classes of `base` (the node at `from`) into the classes of the node at
+    /// `levels` (at or above `from`): each source class's groups are mapped through the
+    /// hierarchies ([`ColumnHierarchy::between`]) and equal group tuples merged.
+    fn group(&self, base: &BaseClasses, from: &[usize], levels: &[usize]) -> Grouped {
         let w = base.width;
         // Maps from the source's groups to this node's.
         let maps: Vec<Vec<u32>> = levels
             .iter()
-            .zip(&from)
+            .zip(from)
             .zip(self.hierarchies)
             .map(|((&l, &f), h)| h.between(f, l))
             .collect();
@@ -587,6 +643,116 @@ impl<'a> Lattice<'a> {
                 sizes[s as usize] += base.sizes[i];
             }
         }
+        Grouped {
+            maps,
+            class_of,
+            first,
+            sizes,
+        }
+    }
+
+    /// The sensitive histogram of every node class `c` with `wanted[c]`, in class order:
+    /// `visit(c, codes ascending, counts)`. Source classes are grouped by node class
+    /// (counting sort) and each node class's histogram gathered densely in a scratch vector.
+    fn histograms(
+        base: &BaseClasses,
+        g: &Grouped,
+        wanted: &[bool],
+        mut visit: impl FnMut(usize, &[u32], &[u64]),
+    ) {
+        let n_classes = g.sizes.len();
+        let mut start = vec![0usize; n_classes + 1];
+        for &c in &g.class_of {
+            start[c as usize + 1] += 1;
+        }
+        for c in 0..n_classes {
+            start[c + 1] += start[c];
+        }
+        let mut fill = start.clone();
+        let mut order = vec![0usize; base.len()];
+        for (i, &c) in g.class_of.iter().enumerate() {
+            order[fill[c as usize]] = i;
+            fill[c as usize] += 1;
+        }
+        let mut hist = vec![0u64; base.sensitive_cardinality];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut counts: Vec<u64> = Vec::new();
+        for c in 0..n_classes {
+            if !wanted[c] {
+                continue;
+            }
+            for &i in &order[start[c]..start[c + 1]] {
+                let (a, b) = (base.hist_start[i], base.hist_start[i + 1]);
+                for (&s, &k) in base.hist_codes[a..b].iter().zip(&base.hist_counts[a..b]) {
+                    if hist[s as usize] == 0 {
+                        touched.push(s);
+                    }
+                    hist[s as usize] += k;
+                }
+            }
+            touched.sort_unstable();
+            counts.clear();
+            counts.extend(touched.iter().map(|&s| hist[s as usize]));
+            visit(c, &touched, &counts);
+            for &s in &touched {
+                hist[s as usize] = 0;
+            }
+            touched.clear();
+        }
+    }
+
+    /// The classes of the node at `levels` (rolled up from the smallest cached finer node),
+    /// each with its sensitive histogram and whether it meets every per-class model of the
+    /// rule: what the release at that node keeps and suppresses, without going back to the
+    /// bottom classes. Rolling up from any finer node gives exactly the classes rolling up
+    /// from the bottom would, so this is [`super::local::recode`] of the bottom classes.
+    pub(crate) fn node_classes(&self, levels: &[usize]) -> NodeClasses {
+        let (cached, from) = self.source(levels, true);
+        let base: &BaseClasses = cached.as_ref().map_or(self.base, |c| &c.classes);
+        let g = self.group(base, &from, levels);
+        let w = base.width;
+        let mut tuples = Vec::with_capacity(g.sizes.len() * w);
+        for &f in &g.first {
+            let t = &base.tuples[f * w..(f + 1) * w];
+            tuples.extend((0..w).map(|j| g.maps[j][t[j] as usize]));
+        }
+        let n_classes = g.sizes.len();
+        let mut passes: Vec<bool> = g.sizes.iter().map(|&s| self.rule.size_passes(s)).collect();
+        let (mut hist_start, mut hist_codes, mut hist_counts) = (vec![0], Vec::new(), Vec::new());
+        if base.sensitive_cardinality > 0 {
+            Self::histograms(base, &g, &vec![true; n_classes], |c, codes, counts| {
+                if passes[c] && self.rule.needs_sensitive() {
+                    passes[c] = self.rule.sensitive_passes(codes, counts, g.sizes[c]);
+                }
+                hist_codes.extend_from_slice(codes);
+                hist_counts.extend_from_slice(counts);
+                hist_start.push(hist_codes.len());
+            });
+        } else {
+            hist_start = vec![0; n_classes + 1];
+        }
+        NodeClasses {
+            width: w,
+            tuples,
+            sizes: g.sizes,
+            hist_start,
+            hist_codes,
+            hist_counts,
+            passes,
+        }
+    }
+
+    /// [`Lattice::evaluate`]; `roll_up` false derives the node from the bottom classes and
+    /// caches nothing (the brute-force reference of the tests).
+    fn evaluate_with(&self, levels: &[usize], limits: &SearchLimits, roll_up: bool) -> Evaluation {
+        let (cached, from) = self.source(levels, roll_up);
+        let base: &BaseClasses = cached.as_ref().map_or(self.base, |c| &c.classes);
+        let w = base.width;
+        let g = self.group(base, &from, levels);
+        let Grouped {
+            maps, first, sizes, ..
+        } = &g;
+        let tuple_of = |i: usize| &base.tuples[i * w..(i + 1) * w];
         let n_classes = sizes.len();
         let cache_this = roll_up
             && n_classes * 5 <= base.len() * 4
@@ -605,56 +771,23 @@ impl<'a> Lattice<'a> {
         // node cannot be anonymous, and its distributional checks are skipped (the outcome
         // then counts only the size failures, which the search never uses as a candidate).
         let hopeless = size_failing_records > limit;
-        if (self.rule.needs_sensitive() && !hopeless)
-            || (cache_this && base.sensitive_cardinality > 0)
-        {
-            // Source classes grouped by node class (counting sort), each node class's
-            // histogram gathered densely in a scratch vector.
-            let mut start = vec![0usize; n_classes + 1];
-            for &c in &class_of {
-                start[c as usize + 1] += 1;
-            }
-            for c in 0..n_classes {
-                start[c + 1] += start[c];
-            }
-            let mut fill = start.clone();
-            let mut order = vec![0usize; base.len()];
-            for (i, &c) in class_of.iter().enumerate() {
-                order[fill[c as usize]] = i;
-                fill[c as usize] += 1;
-            }
-            let mut hist = vec![0u64; base.sensitive_cardinality];
-            let mut touched: Vec<u32> = Vec::new();
-            let mut counts: Vec<u64> = Vec::new();
-            for c in 0..n_classes {
-                if !passes[c] && !cache_this {
-                    continue;
-                }
-                for &i in &order[start[c]..start[c + 1]] {
-                    let (a, b) = (base.hist_start[i], base.hist_start[i + 1]);
-                    for (&s, &k) in base.hist_codes[a..b].iter().zip(&base.hist_counts[a..b]) {
-                        if hist[s as usize] == 0 {
-                            touched.push(s);
-                        }
-                        hist[s as usize] += k;
-                    }
-                }
-                touched.sort_unstable();
-                counts.clear();
-                counts.extend(touched.iter().map(|&s| hist[s as usize]));
-                if passes[c] && self.rule.needs_sensitive() && !hopeless {
-                    passes[c] = self.rule.sensitive_passes(&touched, &counts, sizes[c]);
+        let check = self.rule.needs_sensitive() && !hopeless;
+        if check || (cache_this && base.sensitive_cardinality > 0) {
+            let wanted: Vec<bool> = if cache_this {
+                vec![true; n_classes]
+            } else {
+                passes.clone()
+            };
+            Self::histograms(base, &g, &wanted, |c, codes, counts| {
+                if passes[c] && check {
+                    passes[c] = self.rule.sensitive_passes(codes, counts, sizes[c]);
                 }
                 if cache_this {
-                    node_hist.1.extend_from_slice(&touched);
-                    node_hist.2.extend_from_slice(&counts);
+                    node_hist.1.extend_from_slice(codes);
+                    node_hist.2.extend_from_slice(counts);
                     node_hist.0.push(node_hist.1.len());
                 }
-                for &s in &touched {
-                    hist[s as usize] = 0;
-                }
-                touched.clear();
-            }
+            });
         }
         let mut totals = ClassTotals::default();
         let mut smallest = u64::MAX;
@@ -680,7 +813,7 @@ impl<'a> Lattice<'a> {
         }
         if cache_this {
             let mut tuples = Vec::with_capacity(n_classes * w);
-            for &f in &first {
+            for &f in first.iter() {
                 let t = tuple_of(f);
                 tuples.extend((0..w).map(|j| maps[j][t[j] as usize]));
             }
