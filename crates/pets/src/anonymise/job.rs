@@ -555,7 +555,16 @@ impl AnonymiseJob {
             .map(|qi| table.column(qi).map(|c| c.counts()))
             .collect::<Result<_, _>>()?;
         let loss = LossModel::new(self.measure, &hierarchies, &counts, n);
-        let base = BaseClasses::new(&classes);
+        // The codes are not read again (the release re-reads the source): free them.
+        drop(table);
+        let layout = classes.layout().clone();
+        // Local recoding searches the bottom classes again; otherwise they are taken apart
+        // into the search's narrow copy rather than kept twice.
+        let (base, bottom) = if self.local_recoding > 0 {
+            (BaseClasses::new(&classes)?, Some(classes))
+        } else {
+            (BaseClasses::from_classes(classes)?, None)
+        };
         let lattice = Lattice::new(&hierarchies, &base, &rule, &loss)?;
         let limits = SearchLimits {
             suppression_limit: self.suppression_limit,
@@ -566,11 +575,9 @@ impl AnonymiseJob {
         // closest cached node), not from the bottom: the same classes `recode` + `retain` of
         // the bottom classes would give (tested), at a fraction of the cost.
         let kept = |levels: &[usize]| -> EquivalenceClasses {
-            lattice.node_classes(levels).kept(recoded_layout(
-                classes.layout(),
-                &hierarchies,
-                levels,
-            ))
+            lattice
+                .node_classes(levels)
+                .kept(recoded_layout(&layout, &hierarchies, levels))
         };
         let verify = |levels: &[usize]| -> Result<bool, AnonymiseError> {
             let k = kept(levels);
@@ -604,9 +611,11 @@ impl AnonymiseJob {
             loss: search.optimum.loss,
             dropped: false,
         }];
-        if self.local_recoding > 0 && search.optimum.suppressed_records > 0 {
+        if let Some(classes) = &bottom
+            && search.optimum.suppressed_records > 0
+        {
             let local = LocalSearch {
-                base: &classes,
+                base: classes,
                 hierarchies: &hierarchies,
                 rule: &rule,
                 config: &config,
@@ -628,19 +637,20 @@ impl AnonymiseJob {
                 });
             }
         }
-        let (mut after, suppressed_final) = if transformation.steps.len() == 1 {
-            (
+        let (mut after, suppressed_final) = match &bottom {
+            Some(classes) if transformation.steps.len() > 1 => {
+                let release = release_classes(classes, &transformation)?;
+                let s = n - release.n_records();
+                (assess_classes(&release, &config, None)?, s)
+            }
+            _ => (
                 assess_classes(
-                    &optimum.kept(recoded_layout(classes.layout(), &hierarchies, &levels)),
+                    &optimum.kept(recoded_layout(&layout, &hierarchies, &levels)),
                     &config,
                     None,
                 )?,
                 search.optimum.suppressed_records,
-            )
-        } else {
-            let release = release_classes(&classes, &transformation)?;
-            let s = n - release.n_records();
-            (assess_classes(&release, &config, None)?, s)
+            ),
         };
         let described: Vec<String> = hierarchies
             .iter()

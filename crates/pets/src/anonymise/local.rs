@@ -248,7 +248,7 @@ impl LocalSearch<'_> {
                 }
             }
             let loss = LossModel::new(self.measure, self.hierarchies, &counts, m);
-            let base = BaseClasses::new(&rest);
+            let base = BaseClasses::new(&rest)?;
             let lattice = Lattice::new(self.hierarchies, &base, self.rule, &loss)?;
             // Everything these records could lose is already within the budget.
             let limits = SearchLimits {

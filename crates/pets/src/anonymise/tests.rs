@@ -123,7 +123,7 @@ fn check_optimum(f: &Fixture, config: &RiskConfig, limit: f64, measure: LossMeas
         .map(|c| f.table.column(c).unwrap().counts())
         .collect();
     let loss = LossModel::new(measure, &f.hierarchies, &counts, n);
-    let base = BaseClasses::new(&f.classes);
+    let base = BaseClasses::new(&f.classes).unwrap();
     let lattice = Lattice::new(&f.hierarchies, &base, &rule, &loss).unwrap();
     let limits = SearchLimits {
         suppression_limit: limit,
@@ -349,7 +349,7 @@ fn node_classes_are_the_recoded_bottom_classes() {
             .map(|c| f.table.column(c).unwrap().counts())
             .collect();
         let loss = LossModel::new(LossMeasure::Loss, &f.hierarchies, &counts, n);
-        let base = BaseClasses::new(&f.classes);
+        let base = BaseClasses::new(&f.classes).unwrap();
         let lattice = Lattice::new(&f.hierarchies, &base, &rule, &loss).unwrap();
         let limits = SearchLimits {
             suppression_limit: 0.05,
