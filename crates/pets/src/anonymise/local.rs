@@ -38,8 +38,10 @@ use super::AnonymiseError;
 use super::apply::{Step, Transformation, group_key};
 use super::hierarchy::ColumnHierarchy;
 use super::loss::{LossMeasure, LossModel};
-use super::search::{BaseClasses, ClassRule, Lattice, SearchLimits};
-use crate::disclosure::{ClassColumn, ClassView, EquivalenceClasses, RiskConfig, assess_classes};
+use super::search::{BaseClasses, ClassRule, Lattice, NodeClasses, SearchLimits};
+use crate::disclosure::{
+    ClassColumn, ClassLayout, ClassView, EquivalenceClasses, RiskConfig, assess_classes,
+};
 
 /// Whether a class meets every per-class model of `rule`.
 pub(crate) fn class_passes(rule: &ClassRule, c: &ClassView<'_>) -> bool {
@@ -48,14 +50,14 @@ pub(crate) fn class_passes(rule: &ClassRule, c: &ClassView<'_>) -> bool {
             || rule.sensitive_passes(c.sensitive_codes, c.sensitive_counts, c.size))
 }
 
-/// The classes recoded to the groups of `levels`.
-pub(crate) fn recode(
-    classes: &EquivalenceClasses,
+/// The layout of classes recoded to the groups of `levels`: each quasi-identifier of `layout`
+/// becomes a categorical column over its level's groups; the sensitive attribute is kept.
+pub(crate) fn recoded_layout(
+    layout: &ClassLayout,
     hierarchies: &[ColumnHierarchy],
     levels: &[usize],
-) -> Result<EquivalenceClasses, AnonymiseError> {
-    let columns: Vec<ClassColumn> = classes
-        .layout()
+) -> ClassLayout {
+    let columns: Vec<ClassColumn> = layout
         .quasi_identifiers
         .iter()
         .zip(hierarchies)
@@ -71,12 +73,38 @@ pub(crate) fn recode(
             }
         })
         .collect();
+    ClassLayout::new(columns, layout.sensitive.clone())
+}
+
+/// The classes recoded to the groups of `levels`.
+pub(crate) fn recode(
+    classes: &EquivalenceClasses,
+    hierarchies: &[ColumnHierarchy],
+    levels: &[usize],
+) -> Result<EquivalenceClasses, AnonymiseError> {
+    let columns = recoded_layout(classes.layout(), hierarchies, levels).quasi_identifiers;
     let maps: Vec<Vec<u32>> = hierarchies
         .iter()
         .zip(levels)
         .map(|(h, &l)| h.levels[l].map.clone())
         .collect();
     Ok(classes.recode(columns, &maps)?)
+}
+
+/// The step of the node at `levels` from its classes (every record reaches it): the keys of
+/// its failing group combinations, as [`step_at`] over the bottom classes gives them.
+pub(crate) fn step_of(
+    node: &NodeClasses,
+    hierarchies: &[ColumnHierarchy],
+    levels: &[usize],
+) -> Step {
+    Step {
+        levels: levels.to_vec(),
+        suppressed: node
+            .failing()
+            .map(|t| group_key(hierarchies, levels, t))
+            .collect(),
+    }
 }
 
 /// The step of `levels` over `reaching` (the bottom classes of the records that reach it):
@@ -220,7 +248,7 @@ impl LocalSearch<'_> {
                 }
             }
             let loss = LossModel::new(self.measure, self.hierarchies, &counts, m);
-            let base = BaseClasses::new(&rest);
+            let base = BaseClasses::new(&rest)?;
             let lattice = Lattice::new(self.hierarchies, &base, self.rule, &loss)?;
             // Everything these records could lose is already within the budget.
             let limits = SearchLimits {

@@ -3,12 +3,13 @@
 //! A **node** is one level per quasi-identifier; the lattice orders nodes componentwise
 //! (coarser is higher). A node is evaluated by **rolling up** classes: those of the bottom
 //! node (computed once from the rows) or, when one is cached, of an evaluated finer node with
-//! fewer classes (a node with at most four fifths of its source's classes is kept, up to four
-//! times the bottom's classes in all). Each source class's groups are mapped through the
-//! hierarchies ([`ColumnHierarchy::between`]) into the node's and merged, so no node re-reads
-//! a row (dense cell arrays for nodes with few group combinations, a hash map otherwise;
-//! nodes in parallel with rayon). Because levels nest, rolling up from any finer node gives
-//! exactly the classes rolling up from the bottom would.
+//! fewer classes (a node with at most four fifths of its source's classes is kept, stored
+//! narrow, up to twice the bottom's bytes in all; once a node is turned away for want of room,
+//! cached nodes that nothing still to do lies above are dropped). Each source class's groups
+//! are mapped through the hierarchies ([`ColumnHierarchy::between`]) into the node's and
+//! merged, so no node re-reads a row (dense cell arrays for nodes with few group
+//! combinations, a hash map otherwise; nodes in parallel with rayon). Because levels nest,
+//! rolling up from any finer node gives exactly the classes rolling up from the bottom would.
 //!
 //! Under a node a class **passes** when it meets every per-class model of the configuration
 //! (k-anonymity, the re-identification risk threshold, l-diversity, t-closeness,
@@ -49,7 +50,7 @@
 //! (the caller's `verify`); a candidate that fails is dropped and the search resumes, so the
 //! release it returns passes `pets risk` as written.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
@@ -60,9 +61,10 @@ use super::AnonymiseError;
 use super::hierarchy::ColumnHierarchy;
 use super::loss::{ClassTotals, LossModel};
 use crate::disclosure::beta_likeness::class_beta;
+use crate::disclosure::classes::{ClassColumns, Narrow};
 use crate::disclosure::l_diversity::class_diversity;
 use crate::disclosure::t_closeness::{emd_equal, emd_ordered};
-use crate::disclosure::{EquivalenceClasses, GroundDistance, LVariant, RiskConfig};
+use crate::disclosure::{ClassLayout, EquivalenceClasses, GroundDistance, LVariant, RiskConfig};
 use crate::progress::Progress;
 
 /// Largest lattice searched (nodes); more levels than this is a hierarchy to rethink.
@@ -79,6 +81,9 @@ const DENSE_CELLS: f64 = (1u64 << 22) as f64;
 const CACHE_MIN_CLASSES: usize = 1024;
 #[cfg(test)]
 const CACHE_MIN_CLASSES: usize = 1;
+
+/// The cache holds at most this many times the bottom classes' bytes.
+const CACHE_BUDGET: usize = 2;
 
 /// Smallest source (classes to roll up) that makes a node worth an upward probe first:
 /// below it evaluating the node is cheaper than looking for a failing node above it (every
@@ -210,46 +215,101 @@ impl ClassRule {
     }
 }
 
-/// The bottom node's classes, flattened for fast regrouping.
+/// Classes to roll nodes up from (the bottom node's, or a cached node's), stored narrow: one
+/// code column per quasi-identifier in the narrowest unsigned type its cardinality allows (1,
+/// 2 or 4 bytes), sizes and histogram counts as `u32` (a class, or a count, is at most the
+/// records, which [`BaseClasses::new`] checks fit), histogram offsets as `u32` (there are at
+/// most as many (class, code) pairs as records) and sensitive codes narrow. At 10M records
+/// and about one class per record this is 21 bytes a class, against 44 for `u32` tuples and
+/// `u64` counts.
 #[derive(Debug, Clone)]
 pub(crate) struct BaseClasses {
-    width: usize,
-    tuples: Vec<u32>,
-    sizes: Vec<u64>,
-    hist_start: Vec<usize>,
-    hist_codes: Vec<u32>,
-    hist_counts: Vec<u64>,
+    columns: Vec<Narrow>,
+    sizes: Vec<u32>,
+    hist_start: Vec<u32>,
+    hist_codes: Narrow,
+    hist_counts: Vec<u32>,
     sensitive_cardinality: usize,
     n: u64,
 }
 
 impl BaseClasses {
-    pub(crate) fn new(classes: &EquivalenceClasses) -> BaseClasses {
-        let width = classes.layout().width();
-        let mut tuples = Vec::with_capacity(classes.n_classes() * width);
-        let mut hist_start = Vec::with_capacity(classes.n_classes() + 1);
-        let (mut hist_codes, mut hist_counts) = (Vec::new(), Vec::new());
-        hist_start.push(0);
-        for c in classes.iter() {
-            tuples.extend_from_slice(c.codes());
-            hist_codes.extend_from_slice(c.sensitive_codes);
-            hist_counts.extend_from_slice(c.sensitive_counts);
-            hist_start.push(hist_codes.len());
+    /// The classes of `classes`, copied (the caller keeps them).
+    pub(crate) fn new(classes: &EquivalenceClasses) -> Result<BaseClasses, AnonymiseError> {
+        BaseClasses::from_columns(classes.clone().into_columns())
+    }
+
+    /// The classes of `classes`, taken apart (their arrays are narrowed and freed).
+    pub(crate) fn from_classes(classes: EquivalenceClasses) -> Result<BaseClasses, AnonymiseError> {
+        BaseClasses::from_columns(classes.into_columns())
+    }
+
+    fn from_columns(c: ClassColumns) -> Result<BaseClasses, AnonymiseError> {
+        if c.n_records > u64::from(u32::MAX) {
+            return Err(AnonymiseError::Invalid {
+                column: None,
+                message: format!(
+                    "{} records is more than the search handles ({}); anonymise a sample, or \
+                     partitions of the extract one at a time",
+                    c.n_records,
+                    u32::MAX
+                ),
+            });
         }
-        BaseClasses {
-            width,
-            tuples,
-            sizes: classes.sizes().to_vec(),
+        // Every value below is at most the record count: the casts are exact.
+        let n_classes = c.sizes.len();
+        let sizes: Vec<u32> = c.sizes.iter().map(|&s| s as u32).collect();
+        drop(c.sizes);
+        let hist_start: Vec<u32> = if c.hist_start.is_empty() {
+            vec![0; n_classes + 1]
+        } else {
+            c.hist_start.iter().map(|&s| s as u32).collect()
+        };
+        drop(c.hist_start);
+        let mut hist_codes =
+            Narrow::with_capacity(c.sensitive_cardinality as u32, c.hist_codes.len());
+        for &s in &c.hist_codes {
+            hist_codes.push(s);
+        }
+        drop(c.hist_codes);
+        let hist_counts: Vec<u32> = c.hist_counts.iter().map(|&k| k as u32).collect();
+        Ok(BaseClasses {
+            columns: c.codes,
+            sizes,
             hist_start,
             hist_codes,
             hist_counts,
-            sensitive_cardinality: classes.sensitive_totals().len(),
-            n: classes.n_records(),
-        }
+            sensitive_cardinality: c.sensitive_cardinality,
+            n: c.n_records,
+        })
     }
 
     fn len(&self) -> usize {
         self.sizes.len()
+    }
+
+    fn width(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Bytes held (what the cache's budget counts).
+    fn bytes(&self) -> usize {
+        self.columns.iter().map(Narrow::bytes).sum::<usize>()
+            + 4 * (self.sizes.capacity() + self.hist_start.capacity() + self.hist_counts.capacity())
+            + self.hist_codes.bytes()
+    }
+
+    /// Class `i`'s code of column `j`.
+    #[inline]
+    fn code(&self, i: usize, j: usize) -> u32 {
+        self.columns[j].get(i)
+    }
+
+    /// Class `i`'s histogram: `(code, count)` pairs, codes ascending.
+    #[inline]
+    fn hist(&self, i: usize) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let (a, b) = (self.hist_start[i] as usize, self.hist_start[i + 1] as usize);
+        (a..b).map(move |p| (self.hist_codes.get(p), u64::from(self.hist_counts[p])))
     }
 }
 
@@ -391,14 +451,68 @@ pub(crate) struct Lattice<'a> {
     total: usize,
     /// Classes of evaluated nodes much smaller than their source, to roll up from.
     cache: Mutex<Vec<Arc<CachedNode>>>,
-    /// Classes held in the cache (bounded by four times the bottom's).
-    cached_classes: AtomicUsize,
+    /// Bytes held in the cache (bounded by [`CACHE_BUDGET`] times the bottom's).
+    cached_bytes: AtomicUsize,
+    /// Whether a node was left out of the cache for want of room since the last pruning.
+    cache_full: AtomicBool,
 }
 
 /// An evaluated node's classes, kept to derive coarser nodes from.
 struct CachedNode {
     levels: Vec<usize>,
     classes: BaseClasses,
+}
+
+/// A node's classes grouped from a source's: the maps from the source's groups to the node's
+/// (one per column), the node class of every source class, each node class's first source
+/// class and its size.
+struct Grouped {
+    maps: Vec<Vec<u32>>,
+    class_of: Vec<u32>,
+    first: Vec<u32>,
+    sizes: Vec<u64>,
+}
+
+/// A node's classes as a release at that node has them: group tuples (`width` a class),
+/// sizes, sensitive histograms (codes ascending) and each class's verdict under the rule.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeClasses {
+    width: usize,
+    tuples: Vec<u32>,
+    sizes: Vec<u64>,
+    hist_start: Vec<usize>,
+    hist_codes: Vec<u32>,
+    hist_counts: Vec<u64>,
+    passes: Vec<bool>,
+}
+
+impl NodeClasses {
+    /// The classes that pass, over `layout` (the node's groups as codes, the sensitive
+    /// attribute's histograms): what [`EquivalenceClasses::retain`] of the recoded bottom
+    /// classes gives, so the assessment `pets risk` runs can be made on them.
+    pub(crate) fn kept(&self, layout: ClassLayout) -> EquivalenceClasses {
+        let w = self.width;
+        let mut tuples = Vec::new();
+        let mut sizes = Vec::new();
+        let (mut hist_start, mut hist_codes, mut hist_counts) = (vec![0], Vec::new(), Vec::new());
+        for c in (0..self.sizes.len()).filter(|&c| self.passes[c]) {
+            tuples.extend_from_slice(&self.tuples[c * w..(c + 1) * w]);
+            sizes.push(self.sizes[c]);
+            let r = self.hist_start[c]..self.hist_start[c + 1];
+            hist_codes.extend_from_slice(&self.hist_codes[r.clone()]);
+            hist_counts.extend_from_slice(&self.hist_counts[r]);
+            hist_start.push(hist_codes.len());
+        }
+        EquivalenceClasses::from_groups(layout, &tuples, sizes, hist_start, hist_codes, hist_counts)
+    }
+
+    /// The group tuples of the classes that fail (`width` a class).
+    pub(crate) fn failing(&self) -> impl Iterator<Item = &[u32]> + '_ {
+        let w = self.width;
+        (0..self.sizes.len())
+            .filter(|&c| !self.passes[c])
+            .map(move |c| &self.tuples[c * w..(c + 1) * w])
+    }
 }
 
 impl<'a> Lattice<'a> {
@@ -433,7 +547,8 @@ impl<'a> Lattice<'a> {
             radix,
             total,
             cache: Mutex::new(Vec::new()),
-            cached_classes: AtomicUsize::new(0),
+            cached_bytes: AtomicUsize::new(0),
+            cache_full: AtomicBool::new(false),
         })
     }
 
@@ -483,23 +598,27 @@ impl<'a> Lattice<'a> {
         self.evaluate_with(levels, limits, true)
     }
 
-    /// [`Lattice::evaluate`]; `roll_up` false derives the node from the bottom classes and
-    /// caches nothing (the brute-force reference of the tests).
-    fn evaluate_with(&self, levels: &[usize], limits: &SearchLimits, roll_up: bool) -> Evaluation {
-        let cached = if roll_up {
-            self.source_for(levels)
-        } else {
-            None
-        };
-        let (base, from): (&BaseClasses, Vec<usize>) = match &cached {
-            Some(c) => (&c.classes, c.levels.clone()),
-            None => (self.base, vec![0; levels.len()]),
-        };
-        let w = base.width;
+    /// The source to roll node `levels` up from: the smallest cached finer node (with its
+    /// levels), or the bottom when `roll_up` is false or nothing cached lies below.
+    fn source(&self, levels: &[usize], roll_up: bool) -> (Option<Arc<CachedNode>>, Vec<usize>) {
+        match roll_up.then(|| self.source_for(levels)).flatten() {
+            Some(c) => {
+                let from = c.levels.clone();
+                (Some(c), from)
+            }
+            None => (None, vec![0; levels.len()]),
+        }
+    }
+
+    /// Group the classes of `base` (the node at `from`) into the classes of the node at
+    /// `levels` (at or above `from`): each source class's groups are mapped through the
+    /// hierarchies ([`ColumnHierarchy::between`]) and equal group tuples merged.
+    fn group(&self, base: &BaseClasses, from: &[usize], levels: &[usize]) -> Grouped {
+        let w = base.width();
         // Maps from the source's groups to this node's.
         let maps: Vec<Vec<u32>> = levels
             .iter()
-            .zip(&from)
+            .zip(from)
             .zip(self.hierarchies)
             .map(|((&l, &f), h)| h.between(f, l))
             .collect();
@@ -509,15 +628,16 @@ impl<'a> Lattice<'a> {
             .map(|(&l, h)| u128::from(h.levels[l].n_groups()))
             .collect();
         let cells = self.cells(levels);
+        let n = base.len();
         // Node class of every source class, and each node class's first source class.
-        let mut class_of = vec![0u32; base.len()];
-        let mut first: Vec<usize> = Vec::new();
+        let mut class_of = vec![0u32; n];
+        let mut first: Vec<u32> = Vec::new();
         let mut sizes: Vec<u64> = Vec::new();
-        let tuple_of = |i: usize| &base.tuples[i * w..(i + 1) * w];
         // Columns at their top level have one group and add nothing to a class's key;
         // columns at their source's level keep their codes (no map to look up). Keys are
         // mixed-radix numbers over the remaining columns when they fit in 64 bits (dense
-        // slots when few, a hash map otherwise), else a 128-bit hash of the groups.
+        // slots when few, a hash map otherwise), else a 128-bit hash of the groups. Keys are
+        // computed a block of classes at a time, column by column.
         let active: Vec<(usize, Option<&[u32]>)> = (0..w)
             .filter(|&j| cards[j] > 1)
             .map(|j| (j, (levels[j] != from[j]).then_some(maps[j].as_slice())))
@@ -528,70 +648,222 @@ impl<'a> Lattice<'a> {
             strides[a] = span.unwrap_or(0);
             span = span.and_then(|s| u64::try_from(cards[j]).ok().and_then(|c| s.checked_mul(c)));
         }
-        let key64 = |t: &[u32]| -> u64 {
-            active
-                .iter()
-                .zip(&strides)
-                .map(|(&(j, map), &s)| {
-                    let g = match map {
-                        Some(m) => m[t[j] as usize],
-                        None => t[j],
+        let slot_of = |i: usize, s: u32, class: &mut u32, sizes: &mut Vec<u64>| {
+            *class = s;
+            sizes[s as usize] += u64::from(base.sizes[i]);
+        };
+        if span.is_some() {
+            let dense = cells <= self.dense_cells(n);
+            let mut slot: Vec<u32> = if dense {
+                vec![u32::MAX; cells as usize]
+            } else {
+                Vec::new()
+            };
+            let mut index: FxHashMap<u64, u32> = if dense {
+                FxHashMap::default()
+            } else {
+                FxHashMap::with_capacity_and_hasher(n + 1, Default::default())
+            };
+            const BLOCK: usize = 4096;
+            let mut keys = vec![0u64; BLOCK.min(n)];
+            let mut lo = 0;
+            while lo < n {
+                let hi = (lo + BLOCK).min(n);
+                let keys = &mut keys[..hi - lo];
+                keys.fill(0);
+                for (&(j, map), &s) in active.iter().zip(&strides) {
+                    base.columns[j].add_into(keys, lo, map, s);
+                }
+                for (t, &key) in keys.iter().enumerate() {
+                    let i = lo + t;
+                    let next = sizes.len() as u32;
+                    let s = if dense {
+                        let s = &mut slot[key as usize];
+                        if *s == u32::MAX {
+                            *s = next;
+                        }
+                        *s
+                    } else {
+                        *index.entry(key).or_insert(next)
                     };
-                    u64::from(g) * s
-                })
-                .sum()
-        };
-        let mut tuple = vec![0u32; w];
-        let mut hashed = |t: &[u32]| -> u128 {
-            for j in 0..w {
-                tuple[j] = maps[j][t[j] as usize];
-            }
-            crate::disclosure::classes::hash_tuple(&tuple)
-        };
-        if cells <= self.dense_cells(base.len()) {
-            let mut slot = vec![u32::MAX; cells as usize];
-            for (i, class) in class_of.iter_mut().enumerate() {
-                let s = &mut slot[key64(tuple_of(i)) as usize];
-                if *s == u32::MAX {
-                    *s = sizes.len() as u32;
-                    sizes.push(0);
-                    first.push(i);
+                    if s == next {
+                        sizes.push(0);
+                        first.push(i as u32);
+                    }
+                    slot_of(i, s, &mut class_of[i], &mut sizes);
                 }
-                *class = *s;
-                sizes[*s as usize] += base.sizes[i];
-            }
-        } else if span.is_some() {
-            let mut index: FxHashMap<u64, u32> =
-                FxHashMap::with_capacity_and_hasher(base.len() + 1, Default::default());
-            for (i, class) in class_of.iter_mut().enumerate() {
-                let next = sizes.len() as u32;
-                let s = *index.entry(key64(tuple_of(i))).or_insert(next);
-                if s == next {
-                    sizes.push(0);
-                    first.push(i);
-                }
-                *class = s;
-                sizes[s as usize] += base.sizes[i];
+                lo = hi;
             }
         } else {
             let mut index: FxHashMap<u128, u32> =
-                FxHashMap::with_capacity_and_hasher(base.len() + 1, Default::default());
-            for (i, class) in class_of.iter_mut().enumerate() {
+                FxHashMap::with_capacity_and_hasher(n + 1, Default::default());
+            let mut tuple = vec![0u32; w];
+            for i in 0..n {
+                for (j, t) in tuple.iter_mut().enumerate() {
+                    *t = maps[j][base.code(i, j) as usize];
+                }
                 let next = sizes.len() as u32;
-                let s = *index.entry(hashed(tuple_of(i))).or_insert(next);
+                let s = *index
+                    .entry(crate::disclosure::classes::hash_tuple(&tuple))
+                    .or_insert(next);
                 if s == next {
                     sizes.push(0);
-                    first.push(i);
+                    first.push(i as u32);
                 }
-                *class = s;
-                sizes[s as usize] += base.sizes[i];
+                slot_of(i, s, &mut class_of[i], &mut sizes);
             }
         }
+        Grouped {
+            maps,
+            class_of,
+            first,
+            sizes,
+        }
+    }
+
+    /// The group of node class `c` in column `j` (its first source class's, mapped).
+    #[inline]
+    fn group_code(base: &BaseClasses, g: &Grouped, c: usize, j: usize) -> u32 {
+        g.maps[j][base.code(g.first[c] as usize, j) as usize]
+    }
+
+    /// The sensitive histogram of every node class `c` with `wanted[c]`, in class order:
+    /// `visit(c, codes ascending, counts)`. With few node classes (at most one cell per source
+    /// class, or 2^20, for every class and code) the source classes' histograms are added
+    /// into a dense class-by-code matrix in one sequential pass; otherwise source classes are
+    /// grouped by node class (counting sort) and each node class's histogram gathered
+    /// densely in a scratch vector.
+    fn histograms(
+        base: &BaseClasses,
+        g: &Grouped,
+        wanted: &[bool],
+        mut visit: impl FnMut(usize, &[u32], &[u64]),
+    ) {
+        let n_classes = g.sizes.len();
+        let card = base.sensitive_cardinality;
+        let mut touched: Vec<u32> = Vec::new();
+        let mut counts: Vec<u64> = Vec::new();
+        if (n_classes as u64) * (card as u64) <= (base.len() as u64).max(1 << 20) {
+            // Counts are at most the records, checked to fit `u32`.
+            let mut matrix = vec![0u32; n_classes * card];
+            for (i, &c) in g.class_of.iter().enumerate() {
+                if wanted[c as usize] {
+                    let row = &mut matrix[c as usize * card..(c as usize + 1) * card];
+                    for (s, k) in base.hist(i) {
+                        row[s as usize] += k as u32;
+                    }
+                }
+            }
+            for c in (0..n_classes).filter(|&c| wanted[c]) {
+                touched.clear();
+                counts.clear();
+                for (s, &k) in matrix[c * card..(c + 1) * card].iter().enumerate() {
+                    if k > 0 {
+                        touched.push(s as u32);
+                        counts.push(u64::from(k));
+                    }
+                }
+                visit(c, &touched, &counts);
+            }
+            return;
+        }
+        let mut start = vec![0u32; n_classes + 1];
+        for &c in &g.class_of {
+            start[c as usize + 1] += 1;
+        }
+        for c in 0..n_classes {
+            start[c + 1] += start[c];
+        }
+        let mut fill = start.clone();
+        let mut order = vec![0u32; base.len()];
+        for (i, &c) in g.class_of.iter().enumerate() {
+            order[fill[c as usize] as usize] = i as u32;
+            fill[c as usize] += 1;
+        }
+        drop(fill);
+        let mut hist = vec![0u64; card];
+        for c in 0..n_classes {
+            if !wanted[c] {
+                continue;
+            }
+            for &i in &order[start[c] as usize..start[c + 1] as usize] {
+                for (s, k) in base.hist(i as usize) {
+                    if hist[s as usize] == 0 {
+                        touched.push(s);
+                    }
+                    hist[s as usize] += k;
+                }
+            }
+            touched.sort_unstable();
+            counts.clear();
+            counts.extend(touched.iter().map(|&s| hist[s as usize]));
+            visit(c, &touched, &counts);
+            for &s in &touched {
+                hist[s as usize] = 0;
+            }
+            touched.clear();
+        }
+    }
+
+    /// The classes of the node at `levels` (rolled up from the smallest cached finer node),
+    /// each with its sensitive histogram and whether it meets every per-class model of the
+    /// rule: what the release at that node keeps and suppresses, without going back to the
+    /// bottom classes. Rolling up from any finer node gives exactly the classes rolling up
+    /// from the bottom would, so this is [`super::local::recode`] of the bottom classes.
+    pub(crate) fn node_classes(&self, levels: &[usize]) -> NodeClasses {
+        let (cached, from) = self.source(levels, true);
+        let base: &BaseClasses = cached.as_ref().map_or(self.base, |c| &c.classes);
+        let g = self.group(base, &from, levels);
+        let w = base.width();
+        let n_classes = g.sizes.len();
+        let mut tuples = Vec::with_capacity(n_classes * w);
+        for c in 0..n_classes {
+            tuples.extend((0..w).map(|j| Self::group_code(base, &g, c, j)));
+        }
+        let mut passes: Vec<bool> = g.sizes.iter().map(|&s| self.rule.size_passes(s)).collect();
+        let (mut hist_start, mut hist_codes, mut hist_counts) = (vec![0], Vec::new(), Vec::new());
+        if base.sensitive_cardinality > 0 {
+            Self::histograms(base, &g, &vec![true; n_classes], |c, codes, counts| {
+                if passes[c] && self.rule.needs_sensitive() {
+                    passes[c] = self.rule.sensitive_passes(codes, counts, g.sizes[c]);
+                }
+                hist_codes.extend_from_slice(codes);
+                hist_counts.extend_from_slice(counts);
+                hist_start.push(hist_codes.len());
+            });
+        } else {
+            hist_start = vec![0; n_classes + 1];
+        }
+        NodeClasses {
+            width: w,
+            tuples,
+            sizes: g.sizes,
+            hist_start,
+            hist_codes,
+            hist_counts,
+            passes,
+        }
+    }
+
+    /// [`Lattice::evaluate`]; `roll_up` false derives the node from the bottom classes and
+    /// caches nothing (the brute-force reference of the tests).
+    fn evaluate_with(&self, levels: &[usize], limits: &SearchLimits, roll_up: bool) -> Evaluation {
+        let (cached, from) = self.source(levels, roll_up);
+        let base: &BaseClasses = cached.as_ref().map_or(self.base, |c| &c.classes);
+        let w = base.width();
+        let g = self.group(base, &from, levels);
+        let sizes = &g.sizes;
         let n_classes = sizes.len();
-        let cache_this = roll_up
-            && n_classes * 5 <= base.len() * 4
-            && n_classes >= CACHE_MIN_CLASSES
-            && self.cached_classes.load(Ordering::Relaxed) + n_classes <= 4 * self.base.len();
+        let worth_caching =
+            roll_up && n_classes * 5 <= base.len() * 4 && n_classes >= CACHE_MIN_CLASSES;
+        // The cached node's size, estimated from its source's bytes a class.
+        let estimate = n_classes * (base.bytes() / base.len().max(1) + 1);
+        let cache_this = worth_caching
+            && self.cached_bytes.load(Ordering::Relaxed) + estimate
+                <= CACHE_BUDGET * self.base.bytes();
+        if worth_caching && !cache_this {
+            self.cache_full.store(true, Ordering::Relaxed);
+        }
         let mut passes: Vec<bool> = sizes.iter().map(|&s| self.rule.size_passes(s)).collect();
         let size_failing_records: u64 = sizes
             .iter()
@@ -599,62 +871,36 @@ impl<'a> Lattice<'a> {
             .filter(|(_, p)| !**p)
             .map(|(s, _)| s)
             .sum();
-        let mut node_hist: (Vec<usize>, Vec<u32>, Vec<u64>) = (vec![0], Vec::new(), Vec::new());
+        let mut node_hist: (Vec<u32>, Narrow, Vec<u32>) = (
+            vec![0],
+            Narrow::with_capacity(base.sensitive_cardinality as u32, 0),
+            Vec::new(),
+        );
         let limit = (limits.suppression_limit * base.n as f64 + 1e-9).floor() as u64;
         // Suppressed records are at least those failing the size models: past the limit the
         // node cannot be anonymous, and its distributional checks are skipped (the outcome
         // then counts only the size failures, which the search never uses as a candidate).
         let hopeless = size_failing_records > limit;
-        if (self.rule.needs_sensitive() && !hopeless)
-            || (cache_this && base.sensitive_cardinality > 0)
-        {
-            // Source classes grouped by node class (counting sort), each node class's
-            // histogram gathered densely in a scratch vector.
-            let mut start = vec![0usize; n_classes + 1];
-            for &c in &class_of {
-                start[c as usize + 1] += 1;
-            }
-            for c in 0..n_classes {
-                start[c + 1] += start[c];
-            }
-            let mut fill = start.clone();
-            let mut order = vec![0usize; base.len()];
-            for (i, &c) in class_of.iter().enumerate() {
-                order[fill[c as usize]] = i;
-                fill[c as usize] += 1;
-            }
-            let mut hist = vec![0u64; base.sensitive_cardinality];
-            let mut touched: Vec<u32> = Vec::new();
-            let mut counts: Vec<u64> = Vec::new();
-            for c in 0..n_classes {
-                if !passes[c] && !cache_this {
-                    continue;
-                }
-                for &i in &order[start[c]..start[c + 1]] {
-                    let (a, b) = (base.hist_start[i], base.hist_start[i + 1]);
-                    for (&s, &k) in base.hist_codes[a..b].iter().zip(&base.hist_counts[a..b]) {
-                        if hist[s as usize] == 0 {
-                            touched.push(s);
-                        }
-                        hist[s as usize] += k;
-                    }
-                }
-                touched.sort_unstable();
-                counts.clear();
-                counts.extend(touched.iter().map(|&s| hist[s as usize]));
-                if passes[c] && self.rule.needs_sensitive() && !hopeless {
-                    passes[c] = self.rule.sensitive_passes(&touched, &counts, sizes[c]);
+        let check = self.rule.needs_sensitive() && !hopeless;
+        if check || (cache_this && base.sensitive_cardinality > 0) {
+            let wanted: Vec<bool> = if cache_this {
+                vec![true; n_classes]
+            } else {
+                passes.clone()
+            };
+            Self::histograms(base, &g, &wanted, |c, codes, counts| {
+                if passes[c] && check {
+                    passes[c] = self.rule.sensitive_passes(codes, counts, sizes[c]);
                 }
                 if cache_this {
-                    node_hist.1.extend_from_slice(&touched);
-                    node_hist.2.extend_from_slice(&counts);
-                    node_hist.0.push(node_hist.1.len());
+                    for (&s, &k) in codes.iter().zip(counts) {
+                        node_hist.1.push(s);
+                        // Counts are at most the records, checked to fit `u32`.
+                        node_hist.2.push(k as u32);
+                    }
+                    node_hist.0.push(node_hist.2.len() as u32);
                 }
-                for &s in &touched {
-                    hist[s as usize] = 0;
-                }
-                touched.clear();
-            }
+            });
         }
         let mut totals = ClassTotals::default();
         let mut smallest = u64::MAX;
@@ -670,34 +916,44 @@ impl<'a> Lattice<'a> {
                 totals.suppressed_records += size;
                 suppressed_classes += 1;
                 if self.loss.uses_extras() {
-                    let t = tuple_of(first[c]);
                     let extra: f64 = (0..w)
-                        .map(|j| self.loss.extra(j, levels[j], maps[j][t[j] as usize]))
+                        .map(|j| {
+                            self.loss
+                                .extra(j, levels[j], Self::group_code(base, &g, c, j))
+                        })
                         .sum();
                     totals.suppressed_extra += size as f64 * extra;
                 }
             }
         }
         if cache_this {
-            let mut tuples = Vec::with_capacity(n_classes * w);
-            for &f in &first {
-                let t = tuple_of(f);
-                tuples.extend((0..w).map(|j| maps[j][t[j] as usize]));
-            }
+            let columns: Vec<Narrow> = (0..w)
+                .map(|j| {
+                    let mut col = Narrow::with_capacity(
+                        self.hierarchies[j].levels[levels[j]].n_groups(),
+                        n_classes,
+                    );
+                    for c in 0..n_classes {
+                        col.push(Self::group_code(base, &g, c, j));
+                    }
+                    col
+                })
+                .collect();
             if node_hist.0.len() != n_classes + 1 {
                 node_hist.0 = vec![0; n_classes + 1];
             }
             let classes = BaseClasses {
-                width: w,
-                tuples,
-                sizes: sizes.clone(),
+                columns,
+                // Sizes are at most the records, checked to fit `u32`.
+                sizes: sizes.iter().map(|&s| s as u32).collect(),
                 hist_start: node_hist.0,
                 hist_codes: node_hist.1,
                 hist_counts: node_hist.2,
                 sensitive_cardinality: base.sensitive_cardinality,
                 n: base.n,
             };
-            self.cached_classes.fetch_add(n_classes, Ordering::Relaxed);
+            self.cached_bytes
+                .fetch_add(classes.bytes(), Ordering::Relaxed);
             self.cache
                 .lock()
                 .expect("cache lock")
@@ -733,6 +989,32 @@ impl<'a> Lattice<'a> {
             anonymous,
             size_failing_records,
         }
+    }
+
+    /// Once the cache has turned a node away, drop the cached nodes that nothing still to do
+    /// lies above: no node neither evaluated nor tagged, and no candidate (verification and
+    /// the release roll a candidate's classes up again). Only which source a node is rolled
+    /// up from changes, never its classes.
+    fn prune_cache(&self, known: &Known, candidates: &[NodeOutcome]) {
+        if !self.cache_full.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let live: Vec<Vec<usize>> = (0..self.total)
+            .filter(|&i| !known.done[i] && !known.tagged[i])
+            .map(|i| self.levels(i))
+            .chain(candidates.iter().map(|c| c.levels.clone()))
+            .collect();
+        let mut cache = self.cache.lock().expect("cache lock");
+        cache.retain(|c| {
+            let used = live
+                .iter()
+                .any(|n| c.levels.iter().zip(n).all(|(a, b)| a <= b));
+            if !used {
+                self.cached_bytes
+                    .fetch_sub(c.classes.bytes(), Ordering::Relaxed);
+            }
+            used
+        });
     }
 
     /// Evaluate every node (for tests): the exhaustive answer.
@@ -946,6 +1228,7 @@ impl<'a> Lattice<'a> {
                 }
                 continue;
             }
+            self.prune_cache(&known, &candidates);
             let stop = best * (1.0 + limits.front_slack.max(0.0)) + 1e-12;
             let mut todo = Vec::with_capacity(batch);
             while next < order.len() && todo.len() < batch {

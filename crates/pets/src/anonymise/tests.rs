@@ -123,7 +123,7 @@ fn check_optimum(f: &Fixture, config: &RiskConfig, limit: f64, measure: LossMeas
         .map(|c| f.table.column(c).unwrap().counts())
         .collect();
     let loss = LossModel::new(measure, &f.hierarchies, &counts, n);
-    let base = BaseClasses::new(&f.classes);
+    let base = BaseClasses::new(&f.classes).unwrap();
     let lattice = Lattice::new(&f.hierarchies, &base, &rule, &loss).unwrap();
     let limits = SearchLimits {
         suppression_limit: limit,
@@ -317,6 +317,66 @@ fn retained_classes_are_assessed_like_the_release() {
         r.n_records,
         f.classes.sizes().iter().filter(|&&s| s >= 2).sum::<u64>()
     );
+}
+
+/// The classes a node keeps and suppresses, taken from the search's rolled-up classes (what
+/// verification, the optimum's step and the after-report use), are exactly those of the
+/// bottom classes recoded to the node and filtered by the rule: before any node is cached
+/// (rolled up from the bottom) and after a search has cached nodes to roll up from.
+#[test]
+fn node_classes_are_the_recoded_bottom_classes() {
+    use super::local::{class_passes, recode, recoded_layout, step_at, step_of};
+    for seed in 0..3 {
+        let f = fixture(300 + 100 * seed as usize, seed);
+        let n = f.classes.n_records();
+        let q: Vec<f64> = f
+            .classes
+            .sensitive_totals()
+            .iter()
+            .map(|&c| c as f64 / n as f64)
+            .collect();
+        let mut config = RiskConfig {
+            k: 3,
+            risk_threshold: 1.0,
+            l: Some(2),
+            t: Some(0.3),
+            ..RiskConfig::new(["age", "sex", "region"])
+        };
+        config.sensitive = Some("diag".into());
+        let rule = ClassRule::new(&config, q, false).unwrap();
+        let counts: Vec<Vec<u64>> = ["age", "sex", "region"]
+            .iter()
+            .map(|c| f.table.column(c).unwrap().counts())
+            .collect();
+        let loss = LossModel::new(LossMeasure::Loss, &f.hierarchies, &counts, n);
+        let base = BaseClasses::new(&f.classes).unwrap();
+        let lattice = Lattice::new(&f.hierarchies, &base, &rule, &loss).unwrap();
+        let limits = SearchLimits {
+            suppression_limit: 0.05,
+            max_average_risk: None,
+            front_slack: 1.0,
+        };
+        for searched in [false, true] {
+            if searched {
+                let _ = lattice.search(&limits, &|_| Ok(true), &crate::progress::Progress::none());
+            }
+            for i in 0..lattice.size() {
+                let levels = lattice.levels(i);
+                let node = lattice.node_classes(&levels);
+                let layout = recoded_layout(f.classes.layout(), &f.hierarchies, &levels);
+                let want = recode(&f.classes, &f.hierarchies, &levels)
+                    .unwrap()
+                    .retain(|c| class_passes(&rule, c));
+                assert_eq!(node.kept(layout), want, "{levels:?}");
+                let step = step_at(&f.classes, &f.hierarchies, &rule, &levels).unwrap();
+                assert_eq!(
+                    step_of(&node, &f.hierarchies, &levels).suppressed,
+                    step.suppressed,
+                    "{levels:?}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -50,7 +50,7 @@ use keying::KeyStore;
 pub(crate) use keying::hash_tuple;
 pub use keying::{ClassColumn, ClassLayout, Keying};
 pub use parts::ClassParts;
-pub(crate) use regroup::{Recode, bit, bitset, clear_bits, subset_recode};
+pub(crate) use regroup::{Narrow, Recode, bit, bitset, clear_bits, subset_recode};
 
 /// Errors from grouping records into equivalence classes.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -139,6 +139,24 @@ impl PartialEq for EquivalenceClasses {
             && self.sensitive_totals == other.sensitive_totals
             && self.n_records == other.n_records
     }
+}
+
+/// Classes taken apart by [`EquivalenceClasses::into_columns`].
+pub(crate) struct ClassColumns {
+    /// One narrow code column per quasi-identifier.
+    pub codes: Vec<Narrow>,
+    /// Class sizes.
+    pub sizes: Vec<u64>,
+    /// Histogram offsets (`classes + 1`; empty without a sensitive attribute).
+    pub hist_start: Vec<usize>,
+    /// Sensitive codes present, ascending within each class.
+    pub hist_codes: Vec<u32>,
+    /// Their counts.
+    pub hist_counts: Vec<u64>,
+    /// Codes of the sensitive attribute (0 without one).
+    pub sensitive_cardinality: usize,
+    /// Records.
+    pub n_records: u64,
 }
 
 /// Options for [`EquivalenceClasses::compute_with`].
@@ -285,6 +303,33 @@ impl EquivalenceClasses {
                 });
             out
         })
+    }
+
+    /// The classes taken apart for the anonymisation search: one narrow code column per
+    /// quasi-identifier (see `narrow_codes`), the sizes, and the histogram offsets, codes and
+    /// counts (empty offsets without a sensitive attribute). Consumes the classes so that
+    /// their arrays move instead of being copied.
+    pub(crate) fn into_columns(self) -> ClassColumns {
+        self.narrow_codes();
+        let EquivalenceClasses {
+            narrow,
+            sizes,
+            hist_start,
+            hist_codes,
+            hist_counts,
+            sensitive_totals,
+            n_records,
+            ..
+        } = self;
+        ClassColumns {
+            codes: narrow.into_inner().unwrap_or_default(),
+            sizes,
+            hist_start,
+            hist_codes,
+            hist_counts,
+            sensitive_cardinality: sensitive_totals.len(),
+            n_records,
+        }
     }
 
     /// One class.

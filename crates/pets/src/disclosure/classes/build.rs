@@ -92,6 +92,97 @@ impl EquivalenceClasses {
         Ok(result.unwrap_or_else(|| Self::empty(layout)))
     }
 
+    /// Classes given by their code tuples (`width` a class, all distinct), sizes and sparse
+    /// sensitive histograms (`hist_start` of `sizes.len() + 1` offsets into codes ascending
+    /// and their counts), in any order: sorted by key here. The record count and the
+    /// sensitive totals are those of the classes given, as [`EquivalenceClasses::retain`]
+    /// leaves them. Used to hand the anonymisation search's rolled-up classes to the
+    /// assessment without regrouping the bottom classes.
+    pub(crate) fn from_groups(
+        layout: ClassLayout,
+        tuples: &[u32],
+        sizes: Vec<u64>,
+        hist_start: Vec<usize>,
+        hist_codes: Vec<u32>,
+        hist_counts: Vec<u64>,
+    ) -> EquivalenceClasses {
+        let w = layout.width();
+        let c = sizes.len();
+        debug_assert_eq!(tuples.len(), c * w);
+        debug_assert_eq!(hist_start.len(), c + 1);
+        let class_keys: Vec<u128> = tuples
+            .chunks_exact(w.max(1))
+            .map(|t| layout.key(t))
+            .collect();
+        let mut order: Vec<u32> = (0..c as u32).collect();
+        order.sort_unstable_by_key(|&i| class_keys[i as usize]);
+        debug_assert!(
+            order
+                .windows(2)
+                .all(|p| class_keys[p[0] as usize] < class_keys[p[1] as usize]),
+            "class tuples must be distinct"
+        );
+        let compact = layout.compact_strides();
+        let mut keys = KeyStore::for_layout(&layout, c);
+        let mut codes = Vec::new();
+        if compact.is_none() {
+            codes.reserve_exact(c * w);
+        }
+        let has_s = layout.sensitive.is_some();
+        let mut out_sizes = Vec::with_capacity(c);
+        let (mut out_start, mut out_codes, mut out_counts, mut totals) = if has_s {
+            (
+                Vec::with_capacity(c + 1),
+                Vec::with_capacity(hist_codes.len()),
+                Vec::with_capacity(hist_codes.len()),
+                vec![
+                    0u64;
+                    layout
+                        .sensitive
+                        .as_ref()
+                        .map_or(0, |s| s.cardinality as usize)
+                ],
+            )
+        } else {
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new())
+        };
+        if has_s {
+            out_start.push(0);
+        }
+        for &i in &order {
+            let i = i as usize;
+            keys.push(class_keys[i]);
+            if compact.is_none() {
+                codes.extend_from_slice(&tuples[i * w..(i + 1) * w]);
+            }
+            out_sizes.push(sizes[i]);
+            if has_s {
+                let r = hist_start[i]..hist_start[i + 1];
+                for (&s, &n) in hist_codes[r.clone()].iter().zip(&hist_counts[r]) {
+                    out_codes.push(s);
+                    out_counts.push(n);
+                    totals[s as usize] += n;
+                }
+                out_start.push(out_codes.len());
+            }
+        }
+        let n_records = out_sizes.iter().sum();
+        EquivalenceClasses {
+            layout,
+            keys,
+            compact,
+            codes,
+            decoded: OnceLock::new(),
+            narrow: OnceLock::new(),
+            sizes: out_sizes,
+            hist_start: out_start,
+            hist_codes: out_codes,
+            hist_counts: out_counts,
+            sensitive_totals: totals,
+            n_records,
+        }
+    }
+
     /// No classes, over `layout` (the identity of [`EquivalenceClasses::merge`]).
     pub fn empty(layout: ClassLayout) -> Self {
         let totals = layout

@@ -118,6 +118,36 @@ impl NarrowMut<'_> {
 }
 
 impl Narrow {
+    /// An empty column for codes below `cardinality`, with room for `n`.
+    pub(crate) fn with_capacity(cardinality: u32, n: usize) -> Narrow {
+        if cardinality <= 1 << 8 {
+            Narrow::U8(Vec::with_capacity(n))
+        } else if cardinality <= 1 << 16 {
+            Narrow::U16(Vec::with_capacity(n))
+        } else {
+            Narrow::U32(Vec::with_capacity(n))
+        }
+    }
+
+    /// Append a code (below the cardinality the column was made for: the cast is exact).
+    #[inline]
+    pub(crate) fn push(&mut self, c: u32) {
+        match self {
+            Narrow::U8(v) => v.push(c as u8),
+            Narrow::U16(v) => v.push(c as u16),
+            Narrow::U32(v) => v.push(c),
+        }
+    }
+
+    /// Bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        match self {
+            Narrow::U8(v) => v.capacity(),
+            Narrow::U16(v) => 2 * v.capacity(),
+            Narrow::U32(v) => 4 * v.capacity(),
+        }
+    }
+
     fn zeroed(cardinality: u32, n: usize) -> Narrow {
         if cardinality <= 1 << 8 {
             Narrow::U8(vec![0; n])
@@ -137,7 +167,7 @@ impl Narrow {
     }
 
     #[inline]
-    fn get(&self, i: usize) -> u32 {
+    pub(crate) fn get(&self, i: usize) -> u32 {
         match self {
             Narrow::U8(v) => u32::from(v[i]),
             Narrow::U16(v) => u32::from(v[i]),
@@ -146,7 +176,7 @@ impl Narrow {
     }
 
     /// `dst[t] += code'(lo + t) * stride`, `code'` the code or its image under `map`.
-    fn add_into(&self, dst: &mut [u64], lo: usize, map: Option<&[u32]>, stride: u64) {
+    pub(crate) fn add_into(&self, dst: &mut [u64], lo: usize, map: Option<&[u32]>, stride: u64) {
         macro_rules! add {
             ($v:expr) => {{
                 let src = &$v[lo..lo + dst.len()];
