@@ -150,8 +150,8 @@ impl QueryJob {
 /// take the partitions' table with zero rows (its columns and types), so everything is
 /// checked before any partition is read.
 impl QueryJob {
-    /// One partition's exact counts for this count or histogram, as [`Partial::Counts`]
-    /// bytes (not private: for merging and noising once at the driver). `table` is the
+    /// One partition's exact counts for this count or histogram, as
+    /// [`Partial::Counts`](crate::partial::Partial::Counts) bytes (not private: for merging and noising once at the driver). `table` is the
     /// partition (its rows are the privacy unit: no person bounding across partitions).
     pub fn partial(&self, table: &crate::dp::DpTable) -> Result<Vec<u8>> {
         let input = table.read_for([&self.kind])?;
