@@ -15,7 +15,8 @@ decode``:
 - :mod:`pets.outputs` checks tables and models leaving a secure environment (``pets outputs``);
 - :mod:`pets.federated` answers across trusts without pooling rows (``pets federated``);
 - :mod:`pets.dp` answers aggregate queries with differential privacy under a budget;
-- :mod:`pets.synth` fits differentially private synthesisers (MST, PrivBayes, AIM) and samples records.
+- :mod:`pets.synth` fits differentially private synthesisers (MST, PrivBayes, AIM) and
+  samples records.
 
 Tables cross into Rust through the Arrow PyCapsule interface without copying, and the heavy
 work runs without holding the GIL.
