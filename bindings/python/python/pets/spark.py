@@ -57,7 +57,7 @@ from pets.errors import DomainFromDataWarning
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from pets.dp import DpResult, Session
+    import pets.dp
 
 __all__ = ["count", "risk"]
 
@@ -259,7 +259,7 @@ def risk(
 
 
 def count(
-    session: Session,
+    session: pets.dp.Session,
     df: DataFrame,
     schema: Schema,
     by: Sequence[str] | str | None = None,
@@ -269,7 +269,7 @@ def count(
     non_negative: bool = False,
     consistent_total: bool = False,
     noise: str | None = None,
-) -> DpResult:
+) -> pets.dp.DpResult:
     """A differentially private count, or counts by ``by``, of a Spark DataFrame.
 
     As :meth:`pets.dp.Session.count` on the whole table: the executors count their rows
