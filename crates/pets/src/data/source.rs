@@ -579,6 +579,33 @@ mod tests {
     }
 
     #[test]
+    fn dictionary_columns_with_no_values_encode_without_a_panic() {
+        let schema = Schema::from_json(
+            r#"{"columns": [{"name": "sex", "kind": "categorical", "values": ["F", "M"]}]}"#,
+        )
+        .unwrap();
+        let dict = DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8));
+        let arrow = Arc::new(ArrowSchema::new(vec![Field::new("sex", dict, true)]));
+        let opts = EncodeOptions {
+            allow_empty: true,
+            ..Default::default()
+        };
+        let e = TableSource::batches("data", arrow.clone(), vec![])
+            .encode(&schema, opts.clone(), &[], &Progress::none())
+            .unwrap();
+        assert_eq!(e.table.n_rows(), 0);
+        // A categorical column in a batch with rows: the empty check batch comes first.
+        let keys = arrow_array::Int8Array::from(vec![0, 1, 0]);
+        let values = Arc::new(StringArray::from(vec!["F", "M"]));
+        let col = arrow_array::DictionaryArray::try_new(keys, values).unwrap();
+        let b = RecordBatch::try_new(arrow.clone(), vec![Arc::new(col)]).unwrap();
+        let e = TableSource::batches("data", arrow, vec![b])
+            .encode(&schema, opts, &[], &Progress::none())
+            .unwrap();
+        assert_eq!(e.table.n_rows(), 3);
+    }
+
+    #[test]
     fn a_missing_extra_column_names_those_that_exist() {
         let schema = Schema::from_json(
             r#"{"columns": [{"name": "sex", "kind": "categorical", "values": ["F", "M"]}]}"#,

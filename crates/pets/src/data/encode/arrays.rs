@@ -53,6 +53,15 @@ fn lookup_fn<'a>(codec: &'a ColumnCodec, array: &'a dyn Array) -> Option<LookupF
                 let f = lookup_fn(codec, values)?;
                 (0..values.len()).map(f).collect()
             };
+            if entries.is_empty() {
+                // No dictionary values (an empty table's column, or a column of nulls; e.g. the
+                // empty batch that checks a source's columns): every key is null and is never
+                // looked up. Arrow's `normalized_keys` panics on an empty dictionary, so it is
+                // not called; a non-null key here would be malformed Arrow.
+                return Some(Box::new(|_| {
+                    Lookup::Unparsable("a dictionary key with a value (the dictionary has none)")
+                }));
+            }
             let keys = dict.normalized_keys();
             Box::new(move |i| entries[keys[i]])
         }
