@@ -22,7 +22,9 @@
 //!   network whose families are measured and fitted like MST's ("PrivBayes + PGM");
 //! - [`sample`]: forward sampling on the junction tree, seeded, chunked;
 //! - [`model`]: the fitted synthesiser as a versioned file, sampled without the data;
-//! - [`eval`]: marginal total-variation distances.
+//! - [`eval`]: the evaluation report ([`eval::EvalJob`]): marginal TVD (1-, 2-way, a
+//!   3-way workload), Cramér's V, numeric distances, train-on-synthetic utility, and
+//!   privacy tests (distance to the closest record, exact matches, membership inference);
 //!
 //! - [`job`]: [`FitJob`], the fit every front door runs (options validated once, the
 //!   synthesis domain always applied, domains read from data announced or refused).
