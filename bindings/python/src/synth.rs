@@ -364,9 +364,97 @@ pub fn prepare_domain(
     Ok((domain.schema.to_json(), domain.notes))
 }
 
+/// A table argument: Arrow batches (anything with `__arrow_c_stream__`) or a file path.
+fn table_source(arg: &str, data: &Bound<'_, PyAny>) -> PyResult<TableSource> {
+    if data.hasattr("__arrow_c_stream__")? {
+        let (batches, schema) = import_table(arg, data)?;
+        Ok(TableSource::batches(arg, schema, batches))
+    } else {
+        match data.extract::<PathBuf>() {
+            Ok(p) => Ok(TableSource::file(p)),
+            Err(_) => Err(wrong_type(arg, DATA_LIKE, data)),
+        }
+    }
+}
+
+/// The evaluation report of [`evaluate`]: JSON and HTML of
+/// [`pets_synth::eval::EvalReport`], as `pets synth evaluate --json/--report` write them.
+#[pyclass(module = "pets._native", name = "EvalReport", frozen)]
+pub struct PyEvalReport {
+    report: pets_synth::eval::EvalReport,
+}
+
+#[pymethods]
+impl PyEvalReport {
+    /// The report as JSON (indented when `pretty`).
+    #[pyo3(signature = (pretty = true))]
+    fn to_json(&self, pretty: bool) -> PyResult<String> {
+        let r = if pretty {
+            serde_json::to_string_pretty(&self.report)
+        } else {
+            serde_json::to_string(&self.report)
+        };
+        r.map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    }
+
+    /// The self-contained HTML report.
+    fn to_html(&self) -> String {
+        self.report.to_html()
+    }
+
+    /// The plain-language summary lines.
+    fn summary(&self) -> Vec<String> {
+        self.report.summary()
+    }
+}
+
+/// Evaluate `synth` against `real` (the rows the synthesiser was fitted on), as
+/// `pets synth evaluate` does: [`pets_synth::eval::EvalJob`] with the interpreter detached.
+/// Tables are Arrow streams or file paths; `holdout` is real rows never seen by the
+/// synthesiser.
+#[pyfunction]
+#[pyo3(signature = (real, synth, schema_json, holdout = None, target = None, positive = None,
+                    features = None, workload = None, sample_rows = pets_synth::eval::DEFAULT_SAMPLE_ROWS,
+                    seed = 0))]
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate(
+    py: Python<'_>,
+    real: &Bound<'_, PyAny>,
+    synth: &Bound<'_, PyAny>,
+    schema_json: &str,
+    holdout: Option<&Bound<'_, PyAny>>,
+    target: Option<String>,
+    positive: Option<String>,
+    features: Option<Vec<String>>,
+    workload: Option<Vec<Vec<String>>>,
+    sample_rows: usize,
+    seed: u64,
+) -> PyResult<PyEvalReport> {
+    let schema = Schema::from_json(schema_json).py_err(py)?;
+    let job = pets_synth::eval::EvalJob::new(
+        table_source("real", real)?,
+        table_source("synth", synth)?,
+        schema,
+    )
+    .holdout(holdout.map(|h| table_source("holdout", h)).transpose()?)
+    .options(pets_synth::eval::EvalOptions {
+        target,
+        positive,
+        features: features.unwrap_or_default(),
+        workload: workload.unwrap_or_default(),
+        sample_rows,
+        seed,
+    });
+    job.validate().py_err(py)?;
+    let report = py.detach(|| job.run()).py_err(py)?;
+    Ok(PyEvalReport { report })
+}
+
 /// Add the synthesis functions and classes to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySynthModel>()?;
+    m.add_class::<PyEvalReport>()?;
+    m.add_function(wrap_pyfunction!(evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(fit_mst, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_domain, m)?)?;
     Ok(())

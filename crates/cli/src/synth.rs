@@ -64,6 +64,11 @@ pub struct EvaluateArgs {
     /// The target's positive value (default: the second of two declared values, e.g. true).
     #[arg(long)]
     pub positive: Option<String>,
+    /// The columns the utility models see, comma-separated (default: every other column);
+    /// leave out those that give the target away (for admitted: discharge_destination,
+    /// length_of_stay_days).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Vec<String>,
     /// The marginals to compare, a JSON file listing lists of column (or view) names, e.g.
     /// `[["age_band", "acuity", "admitted"]]` (default: every 3-way marginal of the views,
     /// or a seeded sample of 200 of them).
@@ -262,6 +267,7 @@ fn evaluate(args: &EvaluateArgs) -> Result<(), CliError> {
     let options = pets_synth::eval::EvalOptions {
         target: args.target.clone(),
         positive: args.positive.clone(),
+        features: args.features.clone(),
         workload,
         sample_rows: args.sample_rows,
         seed: args.seed,

@@ -216,6 +216,23 @@ def fit_mst(
 def prepare_domain(
     schema_json: str, columns: list[str] | None = ..., max_values: int = ...
 ) -> tuple[str, list[str]]: ...
+def evaluate(
+    real: Any,
+    synth: Any,
+    schema_json: str,
+    holdout: Any | None = ...,
+    target: str | None = ...,
+    positive: str | None = ...,
+    features: list[str] | None = ...,
+    workload: list[list[str]] | None = ...,
+    sample_rows: int = ...,
+    seed: int = ...,
+) -> EvalReport: ...
+
+class EvalReport:
+    def to_json(self, pretty: bool = ...) -> str: ...
+    def to_html(self) -> str: ...
+    def summary(self) -> list[str]: ...
 
 class SynthModel:
     @staticmethod

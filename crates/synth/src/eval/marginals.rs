@@ -67,14 +67,14 @@ pub(crate) fn permutation(n: usize, seed: u64) -> Vec<u32> {
 
 /// 1-way and 2-way TVD of the views (with the baselines), and Cramér's V of every pair.
 pub(crate) fn compare(views: &[View], n_columns: usize) -> (Evaluation, Vec<PairAssociation>) {
+    let real_1way: Vec<Vec<u64>> = views
+        .par_iter()
+        .map(|v| count(&[&v.real], &[v.size()]))
+        .collect();
     let one_way: Vec<f64> = views
         .par_iter()
-        .map(|v| {
-            tvd(
-                &count(&[&v.real], &[v.size()]),
-                &count(&[&v.synth], &[v.size()]),
-            )
-        })
+        .zip(&real_1way)
+        .map(|(v, p)| tvd(p, &count(&[&v.synth], &[v.size()])))
         .collect();
     let n_real = views.first().map_or(0, |v| v.real.len());
     let perms: Vec<Vec<u32>> = (0..n_columns)
@@ -100,10 +100,7 @@ pub(crate) fn compare(views: &[View], n_columns: usize) -> (Evaluation, Vec<Pair
             let sizes = [va.size(), vb.size()];
             let p = count(&[&va.real, &vb.real], &sizes);
             let q = count(&[&va.synth, &vb.synth], &sizes);
-            let (pa, pb) = (
-                count(&[&va.real], &[va.size()]),
-                count(&[&vb.real], &[vb.size()]),
-            );
+            let (pa, pb) = (&real_1way[a], &real_1way[b]);
             let n = va.real.len().max(1) as f64;
             let nb = vb.size();
             let independent = 0.5

@@ -136,6 +136,11 @@ pub struct EvalOptions {
     /// The target's positive value (default: the second of exactly two declared values,
     /// `true` of `["false", "true"]`).
     pub positive: Option<String>,
+    /// The columns (or views) the utility test's models see (empty: every other evaluated
+    /// column). Leave out columns that give the target away (for `admitted`: the discharge
+    /// destination, the length of stay).
+    #[serde(default)]
+    pub features: Vec<String>,
     /// Marginals to compare, as lists of column or view names (`arrival_datetime` stands for
     /// its weekday and hour views, `arrival_datetime:hour` for one); empty: every 3-way
     /// marginal of the views, or a seeded sample of [`MAX_DEFAULT_WORKLOAD`] of them.
@@ -151,6 +156,7 @@ impl Default for EvalOptions {
         EvalOptions {
             target: None,
             positive: None,
+            features: Vec::new(),
             workload: Vec::new(),
             sample_rows: DEFAULT_SAMPLE_ROWS,
             seed: 0,
@@ -274,6 +280,13 @@ impl EvalJob {
                 }
             }
         }
+        if !o.features.is_empty() && o.target.is_none() {
+            return Err(SynthError::invalid(
+                "features",
+                o.features.join(","),
+                "features are for the utility test: name its target too",
+            ));
+        }
         if o.positive.is_some() && o.target.is_none() {
             return Err(SynthError::invalid(
                 "positive",
@@ -392,7 +405,14 @@ pub fn evaluate_tables(
                     ColumnKind::Categorical { values, .. } => Some(values.as_slice()),
                     _ => None,
                 });
-            let u = utility::compare(&v, t, options.positive.as_deref(), declared, options.seed)?;
+            let u = utility::compare(
+                &v,
+                t,
+                options.positive.as_deref(),
+                &options.features,
+                declared,
+                options.seed,
+            )?;
             if u.test_source == "real split" {
                 notes.push(format!(
                     "utility: without a holdout the test rows are a seeded {:.0}% of the real \

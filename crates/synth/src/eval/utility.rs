@@ -155,6 +155,7 @@ pub(crate) fn compare(
     views: &[View],
     target: &str,
     positive: Option<&str>,
+    only: &[String],
     declared_values: Option<&[String]>,
     seed: u64,
 ) -> Result<Utility> {
@@ -189,8 +190,25 @@ pub(crate) fn compare(
                 format!("not a value of the target {target}"),
             )
         })? as u32;
+    let column_of = |v: &View| v.name.split(':').next().unwrap_or_default().to_string();
+    for name in only {
+        if !views
+            .iter()
+            .any(|v| column_of(v) == *name || v.name == *name)
+            || *name == target
+        {
+            return Err(SynthError::invalid(
+                "features",
+                name,
+                "not an evaluated column (or view) other than the target",
+            ));
+        }
+    }
     let features: Vec<usize> = (0..views.len())
         .filter(|&i| views[i].column != views[t].column)
+        .filter(|&i| {
+            only.is_empty() || only.contains(&views[i].name) || only.contains(&column_of(&views[i]))
+        })
         .collect();
     let sizes: Vec<usize> = features.iter().map(|&i| views[i].size()).collect();
     let y_of = |codes: &[u32]| -> Vec<bool> { codes.iter().map(|&c| c == code).collect() };
@@ -316,7 +334,7 @@ mod tests {
             view("y", 2, y.clone(), y.clone(), 2),
         ];
         let declared = vec!["false".to_string(), "true".to_string()];
-        let u = compare(&views, "y", None, Some(&declared), 1).unwrap();
+        let u = compare(&views, "y", None, &[], Some(&declared), 1).unwrap();
         assert_eq!(u.positive, "true");
         assert_eq!(u.features, ["x0", "x1"]);
         assert_eq!(u.test_source, "real split");
@@ -329,12 +347,18 @@ mod tests {
             view("x1", 1, x1.clone(), x1, 5),
             view("y", 2, y, noise, 2),
         ];
-        let u = compare(&views, "y", None, Some(&declared), 1).unwrap();
+        let u = compare(&views, "y", None, &[], Some(&declared), 1).unwrap();
         assert!(u.synthetic.auc < 0.65, "{u:?}");
         assert!(u.real.auc > 0.85, "{u:?}");
+        // Features chosen: x1 alone predicts nothing.
+        let u = compare(&views, "y", None, &["x1".into()], Some(&declared), 1).unwrap();
+        assert_eq!(u.features, ["x1"]);
+        assert!(u.real.auc < 0.65, "{u:?}");
         // Errors name the fault.
-        assert!(compare(&views, "nope", None, None, 1).is_err());
-        assert!(compare(&views, "x1", None, None, 1).is_err());
-        assert!(compare(&views, "y", Some("maybe"), None, 1).is_err());
+        assert!(compare(&views, "nope", None, &[], None, 1).is_err());
+        assert!(compare(&views, "x1", None, &[], None, 1).is_err());
+        assert!(compare(&views, "y", Some("maybe"), &[], None, 1).is_err());
+        assert!(compare(&views, "y", None, &["y".into()], Some(&declared), 1).is_err());
+        assert!(compare(&views, "y", None, &["z".into()], Some(&declared), 1).is_err());
     }
 }

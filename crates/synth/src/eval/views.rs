@@ -12,7 +12,7 @@
 //! Every view has a null group. Quantiles and frequent values are read from the real table:
 //! this is the custodian's evaluation, never released with the model.
 
-use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampSecondArray};
+use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray, TimestampSecondArray};
 use arrow_schema::{DataType, TimeUnit};
 use pets::data::{ColumnKind, ColumnSpec, Schema};
 use rayon::prelude::*;
@@ -66,18 +66,6 @@ fn cast(batches: &[RecordBatch], name: &str, to: &DataType) -> Result<Vec<ArrayR
         .collect()
 }
 
-pub(crate) fn strings(batches: &[RecordBatch], name: &str) -> Result<Vec<Option<String>>> {
-    let mut out = Vec::new();
-    for a in cast(batches, name, &DataType::Utf8)? {
-        let a = a
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("cast to Utf8");
-        out.extend(a.iter().map(|v| v.map(str::to_string)));
-    }
-    Ok(out)
-}
-
 pub(crate) fn numbers(batches: &[RecordBatch], name: &str) -> Result<Vec<Option<f64>>> {
     let mut out = Vec::new();
     for a in cast(batches, name, &DataType::Float64)? {
@@ -123,12 +111,26 @@ fn views_of(
     let name = spec.name.clone();
     Ok(match &spec.kind {
         ColumnKind::Categorical { values, .. } => {
-            let r = strings(real, &name)?;
+            let real_arrays = cast(real, &name, &DataType::Utf8)?;
+            let texts = |arrays: &[ArrayRef]| -> Vec<StringArray> {
+                arrays
+                    .iter()
+                    .map(|a| {
+                        a.as_any()
+                            .downcast_ref::<StringArray>()
+                            .expect("cast to Utf8")
+                            .clone()
+                    })
+                    .collect()
+            };
+            let real_texts = texts(&real_arrays);
             let mut keep: Vec<String> = values.clone();
             if values.len() > MAX_RAW_CATEGORIES {
                 let mut freq: std::collections::HashMap<&str, u64> = Default::default();
-                for v in r.iter().flatten() {
-                    *freq.entry(v.as_str()).or_default() += 1;
+                for a in &real_texts {
+                    for v in a.iter().flatten() {
+                        *freq.entry(v).or_default() += 1;
+                    }
                 }
                 let mut top: Vec<(&str, u64)> = freq.into_iter().collect();
                 top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
@@ -141,17 +143,24 @@ fn views_of(
             let index: std::collections::HashMap<&str, u32> = keep
                 .iter()
                 .enumerate()
-                .map(|(i, v)| (v.as_str(), i as u32))
+                .map(|(i, v)| (v, i as u32))
+                .map(|(v, i)| (v.as_str(), i))
                 .collect();
             let n = keep.len() as u32;
-            let code = |v: &Option<String>| match v {
-                None => n + 1,
-                Some(v) => *index.get(v.as_str()).unwrap_or(&n),
+            let code_all = |arrays: &[StringArray]| -> Vec<u32> {
+                let mut out = Vec::with_capacity(arrays.iter().map(|a| a.len()).sum());
+                for a in arrays {
+                    out.extend(a.iter().map(|v| match v {
+                        None => n + 1,
+                        Some(v) => *index.get(v).unwrap_or(&n),
+                    }));
+                }
+                out
             };
             let codes = |b: &[RecordBatch]| -> Result<Vec<u32>> {
-                Ok(strings(b, &name)?.iter().map(code).collect())
+                Ok(code_all(&texts(&cast(b, &name, &DataType::Utf8)?)))
             };
-            let real_codes = r.iter().map(code).collect();
+            let real_codes = code_all(&real_texts);
             let mut labels = keep.clone();
             labels.extend(["(other)".to_string(), "(null)".to_string()]);
             vec![View {
@@ -296,10 +305,24 @@ pub(crate) fn build(
 pub(crate) fn count(codes: &[&[u32]], sizes: &[usize]) -> Vec<u64> {
     let cells: usize = sizes.iter().product();
     let mut out = vec![0u64; cells];
-    let Some(first) = codes.first() else {
-        return out;
-    };
-    for r in 0..first.len() {
+    match codes {
+        [] => return out,
+        [a] => {
+            for &x in a.iter() {
+                out[x as usize] += 1;
+            }
+            return out;
+        }
+        [a, b] => {
+            let sb = sizes[1];
+            for (&x, &y) in a.iter().zip(b.iter()) {
+                out[x as usize * sb + y as usize] += 1;
+            }
+            return out;
+        }
+        _ => {}
+    }
+    for r in 0..codes[0].len() {
         let mut i = 0usize;
         for (c, &s) in codes.iter().zip(sizes) {
             i = i * s + c[r] as usize;
