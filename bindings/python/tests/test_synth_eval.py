@@ -111,6 +111,8 @@ def test_report_formats_and_table_kinds(tmp_path, train, schema):
     assert r.write_html(tmp_path / "e.html").read_text(encoding="utf-8") == html
     assert json.loads(r.write_json(tmp_path / "e.json").read_text(encoding="utf-8")) == d
     assert list(r.views_frame().columns) == ["view", "tvd"]
+    assert len(r.to_pandas()) == len(d["views"])
+    assert r.to_polars().shape == (len(d["views"]), 2)
 
 
 def test_bad_options_raise_typed_errors(train, schema):

@@ -61,6 +61,7 @@ from pets._convert import (
     is_path,
     kind_of,
     number,
+    pandas_to_polars,
     to_arrow,
     to_path,
 )
@@ -900,6 +901,14 @@ class EvalReport:
 
         rows = [{"view": v["name"], "tvd": v["tvd"]} for v in self._data["views"]]
         return pd.DataFrame(rows, columns=["view", "tvd"])
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The views and their 1-way TVD (:meth:`views_frame`; requires pandas)."""
+        return self.views_frame()
+
+    def to_polars(self) -> Any:
+        """:meth:`to_pandas` as a polars DataFrame (requires polars)."""
+        return pandas_to_polars(self.to_pandas())
 
     def __repr__(self) -> str:
         r = self._data["rows"]
