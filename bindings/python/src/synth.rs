@@ -36,6 +36,12 @@ const DATA_LIKE: &str = "a pyarrow Table, a polars or pandas DataFrame, another 
 /// schema that is not a direct identifier); the schema becomes the synthesis domain of
 /// [`pets_synth::prepare_domain`] with `max_values`. The other settings are
 /// [`MstOptions`]'s (`None`: MST's defaults).
+///
+/// `stage` runs the whole fit (`"run"`, returns the model) or one step of a partitioned fit
+/// (`FitJob`'s): `"check"` (data: the partitions' table with zero rows; returns the input
+/// columns to send), `"partial"` (data: one partition; returns its counts as bytes) or
+/// `"finish"` (data: the zero-row table, `partials`: every partition's bytes; returns the
+/// model).
 #[pyfunction]
 #[pyo3(signature = (data, schema_json, columns, epsilon, delta, max_iters = None,
                     tolerance = None, max_clique_cells = None, max_pair_cells = None,
@@ -43,7 +49,8 @@ const DATA_LIKE: &str = "a pyarrow Table, a polars or pandas DataFrame, another 
                     score_threshold = 1.0,
                     person_id = None, max_rows_per_person = 1, bounding_seed = 0,
                     strict = false, budget = None, progress = None, method = "mst",
-                    degree = None, workload = None, rounds = None))]
+                    degree = None, workload = None, rounds = None, stage = "run",
+                    partials = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_mst(
     py: Python<'_>,
@@ -70,7 +77,9 @@ pub fn fit_mst(
     degree: Option<usize>,
     workload: Option<Vec<Vec<String>>>,
     rounds: Option<usize>,
-) -> PyResult<PySynthModel> {
+    stage: &str,
+    partials: Option<Vec<Vec<u8>>>,
+) -> PyResult<Py<PyAny>> {
     let method: Method = method.parse().py_err(py)?;
     if let Some(cols) = &columns
         && cols.is_empty()
@@ -134,10 +143,37 @@ pub fn fit_mst(
     // Settings first, before any data is read.
     job.validate().py_err(py)?;
     let job = job.progress(crate::progress::observer(progress));
-    let fitted = py.detach(|| job.run()).py_err(py)?;
+    // Partitioned fits (`pets.spark`): the same job, in the core's three steps.
+    let fitted = match (stage, partials) {
+        ("run", None) => py.detach(|| job.run()).py_err(py)?,
+        ("check", None) => {
+            let columns = py.detach(|| job.check_partitioned()).py_err(py)?;
+            return Ok(columns.into_pyobject(py)?.into_any().unbind());
+        }
+        ("partial", None) => {
+            let bytes = py.detach(|| job.partial()).py_err(py)?;
+            return Ok(pyo3::types::PyBytes::new(py, &bytes).into_any().unbind());
+        }
+        ("finish", Some(parts)) => py.detach(|| job.run_partials(&parts)).py_err(py)?,
+        (other, parts) => {
+            return Err(error_of(
+                py,
+                Kind::Dual(DualError::InvalidParameter),
+                &format!(
+                    "invalid stage = {other:?} (with{} partials): run, check, partial, or \
+                     finish with the partitions' partials",
+                    if parts.is_some() { "" } else { "out" }
+                ),
+                None,
+            ));
+        }
+    };
     Ok(PySynthModel {
         model: fitted.model,
-    })
+    }
+    .into_pyobject(py)?
+    .into_any()
+    .unbind())
 }
 
 /// A fitted synthesiser (`pets_synth::SynthModel`): what a release panel keeps.

@@ -55,6 +55,7 @@
 
 pub mod aim;
 pub mod compress;
+mod counts;
 pub mod derive;
 pub mod domain;
 pub mod error;
@@ -75,5 +76,8 @@ pub use error::{Result, SynthError};
 pub use job::{FitJob, FitOutcome, Method};
 pub use marginals::{Marginal, MarginalError, compute_marginals};
 pub use model::SynthModel;
-pub use mst::{MstOptions, cdp_delta, cdp_rho, fit_mst, fit_mst_bounded, fit_mst_bounded_with};
+pub use mst::{
+    MstOptions, cdp_delta, cdp_rho, fit_mst, fit_mst_bounded, fit_mst_bounded_with,
+    fit_mst_merged_with,
+};
 pub use privbayes::{PrivBayesOptions, fit_privbayes, fit_privbayes_bounded_with};

@@ -212,7 +212,13 @@ def fit_mst(
     strict: bool = ...,
     budget: str | None = ...,
     progress: Callable[..., None] | None = ...,
-) -> SynthModel: ...
+    method: str = ...,
+    degree: int | None = ...,
+    workload: list[list[str]] | None = ...,
+    rounds: int | None = ...,
+    stage: str = ...,
+    partials: list[bytes] | None = ...,
+) -> Any: ...
 def prepare_domain(
     schema_json: str, columns: list[str] | None = ..., max_values: int = ...
 ) -> tuple[str, list[str]]: ...

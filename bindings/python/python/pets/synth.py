@@ -579,29 +579,7 @@ class MST:
             source = to_arrow(data, "data")
         kind = kind_of(data)
         with bars(progress, "synth fit") as callback:
-            native = _native.fit_mst(
-                source,
-                None if self.schema is None else self.schema.to_json(),
-                self.columns,
-                self.epsilon,
-                self.delta,
-                self.max_iters,
-                self.tolerance,
-                self.max_clique_cells,
-                self.max_pair_cells,
-                self.compress,
-                self.max_values,
-                self.noise_penalty,
-                self.score_threshold,
-                self.person_id,
-                self.max_rows_per_person,
-                self.bounding_seed,
-                self.strict,
-                self.budget,
-                callback,
-                method=self._method,
-                **self._method_options(),
-            )
+            native = self._native_fit(source, callback)
         model = SynthModel(native)
         inferred = model.schema.domain_from_data
         if inferred:
@@ -614,6 +592,43 @@ class MST:
                 stacklevel=2,
             )
         self._model = model
+        self._kind = kind
+        return self
+
+    def _native_fit(self, source: Any, callback: Any = None) -> Any:
+        """The core's ``FitJob`` with this synthesiser's settings, run whole."""
+        args, kwargs = self._fit_arguments()
+        return _native.fit_mst(source, *args[:-1], callback, **kwargs)
+
+    def _fit_arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The settings as ``_native.fit_mst``'s arguments after ``data`` (plain values a
+        Spark executor can unpickle; the last positional one is the progress callback).
+        """  # noqa: D205
+        args = (
+            None if self.schema is None else self.schema.to_json(),
+            self.columns,
+            self.epsilon,
+            self.delta,
+            self.max_iters,
+            self.tolerance,
+            self.max_clique_cells,
+            self.max_pair_cells,
+            self.compress,
+            self.max_values,
+            self.noise_penalty,
+            self.score_threshold,
+            self.person_id,
+            self.max_rows_per_person,
+            self.bounding_seed,
+            self.strict,
+            self.budget,
+            None,
+        )
+        return args, {"method": self._method, **self._method_options()}
+
+    def _fitted_from(self, native: Any, kind: str) -> MST:
+        """Keep a model fitted elsewhere (:func:`pets.spark.fit`) as this synthesiser's."""
+        self._model = SynthModel(native)
         self._kind = kind
         return self
 
