@@ -1,4 +1,4 @@
-"""pets on Spark: the risk report and DP counts of 10M A&E attendances, partition by partition.
+"""pets on Spark: risk report, DP counts and mean, and an MST fit of 10M A&E attendances.
 
 Generate the data once (10M rows, about a minute), then run this script:
 
@@ -7,11 +7,13 @@ Generate the data once (10M rows, about a minute), then run this script:
 
 Spark runs in local mode with 2 workers (``local[2]``); on Databricks, use the cluster's
 ``spark`` session instead and the same two calls. Each partition's exact partial counts
-(equivalence classes, table cells) are computed by the pets core on the executors through
+(equivalence classes, table cells, fixed-point sums, MST's 1- and 2-way counts) are computed by the pets core on the executors through
 ``mapInArrow``; the driver merges them exactly and finishes: the report is the one
-``pets.risk.assess`` gives on the whole table, and the DP table's noise is added once, by
-the session, which charges its budget. With ``--compare`` the same is run in one process
-(``pets.risk.assess`` / ``pets.dp.Session.count`` on the Parquet file) and timed.
+``pets.risk.assess`` gives on the whole table, the DP table's and mean's noise is added
+once, by the session, which charges its budget, and MST is fitted once from the merged
+counts (every column of the schema but the identifiers, as ``pets synth fit`` does). With
+``--compare`` the same is run in one process (``pets.risk.assess``,
+``pets.dp.Session.count``/``mean``, ``pets.synth.MST.fit`` on the Parquet file) and timed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pets.datasets
 import pets.dp
 import pets.risk
 import pets.spark
+import pets.synth
 from pyspark.sql import SparkSession
 
 QI = ["sex", "age_band", "postcode_district", "arrival_datetime"]
@@ -39,6 +42,7 @@ OPTIONS = {
     "suda": False,
 }
 BY = ["age_band", "hour(arrival_datetime)"]
+MEAN = ("total_time_in_dept_min", (0, 1440))
 
 
 def main() -> None:
@@ -76,6 +80,14 @@ def main() -> None:
     print(
         f"pets.spark.count  {spark_count:7.1f} s  {len(table.value)} cells, spent {session.spent}"
     )
+    t = time.perf_counter()
+    mean = pets.spark.mean(session, df, schema, *MEAN, epsilon=0.5)
+    print(
+        f"pets.spark.mean   {time.perf_counter() - t:7.1f} s  {mean.value:.1f} minutes"
+    )
+    t = time.perf_counter()
+    synth = pets.spark.fit(pets.synth.MST(1.0, 1e-9, schema=schema), df)
+    print(f"pets.spark.fit    {time.perf_counter() - t:7.1f} s  {synth.model!r}")
 
     if args.compare:
         t = time.perf_counter()
@@ -89,6 +101,12 @@ def main() -> None:
         t = time.perf_counter()
         pets.dp.Session(1.0, schema=schema).count(args.parquet, BY, epsilon=0.5)
         print(f"Session.count     {time.perf_counter() - t:7.1f} s")
+        t = time.perf_counter()
+        pets.dp.Session(1.0, schema=schema).mean(args.parquet, *MEAN, epsilon=0.5)
+        print(f"Session.mean      {time.perf_counter() - t:7.1f} s")
+        t = time.perf_counter()
+        pets.synth.MST(1.0, 1e-9, schema=schema).fit(args.parquet)
+        print(f"MST.fit           {time.perf_counter() - t:7.1f} s")
     spark.stop()
 
 

@@ -203,8 +203,8 @@ impl DpSession {
         serde_json::to_string(&out).map_err(|e| json_err(py, "result", e))
     }
 
-    /// Check a partitioned count or histogram at the driver before any partition is read:
-    /// the query (count or histogram only), its share against the budget (nothing spent)
+    /// Check a partitioned query at the driver before any partition is read: the query
+    /// (count, histogram, sum, mean or variance), its share against the budget (nothing spent)
     /// and `data`'s columns and types (zero rows will do) against the schema. Returns the
     /// columns the query reads.
     #[pyo3(signature = (data, schema_json, query_json, share_json = None, noise = "auto"))]
@@ -223,7 +223,7 @@ impl DpSession {
             .py_err(py)
     }
 
-    /// Release a count or histogram from the partitions' exact counts ([`dp_partial`]): the
+    /// Release a query from the partitions' exact counts or sums ([`dp_partial`]): the
     /// core's [`QueryJob::run_partials`] merges them and draws the noise once, here, through
     /// this session (share checked before anything, then charged and ledgered as
     /// [`DpSession::query`] does). `data` gives the partitions' columns and types (zero rows
@@ -289,9 +289,9 @@ impl DpSession {
     }
 }
 
-/// One partition's exact counts for a count or histogram query (`QueryKind` in JSON), as
-/// bytes (`pets::partial::Partial::Counts`): not private, for merging and noising once at the driver
-/// ([`DpSession::query_merged`]). Rows are the privacy unit (no person bounding).
+/// One partition's exact part of a count, histogram, sum, mean or variance (`QueryKind` in
+/// JSON), as bytes (`pets::partial::Partial`): not private, for merging and noising once at
+/// the driver ([`DpSession::query_merged`]). Rows are the privacy unit (no person bounding).
 #[pyfunction]
 pub fn dp_partial(
     py: Python<'_>,

@@ -36,6 +36,12 @@ const DATA_LIKE: &str = "a pyarrow Table, a polars or pandas DataFrame, another 
 /// schema that is not a direct identifier); the schema becomes the synthesis domain of
 /// [`pets_synth::prepare_domain`] with `max_values`. The other settings are
 /// [`MstOptions`]'s (`None`: MST's defaults).
+///
+/// `stage` runs the whole fit (`"run"`, returns the model) or one step of a partitioned fit
+/// (`FitJob`'s): `"check"` (data: the partitions' table with zero rows; returns the input
+/// columns to send), `"partial"` (data: one partition; returns its counts as bytes) or
+/// `"finish"` (data: the zero-row table, `partials`: every partition's bytes; returns the
+/// model).
 #[pyfunction]
 #[pyo3(signature = (data, schema_json, columns, epsilon, delta, max_iters = None,
                     tolerance = None, max_clique_cells = None, max_pair_cells = None,
@@ -43,7 +49,8 @@ const DATA_LIKE: &str = "a pyarrow Table, a polars or pandas DataFrame, another 
                     score_threshold = 1.0,
                     person_id = None, max_rows_per_person = 1, bounding_seed = 0,
                     strict = false, budget = None, progress = None, method = "mst",
-                    degree = None, workload = None, rounds = None))]
+                    degree = None, workload = None, rounds = None, stage = "run",
+                    partials = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_mst(
     py: Python<'_>,
@@ -70,7 +77,9 @@ pub fn fit_mst(
     degree: Option<usize>,
     workload: Option<Vec<Vec<String>>>,
     rounds: Option<usize>,
-) -> PyResult<PySynthModel> {
+    stage: &str,
+    partials: Option<Vec<Vec<u8>>>,
+) -> PyResult<Py<PyAny>> {
     let method: Method = method.parse().py_err(py)?;
     if let Some(cols) = &columns
         && cols.is_empty()
@@ -134,10 +143,37 @@ pub fn fit_mst(
     // Settings first, before any data is read.
     job.validate().py_err(py)?;
     let job = job.progress(crate::progress::observer(progress));
-    let fitted = py.detach(|| job.run()).py_err(py)?;
+    // Partitioned fits (`pets.spark`): the same job, in the core's three steps.
+    let fitted = match (stage, partials) {
+        ("run", None) => py.detach(|| job.run()).py_err(py)?,
+        ("check", None) => {
+            let columns = py.detach(|| job.check_partitioned()).py_err(py)?;
+            return Ok(columns.into_pyobject(py)?.into_any().unbind());
+        }
+        ("partial", None) => {
+            let bytes = py.detach(|| job.partial()).py_err(py)?;
+            return Ok(pyo3::types::PyBytes::new(py, &bytes).into_any().unbind());
+        }
+        ("finish", Some(parts)) => py.detach(|| job.run_partials(&parts)).py_err(py)?,
+        (other, parts) => {
+            return Err(error_of(
+                py,
+                Kind::Dual(DualError::InvalidParameter),
+                &format!(
+                    "invalid stage = {other:?} (with{} partials): run, check, partial, or \
+                     finish with the partitions' partials",
+                    if parts.is_some() { "" } else { "out" }
+                ),
+                None,
+            ));
+        }
+    };
     Ok(PySynthModel {
         model: fitted.model,
-    })
+    }
+    .into_pyobject(py)?
+    .into_any()
+    .unbind())
 }
 
 /// A fitted synthesiser (`pets_synth::SynthModel`): what a release panel keeps.
@@ -364,9 +400,97 @@ pub fn prepare_domain(
     Ok((domain.schema.to_json(), domain.notes))
 }
 
+/// A table argument: Arrow batches (anything with `__arrow_c_stream__`) or a file path.
+fn table_source(arg: &str, data: &Bound<'_, PyAny>) -> PyResult<TableSource> {
+    if data.hasattr("__arrow_c_stream__")? {
+        let (batches, schema) = import_table(arg, data)?;
+        Ok(TableSource::batches(arg, schema, batches))
+    } else {
+        match data.extract::<PathBuf>() {
+            Ok(p) => Ok(TableSource::file(p)),
+            Err(_) => Err(wrong_type(arg, DATA_LIKE, data)),
+        }
+    }
+}
+
+/// The evaluation report of [`evaluate`]: JSON and HTML of
+/// [`pets_synth::eval::EvalReport`], as `pets synth evaluate --json/--report` write them.
+#[pyclass(module = "pets._native", name = "EvalReport", frozen)]
+pub struct PyEvalReport {
+    report: pets_synth::eval::EvalReport,
+}
+
+#[pymethods]
+impl PyEvalReport {
+    /// The report as JSON (indented when `pretty`).
+    #[pyo3(signature = (pretty = true))]
+    fn to_json(&self, pretty: bool) -> PyResult<String> {
+        let r = if pretty {
+            serde_json::to_string_pretty(&self.report)
+        } else {
+            serde_json::to_string(&self.report)
+        };
+        r.map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    }
+
+    /// The self-contained HTML report.
+    fn to_html(&self) -> String {
+        self.report.to_html()
+    }
+
+    /// The plain-language summary lines.
+    fn summary(&self) -> Vec<String> {
+        self.report.summary()
+    }
+}
+
+/// Evaluate `synth` against `real` (the rows the synthesiser was fitted on), as
+/// `pets synth evaluate` does: [`pets_synth::eval::EvalJob`] with the interpreter detached.
+/// Tables are Arrow streams or file paths; `holdout` is real rows never seen by the
+/// synthesiser.
+#[pyfunction]
+#[pyo3(signature = (real, synth, schema_json, holdout = None, target = None, positive = None,
+                    features = None, workload = None, sample_rows = pets_synth::eval::DEFAULT_SAMPLE_ROWS,
+                    seed = 0))]
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate(
+    py: Python<'_>,
+    real: &Bound<'_, PyAny>,
+    synth: &Bound<'_, PyAny>,
+    schema_json: &str,
+    holdout: Option<&Bound<'_, PyAny>>,
+    target: Option<String>,
+    positive: Option<String>,
+    features: Option<Vec<String>>,
+    workload: Option<Vec<Vec<String>>>,
+    sample_rows: usize,
+    seed: u64,
+) -> PyResult<PyEvalReport> {
+    let schema = Schema::from_json(schema_json).py_err(py)?;
+    let job = pets_synth::eval::EvalJob::new(
+        table_source("real", real)?,
+        table_source("synth", synth)?,
+        schema,
+    )
+    .holdout(holdout.map(|h| table_source("holdout", h)).transpose()?)
+    .options(pets_synth::eval::EvalOptions {
+        target,
+        positive,
+        features: features.unwrap_or_default(),
+        workload: workload.unwrap_or_default(),
+        sample_rows,
+        seed,
+    });
+    job.validate().py_err(py)?;
+    let report = py.detach(|| job.run()).py_err(py)?;
+    Ok(PyEvalReport { report })
+}
+
 /// Add the synthesis functions and classes to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySynthModel>()?;
+    m.add_class::<PyEvalReport>()?;
+    m.add_function(wrap_pyfunction!(evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(fit_mst, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_domain, m)?)?;
     Ok(())

@@ -25,6 +25,7 @@ import pets.datasets
 import pets.dp
 import pets.risk
 import pets.spark
+import pets.synth
 
 QI = ["sex", "age_band", "provider_code", "arrival_datetime"]
 SENSITIVE = "diagnosis_group"
@@ -200,3 +201,110 @@ def test_docstring_example(spark):
     )
     assert result.attempted > 0
     assert result.failed == 0
+
+
+@pytest.fixture(scope="module")
+def numbers(spark, tmp_path_factory):
+    """Numeric columns (nulls in ``length_of_stay_days``) as a table and a DataFrame."""
+    columns = ["age", "total_time_in_dept_min", "length_of_stay_days"]
+    table = pets.datasets.generate_ae(3_000, seed=6).select(columns)
+    path = tmp_path_factory.mktemp("spark-numbers") / "numbers.parquet"
+    pets.write_table(table, path)
+    return table, spark.read.parquet(str(path))
+
+
+@pytest.mark.parametrize(
+    ("kind", "column", "bounds"),
+    [
+        ("sum", "total_time_in_dept_min", (0, 1440)),
+        ("mean", "length_of_stay_days", (0, 60)),
+        ("variance", "age", (0, 110)),
+    ],
+)
+def test_dp_sums_means_and_variances_equal_the_single_machine_release(
+    ae, numbers, kind, column, bounds
+):
+    _, schema = ae
+    table, frame = numbers
+    # At epsilon 1e9 the noise is far below 1e-6: both releases show the exact statistic
+    # of the same fixed-point sums (the partitions' integers add up exactly).
+    one_session = pets.dp.Session(1e9, schema=schema)
+    one = getattr(one_session, kind)(table, column, bounds, epsilon=1e9)
+    session = pets.dp.Session(1e9)
+    got = getattr(pets.spark, kind)(
+        session, frame.repartition(5), schema, column, bounds, epsilon=1e9
+    )
+    a, b = one.to_dict(), got.to_dict()
+    assert got.value == pytest.approx(one.value, rel=1e-9, abs=1e-6)
+    assert b.keys() == a.keys()
+    assert b.get("warnings") == a.get("warnings")
+    strip = [{k: v for k, v in e.items() if k != "accuracy"} for e in session.ledger()["entries"]]
+    assert strip == [
+        {k: v for k, v in e.items() if k != "accuracy"} for e in one_session.ledger()["entries"]
+    ]
+    assert session.spent.epsilon == pytest.approx(1e9)
+
+
+def test_dp_sums_check_bounds_and_columns_before_any_spark_job(spark, ae, numbers):
+    _, schema = ae
+    _, frame = numbers
+    session = pets.dp.Session(1.0)
+    with pytest.raises(pets.InvalidParameterError, match="bounds"):
+        pets.spark.mean(session, frame, schema, "age", (0, float("inf")), epsilon=0.5)
+    with pytest.raises(pets.SchemaError, match="age"):
+        _no_jobs(
+            spark,
+            "pets-sum-columns",
+            lambda: pets.spark.sum(session, frame.drop("age"), schema, "age", (0, 110)),
+        )
+    assert spark.sparkContext.statusTracker().getJobIdsForGroup("pets-sum-columns") == []
+    with pytest.raises(pets.BudgetExceededError):
+        pets.spark.variance(session, frame, schema, "age", (0, 110), epsilon=2.0)
+    assert session.spent.epsilon == 0
+
+
+def _measured(synth):
+    """The measurements (columns and values) and the selected tree of a fitted model."""
+    model = json.loads(synth.model.to_json())
+    return model["selected"], [
+        (m["columns"], m["measurement"]["values"]) for m in model["measurements"]
+    ]
+
+
+def test_mst_fit_on_partitions_measures_what_one_machine_measures(ae, frame):
+    table, schema = ae
+    # At epsilon 1e6 the noise is zero: the same exact counts give the same compression,
+    # tree and measurements, so the fits are the same model.
+    settings = {"epsilon": 1e6, "delta": 1e-9, "schema": schema, "columns": COLUMNS}
+    one = pets.synth.MST(**settings).fit(table)
+    synth = pets.spark.fit(pets.synth.MST(**settings), frame.repartition(4))
+    assert synth.is_fitted
+    assert _measured(synth) == _measured(one)
+    assert "partitions are counted separately" in json.dumps(synth.model.ledger())
+    sample = synth.sample(200, seed=1)
+    assert isinstance(sample, pa.Table)
+    assert sample.num_rows == 200
+    assert sample.column_names == one.sample(10, seed=1).column_names
+
+
+def test_mst_fit_on_partitions_refuses_what_it_cannot_do_before_any_spark_job(spark, ae, frame):
+    _, schema = ae
+    for synth, error, match in [
+        (
+            pets.synth.PrivBayes(epsilon=1.0, schema=schema, columns=COLUMNS),
+            pets.InvalidParameterError,
+            "only MST",
+        ),
+        (
+            pets.synth.MST(epsilon=1.0, schema=schema, columns=COLUMNS, person_id="sex"),
+            pets.InvalidParameterError,
+            "person",
+        ),
+        (pets.synth.MST(epsilon=1.0, columns=COLUMNS), pets.InvalidParameterError, "declared"),
+        (pets.synth.MST(epsilon=1.0, schema=schema), pets.SchemaError, None),
+    ]:
+        with pytest.raises(error, match=match):
+            _no_jobs(spark, "pets-fit", lambda s=synth: pets.spark.fit(s, frame))
+        assert spark.sparkContext.statusTracker().getJobIdsForGroup("pets-fit") == []
+    with pytest.raises(TypeError, match="MST"):
+        pets.spark.fit(object(), frame)

@@ -15,8 +15,9 @@
 //! privacy parameters, noisy measurements, fitted model, ledger and the output plan.
 //! `sample` needs only the model file; it streams any number of rows to Parquet, CSV or
 //! TSV, the same rows for the same seed, each column re-assembled and typed like the input.
-//! `evaluate` compares a sample with the real file (`pets_synth::eval::evaluate`): for the
-//! custodian, who holds the data.
+//! `evaluate` compares a sample with the real file (`pets_synth::eval::EvalJob`): marginal
+//! TVD, associations, numeric distances, utility and privacy tests, printed and written as
+//! JSON and HTML (each written whole, or not at all): for the custodian, who holds the data.
 
 use std::path::PathBuf;
 
@@ -24,7 +25,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use pets::data::{Schema, TableSource};
 use pets_synth::{FitJob, SynthModel};
 
-use crate::exit::CliError;
+use crate::exit::{CliError, write_atomic};
 
 /// `pets synth ...`
 #[derive(Debug, Subcommand)]
@@ -33,23 +34,56 @@ pub enum SynthCommand {
     Fit(Box<FitArgs>),
     /// Sample synthetic rows from a model file (no data needed).
     Sample(SampleArgs),
-    /// Compare a synthetic file with the real one: mean 1- and 2-way TVD over views of every
-    /// column (datetimes by weekday and hour, numbers by 20 quantile bins), against
-    /// shuffling each column independently. For the custodian: it reads the real data.
+    /// Compare a synthetic file with the real one: 1-, 2- and 3-way TVD over views of every
+    /// column (datetimes by weekday and hour, numbers by 20 quantile bins) against shuffling
+    /// each column independently, Cramér's V, numeric distances, train-on-synthetic utility
+    /// (--target) and privacy tests (DCR, exact matches, membership inference with
+    /// --holdout); JSON and HTML reports. For the custodian: it reads the real data.
     Evaluate(EvaluateArgs),
 }
 
 /// Options of `pets synth evaluate`.
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// The real data file (.csv, .tsv, .parquet).
+    /// The real data file the synthesiser was fitted on (.csv, .tsv, .parquet).
     pub real: PathBuf,
     /// The synthetic file.
     pub synth: PathBuf,
     /// The declared schema (JSON or TOML).
     #[arg(long)]
     pub schema: PathBuf,
-    /// Write every figure (views, 1-way and 2-way TVD of each) as JSON here.
+    /// Real rows of the same population the synthesiser never saw: the baseline of the
+    /// distance-to-closest-record and exact-match tests, the non-members of the
+    /// membership-inference attack (not run without it) and the test rows of --target.
+    #[arg(long)]
+    pub holdout: Option<PathBuf>,
+    /// Machine-learning utility: a categorical column to predict (e.g. admitted), by a
+    /// logistic regression trained on synthetic rows and on real rows, tested on real rows.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// The target's positive value (default: the second of two declared values, e.g. true).
+    #[arg(long)]
+    pub positive: Option<String>,
+    /// The columns the utility models see, comma-separated (default: every other column);
+    /// leave out those that give the target away (for admitted: discharge_destination,
+    /// length_of_stay_days).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// The marginals to compare, a JSON file listing lists of column (or view) names, e.g.
+    /// `[["age_band", "acuity", "admitted"]]` (default: every 3-way marginal of the views,
+    /// or a seeded sample of 200 of them).
+    #[arg(long)]
+    pub workload: Option<PathBuf>,
+    /// Rows of each sample of the privacy tests (nearest neighbours by brute force).
+    #[arg(long, default_value_t = pets_synth::eval::DEFAULT_SAMPLE_ROWS)]
+    pub sample_rows: usize,
+    /// Seed of every sample the evaluation draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write the self-contained HTML report (plots inline, no network assets) here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Write every figure as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
 }
@@ -205,32 +239,71 @@ pub fn run(cmd: &SynthCommand) -> Result<(), CliError> {
 }
 
 fn evaluate(args: &EvaluateArgs) -> Result<(), CliError> {
-    let schema = Schema::load(&args.schema)?;
-    let real: Vec<_> = TableSource::file(&args.real)
-        .stream()?
-        .collect::<Result<_, _>>()?;
-    let synth: Vec<_> = TableSource::file(&args.synth)
-        .stream()?
-        .collect::<Result<_, _>>()?;
-    let e = pets_synth::eval::evaluate(&real, &synth, &schema)?;
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&e)?)?;
+    let mut inputs: Vec<(&str, &std::path::Path)> = vec![
+        ("real file", &args.real),
+        ("synthetic file", &args.synth),
+        ("--schema", &args.schema),
+    ];
+    if let Some(h) = &args.holdout {
+        inputs.push(("--holdout", h));
     }
-    println!(
-        "{} views, {} pairs: mean 1-way TVD {:.4}; mean 2-way TVD {:.4}; columns shuffled \
-         independently {:.4} ({:.2}x the synthetic TVD; product of exact 1-ways {:.4})",
-        e.views.len(),
-        e.pairs.len(),
-        e.mean_1way,
-        e.mean_2way,
-        e.shuffled_2way,
-        e.ratio(),
-        e.independent_2way
-    );
-    let mut worst: Vec<(&String, f64)> = e.views.iter().zip(e.one_way.iter().copied()).collect();
-    worst.sort_by(|a, b| b.1.total_cmp(&a.1));
-    for (v, t) in worst.iter().take(5) {
-        println!("  1-way {v}: {t:.4}");
+    if let Some(w) = &args.workload {
+        inputs.push(("--workload", w));
+    }
+    for (flag, out) in [("--report", &args.report), ("--json", &args.json)] {
+        if let Some(out) = out {
+            crate::exit::refuse_missing_folder(flag, out)?;
+            crate::exit::refuse_clobber(flag, out, &inputs)?;
+        }
+    }
+    if let (Some(a), Some(b)) = (&args.report, &args.json) {
+        crate::exit::refuse_clobber("--json", b, &[("--report", a)])?;
+    }
+    let schema = Schema::load(&args.schema)?;
+    let workload = match &args.workload {
+        Some(path) => read_workload(path)?,
+        None => Vec::new(),
+    };
+    let options = pets_synth::eval::EvalOptions {
+        target: args.target.clone(),
+        positive: args.positive.clone(),
+        features: args.features.clone(),
+        workload,
+        sample_rows: args.sample_rows,
+        seed: args.seed,
+    };
+    let report = pets_synth::eval::EvalJob::new(
+        TableSource::file(&args.real),
+        TableSource::file(&args.synth),
+        schema,
+    )
+    .holdout(args.holdout.as_ref().map(TableSource::file))
+    .options(options)
+    .run()?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(p) = &args.report {
+        write_atomic(p, &report.to_html())?;
+    }
+    if let Some(p) = &args.json {
+        write_atomic(p, &serde_json::to_string_pretty(&report)?)?;
+    }
+    for line in report.summary() {
+        println!("{line}");
+    }
+    let mut worst: Vec<&pets_synth::eval::ViewComparison> = report.views.iter().collect();
+    worst.sort_by(|a, b| b.tvd.total_cmp(&a.tvd));
+    for v in worst.iter().take(5) {
+        println!("  1-way {}: {:.4}", v.name, v.tvd);
+    }
+    for n in &report.notes {
+        eprintln!("pets synth: {n}");
+    }
+    for (what, path) in [("HTML report", &args.report), ("JSON report", &args.json)] {
+        if let Some(p) = path {
+            eprintln!("pets synth: {what} written to {}", p.display());
+        }
     }
     Ok(())
 }

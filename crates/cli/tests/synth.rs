@@ -475,7 +475,7 @@ fn fit_by_default_leaves_out_identifiers_and_coarsens_wide_domains() {
     let e: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert!(
-        e["views"]
+        e["marginals"]["views"]
             .as_array()
             .unwrap()
             .iter()
@@ -698,4 +698,86 @@ fn ctrl_c_stops_sampling_with_exit_130_and_no_file() {
     );
     let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn evaluate_writes_json_and_html_and_catches_a_copy() {
+    let (dir, real, schema) = common::ae(4_000, 41);
+    let (_hdir, holdout, _) = common::ae(2_000, 42);
+    let report = dir.path().join("eval.html");
+    let json = dir.path().join("eval.json");
+    let workload = dir.path().join("workload.json");
+    std::fs::write(
+        &workload,
+        r#"[["age_band", "acuity", "admitted"], ["arrival_datetime"]]"#,
+    )
+    .unwrap();
+    // The real file as its own "synthesis": a copy, which the privacy tests must catch.
+    let o = pets(&[
+        "synth",
+        "evaluate",
+        p(&real),
+        p(&real),
+        "--schema",
+        p(&schema),
+        "--holdout",
+        p(&holdout),
+        "--target",
+        "admitted",
+        "--workload",
+        p(&workload),
+        "--sample-rows",
+        "2000",
+        "--report",
+        p(&report),
+        "--json",
+        p(&json),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("columns shuffled independently"), "{out}");
+    assert!(out.contains("membership inference AUC 1.000"), "{out}");
+    assert!(out.contains("HTML report written"), "{out}");
+    let e: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(e["format"], "pets-synth-evaluation");
+    assert_eq!(e["rows"]["holdout"], 2000);
+    assert_eq!(e["privacy"]["exact_matches"], 4000);
+    assert_eq!(e["privacy"]["sample_rows"], 2000);
+    assert_eq!(e["workload"].as_array().unwrap().len(), 2);
+    assert_eq!(e["utility"]["target"], "admitted");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"));
+    assert!(!html.contains("<script"));
+
+    // Refused before anything is read or written: a bad target (2), an output over an input
+    // (2), a missing file (4). No report is left behind.
+    let fresh = dir.path().join("fresh.html");
+    for (args, code) in [
+        (vec!["--target", "nope", "--report", p(&fresh)], 2),
+        (vec!["--target", "acuity", "--report", p(&fresh)], 2),
+        (vec!["--report", p(&schema)], 2),
+        (
+            vec!["--holdout", "/nonexistent/h.parquet", "--report", p(&fresh)],
+            4,
+        ),
+    ] {
+        let mut a = vec![
+            "synth",
+            "evaluate",
+            p(&real),
+            p(&real),
+            "--schema",
+            p(&schema),
+        ];
+        a.extend(args.iter().copied());
+        let o = pets(&a);
+        assert_eq!(o.status.code(), Some(code), "{a:?}: {}", text(&o));
+        assert!(!fresh.exists());
+    }
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
 }

@@ -12,11 +12,19 @@
 //!   [`RiskJob::finish_classes`](crate::disclosure::RiskJob::finish_classes): the same
 //!   report code as `pets risk`, so the figures are equal.
 //! - [`Partial::Counts`]: the exact counts of a DP count or histogram over the schema's
-//!   code space ([`QueryKind::partial_counts`](crate::dp::QueryKind::partial_counts)),
-//!   released by [`QueryJob::run_merged`](crate::dp::QueryJob::run_merged) with noise
-//!   added **once**, at the driver, through the session and its budget: the same release
-//!   as on the whole table (rows are the privacy unit: a person's rows may sit in several
-//!   partitions, so per-person bounding is not done on partitions).
+//!   code space, and [`Partial::Moments`]: the exact fixed-point sums of a DP sum, mean or
+//!   variance (row count, sum of grid points, sum of grid points of squares: integers on a
+//!   grid fixed by the public bounds, `dp::queries::numeric::FixedPoint`), both from
+//!   [`QueryKind::partial`](crate::dp::QueryKind::partial), released by
+//!   [`QueryJob::run_merged`](crate::dp::QueryJob::run_merged) with noise added **once**,
+//!   at the driver, through the session and its budget: the same release as on the whole
+//!   table (rows are the privacy unit: a person's rows may sit in several partitions, so
+//!   per-person bounding is not done on partitions). A floating-point sum would not merge
+//!   bit for bit (addition order changes the rounding); the fixed-point integers do.
+//! - [`Partial::Marginals`]: the exact 1-way and full-domain candidate 2-way counts MST
+//!   measures ([`MarginalCounts`]), from `FitJob::partial` in `pets-synth`, fitted once at
+//!   the driver by `FitJob::run_partials`: the same measurements as a fit on the whole
+//!   table.
 //!
 //! Merging ([`Partial::merge`]) adds counts per key: it is associative and commutative, and
 //! the merge of any partitioning of a table, in any order, equals the single-pass result
@@ -57,7 +65,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::disclosure::{ClassParts, ClassesError, EquivalenceClasses};
+
+pub mod marginals;
+
 use crate::error::{Classify, ErrorKind};
+pub use marginals::{MarginalCounts, PairCounts};
 
 /// The first bytes of every serialised partial.
 pub const PARTIAL_TAG: &[u8; 4] = b"PETP";
@@ -101,7 +113,7 @@ pub enum Partial {
     /// Equivalence classes over the quasi-identifiers, with sensitive histograms.
     Classes(EquivalenceClasses),
     /// The exact counts of one DP count or histogram query
-    /// ([`QueryKind::partial_counts`](crate::dp::QueryKind::partial_counts)), to be noised
+    /// ([`QueryKind::partial`](crate::dp::QueryKind::partial)), to be noised
     /// once at the driver.
     Counts {
         /// The query's label (`count`, `histogram(a, b)`): counts of other queries do not
@@ -110,13 +122,39 @@ pub enum Partial {
         /// The counts, cells in the table's order.
         counts: Vec<u64>,
     },
+    /// The exact fixed-point parts of one DP sum, mean or variance, to be noised once at
+    /// the driver (the grids are public: they come from the query's bounds).
+    Moments {
+        /// The query's label (`sum(x)`, `mean(x)`, `variance(x)`): bounds are part of the
+        /// query, so every partition must be computed with the same query.
+        query: String,
+        /// Kept, non-null rows.
+        n: u64,
+        /// Sum of the (clamped or centred) values' grid points.
+        s1: i128,
+        /// Sum of the grid points of the squared centred values (variance only; else 0).
+        s2: i128,
+    },
+    /// The exact 1-way and candidate 2-way counts a marginal-based synthesiser (MST)
+    /// measures ([`MarginalCounts`]), to be fitted once at the driver.
+    Marginals(MarginalCounts),
 }
 
 /// The serialised body (a new kind is a new variant at the end).
 #[derive(Serialize, Deserialize)]
 enum Wire {
     Classes(ClassParts),
-    Counts { query: String, counts: Vec<u64> },
+    Counts {
+        query: String,
+        counts: Vec<u64>,
+    },
+    Moments {
+        query: String,
+        n: u64,
+        s1: i128,
+        s2: i128,
+    },
+    Marginals(MarginalCounts),
 }
 
 impl Partial {
@@ -128,6 +166,13 @@ impl Partial {
                 query: query.clone(),
                 counts: counts.clone(),
             },
+            Partial::Moments { query, n, s1, s2 } => Wire::Moments {
+                query: query.clone(),
+                n: *n,
+                s1: *s1,
+                s2: *s2,
+            },
+            Partial::Marginals(m) => Wire::Marginals(m.clone()),
         };
         let mut out = PARTIAL_TAG.to_vec();
         out.push(PARTIAL_VERSION);
@@ -148,6 +193,11 @@ impl Partial {
                 .map(Partial::Classes)
                 .map_err(|e| malformed(e.to_string())),
             Wire::Counts { query, counts } => Ok(Partial::Counts { query, counts }),
+            Wire::Moments { query, n, s1, s2 } => Ok(Partial::Moments { query, n, s1, s2 }),
+            Wire::Marginals(m) => {
+                m.validate().map_err(malformed)?;
+                Ok(Partial::Marginals(m))
+            }
         }
     }
 
@@ -187,16 +237,49 @@ impl Partial {
                 }
                 Ok(Partial::Counts { query, counts })
             }
+            (
+                Partial::Moments { query, n, s1, s2 },
+                Partial::Moments {
+                    query: q2,
+                    n: n2,
+                    s1: s1b,
+                    s2: s2b,
+                },
+            ) => {
+                if query != q2 {
+                    return Err(PartialError::Mismatch {
+                        detail: format!(
+                            "sums of {query} and of {q2}; compute every partition with the same \
+                             query and bounds"
+                        ),
+                    });
+                }
+                let overflow = || PartialError::Malformed {
+                    detail: format!("a sum of {query} overflows"),
+                };
+                Ok(Partial::Moments {
+                    n: n.checked_add(n2).ok_or_else(overflow)?,
+                    s1: s1.checked_add(s1b).ok_or_else(overflow)?,
+                    s2: s2.checked_add(s2b).ok_or_else(overflow)?,
+                    query,
+                })
+            }
+            (Partial::Marginals(a), Partial::Marginals(b)) => a
+                .merge(b)
+                .map(Partial::Marginals)
+                .map_err(|detail| PartialError::Mismatch { detail }),
             (a, b) => Err(PartialError::Mismatch {
                 detail: format!("a partial of {} and one of {}", a.what(), b.what()),
             }),
         }
     }
 
-    fn what(&self) -> String {
+    pub(crate) fn what(&self) -> String {
         match self {
             Partial::Classes(_) => "equivalence classes".into(),
             Partial::Counts { query, .. } => format!("counts of {query}"),
+            Partial::Moments { query, .. } => format!("sums of {query}"),
+            Partial::Marginals(m) => format!("marginals of {}", m.columns.join(", ")),
         }
     }
 

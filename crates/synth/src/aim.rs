@@ -385,6 +385,7 @@ pub fn fit_aim_bounded_with(
         &mut session,
         "aim",
         &cols,
+        &crate::counts::Rows(&cols),
         &names,
         rho1,
         false,

@@ -37,6 +37,7 @@
 
 use pets::data::{EncodeOptions, Schema, TableSource};
 use pets::dp::bounding::{Bounded, RowKeys};
+use pets::partial::MarginalCounts;
 use pets::{Warning, WarningKind};
 
 use crate::aim::{AimOptions, fit_aim_bounded_with};
@@ -361,6 +362,43 @@ impl FitJob {
 
     /// Fit: validate, prepare the domain, encode, bound, fit (see the module docs).
     pub fn run(&self) -> Result<FitOutcome> {
+        let mut plan = self.plan()?;
+        let extra: Vec<String> = self.person_id.iter().map(|(c, _)| c.clone()).collect();
+        let read = plan.source.encode(
+            &plan.domain.encode,
+            EncodeOptions::default(),
+            &extra,
+            &self.progress,
+        )?;
+        let bounded = match &self.person_id {
+            Some((id, m)) => {
+                let keys = RowKeys::from_arrays(id, read.extra(id).expect("read above"), false)?;
+                Bounded::by_person(&keys, *m, self.bounding_seed)?
+            }
+            None => {
+                plan.warnings.push(row_level_warning());
+                Bounded::row_level(read.table.n_rows())
+            }
+        };
+        // The persistent budget is charged after every data-dependent check that can fail
+        // (schema, encoding, bounding) and before anything is measured.
+        let receipt = self.charge()?;
+        let table = plan.domain.derive(read.table)?;
+        let model = match self.method {
+            Method::Mst => {
+                fit_mst_bounded_with(&table, &[], &self.options, &bounded, &self.progress)?
+            }
+            Method::PrivBayes => {
+                fit_privbayes_bounded_with(&table, &[], &self.privbayes, &bounded, &self.progress)?
+            }
+            Method::Aim => fit_aim_bounded_with(&table, &[], &self.aim, &bounded, &self.progress)?,
+        };
+        self.finish(plan, model, receipt)
+    }
+
+    /// Steps 1-3: the options, the schema (declared, or inferred and announced), the
+    /// synthesis domain, the workload's columns, domains read from data.
+    fn plan(&self) -> Result<Plan> {
         self.validate()?;
         let (source, mut warnings) = self.source.pinned(self.schema.as_ref())?;
         let schema = match &self.schema {
@@ -437,57 +475,47 @@ impl FitJob {
                 );
             }
         }
-        let extra: Vec<String> = self.person_id.iter().map(|(c, _)| c.clone()).collect();
-        let read = source.encode(
-            &domain.encode,
-            EncodeOptions::default(),
-            &extra,
-            &self.progress,
-        )?;
-        let input_types = input_types(&source)?;
-        let bounded = match &self.person_id {
-            Some((id, m)) => {
-                let keys = RowKeys::from_arrays(id, read.extra(id).expect("read above"), false)?;
-                Bounded::by_person(&keys, *m, self.bounding_seed)?
-            }
-            None => {
-                warnings.push(Warning::new(
-                    WarningKind::RowLevelPrivacy,
-                    "row-level privacy: each row is treated as a different person; give the \
-                     person-id column for person-level privacy",
-                ));
-                Bounded::row_level(read.table.n_rows())
-            }
+        Ok(Plan {
+            input_types: input_types(&source)?,
+            source,
+            domain,
+            warnings,
+        })
+    }
+
+    /// Charge the persistent budget file, if any, with the fit's whole (epsilon, delta).
+    fn charge(&self) -> Result<Option<pets::dp::budget_store::ChargeReceipt>> {
+        let Some(path) = &self.budget else {
+            return Ok(None);
         };
-        // The persistent budget is charged after every data-dependent check that can fail
-        // (schema, encoding, bounding) and before anything is measured.
-        let receipt = match &self.budget {
-            Some(path) => {
-                let (epsilon, delta) = self.privacy();
-                let cost = pets::dp::Cost::epsilon(epsilon).with_delta(delta);
-                let record = pets::dp::budget_store::ChargeRecord::new(format!(
-                    "pets synth fit ({})",
-                    self.method.title()
-                ))
-                .data(self.source.describe());
-                Some(
-                    pets::dp::budget_store::BudgetStore::open(path)
-                        .and_then(|store| store.charge(&cost, &record))
-                        .map_err(|e| SynthError::Budget(Box::new(e)))?,
-                )
-            }
-            None => None,
-        };
-        let table = domain.derive(read.table)?;
-        let mut model = match self.method {
-            Method::Mst => {
-                fit_mst_bounded_with(&table, &[], &self.options, &bounded, &self.progress)?
-            }
-            Method::PrivBayes => {
-                fit_privbayes_bounded_with(&table, &[], &self.privbayes, &bounded, &self.progress)?
-            }
-            Method::Aim => fit_aim_bounded_with(&table, &[], &self.aim, &bounded, &self.progress)?,
-        };
+        let (epsilon, delta) = self.privacy();
+        let cost = pets::dp::Cost::epsilon(epsilon).with_delta(delta);
+        let record = pets::dp::budget_store::ChargeRecord::new(format!(
+            "pets synth fit ({})",
+            self.method.title()
+        ))
+        .data(self.source.describe());
+        pets::dp::budget_store::BudgetStore::open(path)
+            .and_then(|store| store.charge(&cost, &record))
+            .map(Some)
+            .map_err(|e| SynthError::Budget(Box::new(e)))
+    }
+
+    /// Step 5's model made a release: output columns with the input's Arrow types (refused
+    /// before anything is written if the values cannot take them), the domain's notes, the
+    /// receipt, and the warnings in the ledger.
+    fn finish(
+        &self,
+        plan: Plan,
+        mut model: SynthModel,
+        receipt: Option<pets::dp::budget_store::ChargeReceipt>,
+    ) -> Result<FitOutcome> {
+        let Plan {
+            domain,
+            mut warnings,
+            input_types,
+            ..
+        } = plan;
         model.output = domain
             .output
             .iter()
@@ -520,6 +548,161 @@ impl FitJob {
         }
         Ok(FitOutcome { model, warnings })
     }
+}
+
+/// What [`FitJob::plan`] decides before any row is read.
+struct Plan {
+    /// The source, its reading decided once.
+    source: TableSource,
+    /// The synthesis domain.
+    domain: crate::domain::SynthesisDomain,
+    /// Warnings so far (inferred schema, domains read from data, CSV dialect).
+    warnings: Vec<Warning>,
+    /// The input's Arrow types, for the sample's.
+    input_types: Vec<(String, arrow_schema::DataType)>,
+}
+
+fn row_level_warning() -> Warning {
+    Warning::new(
+        WarningKind::RowLevelPrivacy,
+        "row-level privacy: each row is treated as a different person; give the person-id \
+         column for person-level privacy",
+    )
+}
+
+/// Partitioned fits (Spark's `mapInArrow`; [`pets::partial`]): MST reads the data only
+/// through exact 1-way and 2-way counts, so each partition sends its counts
+/// ([`FitJob::partial`]: [`MarginalCounts`] over the synthesis domain, every candidate pair
+/// on full codes) and the driver fits once from their sum ([`FitJob::run_partials`]), with
+/// the same measurements, budget charge and model file as [`FitJob::run`] on the whole
+/// table. The driver's steps take the partitions' table with zero rows, so the options,
+/// schema, columns and types are checked before any partition is read.
+///
+/// MST only (PrivBayes and AIM measure marginals chosen from the data as they go), and rows
+/// are the privacy unit (a person's rows may sit in several partitions): a person id is
+/// refused.
+impl FitJob {
+    /// The driver's check before any partition is read (`self`'s source: the partitions'
+    /// table with zero rows): options, schema, domain, columns and types. Returns the input
+    /// columns the partitions must send.
+    pub fn check_partitioned(&self) -> Result<Vec<String>> {
+        let plan = self.plan_partitioned()?;
+        self.encode_derived(&plan, true)?;
+        Ok(plan
+            .domain
+            .encode
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect())
+    }
+
+    /// One partition's exact counts (`self`'s source: the partition), as
+    /// [`Partial::Marginals`](pets::partial::Partial::Marginals) bytes: not private, for
+    /// merging and fitting once at the driver.
+    pub fn partial(&self) -> Result<Vec<u8>> {
+        let plan = self.plan_partitioned()?;
+        let table = self.encode_derived(&plan, false)?;
+        let bounded = Bounded::row_level(table.n_rows());
+        let owned = crate::mst::synthesis_columns(&table, &[], &bounded)?;
+        let cols: Vec<&pets::data::EncodedColumn> = owned.iter().map(|c| c.as_ref()).collect();
+        let counts = MarginalCounts::compute(&cols, self.options.max_pair_values);
+        Ok(pets::partial::Partial::Marginals(counts).to_bytes())
+    }
+
+    /// The driver's fit from the partitions' bytes ([`FitJob::partial`]; `self`'s source:
+    /// the partitions' table with zero rows): the checks of [`FitJob::check_partitioned`],
+    /// the partials merged (any other kind refused), the budget file charged, then MST on
+    /// the merged counts ([`fit_mst_merged_with`](crate::mst::fit_mst_merged_with)).
+    pub fn run_partials<B: AsRef<[u8]>>(&self, partials: &[B]) -> Result<FitOutcome> {
+        let mut plan = self.plan_partitioned()?;
+        let empty = self.encode_derived(&plan, true)?;
+        let counts = match pets::partial::Partial::merge_bytes(partials).map_err(partial_error)? {
+            Some(pets::partial::Partial::Marginals(m)) => m,
+            Some(_) => {
+                return Err(SynthError::invalid(
+                    "partials",
+                    "another kind",
+                    "the partitions' partials are not a fit's marginal counts",
+                ));
+            }
+            None => {
+                return Err(SynthError::invalid(
+                    "partials",
+                    0,
+                    "no partition sent any counts: the table has no rows",
+                ));
+            }
+        };
+        plan.warnings.push(row_level_warning());
+        let receipt = self.charge()?;
+        let model =
+            crate::mst::fit_mst_merged_with(&empty, &[], &self.options, &counts, &self.progress)?;
+        self.finish(plan, model, receipt)
+    }
+
+    /// [`FitJob::plan`] for a partitioned fit: MST, a declared schema with no domain read
+    /// from data (each partition would read its own), no person id.
+    fn plan_partitioned(&self) -> Result<Plan> {
+        if self.schema.is_none() {
+            return Err(SynthError::invalid(
+                "schema",
+                "none",
+                "partitions only line up on a declared schema (an inferred one would differ \
+                 from partition to partition): declare it",
+            ));
+        }
+        if self.method != Method::Mst {
+            return Err(SynthError::invalid(
+                "method",
+                self.method.name(),
+                "only MST fits from partitions (PrivBayes and AIM choose marginals from the \
+                 data as they go); fit them on one machine",
+            ));
+        }
+        if let Some((id, _)) = &self.person_id {
+            return Err(SynthError::invalid(
+                "person_id",
+                id,
+                "a person's rows may sit in several partitions, so per-person bounding is not \
+                 available on partitions: omit the person id (row-level privacy) or fit on one \
+                 machine",
+            ));
+        }
+        let plan = self.plan()?;
+        if let Some(w) = plan
+            .warnings
+            .iter()
+            .find(|w| w.kind == WarningKind::DomainFromData)
+        {
+            return Err(SynthError::invalid(
+                "schema",
+                w.column.clone().unwrap_or_default(),
+                "a domain read from the data would differ from partition to partition: \
+                 declare its values and ranges",
+            ));
+        }
+        Ok(plan)
+    }
+
+    /// The plan's source encoded on the synthesis domain and derived (no person id; zero
+    /// rows allowed when `allow_empty`: the driver's table).
+    fn encode_derived(&self, plan: &Plan, allow_empty: bool) -> Result<pets::data::EncodedTable> {
+        let read = plan.source.encode(
+            &plan.domain.encode,
+            EncodeOptions {
+                allow_empty,
+                ..EncodeOptions::default()
+            },
+            &[],
+            &self.progress,
+        )?;
+        plan.domain.derive(read.table)
+    }
+}
+
+fn partial_error(e: pets::partial::PartialError) -> SynthError {
+    SynthError::invalid("partials", "bytes", e.to_string())
 }
 
 /// The Arrow type of every column of a Parquet file or of in-memory batches (metadata: the
@@ -787,5 +970,143 @@ mod tests {
         let mut job = FitJob::new(missing, 1.0, 1e-9);
         job.options_mut().score_threshold = f64::NAN;
         assert!(bad(job).contains("score_threshold"));
+    }
+
+    /// A partitioned fit (`partial` per partition, `run_partials` at the driver) reads the
+    /// same exact counts as a fit on the whole table: every 1-way count and every candidate
+    /// pair's counts under any compression are equal, whatever the split (MST is the same
+    /// function of them, so its measurements have the same distribution). The fit from
+    /// them runs end to end; options it cannot honour are refused before any partition is
+    /// read.
+    #[test]
+    fn partitioned_fit_reads_the_counts_the_whole_table_fit_reads() {
+        use crate::counts::{CountSource, Rows};
+        use arrow_array::RecordBatch;
+        use pets_datasets::ae::{AeConfig, AeGenerator, ae_schema_for};
+        let cfg = AeConfig::new(3_000, 11).with_batch_rows(500);
+        let schema = Schema::from_json(&ae_schema_for(&cfg).to_json()).unwrap();
+        let batches: Vec<RecordBatch> = AeGenerator::new(cfg).unwrap().collect();
+        let arrow = batches[0].schema();
+        let job = |b: Vec<RecordBatch>| {
+            FitJob::new(TableSource::batches("t", arrow.clone(), b), 1.0, 1e-9)
+                .schema(schema.clone())
+        };
+        let whole_job = job(batches.clone());
+        let plan = whole_job.plan_partitioned().unwrap();
+        let table = whole_job.encode_derived(&plan, false).unwrap();
+        let owned = crate::mst::synthesis_columns(&table, &[], &Bounded::row_level(table.n_rows()))
+            .unwrap();
+        let cols: Vec<&pets::data::EncodedColumn> = owned.iter().map(|c| c.as_ref()).collect();
+        let rows = Rows(&cols);
+        // A compression of every column (codes folded onto at most 7) and the identity.
+        let folded: Vec<usize> = cols
+            .iter()
+            .map(|c| (c.codebook.cardinality() as usize).min(7))
+            .collect();
+        let fold: Vec<Vec<u32>> = cols
+            .iter()
+            .zip(&folded)
+            .map(|(c, &k)| {
+                (0..c.codebook.cardinality())
+                    .map(|i| i % k as u32)
+                    .collect()
+            })
+            .collect();
+        let full: Vec<usize> = cols
+            .iter()
+            .map(|c| c.codebook.cardinality() as usize)
+            .collect();
+        let identity: Vec<Vec<u32>> = full.iter().map(|&k| (0..k as u32).collect()).collect();
+
+        let whole = whole_job.run().unwrap().model;
+        let driver = job(Vec::new());
+        let columns = driver.check_partitioned().unwrap();
+        assert!(
+            columns.contains(&"arrival_datetime".to_string()),
+            "{columns:?}"
+        );
+        assert!(!columns.contains(&"nhs_number".to_string()));
+        // Cuts between batches of 500 rows.
+        for cuts in [vec![0, 6], vec![0, 1, 4, 6]] {
+            let bytes: Vec<Vec<u8>> = cuts
+                .windows(2)
+                .map(|w| job(batches[w[0]..w[1]].to_vec()).partial().unwrap())
+                .collect();
+            let Some(pets::partial::Partial::Marginals(merged)) =
+                pets::partial::Partial::merge_bytes(&bytes).unwrap()
+            else {
+                panic!("marginal counts expected")
+            };
+            assert_eq!(merged.rows, 3_000);
+            for (i, c) in cols.iter().enumerate() {
+                assert_eq!(
+                    CountSource::one_way(&merged, i),
+                    rows.one_way(i),
+                    "{}",
+                    c.name()
+                );
+            }
+            assert!(!merged.pairs.is_empty());
+            for p in &merged.pairs {
+                let (a, b) = (p.a as usize, p.b as usize);
+                for (maps, sizes) in [(&fold, &folded), (&identity, &full)] {
+                    assert_eq!(
+                        CountSource::pair(&merged, a, b, maps, sizes).unwrap(),
+                        rows.pair(a, b, maps, sizes).unwrap(),
+                        "{} x {}",
+                        cols[a].name(),
+                        cols[b].name()
+                    );
+                }
+            }
+            let got = driver.run_partials(&bytes).unwrap();
+            let model = got.model;
+            assert_eq!(model.codebooks.len(), cols.len());
+            assert_eq!(model.selected.len(), whole.selected.len());
+            assert_eq!(model.output, whole.output);
+            assert!(
+                got.warnings
+                    .iter()
+                    .any(|w| w.kind == WarningKind::RowLevelPrivacy)
+            );
+            let sample = model.sample_table(50, 1).unwrap();
+            assert_eq!(sample.n_rows(), 50);
+        }
+        // Refused before any partition is read.
+        let no_schema = FitJob::new(
+            TableSource::batches("t", arrow.clone(), Vec::new()),
+            1.0,
+            1e-9,
+        );
+        assert!(
+            no_schema
+                .check_partitioned()
+                .unwrap_err()
+                .to_string()
+                .contains("declared")
+        );
+        let person = job(Vec::new()).person_id("nhs_number", 2);
+        assert!(
+            person
+                .check_partitioned()
+                .unwrap_err()
+                .to_string()
+                .contains("person")
+        );
+        let pb = job(Vec::new()).method(Method::PrivBayes);
+        assert!(
+            pb.check_partitioned()
+                .unwrap_err()
+                .to_string()
+                .contains("only MST")
+        );
+        // Another kind of partial, or none, is refused at the driver.
+        let counts = pets::partial::Partial::Counts {
+            query: "count".into(),
+            counts: vec![3],
+        };
+        assert!(driver.run_partials(&[counts.to_bytes()]).is_err());
+        let none: [Vec<u8>; 0] = [];
+        assert!(driver.run_partials(&none).is_err());
     }
 }

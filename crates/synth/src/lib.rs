@@ -22,7 +22,9 @@
 //!   network whose families are measured and fitted like MST's ("PrivBayes + PGM");
 //! - [`sample`]: forward sampling on the junction tree, seeded, chunked;
 //! - [`model`]: the fitted synthesiser as a versioned file, sampled without the data;
-//! - [`eval`]: marginal total-variation distances.
+//! - [`eval`]: the evaluation report ([`eval::EvalJob`]): marginal TVD (1-, 2-way, a
+//!   3-way workload), Cramér's V, numeric distances, train-on-synthetic utility, and
+//!   privacy tests (distance to the closest record, exact matches, membership inference);
 //!
 //! - [`job`]: [`FitJob`], the fit every front door runs (options validated once, the
 //!   synthesis domain always applied, domains read from data announced or refused).
@@ -53,6 +55,7 @@
 
 pub mod aim;
 pub mod compress;
+mod counts;
 pub mod derive;
 pub mod domain;
 pub mod error;
@@ -73,5 +76,8 @@ pub use error::{Result, SynthError};
 pub use job::{FitJob, FitOutcome, Method};
 pub use marginals::{Marginal, MarginalError, compute_marginals};
 pub use model::SynthModel;
-pub use mst::{MstOptions, cdp_delta, cdp_rho, fit_mst, fit_mst_bounded, fit_mst_bounded_with};
+pub use mst::{
+    MstOptions, cdp_delta, cdp_rho, fit_mst, fit_mst_bounded, fit_mst_bounded_with,
+    fit_mst_merged_with,
+};
 pub use privbayes::{PrivBayesOptions, fit_privbayes, fit_privbayes_bounded_with};

@@ -39,12 +39,14 @@ use pets::data::{EncodedColumn, EncodedTable, Role};
 use pets::dp::bounding::Bounded;
 use pets::dp::mechanisms::Selection;
 use pets::dp::{Cost, QueryRecord, Session};
+use pets::partial::MarginalCounts;
 use rayon::prelude::*;
 
 use crate::compress::Compression;
+use crate::counts::{CountSource, Rows};
 use crate::error::{Result, SynthError};
 use crate::inference::{EstimationOptions, Measurement, estimate_total, estimate_with};
-use crate::measure::{count_mapped, measure_gaussian};
+use crate::measure::measure_gaussian;
 use crate::model::{FittedTables, MODEL_FORMAT, MODEL_VERSION, NoisyMarginal, SynthModel};
 use pets::progress::Progress;
 
@@ -325,6 +327,70 @@ pub fn fit_mst_bounded_with(
     bounded: &Bounded,
     progress: &Progress,
 ) -> Result<SynthModel> {
+    let owned = synthesis_columns(table, columns, bounded)?;
+    let cols: Vec<&EncodedColumn> = owned.iter().map(|c| c.as_ref()).collect();
+    fit_mst_counts(
+        table,
+        &cols,
+        &Rows(&cols),
+        opts,
+        bounded.contribution(),
+        progress,
+    )
+}
+
+/// [`fit_mst`] on the exact counts of a partitioned table ([`MarginalCounts`], merged from
+/// every partition's `FitJob::partial`), at the driver: `empty` is the table encoded and
+/// derived with zero rows (its columns and code books), `counts` the merged counts of
+/// `columns` (every non-identifier column when empty), counted with
+/// `opts.max_pair_values`. Row-level privacy (a person's rows may sit in several
+/// partitions). The measurements, and so the model's distribution, are those of a fit on
+/// the whole table.
+pub fn fit_mst_merged_with(
+    empty: &EncodedTable,
+    columns: &[&str],
+    opts: &MstOptions,
+    counts: &MarginalCounts,
+    progress: &Progress,
+) -> Result<SynthModel> {
+    let bounded = Bounded::row_level(empty.n_rows());
+    let owned = synthesis_columns(empty, columns, &bounded)?;
+    let cols: Vec<&EncodedColumn> = owned.iter().map(|c| c.as_ref()).collect();
+    let names: Vec<&str> = cols.iter().map(|c| c.name()).collect();
+    let cards: Vec<u32> = cols.iter().map(|c| c.codebook.cardinality()).collect();
+    if counts.columns != names
+        || counts.cards != cards
+        || counts.max_pair_values != opts.max_pair_values
+    {
+        return Err(SynthError::invalid(
+            "partials",
+            counts.columns.join(", "),
+            format!(
+                "the partitions counted other columns or code spaces than this fit's ({}), or \
+                 with max_pair_values {} (this fit: {}): compute them with the same schema, \
+                 columns and options",
+                names.join(", "),
+                counts.max_pair_values,
+                opts.max_pair_values
+            ),
+        ));
+    }
+    let contribution = pets::dp::Contribution::row_level(
+        "row-level privacy: each row is treated as a different person (partitions are \
+         counted separately, so no per-person bound is applied across them)",
+    );
+    fit_mst_counts(empty, &cols, counts, opts, &contribution, progress)
+}
+
+/// MST (steps 1-4) on the columns `cols` of `table`, reading exact counts from `source`.
+fn fit_mst_counts(
+    table: &EncodedTable,
+    cols: &[&EncodedColumn],
+    source: &dyn CountSource,
+    opts: &MstOptions,
+    contribution: &pets::dp::Contribution,
+    progress: &Progress,
+) -> Result<SynthModel> {
     progress.check()?;
     progress.stage("measuring", None, "tables");
     let rho = cdp_rho(opts.epsilon, opts.delta)?;
@@ -335,11 +401,9 @@ pub fn fit_mst_bounded_with(
             "give a finite multiple of the 2-way noise sigma, at least 0 (0: MST's score)",
         ));
     }
-    let contribution = bounded.contribution().clone();
+    let contribution = contribution.clone();
     let m = f64::from(contribution.max_rows_per_person);
     let mut session = Session::zcdp(rho)?.with_conversion_delta(opts.delta)?;
-    let owned = synthesis_columns(table, columns, bounded)?;
-    let cols: Vec<&EncodedColumn> = owned.iter().map(|c| c.as_ref()).collect();
     let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
     let d = cols.len();
     // Every share is rounded down (`next_down` after each float operation whose rounding
@@ -378,7 +442,8 @@ pub fn fit_mst_bounded_with(
     let (mut measurements, compression) = measure_one_ways(
         &mut session,
         "mst",
-        &cols,
+        cols,
+        source,
         &names,
         rho1,
         opts.size_weighted_shares,
@@ -406,19 +471,18 @@ pub fn fit_mst_bounded_with(
         let scores: Vec<f64> = pairs
             .par_iter()
             .map(|&(a, b)| {
-                let x = count_mapped(&[
-                    (&cols[a].codes, &maps[a], sizes[a]),
-                    (&cols[b].codes, &maps[b], sizes[b]),
-                ]);
+                let x = source.pair(a, b, &maps, &sizes)?;
                 let tau = opts.score_threshold * sigma2;
                 let penalty = if opts.noise_penalty {
                     (2.0 / std::f64::consts::PI).sqrt() * sigma2 * x.len() as f64
                 } else {
                     0.0
                 };
-                pair_score_penalised(&x, &probs[a], &probs[b], total, tau, penalty)
+                Ok(pair_score_penalised(
+                    &x, &probs[a], &probs[b], total, tau, penalty,
+                ))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let selection_label = format!(
             "mst: select the next tree edge (L1 error of the independent estimate above {} \
              sigma_2 = {:.1} a cell{})",
@@ -468,10 +532,7 @@ pub fn fit_mst_bounded_with(
         PAIR_SHARE_CAP,
     );
     for (k, &(a, b)) in selected.iter().enumerate() {
-        let counts = count_mapped(&[
-            (&cols[a].codes, &maps[a], sizes[a]),
-            (&cols[b].codes, &maps[b], sizes[b]),
-        ]);
+        let counts = source.pair(a, b, &maps, &sizes)?;
         let pair = vec![names[a].clone(), names[b].clone()];
         let noisy = measure_gaussian(
             &mut session,
@@ -605,6 +666,7 @@ pub(crate) fn measure_one_ways(
     session: &mut Session,
     method: &str,
     cols: &[&EncodedColumn],
+    source: &dyn CountSource,
     names: &[String],
     rho1: f64,
     weighted: bool,
@@ -622,7 +684,7 @@ pub(crate) fn measure_one_ways(
     let mut compression = Vec::with_capacity(cols.len());
     let mut measurements: Vec<NoisyMarginal> = Vec::new();
     for (i, c) in cols.iter().enumerate() {
-        let counts = c.counts();
+        let counts = source.one_way(i);
         let noisy = measure_gaussian(
             session,
             &format!("{method}: 1-way marginal of {}", names[i]),

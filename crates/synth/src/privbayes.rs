@@ -343,6 +343,7 @@ pub fn fit_privbayes_bounded_with(
         &mut session,
         "privbayes",
         &cols,
+        &crate::counts::Rows(&cols),
         &names,
         rho1,
         opts.size_weighted_shares,

@@ -213,10 +213,33 @@ def fit_mst(
     strict: bool = ...,
     budget: str | None = ...,
     progress: Callable[..., None] | None = ...,
-) -> SynthModel: ...
+    method: str = ...,
+    degree: int | None = ...,
+    workload: list[list[str]] | None = ...,
+    rounds: int | None = ...,
+    stage: str = ...,
+    partials: list[bytes] | None = ...,
+) -> Any: ...
 def prepare_domain(
     schema_json: str, columns: list[str] | None = ..., max_values: int = ...
 ) -> tuple[str, list[str]]: ...
+def evaluate(
+    real: Any,
+    synth: Any,
+    schema_json: str,
+    holdout: Any | None = ...,
+    target: str | None = ...,
+    positive: str | None = ...,
+    features: list[str] | None = ...,
+    workload: list[list[str]] | None = ...,
+    sample_rows: int = ...,
+    seed: int = ...,
+) -> EvalReport: ...
+
+class EvalReport:
+    def to_json(self, pretty: bool = ...) -> str: ...
+    def to_html(self) -> str: ...
+    def summary(self) -> list[str]: ...
 
 class SynthModel:
     @staticmethod

@@ -258,6 +258,14 @@ def _bounds(bounds: object, column: str) -> Bounds:
     return lo, hi
 
 
+def _numeric_query(kind: str, column: object, bounds: object) -> dict[str, Any]:
+    """The query of a sum, mean or variance of ``column`` clamped to ``bounds``."""
+    if not isinstance(column, str):
+        raise TypeError(f"column must be a column name (str), not {type(column)}")
+    lo, hi = _bounds(bounds, column)
+    return {"kind": kind, "column": column, "lower": lo, "upper": hi}
+
+
 def _column_list(by: Sequence[str] | str, arg: str = "by") -> list[str]:
     cols = [by] if isinstance(by, str) else list(by)
     if not cols:
@@ -815,10 +823,7 @@ class Session:
         rho: float | None,
         options: dict[str, Any],
     ) -> DpResult:
-        if not isinstance(column, str):
-            raise TypeError(f"column must be a column name (str), not {type(column)}")
-        lo, hi = _bounds(bounds, column)
-        query = {"kind": kind, "column": column, "lower": lo, "upper": hi}
+        query = _numeric_query(kind, column, bounds)
         return self._run(data, query, epsilon, rho, None, options)
 
     def _share(self, epsilon: Any, rho: Any, delta: Any) -> str | None:

@@ -12,7 +12,15 @@ the single-machine function gives on the same rows, figure for figure.
   per partition, merged, then the same report code as ``pets risk``);
 - :func:`count`: a differentially private count or contingency table, as
   :meth:`pets.dp.Session.count` (exact cell counts per partition, added up at the driver,
-  where the session adds the noise once and charges its budget).
+  where the session adds the noise once and charges its budget);
+- :func:`sum`, :func:`mean`, :func:`variance`: as :meth:`pets.dp.Session.sum` and its
+  siblings (each partition sends its row count and the sums of its clamped values as
+  integers on a grid fixed by the public bounds, so they add up exactly, bit for bit, in
+  any order; a floating-point sum would not);
+- :func:`fit`: an MST synthesiser (:class:`pets.synth.MST`) fitted from the partitions'
+  exact 1-way and 2-way counts over the synthesis domain, merged at the driver, where the
+  fit measures them with noise once: the same measurements and model file as
+  :meth:`pets.synth.MST.fit` on the whole table.
 
 The driver checks the options and the DataFrame's columns and types against the schema
 before any Spark job runs (a missing column raises :class:`~pets.SchemaError` naming it);
@@ -58,8 +66,9 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
     import pets.dp
+    import pets.synth
 
-__all__ = ["count", "risk"]
+__all__ = ["count", "fit", "mean", "risk", "sum", "variance"]
 
 #: The one column of the rows the executors send back.
 _PARTIAL = "partial"
@@ -299,15 +308,117 @@ def count(
         BudgetExceededError: the share does not fit (nothing is read or spent).
         SchemaError: a column missing from ``df`` or the schema (before any Spark job).
     """
-    from pets.dp import Session as _Session
     from pets.dp import _histogram_query
+
+    query = (
+        {"kind": "count"} if by is None else _histogram_query(by, non_negative, consistent_total)
+    )
+    return _release(session, df, schema, query, epsilon, rho, noise)
+
+
+def sum(
+    session: pets.dp.Session,
+    df: DataFrame,
+    schema: Schema,
+    column: str,
+    bounds: tuple[float, float],
+    *,
+    epsilon: float | None = None,
+    rho: float | None = None,
+    noise: str | None = None,
+) -> pets.dp.DpResult:
+    """A differentially private sum of ``column`` of a Spark DataFrame, clamped to ``bounds``.
+
+    As :meth:`pets.dp.Session.sum` on the whole table: each partition clamps its values to
+    the public ``bounds``, rounds them to a fixed-point grid chosen from the bounds alone
+    and sends the integer sum (and its row count); the driver adds them, exactly, and the
+    session adds the noise once. Rows are the privacy unit (as :func:`count`).
+
+    Args:
+        session: The :class:`pets.dp.Session` whose budget pays.
+        df: A Spark DataFrame (only ``column`` is read).
+        schema: The declared :class:`~pets.Schema` (required).
+        column: A numeric column.
+        bounds: Public ``(lower, upper)`` clamping bounds (not read from the data).
+        epsilon: This query's share (epsilon budgets; default: the session's default share).
+        rho: This query's share (rho budgets).
+        noise: ``"auto"``, ``"laplace"`` or ``"gaussian"`` (default: the session's).
+
+    Returns:
+        The :class:`~pets.dp.DpResult`.
+
+    Raises:
+        BudgetExceededError: the share does not fit (nothing is read or spent).
+        SchemaError: ``column`` missing from ``df`` or the schema (before any Spark job).
+        InvalidParameterError: bounds not finite or ``lower > upper``.
+        DomainError: a NaN or infinite value on an executor (raised at the driver, with
+            its column).
+    """
+    from pets.dp import _numeric_query
+
+    query = _numeric_query("sum", column, bounds)
+    return _release(session, df, schema, query, epsilon, rho, noise)
+
+
+def mean(
+    session: pets.dp.Session,
+    df: DataFrame,
+    schema: Schema,
+    column: str,
+    bounds: tuple[float, float],
+    *,
+    epsilon: float | None = None,
+    rho: float | None = None,
+    noise: str | None = None,
+) -> pets.dp.DpResult:
+    """A differentially private mean of ``column`` of a Spark DataFrame (see :func:`sum`).
+
+    As :meth:`pets.dp.Session.mean`: a noisy sum of centred values over a noisy count of
+    the non-null values, both from the partitions' exact integer sums, with an interval
+    covering both. Arguments, result and errors as :func:`sum`.
+    """
+    from pets.dp import _numeric_query
+
+    query = _numeric_query("mean", column, bounds)
+    return _release(session, df, schema, query, epsilon, rho, noise)
+
+
+def variance(
+    session: pets.dp.Session,
+    df: DataFrame,
+    schema: Schema,
+    column: str,
+    bounds: tuple[float, float],
+    *,
+    epsilon: float | None = None,
+    rho: float | None = None,
+    noise: str | None = None,
+) -> pets.dp.DpResult:
+    """A differentially private variance of ``column`` of a Spark DataFrame (see :func:`sum`).
+
+    As :meth:`pets.dp.Session.variance`. Arguments, result and errors as :func:`sum`.
+    """
+    from pets.dp import _numeric_query
+
+    query = _numeric_query("variance", column, bounds)
+    return _release(session, df, schema, query, epsilon, rho, noise)
+
+
+def _release(
+    session: pets.dp.Session,
+    df: Any,
+    schema: object,
+    query: dict[str, Any],
+    epsilon: float | None,
+    rho: float | None,
+    noise: str | None,
+) -> pets.dp.DpResult:
+    """Check at the driver, compute the partials on the executors, release at the driver."""
+    from pets.dp import Session as _Session
 
     if not isinstance(session, _Session):
         raise TypeError(f"session must be a pets.dp.Session, not {type(session).__qualname__}")
     schema = _check_schema(schema)
-    query = (
-        {"kind": "count"} if by is None else _histogram_query(by, non_negative, consistent_total)
-    )
     opts = session._common(schema=schema, noise=noise or session._defaults["noise"])
     share = session._share(epsilon, rho, None)
     schema_json, query_json = schema.to_json(), json.dumps(query)
@@ -325,3 +436,54 @@ def count(
             partials, empty, schema_json, query_json, share, opts["noise"]
         )
     )
+
+
+def fit(synthesiser: pets.synth.MST, df: DataFrame) -> pets.synth.MST:
+    """Fit an MST synthesiser to a Spark DataFrame, as :meth:`pets.synth.MST.fit` does.
+
+    MST reads the data only through exact counts that it then measures with noise: every
+    synthesised column's 1-way counts and the 2-way counts of candidate pairs. Each
+    partition computes them over the synthesis domain (derived calendar parts included;
+    pairs on the columns' full declared code spaces, sparse), the driver adds them up
+    exactly and fits once: the same measurements, budget charge (``budget=``) and model file
+    as a fit on the whole table. Rows are the privacy unit (a person's rows may sit in
+    several partitions), so ``person_id`` is refused; so are PrivBayes and AIM (they choose
+    marginals from the data as they go) and an undeclared schema.
+
+    Args:
+        synthesiser: A :class:`pets.synth.MST` with a declared ``schema`` (its settings are
+            used as they are).
+        df: A Spark DataFrame holding the synthesised columns (only those are read).
+
+    Returns:
+        ``synthesiser``, fitted (samples are pyarrow Tables unless ``kind=`` says otherwise).
+
+    Raises:
+        TypeError: ``synthesiser`` is not a :class:`pets.synth.MST` or ``df`` not a Spark
+            DataFrame.
+        InvalidParameterError: PrivBayes or AIM, a ``person_id``, no declared schema, or a
+            setting out of range; raised before any Spark job runs.
+        SchemaError: a synthesised column missing from ``df`` or of another type (before
+            any Spark job).
+        DomainError, ParseError: a value on an executor outside its domain or unreadable
+            (raised at the driver, with its column).
+        EmptyInputError, InvalidParameterError: the DataFrame has no rows.
+    """
+    from pets.synth import MST
+
+    if not isinstance(synthesiser, MST):
+        raise TypeError(
+            f"synthesiser must be a pets.synth.MST, not {type(synthesiser).__qualname__}"
+        )
+    empty = _arrow_schema(df).empty_table()
+    # Plain settings (the executors unpickle them), then the core's three steps.
+    args, kwargs = synthesiser._fit_arguments()
+    # Options, method, schema, columns and types, before any Spark job.
+    columns = _native.fit_mst(empty, *args, **kwargs, stage="check")
+
+    def work(table: pa.Table) -> bytes:
+        return _native.fit_mst(table, *args, **kwargs, stage="partial")
+
+    partials = _collect(df, columns, work)
+    native = _native.fit_mst(empty, *args, **kwargs, stage="finish", partials=partials)
+    return synthesiser._fitted_from(native, "pyarrow")

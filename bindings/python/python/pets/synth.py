@@ -61,6 +61,7 @@ from pets._convert import (
     is_path,
     kind_of,
     number,
+    pandas_to_polars,
     to_arrow,
     to_path,
 )
@@ -74,9 +75,11 @@ if TYPE_CHECKING:
 __all__ = [
     "AIM",
     "MST",
+    "EvalReport",
     "PrivBayes",
     "SynthModel",
     "SynthesisDomain",
+    "evaluate",
     "load_model",
     "prepare_domain",
 ]
@@ -576,29 +579,7 @@ class MST:
             source = to_arrow(data, "data")
         kind = kind_of(data)
         with bars(progress, "synth fit") as callback:
-            native = _native.fit_mst(
-                source,
-                None if self.schema is None else self.schema.to_json(),
-                self.columns,
-                self.epsilon,
-                self.delta,
-                self.max_iters,
-                self.tolerance,
-                self.max_clique_cells,
-                self.max_pair_cells,
-                self.compress,
-                self.max_values,
-                self.noise_penalty,
-                self.score_threshold,
-                self.person_id,
-                self.max_rows_per_person,
-                self.bounding_seed,
-                self.strict,
-                self.budget,
-                callback,
-                method=self._method,
-                **self._method_options(),
-            )
+            native = self._native_fit(source, callback)
         model = SynthModel(native)
         inferred = model.schema.domain_from_data
         if inferred:
@@ -611,6 +592,43 @@ class MST:
                 stacklevel=2,
             )
         self._model = model
+        self._kind = kind
+        return self
+
+    def _native_fit(self, source: Any, callback: Any = None) -> Any:
+        """The core's ``FitJob`` with this synthesiser's settings, run whole."""
+        args, kwargs = self._fit_arguments()
+        return _native.fit_mst(source, *args[:-1], callback, **kwargs)
+
+    def _fit_arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The settings as ``_native.fit_mst``'s arguments after ``data`` (plain values a
+        Spark executor can unpickle; the last positional one is the progress callback).
+        """  # noqa: D205
+        args = (
+            None if self.schema is None else self.schema.to_json(),
+            self.columns,
+            self.epsilon,
+            self.delta,
+            self.max_iters,
+            self.tolerance,
+            self.max_clique_cells,
+            self.max_pair_cells,
+            self.compress,
+            self.max_values,
+            self.noise_penalty,
+            self.score_threshold,
+            self.person_id,
+            self.max_rows_per_person,
+            self.bounding_seed,
+            self.strict,
+            self.budget,
+            None,
+        )
+        return args, {"method": self._method, **self._method_options()}
+
+    def _fitted_from(self, native: Any, kind: str) -> MST:
+        """Keep a model fitted elsewhere (:func:`pets.spark.fit`) as this synthesiser's."""
+        self._model = SynthModel(native)
         self._kind = kind
         return self
 
@@ -792,3 +810,217 @@ class AIM(MST):
 
     def _method_options(self) -> dict[str, Any]:
         return {"workload": self.workload, "rounds": self.rounds}
+
+
+def _table_arg(data: object, arg: str) -> Any:
+    return to_path(data, arg) if is_path(data) else to_arrow(data, arg)
+
+
+class EvalReport:
+    """What :func:`evaluate` measured: utility and privacy of a synthetic table.
+
+    The same content as ``pets synth evaluate --json`` (:meth:`to_json`) and ``--report``
+    (:meth:`to_html`); :meth:`to_dict` gives plain Python values. The headline figures are
+    properties; in a notebook the report shows as its summary and key tables.
+    """
+
+    __slots__ = ("_data", "_native")
+
+    def __init__(self, native: Any) -> None:
+        """Wrap a native report (use :func:`evaluate` to make one)."""
+        self._native = native
+        self._data: dict[str, Any] = json.loads(native.to_json(False))
+
+    @property
+    def summary(self) -> list[str]:
+        """Plain-language headline lines, most important first."""
+        return list(self._native.summary())
+
+    @property
+    def rows(self) -> dict[str, int | None]:
+        """Rows of the ``real``, ``synth`` and ``holdout`` tables."""
+        return dict(self._data["rows"])
+
+    @property
+    def mean_1way_tvd(self) -> float:
+        """Mean 1-way total-variation distance over the views."""
+        return self._data["marginals"]["mean_1way"]
+
+    @property
+    def mean_2way_tvd(self) -> float:
+        """Mean 2-way total-variation distance over every pair of views."""
+        return self._data["marginals"]["mean_2way"]
+
+    @property
+    def workload_mean_tvd(self) -> float:
+        """Mean total-variation distance over the workload (3-way by default)."""
+        return self._data["workload_mean_tvd"]
+
+    @property
+    def utility(self) -> dict[str, Any] | None:
+        """Train-on-synthetic against train-on-real scores (``None`` without a target)."""
+        u = self._data["utility"]
+        return None if u is None else json.loads(json.dumps(u))
+
+    @property
+    def privacy(self) -> dict[str, Any]:
+        """Distance to the closest record, exact matches, membership inference."""
+        return json.loads(json.dumps(self._data["privacy"]))
+
+    @property
+    def mia_auc(self) -> float | None:
+        """AUC of the membership-inference attack (0.5: chance; ``None`` without a holdout)."""
+        return self._data["privacy"]["mia_auc"]
+
+    @property
+    def exact_matches(self) -> int:
+        """Synthetic rows identical to a training row (on every view)."""
+        return self._data["privacy"]["exact_matches"]
+
+    @property
+    def notes(self) -> list[str]:
+        """How figures were obtained (samples, missing holdout...)."""
+        return list(self._data["notes"])
+
+    def __getitem__(self, key: str) -> Any:
+        """A top-level field of the JSON report (a copy)."""
+        return json.loads(json.dumps(self._data[key]))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole report as plain Python values (the JSON report, parsed; a copy)."""
+        return json.loads(self._native.to_json(False))
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The JSON report, as ``pets synth evaluate --json`` writes it."""
+        return self._native.to_json(indent is not None)
+
+    def write_json(self, path: PathLike) -> Path:
+        """Write :meth:`to_json` to ``path``; returns the path."""
+        p = Path(to_path(path))
+        p.write_text(self.to_json() + "\n", encoding="utf-8")
+        return p
+
+    def to_html(self) -> str:
+        """The self-contained HTML report (inline SVG plots, no network assets)."""
+        return self._native.to_html()
+
+    def write_html(self, path: PathLike) -> Path:
+        """Write :meth:`to_html` to ``path``; returns the path."""
+        p = Path(to_path(path))
+        p.write_text(self.to_html(), encoding="utf-8")
+        return p
+
+    def views_frame(self) -> pd.DataFrame:
+        """One row per view: its 1-way TVD (requires pandas)."""
+        import pandas as pd
+
+        rows = [{"view": v["name"], "tvd": v["tvd"]} for v in self._data["views"]]
+        return pd.DataFrame(rows, columns=["view", "tvd"])
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The views and their 1-way TVD (:meth:`views_frame`; requires pandas)."""
+        return self.views_frame()
+
+    def to_polars(self) -> Any:
+        """:meth:`to_pandas` as a polars DataFrame (requires polars)."""
+        return pandas_to_polars(self.to_pandas())
+
+    def __repr__(self) -> str:
+        r = self._data["rows"]
+        lines = [f"<pets.synth.EvalReport: {r['real']} real rows, {r['synth']} synthetic rows>"]
+        lines.extend(f"  {s}" for s in self.summary)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        items = "".join(f"<li>{escape(s)}</li>" for s in self.summary)
+        notes = "".join(
+            f"<p style='color:#9a6700'><b>Note:</b> {escape(n)}</p>" for n in self.notes
+        )
+        r = self._data["rows"]
+        return (
+            f"<div><p><b>Synthetic data evaluation</b>: {r['real']:,} real rows, "
+            f"{r['synth']:,} synthetic rows"
+            + ("" if r["holdout"] is None else f", {r['holdout']:,} holdout rows")
+            + f"</p><ul>{items}</ul>{notes}</div>"
+        )
+
+
+def evaluate(
+    real: TableLike | PathLike,
+    synth: TableLike | PathLike,
+    *,
+    schema: Schema,
+    holdout: TableLike | PathLike | None = None,
+    target: str | None = None,
+    positive: str | None = None,
+    features: Sequence[str] | None = None,
+    workload: Sequence[Sequence[str]] | None = None,
+    sample_rows: int = 10_000,
+    seed: int = 0,
+) -> EvalReport:
+    """Evaluate a synthetic table against the real rows it was fitted on.
+
+    What ``pets synth evaluate`` runs: 1-, 2- and 3-way marginal total-variation distances
+    over views of every column (numbers by quantile bins, datetimes by weekday and hour),
+    Cramér's V differences, Wasserstein-1 and Kolmogorov-Smirnov distances of numeric
+    columns, train-on-synthetic utility for ``target``, and privacy tests: distance to the
+    closest record against a holdout baseline, exact matches, and a membership-inference
+    attack (its AUC: 0.5 is chance). For the custodian, who holds the real data.
+
+    Args:
+        real: The real (training) rows: a pandas or polars DataFrame, a pyarrow Table, any
+            object with ``__arrow_c_stream__``, or a path to a CSV, TSV or Parquet file.
+        synth: The synthetic rows, likewise.
+        schema: The declared :class:`~pets.Schema`.
+        holdout: Real rows of the same population the synthesiser never saw: the privacy
+            baseline, the attack's non-members and the utility test rows. Without it the
+            membership-inference test is not run.
+        target: A categorical column to predict (e.g. ``"admitted"``) for the utility test.
+        positive: The target's positive value (default: the second of two declared values).
+        features: The columns the utility models see (default: every other column); leave
+            out those that give the target away.
+        workload: Marginals to compare, as lists of column or view names (default: every
+            3-way marginal of the views, or a seeded sample of 200 of them).
+        sample_rows: Rows of each sample of the privacy tests.
+        seed: Seed of every sample the evaluation draws.
+
+    Returns:
+        The :class:`EvalReport`.
+
+    Raises:
+        InvalidParameterError: a bad target, positive value, workload or sample size.
+        SchemaError: the tables do not fit the schema.
+    """
+    if not isinstance(schema, Schema):
+        raise TypeError(f"schema must be a pets.Schema, not {type(schema).__qualname__}")
+    if target is not None and not isinstance(target, str):
+        raise TypeError(f"target must be a column name (str), not {type(target).__qualname__}")
+    if positive is not None and not isinstance(positive, str):
+        raise TypeError(f"positive must be a value (str), not {type(positive).__qualname__}")
+    feats: list[str] | None = None
+    if features is not None:
+        if isinstance(features, str) or not all(isinstance(c, str) for c in features):
+            raise TypeError("features must be a list of column names (str)")
+        feats = list(features)
+    wl: list[list[str]] | None = None
+    if workload is not None:
+        if isinstance(workload, str) or any(
+            isinstance(m, str) or not all(isinstance(c, str) for c in m) for m in workload
+        ):
+            raise TypeError("workload must be a list of lists of column names (str)")
+        wl = [list(m) for m in workload]
+    native = _native.evaluate(
+        _table_arg(real, "real"),
+        _table_arg(synth, "synth"),
+        schema.to_json(),
+        None if holdout is None else _table_arg(holdout, "holdout"),
+        target,
+        positive,
+        feats,
+        wl,
+        _int(sample_rows, "sample_rows", 1, 2**32 - 1),
+        _int(seed, "seed", 0),
+    )
+    return EvalReport(native)

@@ -127,14 +127,14 @@ impl QueryJob {
 }
 
 impl QueryJob {
-    /// [`QueryJob::run`] on exact counts merged from partitions
-    /// ([`QueryKind::partial_counts`]): the same share resolution and checks, then
-    /// [`QueryKind::run_merged`] (noise drawn once, here).
+    /// [`QueryJob::run`] on a partial merged from partitions ([`QueryKind::partial`]): the
+    /// same share resolution and checks, then [`QueryKind::run_merged`] (noise drawn once,
+    /// here).
     pub fn run_merged(
         &self,
         session: &mut Session,
         data: &DpData<'_>,
-        merged: &[u64],
+        merged: &crate::partial::Partial,
     ) -> Result<QueryOutput> {
         let share = self.resolve_share(session)?;
         self.kind.check(data)?;
@@ -146,27 +146,24 @@ impl QueryJob {
 }
 
 /// Partitioned runs (Spark's `mapInArrow`; [`crate::partial`]): each partition's exact
-/// counts as bytes on the executors, then one release at the driver. The driver's steps
-/// take the partitions' table with zero rows (its columns and types), so everything is
-/// checked before any partition is read.
+/// counts or fixed-point sums as bytes on the executors, then one release at the driver.
+/// The driver's steps take the partitions' table with zero rows (its columns and types),
+/// so everything is checked before any partition is read.
 impl QueryJob {
-    /// One partition's exact counts for this count or histogram, as
-    /// [`Partial::Counts`](crate::partial::Partial::Counts) bytes (not private: for merging and noising once at the driver). `table` is the
-    /// partition (its rows are the privacy unit: no person bounding across partitions).
+    /// One partition's exact part of this count, histogram, sum, mean or variance, as
+    /// [`Partial`](crate::partial::Partial) bytes (not private: for merging and noising
+    /// once at the driver). `table` is the partition (its rows are the privacy unit: no
+    /// person bounding across partitions).
     pub fn partial(&self, table: &crate::dp::DpTable) -> Result<Vec<u8>> {
         let input = table.read_for([&self.kind])?;
-        let counts = self.kind.partial_counts(&input.data)?;
-        Ok(crate::partial::Partial::Counts {
-            query: self.kind.label(),
-            counts,
-        }
-        .to_bytes())
+        self.kind.check(&input.data)?;
+        Ok(self.kind.partial(&input.data)?.to_bytes())
     }
 
     /// The driver's check before any partition is read: the share against `session`'s
     /// budget, the query against the partitions' columns and types (`empty`: the table with
-    /// zero rows) and that it merges exactly (a count or histogram). Returns the columns
-    /// the partitions must send (none for a count).
+    /// zero rows) and that it merges exactly (not a quantile or group-by). Returns the
+    /// columns the partitions must send (none for a count).
     pub fn check_partitioned(
         &self,
         session: &Session,
@@ -175,8 +172,14 @@ impl QueryJob {
         self.resolve_share(session)?;
         let input = empty.read_for([&self.kind])?;
         self.kind.check(&input.data)?;
-        self.kind.partial_counts(&input.data)?;
-        Ok(self.kind.grouped_columns())
+        self.kind.partial(&input.data)?;
+        let mut columns = self.kind.grouped_columns();
+        if let Some(c) = self.kind.numeric_column()
+            && !columns.iter().any(|g| g == c)
+        {
+            columns.push(c.to_string());
+        }
+        Ok(columns)
     }
 
     /// The driver's release from the partitions' bytes ([`QueryJob::partial`]): the same
@@ -191,18 +194,13 @@ impl QueryJob {
     ) -> Result<QueryOutput> {
         self.resolve_share(session)?;
         let input = empty.read_for([&self.kind])?;
-        let label = self.kind.label();
-        let counts = match crate::partial::Partial::merge_bytes(partials)? {
-            Some(crate::partial::Partial::Counts { query, counts }) if query == label => counts,
-            Some(_) => {
-                return Err(DpError::query(
-                    label,
-                    "the partitions' partials are not this query's counts",
-                ));
-            }
-            None => return Err(DpError::query(label, "no partition sent any counts")),
+        let Some(merged) = crate::partial::Partial::merge_bytes(partials)? else {
+            return Err(DpError::query(
+                self.kind.label(),
+                "no partition sent anything: the table has no rows",
+            ));
         };
-        self.run_merged(session, &input.data, &counts)
+        self.run_merged(session, &input.data, &merged)
     }
 }
 

@@ -252,10 +252,7 @@ mod counts {
         let input = DpTable::load(TableSource::batches("part", arrow, batches), schema)
             .read_for([q])
             .unwrap();
-        Partial::Counts {
-            query: q.label(),
-            counts: q.partial_counts(&input.data).unwrap(),
-        }
+        q.partial(&input.data).unwrap()
     }
 
     #[test]
@@ -301,16 +298,15 @@ mod counts {
             .share(share)
             .run(&mut s1, &whole.data)
             .unwrap();
-        let Partial::Counts { counts: merged, .. } =
-            counts(&schema, slice(&batches, 0, 700), arrow.clone(), &q)
-                .merge(counts(
-                    &schema,
-                    slice(&batches, 700, 2_000),
-                    arrow.clone(),
-                    &q,
-                ))
-                .unwrap()
-        else {
+        let merged_partial = counts(&schema, slice(&batches, 0, 700), arrow.clone(), &q)
+            .merge(counts(
+                &schema,
+                slice(&batches, 700, 2_000),
+                arrow.clone(),
+                &q,
+            ))
+            .unwrap();
+        let Partial::Counts { counts: merged, .. } = merged_partial.clone() else {
             panic!("counts expected")
         };
         let driver = DpTable::load(
@@ -323,7 +319,7 @@ mod counts {
         let mut s2 = Session::new(Cost::epsilon(1e6)).unwrap();
         let got = QueryJob::new(q.clone())
             .share(share)
-            .run_merged(&mut s2, &driver.data, &merged)
+            .run_merged(&mut s2, &driver.data, &merged_partial)
             .unwrap();
         let (QueryOutput::Table { result: a, .. }, QueryOutput::Table { result: b, .. }) =
             (&single, &got)
@@ -350,21 +346,26 @@ mod counts {
             })
             .unwrap_err();
         assert!(matches!(e, PartialError::Mismatch { .. }), "{e}");
-        let mean: QueryKind =
-            serde_json::from_str(r#"{"kind": "mean", "column": "acuity", "lower": 1, "upper": 5}"#)
-                .unwrap();
-        assert!(mean.partial_counts(&whole.data).is_err());
+        let median: QueryKind = serde_json::from_str(
+            r#"{"kind": "median", "column": "acuity", "lower": 1, "upper": 5}"#,
+        )
+        .unwrap();
+        assert!(median.partial(&whole.data).is_err());
         // Cells that do not fit the table are refused (a fresh session: s2 is spent).
         let mut s3 = Session::new(Cost::epsilon(1e6)).unwrap();
+        let short = Partial::Counts {
+            query: q.label(),
+            counts: merged[1..].to_vec(),
+        };
         let e = QueryJob::new(q)
             .share(share)
-            .run_merged(&mut s3, &driver.data, &merged[1..])
+            .run_merged(&mut s3, &driver.data, &short)
             .unwrap_err();
         assert!(e.to_string().contains("merged cells"), "{e}");
     }
     /// `QueryJob::partial` / `check_partitioned` / `run_partials`: the release equals the
     /// whole-table release at epsilon 1e6; the budget is checked before partials are read;
-    /// partials of another query are refused; a mean does not partition.
+    /// partials of another query are refused; a median does not partition.
     #[test]
     fn query_job_partials_release_once_at_the_driver() {
         let (schema, batches) = ae(2_000);
@@ -404,15 +405,94 @@ mod counts {
         let other = QueryJob::new(QueryKind::Count).share(share);
         let mut s3 = Session::new(Cost::epsilon(1e6)).unwrap();
         let e = other.run_partials(&mut s3, &driver, &bytes).unwrap_err();
-        assert!(e.to_string().contains("not this query's counts"), "{e}");
-        // A mean does not merge exactly this way: refused by the check.
-        let mean: QueryKind =
-            serde_json::from_str(r#"{"kind": "mean", "column": "acuity", "lower": 1, "upper": 5}"#)
-                .unwrap();
-        let e = QueryJob::new(mean)
+        assert!(e.to_string().contains("not this query's"), "{e}");
+        // A median does not merge exactly this way: refused by the check.
+        let median: QueryKind = serde_json::from_str(
+            r#"{"kind": "median", "column": "acuity", "lower": 1, "upper": 5}"#,
+        )
+        .unwrap();
+        let e = QueryJob::new(median)
             .share(share)
             .check_partitioned(&s3, &driver)
             .unwrap_err();
         assert!(e.to_string().contains("computed on partitions"), "{e}");
+    }
+
+    /// Sums, means and variances: fixed-point parts add exactly, so any split merges to the
+    /// single pass, and the driver's release equals the whole table's (epsilon 1e6), ledger
+    /// included; partials on other bounds, or of a count, are refused.
+    #[test]
+    fn merged_moments_release_the_whole_table_sum_mean_and_variance() {
+        let (schema, batches) = ae(3_000);
+        let arrow = batches[0].schema();
+        let table = |b: Vec<RecordBatch>| {
+            DpTable::load(TableSource::batches("p", arrow.clone(), b), &schema)
+        };
+        let driver = table(Vec::new()).allow_empty(true);
+        let share = Cost::epsilon(1e6);
+        for spec in [
+            r#"{"kind": "sum", "column": "acuity", "lower": 1, "upper": 5}"#,
+            r#"{"kind": "mean", "column": "acuity", "lower": 0.5, "upper": 4.25}"#,
+            r#"{"kind": "variance", "column": "acuity", "lower": 1, "upper": 5}"#,
+        ] {
+            let q: QueryKind = serde_json::from_str(spec).unwrap();
+            let job = QueryJob::new(q.clone()).share(share);
+            let mut s1 = Session::new(Cost::epsilon(1e7)).unwrap();
+            let whole = table(batches.clone()).read_for([&q]).unwrap();
+            let single = job.run(&mut s1, &whole.data).unwrap();
+            let one = q.partial(&whole.data).unwrap();
+            assert!(matches!(one, Partial::Moments { n: 3_000, .. }), "{one:?}");
+
+            let mut s2 = Session::new(Cost::epsilon(1e7)).unwrap();
+            let columns = job.check_partitioned(&s2, &driver).unwrap();
+            assert_eq!(columns, vec!["acuity".to_string()]);
+            for cuts in [vec![0, 3_000], vec![0, 1, 1_700, 3_000]] {
+                let bytes: Vec<Vec<u8>> = cuts
+                    .windows(2)
+                    .map(|w| job.partial(&table(slice(&batches, w[0], w[1]))).unwrap())
+                    .collect();
+                assert_eq!(Partial::merge_bytes(&bytes).unwrap().unwrap(), one);
+            }
+            let bytes: Vec<Vec<u8>> = [(0, 1_234), (1_234, 3_000)]
+                .iter()
+                .map(|&(lo, hi)| job.partial(&table(slice(&batches, lo, hi))).unwrap())
+                .collect();
+            let got = job.run_partials(&mut s2, &driver, &bytes).unwrap();
+            // Same value (noise at epsilon 1e6 is below the grid), interval, warnings and
+            // ledger: the release is the whole table's.
+            let (a, b) = (
+                serde_json::to_value(&single).unwrap(),
+                serde_json::to_value(&got).unwrap(),
+            );
+            let value = |v: &serde_json::Value| v["value"].as_f64().unwrap();
+            assert!((value(&a) - value(&b)).abs() < 1e-3, "{spec}: {a} vs {b}");
+            for field in ["query", "warnings", "ledger_entries"] {
+                assert_eq!(a[field], b[field], "{spec}: {field}");
+            }
+            assert_eq!(s1.ledger().to_json(), s2.ledger().to_json(), "{spec}");
+
+            // The same column on other bounds: another grid, refused at the merge.
+            let mut v: serde_json::Value = serde_json::from_str(spec).unwrap();
+            v["upper"] = 6.into();
+            let other: QueryKind = serde_json::from_value(v).unwrap();
+            let theirs = QueryJob::new(other)
+                .share(share)
+                .partial(&table(batches.clone()))
+                .unwrap();
+            let e = Partial::from_bytes(&bytes[0])
+                .unwrap()
+                .merge(Partial::from_bytes(&theirs).unwrap())
+                .unwrap_err();
+            assert!(matches!(e, PartialError::Mismatch { .. }), "{e}");
+            // A count's partials are not a sum's.
+            let count = QueryJob::new(QueryKind::Count)
+                .share(share)
+                .partial(&table(batches.clone()))
+                .unwrap();
+            let mut s3 = Session::new(Cost::epsilon(1e7)).unwrap();
+            let e = job.run_partials(&mut s3, &driver, &[count]).unwrap_err();
+            assert!(e.to_string().contains("not this query's"), "{e}");
+            assert!(s3.ledger().entries.is_empty());
+        }
     }
 }

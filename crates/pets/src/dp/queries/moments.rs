@@ -99,6 +99,45 @@ pub struct ExactParts {
     pub centre: f64,
 }
 
+/// The data-dependent parts of [`ExactParts`] (`n`, `s1`, `s2`), added up over the
+/// partitions of a table ([`crate::partial::Partial::Moments`]). The grids and the centre
+/// depend only on the public bounds, so the driver recomputes them; integer sums add
+/// exactly, so the merged parts are the whole table's, bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MergedMoments {
+    /// Kept, non-null rows.
+    pub n: u64,
+    /// Sum of grid points (`ExactParts::s1`).
+    pub s1: i128,
+    /// Sum of grid points of squares (`ExactParts::s2`).
+    pub s2: i128,
+}
+
+impl ExactParts {
+    /// The data-dependent parts, for merging.
+    pub fn moments(&self) -> MergedMoments {
+        MergedMoments {
+            n: self.n,
+            s1: self.s1,
+            s2: self.s2,
+        }
+    }
+
+    /// These parts (grids and centre from the bounds) with `merged` counts and sums, when
+    /// given: the release then uses the partitions' totals instead of `data`'s.
+    fn with_merged(self, merged: Option<&MergedMoments>) -> ExactParts {
+        match merged {
+            Some(m) => ExactParts {
+                n: m.n,
+                s1: m.s1,
+                s2: m.s2,
+                ..self
+            },
+            None => self,
+        }
+    }
+}
+
 /// The exact fixed-point sum of the clamped values of `q.column` over the kept rows
 /// (`s1`, on the grid for `B = max(|L|, |U|)`).
 pub fn exact_sum(data: &DpData<'_>, q: &NumericQuery) -> Result<ExactParts> {
@@ -137,6 +176,12 @@ pub fn centre_and_radius(lower: f64, upper: f64) -> (f64, f64) {
 /// `s1` (grid for `R`) and the sum of their squares `s2` (grid for `fl(R R)`).
 pub fn exact_centred(data: &DpData<'_>, q: &NumericQuery) -> Result<ExactParts> {
     centred(data, q, true)
+}
+
+/// The exact fixed-point parts of the mean: `n` and the sum of centred values `s1` (no sum
+/// of squares).
+pub fn exact_mean_parts(data: &DpData<'_>, q: &NumericQuery) -> Result<ExactParts> {
+    centred(data, q, false)
 }
 
 /// [`exact_centred`], with the sum of squares only when `squares` (the mean needs none).
@@ -305,12 +350,23 @@ fn count_half_width(n: &CountNoise, alpha: f64) -> Result<f64> {
 
 /// Release the sum of the clamped values.
 pub fn sum(session: &mut Session, data: &DpData<'_>, q: &NumericQuery) -> Result<ScalarResult> {
+    sum_with(session, data, q, None)
+}
+
+/// [`sum`], with the exact parts `merged` from partitions when given (`data` then gives
+/// the columns, the bound and the ledger record; zero rows will do).
+pub fn sum_with(
+    session: &mut Session,
+    data: &DpData<'_>,
+    q: &NumericQuery,
+    merged: Option<&MergedMoments>,
+) -> Result<ScalarResult> {
     let name = format!("sum({})", q.column);
     check_bounds(&q.column, q.lower, q.upper)?;
     check_share(session, &name, &q.share)?;
     let col = numeric(data, &q.column, &name)?;
     // The exact statistic first: every data-dependent failure happens before the charge.
-    let parts = exact_sum(data, q)?;
+    let parts = exact_sum(data, q)?.with_merged(merged);
     let s = to_i64(&name, "sum", parts.s1)?;
     let m = data.bounded().max_rows_per_person();
     let mech = FixedPointNoise::for_share(session.measure(), q.noise, &q.share, parts.grid1, m)?;
@@ -333,13 +389,23 @@ pub fn sum(session: &mut Session, data: &DpData<'_>, q: &NumericQuery) -> Result
 
 /// Release the mean of the clamped, non-null values.
 pub fn mean(session: &mut Session, data: &DpData<'_>, q: &NumericQuery) -> Result<ScalarResult> {
+    mean_with(session, data, q, None)
+}
+
+/// [`mean`], with the exact parts `merged` from partitions when given (as [`sum_with`]).
+pub fn mean_with(
+    session: &mut Session,
+    data: &DpData<'_>,
+    q: &NumericQuery,
+    merged: Option<&MergedMoments>,
+) -> Result<ScalarResult> {
     let name = format!("mean({})", q.column);
     check_bounds(&q.column, q.lower, q.upper)?;
     check_share(session, &name, &q.share)?;
     let col = numeric(data, &q.column, &name)?;
     let (lo, hi) = (q.lower, q.upper);
     // The exact statistic first: every data-dependent failure happens before any charge.
-    let parts = centred(data, q, false)?;
+    let parts = centred(data, q, false)?.with_merged(merged);
     let c = parts.centre;
     let s = to_i64(&name, "centred sum", parts.s1)?;
     let n = to_i64_count(&name, parts.n)?;
@@ -407,12 +473,22 @@ pub fn variance(
     data: &DpData<'_>,
     q: &NumericQuery,
 ) -> Result<ScalarResult> {
+    variance_with(session, data, q, None)
+}
+
+/// [`variance`], with the exact parts `merged` from partitions when given (as [`sum_with`]).
+pub fn variance_with(
+    session: &mut Session,
+    data: &DpData<'_>,
+    q: &NumericQuery,
+    merged: Option<&MergedMoments>,
+) -> Result<ScalarResult> {
     let name = format!("variance({})", q.column);
     check_bounds(&q.column, q.lower, q.upper)?;
     check_share(session, &name, &q.share)?;
     let col = numeric(data, &q.column, &name)?;
     // The exact statistic first: every data-dependent failure happens before any charge.
-    let parts = exact_centred(data, q)?;
+    let parts = exact_centred(data, q)?.with_merged(merged);
     let n = to_i64_count(&name, parts.n)?;
     let s1 = to_i64(&name, "centred sum", parts.s1)?;
     let s2 = to_i64(&name, "centred sum of squares", parts.s2)?;

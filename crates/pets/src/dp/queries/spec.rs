@@ -51,11 +51,15 @@ use crate::dp::queries::groupby::{GroupByQuery, GroupResult, group_by};
 use crate::dp::queries::histogram::{
     HistogramQuery, PostProcess, TableResult, exact_table, histogram, histogram_with,
 };
-use crate::dp::queries::moments::{NumericQuery, mean, sum, variance};
+use crate::dp::queries::moments::{
+    ExactParts, MergedMoments, NumericQuery, exact_centred, exact_mean_parts, exact_sum, mean,
+    mean_with, sum, sum_with, variance, variance_with,
+};
 use crate::dp::queries::numeric::{check_bounds, numeric};
 use crate::dp::queries::quantile::{MAX_DEFAULT_CANDIDATES, QuantileQuery, quantiles};
 use crate::dp::queries::{Dimension, DpData, ScalarResult, split_share};
 use crate::dp::session::Session;
+use crate::partial::Partial;
 
 /// A query file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -624,59 +628,186 @@ impl QueryKind {
 }
 
 impl QueryKind {
-    /// The exact counts one partition of a table contributes to this query, for merging by
-    /// addition ([`crate::partial`]): the count of kept rows, or every cell of a histogram
-    /// laid out over the schema's codes (so partitions line up). Only counts and histograms
-    /// merge exactly this way; other queries are refused. Not private: the noise is added
-    /// once, to the merged counts, by [`QueryKind::run_merged`].
-    pub fn partial_counts(&self, data: &DpData<'_>) -> Result<Vec<u64>> {
+    /// What one partition of a table contributes to this query, for merging by addition
+    /// ([`crate::partial`]; not private: the noise is added once, to the merged partials,
+    /// by [`QueryKind::run_merged`]):
+    /// - a count or histogram: [`Partial::Counts`], the count of kept rows or every cell
+    ///   laid out over the schema's codes (so partitions line up);
+    /// - a sum, mean or variance: [`Partial::Moments`], the exact fixed-point parts
+    ///   ([`ExactParts`]: row count and integer
+    ///   sums on the grid the public bounds fix), which add exactly.
+    ///
+    /// Quantiles and group-bys (keys read from the data) do not merge this way: refused.
+    pub fn partial(&self, data: &DpData<'_>) -> Result<Partial> {
+        let query = self.partial_key();
+        let numeric_q = |column: &str, lower: f64, upper: f64| {
+            NumericQuery::new(column, lower, upper, Cost::epsilon(1.0))
+        };
+        let moments = |p: ExactParts| Partial::Moments {
+            query: query.clone(),
+            n: p.n,
+            s1: p.s1,
+            s2: p.s2,
+        };
+        Ok(match self {
+            QueryKind::Count => Partial::Counts {
+                counts: vec![data.bounded().n_selected() as u64],
+                query,
+            },
+            QueryKind::Histogram { dimensions, .. } => Partial::Counts {
+                counts: exact_table(data, dimensions)?.1,
+                query,
+            },
+            QueryKind::Sum {
+                column,
+                lower,
+                upper,
+            } => moments(exact_sum(data, &numeric_q(column, *lower, *upper))?),
+            QueryKind::Mean {
+                column,
+                lower,
+                upper,
+            } => moments(exact_mean_parts(data, &numeric_q(column, *lower, *upper))?),
+            QueryKind::Variance {
+                column,
+                lower,
+                upper,
+            } => moments(exact_centred(data, &numeric_q(column, *lower, *upper))?),
+            other => return Err(not_mergeable(other)),
+        })
+    }
+
+    /// The name partials of this query carry: the label, and for sums, means and
+    /// variances the bounds too (they fix the grid: partials on other bounds do not add).
+    pub fn partial_key(&self) -> String {
         match self {
-            QueryKind::Count => Ok(vec![data.bounded().n_selected() as u64]),
-            QueryKind::Histogram { dimensions, .. } => Ok(exact_table(data, dimensions)?.1),
-            other => Err(not_mergeable(other)),
+            QueryKind::Sum { lower, upper, .. }
+            | QueryKind::Mean { lower, upper, .. }
+            | QueryKind::Variance { lower, upper, .. } => {
+                format!("{} on [{lower:?}, {upper:?}]", self.label())
+            }
+            _ => self.label(),
         }
     }
 
-    /// [`QueryKind::run`] on counts merged from partitions ([`QueryKind::partial_counts`]):
-    /// `data` (zero rows will do) gives the axes, the bound and the ledger record, and the
-    /// release is the one [`QueryKind::run`] makes on the whole table, same sensitivity,
-    /// same noise distribution, noise drawn once.
+    /// [`QueryKind::run`] on partials merged from partitions ([`QueryKind::partial`]):
+    /// `data` (zero rows will do) gives the axes, the bound, the grids and the ledger
+    /// record, and the release is the one [`QueryKind::run`] makes on the whole table, same
+    /// sensitivity, same noise distribution, noise drawn once. A partial of another query
+    /// (or other bounds) is refused.
     pub fn run_merged(
         &self,
         session: &mut Session,
         data: &DpData<'_>,
         share: Cost,
         noise: NoiseFamily,
-        merged: &[u64],
+        merged: &Partial,
     ) -> Result<QueryOutput> {
-        Ok(match self {
-            QueryKind::Count => {
-                let [n] = merged else {
+        let key = self.partial_key();
+        let wrong = |what: String| {
+            DpError::query(
+                self.label(),
+                format!(
+                    "the merged partials are {what}, not this query's ({key}); compute every \
+                     partition with the query released here"
+                ),
+            )
+        };
+        let numeric_q = |column: &str, lower: f64, upper: f64| NumericQuery {
+            column: column.into(),
+            lower,
+            upper,
+            share,
+            noise,
+        };
+        let moments = match merged {
+            Partial::Counts { query, .. } | Partial::Moments { query, .. } if *query != key => {
+                return Err(wrong(format!("of {query}")));
+            }
+            Partial::Moments { n, s1, s2, .. } => Some(MergedMoments {
+                n: *n,
+                s1: *s1,
+                s2: *s2,
+            }),
+            Partial::Counts { .. } => None,
+            other => return Err(wrong(other.what())),
+        };
+        let scalar = |result| QueryOutput::Scalar { name: None, result };
+        Ok(match (self, merged, moments) {
+            (QueryKind::Count, Partial::Counts { counts, .. }, _) => {
+                let [n] = counts[..] else {
                     return Err(DpError::query(
                         "count",
-                        format!("{} merged values for one count", merged.len()),
+                        format!("{} merged values for one count", counts.len()),
                     ));
                 };
-                QueryOutput::Scalar {
+                scalar(count_with(session, data, &share, noise, Some(n))?)
+            }
+            (QueryKind::Histogram { dimensions, post }, Partial::Counts { counts, .. }, _) => {
+                QueryOutput::Table {
                     name: None,
-                    result: count_with(session, data, &share, noise, Some(*n))?,
+                    result: histogram_with(
+                        session,
+                        data,
+                        &HistogramQuery {
+                            dimensions: dimensions.clone(),
+                            share,
+                            noise,
+                            post: post.clone(),
+                        },
+                        Some(counts),
+                    )?,
                 }
             }
-            QueryKind::Histogram { dimensions, post } => QueryOutput::Table {
-                name: None,
-                result: histogram_with(
-                    session,
-                    data,
-                    &HistogramQuery {
-                        dimensions: dimensions.clone(),
-                        share,
-                        noise,
-                        post: post.clone(),
-                    },
-                    Some(merged),
-                )?,
-            },
-            other => return Err(not_mergeable(other)),
+            (
+                QueryKind::Sum {
+                    column,
+                    lower,
+                    upper,
+                },
+                _,
+                Some(m),
+            ) => scalar(sum_with(
+                session,
+                data,
+                &numeric_q(column, *lower, *upper),
+                Some(&m),
+            )?),
+            (
+                QueryKind::Mean {
+                    column,
+                    lower,
+                    upper,
+                },
+                _,
+                Some(m),
+            ) => scalar(mean_with(
+                session,
+                data,
+                &numeric_q(column, *lower, *upper),
+                Some(&m),
+            )?),
+            (
+                QueryKind::Variance {
+                    column,
+                    lower,
+                    upper,
+                },
+                _,
+                Some(m),
+            ) => scalar(variance_with(
+                session,
+                data,
+                &numeric_q(column, *lower, *upper),
+                Some(&m),
+            )?),
+            (QueryKind::Count | QueryKind::Histogram { .. }, _, _) => {
+                return Err(wrong("sums".into()));
+            }
+            (QueryKind::Sum { .. } | QueryKind::Mean { .. } | QueryKind::Variance { .. }, ..) => {
+                return Err(wrong("counts".into()));
+            }
+            (other, ..) => return Err(not_mergeable(other)),
         })
     }
 }
@@ -684,8 +815,8 @@ impl QueryKind {
 fn not_mergeable(kind: &QueryKind) -> DpError {
     DpError::query(
         kind.label(),
-        "only count and histogram (contingency table) queries are computed on partitions; \
-         run the others on one machine",
+        "only counts, histograms (contingency tables), sums, means and variances are computed \
+         on partitions; run quantiles and group-bys on one machine",
     )
 }
 
