@@ -23,7 +23,7 @@ use crate::errors::{DualError, IntoPyResult, Kind, error_of};
                     colluders = 0, person_id = None, max_rows_per_person = 1,
                     max_trusts_per_person = None, max_count = None, drops = BTreeMap::new(),
                     alpha = 0.05, seed = 0, data = None, split_by = None, groups = None,
-                    budget = None))]
+                    budget = None, values = Vec::new()))]
 #[allow(clippy::too_many_arguments)] // the Python signature, one keyword each
 pub fn federated_simulate(
     py: Python<'_>,
@@ -45,6 +45,7 @@ pub fn federated_simulate(
     split_by: Option<String>,
     groups: Option<usize>,
     budget: Option<String>,
+    values: Vec<String>,
 ) -> PyResult<String> {
     let schema = Schema::from_json(schema_json).py_err(py)?;
     let usage = |msg: String| error_of(py, Kind::Dual(DualError::InvalidParameter), &msg, None);
@@ -71,7 +72,7 @@ pub fn federated_simulate(
     let inputs = py
         .detach(|| simulation_trusts(tables_from, &schema, person_id.as_deref(), &drops))
         .py_err(py)?;
-    let job = FederatedJob::new(FederatedQuery::from_tables(&tables).py_err(py)?)
+    let job = FederatedJob::new(FederatedQuery::from_specs(&tables, &values).py_err(py)?)
         .protocol(protocol.parse::<Protocol>().py_err(py)?)
         .share(Cost::rho(rho))
         .threshold_opt(threshold)

@@ -86,3 +86,61 @@ def test_bad_arguments_raise_typed_errors(ae):
         )
     with pytest.raises(PetsError, match="no_such_column"):
         pets.federated.simulate(parts, schema=schema, rho=0.1, tables=["no_such_column"])
+
+
+def test_sums_and_means_with_public_bounds(ae):
+    data, schema = ae
+    spec = pets.federated.mean_of("total_time_in_dept_min", 0, 300, by=["sex"])
+    assert spec == "mean(total_time_in_dept_min, 0, 300) by sex"
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        r = pets.federated.simulate(
+            data=data,
+            split_by="provider_code",
+            groups=3,
+            schema=schema,
+            values=[spec, pets.federated.sum_of("num_treatments", 0, 7)],
+            rho=1.0,
+            max_trusts_per_person=1,
+        )
+    assert r.query == f"{spec}; sum(num_treatments, 0, 7)"
+    mean = r.frame(0)
+    assert mean.column_names == ["sex", "count", "sum", "mean", "mean_low", "mean_high"]
+    # The exact pooled means (computed here, in the test) lie in the released intervals.
+    clamped = pc.min_element_wise(data.column("total_time_in_dept_min"), 300)
+    exact = (
+        pa.table({"sex": data.column("sex"), "t": clamped})
+        .group_by("sex")
+        .aggregate([("t", "mean")])
+        .to_pylist()
+    )
+    rows = {row["sex"]: row for row in mean.to_pylist()}
+    for e in exact:
+        row = rows[e["sex"]]
+        assert row["mean_low"] <= e["t_mean"] <= row["mean_high"]
+    total = r.frame(1)
+    assert total.column_names == ["sum"]
+    frame = r.to_pandas(1)
+    assert "sum_half_width" in frame.columns
+    assert r.tables[0]["half_width"] > 0
+
+
+def test_bad_value_queries_raise_typed_errors_naming_the_column(ae):
+    data, schema = ae
+    parts = {f"t{i}": data.slice(i * 2_000, 2_000) for i in range(3)}
+    for values, match in [
+        (["sum(total_time_in_dept_min, 10, 0)"], "total_time_in_dept_min"),
+        ([pets.federated.sum_of("total_time_in_dept_min", 0, float("nan"))], "total_time"),
+        (["mean(total_time_in_dept_min, 0, 1e308)"], "wrap"),
+        (["median(total_time_in_dept_min, 0, 1)"], "sum\\("),
+    ]:
+        with pytest.raises(InvalidParameterError, match=match):
+            pets.federated.simulate(parts, schema=schema, rho=0.1, values=values)
+    with pytest.raises(PetsError, match="sex"):
+        pets.federated.simulate(parts, schema=schema, rho=0.1, values=["sum(sex, 0, 1)"])
+    with pytest.raises(InvalidParameterError, match="secagg"):
+        pets.federated.simulate(
+            parts, schema=schema, rho=0.1, values=["sum(acuity, 1, 5)"], protocol="prio3"
+        )
+    with pytest.raises(TypeError):
+        pets.federated.simulate(parts, schema=schema, rho=0.1, values="sum(acuity, 1, 5)")

@@ -7,6 +7,8 @@
 //!     --trusts 5 --table age_band,hour(arrival_datetime) --rho 0.1 --protocol secagg
 //! pets federated simulate --trust a=trust_a.csv --trust b=trust_b.csv --trust c=trust_c.csv \
 //!     --schema ae.schema.json --table sex --rho 0.05 --drop c=before-masked
+//! pets federated simulate ae.parquet --schema ae.schema.json --split-by provider_code \
+//!     --trusts 5 --value 'mean(total_time_in_dept_min, 0, 720) by age_band' --rho 0.1
 //! ```
 //!
 //! The CLI parses and renders; [`pets::federated::FederatedJob`] does the work.
@@ -69,6 +71,11 @@ pub struct SimulateArgs {
     /// for several tables in one round. None: the count of rows.
     #[arg(long = "table", value_name = "COLUMNS")]
     pub tables: Vec<String>,
+    /// A sum or mean of a numeric column clamped to public bounds, optionally grouped:
+    /// `sum(COL, LOWER, UPPER)` or `mean(COL, LOWER, UPPER)`, then optionally `by DIM, DIM`;
+    /// repeat for several in one round (secagg only).
+    #[arg(long = "value", value_name = "SPEC")]
+    pub values: Vec<String>,
     /// secagg (masking, one aggregator, distributed noise) or prio3 (two aggregators).
     #[arg(long, default_value = "secagg")]
     pub protocol: String,
@@ -216,7 +223,7 @@ fn simulate(args: &SimulateArgs) -> Result<(), CliError> {
         .iter()
         .map(|t| t.split(',').map(|c| c.trim().to_string()).collect())
         .collect();
-    let job = FederatedJob::new(FederatedQuery::from_tables(&sets)?)
+    let job = FederatedJob::new(FederatedQuery::from_specs(&sets, &args.values)?)
         .protocol(args.protocol.parse::<Protocol>()?)
         .share(Cost::rho(args.rho))
         .threshold_opt(args.threshold)
@@ -300,28 +307,102 @@ pub(crate) fn render(r: &FederatedRelease, out: &mut impl Write) -> Result<(), C
     )?;
     for t in &r.tables {
         writeln!(out)?;
-        if t.dimensions.is_empty() {
-            writeln!(out, "count: {}", t.counts[0])?;
+        if let Some(v) = &t.value {
+            render_value(t, v, r.accuracy.alpha, out)?;
             continue;
         }
-        writeln!(out, "{}  (noisy count)", t.dimensions.join(" x "))?;
+        let hw = t
+            .half_width
+            .map(|h| format!(", +-{h:.1}"))
+            .unwrap_or_default();
+        if t.dimensions.is_empty() {
+            writeln!(out, "count: {}{hw}", t.counts[0])?;
+            continue;
+        }
+        writeln!(out, "{}  (noisy count{hw})", t.dimensions.join(" x "))?;
         for (i, c) in t.counts.iter().enumerate().take(MAX_PRINTED) {
-            let mut rest = i;
-            let mut label = Vec::with_capacity(t.shape.len());
-            for (axis, &n) in t.shape.iter().enumerate().rev() {
-                label.push(t.labels[axis][rest % n].as_str());
-                rest /= n;
-            }
-            label.reverse();
-            writeln!(out, "  {:<40} {c:>10}", label.join(" | "))?;
+            writeln!(out, "  {:<40} {c:>10}", cell_label(t, i))?;
         }
-        if t.counts.len() > MAX_PRINTED {
-            writeln!(
-                out,
-                "  ... {} more cells (--json writes them all)",
-                t.counts.len() - MAX_PRINTED
-            )?;
-        }
+        more(t.counts.len(), out)?;
     }
     Ok(())
+}
+
+fn cell_label(t: &pets::federated::FederatedTable, i: usize) -> String {
+    let mut rest = i;
+    let mut label = Vec::with_capacity(t.shape.len());
+    for (axis, &n) in t.shape.iter().enumerate().rev() {
+        label.push(t.labels[axis][rest % n].as_str());
+        rest /= n;
+    }
+    label.reverse();
+    if label.is_empty() {
+        "(all)".to_string()
+    } else {
+        label.join(" | ")
+    }
+}
+
+fn more(cells: usize, out: &mut impl Write) -> Result<(), CliError> {
+    if cells > MAX_PRINTED {
+        writeln!(
+            out,
+            "  ... {} more cells (--json writes them all)",
+            cells - MAX_PRINTED
+        )?;
+    }
+    Ok(())
+}
+
+fn render_value(
+    t: &pets::federated::FederatedTable,
+    v: &pets::federated::ValueCells,
+    alpha: f64,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let by = if t.dimensions.is_empty() {
+        String::new()
+    } else {
+        format!(" by {}", t.dimensions.join(" x "))
+    };
+    let level = 100.0 * (1.0 - alpha);
+    match v.statistic {
+        pets::federated::ValueStatistic::Sum => {
+            writeln!(
+                out,
+                "sum of {} clamped to [{}, {}]{by}  (noisy; +-{:.4} at {level:.0}%, grid {})",
+                v.column, v.lower, v.upper, v.sum_half_width, v.resolution
+            )?;
+            for (i, s) in v.sums.iter().enumerate().take(MAX_PRINTED) {
+                writeln!(out, "  {:<40} {s:>14.3}", cell_label(t, i))?;
+            }
+        }
+        pets::federated::ValueStatistic::Mean => {
+            writeln!(
+                out,
+                "mean of {} clamped to [{}, {}]{by}  (noisy mean, count; {level:.0}% interval \
+                 for the mean; counts +-{:.1})",
+                v.column,
+                v.lower,
+                v.upper,
+                t.half_width.unwrap_or(f64::NAN)
+            )?;
+            for (i, c) in t.counts.iter().enumerate().take(MAX_PRINTED) {
+                let (lo, hi) = v
+                    .mean_intervals
+                    .get(i)
+                    .copied()
+                    .unwrap_or((v.lower, v.upper));
+                let mean = v.means[i]
+                    .map(|m| format!("{m:.3}"))
+                    .unwrap_or_else(|| "-".into());
+                writeln!(
+                    out,
+                    "  {:<40} {mean:>12} {c:>10}   [{lo:.3}, {hi:.3}]",
+                    cell_label(t, i)
+                )?;
+            }
+        }
+    }
+    more(v.sums.len(), out)
 }

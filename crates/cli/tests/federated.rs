@@ -55,6 +55,86 @@ fn a_round_by_each_protocol_releases_noisy_tables_and_its_ledger() {
 }
 
 #[test]
+fn sums_and_means_with_public_bounds_are_released_with_intervals() {
+    let (dir, data, schema) = ae(6_000, 6);
+    let json = dir.path().join("values.json");
+    let o = pets(&[
+        "federated",
+        "simulate",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--split-by",
+        "provider_code",
+        "--trusts",
+        "3",
+        "--table",
+        "sex",
+        "--value",
+        "mean(total_time_in_dept_min, 0, 720) by age_band",
+        "--value",
+        "sum(num_treatments, 0, 10)",
+        "--rho",
+        "0.5",
+        "--person-id",
+        "nhs_number",
+        "--max-rows-per-person",
+        "2",
+        "--json",
+        p(&json),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("mean of total_time_in_dept_min clamped to [0, 720] by age_band"),
+        "{out}"
+    );
+    assert!(
+        out.contains("sum of num_treatments clamped to [0, 10]"),
+        "{out}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let tables = v["release"]["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 3);
+    assert!(tables[0]["half_width"].as_f64().unwrap() > 0.0);
+    let mean = &tables[1]["value"];
+    assert_eq!(mean["statistic"], "mean");
+    let cells = tables[1]["counts"].as_array().unwrap().len();
+    assert_eq!(mean["mean_intervals"].as_array().unwrap().len(), cells);
+    assert_eq!(tables[2]["value"]["sums"].as_array().unwrap().len(), 1);
+    assert_eq!(v["ledger"]["entries"].as_array().unwrap().len(), 1);
+    // Bad bounds and a non-numeric column: bad usage / bad input, naming the column.
+    for (spec, code) in [
+        ("sum(total_time_in_dept_min, 5, 1)", 2),
+        ("mean(sex, 0, 1)", 3),
+    ] {
+        let o = pets(&[
+            "federated",
+            "simulate",
+            p(&data),
+            "--schema",
+            p(&schema),
+            "--split-by",
+            "provider_code",
+            "--trusts",
+            "3",
+            "--value",
+            spec,
+            "--rho",
+            "0.1",
+        ]);
+        let column = if spec.contains("sex") {
+            "sex"
+        } else {
+            "total_time_in_dept_min"
+        };
+        assert!(text(&o).contains(column), "{spec}: {}", text(&o));
+        assert_eq!(o.status.code(), Some(code), "{spec}: {}", text(&o));
+    }
+}
+
+#[test]
 fn bad_options_and_too_many_dropouts_exit_with_their_codes() {
     let (_dir, data, schema) = ae(3_000, 5);
     let base = [

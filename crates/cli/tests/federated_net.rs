@@ -202,7 +202,7 @@ impl Fed {
             let local = local_aggregate(name, &src, &schema, None, 1, 0, &query).unwrap();
             sum.resize(local.values.len(), 0);
             for (s, v) in sum.iter_mut().zip(&local.values) {
-                *s += *v as i64;
+                *s += *v;
             }
         }
         sum
@@ -215,7 +215,17 @@ impl Fed {
         let query = FederatedQuery::from_tables(&sets).unwrap();
         let src = TableSource::file(&self.data);
         let local = local_aggregate("pool", &src, &schema, None, 1, 0, &query).unwrap();
-        local.values.iter().map(|&v| v as i64).collect()
+        local.values
+    }
+
+    /// The pooled exact vector of a values query over the whole file.
+    fn pooled_values(&self, values: &[String]) -> Vec<i64> {
+        let schema = Schema::load(&self.schema).unwrap();
+        let query = FederatedQuery::from_specs(&[], values).unwrap();
+        let src = TableSource::file(&self.data);
+        local_aggregate("pool", &src, &schema, None, 1, 0, &query)
+            .unwrap()
+            .values
     }
 }
 
@@ -239,7 +249,7 @@ fn three_trusts_give_the_pooled_sum_exactly_and_a_charged_dp_release() {
     let (_agg, url) = fed.aggregator("main", "allow_exact = true\nstage_seconds = 20");
     let nodes: Vec<Proc> = TRUSTS
         .iter()
-        .map(|t| fed.node(&url, t, &fed.schema, "rounds = 2\nallow_exact = true"))
+        .map(|t| fed.node(&url, t, &fed.schema, "rounds = 3\nallow_exact = true"))
         .collect();
     // Round 1: the exact sum (a check both sides allowed) equals the pooled table.
     let (code, out, exact) = fed.submit(&url, "exact", &job("exact = true"));
@@ -270,6 +280,30 @@ fn three_trusts_give_the_pooled_sum_exactly_and_a_charged_dp_release() {
         );
     }
     assert!(out.contains("noisy count"), "{out}");
+    // Round 3: a mean flows through the same round (the query travels in the
+    // announcement); its exact sum is the pooled one, cell for cell.
+    let spec = "mean(total_time_in_dept_min, 0, 300) by sex".to_string();
+    let (code, out, exact) = fed.submit(
+        &url,
+        "mean",
+        &format!("values = [{spec:?}]\nrho = 0.5\nexact = true"),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let pooled = fed.pooled_values(std::slice::from_ref(&spec));
+    let table = &exact["tables"][0];
+    let n = table["counts"].as_array().unwrap().len();
+    let w = pets::federated::aggregate::VALUE_COUNT_WEIGHT as i64;
+    let counts: Vec<i64> = pooled[..n].iter().map(|c| c / w).collect();
+    assert_eq!(cells(&exact["tables"]), counts, "{exact}");
+    let r = table["value"]["resolution"].as_f64().unwrap();
+    let sums: Vec<f64> = pooled[n..].iter().map(|&u| u as f64 * r).collect();
+    let got: Vec<f64> = table["value"]["sums"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_f64().unwrap())
+        .collect();
+    assert_eq!(got, sums, "cell for cell");
     for n in nodes {
         let (code, out) = n.finish(30);
         assert_eq!(code, Some(0), "{out}");
@@ -368,7 +402,10 @@ fn replayed_oversized_malformed_and_foreign_messages_are_refused() {
 
         // Malformed bytes: refused with the reason, nothing decoded.
         let b = Client::new(&url, &fed.certs.party("trust_b"), poll).unwrap();
-        let (status, text) = b.post_bytes(&path, vec![1, 200, 3]).await.unwrap();
+        let (status, text) = b
+            .post_bytes(&path, vec![pets::federated::wire::WIRE_VERSION, 200, 3])
+            .await
+            .unwrap();
         let text = String::from_utf8_lossy(&text);
         assert_eq!(status.as_u16(), 400, "{text}");
         assert!(text.contains("malformed"), "{text}");

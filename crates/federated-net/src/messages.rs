@@ -44,6 +44,9 @@ pub struct JobSpec {
     /// Each table's dimensions (`col`, `hour(col)`, `weekday(col)`); none: the count.
     #[serde(default)]
     pub tables: Vec<Vec<String>>,
+    /// Sums and means: `sum(COL, LOWER, UPPER)` or `mean(...)`, optionally `by DIM, DIM`.
+    #[serde(default)]
+    pub values: Vec<String>,
     /// The release's budget in rho (zCDP).
     pub rho: f64,
     /// `secagg` (the network service runs secure aggregation).
@@ -84,7 +87,7 @@ fn secagg() -> String {
 impl JobSpec {
     /// The query.
     pub fn query(&self) -> pets::federated::Result<FederatedQuery> {
-        FederatedQuery::from_tables(&self.tables)
+        FederatedQuery::from_specs(&self.tables, &self.values)
     }
 }
 

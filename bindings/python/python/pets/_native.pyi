@@ -136,6 +136,7 @@ def federated_simulate(
     split_by: str | None = ...,
     groups: int | None = ...,
     budget: str | None = ...,
+    values: list[str] = ...,
 ) -> str: ...
 
 class AnonymiseResult:

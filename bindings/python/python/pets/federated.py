@@ -14,6 +14,12 @@ its share of the noise, and the counts are summed by
 The guarantee is person-level (with ``person_id``) and assumes each person attends at most
 ``max_trusts_per_person`` trusts (a public bound; 1 when not given, with a warning).
 
+Sums and means of a numeric column with public bounds (``values``, secure aggregation only):
+each trust clamps every kept value to the bounds, rounds it to a public fixed-point grid and
+adds its cells; a mean's noisy sum and noisy count travel in the one round. Write them
+``"sum(COLUMN, LOWER, UPPER)"`` or ``"mean(COLUMN, LOWER, UPPER)"``, optionally followed by
+``" by DIM, DIM"`` (or build the text with :func:`sum_of` / :func:`mean_of`).
+
 Example:
     >>> import pets, pets.datasets, pets.federated
     >>> data = pets.datasets.generate_ae(4_000, seed=3)
@@ -50,11 +56,41 @@ from pets._convert import (
 )
 from pets._schema import Schema
 
-__all__ = ["FederatedResult", "simulate"]
+__all__ = ["FederatedResult", "mean_of", "simulate", "sum_of"]
 
 
 def _source(obj: TableLike | PathLike, arg: str) -> Any:
     return to_path(obj, arg) if is_path(obj) else to_arrow(obj, arg)
+
+
+def _value(kind: str, column: str, lower: float, upper: float, by: Sequence[str] | str) -> str:
+    if not isinstance(column, str):
+        raise TypeError(f"column must be a str, not {type(column).__qualname__}")
+
+    def text(x: float, arg: str) -> str:
+        v = float(number(x, arg))
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+
+    lo, hi = text(lower, "lower"), text(upper, "upper")
+    dims = [d.strip() for d in by.split(",")] if isinstance(by, str) else list(by)
+    spec = f"{kind}({column}, {lo}, {hi})"
+    return spec + (" by " + ", ".join(d for d in dims if d) if any(dims) else "")
+
+
+def sum_of(column: str, lower: float, upper: float, by: Sequence[str] | str = ()) -> str:
+    """The ``values`` text of a sum of ``column`` clamped to public ``[lower, upper]``.
+
+    Example:
+        >>> from pets.federated import sum_of
+        >>> sum_of("total_time_in_dept_min", 0, 720, by=["age_band"])
+        'sum(total_time_in_dept_min, 0, 720) by age_band'
+    """
+    return _value("sum", column, lower, upper, by)
+
+
+def mean_of(column: str, lower: float, upper: float, by: Sequence[str] | str = ()) -> str:
+    """The ``values`` text of a mean of ``column`` clamped to public ``[lower, upper]``."""
+    return _value("mean", column, lower, upper, by)
 
 
 def simulate(
@@ -63,6 +99,7 @@ def simulate(
     schema: Schema,
     rho: float,
     tables: Sequence[Sequence[str] | str] = (),
+    values: Sequence[str] = (),
     data: TableLike | PathLike | None = None,
     split_by: str | None = None,
     groups: int | None = None,
@@ -85,7 +122,10 @@ def simulate(
         schema: The declared schema every trust encodes against.
         rho: The release's budget, rho-zCDP.
         tables: Each table's dimensions (column names, ``hour(col)``, ``weekday(col)``, or
-            one comma-separated string); none: the count of rows.
+            one comma-separated string); none (and no ``values``): the count of rows.
+        values: Sums and means, each ``"sum(COLUMN, LOWER, UPPER)"`` or
+            ``"mean(COLUMN, LOWER, UPPER)"``, optionally followed by ``" by DIM, DIM"``;
+            bounds are public (not read from the data). Secure aggregation only.
         data: Instead of ``trusts``: one table split into trusts by ``split_by``.
         split_by: The column whose values become trusts.
         groups: With ``split_by``: deal the values round-robin into this many trusts.
@@ -111,6 +151,8 @@ def simulate(
         parsed.append([c for c in cols if c])
     if not isinstance(schema, Schema):
         raise TypeError(f"schema must be a pets.Schema, not {type(schema).__qualname__}")
+    if isinstance(values, str) or not all(isinstance(v, str) for v in values):
+        raise TypeError("values is a list of str, e.g. ['mean(col, 0, 10) by sex']")
     if not isinstance(protocol, str):
         raise TypeError(f"protocol must be a str, not {type(protocol).__qualname__}")
     pairs = [(str(k), _source(v, f"trusts[{k!r}]")) for k, v in (trusts or {}).items()]
@@ -134,6 +176,7 @@ def simulate(
         split_by,
         optional_integer(groups, "groups", 0, U32_MAX),
         None if budget is None else to_path(budget, "budget"),
+        list(values),
     )
     result = FederatedResult(json.loads(text))
     for w in result.warnings:
@@ -155,7 +198,11 @@ class FederatedResult:
 
     @property
     def tables(self) -> list[dict[str, Any]]:
-        """Each table: ``dimensions``, ``labels``, ``shape``, noisy ``counts`` (row-major)."""
+        """Each table: ``dimensions``, ``labels``, ``shape``, noisy ``counts`` (row-major).
+
+        A sum or mean also has ``value`` (``sums``, ``means``, ``mean_intervals``, bounds,
+        grid and half-widths); with values in the query, ``half_width`` of its counts.
+        """
         return self._release["tables"]
 
     @property
@@ -189,15 +236,30 @@ class FederatedResult:
         return [w["message"] for w in self._release["warnings"]]
 
     def frame(self, index: int = 0) -> Any:
-        """Table ``index`` as a pyarrow Table: one column per dimension, then ``count``."""
+        """Table ``index`` as a pyarrow Table: one column per dimension, then the cells.
+
+        The cells: a count table's ``count``; a sum's ``sum``; a mean's ``count``, ``sum``,
+        ``mean``, ``mean_low``, ``mean_high``.
+        """
         import pyarrow as pa
 
         t = self.tables[index]
+        value = t.get("value")
+        extra: dict[str, Any] = {}
+        if value is None or value["statistic"] == "mean":
+            extra["count"] = pa.array(t["counts"], pa.int64())
+        if value is not None:
+            extra["sum"] = pa.array(value["sums"], pa.float64())
+        if value is not None and value["statistic"] == "mean":
+            extra["mean"] = pa.array(value["means"], pa.float64())
+            extra["mean_low"] = pa.array([i[0] for i in value["mean_intervals"]], pa.float64())
+            extra["mean_high"] = pa.array([i[1] for i in value["mean_intervals"]], pa.float64())
         if not t["dimensions"]:
-            return pa.table({"count": pa.array(t["counts"], pa.int64())})
+            return pa.table(extra)
         cols: dict[str, list[str]] = {d: [] for d in t["dimensions"]}
         shape = t["shape"]
-        for i in range(len(t["counts"])):
+        cells = len(value["sums"]) if value is not None else len(t["counts"])
+        for i in range(cells):
             rest = i
             idx = []
             for n in reversed(shape):
@@ -207,7 +269,7 @@ class FederatedResult:
             for axis, d in enumerate(t["dimensions"]):
                 cols[d].append(t["labels"][axis][idx[axis]])
         data: dict[str, Any] = {d: pa.array(v, pa.string()) for d, v in cols.items()}
-        data["count"] = pa.array(t["counts"], pa.int64())
+        data.update(extra)
         return pa.table(data)
 
     def to_json(self, pretty: bool = True) -> str:
@@ -219,9 +281,18 @@ class FederatedResult:
         return json.loads(json.dumps(self._content))
 
     def to_pandas(self, index: int = 0) -> Any:
-        """Table ``index`` (:meth:`frame`) as a pandas DataFrame, with the half-width."""
+        """Table ``index`` (:meth:`frame`) as a pandas DataFrame, with its half-widths.
+
+        ``half_width`` is of its counts and, for a sum or mean, ``sum_half_width`` of its sums.
+        """
         frame = self.frame(index).to_pandas()
-        frame["half_width"] = float(self.accuracy["half_width"])
+        t = self.tables[index]
+        value = t.get("value")
+        if value is None or value["statistic"] == "mean":
+            hw = t.get("half_width", self.accuracy["half_width"])
+            frame["half_width"] = float(hw)
+        if value is not None:
+            frame["sum_half_width"] = float(value["sum_half_width"])
         return frame
 
     def to_polars(self, index: int = 0) -> Any:

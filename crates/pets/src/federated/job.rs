@@ -26,7 +26,9 @@ use crate::dp::ledger::{Contribution, QueryRecord};
 use crate::dp::mechanisms::{DiscreteGaussian, MechanismInfo, Sensitivity};
 use crate::dp::{Accuracy, Cost, NoiseKind, PrivacyUnit, Session};
 use crate::error::{Warning, WarningKind};
-use crate::federated::aggregate::{FederatedQuery, LocalAggregate, TableLayout, local_aggregate};
+use crate::federated::aggregate::{
+    FederatedQuery, LocalAggregate, TableLayout, ValueStatistic, local_aggregate,
+};
 use crate::federated::error::{FederatedError, Result};
 use crate::federated::noise::DistributedNoise;
 use crate::federated::prio::{self, PrioAggregator, PrioTask};
@@ -35,6 +37,7 @@ use crate::federated::secagg::{
     AdvertiseKeys, Inbox, MaskedInput, Roster, RoundId, SecAggClient, SecAggConfig, SecAggServer,
     ShareKeys, Survivors, UnmaskShares,
 };
+use crate::federated::values::{ValueCells, ratio_interval};
 use crate::federated::wire::{from_wire, to_wire};
 
 /// How the trusts' vectors are summed.
@@ -193,8 +196,16 @@ pub struct FederatedTable {
     pub labels: Vec<Vec<String>>,
     /// Cells per axis.
     pub shape: Vec<usize>,
-    /// Noisy counts, row-major (last axis fastest).
+    /// Noisy counts, row-major (last axis fastest); a mean's are of the rows with a value
+    /// (weighted counts rounded to the nearest integer); empty for a sum.
     pub counts: Vec<i64>,
+    /// Half-width of every count in this table at `1 - alpha`, when the query has sums or
+    /// means (counts are then weighted; a count-only query's is the release's accuracy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_width: Option<f64>,
+    /// A sum or mean: its noisy cells, bounds, grid and intervals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<ValueCells>,
 }
 
 /// The noise, as released.
@@ -437,6 +448,15 @@ impl FederatedJob {
     }
 
     fn check(&self, session: &Session, names: &[&str]) -> Result<(f64, usize, Vec<Warning>)> {
+        self.query.check()?;
+        if self.protocol == Protocol::Prio3 && !self.query.values.is_empty() {
+            return Err(FederatedError::invalid(
+                "protocol",
+                "prio3",
+                "sums and means run by secure aggregation (secagg): Prio3's range proofs \
+                 here are for non-negative counts, and a sum's cells may be negative",
+            ));
+        }
         let n = names.len();
         if !(2..=MAX_PARTIES).contains(&n) {
             return Err(FederatedError::invalid(
@@ -598,6 +618,7 @@ impl FederatedJob {
             threshold,
             mut warnings,
         } = checked;
+        self.query.check_layout(&layout)?;
         let cells: usize = layout.iter().map(TableLayout::cells).sum();
         if cells == 0 {
             return Err(FederatedError::invalid(
@@ -652,6 +673,8 @@ impl FederatedJob {
         let t_per_person = self.max_trusts_per_person.unwrap_or(1);
         let l2_squared = self.query.l2_squared(m, t_per_person);
         let n = trusts.len();
+        // The sub-Gaussian variance proxy of one cell's noise (per-table half-widths).
+        let variance;
         // Plan the noise and charge before any party draws.
         let (noise, cost, accuracy) = match self.protocol {
             Protocol::SecAgg => {
@@ -671,17 +694,30 @@ impl FederatedJob {
                     over_provision: plan.over_provision(),
                     l2_squared,
                 };
-                let accuracy = Accuracy {
-                    alpha: self.alpha,
-                    half_width: plan.half_width(self.alpha),
-                    statement: format!(
+                let statement = if self.query.values.is_empty() {
+                    format!(
                         "each cell is within the half-width of the sum of the trusts' bounded \
                          counts with probability at least {} (sub-Gaussian bound on the sum of \
                          up to {n} discrete Gaussian shares)",
                         1.0 - self.alpha
-                    ),
+                    )
+                } else {
+                    format!(
+                        "each cell of the summed vector, in its integer units (counts weighted \
+                         by 2^20, sums in grid units), is within the half-width of the trusts' \
+                         bounded, clamped and rounded total with probability at least {} \
+                         (sub-Gaussian bound on the sum of up to {n} discrete Gaussian shares); \
+                         each table gives its half-widths in its own units",
+                        1.0 - self.alpha
+                    )
+                };
+                let accuracy = Accuracy {
+                    alpha: self.alpha,
+                    half_width: plan.half_width(self.alpha),
+                    statement,
                 };
                 let cost = Cost::rho(plan.rho());
+                variance = plan.max_shares as f64 * plan.share_scale.powi(2);
                 (RoundNoise::Distributed(plan), cost, (report, accuracy))
             }
             Protocol::Prio3 => {
@@ -690,6 +726,7 @@ impl FederatedJob {
                 let s = dg.scale();
                 // Two independent discrete Gaussians of scale s: sqrt(2) s-sub-Gaussian.
                 let half = (2.0 * 2.0 * s * s * (2.0 / self.alpha).ln()).sqrt();
+                variance = 2.0 * s * s;
                 let report = NoiseReport {
                     mechanism: "discrete_gaussian_per_aggregator".into(),
                     share_scale: s,
@@ -759,6 +796,8 @@ impl FederatedJob {
             warnings,
             layout,
             cells,
+            alpha: self.alpha,
+            variance,
         })
     }
 }
@@ -820,6 +859,8 @@ pub struct ChargedRound {
     layout: Vec<TableLayout>,
     /// Cells in the summed vector.
     pub cells: usize,
+    alpha: f64,
+    variance: f64,
 }
 
 impl ChargedRound {
@@ -832,9 +873,34 @@ impl ChargedRound {
     pub fn release(self, sums: &[i64], mut round: RoundReport) -> FederatedRelease {
         round.cells = self.cells;
         round.plaintext_bytes = 8 * self.cells * round.counted.len();
+        let half_width = |alpha: f64| (2.0 * self.variance * (2.0 / alpha).ln()).sqrt();
+        let (full, half) = (half_width(self.alpha), half_width(self.alpha / 2.0));
+        let mut tables = split_tables(&self.layout, sums);
+        for (t, l) in tables.iter_mut().zip(&self.layout) {
+            if l.weight > 1 {
+                t.half_width = Some(full / l.weight as f64);
+            }
+            if let (Some(v), Some(cells)) = (&l.value, t.value.as_mut()) {
+                let r = v.resolution();
+                cells.sum_half_width = full * r;
+                if v.statistic == ValueStatistic::Mean {
+                    // Both parts at 1 - alpha/2: the interval holds at 1 - alpha (union bound);
+                    // the released counts are rounded to integers (+ 1/2).
+                    let (hs, hc) = (half * r, half / l.weight as f64 + 0.5);
+                    cells.mean_intervals = t
+                        .counts
+                        .iter()
+                        .zip(&cells.sums)
+                        .map(|(&c, &s)| {
+                            ratio_interval(s, hs, c as f64, hc, v.lower, v.upper, r / 2.0)
+                        })
+                        .collect();
+                }
+            }
+        }
         FederatedRelease {
             query: self.query,
-            tables: split_tables(&self.layout, sums),
+            tables,
             accuracy: self.accuracy,
             noise: self.noise_report,
             cost: self.cost,
@@ -847,19 +913,73 @@ impl ChargedRound {
     }
 }
 
-/// The tables of a summed vector, cut by the layout (every front door renders these).
+/// The tables of a summed vector, cut by the layout (every front door renders these):
+/// weighted counts divided by their weight (rounded), sums scaled back to the column's
+/// units, means as sum over count. Post-processing only; half-widths and intervals are
+/// added by [`ChargedRound::release`].
 pub fn split_tables(layout: &[TableLayout], sums: &[i64]) -> Vec<FederatedTable> {
     let mut out = Vec::with_capacity(layout.len());
     let mut at = 0;
+    let unweight = |cells: &[i64], w: u64| -> Vec<i64> {
+        if w <= 1 {
+            cells.to_vec()
+        } else {
+            cells
+                .iter()
+                .map(|&c| (c as f64 / w as f64).round() as i64)
+                .collect()
+        }
+    };
     for l in layout {
-        let n = l.cells();
+        let n: usize = l.shape.iter().product();
+        let (counts, value) = match &l.value {
+            None => (unweight(&sums[at..at + n], l.weight), None),
+            Some(v) => {
+                let r = v.resolution();
+                let (counts, part) = match v.statistic {
+                    ValueStatistic::Sum => (Vec::new(), &sums[at..at + n]),
+                    ValueStatistic::Mean => (
+                        unweight(&sums[at..at + n], l.weight),
+                        &sums[at + n..at + 2 * n],
+                    ),
+                };
+                let values: Vec<f64> = part.iter().map(|&u| u as f64 * r).collect();
+                let means = match v.statistic {
+                    ValueStatistic::Sum => Vec::new(),
+                    ValueStatistic::Mean => sums[at..at + n]
+                        .iter()
+                        .zip(&values)
+                        .map(|(&c, &s)| {
+                            let c = c as f64 / l.weight as f64;
+                            (c >= 1.0).then(|| (s / c).clamp(v.lower, v.upper))
+                        })
+                        .collect(),
+                };
+                (
+                    counts,
+                    Some(ValueCells {
+                        statistic: v.statistic,
+                        column: v.column.clone(),
+                        lower: v.lower,
+                        upper: v.upper,
+                        resolution: r,
+                        sums: values,
+                        sum_half_width: 0.0,
+                        means,
+                        mean_intervals: Vec::new(),
+                    }),
+                )
+            }
+        };
         out.push(FederatedTable {
             dimensions: l.dimensions.clone(),
             labels: l.labels.clone(),
             shape: l.shape.clone(),
-            counts: sums[at..at + n].to_vec(),
+            counts,
+            half_width: None,
+            value,
         });
-        at += n;
+        at += l.cells();
     }
     out
 }
@@ -929,7 +1049,7 @@ pub(crate) fn local_aggregates(
 /// here, so only after the round was charged), in the ring. `plan` is `None` only where the
 /// exact sum is asked for on purpose (tests of the noiseless sum).
 pub fn noisy_input(
-    values: &[u64],
+    values: &[i64],
     plan: Option<&DistributedNoise>,
     trust: &str,
 ) -> Result<Vec<u64>> {
@@ -940,11 +1060,7 @@ pub fn noisy_input(
     let noisy: Vec<i64> = values
         .iter()
         .zip(&noise)
-        .map(|(&v, &e)| {
-            i64::try_from(v)
-                .unwrap_or(i64::MAX)
-                .saturating_add(e.clamp(-ring::MAX_ABS_INPUT, ring::MAX_ABS_INPUT))
-        })
+        .map(|(&v, &e)| v.saturating_add(e.clamp(-ring::MAX_ABS_INPUT, ring::MAX_ABS_INPUT)))
         .collect();
     ring::encode(&noisy, trust)
 }
@@ -1099,7 +1215,17 @@ pub(crate) fn run_prio(
             report.dropped.push((t.name.clone(), point));
             continue;
         }
-        let upload = task.upload(&t.name, &local.values)?;
+        let counts: Vec<u64> = local
+            .values
+            .iter()
+            .map(|&v| {
+                u64::try_from(v).map_err(|_| FederatedError::Trust {
+                    trust: t.name.clone(),
+                    reason: "a negative cell: Prio3 carries counts only".into(),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let upload = task.upload(&t.name, &counts)?;
         report.bytes_from_trusts += upload.bytes();
         match prio::verify_report(&mut leader, &mut helper, &t.name, &upload) {
             Ok(b) => {

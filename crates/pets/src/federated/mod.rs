@@ -5,7 +5,10 @@
 //! trust's share of the DP noise already added, and hidden from the aggregator:
 //!
 //! - [`aggregate`]: the partial aggregates (counts, histograms, contingency tables, the
-//!   marginals MST measures), their per-person contribution bounds and sensitivities;
+//!   marginals MST measures, sums and means), their per-person contribution bounds and
+//!   sensitivities;
+//! - [`values`]: sums and means of a numeric column with public bounds, on a public
+//!   fixed-point grid;
 //! - [`noise`]: distributed discrete Gaussian noise and its privacy bound;
 //! - [`ring`]: the integers in `Z_{2^64}` where masking adds, with no wrap-around;
 //! - [`secagg`]: secure aggregation by pairwise masking with dropout recovery (Bonawitz
@@ -26,6 +29,7 @@ pub mod proofs;
 pub mod ring;
 pub mod secagg;
 pub mod split;
+pub mod values;
 pub mod wire;
 
 #[cfg(test)]
@@ -40,3 +44,4 @@ pub use job::{
 };
 pub use noise::DistributedNoise;
 pub use split::{TrustTables, simulation_trusts, split_by_column};
+pub use values::{ValueCells, ValueStatistic, ValueTable};

@@ -4,6 +4,10 @@
 //! | page | claim |
 //! |---|---|
 //! | [`distributed_noise`] | the sensitivity `K (m T)^2`; the cost of distributed discrete Gaussian noise under secure aggregation (worst case over honest shares); the cost of per-aggregator noise under Prio3; no wrap-around; accuracy |
+//! | [`federated_sums`] | sums and means with public bounds: the fixed-point grid, the sensitivity `(m T)^2 (W^2 (K + M) + sum_j C_j^2)`, no wrap-around, the mean's interval |
 
 #[doc = include_str!("proofs/distributed_noise.md")]
 pub mod distributed_noise {}
+
+#[doc = include_str!("proofs/federated_sums.md")]
+pub mod federated_sums {}

@@ -261,3 +261,397 @@ fn a_federation_mixing_person_and_row_level_trusts_is_charged_at_the_person_boun
     assert_eq!(out.contribution.max_rows_per_person, 4);
     assert_eq!(out.contribution.unit, crate::dp::PrivacyUnit::Row);
 }
+
+// ---- Sums and means (`federated/values.rs`, `proofs/federated_sums.md`) ----
+
+use crate::dp::queries::histogram::table_axes;
+use crate::federated::aggregate::{VALUE_COUNT_WEIGHT, ValueTable};
+
+/// The pooled, single-machine answer of a value query, computed row by row: each kept value
+/// clamped, rounded to the grid, added into its cell; means lead with their counts weighted
+/// by 2^20. Count tables of the query are weighted too.
+fn pooled_values(
+    schema: &Schema,
+    batches: &[RecordBatch],
+    query: &FederatedQuery,
+    person: Option<&str>,
+    m: u32,
+) -> Vec<i64> {
+    let w = VALUE_COUNT_WEIGHT as i64;
+    let mut out: Vec<i64> = pooled(
+        schema,
+        batches,
+        &FederatedQuery {
+            tables: query.tables.clone(),
+            values: Vec::new(),
+        },
+        person,
+        m,
+    )
+    .into_iter()
+    .map(|c| c * w)
+    .collect();
+    if query.tables.is_empty() {
+        out.clear();
+    }
+    let source = TableSource::batches("pooled", batches[0].schema(), batches.to_vec());
+    let input = DpTable::load(source, schema)
+        .person_id_opt(person.map(str::to_string), m)
+        .read(&query.grouped_columns(), &query.numeric_columns())
+        .unwrap();
+    let data = &input.data;
+    let rows: Vec<usize> = match data.bounded().rows() {
+        Some(r) => r.iter().map(|&r| r as usize).collect(),
+        None => (0..data.bounded().n_rows()).collect(),
+    };
+    for v in &query.values {
+        let grid = v.grid().unwrap();
+        let raw = data.raw(&v.column).unwrap();
+        let (cells, cell): (usize, Box<dyn Fn(usize) -> usize>) = if v.by.is_empty() {
+            (1, Box::new(|_| 0))
+        } else {
+            let (axes, shape) = table_axes(data, &v.by).unwrap();
+            let strides = shape.strides().to_vec();
+            (
+                shape.cells(),
+                Box::new(move |r| axes.iter().zip(&strides).map(|(a, s)| a.cell(r) * s).sum()),
+            )
+        };
+        let mut counts = vec![0i64; cells];
+        let mut sums = vec![0i64; cells];
+        for &r in &rows {
+            if let Some(x) = raw[r] {
+                counts[cell(r)] += 1;
+                sums[cell(r)] += grid.quantise(x.max(v.lower).min(v.upper));
+            }
+        }
+        if v.statistic == ValueStatistic::Mean {
+            out.extend(counts.iter().map(|c| c * w));
+        }
+        out.extend(sums);
+    }
+    out
+}
+
+fn by_provider(schema: &Schema, batches: &[RecordBatch], trusts: usize) -> Vec<TrustInput> {
+    let source = TableSource::batches("ae", batches[0].schema(), batches.to_vec());
+    split_by_column(&source, Some(schema), "provider_code", Some(trusts)).unwrap()
+}
+
+fn value_query() -> FederatedQuery {
+    FederatedQuery::from_specs(
+        &[vec!["sex".into()]],
+        &[
+            "sum(total_time_in_dept_min, 0, 300) by age_band, hour(arrival_datetime)".into(),
+            "mean(length_of_stay_days, 0, 20.5) by sex".into(),
+            "mean(time_to_initial_assessment_min, -10, 90.25)".into(),
+            "sum(num_treatments, -2.5, 7)".into(),
+        ],
+    )
+    .unwrap()
+}
+
+#[test]
+fn before_noise_federated_sums_and_means_are_the_pooled_fixed_point_answer() {
+    let (schema, batches) = ae(12_000);
+    let query = value_query();
+    let expected = pooled_values(&schema, &batches, &query, None, 1);
+    let ts = by_provider(&schema, &batches, 4);
+    let job = FederatedJob::new(query.clone());
+    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    assert_eq!(locals[0].values.len(), expected.len());
+    let (sum, report) = run_secagg(&ts, &locals, None, 3).unwrap();
+    assert_eq!(report.counted.len(), 4);
+    assert_eq!(sum, expected, "cell for cell");
+    // The layouts are the query's, and the released split of the exact vector gives back
+    // the pooled sums in the column's units (the bounds here put integers on the grid, so
+    // the rounding is exact: the float sum of the clamped values, too).
+    job.query().check_layout(&locals[0].layout).unwrap();
+    let tables = split_tables(&locals[0].layout, &sum);
+    assert_eq!(tables.len(), 5);
+    let pooled_time: f64 = {
+        let source = TableSource::batches("p", batches[0].schema(), batches.clone());
+        let input = DpTable::load(source, &schema)
+            .read(&[], &["total_time_in_dept_min".to_string()])
+            .unwrap();
+        let raw = input.data.raw("total_time_in_dept_min").unwrap();
+        raw.iter().flatten().map(|x| x.clamp(0.0, 300.0)).sum()
+    };
+    let released: f64 = tables[1].value.as_ref().unwrap().sums.iter().sum();
+    assert_eq!(released, pooled_time);
+    // Means: sum over count of the exact vector is the pooled mean.
+    let mean = &tables[2];
+    let v = mean.value.as_ref().unwrap();
+    assert_eq!(mean.counts.len(), mean.shape.iter().product::<usize>());
+    assert_eq!(v.means.len(), mean.counts.len());
+    assert!(v.means.iter().flatten().all(|m| (0.0..=20.5).contains(m)));
+    // With a person id and a bound no one reaches, bounding keeps every row: still equal.
+    let job = FederatedJob::new(query.clone()).max_rows_per_person(10_000);
+    let ts: Vec<TrustInput> = ts.into_iter().map(|t| t.person_id("nhs_number")).collect();
+    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    let (sum, _) = run_secagg(&ts, &locals, None, 3).unwrap();
+    assert_eq!(
+        sum,
+        pooled_values(&schema, &batches, &query, Some("nhs_number"), 10_000)
+    );
+}
+
+#[test]
+fn removing_one_person_moves_the_sum_vector_by_at_most_the_stated_l2_bound() {
+    use arrow_array::BooleanArray;
+    use arrow_cast::display::ArrayFormatter;
+    let (schema, batches) = ae(8_000);
+    let query = value_query();
+    let m = 3;
+    // The person with the most rows, and the rows without them.
+    let ids = |b: &RecordBatch| -> Vec<String> {
+        let col = b.column(b.schema().index_of("nhs_number").unwrap());
+        let f = ArrayFormatter::try_new(col.as_ref(), &Default::default()).unwrap();
+        (0..col.len()).map(|i| f.value(i).to_string()).collect()
+    };
+    let mut rows_of = std::collections::BTreeMap::<String, usize>::new();
+    for b in &batches {
+        for id in ids(b) {
+            *rows_of.entry(id).or_default() += 1;
+        }
+    }
+    let (who, &most) = rows_of.iter().max_by_key(|(_, n)| **n).unwrap();
+    assert!(most > m as usize, "someone has more than m rows: {most}");
+    let without: Vec<RecordBatch> = batches
+        .iter()
+        .map(|b| {
+            let keep = BooleanArray::from(ids(b).iter().map(|i| i != who).collect::<Vec<_>>());
+            arrow_select::filter::filter_record_batch(b, &keep).unwrap()
+        })
+        .collect();
+    let job = FederatedJob::new(query.clone()).max_rows_per_person(m);
+    let sum_of = |bs: &[RecordBatch]| -> (Vec<i64>, usize) {
+        let ts: Vec<TrustInput> = by_provider(&schema, bs, 3)
+            .into_iter()
+            .map(|t| t.person_id("nhs_number"))
+            .collect();
+        let locals = local_aggregates(&job, &schema, &ts).unwrap();
+        (run_secagg(&ts, &locals, None, 2).unwrap().0, ts.len())
+    };
+    let (a, _) = sum_of(&batches);
+    let (b, _) = sum_of(&without);
+    let d2: f64 = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| ((x - y) as f64).powi(2))
+        .sum();
+    assert!(d2 > 0.0, "the person's rows are in the sums");
+    // The person attends at most 3 trusts (there are 3).
+    let bound = query.l2_squared(m, 3);
+    assert!(d2 <= bound, "||Delta||^2 = {d2} > {bound}");
+    // And the bound's parts: one row moves each count part by W and each sum part by at
+    // most C in one cell, so per table by at most m T times that.
+    let w = VALUE_COUNT_WEIGHT as f64;
+    let c: Vec<f64> = query.values.iter().map(|v| v.units() as f64).collect();
+    let parts = w * w + c[0] * c[0] + (w * w + c[1] * c[1]) + (w * w + c[2] * c[2]) + c[3] * c[3];
+    assert_eq!(bound, parts * 9.0 * 9.0);
+}
+
+#[test]
+fn the_noise_of_a_mean_has_the_planned_spread_and_the_intervals_cover() {
+    let (schema, batches) = ae(6_000);
+    let query = FederatedQuery::from_specs(
+        &[],
+        &["mean(total_time_in_dept_min, 0, 500) by lsoa".into()],
+    )
+    .unwrap();
+    let exact = pooled_values(&schema, &batches, &query, None, 1);
+    let mut session = Session::zcdp(1.0).unwrap();
+    let out = FederatedJob::new(query.clone())
+        .share(Cost::rho(0.5))
+        .run(&mut session, &schema, &by_provider(&schema, &batches, 2))
+        .unwrap();
+    // The privacy map: (m T)^2 (W^2 + C^2), charged within the share.
+    let c = query.values[0].units() as f64;
+    let w = VALUE_COUNT_WEIGHT as f64;
+    assert_eq!(out.noise.l2_squared, w * w + c * c);
+    assert!(out.cost.main() <= 0.5 + 1e-12);
+    assert_eq!(session.entries().len(), 1);
+    // Released counts and sums minus the exact ones, in the vector's integer units.
+    let t = &out.tables[0];
+    let v = t.value.as_ref().unwrap();
+    let n = t.counts.len();
+    assert!(n > 500, "{n} cells");
+    let k = (1.0 / v.resolution).log2();
+    let sum_diffs: Vec<f64> = v
+        .sums
+        .iter()
+        .zip(&exact[n..])
+        .map(|(s, e)| s * 2f64.powf(k) - *e as f64)
+        .collect();
+    let mean = sum_diffs.iter().sum::<f64>() / n as f64;
+    let var = sum_diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n as f64;
+    let planned = out.noise.total_scale.powi(2);
+    assert!(
+        (var / planned - 1.0).abs() < 0.2,
+        "variance {var} vs {planned}"
+    );
+    // Counts are weighted: their noise is the vector's over 2^20, the stated half-width too.
+    let hw = t.half_width.unwrap();
+    assert!((hw - out.accuracy.half_width / w).abs() < 1e-9);
+    let covered = t
+        .counts
+        .iter()
+        .zip(&exact[..n])
+        .filter(|(c, e)| ((**c as f64) - **e as f64 / w).abs() <= hw + 0.5)
+        .count();
+    assert!(covered as f64 >= 0.9 * n as f64, "{covered}/{n}");
+    // The mean intervals hold the exact (clamped, rounded) mean wherever there are rows.
+    let mut cells = 0;
+    let mut inside = 0;
+    for i in 0..n {
+        if exact[i] > 0 {
+            cells += 1;
+            let truth = exact[n + i] as f64 * v.resolution / (exact[i] as f64 / w);
+            let (lo, hi) = v.mean_intervals[i];
+            if lo <= truth && truth <= hi {
+                inside += 1;
+            }
+        }
+    }
+    assert!(cells > 50, "{cells}");
+    assert!(inside as f64 >= 0.95 * cells as f64, "{inside}/{cells}");
+    // No exact figure: every released sum differs from the exact one somewhere.
+    assert!(sum_diffs.iter().any(|d| *d != 0.0));
+}
+
+#[test]
+fn bad_value_queries_fail_with_typed_errors_naming_the_column() {
+    let (schema, batches) = ae(3_000);
+    let ts = by_provider(&schema, &batches, 3);
+    let mut session = Session::zcdp(1.0).unwrap();
+    let run = |spec: &str, session: &mut Session| {
+        let query = FederatedQuery::from_specs(&[], &[spec.to_string()])?;
+        FederatedJob::new(query)
+            .share(Cost::rho(0.1))
+            .run(session, &schema, &ts)
+    };
+    // lower > upper; non-finite bounds; a grid that would wrap the ring.
+    for (spec, says, kind) in [
+        (
+            "sum(total_time_in_dept_min, 10, 0)",
+            "total_time_in_dept_min",
+            crate::ErrorKind::InvalidParameter,
+        ),
+        (
+            "mean(total_time_in_dept_min, 0, inf)",
+            "total_time_in_dept_min",
+            crate::ErrorKind::InvalidParameter,
+        ),
+        (
+            "sum(total_time_in_dept_min, -1e308, 0)",
+            "wrap",
+            crate::ErrorKind::InvalidParameter,
+        ),
+        // A column the schema declares categorical.
+        ("sum(sex, 0, 1)", "sex", crate::ErrorKind::Input),
+        (
+            "mean(no_such_column, 0, 1)",
+            "no_such_column",
+            crate::ErrorKind::Input,
+        ),
+    ] {
+        let e = run(spec, &mut session).unwrap_err();
+        assert!(e.to_string().contains(says), "{spec}: {e}");
+        let k = crate::Classify::kind(&e);
+        assert!(
+            k == kind || (kind == crate::ErrorKind::Input && k != crate::ErrorKind::Internal),
+            "{spec}: {k:?} {e}"
+        );
+    }
+    assert!(session.entries().is_empty(), "nothing was charged");
+    // Prio3 carries counts only.
+    let query = FederatedQuery::from_specs(&[], &["sum(acuity, 1, 5)".into()]).unwrap();
+    let e = FederatedJob::new(query)
+        .protocol(Protocol::Prio3)
+        .share(Cost::rho(0.1))
+        .run(&mut session, &schema, &ts)
+        .unwrap_err();
+    assert!(e.to_string().contains("secagg"), "{e}");
+    // A value table deserialised with bad bounds (the network's announcement) is refused
+    // before any trust reads a row.
+    let bad = FederatedQuery::of_values(vec![ValueTable {
+        statistic: ValueStatistic::Sum,
+        column: "acuity".into(),
+        lower: f64::NAN,
+        upper: 1.0,
+        by: Vec::new(),
+    }])
+    .unwrap_err();
+    assert!(bad.to_string().contains("acuity"), "{bad}");
+}
+
+#[test]
+fn a_non_finite_value_in_a_trust_is_an_error_naming_the_column() {
+    use arrow_array::{Float64Array, StringArray};
+    use arrow_schema::{DataType, Field, Schema as ArrowSchema};
+    use std::sync::Arc;
+    let schema = Schema::from_json(
+        r#"{"columns": [
+        {"name": "g", "kind": "categorical", "values": ["a", "b"]},
+        {"name": "x", "kind": "float", "min": -100, "max": 100, "nullable": true}
+    ]}"#,
+    )
+    .unwrap();
+    let arrow = Arc::new(ArrowSchema::new(vec![
+        Field::new("g", DataType::Utf8, false),
+        Field::new("x", DataType::Float64, true),
+    ]));
+    let table = |xs: Vec<Option<f64>>| {
+        let n = xs.len();
+        let b = RecordBatch::try_new(
+            arrow.clone(),
+            vec![
+                Arc::new(StringArray::from(
+                    (0..n).map(|i| ["a", "b"][i % 2]).collect::<Vec<_>>(),
+                )),
+                Arc::new(Float64Array::from(xs)),
+            ],
+        )
+        .unwrap();
+        TableSource::batches("t", arrow.clone(), vec![b])
+    };
+    // Values off the grid: the rounding is what the pooled answer does, too.
+    let good = vec![
+        Some(0.1),
+        Some(-3.3),
+        None,
+        Some(99.99),
+        Some(1e-9),
+        Some(-75.0),
+    ];
+    let query = FederatedQuery::from_specs(&[], &["mean(x, -50, 50) by g".into()]).unwrap();
+    let ts = vec![
+        TrustInput::new("a", table(good.clone())),
+        TrustInput::new("b", table(good.clone())),
+    ];
+    let job = FederatedJob::new(query.clone());
+    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    let (sum, _) = run_secagg(&ts, &locals, None, 2).unwrap();
+    let grid = query.values[0].grid().unwrap();
+    let q = |x: f64| grid.quantise(x.clamp(-50.0, 50.0));
+    let w = VALUE_COUNT_WEIGHT as i64;
+    // Rows 0, 2, 4 are "a"; 1, 3, 5 are "b"; row 2 is null.
+    let a = 2 * (q(0.1) + q(1e-9));
+    let b = 2 * (q(-3.3) + q(99.99) + q(-75.0));
+    assert_eq!(&sum[..2], &[4 * w, 6 * w]);
+    assert_eq!(sum[sum.len() / 2..sum.len() / 2 + 2], [a, b]);
+    // Within half a grid step per row of the exact clamped sum.
+    let r = grid.resolution();
+    assert!((b as f64 * r - 2.0 * (-3.3 + 50.0 - 50.0)).abs() <= 6.0 * r / 2.0 + 1e-12);
+    // A NaN at one trust: refused naming the trust and the column.
+    let ts = vec![
+        TrustInput::new("a", table(good)),
+        TrustInput::new("b", table(vec![Some(1.0), Some(f64::NAN)])),
+    ];
+    let mut session = Session::zcdp(1.0).unwrap();
+    let e = job.run(&mut session, &schema, &ts).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("\"x\"") && text.contains("trust b"), "{text}");
+    assert!(session.entries().is_empty());
+}

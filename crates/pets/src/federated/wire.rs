@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use crate::federated::error::{FederatedError, Result};
 
 /// The wire format's version; a message of another version is refused.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;
 
 /// Encode a message: the version byte, then postcard.
 pub fn to_wire<T: Serialize>(message: &T) -> Result<Vec<u8>> {

@@ -109,7 +109,10 @@ impl TableResult {
 }
 
 /// Resolve dimensions into axes and the table's shape (no row is counted).
-fn table_axes<'a>(data: &'a DpData<'_>, dims: &[Dimension]) -> Result<(Vec<Axis<'a>>, Shape)> {
+pub(crate) fn table_axes<'a>(
+    data: &'a DpData<'_>,
+    dims: &[Dimension],
+) -> Result<(Vec<Axis<'a>>, Shape)> {
     if dims.is_empty() {
         return Err(DpError::query("histogram", "give at least one dimension"));
     }

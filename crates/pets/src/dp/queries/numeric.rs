@@ -75,6 +75,16 @@ pub struct FixedPoint {
 impl FixedPoint {
     /// The grid for values in `[-bound, bound]` (`bound` finite, zero or more).
     pub fn for_bound(bound: f64) -> Result<FixedPoint> {
+        FixedPoint::for_bound_within(bound, FIXED_POINT_LOG2_UNITS)
+    }
+
+    /// The grid for values in `[-bound, bound]` with at most `2^log2_units` units for `B`
+    /// (`k` the largest in `[-1000, 1000]` with `B 2^k <= 2^log2_units`; `log2_units` in
+    /// `0..=62`). Federated sums use a coarser grid than [`FixedPoint::for_bound`] so that a
+    /// trust's cells stay far inside the ring's safe range. `C` can exceed `2^log2_units`
+    /// only when `B > 2^(1000 + log2_units)`; callers that need the cap check [`FixedPoint::units`].
+    pub fn for_bound_within(bound: f64, log2_units: i32) -> Result<FixedPoint> {
+        debug_assert!((0..=62).contains(&log2_units));
         if !(bound.is_finite() && bound >= 0.0) {
             return Err(DpError::invalid(
                 "fixed-point bound",
@@ -89,8 +99,8 @@ impl FixedPoint {
                 units: 0,
             });
         }
-        let target = pow2(FIXED_POINT_LOG2_UNITS);
-        let est = (f64::from(FIXED_POINT_LOG2_UNITS) - bound.log2()).floor();
+        let target = pow2(log2_units);
+        let est = (f64::from(log2_units) - bound.log2()).floor();
         let mut k = (est.clamp(f64::from(-K_LIMIT), f64::from(K_LIMIT))) as i32;
         while k > -K_LIMIT && bound * pow2(k) > target {
             k -= 1;
