@@ -101,6 +101,7 @@ fn run(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
             tls: certs.party("analyst"),
             job: JobSpec {
                 tables: vec![vec!["age_band".into()]],
+                values: Vec::new(),
                 rho: 0.25,
                 protocol: "secagg".into(),
                 threshold: None,
