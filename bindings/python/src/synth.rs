@@ -91,15 +91,7 @@ pub fn fit_mst(
             None,
         ));
     }
-    let source = if data.hasattr("__arrow_c_stream__")? {
-        let (batches, schema) = import_table("data", data)?;
-        TableSource::batches("data", schema, batches)
-    } else {
-        match data.extract::<PathBuf>() {
-            Ok(p) => TableSource::file(p),
-            Err(_) => return Err(wrong_type("data", DATA_LIKE, data)),
-        }
-    };
+    let source = table_source("data", data)?;
     let declared = schema_json.map(Schema::from_json).transpose().py_err(py)?;
     let mut job = FitJob::new(source, epsilon, delta)
         .schema_opt(declared)

@@ -7,8 +7,8 @@ use std::fmt::Write;
 
 use super::report::{RiskReport, thousands};
 
-/// Escape text for HTML.
-pub(crate) fn esc(s: &str) -> String {
+/// Escape text for HTML (`&`, `<`, `>`, `"`, `'`); shared by every HTML report pets writes.
+pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {

@@ -2,6 +2,7 @@
 //! self-contained HTML page with inline SVG plots drawn here (marginal comparisons, 1-way
 //! TVD per view, Cramér's V heatmaps, DCR histograms). No scripts, no network assets.
 
+use pets::disclosure::html::esc;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -176,21 +177,6 @@ impl EvalReport {
     pub fn to_html(&self) -> String {
         render_html(self)
     }
-}
-
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
 }
 
 const REAL: &str = "#2e86c1";
