@@ -407,6 +407,10 @@ impl TableSource {
             }
         };
         progress.stage("reading", stream.rows_hint(), "rows");
+        // A known row count (a Parquet footer's) sizes the codes once, with no regrowth.
+        if let Some(rows) = stream.rows_hint() {
+            encoder.reserve(usize::try_from(rows).unwrap_or(0));
+        }
         let mut arrays: Vec<Vec<ArrayRef>> = vec![Vec::new(); extra.len()];
         let mut rows = 0u64;
         for batch in stream {

@@ -147,25 +147,28 @@ pub(crate) fn label(spec: &ColumnSpec, book: &CodeBook, code: u32) -> String {
     if code >= book.n_values {
         return format!("<invalid code {code}>");
     }
+    // The codec (a categorical column's value index, a binned column's edges) is built only
+    // for the kinds whose label needs it: labelling every code of a column calls this once a
+    // code.
+    match &spec.kind {
+        ColumnKind::Categorical { values, .. } => return values[code as usize].clone(),
+        ColumnKind::Integer {
+            min, bins: None, ..
+        } => return (min + i64::from(code)).to_string(),
+        ColumnKind::Date { .. } | ColumnKind::Datetime { .. } => {
+            return super::decode::period_label(spec, code);
+        }
+        _ => {}
+    }
     let codec = ColumnCodec::new(spec).expect("encoded columns are encodable");
-    match (&spec.kind, &codec) {
-        (ColumnKind::Categorical { values, .. }, _) => values[code as usize].clone(),
-        (
-            ColumnKind::Integer {
-                min, bins: None, ..
-            },
-            _,
-        ) => (min + i64::from(code)).to_string(),
-        (_, ColumnCodec::Integer { edges: Some(e), .. } | ColumnCodec::Float { edges: e, .. }) => {
+    match &codec {
+        ColumnCodec::Integer { edges: Some(e), .. } | ColumnCodec::Float { edges: e, .. } => {
             let (lo, hi) = e.bounds(code);
             if code + 1 == e.n_bins() {
                 format!("[{lo}, {hi}]")
             } else {
                 format!("[{lo}, {hi})")
             }
-        }
-        (ColumnKind::Date { .. } | ColumnKind::Datetime { .. }, _) => {
-            super::decode::period_label(spec, code)
         }
         _ => code.to_string(),
     }
