@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -44,6 +45,17 @@ pub struct HierarchyLevel {
 }
 
 impl HierarchyLevel {
+    /// The level `*`: every one of `codes` codes in one group (what [`level_from_labels`]
+    /// gives for `"*"` repeated, without a label per code).
+    fn top(codes: usize, n_values: u32) -> HierarchyLevel {
+        HierarchyLevel {
+            name: "*".to_string(),
+            map: vec![0; codes],
+            labels: vec!["*".to_string()],
+            group_values: vec![n_values],
+        }
+    }
+
     /// Number of groups.
     pub fn n_groups(&self) -> u32 {
         self.labels.len() as u32
@@ -86,7 +98,10 @@ impl ColumnHierarchy {
         let name = column.spec.name.clone();
         let book = &column.codebook;
         let n_values = book.n_values;
-        let base: Vec<String> = (0..book.cardinality()).map(|c| column.label(c)).collect();
+        let base: Vec<String> = (0..book.cardinality())
+            .into_par_iter()
+            .map(|c| column.label(c))
+            .collect();
         let domain = &base[..n_values as usize];
         let bad = |message: String| AnonymiseError::Hierarchy {
             column: name.clone(),
@@ -123,11 +138,7 @@ impl ColumnHierarchy {
             levels.push(level_from_labels(&level_name, labels, n_values));
         }
         if levels.last().is_none_or(|l| l.n_groups() > 1) || levels.len() == 1 {
-            levels.push(level_from_labels(
-                "*",
-                vec!["*".to_string(); base.len()],
-                n_values,
-            ));
+            levels.push(HierarchyLevel::top(base.len(), n_values));
         }
         let h = ColumnHierarchy {
             column: name,
@@ -198,11 +209,17 @@ fn level_from_labels(name: &str, labels: Vec<String>, n_values: u32) -> Hierarch
     let mut index: FxHashMap<&str, u32> = FxHashMap::default();
     let mut names: Vec<String> = Vec::new();
     let mut map = Vec::with_capacity(labels.len());
+    // Runs of codes with one label (a day's minutes) reuse the run's group unhashed.
+    let mut run: Option<(&str, u32)> = None;
     for label in &labels {
-        let g = *index.entry(label.as_str()).or_insert_with(|| {
-            names.push(label.clone());
-            (names.len() - 1) as u32
-        });
+        let g = match run {
+            Some((l, g)) if l == label => g,
+            _ => *index.entry(label.as_str()).or_insert_with(|| {
+                names.push(label.clone());
+                (names.len() - 1) as u32
+            }),
+        };
+        run = Some((label.as_str(), g));
         map.push(g);
     }
     let mut group_values = vec![0u32; names.len()];
@@ -381,6 +398,30 @@ const CALENDAR: [&str; 9] = [
     "second", "minute", "hour", "4hour", "day", "week", "month", "quarter", "year",
 ];
 
+/// What a calendar label of `level` is a function of: two instants have the same label
+/// exactly when they have the same period (the label prints the period's fields).
+type CalendarPeriod = (i32, u32, u32);
+
+/// The period of `level` that `t` falls in (see [`calendar_label`], which it mirrors).
+fn calendar_period(level: &str, t: NaiveDateTime) -> CalendarPeriod {
+    let day = t.date().num_days_from_ce();
+    match level {
+        "second" => (day, t.num_seconds_from_midnight(), 0),
+        "minute" => (day, t.hour(), t.minute()),
+        "hour" => (day, t.hour(), 0),
+        "4hour" => (day, t.hour() / 4, 0),
+        "day" => (day, 0, 0),
+        "week" => {
+            let w = t.iso_week();
+            (w.year(), w.week(), 0)
+        }
+        "month" => (t.year(), t.month(), 0),
+        "quarter" => (t.year(), (t.month() - 1) / 3 + 1, 0),
+        "year" => (t.year(), 0, 0),
+        _ => unreachable!("checked"),
+    }
+}
+
 fn calendar_label(level: &str, t: NaiveDateTime) -> String {
     match level {
         "second" => t.format("%Y-%m-%dT%H:%M:%S").to_string(),
@@ -443,10 +484,13 @@ fn calendar(
                 CALENDAR[step_rank]
             ));
         }
-        let mut labels = Vec::with_capacity(n as usize);
+        let mut labels: Vec<String> = Vec::with_capacity(n as usize);
+        // The previous code's period and label: consecutive codes mostly share a period, and
+        // equal periods have equal labels, so a label is formatted once a period.
+        let mut last: Option<(CalendarPeriod, usize)> = None;
         for code in 0..n {
             let start = code_start(spec, &column.codebook, code).expect("calendar code");
-            let label = calendar_label(level, start);
+            let period = calendar_period(level, start);
             // The code's last instant must fall in the same period.
             let end = match &spec.kind {
                 ColumnKind::Date {
@@ -460,13 +504,18 @@ fn calendar(
                     .expect("valid"),
                 _ => start + chrono::TimeDelta::seconds(step_secs - 1),
             };
-            if calendar_label(level, end) != label {
+            if calendar_period(level, end) != period {
                 return Err(format!(
                     "the code starting {} does not fit in one {level}; choose levels that \
                      group whole codes (a week does not fit in a month)",
                     start.format("%Y-%m-%dT%H:%M:%S")
                 ));
             }
+            let label = match last {
+                Some((p, i)) if p == period => labels[i].clone(),
+                _ => calendar_label(level, start),
+            };
+            last = Some((period, labels.len()));
             labels.push(label);
         }
         out.push((level.to_string(), labels));
@@ -768,6 +817,43 @@ mod tests {
             ColumnHierarchy::resolve(&col, Some(&HierarchySpec::parse("minute").unwrap()), None)
                 .unwrap_err();
         assert!(e.to_string().contains("finer"), "{e}");
+    }
+
+    /// Labels formatted once a period (and the `*` level built without labels) are what
+    /// formatting every code's start gives, at every calendar level of a minute column.
+    #[test]
+    fn calendar_labels_once_a_period_match_every_code_formatted() {
+        let spec = ColumnSpec::new(
+            "arrival",
+            ColumnKind::Datetime {
+                min: "2024-12-20T00:00:00".parse().unwrap(),
+                max: "2025-01-10T23:59:00".parse().unwrap(),
+                granularity: TimeGranularity::Minute,
+                format: None,
+            },
+        );
+        let col = encoded(spec, &["2024-12-31T23:59:00"]);
+        let levels = ["hour", "4hour", "day", "week", "month", "quarter", "year"];
+        for level in levels {
+            let h =
+                ColumnHierarchy::resolve(&col, Some(&HierarchySpec::parse(level).unwrap()), None)
+                    .unwrap();
+            let n = col.codebook.n_values;
+            let direct: Vec<String> = (0..n)
+                .map(|c| calendar_label(level, code_start(&col.spec, &col.codebook, c).unwrap()))
+                .collect();
+            assert_eq!(labels_at(&h, 1)[..n as usize], direct[..], "{level}");
+            let mut expected = vec![level_from_labels(
+                "value",
+                (0..n).map(|c| col.label(c)).collect(),
+                n,
+            )];
+            expected.push(level_from_labels(level, direct, n));
+            if expected[1].n_groups() > 1 {
+                expected.push(level_from_labels("*", vec!["*".to_string(); n as usize], n));
+            }
+            assert_eq!(h.levels, expected, "{level}");
+        }
     }
 
     #[test]
