@@ -522,20 +522,27 @@ impl AnonymiseJob {
             hierarchies.push(h);
         }
 
+        let counts: Vec<Vec<u64>> = search_qis
+            .iter()
+            .map(|qi| table.column(qi).map(|c| c.counts()))
+            .collect::<Result<_, _>>()?;
         // The search's classes are over the generalised quasi-identifiers; the extract's
         // risk before is over all of them, the microaggregated ones as they are.
-        let classes =
-            EquivalenceClasses::compute(&table, &search_qis, config.sensitive.as_deref())?;
-        let before = if self.microaggregate.is_empty() {
-            assess_classes(&classes, &config, None)?
+        let all = if self.microaggregate.is_empty() {
+            None
         } else {
-            let all = EquivalenceClasses::compute(
+            Some(EquivalenceClasses::compute(
                 &table,
                 &config.quasi_identifiers,
                 config.sensitive.as_deref(),
-            )?;
-            assess_classes(&all, &config, None)?
+            )?)
         };
+        // The codes are not read again (the release re-reads the source): they are freed
+        // column by column as the rows are packed for grouping.
+        let classes =
+            EquivalenceClasses::compute_owned(table, &search_qis, config.sensitive.as_deref())?;
+        let before = assess_classes(all.as_ref().unwrap_or(&classes), &config, None)?;
+        drop(all);
         let full_config = config;
         let config = search_config;
         let n = classes.n_records();
@@ -550,13 +557,7 @@ impl AnonymiseJob {
             .as_ref()
             .is_some_and(|s| s.ordered);
         let rule = ClassRule::new(&config, q, sensitive_ordered)?;
-        let counts: Vec<Vec<u64>> = search_qis
-            .iter()
-            .map(|qi| table.column(qi).map(|c| c.counts()))
-            .collect::<Result<_, _>>()?;
         let loss = LossModel::new(self.measure, &hierarchies, &counts, n);
-        // The codes are not read again (the release re-reads the source): free them.
-        drop(table);
         let layout = classes.layout().clone();
         // Local recoding searches the bottom classes again; otherwise they are taken apart
         // into the search's narrow copy rather than kept twice.

@@ -30,48 +30,26 @@ impl EquivalenceClasses {
         sensitive: Option<&str>,
         opts: ClassOptions,
     ) -> Result<Self, ClassesError> {
-        if quasi_identifiers.is_empty() {
-            return Err(ClassesError::NoQuasiIdentifiers);
-        }
-        if opts.chunk_rows == 0 {
-            return Err(ClassesError::InvalidArgument {
-                name: "chunk_rows",
-                reason: "must be at least 1".into(),
-            });
-        }
-        let mut qi_cols: Vec<&EncodedColumn> = Vec::with_capacity(quasi_identifiers.len());
-        for q in quasi_identifiers {
-            let q = q.as_ref();
-            if qi_cols.iter().any(|c| c.spec.name == q) {
-                return Err(ClassesError::DuplicateColumn {
-                    column: q.to_string(),
-                });
-            }
-            qi_cols.push(resolve(table, q, "quasi-identifier")?);
-        }
-        let sens_col = match sensitive {
-            Some(s) => {
-                if qi_cols.iter().any(|c| c.spec.name == s) {
-                    return Err(ClassesError::SensitiveIsQuasiIdentifier {
-                        column: s.to_string(),
-                    });
-                }
-                Some(resolve(table, s, "sensitive attribute")?)
-            }
-            None => None,
-        };
-        let layout = ClassLayout::new(
-            qi_cols.iter().map(|c| ClassColumn::of(c)).collect(),
-            sens_col.map(ClassColumn::of),
-        );
+        let (layout, qi_at, sens_at) = columns_of(table, quasi_identifiers, sensitive, opts)?;
         let n = table.n_rows();
-        let qi_codes: Vec<&[u32]> = qi_cols.iter().map(|c| c.codes.as_slice()).collect();
-        let sens_codes: Option<&[u32]> = sens_col.map(|c| c.codes.as_slice());
+        let cols = table.columns();
+        let qi_codes: Vec<&[u32]> = qi_at.iter().map(|&p| cols[p].codes.as_slice()).collect();
+        let sens_codes: Option<&[u32]> = sens_at.map(|p| cols[p].codes.as_slice());
         let chunk = opts.chunk_rows;
         let n_chunks = n.div_ceil(chunk);
         let packing = Packing::of(&layout);
         if let Packing::U64(bits) = packing {
-            return Ok(group_sorted(layout, &qi_codes, sens_codes, bits, chunk));
+            let mut buf = vec![0u64; n];
+            let strides = layout
+                .compact_strides()
+                .expect("u64 packing implies compact keys");
+            for (col, &st) in qi_codes.iter().zip(&strides) {
+                pack_column(&mut buf, col, Pack::Add(st), chunk);
+            }
+            if let Some(s) = sens_codes {
+                pack_column(&mut buf, s, Pack::Shift(bits), chunk);
+            }
+            return Ok(group_sorted(layout, buf, bits));
         }
         let result = (0..n_chunks)
             .into_par_iter()
@@ -90,6 +68,47 @@ impl EquivalenceClasses {
             })
             .reduce_with(|a, b| a.merged(b));
         Ok(result.unwrap_or_else(|| Self::empty(layout)))
+    }
+
+    /// [`EquivalenceClasses::compute`] on a table the caller no longer needs: when the rows
+    /// pack into 64-bit integers (the usual case), each column's codes are freed as soon as
+    /// they are packed, so the table's codes and the classes are never held at once (the
+    /// peak is the larger of the codes plus the packed rows, 8 bytes a row, and the packed
+    /// rows plus the classes). The classes are exactly those of `compute`.
+    pub fn compute_owned(
+        table: EncodedTable,
+        quasi_identifiers: &[impl AsRef<str>],
+        sensitive: Option<&str>,
+    ) -> Result<Self, ClassesError> {
+        let opts = ClassOptions::default();
+        let (layout, qi_at, sens_at) = columns_of(&table, quasi_identifiers, sensitive, opts)?;
+        let Packing::U64(bits) = Packing::of(&layout) else {
+            return Self::compute_with(&table, quasi_identifiers, sensitive, opts);
+        };
+        let n = table.n_rows();
+        let strides = layout
+            .compact_strides()
+            .expect("u64 packing implies compact keys");
+        let mut cols = table.into_columns();
+        let mut buf = vec![0u64; n];
+        for (&p, &st) in qi_at.iter().zip(&strides) {
+            pack_column(
+                &mut buf,
+                &std::mem::take(&mut cols[p].codes),
+                Pack::Add(st),
+                opts.chunk_rows,
+            );
+        }
+        if let Some(p) = sens_at {
+            pack_column(
+                &mut buf,
+                &std::mem::take(&mut cols[p].codes),
+                Pack::Shift(bits),
+                opts.chunk_rows,
+            );
+        }
+        drop(cols);
+        Ok(group_sorted(layout, buf, bits))
     }
 
     /// Classes given by their code tuples (`width` a class, all distinct), sizes and sparse
@@ -708,32 +727,100 @@ pub(super) fn build_chunk_packed<K: PackedKey>(
 /// count the classes and distinct pairs, then build the classes in one scan of the sorted
 /// runs, writing the class keys over the front of the sorted buffer. Peak: 8 bytes a row plus
 /// the exactly sized per-class and per-pair arrays.
+/// How [`pack_column`] adds a column to the packed rows.
+#[derive(Clone, Copy)]
+enum Pack {
+    /// `row += code * stride` (a quasi-identifier's digit of the class key).
+    Add(u64),
+    /// `row = row << bits | code` (the sensitive code below the class key).
+    Shift(u32),
+}
+
+/// Add one column's codes to the packed rows, in parallel over chunks of rows.
+fn pack_column(buf: &mut [u64], codes: &[u32], how: Pack, chunk: usize) {
+    buf.par_chunks_mut(chunk)
+        .zip(codes.par_chunks(chunk))
+        .for_each(|(out, col)| match how {
+            Pack::Add(st) => {
+                for (k, &c) in out.iter_mut().zip(col) {
+                    *k += u64::from(c) * st;
+                }
+            }
+            Pack::Shift(bits) => {
+                for (k, &c) in out.iter_mut().zip(col) {
+                    *k = (*k << bits) | u64::from(c);
+                }
+            }
+        });
+}
+
+/// The layout of the classes of `table` over `quasi_identifiers` (and `sensitive`), and the
+/// positions of those columns in the table; every argument checked.
+fn columns_of(
+    table: &EncodedTable,
+    quasi_identifiers: &[impl AsRef<str>],
+    sensitive: Option<&str>,
+    opts: ClassOptions,
+) -> Result<(ClassLayout, Vec<usize>, Option<usize>), ClassesError> {
+    if quasi_identifiers.is_empty() {
+        return Err(ClassesError::NoQuasiIdentifiers);
+    }
+    if opts.chunk_rows == 0 {
+        return Err(ClassesError::InvalidArgument {
+            name: "chunk_rows",
+            reason: "must be at least 1".into(),
+        });
+    }
+    let position = |c: &EncodedColumn| {
+        table
+            .columns()
+            .iter()
+            .position(|x| std::ptr::eq(x, c))
+            .expect("the column is the table's")
+    };
+    let mut qi_cols: Vec<&EncodedColumn> = Vec::with_capacity(quasi_identifiers.len());
+    for q in quasi_identifiers {
+        let q = q.as_ref();
+        if qi_cols.iter().any(|c| c.spec.name == q) {
+            return Err(ClassesError::DuplicateColumn {
+                column: q.to_string(),
+            });
+        }
+        qi_cols.push(resolve(table, q, "quasi-identifier")?);
+    }
+    let sens_col = match sensitive {
+        Some(s) => {
+            if qi_cols.iter().any(|c| c.spec.name == s) {
+                return Err(ClassesError::SensitiveIsQuasiIdentifier {
+                    column: s.to_string(),
+                });
+            }
+            Some(resolve(table, s, "sensitive attribute")?)
+        }
+        None => None,
+    };
+    let layout = ClassLayout::new(
+        qi_cols.iter().map(|c| ClassColumn::of(c)).collect(),
+        sens_col.map(ClassColumn::of),
+    );
+    Ok((
+        layout,
+        qi_cols.iter().map(|c| position(c)).collect(),
+        sens_col.map(position),
+    ))
+}
+
+/// Group rows packed as `class_key << bits | sensitive_code` (compact keys): sort them in
+/// parallel, then one scan of the sorted runs builds the classes, reusing `buf` for the keys.
 pub(super) fn group_sorted(
     layout: ClassLayout,
-    qi: &[&[u32]],
-    sens: Option<&[u32]>,
+    mut buf: Vec<u64>,
     bits: u32,
-    chunk: usize,
 ) -> EquivalenceClasses {
     let strides = layout
         .compact_strides()
         .expect("u64 packing implies compact keys");
-    let n = qi.first().map_or(0, |c| c.len());
-    let mut buf = vec![0u64; n];
-    buf.par_chunks_mut(chunk).enumerate().for_each(|(ci, out)| {
-        let lo = ci * chunk;
-        let hi = lo + out.len();
-        for (col, &st) in qi.iter().zip(&strides) {
-            for (k, &c) in out.iter_mut().zip(&col[lo..hi]) {
-                *k += u64::from(c) * st;
-            }
-        }
-        if let Some(s) = sens {
-            for (k, &c) in out.iter_mut().zip(&s[lo..hi]) {
-                *k = (*k << bits) | u64::from(c);
-            }
-        }
-    });
+    let n = buf.len();
     buf.par_sort_unstable();
     // Number of classes and of distinct (class, sensitive code) pairs, to size the arrays.
     let (n_classes, n_pairs) = buf
@@ -751,7 +838,7 @@ pub(super) fn group_sorted(
     } else {
         (n_classes + 1, n_pairs + 1)
     };
-    let has_s = sens.is_some();
+    let has_s = layout.sensitive.is_some();
     let mask = if bits == 0 { 0 } else { (1u64 << bits) - 1 };
     let mut sizes: Vec<u64> = Vec::with_capacity(n_classes);
     let (mut hist_start, mut hist_codes, mut hist_counts, mut totals) = if has_s {

@@ -145,6 +145,13 @@ proptest! {
             &whole, &["a", "b"], Some("s"), ClassOptions { chunk_rows: chunk },
         ).unwrap();
         prop_assert_eq!(&chunked, &expect);
+        // Grouping a table given up (codes freed as they are packed), in another column
+        // order than the table's, gives the same classes.
+        let reordered = table(vec![cat("s", 5, &s), cat("b", 3, &b), int("a", 7, &a)]);
+        let owned = EquivalenceClasses::compute_owned(reordered, &["a", "b"], Some("s")).unwrap();
+        prop_assert_eq!(&owned, &expect);
+        let no_s = EquivalenceClasses::compute(&whole, &["b", "a"], None).unwrap();
+        prop_assert_eq!(EquivalenceClasses::compute_owned(whole.clone(), &["b", "a"], None).unwrap(), no_s);
         let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c % (n + 1)).collect();
         bounds.push(0);
         bounds.push(n);
