@@ -39,16 +39,7 @@ impl EquivalenceClasses {
         let n_chunks = n.div_ceil(chunk);
         let packing = Packing::of(&layout);
         if let Packing::U64(bits) = packing {
-            let mut buf = vec![0u64; n];
-            let strides = layout
-                .compact_strides()
-                .expect("u64 packing implies compact keys");
-            for (col, &st) in qi_codes.iter().zip(&strides) {
-                pack_column(&mut buf, col, Pack::Add(st), chunk);
-            }
-            if let Some(s) = sens_codes {
-                pack_column(&mut buf, s, Pack::Shift(bits), chunk);
-            }
+            let buf = pack_rows(&layout, &qi_codes, sens_codes, bits, chunk);
             return Ok(group_sorted(layout, buf, bits));
         }
         let result = (0..n_chunks)
@@ -752,6 +743,27 @@ fn pack_column(buf: &mut [u64], codes: &[u32], how: Pack, chunk: usize) {
                 }
             }
         });
+}
+
+/// Every row packed as `class_key << bits | sensitive_code` (compact keys), column by column.
+pub(super) fn pack_rows(
+    layout: &ClassLayout,
+    qi: &[&[u32]],
+    sens: Option<&[u32]>,
+    bits: u32,
+    chunk: usize,
+) -> Vec<u64> {
+    let strides = layout
+        .compact_strides()
+        .expect("u64 packing implies compact keys");
+    let mut buf = vec![0u64; qi.first().map_or(0, |c| c.len())];
+    for (col, &st) in qi.iter().zip(&strides) {
+        pack_column(&mut buf, col, Pack::Add(st), chunk);
+    }
+    if let Some(s) = sens {
+        pack_column(&mut buf, s, Pack::Shift(bits), chunk);
+    }
+    buf
 }
 
 /// The layout of the classes of `table` over `quasi_identifiers` (and `sensitive`), and the

@@ -207,9 +207,9 @@ proptest! {
         );
         // the sort-based pass over all rows, with any chunking of the key computation
         for chunk in [1, 3, n.max(1)] {
-            prop_assert_eq!(&group_sorted(layout.clone(), &cols, sens, 3, chunk), &general);
+            prop_assert_eq!(&group_sorted(layout.clone(), pack_rows(&layout, &cols, sens, 3, chunk), 3), &general);
             prop_assert_eq!(
-                group_sorted(no_s.clone(), &cols, None, 0, chunk),
+                group_sorted(no_s.clone(), pack_rows(&no_s, &cols, None, 0, chunk), 0),
                 build_chunk(&no_s, &cols, None, 0, n)
             );
         }
