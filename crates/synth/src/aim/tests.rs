@@ -424,7 +424,10 @@ fn one_ways_share_the_papers_budget_equally_or_by_size() {
             model.ledger.entries
         );
         let sum: f64 = c.iter().sum();
-        assert!(sum <= total && sum >= total * (1.0 - 1e-6), "{sum} vs {total}");
+        assert!(
+            sum <= total && sum >= total * (1.0 - 1e-6),
+            "{sum} vs {total}"
+        );
         // Sizes 3, 3, 3, 4, 2: equal shares, or rho_i ~ codes_i^(2/3).
         let want = if weighted {
             (4.0f64 / 2.0).powf(2.0 / 3.0)
