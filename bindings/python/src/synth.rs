@@ -129,7 +129,17 @@ pub fn fit_mst(
         pb.degree = d;
     }
     let aim = job.aim_options_mut();
-    aim.estimation = estimation;
+    // AIM keeps its own final inference (a larger work budget) unless set explicitly.
+    if let Some(i) = max_iters {
+        aim.estimation.max_iters = i;
+        aim.estimation.work_budget = None;
+    }
+    if let Some(t) = tolerance {
+        aim.estimation.tolerance = t;
+    }
+    if let Some(c) = max_clique_cells {
+        aim.estimation.max_clique_cells = c;
+    }
     aim.workload = workload.unwrap_or_default();
     aim.rounds = rounds;
     // Settings first, before any data is read.

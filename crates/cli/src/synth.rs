@@ -192,11 +192,13 @@ pub struct FitArgs {
     #[arg(long, default_value_t = 4096)]
     pub max_pair_values: u32,
     /// Split the 1-way and 2-way budgets equally between marginals (the paper's MST) rather
-    /// than by size (min(cells, cap)^(2/3), the split with the least total L1 error).
+    /// than by size (min(cells, cap)^(2/3), the split with the least total L1 error); with
+    /// AIM, the 1-way marginals' budget (the paper's AIM).
     #[arg(long)]
     pub equal_shares: bool,
     /// Mirror-descent iterations of the inference, exactly (default: a work budget of 5e6
-    /// clique-cell iterations, 20 to 1,000: small models converge, large ones stop early).
+    /// clique-cell iterations, 20 to 1,000: small models converge, large ones stop early;
+    /// AIM's final inference 5e7, 20 to 2,500).
     #[arg(long)]
     pub iters: Option<usize>,
     /// Refuse columns whose domain the schema marks as read from the data
@@ -355,7 +357,12 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
         None => Vec::new(),
     };
     let aim = job.aim_options_mut();
-    aim.estimation = estimation;
+    // AIM keeps its own final inference (a larger work budget) unless --iters is given.
+    if let Some(i) = args.iters {
+        aim.estimation.max_iters = i;
+        aim.estimation.work_budget = None;
+    }
+    aim.size_weighted_shares = !args.equal_shares;
     aim.workload = workload;
     aim.rounds = args.rounds;
     aim.max_model_cells = args.max_model_cells;

@@ -768,8 +768,11 @@ class AIM(MST):
     ``AIM(epsilon=1).fit(data).sample(n)``, as ``pets synth fit --method aim``: round by
     round, the marginal of the workload the current model gets most wrong (minus the noise
     of measuring it) is chosen by the exponential mechanism, measured with Gaussian noise,
-    and the model re-estimated; the noise anneals when a round stops paying. Takes every
-    argument of :class:`MST` (``noise_penalty`` and ``max_pair_cells`` are MST's alone) and:
+    and the model re-estimated; the noise anneals when a round stops paying. The 1-way
+    marginals share the paper's budget for them by size, as MST's do. Takes every argument
+    of :class:`MST` (``noise_penalty`` and ``max_pair_cells`` are MST's alone; without
+    ``max_iters`` the final inference has ten times MST's work budget, 5e7 clique-cell
+    iterations, 20 to 2,500) and:
 
     Args:
         workload: The marginals that matter, as lists of column names (default: every

@@ -401,3 +401,40 @@ fn projection_is_the_model_marginal_by_brute_force() {
     // Refused above the cell cap.
     assert!(model.project(&[0, 3], 4).is_none());
 }
+
+#[test]
+fn one_ways_share_the_papers_budget_equally_or_by_size() {
+    let t = planted(2_000, 6);
+    let rho = cdp_rho(1.0, 1e-9).unwrap();
+    // The paper's 1-way total: d rho_meas at T = 16 d rounds (d = 5).
+    let total = 5.0 * RoundBudget::initial(rho, 80).measure;
+    for weighted in [false, true] {
+        let mut o = AimOptions::new(1.0, 1e-9);
+        o.size_weighted_shares = weighted;
+        let model = fit_aim(&t, &[], &o).unwrap();
+        let c: Vec<f64> = model.ledger.entries[..5]
+            .iter()
+            .map(|e| e.charged.main())
+            .collect();
+        assert!(
+            model.ledger.entries[..5]
+                .iter()
+                .all(|e| e.query.contains("1-way")),
+            "{:?}",
+            model.ledger.entries
+        );
+        let sum: f64 = c.iter().sum();
+        assert!(
+            sum <= total && sum >= total * (1.0 - 1e-6),
+            "{sum} vs {total}"
+        );
+        // Sizes 3, 3, 3, 4, 2: equal shares, or rho_i ~ codes_i^(2/3).
+        let want = if weighted {
+            (4.0f64 / 2.0).powf(2.0 / 3.0)
+        } else {
+            1.0
+        };
+        assert!((c[3] / c[4] / want - 1.0).abs() < 1e-6, "{c:?}");
+        assert!((c[0] / c[1] - 1.0).abs() < 1e-6, "{c:?}");
+    }
+}
