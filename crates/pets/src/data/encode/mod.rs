@@ -514,9 +514,16 @@ impl Encoder {
     }
 
     /// Reserve room for `rows` more rows (avoids regrowth when the row count is known).
+    ///
+    /// Only a hint: the count may come from a file's footer, which a corrupt or hostile
+    /// file can set to anything, so a reservation the allocator refuses (or one past
+    /// `isize::MAX` bytes) is skipped and the columns grow as rows arrive, instead of
+    /// aborting the process.
     pub fn reserve(&mut self, rows: usize) {
         for c in &mut self.codes {
-            c.reserve_exact(rows);
+            if c.try_reserve_exact(rows).is_err() {
+                return;
+            }
         }
     }
 

@@ -502,3 +502,21 @@ fn a_column_named_twice_is_refused_naming_it() {
     let err = encode_file(&path, &s, Default::default()).unwrap_err();
     assert!(err.to_string().contains("\"age\" appears twice"), "{err}");
 }
+
+#[test]
+fn an_impossible_row_count_hint_is_skipped_not_fatal() {
+    // A Parquet footer can claim any number of rows; reserving for it must neither panic
+    // (capacity overflow) nor abort (allocation failure), and encoding carries on.
+    let mut enc = Encoder::new(&schema(), EncodeOptions::default()).unwrap();
+    enc.reserve(usize::MAX / 2);
+    enc.reserve(1 << 50);
+    let b = batch(vec![
+        ("sex", text(&[Some("2")])),
+        ("age", text(&[Some("34")])),
+        ("arrival_date", text(&[Some("2024-01-03")])),
+        ("nhs_number", text(&[Some("9990000018")])),
+    ]);
+    enc.push(&b).unwrap();
+    let t = enc.finish().unwrap();
+    assert_eq!(t.column("sex").unwrap().codes, [1]);
+}
