@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use pyo3::prelude::*;
 
 use pets::data::{Schema, TableSource};
-use pets_synth::{DomainOptions, FitJob, Method, SynthError, SynthModel};
+use pets_synth::{DomainOptions, FitJob, FitSettings, Method, SynthError, SynthModel};
 
 use crate::arrow::{export_table, import_table};
 use crate::errors::{DualError, IntoPyResult, Kind, error_of, wrong_type};
@@ -93,7 +93,7 @@ pub fn fit_mst(
     }
     let source = table_source("data", data)?;
     let declared = schema_json.map(Schema::from_json).transpose().py_err(py)?;
-    let mut job = FitJob::new(source, epsilon, delta)
+    let job = FitJob::new(source, epsilon, delta)
         .schema_opt(declared)
         .columns(columns.unwrap_or_default())
         .max_values(max_values)
@@ -102,46 +102,19 @@ pub fn fit_mst(
         .strict(strict)
         .budget(budget)
         .method(method);
-    let opts = job.options_mut();
-    if let Some(i) = max_iters {
-        opts.estimation.max_iters = i;
-        opts.estimation.work_budget = None;
-    }
-    if let Some(t) = tolerance {
-        opts.estimation.tolerance = t;
-    }
-    if let Some(c) = max_clique_cells {
-        opts.estimation.max_clique_cells = c;
-    }
-    if let Some(c) = max_pair_cells {
-        opts.max_pair_cells = c;
-    }
-    opts.compress = compress;
-    opts.noise_penalty = noise_penalty;
-    opts.score_threshold = score_threshold;
-    // The settings PrivBayes and AIM share with MST, as `pets synth fit` passes them.
-    let estimation = opts.estimation;
-    let pb = job.privbayes_options_mut();
-    pb.estimation = estimation;
-    pb.score_threshold = score_threshold;
-    pb.compress = compress;
-    if let Some(d) = degree {
-        pb.degree = d;
-    }
-    let aim = job.aim_options_mut();
-    // AIM keeps its own final inference (a larger work budget) unless set explicitly.
-    if let Some(i) = max_iters {
-        aim.estimation.max_iters = i;
-        aim.estimation.work_budget = None;
-    }
-    if let Some(t) = tolerance {
-        aim.estimation.tolerance = t;
-    }
-    if let Some(c) = max_clique_cells {
-        aim.estimation.max_clique_cells = c;
-    }
-    aim.workload = workload.unwrap_or_default();
-    aim.rounds = rounds;
+    let job = job.settings(&FitSettings {
+        iters: max_iters,
+        tolerance,
+        max_clique_cells,
+        noise_penalty: Some(noise_penalty),
+        score_threshold: Some(score_threshold),
+        compress: Some(compress),
+        max_pair_cells,
+        degree,
+        workload: workload.unwrap_or_default(),
+        rounds,
+        ..FitSettings::default()
+    });
     // Settings first, before any data is read.
     job.validate().py_err(py)?;
     let job = job.progress(crate::progress::observer(progress));

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use pets::data::{Schema, TableSource};
-use pets_synth::{FitJob, SynthModel};
+use pets_synth::{FitJob, FitSettings, SynthModel};
 
 use crate::exit::{CliError, write_atomic};
 
@@ -319,7 +319,7 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
     )?;
     let declared = Schema::load(&args.schema)?;
     let source = TableSource::file(&args.data).with_csv(args.csv.dialect()?);
-    let mut job = FitJob::new(source, args.epsilon, args.delta)
+    let job = FitJob::new(source, args.epsilon, args.delta)
         .schema(declared)
         .columns(args.columns.clone())
         .max_values(args.max_values)
@@ -328,45 +328,25 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
         .strict(args.strict)
         .budget(args.budget.clone())
         .method(args.method.into());
-    let opts = job.options_mut();
-    if let Some(i) = args.iters {
-        opts.estimation.max_iters = i;
-        opts.estimation.work_budget = None;
-    }
-    opts.noise_penalty = args.noise_penalty;
-    opts.score_threshold = args.score_threshold;
-    if let Some(s) = args.selection_share {
-        opts.selection_share = s;
-    }
-    opts.size_weighted_shares = !args.equal_shares;
-    opts.max_pair_cells = args.max_pair_cells;
-    opts.max_pair_values = args.max_pair_values;
-    let estimation = opts.estimation;
-    let pb = job.privbayes_options_mut();
-    pb.estimation = estimation;
-    pb.score_threshold = args.score_threshold;
-    if let Some(s) = args.selection_share {
-        pb.structure_share = s;
-    }
-    pb.size_weighted_shares = !args.equal_shares;
-    pb.degree = args.degree;
-    pb.max_family_cells = args.max_family_cells;
-    pb.max_pair_values = args.max_pair_values;
     let workload = match &args.workload {
         Some(path) => read_workload(path)?,
         None => Vec::new(),
     };
-    let aim = job.aim_options_mut();
-    // AIM keeps its own final inference (a larger work budget) unless --iters is given.
-    if let Some(i) = args.iters {
-        aim.estimation.max_iters = i;
-        aim.estimation.work_budget = None;
-    }
-    aim.size_weighted_shares = !args.equal_shares;
-    aim.workload = workload;
-    aim.rounds = args.rounds;
-    aim.max_model_cells = args.max_model_cells;
-    aim.max_pair_values = args.max_pair_values;
+    let job = job.settings(&FitSettings {
+        iters: args.iters,
+        noise_penalty: Some(args.noise_penalty),
+        score_threshold: Some(args.score_threshold),
+        selection_share: args.selection_share,
+        equal_shares: Some(args.equal_shares),
+        max_pair_cells: Some(args.max_pair_cells),
+        max_pair_values: Some(args.max_pair_values),
+        degree: Some(args.degree),
+        max_family_cells: Some(args.max_family_cells),
+        workload,
+        rounds: args.rounds,
+        max_model_cells: Some(args.max_model_cells),
+        ..FitSettings::default()
+    });
     job.validate()?;
     let (progress, bar) = crate::progress::job("synth fit");
     let fitted = job.progress(progress).run();

@@ -69,6 +69,7 @@ pub mod mst;
 pub mod privbayes;
 pub mod proofs;
 pub mod sample;
+pub mod settings;
 
 pub use aim::{AimOptions, fit_aim, fit_aim_bounded_with};
 pub use domain::{DomainOptions, SynthesisDomain, prepare_domain};
@@ -81,3 +82,4 @@ pub use mst::{
     fit_mst_merged_with,
 };
 pub use privbayes::{PrivBayesOptions, fit_privbayes, fit_privbayes_bounded_with};
+pub use settings::FitSettings;

@@ -1,0 +1,213 @@
+//! The fit settings the front doors expose, mapped in one place onto MST's, PrivBayes' and
+//! AIM's options.
+//!
+//! `pets synth fit` and `pets.synth.{MST,PrivBayes,AIM}.fit` take the same knobs (inference
+//! iterations, score threshold, budget shares, size limits, AIM's workload and rounds). Each
+//! door fills a [`FitSettings`] from its arguments and calls [`FitJob::settings`]; which
+//! method option each knob sets, and which method keeps its own default, is decided here
+//! only, so the doors cannot drift apart. `None` everywhere means the methods' defaults.
+
+use crate::inference::EstimationOptions;
+use crate::job::FitJob;
+
+/// Fit settings shared by every front door. Every field is optional: `None` keeps the
+/// method's default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FitSettings {
+    /// Mirror-descent iterations of the inference, exactly (no work budget). Without it MST
+    /// and PrivBayes use MST's work budget and AIM its larger final one.
+    pub iters: Option<usize>,
+    /// Inference tolerance (all methods).
+    pub tolerance: Option<f64>,
+    /// Largest clique the inference accepts, in cells (all methods).
+    pub max_clique_cells: Option<u64>,
+    /// MST's noise penalty on pair scores.
+    pub noise_penalty: Option<bool>,
+    /// Soft threshold of MST's pair and PrivBayes' family scores, in multiples of sigma.
+    pub score_threshold: Option<f64>,
+    /// Share of rho for selection: MST's pair selection, PrivBayes' structure.
+    pub selection_share: Option<f64>,
+    /// Split budgets equally between marginals (the papers') instead of by size (all
+    /// methods; AIM's 1-way step).
+    pub equal_shares: Option<bool>,
+    /// Merge rare values from the noisy 1-ways (MST and PrivBayes).
+    pub compress: Option<bool>,
+    /// MST's cap on a measured pair's cells.
+    pub max_pair_cells: Option<u64>,
+    /// Columns with more values stay out of pairs, families and AIM's candidates.
+    pub max_pair_values: Option<u32>,
+    /// PrivBayes' degree (parents per attribute).
+    pub degree: Option<usize>,
+    /// PrivBayes' cap on a family's cells.
+    pub max_family_cells: Option<u64>,
+    /// AIM's workload (empty: every 3-way marginal).
+    pub workload: Vec<Vec<String>>,
+    /// AIM's rounds (default `16 d`).
+    pub rounds: Option<usize>,
+    /// AIM's cap on the model's cells.
+    pub max_model_cells: Option<u64>,
+}
+
+impl FitSettings {
+    /// The inference settings in `base` with these overrides: an exact iteration count
+    /// replaces the work budget.
+    fn estimation(&self, mut base: EstimationOptions) -> EstimationOptions {
+        if let Some(i) = self.iters {
+            base.max_iters = i;
+            base.work_budget = None;
+        }
+        if let Some(t) = self.tolerance {
+            base.tolerance = t;
+        }
+        if let Some(c) = self.max_clique_cells {
+            base.max_clique_cells = c;
+        }
+        base
+    }
+}
+
+impl FitJob {
+    /// Apply the front doors' settings to every method's options (the one mapping; see
+    /// the module docs). PrivBayes takes MST's inference settings; AIM keeps its own final
+    /// inference unless `iters` is given. Checked with the rest by [`FitJob::validate`].
+    pub fn settings(mut self, s: &FitSettings) -> FitJob {
+        let mst = self.options_mut();
+        mst.estimation = s.estimation(mst.estimation);
+        if let Some(v) = s.noise_penalty {
+            mst.noise_penalty = v;
+        }
+        if let Some(v) = s.score_threshold {
+            mst.score_threshold = v;
+        }
+        if let Some(v) = s.selection_share {
+            mst.selection_share = v;
+        }
+        if let Some(v) = s.equal_shares {
+            mst.size_weighted_shares = !v;
+        }
+        if let Some(v) = s.compress {
+            mst.compress = v;
+        }
+        if let Some(v) = s.max_pair_cells {
+            mst.max_pair_cells = v;
+        }
+        if let Some(v) = s.max_pair_values {
+            mst.max_pair_values = v;
+        }
+        let mst_estimation = mst.estimation;
+
+        let pb = self.privbayes_options_mut();
+        pb.estimation = mst_estimation;
+        if let Some(v) = s.score_threshold {
+            pb.score_threshold = v;
+        }
+        if let Some(v) = s.selection_share {
+            pb.structure_share = v;
+        }
+        if let Some(v) = s.equal_shares {
+            pb.size_weighted_shares = !v;
+        }
+        if let Some(v) = s.compress {
+            pb.compress = v;
+        }
+        if let Some(v) = s.degree {
+            pb.degree = v;
+        }
+        if let Some(v) = s.max_family_cells {
+            pb.max_family_cells = v;
+        }
+        if let Some(v) = s.max_pair_values {
+            pb.max_pair_values = v;
+        }
+
+        let aim = self.aim_options_mut();
+        aim.estimation = s.estimation(aim.estimation);
+        if let Some(v) = s.equal_shares {
+            aim.size_weighted_shares = !v;
+        }
+        aim.workload = s.workload.clone();
+        aim.rounds = s.rounds;
+        if let Some(v) = s.max_model_cells {
+            aim.max_model_cells = v;
+        }
+        if let Some(v) = s.max_pair_values {
+            aim.max_pair_values = v;
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aim::AIM_FINAL_WORK_BUDGET;
+    use crate::job::FitJob;
+    use pets::data::TableSource;
+
+    fn job() -> FitJob {
+        FitJob::new(TableSource::file("unused.parquet"), 1.0, 1e-9)
+    }
+
+    #[test]
+    fn no_settings_keep_every_methods_defaults_but_privbayes_takes_msts_inference() {
+        let plain = job();
+        let mut set = job().settings(&FitSettings::default());
+        assert_eq!(set.options_mut(), plain.clone().options_mut());
+        assert_eq!(set.aim_options_mut(), plain.clone().aim_options_mut());
+        let mst_estimation = plain.clone().options_mut().estimation;
+        assert_eq!(set.privbayes_options_mut().estimation, mst_estimation);
+        assert_eq!(
+            set.aim_options_mut().estimation.work_budget,
+            Some(AIM_FINAL_WORK_BUDGET),
+            "AIM keeps its own final inference"
+        );
+    }
+
+    #[test]
+    fn each_setting_reaches_every_method_that_has_it() {
+        let s = FitSettings {
+            iters: Some(7),
+            tolerance: Some(1e-3),
+            max_clique_cells: Some(1 << 10),
+            noise_penalty: Some(true),
+            score_threshold: Some(2.0),
+            selection_share: Some(0.2),
+            equal_shares: Some(true),
+            compress: Some(false),
+            max_pair_cells: Some(1 << 12),
+            max_pair_values: Some(99),
+            degree: Some(3),
+            max_family_cells: Some(1 << 14),
+            workload: vec![vec!["a".into(), "b".into()]],
+            rounds: Some(5),
+            max_model_cells: Some(1 << 16),
+        };
+        let mut j = job().settings(&s);
+        let mst = j.options_mut().clone();
+        assert_eq!(mst.estimation.max_iters, 7);
+        assert_eq!(mst.estimation.work_budget, None);
+        assert_eq!(mst.estimation.tolerance, 1e-3);
+        assert_eq!(mst.estimation.max_clique_cells, 1 << 10);
+        assert!(mst.noise_penalty && !mst.size_weighted_shares && !mst.compress);
+        assert_eq!(mst.score_threshold, 2.0);
+        assert_eq!(mst.selection_share, 0.2);
+        assert_eq!((mst.max_pair_cells, mst.max_pair_values), (1 << 12, 99));
+        let pb = j.privbayes_options_mut().clone();
+        assert_eq!(pb.estimation, mst.estimation);
+        assert_eq!((pb.score_threshold, pb.structure_share), (2.0, 0.2));
+        assert!(!pb.size_weighted_shares && !pb.compress);
+        assert_eq!(
+            (pb.degree, pb.max_family_cells, pb.max_pair_values),
+            (3, 1 << 14, 99)
+        );
+        let aim = j.aim_options_mut().clone();
+        assert_eq!(aim.estimation.max_iters, 7);
+        assert_eq!(aim.estimation.work_budget, None);
+        assert_eq!(aim.estimation.tolerance, 1e-3);
+        assert_eq!(aim.estimation.max_clique_cells, 1 << 10);
+        assert!(!aim.size_weighted_shares);
+        assert_eq!(aim.workload, s.workload);
+        assert_eq!(aim.rounds, Some(5));
+        assert_eq!((aim.max_model_cells, aim.max_pair_values), (1 << 16, 99));
+    }
+}
