@@ -56,13 +56,16 @@ impl FitSettings {
             base.max_iters = i;
             base.work_budget = None;
         }
-        if let Some(t) = self.tolerance {
-            base.tolerance = t;
-        }
-        if let Some(c) = self.max_clique_cells {
-            base.max_clique_cells = c;
-        }
+        put(&mut base.tolerance, self.tolerance);
+        put(&mut base.max_clique_cells, self.max_clique_cells);
         base
+    }
+}
+
+/// `slot = value` when a value is given; the method's default otherwise.
+fn put<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
     }
 }
 
@@ -71,68 +74,36 @@ impl FitJob {
     /// the module docs). PrivBayes takes MST's inference settings; AIM keeps its own final
     /// inference unless `iters` is given. Checked with the rest by [`FitJob::validate`].
     pub fn settings(mut self, s: &FitSettings) -> FitJob {
+        let size_weighted = s.equal_shares.map(|equal| !equal);
+
         let mst = self.options_mut();
         mst.estimation = s.estimation(mst.estimation);
-        if let Some(v) = s.noise_penalty {
-            mst.noise_penalty = v;
-        }
-        if let Some(v) = s.score_threshold {
-            mst.score_threshold = v;
-        }
-        if let Some(v) = s.selection_share {
-            mst.selection_share = v;
-        }
-        if let Some(v) = s.equal_shares {
-            mst.size_weighted_shares = !v;
-        }
-        if let Some(v) = s.compress {
-            mst.compress = v;
-        }
-        if let Some(v) = s.max_pair_cells {
-            mst.max_pair_cells = v;
-        }
-        if let Some(v) = s.max_pair_values {
-            mst.max_pair_values = v;
-        }
+        put(&mut mst.noise_penalty, s.noise_penalty);
+        put(&mut mst.score_threshold, s.score_threshold);
+        put(&mut mst.selection_share, s.selection_share);
+        put(&mut mst.size_weighted_shares, size_weighted);
+        put(&mut mst.compress, s.compress);
+        put(&mut mst.max_pair_cells, s.max_pair_cells);
+        put(&mut mst.max_pair_values, s.max_pair_values);
         let mst_estimation = mst.estimation;
 
         let pb = self.privbayes_options_mut();
         pb.estimation = mst_estimation;
-        if let Some(v) = s.score_threshold {
-            pb.score_threshold = v;
-        }
-        if let Some(v) = s.selection_share {
-            pb.structure_share = v;
-        }
-        if let Some(v) = s.equal_shares {
-            pb.size_weighted_shares = !v;
-        }
-        if let Some(v) = s.compress {
-            pb.compress = v;
-        }
-        if let Some(v) = s.degree {
-            pb.degree = v;
-        }
-        if let Some(v) = s.max_family_cells {
-            pb.max_family_cells = v;
-        }
-        if let Some(v) = s.max_pair_values {
-            pb.max_pair_values = v;
-        }
+        put(&mut pb.score_threshold, s.score_threshold);
+        put(&mut pb.structure_share, s.selection_share);
+        put(&mut pb.size_weighted_shares, size_weighted);
+        put(&mut pb.compress, s.compress);
+        put(&mut pb.degree, s.degree);
+        put(&mut pb.max_family_cells, s.max_family_cells);
+        put(&mut pb.max_pair_values, s.max_pair_values);
 
         let aim = self.aim_options_mut();
         aim.estimation = s.estimation(aim.estimation);
-        if let Some(v) = s.equal_shares {
-            aim.size_weighted_shares = !v;
-        }
+        put(&mut aim.size_weighted_shares, size_weighted);
         aim.workload = s.workload.clone();
         aim.rounds = s.rounds;
-        if let Some(v) = s.max_model_cells {
-            aim.max_model_cells = v;
-        }
-        if let Some(v) = s.max_pair_values {
-            aim.max_pair_values = v;
-        }
+        put(&mut aim.max_model_cells, s.max_model_cells);
+        put(&mut aim.max_pair_values, s.max_pair_values);
         self
     }
 }
