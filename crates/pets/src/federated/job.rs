@@ -613,6 +613,71 @@ impl FederatedJob {
         trusts: &[TrustDeclaration],
         layout: Vec<TableLayout>,
     ) -> Result<ChargedRound> {
+        let Planned {
+            threshold,
+            noise,
+            noise_report,
+            accuracy,
+            cost,
+            contribution,
+            warnings,
+            layout,
+            cells,
+            variance,
+            info,
+            record,
+        } = self.plan(checked, trusts, layout)?;
+        // Every data-dependent check is done: charge the persistent file (if any), then the
+        // session, and only then may any party draw its noise.
+        let budget_receipt = match &self.budget_file {
+            Some((path, record)) => Some(
+                BudgetStore::open(path)
+                    .and_then(|store| store.charge(&cost, record))
+                    .map_err(crate::dp::DpError::from)?,
+            ),
+            None => None,
+        };
+        let ledger_index =
+            session.charge_distributed(info, cost, Some(accuracy.clone()), record)?;
+
+        Ok(ChargedRound {
+            query: self.query.label(),
+            threshold,
+            noise,
+            noise_report,
+            accuracy,
+            cost,
+            ledger_index,
+            contribution,
+            budget_receipt,
+            warnings,
+            layout,
+            cells,
+            alpha: self.alpha,
+            variance,
+        })
+    }
+
+    /// The noise each party of this round draws, planned exactly as
+    /// [`FederatedJob::plan_and_charge`] plans it but charging nothing: for Prio3's second
+    /// aggregator, which calibrates its own noise from the public job and the trusts'
+    /// declarations rather than take the leader's word for it (the leader charges the
+    /// budget, once).
+    pub fn plan_noise(
+        &self,
+        checked: CheckedJob,
+        trusts: &[TrustDeclaration],
+        layout: Vec<TableLayout>,
+    ) -> Result<RoundNoise> {
+        Ok(self.plan(checked, trusts, layout)?.noise)
+    }
+
+    fn plan(
+        &self,
+        checked: CheckedJob,
+        trusts: &[TrustDeclaration],
+        layout: Vec<TableLayout>,
+    ) -> Result<Planned> {
         let CheckedJob {
             rho,
             threshold,
@@ -770,36 +835,37 @@ impl FederatedJob {
             }
             .into(),
         };
-        // Every data-dependent check is done: charge the persistent file (if any), then the
-        // session, and only then may any party draw its noise.
-        let budget_receipt = match &self.budget_file {
-            Some((path, record)) => Some(
-                BudgetStore::open(path)
-                    .and_then(|store| store.charge(&cost, record))
-                    .map_err(crate::dp::DpError::from)?,
-            ),
-            None => None,
-        };
-        let ledger_index =
-            session.charge_distributed(info, cost, Some(accuracy.clone()), record)?;
-
-        Ok(ChargedRound {
-            query: self.query.label(),
+        Ok(Planned {
             threshold,
             noise,
             noise_report,
             accuracy,
             cost,
-            ledger_index,
             contribution,
-            budget_receipt,
             warnings,
             layout,
             cells,
-            alpha: self.alpha,
             variance,
+            info,
+            record,
         })
     }
+}
+
+/// A round's plan before it is charged ([`FederatedJob::plan_and_charge`] charges it).
+struct Planned {
+    threshold: usize,
+    noise: RoundNoise,
+    noise_report: NoiseReport,
+    accuracy: Accuracy,
+    cost: Cost,
+    contribution: Contribution,
+    warnings: Vec<Warning>,
+    layout: Vec<TableLayout>,
+    cells: usize,
+    variance: f64,
+    info: MechanismInfo,
+    record: QueryRecord,
 }
 
 /// A job checked against the session and the trusts' names ([`FederatedJob::check_trusts`]).
@@ -870,9 +936,58 @@ impl ChargedRound {
     }
 
     /// The release of the round's (noisy) sums, cell by cell in the layout's order.
-    pub fn release(self, sums: &[i64], mut round: RoundReport) -> FederatedRelease {
+    pub fn release(self, sums: &[i64], round: RoundReport) -> FederatedRelease {
+        self.pending(round).finish(sums)
+    }
+
+    /// Everything of the release but the sums, for a collector who adds the aggregate
+    /// shares itself (Prio3 over the network: the leader hands this to the submitter, who
+    /// combines the two aggregators' noisy shares and calls [`PendingRelease::finish`]).
+    /// It carries no noise plan: nothing can be drawn from it.
+    pub fn pending(self, mut round: RoundReport) -> PendingRelease {
         round.cells = self.cells;
         round.plaintext_bytes = 8 * self.cells * round.counted.len();
+        PendingRelease {
+            query: self.query,
+            noise: self.noise_report,
+            accuracy: self.accuracy,
+            cost: self.cost,
+            ledger_index: self.ledger_index,
+            contribution: self.contribution,
+            budget_receipt: self.budget_receipt,
+            warnings: self.warnings,
+            layout: self.layout,
+            cells: self.cells,
+            alpha: self.alpha,
+            variance: self.variance,
+            round,
+        }
+    }
+}
+
+/// A charged round's release without its sums ([`ChargedRound::pending`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingRelease {
+    query: String,
+    noise: NoiseReport,
+    accuracy: Accuracy,
+    cost: Cost,
+    ledger_index: usize,
+    contribution: Contribution,
+    budget_receipt: Option<ChargeReceipt>,
+    warnings: Vec<Warning>,
+    layout: Vec<TableLayout>,
+    /// Cells in the summed vector.
+    pub cells: usize,
+    alpha: f64,
+    variance: f64,
+    /// The round's report so far.
+    pub round: RoundReport,
+}
+
+impl PendingRelease {
+    /// The release of the round's noisy sums, cell by cell in the layout's order.
+    pub fn finish(self, sums: &[i64]) -> FederatedRelease {
         let half_width = |alpha: f64| (2.0 * self.variance * (2.0 / alpha).ln()).sqrt();
         let (full, half) = (half_width(self.alpha), half_width(self.alpha / 2.0));
         let mut tables = split_tables(&self.layout, sums);
@@ -902,11 +1017,11 @@ impl ChargedRound {
             query: self.query,
             tables,
             accuracy: self.accuracy,
-            noise: self.noise_report,
+            noise: self.noise,
             cost: self.cost,
             ledger_index: self.ledger_index,
             contribution: self.contribution,
-            round,
+            round: self.round,
             budget_receipt: self.budget_receipt,
             warnings: self.warnings,
         }
@@ -1215,16 +1330,7 @@ pub(crate) fn run_prio(
             report.dropped.push((t.name.clone(), point));
             continue;
         }
-        let counts: Vec<u64> = local
-            .values
-            .iter()
-            .map(|&v| {
-                u64::try_from(v).map_err(|_| FederatedError::Trust {
-                    trust: t.name.clone(),
-                    reason: "a negative cell: Prio3 carries counts only".into(),
-                })
-            })
-            .collect::<Result<_>>()?;
+        let counts = prio::report_counts(&t.name, &local.values)?;
         let upload = task.upload(&t.name, &counts)?;
         report.bytes_from_trusts += upload.bytes();
         match prio::verify_report(&mut leader, &mut helper, &t.name, &upload) {

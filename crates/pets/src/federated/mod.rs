@@ -34,13 +34,15 @@ pub mod wire;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod view_tests;
 
 pub use aggregate::{FederatedQuery, LocalAggregate};
 pub use error::{FederatedError, Result};
 pub use job::{
     ChargedRound, CheckedJob, DropPoint, FederatedJob, FederatedRelease, FederatedTable,
-    NoiseReport, Protocol, RoundNoise, RoundReport, TrustDeclaration, TrustInput, message_limit,
-    noisy_input, split_tables,
+    NoiseReport, PendingRelease, Protocol, RoundNoise, RoundReport, TrustDeclaration, TrustInput,
+    message_limit, noisy_input, split_tables,
 };
 pub use noise::DistributedNoise;
 pub use split::{TrustTables, simulation_trusts, split_by_column};

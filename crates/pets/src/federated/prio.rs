@@ -15,8 +15,23 @@
 //!
 //! Prio's own DP strategies protect a whole report (one trust); pets calibrates its noise to
 //! one *person* ([`crate::federated::aggregate`]), from OpenDP's sampler and privacy map.
+//!
+//! The roles, as the simulation ([`verify_report`]) and the network service
+//! (`pets-federated-net`: a leader and a helper process) both run them, with the same calls:
+//!
+//! ```text
+//! trust:   PrioTask::upload -> Upload::share_for(LEADER) to the leader,
+//!                              Upload::share_for(HELPER) to the helper
+//! leader:  PrioAggregator::start(report share) -> its verifier share, sent to the helper
+//! helper:  PrioAggregator::start(report share), PrioAggregator::combine(its state, the
+//!          leader's verifier share) -> the verifier message; PrioAggregator::finish
+//! leader:  PrioAggregator::finish(the verifier message)    (one round trip per batch, as DAP)
+//! each:    add_noise (its own draw), aggregate_share -> the collector: collect
+//! ```
 
 use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
 
 use prio::codec::{Encode, ParameterizedDecode};
 use prio::field::{Field128, FieldElementWithInteger};
@@ -34,6 +49,11 @@ use crate::federated::secagg::keys::random_bytes;
 pub type Vdaf = Prio3SumVecMultithreaded;
 
 type VerifyState = Prio3VerifyState<Field128, 32>;
+
+/// The leader's aggregator id.
+pub const LEADER: usize = 0;
+/// The helper's aggregator id.
+pub const HELPER: usize = 1;
 
 /// A Prio3 task: the public parameters every trust and both aggregators share.
 #[derive(Debug, Clone)]
@@ -64,6 +84,76 @@ impl Upload {
     pub fn bytes(&self) -> usize {
         16 * 2 + 2 * self.public_share.len() + self.leader_share.len() + self.helper_share.len()
     }
+
+    /// What aggregator `id` ([`LEADER`] or [`HELPER`]) receives: the nonce, the public share
+    /// and its own input share (never the other's).
+    pub fn share_for(&self, id: usize) -> ReportShare {
+        ReportShare {
+            nonce: self.nonce,
+            public_share: self.public_share.clone(),
+            input_share: if id == LEADER {
+                self.leader_share.clone()
+            } else {
+                self.helper_share.clone()
+            },
+        }
+    }
+}
+
+/// What one aggregator receives of a trust's report (DAP's report share): alone it reveals
+/// nothing of the counts (the leader's input share is the counts minus a pseudorandom
+/// vector; the helper's is the seed of that vector).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportShare {
+    /// The report's nonce.
+    pub nonce: [u8; 16],
+    /// Prio's public share, encoded.
+    pub public_share: Vec<u8>,
+    /// This aggregator's input share, encoded.
+    pub input_share: Vec<u8>,
+}
+
+impl std::fmt::Debug for ReportShare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportShare")
+            .field("input_share_bytes", &self.input_share.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A report share started by one aggregator ([`PrioAggregator::start`]): its verification
+/// state, kept, and its verifier share, sent to the other aggregator.
+pub struct Pending {
+    state: VerifyState,
+    /// This aggregator's verifier share, encoded.
+    pub verifier_share: Vec<u8>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending").finish_non_exhaustive()
+    }
+}
+
+/// A trust's cells as Prio3 measurements: non-negative counts only.
+pub fn report_counts(trust: &str, values: &[i64]) -> Result<Vec<u64>> {
+    values
+        .iter()
+        .map(|&v| {
+            u64::try_from(v).map_err(|_| FederatedError::Trust {
+                trust: trust.to_string(),
+                reason: "a negative cell: Prio3 carries counts only".into(),
+            })
+        })
+        .collect()
+}
+
+/// Largest report share an aggregator accepts for a task of `cells` cells bounded by
+/// `max_count` (checked before decoding): the explicit share of every bit of every cell,
+/// the proof and the seeds, with headroom.
+pub fn report_limit(cells: usize, max_count: u64) -> usize {
+    let bits = 64 - max_count.max(1).leading_zeros() as usize;
+    2 * 16 * cells * bits + (1 << 20)
 }
 
 fn prio_err(stage: &str) -> impl Fn(prio::vdaf::VdafError) -> FederatedError + '_ {
@@ -101,6 +191,11 @@ impl PrioTask {
     /// The per-trust bound on one cell.
     pub fn max_count(&self) -> u64 {
         self.max_count
+    }
+
+    /// Cells per report.
+    pub fn cells(&self) -> usize {
+        self.len
     }
 
     /// Split a trust's counts into shares with their validity proof. A count above the
@@ -173,18 +268,22 @@ impl PrioAggregator {
         }
     }
 
+    /// The task.
+    pub fn task(&self) -> &PrioTask {
+        &self.task
+    }
+
     /// Reports accepted so far.
     pub fn accepted(&self) -> usize {
         self.accepted
     }
 
-    fn start(
-        &mut self,
-        trust: &str,
-        nonce: &[u8; 16],
-        public_share: &[u8],
-        input_share: &[u8],
-    ) -> Result<(VerifyState, Vec<u8>)> {
+    /// Begin verifying `trust`'s report share: decode it, refuse a nonce seen before in
+    /// this task (a replay), and compute this aggregator's verifier share (Prio3's
+    /// `verify_init`).
+    pub fn start(&mut self, trust: &str, report: &ReportShare) -> Result<Pending> {
+        let (nonce, public_share, input_share) =
+            (&report.nonce, &report.public_share, &report.input_share);
         if !self.seen.insert(*nonce) {
             return Err(FederatedError::rejected(
                 trust,
@@ -216,13 +315,50 @@ impl PrioAggregator {
                 &input,
             )
             .map_err(|e| FederatedError::rejected(trust, "report", format!("refused: {e}")))?;
-        let bytes = share
+        let verifier_share = share
             .get_encoded()
             .map_err(|e| FederatedError::crypto("encoding a verifier share", e))?;
-        Ok((state, bytes))
+        Ok(Pending {
+            state,
+            verifier_share,
+        })
     }
 
-    fn finish(&mut self, trust: &str, state: VerifyState, message: &[u8]) -> Result<()> {
+    /// The verifier message of a report from both aggregators' verifier shares (Prio3's
+    /// `verifier_shares_to_message`, run by the helper in DAP); refused when the proof fails.
+    pub fn combine(&self, trust: &str, mine: &Pending, theirs: &[u8]) -> Result<Vec<u8>> {
+        let decode = |bytes: &[u8]| {
+            Prio3VerifierShare::<Field128, 32>::get_decoded_with_param(&mine.state, bytes).map_err(
+                |e| {
+                    FederatedError::rejected(
+                        trust,
+                        "report",
+                        format!("malformed verifier share: {e}"),
+                    )
+                },
+            )
+        };
+        let own = decode(&mine.verifier_share)?;
+        let other = decode(theirs)?;
+        let shares = if self.id == LEADER {
+            [own, other]
+        } else {
+            [other, own]
+        };
+        self.task
+            .vdaf
+            .verifier_shares_to_message(&self.task.ctx, &(), shares)
+            .map_err(|e| {
+                FederatedError::rejected(trust, "report", format!("its validity proof fails: {e}"))
+            })?
+            .get_encoded()
+            .map_err(|e| FederatedError::crypto("encoding a verifier message", e))
+    }
+
+    /// Finish verifying a report with the verifier message (Prio3's `verify_next`): a
+    /// valid report is added to this aggregator's share, an invalid one counted nowhere.
+    pub fn finish(&mut self, trust: &str, pending: Pending, message: &[u8]) -> Result<()> {
+        let state = pending.state;
         let msg = Prio3VerifierMessage::get_decoded_with_param(&state, message).map_err(|e| {
             FederatedError::rejected(trust, "report", format!("malformed verifier message: {e}"))
         })?;
@@ -275,47 +411,23 @@ impl PrioAggregator {
     }
 }
 
-/// Verify one trust's upload between the two aggregators (one exchange of verifier shares
-/// each way, as in DAP), accumulating it into both shares or refusing it in both.
+/// Verify one trust's upload between the two aggregators in this process, with the calls
+/// the network's leader and helper make (one exchange of verifier shares, as in DAP),
+/// accumulating it into both shares or refusing it in both. Returns the bytes the two
+/// aggregators exchanged.
 pub fn verify_report(
     leader: &mut PrioAggregator,
     helper: &mut PrioAggregator,
     trust: &str,
     upload: &Upload,
 ) -> Result<usize> {
-    let (ls, lshare) = leader.start(
-        trust,
-        &upload.nonce,
-        &upload.public_share,
-        &upload.leader_share,
-    )?;
-    let (hs, hshare) = helper.start(
-        trust,
-        &upload.nonce,
-        &upload.public_share,
-        &upload.helper_share,
-    )?;
-    let decode = |state: &VerifyState, bytes: &[u8]| {
-        Prio3VerifierShare::<Field128, 32>::get_decoded_with_param(state, bytes).map_err(|e| {
-            FederatedError::rejected(trust, "report", format!("malformed verifier share: {e}"))
-        })
-    };
-    let message = leader
-        .task
-        .vdaf
-        .verifier_shares_to_message(
-            &leader.task.ctx,
-            &(),
-            [decode(&ls, &lshare)?, decode(&hs, &hshare)?],
-        )
-        .map_err(|e| {
-            FederatedError::rejected(trust, "report", format!("its validity proof fails: {e}"))
-        })?
-        .get_encoded()
-        .map_err(|e| FederatedError::crypto("encoding a verifier message", e))?;
-    leader.finish(trust, ls, &message)?;
-    helper.finish(trust, hs, &message)?;
-    Ok(lshare.len() + hshare.len() + 2 * message.len())
+    let lp = leader.start(trust, &upload.share_for(LEADER))?;
+    let hp = helper.start(trust, &upload.share_for(HELPER))?;
+    let message = helper.combine(trust, &hp, &lp.verifier_share)?;
+    let bytes = lp.verifier_share.len() + message.len();
+    helper.finish(trust, hp, &message)?;
+    leader.finish(trust, lp, &message)?;
+    Ok(bytes)
 }
 
 /// The collector: add the two aggregate shares and decode signed cells (the noise can make
@@ -416,23 +528,5 @@ mod tests {
         let (sum, _) = run(&task, &[("a".into(), a)], Some(&[-2, 3, 0]));
         assert_eq!(sum, vec![1 - 4, 6, 5]);
     }
-
-    #[test]
-    fn one_aggregators_share_alone_looks_uniform() {
-        // The leader's input share of a vector of zeros and of a vector of maxima: the low
-        // byte of the encoded field elements is uniform either way.
-        for value in [0u64, 65_535] {
-            let task = PrioTask::new(RoundId::random(), 4096, 65_535).unwrap();
-            let u = task.upload("a", &vec![value; 4096]).unwrap();
-            let mut bins = [0u64; 256];
-            // Field128 elements are 16 bytes little-endian; the measurement share comes first.
-            for chunk in u.leader_share.chunks_exact(16).take(4096 * 16) {
-                bins[chunk[0] as usize] += 1;
-            }
-            let total: u64 = bins.iter().sum();
-            let e = total as f64 / 256.0;
-            let chi2: f64 = bins.iter().map(|&o| (o as f64 - e).powi(2) / e).sum();
-            assert!(chi2 < 355.0, "chi-square {chi2} for value {value}");
-        }
-    }
+    // What one aggregator sees of a report: `federated::view_tests`.
 }

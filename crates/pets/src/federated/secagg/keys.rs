@@ -16,9 +16,34 @@ use x25519_dalek::{PublicKey, StaticSecret};
 use super::RoundId;
 use crate::federated::error::{FederatedError, Result};
 
+#[cfg(test)]
+thread_local! {
+    /// Tests only: a seeded ChaCha20 stream that replaces the operating system's generator
+    /// in this thread, so that statistical tests of what the aggregator sees are
+    /// reproducible ([`seed_for_tests`]). It does not exist outside `cargo test`.
+    static TEST_RNG: std::cell::RefCell<Option<ChaCha20Rng>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Tests only: draw this thread's secrets (key pairs, self-mask seeds, Shamir
+/// polynomials, round ids) from ChaCha20 seeded with `seed`; `None` returns to the
+/// operating system's generator.
+#[cfg(test)]
+pub(crate) fn seed_for_tests(seed: Option<u64>) {
+    TEST_RNG.with(|r| *r.borrow_mut() = seed.map(ChaCha20Rng::seed_from_u64));
+}
+
 /// A fresh 32-byte secret from the operating system's generator.
 pub(crate) fn random_bytes() -> [u8; 32] {
     let mut out = [0u8; 32];
+    #[cfg(test)]
+    if TEST_RNG.with(|r| {
+        r.borrow_mut()
+            .as_mut()
+            .map(|g| g.fill_bytes(&mut out))
+            .is_some()
+    }) {
+        return out;
+    }
     rand::rng().fill_bytes(&mut out);
     out
 }
@@ -157,9 +182,25 @@ pub(crate) fn commit(round: &RoundId, party: u32, seed: &[u8; 32]) -> [u8; 32] {
 /// Shamir shares (threshold `t`) of a 32-byte secret, the share for x = i + 1 at index i.
 pub(crate) fn share_secret(secret: &[u8; 32], t: usize, n: usize) -> Vec<Vec<u8>> {
     let sharks = blahaj::Sharks(t as u8);
-    let mut rng = rand::rng();
+    #[cfg(test)]
+    if let Some(shares) = TEST_RNG.with(|r| {
+        r.borrow_mut()
+            .as_mut()
+            .map(|rng| deal(&sharks, secret, n, rng))
+    }) {
+        return shares;
+    }
+    deal(&sharks, secret, n, &mut rand::rng())
+}
+
+fn deal<R: rand::CryptoRng>(
+    sharks: &blahaj::Sharks,
+    secret: &[u8; 32],
+    n: usize,
+    rng: &mut R,
+) -> Vec<Vec<u8>> {
     sharks
-        .dealer_rng(secret, &mut rng)
+        .dealer_rng(secret, rng)
         .take(n)
         .map(|s| Vec::from(&s))
         .collect()

@@ -1,5 +1,3 @@
-use std::collections::BTreeSet;
-
 use super::*;
 use crate::federated::ring;
 
@@ -237,49 +235,5 @@ fn a_client_refuses_a_survivor_list_that_would_unmask_a_dropped_party() {
     assert!(clients[0].unmask(&bad).is_err());
 }
 
-/// The aggregator's view of one trust, its masked input, is uniform in `Z_{2^64}^m`
-/// whatever the input: a chi-square test on the top byte of every value, for an input of
-/// zeros and one of the largest allowed values, each pooled over several rounds.
-#[test]
-fn a_masked_input_looks_uniform_whatever_the_input() {
-    for value in [0i64, ring::MAX_ABS_INPUT] {
-        let mut bins = [0u64; 256];
-        let mut total = 0u64;
-        for _ in 0..4 {
-            let config = SecAggConfig {
-                round: RoundId::random(),
-                threshold: 2,
-                vector_len: 4096,
-            };
-            let mut server = SecAggServer::new(config.clone());
-            let (mut a, ka) = SecAggClient::new(
-                config.clone(),
-                1,
-                ring::encode(&vec![value; 4096], "a").unwrap(),
-            )
-            .unwrap();
-            let (mut b, kb) = SecAggClient::new(config.clone(), 2, vec![0; 4096]).unwrap();
-            server.receive_keys(ka).unwrap();
-            server.receive_keys(kb).unwrap();
-            let roster = server.roster().unwrap();
-            server
-                .receive_shares(a.share_keys(&roster).unwrap())
-                .unwrap();
-            server
-                .receive_shares(b.share_keys(&roster).unwrap())
-                .unwrap();
-            let inboxes = server.inboxes().unwrap();
-            let y = a.masked_input(&inboxes[&1]).unwrap();
-            for v in y.masked {
-                bins[(v >> 56) as usize] += 1;
-                total += 1;
-            }
-        }
-        let e = total as f64 / 256.0;
-        let chi2: f64 = bins.iter().map(|&o| (o as f64 - e).powi(2) / e).sum();
-        // 255 degrees of freedom: the 0.9999 quantile is about 355.
-        assert!(chi2 < 355.0, "chi-square {chi2} for input {value}");
-        let distinct: BTreeSet<u64> = bins.iter().copied().collect();
-        assert!(distinct.len() > 10);
-    }
-}
+// The aggregator's view of one trust (every message, for very different inputs):
+// `federated::view_tests`.
