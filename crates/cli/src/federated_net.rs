@@ -3,8 +3,9 @@
 //! the protocol.
 //!
 //! ```text
-//! pets federated certs --out certs aggregator trust_a trust_b trust_c analyst
-//! pets federated aggregator --config agg.toml
+//! pets federated certs --out certs aggregator helper trust_a trust_b trust_c analyst
+//! pets federated aggregator --config agg.toml        # secagg; Prio3's leader with prio3_helper
+//! pets federated aggregator --config helper.toml     # Prio3's helper (helper_of = "aggregator")
 //! pets federated node --data trust_a.parquet --schema ae.schema.json --config node_a.toml
 //! pets federated submit job.toml --json release.json
 //! ```
@@ -22,6 +23,8 @@ use crate::exit::{CliError, write_atomic};
 #[derive(Debug, Args)]
 pub struct AggregatorArgs {
     /// The aggregator's configuration (TOML: listen, schema, trusts, submitters, tls, ...).
+    /// With `prio3_helper = "https://..."` it also leads Prio3 jobs with that second
+    /// aggregator; with `helper_of = "NAME"` it is Prio3's helper of the leader NAME.
     #[arg(long)]
     pub config: PathBuf,
 }
@@ -35,7 +38,7 @@ pub struct NodeArgs {
     /// The schema this trust declares its table with (JSON or TOML).
     #[arg(long)]
     pub schema: PathBuf,
-    /// The node's configuration (TOML: aggregator, person_id, tls, ...).
+    /// The node's configuration (TOML: aggregator, helper for Prio3, person_id, tls, ...).
     #[arg(long)]
     pub config: PathBuf,
     /// How CSV/TSV files are written.
@@ -46,7 +49,8 @@ pub struct NodeArgs {
 /// Options of `pets federated submit`.
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
-    /// The job file (TOML: aggregator, tls, and the [job] table).
+    /// The job file (TOML: aggregator, helper for Prio3, tls, and the [job] table, e.g.
+    /// `protocol = "prio3"`, `max_count = 1000`).
     pub job: PathBuf,
     /// Write the release (tables, noise, round report, ledger) as JSON here.
     #[arg(long)]

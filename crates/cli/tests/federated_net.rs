@@ -17,10 +17,12 @@ use std::time::{Duration, Instant};
 use common::{ae, p, pets, text};
 use pets::data::{Schema, TableSource};
 use pets::federated::aggregate::local_aggregate;
+use pets::federated::prio::{HELPER, LEADER, PrioTask};
+use pets::federated::wire::WIRE_VERSION;
 use pets::federated::wire::from_wire;
 use pets::federated::{FederatedQuery, split_by_column};
 use pets_federated_net::client::{Client, Got};
-use pets_federated_net::messages::{Announcement, JobAccepted, JobSpec, Join, round_hex};
+use pets_federated_net::messages::{Announcement, JobAccepted, JobSpec, Join, Plan, round_hex};
 use pets_federated_net::tls::{Federation, generate_federation, generate_federation_with_expired};
 
 const TRUSTS: [&str; 3] = ["trust_a", "trust_b", "trust_c"];
@@ -82,7 +84,7 @@ struct Fed {
 impl Fed {
     fn new(rows: u64, seed: u64) -> Fed {
         let (dir, data, schema) = ae(rows, seed);
-        let mut parties = vec!["aggregator", "analyst", "intruder", "expired"];
+        let mut parties = vec!["aggregator", "helper", "analyst", "intruder", "expired"];
         parties.extend(TRUSTS);
         let certs =
             generate_federation_with_expired(&dir.path().join("certs"), &parties, &["expired"])
@@ -122,6 +124,11 @@ impl Fed {
 
     /// Start an aggregator with `extra` settings; its address.
     fn aggregator(&self, tag: &str, extra: &str) -> (Proc, String) {
+        self.aggregator_as(tag, "aggregator", extra)
+    }
+
+    /// Start an aggregator holding `party`'s certificate with `extra` settings; its address.
+    fn aggregator_as(&self, tag: &str, party: &str, extra: &str) -> (Proc, String) {
         let port_file = self.path(&format!("{tag}.port"));
         let config = self.path(&format!("{tag}.agg.toml"));
         std::fs::write(
@@ -131,7 +138,7 @@ impl Fed {
                  \"trust_c\"]\nsubmitters = [\"analyst\"]\nport_file = {:?}\n{extra}\n{}",
                 self.schema,
                 port_file,
-                self.tls("aggregator")
+                self.tls(party)
             ),
         )
         .unwrap();
@@ -174,21 +181,36 @@ impl Fed {
 
     /// Submit a job; the exit code, the output and the JSON written.
     fn submit(&self, url: &str, tag: &str, job: &str) -> (Option<i32>, String, serde_json::Value) {
+        self.submit_with(url, "", tag, job)
+    }
+
+    /// Write a job file with `head` settings (e.g. the helper's address); its path and the
+    /// path of the JSON its submission writes.
+    fn job_file(&self, url: &str, head: &str, tag: &str, job: &str) -> (PathBuf, PathBuf) {
         let file = self.path(&format!("{tag}.job.toml"));
         let json = self.path(&format!("{tag}.json"));
         std::fs::write(
             &file,
             format!(
-                "aggregator = {url:?}\nwait_seconds = 120\n{}\n[job]\n{job}\n",
+                "aggregator = {url:?}\nwait_seconds = 120\n{head}\n{}\n[job]\n{job}\n",
                 self.tls("analyst")
             ),
         )
         .unwrap();
+        (file, json)
+    }
+
+    /// Submit a job with `head` settings; the exit code, the output and the JSON written.
+    fn submit_with(
+        &self,
+        url: &str,
+        head: &str,
+        tag: &str,
+        job: &str,
+    ) -> (Option<i32>, String, serde_json::Value) {
+        let (file, json) = self.job_file(url, head, tag, job);
         let o = pets(&["federated", "submit", p(&file), "--json", p(&json)]);
-        let value = std::fs::read_to_string(&json)
-            .map(|t| serde_json::from_str(&t).unwrap())
-            .unwrap_or(serde_json::Value::Null);
-        (o.status.code(), text(&o), value)
+        (o.status.code(), text(&o), read_json(&json))
     }
 
     /// The pooled single-machine table of the trusts in `names` (rows as people).
@@ -227,6 +249,12 @@ impl Fed {
             .unwrap()
             .values
     }
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    std::fs::read_to_string(path)
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or(serde_json::Value::Null)
 }
 
 fn cells(tables: &serde_json::Value) -> Vec<i64> {
@@ -506,6 +534,181 @@ fn a_rogue_certificate_node_exits_and_a_trust_with_another_schema_is_refused_wit
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("differently from the job's"), "{out}");
     assert!(out.contains("fingerprint"), "{out}");
+    for n in [a, b] {
+        let (code, out) = n.finish(30);
+        assert_eq!(code, Some(0), "{out}");
+    }
+}
+
+/// Prio3 over the network: a leader and a helper aggregator (two processes), three trusts'
+/// nodes that each send one report share to each, and a submitter that adds the two noisy
+/// aggregate shares. The exact check equals the pooled table cell for cell; the DP release
+/// is charged once and near it; a trust whose report encodes an out-of-range value is
+/// refused by the validity proof and counted nowhere, and its replayed, second or garbled
+/// report shares are refused at the door.
+#[test]
+fn prio3_with_a_leader_and_a_helper_gives_the_pooled_sum_and_refuses_an_out_of_range_report() {
+    let fed = Fed::new(3_000, 25);
+    let (_helper, helper) = fed.aggregator_as(
+        "helper",
+        "helper",
+        "helper_of = \"aggregator\"\nallow_exact = true",
+    );
+    let (_leader, url) = fed.aggregator(
+        "leader",
+        &format!("prio3_helper = {helper:?}\nallow_exact = true\nstage_seconds = 20"),
+    );
+    let node_extra =
+        |rounds: u32| format!("helper = {helper:?}\nrounds = {rounds}\nallow_exact = true");
+    let head = format!("helper = {helper:?}");
+    let a = fed.node(&url, "trust_a", &fed.schema, &node_extra(3));
+    let b = fed.node(&url, "trust_b", &fed.schema, &node_extra(3));
+    let c = fed.node(&url, "trust_c", &fed.schema, &node_extra(2));
+    let prio = "protocol = \"prio3\"\nmax_count = 1000";
+
+    // Round 1: the exact sum of the two aggregators' shares is the pooled table.
+    let (code, out, exact) = fed.submit_with(
+        &url,
+        &head,
+        "prio-exact",
+        &job(&format!("{prio}\nexact = true")),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(exact["exact"], true, "{exact}");
+    let pooled = fed.pooled_file();
+    assert_eq!(cells(&exact["tables"]), pooled, "cell for cell");
+    let round = &exact["round"];
+    assert_eq!(round["protocol"], "prio3", "{round}");
+    assert_eq!(round["counted"].as_array().unwrap().len(), 3, "{round}");
+    assert!(round["bytes_from_trusts"].as_u64().unwrap() > 0, "{round}");
+
+    // Round 2: a DP release; each aggregator adds its own noise; charged once.
+    let (code, out, dp) = fed.submit_with(&url, &head, "prio-dp", &job(prio));
+    assert_eq!(code, Some(0), "{out}");
+    let release = &dp["release"];
+    assert_eq!(release["round"]["counted"].as_array().unwrap().len(), 3);
+    assert_eq!(dp["ledger"]["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        release["noise"]["mechanism"],
+        "discrete_gaussian_per_aggregator"
+    );
+    let half = release["accuracy"]["half_width"].as_f64().unwrap();
+    let noisy = cells(&release["tables"]);
+    assert_eq!(noisy.len(), pooled.len());
+    assert_ne!(noisy, pooled, "the DP release carries noise");
+    for (n, e) in noisy.iter().zip(&pooled) {
+        assert!(
+            ((n - e) as f64).abs() <= 3.0 * half,
+            "{n} vs {e} (+-{half})"
+        );
+    }
+    for n in [c] {
+        let (code, out) = n.finish(30);
+        assert_eq!(code, Some(0), "{out}");
+    }
+
+    // Round 3: trust_c is played by this test and sends a report whose encoding is out of
+    // range: the proof fails at the aggregators and it is not counted.
+    let (file, json) = fed.job_file(
+        &url,
+        &head,
+        "prio-bad",
+        &job(&format!("{prio}\nexact = true")),
+    );
+    let submit = spawn(&["federated", "submit", p(&file), "--json", p(&json)]);
+    let rt = pets_federated_net::runtime().unwrap();
+    let poll = Duration::from_millis(50);
+    rt.block_on(async {
+        let files = fed.certs.party("trust_c");
+        let leader = Client::new(&url, &files, poll).unwrap();
+        let help = Client::new(&helper, &files, poll).unwrap();
+        let bytes = leader
+            .poll("v1/round", "round", Duration::from_secs(60))
+            .await
+            .unwrap();
+        let ann: Announcement = from_wire(&bytes, 1 << 20, "aggregator", "round").unwrap();
+        let schema = Schema::load(&fed.schema).unwrap();
+        let src = TableSource::file(fed.path("trust_c.parquet"));
+        let local = local_aggregate("trust_c", &src, &schema, None, 1, 0, &ann.query).unwrap();
+        let id = round_hex(&ann.round);
+        let join = Join {
+            declaration: pets::federated::TrustDeclaration {
+                name: "trust_c".into(),
+                unit: local.unit,
+                person_id: None,
+                warnings: Vec::new(),
+            },
+            fingerprint: ann.fingerprint.clone(),
+            layout: local.layout.clone(),
+        };
+        leader
+            .post(&format!("v1/rounds/{id}/join"), ann.round, join, "join")
+            .await
+            .unwrap();
+        let bytes = leader
+            .poll(
+                &format!("v1/rounds/{id}/plan"),
+                "plan",
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+        let Plan::Prio3(plan) = from_wire::<Plan>(&bytes, 1 << 20, "aggregator", "plan").unwrap()
+        else {
+            panic!("not a Prio3 plan");
+        };
+        assert_eq!(plan.max_count, 1000);
+        // Prio3SumVec encodes a cell as bits weighted so that every encoding is in
+        // [0, max_count]: a cell above the bound cannot even be expressed. What a malicious
+        // trust can send is a share whose encoded "bit" is not 0 or 1 (here the first bit
+        // of cell 0 raised by 2 in the leader's explicit share): the proof must catch it.
+        let task = PrioTask::new(plan.round, plan.cells, plan.max_count).unwrap();
+        let mut upload = task.upload("trust_c", &vec![0u64; plan.cells]).unwrap();
+        let first = u128::from_le_bytes(upload.leader_share[..16].try_into().unwrap());
+        upload.leader_share[..16].copy_from_slice(&first.wrapping_add(2).to_le_bytes());
+        let path = format!("v1/rounds/{id}/report");
+        // Garbled bytes: refused before decoding, nothing stored.
+        let (status, _) = leader
+            .post_bytes(&path, vec![WIRE_VERSION, 7, 7])
+            .await
+            .unwrap();
+        assert_eq!(status.as_u16(), 400);
+        help.post(&path, ann.round, upload.share_for(HELPER), "report")
+            .await
+            .unwrap();
+        // A second report from the same trust with a fresh nonce: refused too.
+        let e = help
+            .post(&path, ann.round, upload.share_for(HELPER), "report")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("second report"), "{e}");
+        let body = Client::envelope(ann.round, upload.share_for(LEADER)).unwrap();
+        let (status, text) = leader.post_bytes(&path, body.clone()).await.unwrap();
+        assert_eq!(status.as_u16(), 200, "{}", String::from_utf8_lossy(&text));
+        // The same bytes again: a replay.
+        let (status, text) = leader.post_bytes(&path, body).await.unwrap();
+        assert_eq!(status.as_u16(), 409);
+        assert!(String::from_utf8_lossy(&text).contains("replayed"));
+    });
+    let (code, out) = submit.finish(120);
+    assert_eq!(code, Some(0), "{out}");
+    let bad = read_json(&json);
+    let round = &bad["round"];
+    let counted: Vec<&str> = round["counted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(counted, ["trust_a", "trust_b"], "{round}");
+    let refused = round["refused"].to_string();
+    assert!(refused.contains("trust_c"), "{refused}");
+    assert!(refused.contains("validity proof fails"), "{refused}");
+    assert_eq!(
+        cells(&bad["tables"]),
+        fed.pooled(&["trust_a", "trust_b"]),
+        "the two valid reports, exactly"
+    );
     for n in [a, b] {
         let (code, out) = n.finish(30);
         assert_eq!(code, Some(0), "{out}");

@@ -15,6 +15,25 @@
 //! misses a stage is treated as dropped (the core's state machine decides what is counted).
 //! Fewer than the threshold at any stage aborts the round; nothing is released.
 //! One round runs at a time.
+//!
+//! **Prio3** (with `prio3_helper` set, this aggregator is the leader of two, in the shape of
+//! the IETF DAP protocol; the helper is [`crate::helper`]):
+//!
+//! ```text
+//! submit job (protocol = "prio3") -> trusts join as above -> plan the noise and charge the
+//! budget (once, here) -> provision the helper (job, joins, verify key; it plans its own
+//! noise from the job) -> each trust's plan (round, cells, bound) -> each trust uploads one
+//! report share here and one to the helper, then leaves -> upload stage closes (all or
+//! deadline) -> PrioAggregator::start per report -> the helper verifies the batch with the
+//! leader's verifier shares and returns the verifier messages -> finish (invalid reports
+//! counted nowhere) -> this aggregator's noise -> its noisy aggregate share and the release
+//! without sums (ChargedRound::pending) for the submitter, who adds the two shares
+//! ```
+//!
+//! The aggregator keeps its rounds in memory. If it dies, a round in progress is lost: its
+//! submitter and nodes fail with a connection error, nothing is released, and a budget
+//! already charged for it stays charged (spent, never refunded). A restarted aggregator
+//! knows no old round: messages for one are refused (404) and nothing is counted twice.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -30,7 +49,9 @@ use axum::routing::{get, post};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use pets::data::Schema;
-use pets::dp::{ChargeRecord, Cost, Session};
+use pets::dp::Session;
+use pets::dp::mechanisms::DiscreteGaussian;
+use pets::federated::prio::{LEADER, PrioAggregator, PrioTask, ReportShare, report_limit};
 use pets::federated::secagg::{
     AdvertiseKeys, Inbox, MaskedInput, Roster, RoundId, SecAggConfig, SecAggServer, ShareKeys,
     Survivors, UnmaskShares,
@@ -45,9 +66,13 @@ use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::client::Client;
 use crate::config::AggregatorConfig;
 use crate::error::{NetError, Result};
-use crate::messages::{Announcement, Envelope, JobAccepted, JobSpec, Join, RoundPlan, parse_round};
+use crate::messages::{
+    Announcement, Collection, Envelope, HelperTask, JobAccepted, JobSpec, Join, Plan, PrioPlan,
+    RoundPlan, VerifyInit, VerifyResp, parse_round,
+};
 use crate::tls::peer_name;
 
 /// The authenticated name of the party on a connection (its certificate's common name).
@@ -64,6 +89,12 @@ enum Stage {
     Shares,
     Masked,
     Unmask,
+    /// Prio3: the helper is being provisioned.
+    Provision,
+    /// Prio3: trusts upload their report shares.
+    Upload,
+    /// Prio3: the two aggregators verify the reports.
+    Verify,
 }
 
 impl Stage {
@@ -73,6 +104,7 @@ impl Stage {
             Stage::Shares => DropPoint::BeforeShares,
             Stage::Masked => DropPoint::BeforeMasked,
             Stage::Unmask => DropPoint::BeforeUnmask,
+            Stage::Provision | Stage::Upload | Stage::Verify => DropPoint::BeforeKeys,
         }
     }
 }
@@ -83,8 +115,18 @@ enum Outcome {
     Aborted(String),
 }
 
+/// The leader's side of a Prio3 round.
+struct PrioRound {
+    plan: PrioPlan,
+    aggregator: Option<PrioAggregator>,
+    noise: Option<DiscreteGaussian>,
+    reports: BTreeMap<String, ReportShare>,
+}
+
 struct Round {
     id: RoundId,
+    protocol: Protocol,
+    prio: Option<PrioRound>,
     spec: JobSpec,
     job: FederatedJob,
     session: Session,
@@ -123,6 +165,8 @@ struct AggState {
     schema: Schema,
     round: Option<Round>,
     outcomes: HashMap<RoundId, Outcome>,
+    /// Prio3: this aggregator's encoded [`Collection`] of each released round.
+    collections: HashMap<RoundId, Vec<u8>>,
     nonces: HashSet<[u8; 16]>,
 }
 
@@ -156,7 +200,8 @@ pub struct Aggregator {
     listener: TcpListener,
     acceptor: TlsAcceptor,
     app: Router,
-    state: Shared,
+    /// The leader's state (none for a Prio3 helper, whose rounds are driven by its leader).
+    state: Option<Shared>,
 }
 
 impl Aggregator {
@@ -187,17 +232,36 @@ impl Aggregator {
                 file: "aggregator config".into(),
                 reason: format!("listen = {:?}: {e}", config.listen),
             })?;
+        if let Some(leader) = config.helper_of.clone() {
+            if config.prio3_helper.is_some() {
+                return Err(NetError::Config {
+                    file: "aggregator config".into(),
+                    reason: "helper_of and prio3_helper: an aggregator is either Prio3's \
+                             leader or its helper"
+                        .into(),
+                });
+            }
+            let app = crate::helper::router(config, leader, schema);
+            return Ok(Aggregator {
+                listener,
+                acceptor: TlsAcceptor::from(Arc::new(tls)),
+                app,
+                state: None,
+            });
+        }
         let body_limit = config.max_body_bytes;
         let state: Shared = Arc::new(Mutex::new(AggState {
             config,
             schema,
             round: None,
             outcomes: HashMap::new(),
+            collections: HashMap::new(),
             nonces: HashSet::new(),
         }));
         let app = Router::new()
             .route("/v1/jobs", post(submit_job))
             .route("/v1/jobs/{id}", get(job_result))
+            .route("/v1/jobs/{id}/share", get(leader_share))
             .route("/v1/round", get(announcement))
             .route("/v1/rounds/{id}/{kind}", post(round_post).get(round_get))
             .layer(DefaultBodyLimit::max(body_limit))
@@ -206,7 +270,7 @@ impl Aggregator {
             listener,
             acceptor: TlsAcceptor::from(Arc::new(tls)),
             app,
-            state,
+            state: Some(state),
         })
     }
 
@@ -221,13 +285,14 @@ impl Aggregator {
     /// Serve until the process ends: accept connections (each with its TLS handshake and
     /// client certificate) and close stages at their deadlines.
     pub async fn serve(self) -> Result<()> {
-        let ticker = self.state.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                tick(&mut lock(&ticker));
-            }
-        });
+        if let Some(ticker) = self.state.clone() {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tick(&mut lock(&ticker));
+                }
+            });
+        }
         loop {
             let (tcp, addr) = match self.listener.accept().await {
                 Ok(c) => c,
@@ -332,16 +397,29 @@ async fn submit_job(
             format!("round {} is running; submit again when it ends", r.id),
         );
     }
+    let helper = match (&s.config.prio3_helper, env.message.protocol.as_str()) {
+        (Some(url), "prio3" | "prio") => {
+            match Client::new(url, &s.config.tls, Duration::from_millis(20)) {
+                Ok(c) => Some(c),
+                Err(e) => return reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
+        }
+        _ => None,
+    };
     match open_round(&s, env.message) {
         Ok(round) => {
             let id = round.id;
             log(format!(
-                "round {id}: {} from {peer}, waiting for {} trusts",
+                "round {id}: {} by {:?} from {peer}, waiting for {} trusts",
                 round.job.query().label(),
+                round.protocol,
                 s.config.trusts.len()
             ));
             s.outcomes.insert(id, Outcome::Running);
             s.round = Some(round);
+            if let Some(helper) = helper {
+                tokio::spawn(drive_prio(state.clone(), id, helper));
+            }
             wire(&JobAccepted { round: id })
         }
         Err(e) => reply(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
@@ -349,13 +427,13 @@ async fn submit_job(
 }
 
 fn open_round(s: &AggState, spec: JobSpec) -> std::result::Result<Round, FederatedError> {
-    let protocol: Protocol = spec.protocol.parse()?;
-    if protocol != Protocol::SecAgg {
+    let protocol = spec.protocol()?;
+    if protocol == Protocol::Prio3 && s.config.prio3_helper.is_none() {
         return Err(FederatedError::InvalidParameter {
             name: "protocol".into(),
             value: spec.protocol.clone(),
-            reason: "the network service runs secure aggregation (secagg); Prio3 runs in \
-                     `pets federated simulate`"
+            reason: "this aggregator has no Prio3 helper (set prio3_helper = \"https://...\" \
+                     in its configuration to lead Prio3 rounds), or run secagg"
                 .into(),
         });
     }
@@ -368,19 +446,7 @@ fn open_round(s: &AggState, spec: JobSpec) -> std::result::Result<Round, Federat
     }
     let query = spec.query()?;
     let fingerprint = query.fingerprint(&s.schema)?;
-    let job = FederatedJob::new(query)
-        .protocol(protocol)
-        .share(Cost::rho(spec.rho))
-        .threshold_opt(spec.threshold)
-        .colluders(spec.colluders)
-        .max_rows_per_person(spec.max_rows_per_person.unwrap_or(1))
-        .max_trusts_per_person_opt(spec.max_trusts_per_person)
-        .alpha(spec.alpha.unwrap_or(0.05))
-        .seed(spec.seed.unwrap_or(0))
-        .budget_file(
-            s.config.budget.clone(),
-            ChargeRecord::new("pets federated aggregator"),
-        );
+    let job = spec.job(s.config.budget.clone())?;
     let session = Session::zcdp(spec.rho)?;
     let n = s.config.trusts.len();
     let min_participants = spec
@@ -400,6 +466,8 @@ fn open_round(s: &AggState, spec: JobSpec) -> std::result::Result<Round, Federat
     let id = RoundId::random();
     Ok(Round {
         id,
+        protocol,
+        prio: None,
         spec,
         job,
         session,
@@ -417,7 +485,7 @@ fn open_round(s: &AggState, spec: JobSpec) -> std::result::Result<Round, Federat
         survivors: None,
         expected: BTreeSet::new(),
         sent: BTreeSet::new(),
-        report: RoundReport::new(Protocol::SecAgg, id, n),
+        report: RoundReport::new(protocol, id, n),
         layout: Vec::new(),
         limit: SMALL_LIMIT,
         started: Instant::now(),
@@ -478,6 +546,7 @@ async fn announcement(
             max_rows_per_person: r.job.rows_per_person(),
             seed: r.job.row_seed(),
             exact: r.spec.exact,
+            protocol: r.protocol,
         }),
         _ => reply(StatusCode::NO_CONTENT, ""),
     }
@@ -534,8 +603,22 @@ async fn round_get(
             format!("{peer} did not join round {}", r.id),
         );
     };
+    if r.protocol == Protocol::Prio3 {
+        if kind != "plan" {
+            return reply(StatusCode::NOT_FOUND, format!("no such message: {kind}"));
+        }
+        return match &r.prio {
+            Some(p) if r.stage >= Stage::Upload => wire(&Plan::Prio3(p.plan.clone())),
+            _ => reply(StatusCode::ACCEPTED, "plan: not yet"),
+        };
+    }
     let (ready, msg) = match kind.as_str() {
-        "plan" => (true, r.plans.get(&party).map(to_wire)),
+        "plan" => (
+            true,
+            r.plans
+                .get(&party)
+                .map(|p| to_wire(&Plan::SecAgg(p.clone()))),
+        ),
         "roster" => (r.stage > Stage::Keys, r.roster.as_ref().map(to_wire)),
         "inbox" => (r.stage > Stage::Shares, r.inboxes.get(&party).map(to_wire)),
         "survivors" => (
@@ -569,7 +652,11 @@ async fn round_post(
 ) -> Response {
     let mut guard = lock(&state);
     let (response, close) = handle_post(&mut guard, &peer, &id, &kind, &body);
-    if close {
+    let secagg = guard
+        .round
+        .as_ref()
+        .is_some_and(|r| r.protocol == Protocol::SecAgg);
+    if close && secagg {
         close_stage(&mut guard);
     }
     response
@@ -636,6 +723,36 @@ fn handle_post(
             false,
         );
     };
+    if r.protocol == Protocol::Prio3 {
+        if kind != "report" {
+            return (
+                reply(StatusCode::NOT_FOUND, format!("no such message: {kind}")),
+                false,
+            );
+        }
+        let share: ReportShare = envelope!(ReportShare, "report");
+        let stage = r.stage;
+        let Some(p) = r.prio.as_mut() else {
+            return (
+                reply(StatusCode::CONFLICT, "the round has no task yet"),
+                false,
+            );
+        };
+        if stage != Stage::Upload {
+            let reason = format!("{peer}'s report arrived outside the upload stage ({stage:?})");
+            r.report.refused.push(reason.clone());
+            return (reply(StatusCode::CONFLICT, reason), false);
+        }
+        if p.reports.contains_key(peer) {
+            let reason = format!("{peer}'s report: a second report in this round (a replay?)");
+            r.report.refused.push(reason.clone());
+            return (reply(StatusCode::CONFLICT, reason), false);
+        }
+        p.reports.insert(peer.to_string(), share);
+        r.report.bytes_from_trusts += body.len();
+        r.sent.insert(party);
+        return (reply(StatusCode::OK, "accepted"), false);
+    }
     let not_own = |p: u32| {
         (
             reply(
@@ -751,6 +868,7 @@ fn accept_join(r: &mut Round, peer: &str, join: Join) -> pets::federated::Result
 
 fn tick(s: &mut AggState) {
     if let Some(r) = &s.round
+        && r.protocol == Protocol::SecAgg
         && Instant::now() >= r.deadline
     {
         close_stage(s);
@@ -796,6 +914,8 @@ fn advance(r: &mut Round) -> pets::federated::Result<Option<String>> {
     }
     r.sent.clear();
     match r.stage {
+        // Prio3 rounds are driven by `drive_prio`, never by `advance`.
+        Stage::Provision | Stage::Upload | Stage::Verify => {}
         Stage::Join => {
             start_protocol(r)?;
             r.stage = Stage::Keys;
@@ -882,7 +1002,7 @@ fn start_protocol(r: &mut Round) -> pets::federated::Result<()> {
                 .plan_and_charge(&mut r.session, checked, &declared, r.layout.clone())?;
         let plan = match &charged.noise {
             RoundNoise::Distributed(p) => p.clone(),
-            RoundNoise::PerAggregator(_) => unreachable!("the service runs secure aggregation"),
+            RoundNoise::PerAggregator(_) => unreachable!("a secure-aggregation round"),
         };
         log(format!(
             "round {}: charged {} (share scale {:.3})",
@@ -917,4 +1037,320 @@ fn start_protocol(r: &mut Round) -> pets::federated::Result<()> {
     r.server = Some(SecAggServer::new(config));
     r.started = Instant::now();
     Ok(())
+}
+
+/// `GET /v1/jobs/{id}/share`: this leader's noisy aggregate share of a Prio3 round.
+async fn leader_share(
+    State(state): State<Shared>,
+    Extension(Peer(peer)): Extension<Peer>,
+    Path(id): Path<String>,
+) -> Response {
+    let s = lock(&state);
+    if !s.config.submitters.contains(&peer) {
+        return reply(
+            StatusCode::FORBIDDEN,
+            format!("{peer} is not a submitter of this federation"),
+        );
+    }
+    let Some(round) = parse_round(&id) else {
+        return reply(StatusCode::BAD_REQUEST, "a job id is 32 hex digits");
+    };
+    match (s.collections.get(&round), s.outcomes.get(&round)) {
+        (Some(c), _) => (StatusCode::OK, c.clone()).into_response(),
+        (None, Some(Outcome::Running)) => reply(StatusCode::ACCEPTED, "running"),
+        (None, Some(Outcome::Aborted(reason))) => {
+            reply(StatusCode::UNPROCESSABLE_ENTITY, reason.clone())
+        }
+        _ => reply(StatusCode::NOT_FOUND, "no Prio3 share for this job"),
+    }
+}
+
+/// End round `id` with `outcome` (and this leader's collection, when released).
+fn end_round(state: &Shared, id: RoundId, outcome: Outcome, collection: Option<Vec<u8>>) {
+    let mut s = lock(state);
+    if let Some(c) = collection {
+        s.collections.insert(id, c);
+    }
+    match &outcome {
+        Outcome::Aborted(reason) => log(format!("round {id}: {reason}")),
+        _ => log(format!("round {id}: released")),
+    }
+    s.outcomes.insert(id, outcome);
+    if s.round.as_ref().is_some_and(|r| r.id == id) {
+        s.round = None;
+    }
+}
+
+/// Wait until every trust in `expected` has sent (or joined) or the stage's deadline.
+async fn wait_stage(state: &Shared, id: RoundId, joined: bool) -> bool {
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let s = lock(state);
+        let Some(r) = s.round.as_ref().filter(|r| r.id == id) else {
+            return false;
+        };
+        let all = if joined {
+            r.joins.len() == s.config.trusts.len()
+        } else {
+            r.sent.is_superset(&r.expected)
+        };
+        if all || Instant::now() >= r.deadline {
+            return true;
+        }
+    }
+}
+
+/// Drive Prio3 round `id` as its leader, with `helper` (the second aggregator): close the
+/// join stage, charge, provision the helper, collect the reports, verify them with the
+/// helper, add this leader's noise and keep the round's results for the submitter.
+async fn drive_prio(state: Shared, id: RoundId, helper: Client) {
+    if let Err(reason) = drive_prio_inner(&state, id, &helper).await {
+        end_round(&state, id, Outcome::Aborted(reason), None);
+    }
+}
+
+async fn drive_prio_inner(
+    state: &Shared,
+    id: RoundId,
+    helper: &Client,
+) -> std::result::Result<(), String> {
+    if !wait_stage(state, id, true).await {
+        return Ok(());
+    }
+    // Close the join stage: check the job for those who joined, charge, draw the task.
+    let (task, stage_seconds) = {
+        let mut s = lock(state);
+        let stage_seconds = s.config.stage_seconds;
+        let r = s.round.as_mut().filter(|r| r.id == id).ok_or("gone")?;
+        let task = start_prio(r).map_err(|e| e.to_string())?;
+        r.stage = Stage::Provision;
+        (task, stage_seconds)
+    };
+    let path = format!("v1/prio/{}/task", crate::messages::round_hex(&id));
+    let body = Client::envelope(id, task).map_err(|e| e.to_string())?;
+    let task_bytes = body.len();
+    let (status, text) = helper
+        .post_bytes(&path, body)
+        .await
+        .map_err(|e| format!("the Prio3 helper: {e}"))?;
+    if !status.is_success() {
+        return Err(format!(
+            "the Prio3 helper refused the round ({status}): {}",
+            String::from_utf8_lossy(&text)
+        ));
+    }
+    {
+        let mut s = lock(state);
+        let r = s.round.as_mut().filter(|r| r.id == id).ok_or("gone")?;
+        r.report.bytes_between_aggregators += task_bytes;
+        r.stage = Stage::Upload;
+        r.deadline = Instant::now() + Duration::from_secs_f64(stage_seconds);
+        log(format!("round {id}: uploads open"));
+    }
+    if !wait_stage(state, id, false).await {
+        return Ok(());
+    }
+    // Close the upload stage and start verifying what arrived.
+    let (mut aggregator, reports) = {
+        let mut s = lock(state);
+        let r = s.round.as_mut().filter(|r| r.id == id).ok_or("gone")?;
+        r.stage = Stage::Verify;
+        for p in r.expected.difference(&r.sent).copied().collect::<Vec<_>>() {
+            let name = r.name(p);
+            log(format!("round {id}: {name} sent no report"));
+            r.report.dropped.push((name, DropPoint::BeforeKeys));
+        }
+        let p = r.prio.as_mut().ok_or("no task")?;
+        (
+            p.aggregator.take().ok_or("no aggregator")?,
+            std::mem::take(&mut p.reports),
+        )
+    };
+    let (aggregator, started, mut refused) = tokio::task::spawn_blocking(move || {
+        let mut started = Vec::new();
+        let mut refused = Vec::new();
+        for (trust, share) in reports {
+            match aggregator.start(&trust, &share) {
+                Ok(p) => started.push((trust, share.nonce, p)),
+                Err(e) => refused.push(e.to_string()),
+            }
+        }
+        (aggregator, started, refused)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let init = VerifyInit {
+        reports: started
+            .iter()
+            .map(|(t, n, p)| (t.clone(), *n, p.verifier_share.clone()))
+            .collect(),
+    };
+    let path = format!("v1/prio/{}/verify", crate::messages::round_hex(&id));
+    let body = Client::envelope(id, init).map_err(|e| e.to_string())?;
+    let mut between = body.len();
+    let (status, bytes) = helper
+        .post_bytes(&path, body)
+        .await
+        .map_err(|e| format!("the Prio3 helper: {e}"))?;
+    if !status.is_success() {
+        return Err(format!(
+            "the Prio3 helper refused to verify ({status}): {}",
+            String::from_utf8_lossy(&bytes)
+        ));
+    }
+    between += bytes.len();
+    let resp: VerifyResp =
+        from_wire(&bytes, 64 << 20, "the helper", "verify").map_err(|e| e.to_string())?;
+    if resp.results.len() != started.len() {
+        return Err("the Prio3 helper answered for another number of reports".into());
+    }
+    let noise = lock(state)
+        .round
+        .as_ref()
+        .filter(|r| r.id == id)
+        .and_then(|r| r.prio.as_ref())
+        .and_then(|p| p.noise);
+    let (collection, mut counted) = tokio::task::spawn_blocking(move || {
+        let mut aggregator = aggregator;
+        let mut counted = Vec::new();
+        for ((trust, _, pending), result) in started.into_iter().zip(resp.results) {
+            let outcome = match result {
+                Ok(message) => aggregator.finish(&trust, pending, &message),
+                Err(reason) => Err(FederatedError::Rejected {
+                    party: trust.clone(),
+                    message: "report".into(),
+                    reason: format!("at the helper: {reason}"),
+                }),
+            };
+            match outcome {
+                Ok(()) => counted.push(trust),
+                Err(e) => refused.push(e.to_string()),
+            }
+        }
+        if let Some(dg) = &noise {
+            aggregator.add_noise_from(dg)?;
+        }
+        let share = aggregator.aggregate_share()?;
+        Ok::<_, FederatedError>(((aggregator.accepted(), share, refused), counted))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    let (accepted, aggregate_share, refused) = collection;
+    counted.sort();
+    if accepted == 0 {
+        return Err(FederatedError::Aborted {
+            round: id.to_string(),
+            stage: "verify".into(),
+            reason: format!("no valid report ({})", refused.join("; ")),
+        }
+        .to_string());
+    }
+    // The release without its sums, for the submitter to finish with both shares.
+    let mut s = lock(state);
+    let r = s.round.as_mut().filter(|r| r.id == id).ok_or("gone")?;
+    r.report.refused.extend(refused);
+    r.report.counted = counted.clone();
+    r.report.bytes_between_aggregators += between + aggregate_share.len();
+    r.report.protocol_seconds = r.started.elapsed().as_secs_f64();
+    let plan = r.prio.as_ref().ok_or("no task")?.plan.clone();
+    let collection = to_wire(&Collection {
+        round: id,
+        aggregator: LEADER as u8,
+        cells: plan.cells,
+        max_count: plan.max_count,
+        counted,
+        aggregate_share,
+        noisy: noise.is_some(),
+        bytes_from_trusts: r.report.bytes_from_trusts,
+    })
+    .map_err(|e| e.to_string())?;
+    let report = r.report.clone();
+    let value = match r.charged.take() {
+        Some(charged) => serde_json::json!({
+            "protocol": "prio3",
+            "pending": charged.pending(report),
+            "ledger": r.session.ledger(),
+        }),
+        None => serde_json::json!({
+            "protocol": "prio3",
+            "exact": true,
+            "layout": r.layout,
+            "round": report,
+        }),
+    };
+    drop(s);
+    let json = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
+    end_round(state, id, Outcome::Released(json), Some(collection));
+    Ok(())
+}
+
+/// Close a Prio3 round's join stage: enough trusts? Check the job for them, plan the noise
+/// and charge the budget (before either aggregator draws), set up this leader's aggregator,
+/// and the helper's task.
+fn start_prio(r: &mut Round) -> pets::federated::Result<HelperTask> {
+    let names: Vec<&str> = r.joins.keys().map(String::as_str).collect();
+    if names.len() < r.min_participants {
+        return Err(FederatedError::Aborted {
+            round: r.id.to_string(),
+            stage: "join".into(),
+            reason: format!(
+                "{} trusts joined ({}); the job needs at least {}",
+                names.len(),
+                names.join(", "),
+                r.min_participants
+            ),
+        });
+    }
+    let checked = r.job.check_trusts(&r.session, &names)?;
+    let first = r.joins.values().next().expect("at least two joined");
+    r.layout = first.layout.clone();
+    let cells: usize = r.layout.iter().map(|l| l.cells()).sum();
+    let noise = if r.spec.exact {
+        None
+    } else {
+        let declared: Vec<TrustDeclaration> =
+            r.joins.values().map(|j| j.declaration.clone()).collect();
+        let charged =
+            r.job
+                .plan_and_charge(&mut r.session, checked, &declared, r.layout.clone())?;
+        let dg = match &charged.noise {
+            RoundNoise::PerAggregator(dg) => *dg,
+            RoundNoise::Distributed(_) => unreachable!("a Prio3 round"),
+        };
+        log(format!(
+            "round {}: charged {} (each aggregator's scale {:.3})",
+            r.id,
+            charged.cost(),
+            dg.scale()
+        ));
+        r.charged = Some(charged);
+        Some(dg)
+    };
+    let max_count = r.spec.prio_max_count();
+    let task = PrioTask::new(r.id, cells, max_count)?;
+    let verify_key = pets::federated::prio::verify_key();
+    for (i, name) in r.joins.keys().enumerate() {
+        r.parties.insert(name.clone(), i as u32 + 1);
+    }
+    r.expected = r.parties.values().copied().collect();
+    r.sent.clear();
+    r.limit = report_limit(cells, max_count) + 4096;
+    r.prio = Some(PrioRound {
+        plan: PrioPlan {
+            round: r.id,
+            cells,
+            max_count,
+        },
+        aggregator: Some(PrioAggregator::new(task, LEADER, verify_key)),
+        noise,
+        reports: BTreeMap::new(),
+    });
+    r.started = Instant::now();
+    Ok(HelperTask {
+        round: r.id,
+        spec: r.spec.clone(),
+        joins: r.joins.values().cloned().collect(),
+        verify_key,
+    })
 }

@@ -10,13 +10,26 @@
 //! stage_seconds = 30                 # deadline of every stage
 //! max_body_bytes = 67108864          # the largest request body
 //! budget = "ae.budget.json"          # optional persistent budget file (pets budget init)
+//! prio3_helper = "https://127.0.0.1:8444"  # Prio3's second aggregator (this one leads)
 //! [tls]
 //! cert = "certs/aggregator.pem"
 //! key = "certs/aggregator.key"
 //! ca = "certs/ca.pem"
 //!
+//! # helper.toml: Prio3's second aggregator, serving the leader named here
+//! listen = "127.0.0.1:8444"
+//! schema = "ae.schema.json"
+//! trusts = ["trust_a", "trust_b", "trust_c"]
+//! submitters = ["analyst"]
+//! helper_of = "aggregator"            # the leader's certificate name
+//! [tls]
+//! cert = "certs/helper.pem"
+//! key = "certs/helper.key"
+//! ca = "certs/ca.pem"
+//!
 //! # node.toml
 //! aggregator = "https://127.0.0.1:8443"
+//! helper = "https://127.0.0.1:8444"  # Prio3 jobs: the second aggregator
 //! person_id = "nhs_number"           # optional: person-level bounding
 //! rounds = 1                         # rounds to take part in, then exit (0: forever)
 //! [tls]
@@ -26,6 +39,7 @@
 //!
 //! # job.toml
 //! aggregator = "https://127.0.0.1:8443"
+//! helper = "https://127.0.0.1:8444"  # Prio3 jobs: the collector fetches both shares
 //! [tls]
 //! cert = "certs/analyst.pem"
 //! key = "certs/analyst.key"
@@ -76,6 +90,13 @@ pub struct AggregatorConfig {
     /// Write the port it listens on to this file once listening (for scripts and tests).
     #[serde(default)]
     pub port_file: Option<PathBuf>,
+    /// Prio3's second aggregator (`https://host:port`), which this one (the leader) runs
+    /// Prio3 jobs with; without it, Prio3 jobs are refused.
+    #[serde(default)]
+    pub prio3_helper: Option<String>,
+    /// Serve as Prio3's helper of the leader with this certificate name (no jobs of its own).
+    #[serde(default)]
+    pub helper_of: Option<String>,
     /// The aggregator's certificate, key and the federation CA.
     pub tls: TlsFiles,
 }
@@ -94,6 +115,9 @@ fn default_body() -> usize {
 pub struct NodeConfig {
     /// The aggregator's address (`https://host:port`).
     pub aggregator: String,
+    /// Prio3's second aggregator (`https://host:port`): each report's helper share goes there.
+    #[serde(default)]
+    pub helper: Option<String>,
     /// The person-id column of the trust's table, if it has one.
     #[serde(default)]
     pub person_id: Option<String>,
@@ -147,6 +171,9 @@ impl NodeConfig {
 pub struct JobFile {
     /// The aggregator's address.
     pub aggregator: String,
+    /// Prio3's second aggregator: the collector fetches its aggregate share there.
+    #[serde(default)]
+    pub helper: Option<String>,
     /// Seconds to wait for the result (default 600).
     #[serde(default = "default_wait")]
     pub wait_seconds: f64,

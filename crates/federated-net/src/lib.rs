@@ -4,7 +4,10 @@
 //! aggregation by masking, the distributed noise and its accounting, the wire format. This
 //! crate only carries their messages between processes, over HTTPS with mutual TLS:
 //!
-//! - [`aggregator`]: the axum service (`pets federated aggregator --config agg.toml`);
+//! - [`aggregator`]: the axum service (`pets federated aggregator --config agg.toml`), and
+//!   Prio3's leader when its configuration names a helper;
+//! - [`helper`]: Prio3's second aggregator (an aggregator whose configuration has
+//!   `helper_of`);
 //! - [`node`]: a trust's agent (`pets federated node --data ... --schema ... --config node.toml`);
 //! - [`submit`]: the collector (`pets federated submit job.toml`);
 //! - [`messages`]: the job, announcement, join and envelope messages (nonces, round ids);
@@ -18,6 +21,7 @@ pub mod aggregator;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod helper;
 pub mod messages;
 pub mod node;
 pub mod submit;

@@ -12,16 +12,25 @@
 //! | `GET /v1/rounds/{id}/plan` | trust | | 202 wait, 200 [`RoundPlan`] |
 //! | `POST /v1/rounds/{id}/keys`, `shares`, `masked`, `unmask` | trust | [`Envelope`] of the secagg message | 200, 409 replay/late, 422 refused |
 //! | `GET /v1/rounds/{id}/roster`, `inbox`, `survivors` | trust | | 202 wait, 200 the secagg message |
+//! | `POST /v1/rounds/{id}/report` | trust, to the leader and to the helper | [`Envelope`]`<`[`ReportShare`]`>` (Prio3) | 200, 409 replay/second report |
+//! | `GET /v1/jobs/{id}/share` | submitter, to the leader and to the helper | | 202 wait, 200 [`Collection`] (Prio3) |
+//! | `POST /v1/prio/{id}/task` | leader, to the helper | [`Envelope`]`<`[`HelperTask`]`>` | 200, 422 refused |
+//! | `POST /v1/prio/{id}/verify` | leader, to the helper | [`Envelope`]`<`[`VerifyInit`]`>` | 200 [`VerifyResp`] |
 //!
 //! **Replay.** Every POST carries the round id and a fresh 16-byte nonce; the aggregator
 //! refuses a nonce it has seen (in any round) and a message for another round, and the
 //! secure-aggregation state machine refuses a second message of a kind from one party.
 
+use std::path::PathBuf;
+
+use pets::dp::{ChargeRecord, Cost};
 use pets::federated::aggregate::TableLayout;
 use pets::federated::noise::DistributedNoise;
 use pets::federated::secagg::{RoundId, SecAggConfig};
-use pets::federated::{FederatedQuery, TrustDeclaration};
+use pets::federated::{FederatedJob, FederatedQuery, Protocol, TrustDeclaration};
 use serde::{Deserialize, Serialize};
+
+pub use pets::federated::prio::ReportShare;
 
 /// The API's version, in every path (`/v1/...`); the wire format has its own version byte.
 pub const API: &str = "v1";
@@ -49,9 +58,14 @@ pub struct JobSpec {
     pub values: Vec<String>,
     /// The release's budget in rho (zCDP).
     pub rho: f64,
-    /// `secagg` (the network service runs secure aggregation).
+    /// `secagg` (masking, one aggregator) or `prio3` (two aggregators: the leader this job
+    /// is sent to and the helper its configuration names).
     #[serde(default = "secagg")]
     pub protocol: String,
+    /// Prio3's public per-trust bound on one cell (default 2^20 - 1): a report with a cell
+    /// above it fails its validity proof and is counted nowhere.
+    #[serde(default)]
+    pub max_count: Option<u64>,
     /// Trusts that must survive every stage (default a strict majority of those who join).
     #[serde(default)]
     pub threshold: Option<usize>,
@@ -89,6 +103,32 @@ impl JobSpec {
     pub fn query(&self) -> pets::federated::Result<FederatedQuery> {
         FederatedQuery::from_specs(&self.tables, &self.values)
     }
+
+    /// The protocol.
+    pub fn protocol(&self) -> pets::federated::Result<Protocol> {
+        self.protocol.parse()
+    }
+
+    /// The core job this spec describes (the leader and the helper build it alike), charging
+    /// `budget` when given (the leader's persistent budget file).
+    pub fn job(&self, budget: Option<PathBuf>) -> pets::federated::Result<FederatedJob> {
+        Ok(FederatedJob::new(self.query()?)
+            .protocol(self.protocol()?)
+            .share(Cost::rho(self.rho))
+            .threshold_opt(self.threshold)
+            .colluders(self.colluders)
+            .max_rows_per_person(self.max_rows_per_person.unwrap_or(1))
+            .max_trusts_per_person_opt(self.max_trusts_per_person)
+            .max_count_opt(self.max_count)
+            .alpha(self.alpha.unwrap_or(0.05))
+            .seed(self.seed.unwrap_or(0))
+            .budget_file(budget, ChargeRecord::new("pets federated aggregator")))
+    }
+
+    /// Prio3's per-trust bound on a cell.
+    pub fn prio_max_count(&self) -> u64 {
+        self.max_count.unwrap_or((1 << 20) - 1)
+    }
 }
 
 /// The aggregator's answer to a submission.
@@ -113,6 +153,8 @@ pub struct Announcement {
     pub seed: u64,
     /// Whether the job asks for the exact sum (no noise).
     pub exact: bool,
+    /// The protocol of the round.
+    pub protocol: Protocol,
 }
 
 /// A trust joins a round: what it declares before the noise is planned (no count).
@@ -188,6 +230,86 @@ pub struct RoundPlan {
     pub party: u32,
     /// Its share of the noise (`None` only for an exact job).
     pub noise: Option<DistributedNoise>,
+}
+
+/// A trust's plan for its round: its secure-aggregation plan, or its Prio3 task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Plan {
+    /// Secure aggregation.
+    SecAgg(RoundPlan),
+    /// Prio3.
+    Prio3(PrioPlan),
+}
+
+/// A Prio3 round's public task, as every trust shards its report for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrioPlan {
+    /// The round (bound into every report's context).
+    pub round: RoundId,
+    /// Cells per report.
+    pub cells: usize,
+    /// The per-trust bound on one cell.
+    pub max_count: u64,
+}
+
+/// The leader provisions the helper with a Prio3 round once the budget is charged: the job
+/// (the helper plans its own noise from it), the trusts that joined, the layout and the
+/// verification key both aggregators share (DAP's task provisioning).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct HelperTask {
+    /// The round.
+    pub round: RoundId,
+    /// The job, as submitted.
+    pub spec: JobSpec,
+    /// The trusts that joined, with their declarations and layouts.
+    pub joins: Vec<Join>,
+    /// The VDAF verification key (secret between the two aggregators).
+    pub verify_key: [u8; 32],
+}
+
+impl std::fmt::Debug for HelperTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HelperTask")
+            .field("round", &self.round)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The leader's half of verifying a batch of reports: each report's trust, nonce and the
+/// leader's verifier share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyInit {
+    /// `(trust, report nonce, leader's verifier share)`.
+    pub reports: Vec<(String, [u8; 16], Vec<u8>)>,
+}
+
+/// The helper's answer: per report, in order, the verifier message (the report is valid and
+/// the helper has counted it) or the reason it was refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyResp {
+    /// One result per report of the [`VerifyInit`].
+    pub results: Vec<Result<Vec<u8>, String>>,
+}
+
+/// One aggregator's noisy aggregate share of a Prio3 round, for the collector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Collection {
+    /// The round.
+    pub round: RoundId,
+    /// 0 the leader, 1 the helper.
+    pub aggregator: u8,
+    /// Cells.
+    pub cells: usize,
+    /// The per-trust bound on a cell.
+    pub max_count: u64,
+    /// The trusts whose reports are in the share, in name order.
+    pub counted: Vec<String>,
+    /// The aggregate share (prio's encoding), with this aggregator's noise added.
+    pub aggregate_share: Vec<u8>,
+    /// Whether this aggregator added noise (false only for an exact check).
+    pub noisy: bool,
+    /// Bytes this aggregator received from trusts.
+    pub bytes_from_trusts: usize,
 }
 
 /// Hex of a round id, in full (the job's id in paths).

@@ -1,6 +1,8 @@
 //! A trust's node agent: waits for a round, computes its local aggregate over its own table,
 //! joins, and runs the trust's side of secure aggregation ([`SecAggClient`]) through the
-//! aggregator. Its rows never leave; its counts leave only with its noise share added and
+//! aggregator, or of Prio3: it shards its counts with their validity proof
+//! ([`PrioTask::upload`]) and sends one report share to the leader and one to the helper,
+//! each over that aggregator's own mutual-TLS connection, then leaves. Its rows never leave; its counts leave only with its noise share added and
 //! masked. It adds no noise of its own choosing: its share's scale comes from the plan the
 //! aggregator made when it charged the budget, and it never sends a vector without noise
 //! unless its own configuration allows exact checks.
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use pets::data::{Schema, TableSource};
 use pets::federated::aggregate::local_aggregate;
+use pets::federated::prio::{HELPER, LEADER, PrioTask, report_counts};
 use pets::federated::secagg::{Inbox, Roster, RoundId, SecAggClient, Survivors};
 use pets::federated::wire::from_wire;
 use pets::federated::{DropPoint, FederatedError, TrustDeclaration, message_limit, noisy_input};
@@ -17,7 +20,7 @@ use pets::federated::{DropPoint, FederatedError, TrustDeclaration, message_limit
 use crate::client::Client;
 use crate::config::NodeConfig;
 use crate::error::{NetError, Result};
-use crate::messages::{Announcement, Join, RoundPlan, round_hex};
+use crate::messages::{Announcement, Join, Plan, PrioPlan, round_hex};
 
 /// What a node did in one round.
 #[derive(Debug, Clone)]
@@ -112,7 +115,26 @@ async fn one_round(
     client.post(&path("join"), ann.round, join, "join").await?;
     let cells = local.values.len();
     let bytes = client.poll(&path("plan"), "the plan", wait).await?;
-    let plan: RoundPlan = from_wire(&bytes, 1 << 20, "aggregator", "plan")?;
+    let plan = match from_wire::<Plan>(&bytes, 1 << 20, "aggregator", "plan")? {
+        Plan::SecAgg(p) => p,
+        Plan::Prio3(p) => {
+            let helper = config.helper.as_deref().ok_or_else(|| NetError::Config {
+                file: "node config".into(),
+                reason: "a Prio3 round needs the helper's address: helper = \"https://...\"".into(),
+            })?;
+            return prio_round(
+                client,
+                helper,
+                config,
+                name,
+                ann,
+                &local.values,
+                &p,
+                drop_at,
+            )
+            .await;
+        }
+    };
     if plan.config.round != ann.round || plan.config.vector_len != cells {
         return Err(NetError::Federated(FederatedError::Trust {
             trust: name.to_string(),
@@ -196,6 +218,79 @@ async fn one_round(
     log(
         name,
         format!("round {}: done as party {}", ann.round, plan.party),
+    );
+    Ok(result(None))
+}
+
+/// The trust's side of a Prio3 round: shard its counts with their proof and send each
+/// aggregator its report share (the leader through `leader`, the helper at `helper_url`).
+#[allow(clippy::too_many_arguments)]
+async fn prio_round(
+    leader: &Client,
+    helper_url: &str,
+    config: &NodeConfig,
+    name: &str,
+    ann: &Announcement,
+    values: &[i64],
+    plan: &PrioPlan,
+    drop_at: Option<DropPoint>,
+) -> Result<NodeRound> {
+    if plan.round != ann.round || plan.cells != values.len() {
+        return Err(NetError::Federated(FederatedError::Trust {
+            trust: name.to_string(),
+            reason: format!(
+                "the aggregator's Prio3 task is for round {} with {} cells; this trust joined \
+                 round {} with {}",
+                plan.round,
+                plan.cells,
+                ann.round,
+                values.len()
+            ),
+        }));
+    }
+    let result = |dropped_at| NodeRound {
+        round: ann.round,
+        party: 0,
+        dropped_at,
+    };
+    let task = PrioTask::new(plan.round, plan.cells, plan.max_count)?;
+    let upload = task.upload(name, &report_counts(name, values)?)?;
+    if drop_at.is_some() {
+        log(
+            name,
+            "leaving the round before its upload (fault injection)",
+        );
+        return Ok(result(Some(DropPoint::BeforeKeys)));
+    }
+    let helper = Client::new(
+        helper_url,
+        &config.tls,
+        Duration::from_millis(config.poll_ms.max(10)),
+    )?;
+    let path = format!("v1/rounds/{}/report", round_hex(&ann.round));
+    let (a, b) = tokio::join!(
+        leader.post(
+            &path,
+            ann.round,
+            upload.share_for(LEADER),
+            "report (leader)"
+        ),
+        helper.post(
+            &path,
+            ann.round,
+            upload.share_for(HELPER),
+            "report (helper)"
+        ),
+    );
+    a?;
+    b?;
+    log(
+        name,
+        format!(
+            "round {}: report uploaded ({} bytes)",
+            ann.round,
+            upload.bytes()
+        ),
     );
     Ok(result(None))
 }

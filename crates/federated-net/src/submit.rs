@@ -1,19 +1,31 @@
-//! The collector's side: submit a job, wait for the round, fetch the release.
+//! The collector's side: submit a job, wait for the round, fetch the release. For a Prio3
+//! job, fetch both aggregators' noisy aggregate shares and add them here
+//! ([`prio::collect`]): neither aggregator ever holds the sum.
 
 use std::time::Duration;
 
+use pets::federated::prio::{self, PrioTask};
 use pets::federated::secagg::RoundId;
 use pets::federated::wire::from_wire;
+use pets::federated::{FederatedError, PendingRelease, RoundReport, split_tables};
 
 use crate::client::Client;
 use crate::config::JobFile;
 use crate::error::{NetError, Result};
-use crate::messages::{JobAccepted, round_hex};
+use crate::messages::{Collection, JobAccepted, round_hex};
 
 /// Submit `job` and wait for its release; returns the round and the release's JSON
 /// (`{"release": ..., "ledger": ...}`, or `{"exact": true, ...}` for an exact check).
 pub async fn submit(job: &JobFile) -> Result<(RoundId, String)> {
     let client = Client::new(&job.aggregator, &job.tls, Duration::from_millis(200))?;
+    if job.job.protocol()? == pets::federated::Protocol::Prio3 && job.helper.is_none() {
+        return Err(NetError::Config {
+            file: "job file".into(),
+            reason: "a Prio3 job needs the helper's address (helper = \"https://...\"): the \
+                     collector adds the two aggregators' shares itself"
+                .into(),
+        });
+    }
     let body = client
         .post("v1/jobs", RoundId([0; 16]), job.job.clone(), "the job")
         .await?;
@@ -22,18 +34,111 @@ pub async fn submit(job: &JobFile) -> Result<(RoundId, String)> {
         "pets federated submit: job {} accepted; waiting for the round",
         round_hex(&accepted.round)
     );
+    let wait = Duration::from_secs_f64(job.wait_seconds.max(0.1));
     let path = format!("v1/jobs/{}", round_hex(&accepted.round));
-    let bytes = client
-        .poll(
-            &path,
-            "the release",
-            Duration::from_secs_f64(job.wait_seconds.max(0.1)),
-        )
-        .await?;
+    let bytes = client.poll(&path, "the release", wait).await?;
     let json = String::from_utf8(bytes).map_err(|e| NetError::Refused {
         what: "the release".into(),
         status: 200,
         reason: format!("not UTF-8: {e}"),
     })?;
-    Ok((accepted.round, json))
+    let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| bad(e.to_string()))?;
+    if value["protocol"] != "prio3" {
+        return Ok((accepted.round, json));
+    }
+    let helper_url = job.helper.as_deref().expect("checked above");
+    let helper = Client::new(helper_url, &job.tls, Duration::from_millis(200))?;
+    let share_path = format!("{path}/share");
+    let (l, h) = tokio::join!(
+        client.poll(&share_path, "the leader's share", wait),
+        helper.poll(&share_path, "the helper's share", wait),
+    );
+    let limit = 64 << 20;
+    let l: Collection = from_wire(&l?, limit, "the leader", "aggregate share")?;
+    let h: Collection = from_wire(&h?, limit, "the helper", "aggregate share")?;
+    let out = combine(accepted.round, value, &l, &h)?;
+    Ok((
+        accepted.round,
+        serde_json::to_string_pretty(&out).map_err(|e| bad(e.to_string()))?,
+    ))
+}
+
+fn bad(reason: String) -> NetError {
+    NetError::Refused {
+        what: "the release".into(),
+        status: 200,
+        reason,
+    }
+}
+
+/// Add the leader's and the helper's shares of `round` and finish the release the leader
+/// described (`value`): refused unless both shares are of this round, over the same task,
+/// and hold the same trusts' reports.
+fn combine(
+    round: RoundId,
+    value: serde_json::Value,
+    l: &Collection,
+    h: &Collection,
+) -> Result<serde_json::Value> {
+    let mismatch = |what: &str| {
+        NetError::Federated(FederatedError::Rejected {
+            party: "aggregators".into(),
+            message: "aggregate shares".into(),
+            reason: format!("the leader's and the helper's shares differ in {what}: not combined"),
+        })
+    };
+    if l.round != round || h.round != round {
+        return Err(mismatch("their round"));
+    }
+    if (l.aggregator, h.aggregator) != (0, 1) {
+        return Err(mismatch("their roles"));
+    }
+    if (l.cells, l.max_count) != (h.cells, h.max_count) {
+        return Err(mismatch("their task"));
+    }
+    if l.counted != h.counted {
+        return Err(mismatch(&format!(
+            "the reports counted ({:?} and {:?})",
+            l.counted, h.counted
+        )));
+    }
+    let exact = value["exact"] == true;
+    if !exact && !(l.noisy && h.noisy) {
+        return Err(mismatch("noise: a share without noise in a noisy job"));
+    }
+    let task = PrioTask::new(round, l.cells, l.max_count)?;
+    let sums = prio::collect(
+        &task,
+        &l.aggregate_share,
+        &h.aggregate_share,
+        l.counted.len(),
+    )?;
+    let from_trusts = l.bytes_from_trusts + h.bytes_from_trusts;
+    let between = h.aggregate_share.len();
+    if exact {
+        let layout: Vec<pets::federated::aggregate::TableLayout> =
+            serde_json::from_value(value["layout"].clone())
+                .map_err(|e| bad(format!("the layout: {e}")))?;
+        let mut report: RoundReport = serde_json::from_value(value["round"].clone())
+            .map_err(|e| bad(format!("the round report: {e}")))?;
+        report.bytes_from_trusts = from_trusts;
+        report.bytes_between_aggregators += between;
+        report.cells = l.cells;
+        report.plaintext_bytes = 8 * l.cells * report.counted.len();
+        return Ok(serde_json::json!({
+            "exact": true,
+            "warning": "the exact sum of the trusts' counts, without noise: not a \
+                        differentially private release (a check of the service)",
+            "tables": split_tables(&layout, &sums),
+            "round": report,
+        }));
+    }
+    let mut pending: PendingRelease = serde_json::from_value(value["pending"].clone())
+        .map_err(|e| bad(format!("the pending release: {e}")))?;
+    pending.round.bytes_from_trusts = from_trusts;
+    pending.round.bytes_between_aggregators += between;
+    Ok(serde_json::json!({
+        "release": pending.finish(&sums),
+        "ledger": value["ledger"],
+    }))
 }

@@ -1351,8 +1351,8 @@ pub(crate) fn run_prio(
     // Each aggregator adds its own full-scale noise (the release stays private if either
     // is honest), drawn from OpenDP's sampler after the budget was charged.
     if let Some(dg) = dg {
-        leader.add_noise(&dg.noise_share(cells)?)?;
-        helper.add_noise(&dg.noise_share(cells)?)?;
+        leader.add_noise_from(dg)?;
+        helper.add_noise_from(dg)?;
     }
     let (l, h) = (leader.aggregate_share()?, helper.aggregate_share()?);
     report.bytes_between_aggregators += l.len() + h.len();

@@ -41,6 +41,7 @@ use prio::vdaf::prio3::{
 };
 use prio::vdaf::{Aggregatable, AggregateShare, Aggregator, Client, Collector, VerifyTransition};
 
+use crate::dp::mechanisms::DiscreteGaussian;
 use crate::federated::error::{FederatedError, Result};
 use crate::federated::secagg::RoundId;
 use crate::federated::secagg::keys::random_bytes;
@@ -382,6 +383,14 @@ impl PrioAggregator {
         }
     }
 
+    /// Draw this aggregator's noise, one discrete Gaussian per cell from OpenDP's sampler
+    /// (`dg` comes from a charged round's plan, or from the job's plan at the helper), and
+    /// add it to its share. The simulation and both network aggregators call this.
+    pub fn add_noise_from(&mut self, dg: &DiscreteGaussian) -> Result<()> {
+        let noise = dg.noise_share(self.task.len)?;
+        self.add_noise(&noise)
+    }
+
     /// Add one draw of noise per cell to this aggregator's share, in the field.
     pub fn add_noise(&mut self, noise: &[i64]) -> Result<()> {
         let mut cells: Vec<Field128> = self.share.as_ref().to_vec();
@@ -409,6 +418,12 @@ impl PrioAggregator {
             .get_encoded()
             .map_err(|e| FederatedError::crypto("encoding an aggregate share", e))
     }
+}
+
+/// A fresh verification key for a task: the leader draws it and provisions the helper
+/// with it over their authenticated channel (DAP's task provisioning).
+pub fn verify_key() -> [u8; 32] {
+    random_bytes()
 }
 
 /// Verify one trust's upload between the two aggregators in this process, with the calls
