@@ -3,8 +3,10 @@
 //! submitter (`pets federated submit`), all over HTTPS with mutual TLS (certificates made
 //! here with rcgen). The exact sum equals the pooled single-machine table cell for cell; the
 //! DP release is charged and near it; a trust that drops is handled as the protocol says; a
-//! replayed, oversized or malformed message, a certificate from another CA and a trust with
-//! another schema are refused with their reasons.
+//! replayed, oversized or malformed message, a certificate from another CA or expired and a
+//! trust with another schema are refused with their reasons; an aggregator restart loses the
+//! round in progress (nothing released) and counts nothing twice afterwards. Prio3 runs with
+//! a leader and a helper aggregator, each its own process.
 
 #![cfg(feature = "net")]
 
@@ -134,8 +136,13 @@ impl Fed {
         std::fs::write(
             &config,
             format!(
-                "listen = \"127.0.0.1:0\"\nschema = {:?}\ntrusts = [\"trust_a\", \"trust_b\", \
+                "{}schema = {:?}\ntrusts = [\"trust_a\", \"trust_b\", \
                  \"trust_c\"]\nsubmitters = [\"analyst\"]\nport_file = {:?}\n{extra}\n{}",
+                if extra.contains("listen =") {
+                    ""
+                } else {
+                    "listen = \"127.0.0.1:0\"\n"
+                },
                 self.schema,
                 port_file,
                 self.tls(party)
@@ -713,4 +720,76 @@ fn prio3_with_a_leader_and_a_helper_gives_the_pooled_sum_and_refuses_an_out_of_r
         let (code, out) = n.finish(30);
         assert_eq!(code, Some(0), "{out}");
     }
+}
+
+/// An aggregator restarted between rounds, and one killed during a round. The round in
+/// progress is lost: its submitter and nodes fail with a connection error and nothing is
+/// released. The restarted aggregator (same address, fresh memory) knows no old round: a
+/// message for it is refused (404), and its next round counts each trust once: the exact
+/// sum equals the pooled table.
+#[test]
+fn an_aggregator_restart_loses_the_round_in_progress_and_the_next_round_counts_each_trust_once() {
+    let fed = Fed::new(2_000, 26);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let settings = format!(
+        "listen = \"127.0.0.1:{port}\"\nallow_exact = true\nstage_seconds = 60\nmin_participants = 3"
+    );
+    let exact = job("exact = true");
+    let pooled = fed.pooled_file();
+    let run_round = |url: &str, tag: &str| {
+        let nodes: Vec<Proc> = TRUSTS
+            .iter()
+            .map(|t| fed.node(url, t, &fed.schema, "allow_exact = true"))
+            .collect();
+        let (code, out, value) = fed.submit(url, tag, &exact);
+        assert_eq!(code, Some(0), "{out}");
+        for n in nodes {
+            let (code, out) = n.finish(30);
+            assert_eq!(code, Some(0), "{out}");
+        }
+        value
+    };
+    // A round on the first aggregator.
+    let (first, url) = fed.aggregator("first", &settings);
+    let value = run_round(&url, "before");
+    assert_eq!(cells(&value["tables"]), pooled);
+
+    // A round in progress: two of the three trusts have joined when the aggregator dies.
+    let a = fed.node(&url, "trust_a", &fed.schema, "allow_exact = true");
+    let b = fed.node(&url, "trust_b", &fed.schema, "allow_exact = true");
+    let (file, _) = fed.job_file(&url, "", "killed", &exact);
+    let submit = spawn(&["federated", "submit", p(&file)]);
+    std::thread::sleep(Duration::from_millis(2_500));
+    drop(first);
+    let (code, out) = submit.finish(60);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("connecting to"), "{out}");
+    let old = out
+        .split("job ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("the job's id")
+        .to_string();
+    for n in [a, b] {
+        let (code, out) = n.finish(60);
+        assert_ne!(code, Some(0), "{out}");
+        assert!(out.contains("connecting to"), "{out}");
+    }
+
+    // Restarted on the same address: the old round is unknown, the next one exact.
+    let (_second, url2) = fed.aggregator("second", &settings);
+    assert_eq!(url2, url);
+    let rt = pets_federated_net::runtime().unwrap();
+    let client = Client::new(&url, &fed.certs.party("trust_a"), Duration::from_millis(50)).unwrap();
+    let (status, text) = rt
+        .block_on(client.post_bytes(&format!("v1/rounds/{old}/join"), vec![WIRE_VERSION]))
+        .unwrap();
+    assert_eq!(status.as_u16(), 404, "{}", String::from_utf8_lossy(&text));
+    let value = run_round(&url, "after");
+    assert_eq!(cells(&value["tables"]), pooled, "each trust counted once");
+    assert_eq!(value["round"]["counted"].as_array().unwrap().len(), 3);
 }
