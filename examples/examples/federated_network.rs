@@ -1,7 +1,8 @@
-//! Three trusts and an aggregator on loopback, over HTTPS with mutual TLS: the generated A&E
-//! attendances split by provider into three trusts' files, each trust's node agent joining a
-//! secure-aggregation round, and the DP table of attendances by age band printed beside the
-//! pooled exact counts that no party in the protocol ever sees.
+//! Three trusts and two aggregators on loopback, over HTTPS with mutual TLS: the generated
+//! A&E attendances split by provider into three trusts' files, each trust's node agent
+//! taking part in a secure-aggregation round (one aggregator) and then a Prio3 round (the
+//! same aggregator as leader, and a helper), and both DP tables of attendances by age band
+//! printed beside the pooled exact counts that no party in the protocol ever sees.
 //!
 //! ```text
 //! cargo run --release -p pets-examples --example federated_network
@@ -51,13 +52,13 @@ fn run(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         pets::data::io::write_table(dir.join(format!("{name}.parquet")), t.source.stream()?)?;
     }
     // The federation: a CA and a certificate for every party.
-    let mut parties = vec!["aggregator", "analyst"];
+    let mut parties = vec!["aggregator", "helper", "analyst"];
     parties.extend(TRUSTS);
     let certs = generate_federation(&dir.join("certs"), &parties)?;
 
     let rt = pets_federated_net::runtime()?;
-    let json = rt.block_on(async {
-        let agg = Aggregator::bind(AggregatorConfig {
+    let (secagg, prio) = rt.block_on(async {
+        let aggregator = |name: &str| AggregatorConfig {
             listen: "127.0.0.1:0".into(),
             schema: schema_path.clone(),
             trusts: TRUSTS.iter().map(|t| t.to_string()).collect(),
@@ -68,17 +69,28 @@ fn run(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
             budget: None,
             allow_exact: false,
             port_file: None,
-            tls: certs.party("aggregator"),
-        })
-        .await?;
+            prio3_helper: None,
+            helper_of: None,
+            tls: certs.party(name),
+        };
+        // Prio3's helper (another organisation in practice), then the leader that names it.
+        let mut helper_config = aggregator("helper");
+        helper_config.helper_of = Some("aggregator".into());
+        let helper = Aggregator::bind(helper_config).await?;
+        let helper_url = format!("https://{}", helper.local_addr()?);
+        tokio::spawn(helper.serve());
+        let mut leader = aggregator("aggregator");
+        leader.prio3_helper = Some(helper_url.clone());
+        let agg = Aggregator::bind(leader).await?;
         let url = format!("https://{}", agg.local_addr()?);
-        println!("aggregator listening on {url}");
+        println!("aggregator listening on {url}, Prio3 helper on {helper_url}");
         tokio::spawn(agg.serve());
         for name in TRUSTS {
             let node = NodeConfig {
                 aggregator: url.clone(),
+                helper: Some(helper_url.clone()),
                 person_id: None,
-                rounds: 1,
+                rounds: 2,
                 poll_ms: 100,
                 wait_seconds: 60.0,
                 allow_exact: false,
@@ -95,15 +107,17 @@ fn run(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
                 }
             });
         }
-        let job = JobFile {
-            aggregator: url,
+        let job = |protocol: &str| JobFile {
+            aggregator: url.clone(),
+            helper: Some(helper_url.clone()),
             wait_seconds: 120.0,
             tls: certs.party("analyst"),
             job: JobSpec {
                 tables: vec![vec!["age_band".into()]],
                 values: Vec::new(),
                 rho: 0.25,
-                protocol: "secagg".into(),
+                protocol: protocol.into(),
+                max_count: None,
                 threshold: None,
                 colluders: 0,
                 max_rows_per_person: None,
@@ -114,30 +128,42 @@ fn run(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
                 exact: false,
             },
         };
-        pets_federated_net::submit::submit(&job)
-            .await
-            .map(|(_, json)| json)
+        let secagg = pets_federated_net::submit::submit(&job("secagg")).await?.1;
+        let prio = pets_federated_net::submit::submit(&job("prio3")).await?.1;
+        Ok::<_, pets_federated_net::NetError>((secagg, prio))
     })?;
-    let value: serde_json::Value = serde_json::from_str(&json)?;
-    let release: FederatedRelease = serde_json::from_value(value["release"].clone())?;
+    let release = |json: &str| -> Result<FederatedRelease, Box<dyn std::error::Error>> {
+        let value: serde_json::Value = serde_json::from_str(json)?;
+        Ok(serde_json::from_value(value["release"].clone())?)
+    };
+    let (secagg, prio) = (release(&secagg)?, release(&prio)?);
 
     // The exact pooled counts: for this demonstration only.
     let query = FederatedQuery::histogram(&["age_band"])?;
     let exact = local_aggregate("pooled", &pooled, &schema, None, 1, 0, &query)?;
+    for r in [&secagg, &prio] {
+        println!(
+            "{:?}: trusts counted {:?}; {} (scale {:.2}); {} charged; +-{:.1} at 95%; {} bytes \
+             from trusts over HTTPS",
+            r.round.protocol,
+            r.round.counted,
+            r.noise.mechanism,
+            r.noise.share_scale,
+            r.cost,
+            r.accuracy.half_width,
+            r.round.bytes_from_trusts
+        );
+    }
+    let (a, b) = (&secagg.tables[0], &prio.tables[0]);
     println!(
-        "trusts counted {:?}; {} (share scale {:.2}); {} charged; +-{:.1} at 95%; {} bytes \
-         from trusts over HTTPS",
-        release.round.counted,
-        release.noise.mechanism,
-        release.noise.share_scale,
-        release.cost,
-        release.accuracy.half_width,
-        release.round.bytes_from_trusts
+        "\n{:<8} {:>10} {:>12} {:>12}",
+        "age band", "pooled", "DP (secagg)", "DP (prio3)"
     );
-    let table = &release.tables[0];
-    println!("\n{:<8} {:>10} {:>10}", "age band", "pooled", "DP");
-    for (i, label) in table.labels[0].iter().enumerate() {
-        println!("{label:<8} {:>10} {:>10}", exact.values[i], table.counts[i]);
+    for (i, label) in a.labels[0].iter().enumerate() {
+        println!(
+            "{label:<8} {:>10} {:>12} {:>12}",
+            exact.values[i], a.counts[i], b.counts[i]
+        );
     }
     Ok(())
 }
