@@ -5,7 +5,7 @@
 //! Each trust splits its count vector into two secret shares with a zero-knowledge validity
 //! proof (every cell in `[0, max_count]`) and uploads them, one to each aggregator, then
 //! may leave. The two aggregators verify the proof together without learning the vector:
-//! a report that fails (an out-of-range count, a malformed or replayed share) is refused
+//! a report that fails (an encoding out of range, a malformed or replayed share) is refused
 //! and counted nowhere. Each aggregator sums the shares it accepted, adds a discrete
 //! Gaussian noise of the full target scale to its aggregate share (so the release is
 //! private as long as either aggregator is honest: if one colludes with the collector and
@@ -200,7 +200,9 @@ impl PrioTask {
     }
 
     /// Split a trust's counts into shares with their validity proof. A count above the
-    /// bound is refused here (and would fail verification if sent anyway).
+    /// bound is refused here (prio could not encode it: Prio3SumVec writes each cell as bits
+    /// weighted so that every encoding is in `[0, max_count]`; a report whose encoded bits
+    /// are not bits fails the validity proof).
     pub fn upload(&self, trust: &str, counts: &[u64]) -> Result<Upload> {
         if counts.len() != self.len {
             return Err(FederatedError::Trust {
@@ -508,12 +510,20 @@ mod tests {
         let task = PrioTask::new(round, 6, 100).unwrap();
         let a = task.upload("a", &[1, 2, 3, 4, 5, 100]).unwrap();
         let b = task.upload("b", &[10, 0, 0, 0, 0, 1]).unwrap();
-        // Out of range: refused locally, and by the proof if sent anyway.
+        // Out of range: refused locally, and prio cannot even encode it (Prio3SumVec writes a
+        // cell as bits weighted so that every encoding is in [0, max_count]).
         assert!(task.upload("c", &[101, 0, 0, 0, 0, 0]).is_err());
-        // A trust that shards an out-of-range count under a looser task: refused.
+        assert!(task.upload_unchecked(&[101, 0, 0, 0, 0, 0]).is_err());
+        // What a malicious trust can send is an encoding whose "bits" are not 0 or 1 (here the
+        // first bit of cell 0 raised by 2 in the leader's explicit share): the proof fails.
+        let mut c = task.upload_unchecked(&[0; 6]).unwrap();
+        let first = u128::from_le_bytes(c.leader_share[..16].try_into().unwrap());
+        c.leader_share[..16].copy_from_slice(&first.wrapping_add(2).to_le_bytes());
+        // A report sharded under a looser bound with as many bits passes, but its bits are
+        // read with this task's weights, so its cell counts at most max_count: 120 under
+        // 127 (64 + 32 + 16 + 8) reads as 37 + 32 + 16 + 8 = 93 under 100.
         let loose = PrioTask::new(round, 6, 127).unwrap();
-        let mut c = loose.upload_unchecked(&[120, 0, 0, 0, 0, 0]).unwrap();
-        c.nonce = [7; 16];
+        let d = loose.upload_unchecked(&[120, 0, 0, 0, 0, 0]).unwrap();
         let mut garbled = b.clone();
         garbled.leader_share[5] ^= 0xff;
         garbled.nonce = [9; 16];
@@ -521,11 +531,12 @@ mod tests {
             ("a".to_string(), a.clone()),
             ("b".to_string(), b.clone()),
             ("c".to_string(), c),
+            ("d".to_string(), d),
             ("a".to_string(), a),
             ("b2".to_string(), garbled),
         ];
         let (sum, refused) = run(&task, &uploads, None);
-        assert_eq!(sum, vec![11, 2, 3, 4, 5, 101]);
+        assert_eq!(sum, vec![11 + 93, 2, 3, 4, 5, 101]);
         assert_eq!(refused.len(), 3, "{refused:?}");
         assert!(refused[0].contains("c's report was refused"), "{refused:?}");
         assert!(refused[0].contains("validity proof fails"), "{refused:?}");
