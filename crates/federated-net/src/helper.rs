@@ -93,6 +93,13 @@ pub fn router(config: AggregatorConfig, leader: String, schema: Schema) -> Route
         .with_state(state)
 }
 
+/// A refusal before a message reaches the protocol: its status and reason.
+type Refusal = (StatusCode, String);
+
+fn refusal(status: StatusCode, text: impl Into<String>) -> Refusal {
+    (status, text.into())
+}
+
 /// Decode an envelope for round `id`, refusing another round's message and a seen nonce.
 fn open<T: DeserializeOwned>(
     s: &mut HelperState,
@@ -101,17 +108,17 @@ fn open<T: DeserializeOwned>(
     peer: &str,
     id: &str,
     what: &str,
-) -> std::result::Result<(RoundId, T), Response> {
+) -> std::result::Result<(RoundId, T), Refusal> {
     let Some(round) = parse_round(id) else {
-        return Err(reply(
+        return Err(refusal(
             StatusCode::BAD_REQUEST,
             "a round id is 32 hex digits",
         ));
     };
     let env: Envelope<T> = from_wire(body, limit, peer, what)
-        .map_err(|e| reply(StatusCode::BAD_REQUEST, e.to_string()))?;
+        .map_err(|e| refusal(StatusCode::BAD_REQUEST, e.to_string()))?;
     if env.round != round {
-        return Err(reply(
+        return Err(refusal(
             StatusCode::CONFLICT,
             format!(
                 "{peer}'s {what} is for round {}, not {round} (a replay?)",
@@ -120,7 +127,7 @@ fn open<T: DeserializeOwned>(
         ));
     }
     if !s.nonces.insert(env.nonce) {
-        return Err(reply(
+        return Err(refusal(
             StatusCode::CONFLICT,
             format!("{peer}'s {what}: a replayed message (its nonce was seen)"),
         ));
@@ -128,11 +135,11 @@ fn open<T: DeserializeOwned>(
     Ok((round, env.message))
 }
 
-fn only_leader(s: &HelperState, peer: &str) -> std::result::Result<(), Response> {
+fn only_leader(s: &HelperState, peer: &str) -> std::result::Result<(), Refusal> {
     if peer == s.leader {
         Ok(())
     } else {
-        Err(reply(
+        Err(refusal(
             StatusCode::FORBIDDEN,
             format!("{peer} is not this helper's leader"),
         ))
@@ -147,12 +154,12 @@ async fn task(
 ) -> Response {
     let mut s = lock(&state);
     if let Err(r) = only_leader(&s, &peer) {
-        return r;
+        return r.into_response();
     }
     let (round, task): (RoundId, HelperTask) =
         match open(&mut s, &body, 16 << 20, &peer, &id, "task") {
             Ok(m) => m,
-            Err(r) => return r,
+            Err(r) => return r.into_response(),
         };
     if s.rounds.contains_key(&round) {
         return reply(
@@ -288,7 +295,7 @@ async fn report(
     };
     let (round, share): (RoundId, ReportShare) = match open(s, &body, limit, &peer, &id, "report") {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let r = s.rounds.get_mut(&round).expect("checked");
     if !r.trusts.contains(&peer) {
@@ -327,12 +334,12 @@ async fn verify(
         let mut guard = lock(&state);
         let s = &mut *guard;
         if let Err(r) = only_leader(s, &peer) {
-            return r;
+            return r.into_response();
         }
         let (round, init): (RoundId, VerifyInit) =
             match open(s, &body, 64 << 20, &peer, &id, "verify") {
                 Ok(m) => m,
-                Err(r) => return r,
+                Err(r) => return r.into_response(),
             };
         (round, init, s.config.stage_seconds)
     };

@@ -103,7 +103,7 @@ fn combine(
         )));
     }
     let exact = value["exact"] == true;
-    if !exact && !(l.noisy && h.noisy) {
+    if !(exact || l.noisy && h.noisy) {
         return Err(mismatch("noise: a share without noise in a noisy job"));
     }
     let task = PrioTask::new(round, l.cells, l.max_count)?;
