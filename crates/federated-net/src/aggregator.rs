@@ -1167,10 +1167,12 @@ async fn drive_prio_inner(
         )
     };
     let (aggregator, started, mut refused) = tokio::task::spawn_blocking(move || {
+        let reports: Vec<(String, ReportShare)> = reports.into_iter().collect();
         let mut started = Vec::new();
         let mut refused = Vec::new();
-        for (trust, share) in reports {
-            match aggregator.start(&trust, &share) {
+        let results = aggregator.start_batch(&reports);
+        for ((trust, share), result) in reports.into_iter().zip(results) {
+            match result {
                 Ok(p) => started.push((trust, share.nonce, p)),
                 Err(e) => refused.push(e.to_string()),
             }

@@ -31,7 +31,7 @@ use axum::routing::{get, post};
 use pets::data::Schema;
 use pets::dp::Session;
 use pets::dp::mechanisms::DiscreteGaussian;
-use pets::federated::prio::{HELPER, PrioAggregator, PrioTask, ReportShare, report_limit};
+use pets::federated::prio::{HELPER, Pending, PrioAggregator, PrioTask, ReportShare, report_limit};
 use pets::federated::secagg::RoundId;
 use pets::federated::wire::{from_wire, to_wire};
 use pets::federated::{FederatedError, Protocol, RoundNoise};
@@ -404,46 +404,70 @@ async fn verify(
 /// Verify the leader's batch against this helper's report shares; add the valid ones, then
 /// this helper's noise, and keep its collection.
 fn verify_batch(r: &mut HelperRound, round: RoundId, init: &VerifyInit) -> VerifyResp {
-    let mut results = Vec::with_capacity(init.reports.len());
-    let mut counted = Vec::new();
+    // Match each listed report with this helper's share of it, then start the matched ones
+    // and combine their verifier shares in parallel, and finish (accumulate) in order.
+    let mut results: Vec<Option<Result<Vec<u8>, String>>> = vec![None; init.reports.len()];
+    let mut matched: Vec<(usize, (String, ReportShare))> = Vec::new();
     let mut seen = BTreeSet::new();
-    for (trust, nonce, leader_share) in &init.reports {
-        let outcome = (|| -> pets::federated::Result<Vec<u8>> {
-            if !seen.insert(trust.clone()) {
-                return Err(FederatedError::Rejected {
-                    party: trust.to_string(),
-                    message: "report".into(),
-                    reason: "listed twice by the leader".into(),
-                });
+    for (i, (trust, nonce, _)) in init.reports.iter().enumerate() {
+        let refuse = |reason: &str| {
+            Some(Err(FederatedError::Rejected {
+                party: trust.clone(),
+                message: "report".into(),
+                reason: reason.into(),
             }
-            let Some(share) = r.reports.get(trust) else {
-                return Err(FederatedError::Rejected {
-                    party: trust.to_string(),
-                    message: "report".into(),
-                    reason: "the helper has no report share from this trust".into(),
-                });
-            };
+            .to_string()))
+        };
+        if !seen.insert(trust.clone()) {
+            results[i] = refuse("listed twice by the leader");
+        } else if let Some(share) = r.reports.get(trust) {
             if &share.nonce != nonce {
-                return Err(FederatedError::Rejected {
-                    party: trust.to_string(),
-                    message: "report".into(),
-                    reason: "the leader's and the helper's report shares have different nonces"
-                        .into(),
-                });
+                results[i] =
+                    refuse("the leader's and the helper's report shares have different nonces");
+            } else {
+                matched.push((i, (trust.clone(), share.clone())));
             }
-            let pending = r.aggregator.start(trust, share)?;
-            let message = r.aggregator.combine(trust, &pending, leader_share)?;
-            r.aggregator.finish(trust, pending, &message)?;
-            Ok(message)
-        })();
-        match outcome {
-            Ok(m) => {
-                counted.push(trust.clone());
-                results.push(Ok(m));
-            }
-            Err(e) => results.push(Err(e.to_string())),
+        } else {
+            results[i] = refuse("the helper has no report share from this trust");
         }
     }
+    let shares: Vec<(String, ReportShare)> = matched.iter().map(|(_, x)| x.clone()).collect();
+    let started = r.aggregator.start_batch(&shares);
+    let items: Vec<(usize, &str, Pending)> = matched
+        .iter()
+        .zip(started)
+        .filter_map(|((i, (trust, _)), p)| match p {
+            Ok(p) => Some((*i, trust.as_str(), p)),
+            Err(e) => {
+                results[*i] = Some(Err(e.to_string()));
+                None
+            }
+        })
+        .collect();
+    let refs: Vec<(&str, &Pending, &[u8])> = items
+        .iter()
+        .map(|(i, trust, p)| (*trust, p, init.reports[*i].2.as_slice()))
+        .collect();
+    let messages = r.aggregator.combine_batch(&refs);
+    drop(refs);
+    let mut counted = Vec::new();
+    for ((i, trust, pending), message) in items.into_iter().zip(messages) {
+        let outcome = message.and_then(|m| {
+            r.aggregator.finish(trust, pending, &m)?;
+            Ok(m)
+        });
+        results[i] = Some(match outcome {
+            Ok(m) => {
+                counted.push(trust.to_string());
+                Ok(m)
+            }
+            Err(e) => Err(e.to_string()),
+        });
+    }
+    let results: Vec<Result<Vec<u8>, String>> = results
+        .into_iter()
+        .map(|x| x.unwrap_or_else(|| Err("not verified".into())))
+        .collect();
     r.reports.clear();
     counted.sort();
     let collection = (|| -> pets::federated::Result<Vec<u8>> {

@@ -31,6 +31,7 @@
 
 use std::collections::HashSet;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use prio::codec::{Encode, ParameterizedDecode};
@@ -285,8 +286,37 @@ impl PrioAggregator {
     /// this task (a replay), and compute this aggregator's verifier share (Prio3's
     /// `verify_init`).
     pub fn start(&mut self, trust: &str, report: &ReportShare) -> Result<Pending> {
-        let (nonce, public_share, input_share) =
-            (&report.nonce, &report.public_share, &report.input_share);
+        self.claim(trust, &report.nonce)?;
+        self.prepare(trust, report)
+    }
+
+    /// [`PrioAggregator::start`] for a batch of reports (the network aggregators', once an
+    /// upload stage closes): nonces claimed in order, then the verifier shares computed in
+    /// parallel. One result per report, in order.
+    pub fn start_batch(&mut self, reports: &[(String, ReportShare)]) -> Vec<Result<Pending>> {
+        let claimed: Vec<Result<()>> = reports
+            .iter()
+            .map(|(trust, r)| self.claim(trust, &r.nonce))
+            .collect();
+        let this = &*self;
+        reports
+            .par_iter()
+            .zip(claimed)
+            .map(|((trust, r), c)| c.and_then(|()| this.prepare(trust, r)))
+            .collect()
+    }
+
+    /// The helper's [`PrioAggregator::combine`] for a batch, in parallel: `(trust, its own
+    /// pending report, the leader's verifier share)`, one result per report, in order.
+    pub fn combine_batch(&self, items: &[(&str, &Pending, &[u8])]) -> Vec<Result<Vec<u8>>> {
+        items
+            .par_iter()
+            .map(|(trust, mine, theirs)| self.combine(trust, mine, theirs))
+            .collect()
+    }
+
+    /// Refuse a nonce seen before in this task (a replayed report).
+    fn claim(&mut self, trust: &str, nonce: &[u8; 16]) -> Result<()> {
         if !self.seen.insert(*nonce) {
             return Err(FederatedError::rejected(
                 trust,
@@ -294,6 +324,13 @@ impl PrioAggregator {
                 "its nonce was already used (a replayed report)",
             ));
         }
+        Ok(())
+    }
+
+    /// Decode a report share and compute this aggregator's verifier share.
+    fn prepare(&self, trust: &str, report: &ReportShare) -> Result<Pending> {
+        let (nonce, public_share, input_share) =
+            (&report.nonce, &report.public_share, &report.input_share);
         let bad = |what: &str| {
             let what = what.to_string();
             move |e: prio::codec::CodecError| {
@@ -545,6 +582,56 @@ mod tests {
             "{refused:?}"
         );
         assert!(refused[1].contains("replayed"), "{refused:?}");
+    }
+
+    #[test]
+    fn a_batch_verifies_like_one_by_one_and_refuses_a_replay_within_it() {
+        let task = PrioTask::new(RoundId::random(), 4, 10).unwrap();
+        let key: [u8; 32] = random_bytes();
+        let a = task.upload("a", &[1, 2, 3, 4]).unwrap();
+        let b = task.upload("b", &[0, 0, 0, 10]).unwrap();
+        let mut leader = PrioAggregator::new(task.clone(), LEADER, key);
+        let mut helper = PrioAggregator::new(task.clone(), HELPER, key);
+        let mut lb = leader.start_batch(&[
+            ("a".into(), a.share_for(LEADER)),
+            ("b".into(), b.share_for(LEADER)),
+            ("a".into(), a.share_for(LEADER)),
+        ]);
+        let replay = lb.pop().unwrap().unwrap_err().to_string();
+        assert!(replay.contains("replayed"), "{replay}");
+        let lb: Vec<Pending> = lb.into_iter().map(Result::unwrap).collect();
+        let hb: Vec<Pending> = helper
+            .start_batch(&[
+                ("a".into(), a.share_for(HELPER)),
+                ("b".into(), b.share_for(HELPER)),
+            ])
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let items: Vec<(&str, &Pending, &[u8])> = ["a", "b"]
+            .iter()
+            .zip(&hb)
+            .zip(&lb)
+            .map(|((t, h), l)| (*t, h, l.verifier_share.as_slice()))
+            .collect();
+        let messages: Vec<Vec<u8>> = helper
+            .combine_batch(&items)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        drop(items);
+        for ((h, l), m) in hb.into_iter().zip(lb).zip(&messages) {
+            helper.finish("t", h, m).unwrap();
+            leader.finish("t", l, m).unwrap();
+        }
+        let sum = collect(
+            &task,
+            &leader.aggregate_share().unwrap(),
+            &helper.aggregate_share().unwrap(),
+            2,
+        )
+        .unwrap();
+        assert_eq!(sum, vec![1, 2, 3, 14]);
     }
 
     #[test]
