@@ -40,6 +40,20 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// Whether `e` was caused by a refused TCP connection (nothing listening).
+fn refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = src {
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        src = c.source();
+    }
+    false
+}
+
 impl Client {
     /// A client of the aggregator at `base` (`https://host:port`) as the party of `tls`.
     pub fn new(base: &str, tls: &TlsFiles, poll: Duration) -> Result<Client> {
@@ -53,6 +67,7 @@ impl Client {
             .map_err(|e| NetError::Connect {
                 url: base.to_string(),
                 reason: chain(&e),
+                down: false,
             })?;
         Ok(Client {
             http,
@@ -69,6 +84,7 @@ impl Client {
         NetError::Connect {
             url: self.url(path),
             reason: chain(&e),
+            down: refused(&e),
         }
     }
 

@@ -41,6 +41,9 @@ pub enum NetError {
         url: String,
         /// The underlying error, with its causes.
         reason: String,
+        /// Nothing listens at the address (connection refused): the party may be down or
+        /// restarting, as opposed to a TLS refusal or a timeout.
+        down: bool,
     },
     /// The aggregator refused a message or aborted the round, with its reason.
     #[error("the aggregator refused {what} ({status}): {reason}")]

@@ -54,8 +54,27 @@ pub async fn run(
     let wait = Duration::from_secs_f64(config.wait_seconds.max(0.1));
     let mut done = Vec::new();
     let mut last: Option<RoundId> = None;
+    let mut down_since: Option<std::time::Instant> = None;
     while config.rounds == 0 || done.len() < config.rounds as usize {
-        let bytes = client.poll("v1/round", "the round", wait).await?;
+        // Between rounds, an aggregator that is down (restarting) is waited for, up to
+        // `wait_seconds`; within a round, losing it ends the node with the error.
+        let bytes = match client.poll("v1/round", "the round", wait).await {
+            Ok(b) => {
+                down_since = None;
+                b
+            }
+            Err(NetError::Connect { down: true, .. })
+                if down_since.is_none_or(|t| t.elapsed() < wait) =>
+            {
+                if down_since.is_none() {
+                    log(&name, "the aggregator is not answering; waiting for it");
+                }
+                down_since.get_or_insert_with(std::time::Instant::now);
+                tokio::time::sleep(Duration::from_millis(config.poll_ms.max(100))).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let ann: Announcement = from_wire(&bytes, 1 << 20, "aggregator", "announcement")?;
         if Some(ann.round) == last {
             tokio::time::sleep(Duration::from_millis(config.poll_ms)).await;
