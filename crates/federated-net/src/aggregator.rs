@@ -37,8 +37,8 @@ use pets::federated::secagg::{
 };
 use pets::federated::wire::{from_wire, to_wire};
 use pets::federated::{
-    ChargedRound, DropPoint, FederatedError, FederatedJob, Protocol, RoundNoise, RoundReport,
-    TrustDeclaration, message_limit, ring, split_tables,
+    ChargedRound, DropPoint, FederatedError, FederatedJob, FederatedQuery, Protocol, RoundNoise,
+    RoundReport, TrustDeclaration, message_limit, ring, split_tables,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -87,6 +87,8 @@ struct Round {
     id: RoundId,
     spec: JobSpec,
     job: FederatedJob,
+    /// The job's query (announced to the trusts).
+    query: FederatedQuery,
     session: Session,
     fingerprint: String,
     min_participants: usize,
@@ -337,7 +339,7 @@ async fn submit_job(
             let id = round.id;
             log(format!(
                 "round {id}: {} from {peer}, waiting for {} trusts",
-                round.job.query().label(),
+                round.job.label(),
                 s.config.trusts.len()
             ));
             s.outcomes.insert(id, Outcome::Running);
@@ -368,7 +370,7 @@ fn open_round(s: &AggState, spec: JobSpec) -> std::result::Result<Round, Federat
     }
     let query = spec.query()?;
     let fingerprint = query.fingerprint(&s.schema)?;
-    let job = FederatedJob::new(query)
+    let job = FederatedJob::new(query.clone())
         .protocol(protocol)
         .share(Cost::rho(spec.rho))
         .threshold_opt(spec.threshold)
@@ -402,6 +404,7 @@ fn open_round(s: &AggState, spec: JobSpec) -> std::result::Result<Round, Federat
         id,
         spec,
         job,
+        query,
         session,
         fingerprint,
         min_participants,
@@ -473,7 +476,7 @@ async fn announcement(
     match &s.round {
         Some(r) if r.stage == Stage::Join && !r.joins.contains_key(&peer) => wire(&Announcement {
             round: r.id,
-            query: r.job.query().clone(),
+            query: r.query.clone(),
             fingerprint: r.fingerprint.clone(),
             max_rows_per_person: r.job.rows_per_person(),
             seed: r.job.row_seed(),

@@ -21,7 +21,6 @@
 //! sum parts of C_j^2)`. Proof: `federated/proofs/federated_sums.md`.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::data::{Schema, TableSource};
 use crate::dp::queries::Dimension;
@@ -275,23 +274,7 @@ impl FederatedQuery {
     /// A fingerprint of the declared columns the query reads: trusts whose schemas give
     /// these columns other domains would produce vectors that do not line up.
     pub fn fingerprint(&self, schema: &Schema) -> Result<String> {
-        let mut h = Sha256::new();
-        for c in self.columns() {
-            let spec = schema.column(&c).map_err(|e| FederatedError::Data {
-                trust: "(the job's schema)".into(),
-                source: Box::new(e.into()),
-            })?;
-            h.update(
-                serde_json::to_string(spec)
-                    .expect("a column spec serialises")
-                    .as_bytes(),
-            );
-            h.update([0u8]);
-        }
-        Ok(h.finalize()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect())
+        crate::federated::vector::columns_fingerprint(schema, &self.columns())
     }
 }
 
@@ -300,7 +283,8 @@ impl FederatedQuery {
 pub struct TableLayout {
     /// Axis names (`col`, `hour(col)`, ...); empty for a count.
     pub dimensions: Vec<String>,
-    /// Labels along each axis.
+    /// Labels along each axis (empty when a declared vector gives none:
+    /// [`crate::federated::VectorSpec`]).
     pub labels: Vec<Vec<String>>,
     /// Cells per axis.
     pub shape: Vec<usize>,

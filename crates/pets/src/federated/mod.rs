@@ -16,6 +16,8 @@
 //! - [`prio`]: Prio3 with two non-colluding aggregators (the IETF VDAF draft, `prio` crate),
 //!   whose validity proofs stop a trust pushing an out-of-range count into the total;
 //! - [`wire`]: the versioned, size-limited wire format;
+//! - [`vector`]: what a round sums: a query, or a vector each trust computed itself
+//!   (a synthesiser's marginals, model weights), declared by its layout and sensitivity;
 //! - [`split`]: one table split into trusts by a column (a simulation on one machine);
 //! - [`proofs`]: the proofs of what pets charges;
 //! - [`job`]: [`FederatedJob`], one federated DP release as every front door runs it.
@@ -30,6 +32,7 @@ pub mod ring;
 pub mod secagg;
 pub mod split;
 pub mod values;
+pub mod vector;
 pub mod wire;
 
 #[cfg(test)]
@@ -45,3 +48,4 @@ pub use job::{
 pub use noise::DistributedNoise;
 pub use split::{TrustTables, simulation_trusts, split_by_column};
 pub use values::{ValueCells, ValueStatistic, ValueTable};
+pub use vector::{RoundVector, VectorSpec, columns_fingerprint};

@@ -68,7 +68,7 @@ fn before_noise_the_federated_sum_is_the_pooled_table_for_both_protocols() {
     let expected = pooled(&schema, &batches, &query, None, 1);
     let ts = trusts(&batches, 4);
     let job = FederatedJob::new(query.clone());
-    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
     let (sum, report) = run_secagg(&ts, &locals, None, 3).unwrap();
     assert_eq!(sum, expected);
     assert_eq!(report.counted.len(), 4);
@@ -78,7 +78,7 @@ fn before_noise_the_federated_sum_is_the_pooled_table_for_both_protocols() {
     // With a person id and a bound no one reaches, bounding keeps every row: still equal.
     let job = FederatedJob::new(query.clone()).max_rows_per_person(10_000);
     let ts: Vec<TrustInput> = ts.into_iter().map(|t| t.person_id("nhs_number")).collect();
-    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
     let (sum, _) = run_secagg(&ts, &locals, None, 3).unwrap();
     assert_eq!(
         sum,
@@ -93,7 +93,7 @@ fn a_trust_that_drops_before_its_masked_input_is_left_out_exactly() {
     let mut ts = trusts(&batches, 3);
     ts[1] = ts[1].clone().drop_at(DropPoint::BeforeMasked);
     let job = FederatedJob::new(query.clone());
-    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
     let (sum, report) = run_secagg(&ts, &locals, None, 2).unwrap();
     let kept: Vec<RecordBatch> = batches
         .iter()
@@ -358,7 +358,7 @@ fn before_noise_federated_sums_and_means_are_the_pooled_fixed_point_answer() {
     let expected = pooled_values(&schema, &batches, &query, None, 1);
     let ts = by_provider(&schema, &batches, 4);
     let job = FederatedJob::new(query.clone());
-    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
     assert_eq!(locals[0].values.len(), expected.len());
     let (sum, report) = run_secagg(&ts, &locals, None, 3).unwrap();
     assert_eq!(report.counted.len(), 4);
@@ -366,7 +366,10 @@ fn before_noise_federated_sums_and_means_are_the_pooled_fixed_point_answer() {
     // The layouts are the query's, and the released split of the exact vector gives back
     // the pooled sums in the column's units (the bounds here put integers on the grid, so
     // the rounding is exact: the float sum of the clamped values, too).
-    job.query().check_layout(&locals[0].layout).unwrap();
+    job.query()
+        .unwrap()
+        .check_layout(&locals[0].layout)
+        .unwrap();
     let tables = split_tables(&locals[0].layout, &sum);
     assert_eq!(tables.len(), 5);
     let pooled_time: f64 = {
@@ -388,7 +391,7 @@ fn before_noise_federated_sums_and_means_are_the_pooled_fixed_point_answer() {
     // With a person id and a bound no one reaches, bounding keeps every row: still equal.
     let job = FederatedJob::new(query.clone()).max_rows_per_person(10_000);
     let ts: Vec<TrustInput> = ts.into_iter().map(|t| t.person_id("nhs_number")).collect();
-    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
     let (sum, _) = run_secagg(&ts, &locals, None, 3).unwrap();
     assert_eq!(
         sum,
@@ -430,7 +433,7 @@ fn removing_one_person_moves_the_sum_vector_by_at_most_the_stated_l2_bound() {
             .into_iter()
             .map(|t| t.person_id("nhs_number"))
             .collect();
-        let locals = local_aggregates(&job, &schema, &ts).unwrap();
+        let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
         (run_secagg(&ts, &locals, None, 2).unwrap().0, ts.len())
     };
     let (a, _) = sum_of(&batches);
@@ -631,7 +634,7 @@ fn a_non_finite_value_in_a_trust_is_an_error_naming_the_column() {
         TrustInput::new("b", table(good.clone())),
     ];
     let job = FederatedJob::new(query.clone());
-    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
     let (sum, _) = run_secagg(&ts, &locals, None, 2).unwrap();
     let grid = query.values[0].grid().unwrap();
     let q = |x: f64| grid.quantise(x.clamp(-50.0, 50.0));
@@ -654,4 +657,111 @@ fn a_non_finite_value_in_a_trust_is_an_error_naming_the_column() {
     let text = e.to_string();
     assert!(text.contains("\"x\"") && text.contains("trust b"), "{text}");
     assert!(session.entries().is_empty());
+}
+
+/// A declared vector of two weighted count tables over three trusts.
+fn declared(weights: [u64; 2]) -> VectorSpec {
+    let table = |name: &str, n: usize, w: u64| aggregate::TableLayout {
+        dimensions: vec![name.to_string()],
+        labels: Vec::new(),
+        shape: vec![n],
+        weight: w,
+        value: None,
+    };
+    VectorSpec::counts(
+        "test: declared",
+        vec!["a".into(), "b".into()],
+        vec![table("a", 3, weights[0]), table("b", 4, weights[1])],
+    )
+    .unwrap()
+}
+
+fn local(spec: &VectorSpec, values: Vec<i64>) -> LocalAggregate {
+    LocalAggregate {
+        layout: spec.layout.clone(),
+        values,
+        unit: crate::dp::PrivacyUnit::Person,
+        warnings: Vec::new(),
+    }
+}
+
+#[test]
+fn a_declared_vector_runs_the_same_round_and_is_charged_at_its_weighted_sensitivity() {
+    let spec = declared([1, 3]);
+    // One row adds w_k to one cell of each table: sum_k w_k^2 = 10.
+    assert_eq!(spec.unit_l2_squared, 10.0);
+    assert_eq!(spec.l2_squared(2, 3), 10.0 * 36.0);
+    let ts: Vec<TrustInput> = (0..3)
+        .map(|i| {
+            TrustInput::new(
+                format!("t{i}"),
+                TableSource::file(format!("/nowhere/t{i}.csv")),
+            )
+        })
+        .collect();
+    let locals: Vec<LocalAggregate> = (0..3i64)
+        .map(|i| local(&spec, vec![i, 2 * i, 3, 3 * i, 3 * (i + 1), 0, 3]))
+        .collect();
+    // Before noise, the round's sum is the cell-by-cell sum.
+    let (sum, _) = run_secagg(&ts, &locals, None, 2).unwrap();
+    assert_eq!(sum, vec![3, 6, 9, 9, 18, 0, 9]);
+    let mut session = Session::zcdp(1.0).unwrap();
+    let job = FederatedJob::for_vector(spec.clone())
+        .share(Cost::rho(0.25))
+        .max_rows_per_person(2)
+        .max_trusts_per_person(1);
+    let release = job.run_vectors(&mut session, &ts, &locals).unwrap();
+    assert_eq!(release.sums.len(), 7);
+    assert_eq!(release.noise.l2_squared, 40.0);
+    assert_eq!(release.query, "test: declared");
+    assert_eq!(release.round.counted.len(), 3);
+    assert!(release.cost.main() <= 0.25 && release.cost.main() > 0.25 * 0.999);
+    let v = release.noise_variance();
+    assert!((v - 3.0 * release.noise.share_scale.powi(2)).abs() < 1e-9);
+    let entry = &session.ledger().entries[0];
+    assert_eq!(entry.query, "test: declared");
+    assert_eq!(entry.columns, vec!["a".to_string(), "b".to_string()]);
+    // A query's round cannot take declared vectors, nor the other way round.
+    let q = FederatedJob::new(FederatedQuery::count());
+    assert!(q.run_vectors(&mut session, &ts, &locals).is_err());
+    let schema = Schema::from_json(
+        r#"{"columns": [{"name": "a", "kind": "categorical", "values": ["x"]}]}"#,
+    )
+    .unwrap();
+    assert!(job.run(&mut session, &schema, &ts).is_err());
+}
+
+#[test]
+fn a_declared_vector_with_another_layout_or_too_few_trusts_is_refused_before_any_charge() {
+    let spec = declared([1, 1]);
+    let ts: Vec<TrustInput> = (0..3)
+        .map(|i| TrustInput::new(format!("t{i}"), TableSource::file("/nowhere.csv")))
+        .collect();
+    let mut locals: Vec<LocalAggregate> = (0..3).map(|_| local(&spec, vec![1; 7])).collect();
+    locals[1].values.pop();
+    let mut session = Session::zcdp(1.0).unwrap();
+    let job = FederatedJob::for_vector(spec.clone()).share(Cost::rho(0.5));
+    let err = job.run_vectors(&mut session, &ts, &locals).unwrap_err();
+    assert!(
+        matches!(&err, FederatedError::Trust { trust, .. } if trust == "t1"),
+        "{err}"
+    );
+    let other = declared([1, 2]);
+    locals[1] = local(&other, vec![1; 7]);
+    assert!(job.run_vectors(&mut session, &ts, &locals).is_err());
+    let err = job
+        .run_vectors(&mut session, &ts[..1], &locals[..1])
+        .unwrap_err();
+    assert!(err.to_string().contains("2 to"), "{err}");
+    assert_eq!(session.ledger().entries.len(), 0);
+    // A cell beyond the ring's safe range.
+    let mut locals: Vec<LocalAggregate> = (0..3).map(|_| local(&spec, vec![1; 7])).collect();
+    locals[2].values[0] = 1 << 60;
+    assert!(job.run_vectors(&mut session, &ts, &locals).is_err());
+    assert_eq!(session.ledger().entries.len(), 0);
+    // Bad specs.
+    assert!(VectorSpec::counts("x", vec![], vec![]).is_err());
+    let mut zero = declared([1, 1]);
+    zero.layout[0].weight = 0;
+    assert!(zero.check().is_err());
 }
