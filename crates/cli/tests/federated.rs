@@ -231,3 +231,77 @@ fn the_persistent_budget_file_is_charged_once_and_refuses_an_overspend() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(!text(&o).contains("noisy count"), "{}", text(&o));
 }
+
+#[test]
+fn a_federated_fit_writes_a_model_that_synth_sample_reads() {
+    let (dir, data, schema) = ae(6_000, 7);
+    let model = dir.path().join("model.json");
+    let json = dir.path().join("rounds.json");
+    let o = pets(&[
+        "federated",
+        "fit",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--split-by",
+        "provider_code",
+        "--trusts",
+        "4",
+        "--epsilon",
+        "1",
+        "--delta",
+        "1e-9",
+        "--person-id",
+        "nhs_number",
+        "--max-rows-per-person",
+        "2",
+        "--max-trusts-per-person",
+        "2",
+        "--model",
+        p(&model),
+        "--json",
+        p(&json),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("round A") && text(&o).contains("round C"),
+        "{}",
+        text(&o)
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(m["method"], "mst (federated)");
+    let rounds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(rounds["rounds"].as_array().unwrap().len(), 3);
+    let out = dir.path().join("synth.csv");
+    let o = pets(&[
+        "synth",
+        "sample",
+        p(&model),
+        "--rows",
+        "500",
+        "--out",
+        p(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let sample = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(sample.lines().count(), 501);
+    assert!(sample.lines().next().unwrap().contains("arrival_datetime"));
+    // One trust is not a federation: bad usage, nothing written.
+    let lone = dir.path().join("lone.json");
+    let o = pets(&[
+        "federated",
+        "fit",
+        "--trust",
+        &format!("a={}", p(&data)),
+        "--schema",
+        p(&schema),
+        "--epsilon",
+        "1",
+        "--out",
+        p(&lone),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!lone.exists());
+}
