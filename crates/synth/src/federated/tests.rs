@@ -395,3 +395,42 @@ fn the_noisy_score_puts_pure_noise_near_zero_whatever_the_size_and_ranks_depende
     assert_eq!(weights(&[0.5, 0.5]), vec![1, 1]);
     assert_eq!(weights(&[1.0, 0.25]), vec![16, 8]);
 }
+
+#[test]
+fn prio3_and_a_trust_that_drops_out_of_every_round_still_give_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let trusts = small_trusts(dir.path(), false);
+    let out = FederatedFitJob::new(small_schema(), 2.0, 1e-9)
+        .protocol(Protocol::Prio3)
+        .max_rows_per_person(2)
+        .run(&trusts)
+        .unwrap();
+    assert!(out.rounds.iter().all(|r| r.reports[0].counted.len() == 3));
+    assert!(
+        out.rounds
+            .iter()
+            .all(|r| r.reports[0].bytes_between_aggregators > 0)
+    );
+    assert_eq!(out.fit.model.sample_table(20, 3).unwrap().n_rows(), 20);
+    // Secure aggregation, t2 gone before its masked input in every round: the others'
+    // sums are released, and the model notes say who was counted.
+    let mut dropping = trusts.clone();
+    dropping[2] = dropping[2]
+        .clone()
+        .drop_at(pets::federated::DropPoint::BeforeMasked);
+    let out = FederatedFitJob::new(small_schema(), 2.0, 1e-9)
+        .run(&dropping)
+        .unwrap();
+    for r in &out.rounds {
+        assert_eq!(
+            r.reports[0].counted,
+            vec!["t0".to_string(), "t1".to_string()]
+        );
+        assert_eq!(r.reports[0].dropped.len(), 1);
+    }
+    assert!(
+        out.fit.model.notes.iter().any(|n| n.contains("counted 2")),
+        "{:?}",
+        out.fit.model.notes
+    );
+}
