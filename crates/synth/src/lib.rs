@@ -77,6 +77,7 @@ pub mod settings;
 pub use aim::{AimOptions, fit_aim, fit_aim_bounded_with};
 pub use domain::{DomainOptions, SynthesisDomain, prepare_domain};
 pub use error::{Result, SynthError};
+pub use federated::{FederatedFitJob, FederatedFitOutcome};
 pub use job::{FitJob, FitOutcome, Method};
 pub use marginals::{Marginal, MarginalError, compute_marginals};
 pub use model::SynthModel;
