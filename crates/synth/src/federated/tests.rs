@@ -434,3 +434,25 @@ fn prio3_and_a_trust_that_drops_out_of_every_round_still_give_a_model() {
         out.fit.model.notes
     );
 }
+
+#[test]
+fn a_round_past_one_protocol_rounds_cells_is_cut_between_tables() {
+    let t = |cells: usize| count_table("x", cells, 1);
+    let layout = [
+        t(3_000_000),
+        t(900_000),
+        t(100_000),
+        t(1),
+        t(5_000_000),
+        t(2),
+    ];
+    let parts = chunks(&layout);
+    // 3M + 0.9M + 0.1M = 4M fits one round; the 1-cell table starts the next; a table past
+    // the limit is a part of its own (refused by the round, naming it); then the rest.
+    assert_eq!(parts, vec![0..3, 3..4, 4..5, 5..6]);
+    assert_eq!(cell_range(&layout, &parts[1]), (4_000_000, 4_000_001));
+    assert_eq!(chunks(&layout[..2]), vec![0..2]);
+    // Every table in exactly one part, in order.
+    let covered: Vec<usize> = parts.iter().flat_map(|r| r.clone()).collect();
+    assert_eq!(covered, (0..layout.len()).collect::<Vec<_>>());
+}
