@@ -172,7 +172,8 @@ def test_rates_compare_every_provider_with_the_pool(ae):
         "funnel",
     ]
     comparison = r.tables[0]["value"]["comparison"]
-    low, high = comparison["pooled_interval"]
+    assert len(comparison["pools"]) == 1
+    low, high = comparison["pools"][0]["interval"]
     # The exact pooled rate (computed here, in the test) lies in the pooled interval.
     time = data.column("total_time_in_dept_min")
     valid = pc.drop_null(time)

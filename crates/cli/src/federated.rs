@@ -358,6 +358,15 @@ fn more(cells: usize, out: &mut impl Write) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `0.277 [0.276, 0.277]` (or `-` with too few rows).
+fn pool_text(p: &pets::federated::Pool) -> String {
+    let rate = p
+        .rate
+        .map(|r| format!("{r:.3}"))
+        .unwrap_or_else(|| "-".into());
+    format!("{rate} [{:.3}, {:.3}]", p.interval.0, p.interval.1)
+}
+
 fn render_value(
     t: &pets::federated::FederatedTable,
     v: &pets::federated::ValueCells,
@@ -395,18 +404,19 @@ fn render_value(
         pets::federated::ValueStatistic::Mean => {
             match (&v.condition, &v.comparison) {
                 (Some(condition), Some(c)) => {
-                    let pooled = c
-                        .pooled_rate
-                        .map(|p| format!("{p:.3}"))
-                        .unwrap_or_else(|| "-".into());
+                    let against = match c.pools.as_slice() {
+                        [one] => format!("the pooled rate {}", pool_text(one)),
+                        _ => format!(
+                            "the pooled rate of its {} (below)",
+                            t.dimensions[..t.dimensions.len() - 1].join(" x ")
+                        ),
+                    };
                     writeln!(
                         out,
                         "rate of {condition}{by}  (noisy rate, count; {level:.0}% interval for \
-                         the rate; counts +-{:.1}; against the pooled rate {pooled} [{:.3}, \
-                         {:.3}] by funnel limits at 95% and 99.8%)",
+                         the rate; counts +-{:.1}; against {against} by funnel limits at 95% \
+                         and 99.8%)",
                         t.half_width.unwrap_or(f64::NAN),
-                        c.pooled_interval.0,
-                        c.pooled_interval.1
                     )?;
                 }
                 _ => writeln!(
@@ -420,6 +430,17 @@ fn render_value(
                 )?,
             }
             for (i, c) in t.counts.iter().enumerate().take(MAX_PRINTED) {
+                if let Some(cmp) = v.comparison.as_ref().filter(|c| c.pools.len() > 1)
+                    && i % cmp.group_cells == 0
+                {
+                    let label = cell_label(t, i);
+                    let peers = label.rsplit_once(" | ").map_or("", |(g, _)| g);
+                    writeln!(
+                        out,
+                        "  {peers}: pooled rate {}",
+                        pool_text(&cmp.pools[i / cmp.group_cells])
+                    )?;
+                }
                 let (lo, hi) = v
                     .mean_intervals
                     .get(i)

@@ -180,7 +180,8 @@ fn rates_of_a_condition_are_compared_across_providers() {
     let cells = rate["counts"].as_array().unwrap().len();
     let comparison = &rate["value"]["comparison"];
     assert_eq!(comparison["cells"].as_array().unwrap().len(), cells);
-    assert!(comparison["pooled_rate"].as_f64().unwrap() > 0.0);
+    assert_eq!(comparison["pools"].as_array().unwrap().len(), 1);
+    assert!(comparison["pools"][0]["rate"].as_f64().unwrap() > 0.0);
     assert!(comparison["method"].as_str().unwrap().contains("funnel"));
     // A comparison on an unordered category: bad usage (exit 2), naming the column.
     let o = pets(&[

@@ -96,7 +96,8 @@ def mean_of(column: str, lower: float, upper: float, by: Sequence[str] | str = (
 def rate_of(condition: str, by: Sequence[str] | str = ()) -> str:
     """The ``values`` text of a rate: the mean of ``condition``'s 0/1 value, per cell of ``by``.
 
-    The release compares every cell with the pooled rate by funnel limits (``frame``'s
+    The release compares every cell with the pooled rate of its peers (the cells sharing every
+    ``by`` dimension but the last) by funnel limits (``frame``'s
     ``funnel`` column). Conditions: ``COL > NUMBER`` (``>=``, ``<``, ``<=``, ``=``, ``!=``) on
     integer and float columns, ``COL = LABEL`` or ``COL in (A, B)`` on categorical ones.
 

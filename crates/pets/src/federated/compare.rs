@@ -10,10 +10,16 @@
 //! `p +- z sqrt(p (1 - p) / n)`, at `z = 1.96` (95%, "warning") and `z = 3.09` (99.8%,
 //! "alarm").
 //!
+//! **Peers.** The last dimension of the table is the one compared (`provider_code`); the
+//! dimensions before it, if any, make peer groups: `by department_type, provider_code`
+//! compares each provider with the pooled rate of its own department type (a walk-in centre
+//! with walk-in centres), as the Model Health System compares a trust with its peers. A table
+//! with one dimension (or none) is one group.
+//!
 //! Here every input is itself noisy, so the comparison is made to hold whatever the noise
 //! was, within the release's intervals:
 //!
-//! - the pooled rate `p = sum S_i / sum N_i` over the table's cells (noisy sums and counts
+//! - the pooled rate `p = sum S_i / sum N_i` over the group's cells (noisy sums and counts
 //!   added: post-processing), with an interval from the sums' and counts' noise, whose
 //!   variances add (`sqrt(K)` times a cell's sub-Gaussian half-width for `K` cells, plus
 //!   `K / 2` for the counts' rounding);
@@ -70,16 +76,26 @@ impl Funnel {
     }
 }
 
-/// A rate table's comparison of every cell with the pooled rate (module docs).
+/// One peer group's pooled rate (module docs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pool {
+    /// The pooled rate of the group's cells (`None` when the pooled noisy count is below 1).
+    pub rate: Option<f64>,
+    /// Its interval at the release's level (noise only).
+    pub interval: (f64, f64),
+    /// The pooled noisy count.
+    pub count: i64,
+}
+
+/// A rate table's comparison of every cell with its peer group's pooled rate (module docs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RateComparison {
-    /// The pooled rate over every cell (`None` when the pooled noisy count is below 1).
-    pub pooled_rate: Option<f64>,
-    /// Its interval at the release's level (noise only).
-    pub pooled_interval: (f64, f64),
-    /// The pooled noisy count.
-    pub pooled_count: i64,
-    /// Each cell against the funnel's limits, in the table's cell order.
+    /// Cells per peer group: the size of the table's last dimension (cells `g * group_cells`
+    /// up to `(g + 1) * group_cells` are group `g`, in row-major order).
+    pub group_cells: usize,
+    /// Each peer group's pooled rate.
+    pub pools: Vec<Pool>,
+    /// Each cell against its group's funnel limits, in the table's cell order.
     pub cells: Vec<Funnel>,
     /// The method, for the reader.
     pub method: String,
@@ -102,34 +118,64 @@ pub struct RateCells<'a> {
     pub resolution: f64,
 }
 
-/// Compare every cell of a rate table with the pooled rate (module docs).
-pub fn compare_rates(cells: RateCells<'_>) -> RateComparison {
-    let k = cells.counts.len().max(1) as f64;
-    let pooled_count: i64 = cells.counts.iter().sum();
-    let pooled_sum: f64 = cells.sums.iter().sum();
+/// Compare every cell of a rate table with its peer group's pooled rate (module docs):
+/// groups of `group_cells` consecutive cells (the size of the table's last dimension; all
+/// the cells when it has none).
+pub fn compare_rates(cells: RateCells<'_>, group_cells: usize) -> RateComparison {
+    let n = cells.counts.len();
+    let group_cells = if group_cells == 0 || !n.is_multiple_of(group_cells) {
+        n.max(1)
+    } else {
+        group_cells
+    };
+    let mut pools = Vec::new();
+    let mut flags = Vec::with_capacity(n);
+    for lo in (0..n).step_by(group_cells) {
+        let hi = lo + group_cells;
+        let (pool, group) = compare_group(&cells, lo..hi);
+        pools.push(pool);
+        flags.extend(group);
+    }
+    RateComparison {
+        group_cells,
+        pools,
+        cells: flags,
+        method: "funnel plot (Spiegelhalter 2005): binomial control limits around the \
+                 pooled rate of the cell's peer group (the cells sharing every dimension but \
+                 the last) at 95% and 99.8%; a cell is flagged only when its whole noise \
+                 interval lies beyond the limits for every pooled rate in the pooled \
+                 interval (post-processing of the noisy release)"
+            .into(),
+    }
+}
+
+/// The pool of the cells `range` and each cell's place against its funnel limits.
+fn compare_group(cells: &RateCells<'_>, range: std::ops::Range<usize>) -> (Pool, Vec<Funnel>) {
+    let counts = &cells.counts[range.clone()];
+    let k = counts.len().max(1) as f64;
+    let count: i64 = counts.iter().sum();
+    let sum: f64 = cells.sums[range.clone()].iter().sum();
     // Independent noise in each cell: variances add, so the sub-Gaussian half-width of the
     // total is sqrt(K) times a cell's; the counts were rounded (1/2 each).
     let hs = cells.sum_half_width * k.sqrt();
     let hc = cells.count_half_width * k.sqrt() + 0.5 * k;
-    let pooled_interval = crate::federated::values::ratio_interval(
-        pooled_sum,
+    let interval = crate::federated::values::ratio_interval(
+        sum,
         hs,
-        pooled_count as f64,
+        count as f64,
         hc,
         0.0,
         1.0,
         cells.resolution / 2.0,
     );
-    let pooled_rate =
-        (pooled_count >= 1).then(|| (pooled_sum / pooled_count as f64).clamp(0.0, 1.0));
-    let (p_lo, p_hi) = pooled_interval;
+    let rate = (count >= 1).then(|| (sum / count as f64).clamp(0.0, 1.0));
+    let (p_lo, p_hi) = interval;
     let n_half = cells.count_half_width + 0.5;
-    let flags = cells
-        .counts
+    let flags = counts
         .iter()
-        .zip(cells.intervals)
+        .zip(&cells.intervals[range])
         .map(|(&n, &(lo, hi))| {
-            if n < 1 || pooled_rate.is_none() {
+            if n < 1 || rate.is_none() {
                 return Funnel::TooFew;
             }
             let n_lo = (n as f64 - n_half).max(1.0);
@@ -148,17 +194,14 @@ pub fn compare_rates(cells: RateCells<'_>) -> RateComparison {
             }
         })
         .collect();
-    RateComparison {
-        pooled_rate,
-        pooled_interval,
-        pooled_count,
-        cells: flags,
-        method: "funnel plot (Spiegelhalter 2005): binomial control limits around the \
-                 pooled rate at 95% and 99.8%; a cell is flagged only when its whole noise \
-                 interval lies beyond the limits for every pooled rate in the pooled \
-                 interval (post-processing of the noisy release)"
-            .into(),
-    }
+    (
+        Pool {
+            rate,
+            interval,
+            count,
+        },
+        flags,
+    )
 }
 
 /// The binomial standard error `sqrt(p (1 - p) / n)`.
@@ -226,14 +269,17 @@ mod tests {
             .map(|(&n, r)| n as f64 * r)
             .collect();
         let intervals: Vec<(f64, f64)> = rates.iter().map(|r| (r - 0.01, r + 0.01)).collect();
-        let c = compare_rates(RateCells {
-            counts: &counts,
-            sums: &sums,
-            intervals: &intervals,
-            count_half_width: 5.0,
-            sum_half_width: 5.0,
-            resolution: 1.0 / 1_048_576.0,
-        });
+        let c = compare_rates(
+            RateCells {
+                counts: &counts,
+                sums: &sums,
+                intervals: &intervals,
+                count_half_width: 5.0,
+                sum_half_width: 5.0,
+                resolution: 1.0 / 1_048_576.0,
+            },
+            4,
+        );
         assert_eq!(
             c.cells,
             vec![
@@ -243,11 +289,54 @@ mod tests {
                 Funnel::TooFew
             ]
         );
-        assert_eq!(c.pooled_count, 30_000);
-        let p = c.pooled_rate.unwrap();
+        assert_eq!(c.pools.len(), 1);
+        assert_eq!(c.pools[0].count, 30_000);
+        let p = c.pools[0].rate.unwrap();
         assert!((p - 0.2).abs() < 1e-12, "{p}");
-        let (lo, hi) = c.pooled_interval;
+        let (lo, hi) = c.pools[0].interval;
         assert!(lo < 0.2 && 0.2 < hi && hi - lo < 0.01, "{lo} {hi}");
+    }
+
+    #[test]
+    fn each_peer_group_has_its_own_pool() {
+        // Two groups (say department types) of two providers: rates 0.30 and 0.32, then
+        // 0.02 and 0.03. Pooled over all four, every provider would be flagged; against its
+        // own peers none is.
+        let counts = [10_000, 10_000, 10_000, 10_000];
+        let rates = [0.30, 0.32, 0.02, 0.03];
+        let sums: Vec<f64> = rates.iter().map(|r| r * 10_000.0).collect();
+        let intervals: Vec<(f64, f64)> = rates.iter().map(|r| (r - 0.01, r + 0.01)).collect();
+        let cells = RateCells {
+            counts: &counts,
+            sums: &sums,
+            intervals: &intervals,
+            count_half_width: 5.0,
+            sum_half_width: 5.0,
+            resolution: 0.0,
+        };
+        let peers = compare_rates(cells, 2);
+        assert_eq!(peers.group_cells, 2);
+        assert_eq!(peers.pools.len(), 2);
+        assert!((peers.pools[0].rate.unwrap() - 0.31).abs() < 1e-12);
+        assert!((peers.pools[1].rate.unwrap() - 0.025).abs() < 1e-12);
+        assert!(
+            peers.cells.iter().all(|&f| f == Funnel::Within),
+            "{:?}",
+            peers.cells
+        );
+        let all = compare_rates(cells, 4);
+        assert_eq!(all.pools.len(), 1);
+        assert_eq!(
+            all.cells,
+            vec![
+                Funnel::AboveAlarm,
+                Funnel::AboveAlarm,
+                Funnel::BelowAlarm,
+                Funnel::BelowAlarm
+            ]
+        );
+        // A group size that does not divide the cells: one group.
+        assert_eq!(compare_rates(cells, 3).pools.len(), 1);
     }
 
     #[test]
@@ -256,14 +345,17 @@ mod tests {
         let counts = [100, 100, 100, 100];
         let intervals = [(0.26, 0.28), (0.20, 0.30), (0.29, 0.31), (0.35, 0.37)];
         let sums = [27.0, 25.0, 30.0, 36.0];
-        let c = compare_rates(RateCells {
-            counts: &counts,
-            sums: &sums,
-            intervals: &intervals,
-            count_half_width: 0.0,
-            sum_half_width: 0.0,
-            resolution: 0.0,
-        });
+        let c = compare_rates(
+            RateCells {
+                counts: &counts,
+                sums: &sums,
+                intervals: &intervals,
+                count_half_width: 0.0,
+                sum_half_width: 0.0,
+                resolution: 0.0,
+            },
+            4,
+        );
         // Pooled 118/400 = 0.295; 95% limits at n = 100: +-0.0894, 99.8%: +-0.141.
         assert_eq!(c.cells[0], Funnel::Within);
         assert_eq!(
@@ -273,24 +365,30 @@ mod tests {
         );
         assert_eq!(c.cells[2], Funnel::Within);
         assert_eq!(c.cells[3], Funnel::Within, "0.35 > 0.295 + 0.0894 fails");
-        let far = compare_rates(RateCells {
-            counts: &[100, 100, 100, 100],
-            sums: &[20.0, 20.0, 20.0, 40.0],
-            intervals: &[(0.19, 0.21), (0.19, 0.21), (0.19, 0.21), (0.39, 0.41)],
-            count_half_width: 0.0,
-            sum_half_width: 0.0,
-            resolution: 0.0,
-        });
+        let far = compare_rates(
+            RateCells {
+                counts: &[100, 100, 100, 100],
+                sums: &[20.0, 20.0, 20.0, 40.0],
+                intervals: &[(0.19, 0.21), (0.19, 0.21), (0.19, 0.21), (0.39, 0.41)],
+                count_half_width: 0.0,
+                sum_half_width: 0.0,
+                resolution: 0.0,
+            },
+            4,
+        );
         // Pooled 0.25; 95% limit 0.25 + 0.0849 = 0.335, 99.8% limit 0.25 + 0.134 = 0.384.
         assert_eq!(far.cells[3], Funnel::AboveAlarm);
-        let warn = compare_rates(RateCells {
-            counts: &[100, 100, 100, 100],
-            sums: &[20.0, 20.0, 20.0, 36.0],
-            intervals: &[(0.19, 0.21), (0.19, 0.21), (0.19, 0.21), (0.35, 0.37)],
-            count_half_width: 0.0,
-            sum_half_width: 0.0,
-            resolution: 0.0,
-        });
+        let warn = compare_rates(
+            RateCells {
+                counts: &[100, 100, 100, 100],
+                sums: &[20.0, 20.0, 20.0, 36.0],
+                intervals: &[(0.19, 0.21), (0.19, 0.21), (0.19, 0.21), (0.35, 0.37)],
+                count_half_width: 0.0,
+                sum_half_width: 0.0,
+                resolution: 0.0,
+            },
+            4,
+        );
         // Pooled 0.24: 95% limit 0.325, 99.8% limit 0.372.
         assert_eq!(warn.cells[3], Funnel::AboveWarning);
     }

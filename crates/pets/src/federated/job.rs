@@ -899,14 +899,19 @@ impl ChargedRound {
                     if v.condition.is_some() {
                         // A rate: compare every cell with the pooled rate (post-processing
                         // of the figures just released).
-                        cells.comparison = Some(compare_rates(RateCells {
-                            counts: &t.counts,
-                            sums: &cells.sums,
-                            intervals: &cells.mean_intervals,
-                            count_half_width: half / l.weight as f64,
-                            sum_half_width: hs,
-                            resolution: r,
-                        }));
+                        // Peer groups: the cells sharing all but the last dimension.
+                        let group = t.shape.last().copied().unwrap_or(1);
+                        cells.comparison = Some(compare_rates(
+                            RateCells {
+                                counts: &t.counts,
+                                sums: &cells.sums,
+                                intervals: &cells.mean_intervals,
+                                count_half_width: half / l.weight as f64,
+                                sum_half_width: hs,
+                                resolution: r,
+                            },
+                            group,
+                        ));
                     }
                 }
             }

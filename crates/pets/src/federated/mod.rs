@@ -42,7 +42,7 @@ pub mod wire;
 mod tests;
 
 pub use aggregate::{FederatedQuery, LocalAggregate};
-pub use compare::{Funnel, RateComparison};
+pub use compare::{Funnel, Pool, RateComparison};
 pub use condition::{Condition, ConditionOp};
 pub use error::{FederatedError, Result};
 pub use job::{

@@ -772,13 +772,18 @@ fn a_rate_release_compares_every_provider_with_the_pool() {
         .expect("a rate carries its comparison");
     assert_eq!(c.cells.len(), t.counts.len());
     // Providers absent from the data have a noisy count near 0: too few, or within.
-    let pooled = c.pooled_rate.unwrap();
-    let (lo, hi) = c.pooled_interval;
+    assert_eq!(c.pools.len(), 1, "one dimension: one peer group");
+    let pooled = c.pools[0].rate.unwrap();
+    let (lo, hi) = c.pools[0].interval;
     assert!(
         lo <= pooled && pooled <= hi && hi - lo < 0.05,
         "{lo} {pooled} {hi}"
     );
-    assert!((c.pooled_count - 20_000).abs() < 200, "{}", c.pooled_count);
+    assert!(
+        (c.pools[0].count - 20_000).abs() < 200,
+        "{}",
+        c.pools[0].count
+    );
     // Every flagged cell's interval is clear of the pool.
     for ((f, &(l, h)), &n) in c.cells.iter().zip(&v.mean_intervals).zip(&t.counts) {
         match f {
