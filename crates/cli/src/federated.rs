@@ -9,6 +9,8 @@
 //!     --schema ae.schema.json --table sex --rho 0.05 --drop c=before-masked
 //! pets federated simulate ae.parquet --schema ae.schema.json --split-by provider_code \
 //!     --trusts 5 --value 'mean(total_time_in_dept_min, 0, 720) by age_band' --rho 0.1
+//! pets federated simulate ae.parquet --schema ae.schema.json --split-by provider_code \
+//!     --trusts 5 --value 'mean(total_time_in_dept_min > 240) by provider_code' --rho 0.1
 //! pets federated fit ae.parquet --schema ae.schema.json --split-by provider_code \
 //!     --trusts 5 --epsilon 1 --delta 1e-9 --out model.json
 //! ```
@@ -82,7 +84,9 @@ pub struct SimulateArgs {
     pub tables: Vec<String>,
     /// A sum or mean of a numeric column clamped to public bounds, optionally grouped:
     /// `sum(COL, LOWER, UPPER)` or `mean(COL, LOWER, UPPER)`, then optionally `by DIM, DIM`;
-    /// repeat for several in one round (secagg only).
+    /// or a rate or count of a condition, compared across the cells by funnel limits:
+    /// `mean(total_time_in_dept_min > 240) by provider_code`, `sum(admitted = true)`,
+    /// `mean(age_band in (65-84, 85+))`; repeat for several in one round (secagg only).
     #[arg(long = "value", value_name = "SPEC")]
     pub values: Vec<String>,
     /// secagg (masking, one aggregator, distributed noise) or prio3 (two aggregators).
@@ -574,6 +578,15 @@ fn more(cells: usize, out: &mut impl Write) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `0.277 [0.276, 0.277]` (or `-` with too few rows).
+fn pool_text(p: &pets::federated::Pool) -> String {
+    let rate = p
+        .rate
+        .map(|r| format!("{r:.3}"))
+        .unwrap_or_else(|| "-".into());
+    format!("{rate} [{:.3}, {:.3}]", p.interval.0, p.interval.1)
+}
+
 fn render_value(
     t: &pets::federated::FederatedTable,
     v: &pets::federated::ValueCells,
@@ -587,6 +600,17 @@ fn render_value(
     };
     let level = 100.0 * (1.0 - alpha);
     match v.statistic {
+        pets::federated::ValueStatistic::Sum if v.condition.is_some() => {
+            writeln!(
+                out,
+                "count of rows where {}{by}  (noisy; +-{:.1} at {level:.0}%)",
+                v.condition.as_deref().unwrap_or_default(),
+                v.sum_half_width
+            )?;
+            for (i, s) in v.sums.iter().enumerate().take(MAX_PRINTED) {
+                writeln!(out, "  {:<40} {s:>14.1}", cell_label(t, i))?;
+            }
+        }
         pets::federated::ValueStatistic::Sum => {
             writeln!(
                 out,
@@ -598,16 +622,45 @@ fn render_value(
             }
         }
         pets::federated::ValueStatistic::Mean => {
-            writeln!(
-                out,
-                "mean of {} clamped to [{}, {}]{by}  (noisy mean, count; {level:.0}% interval \
-                 for the mean; counts +-{:.1})",
-                v.column,
-                v.lower,
-                v.upper,
-                t.half_width.unwrap_or(f64::NAN)
-            )?;
+            match (&v.condition, &v.comparison) {
+                (Some(condition), Some(c)) => {
+                    let against = match c.pools.as_slice() {
+                        [one] => format!("the pooled rate {}", pool_text(one)),
+                        _ => format!(
+                            "the pooled rate of its {} (below)",
+                            t.dimensions[..t.dimensions.len() - 1].join(" x ")
+                        ),
+                    };
+                    writeln!(
+                        out,
+                        "rate of {condition}{by}  (noisy rate, count; {level:.0}% interval for \
+                         the rate; counts +-{:.1}; against {against} by funnel limits at 95% \
+                         and 99.8%)",
+                        t.half_width.unwrap_or(f64::NAN),
+                    )?;
+                }
+                _ => writeln!(
+                    out,
+                    "mean of {} clamped to [{}, {}]{by}  (noisy mean, count; {level:.0}% \
+                     interval for the mean; counts +-{:.1})",
+                    v.column,
+                    v.lower,
+                    v.upper,
+                    t.half_width.unwrap_or(f64::NAN)
+                )?,
+            }
             for (i, c) in t.counts.iter().enumerate().take(MAX_PRINTED) {
+                if let Some(cmp) = v.comparison.as_ref().filter(|c| c.pools.len() > 1)
+                    && i % cmp.group_cells == 0
+                {
+                    let label = cell_label(t, i);
+                    let peers = label.rsplit_once(" | ").map_or("", |(g, _)| g);
+                    writeln!(
+                        out,
+                        "  {peers}: pooled rate {}",
+                        pool_text(&cmp.pools[i / cmp.group_cells])
+                    )?;
+                }
                 let (lo, hi) = v
                     .mean_intervals
                     .get(i)
@@ -616,9 +669,15 @@ fn render_value(
                 let mean = v.means[i]
                     .map(|m| format!("{m:.3}"))
                     .unwrap_or_else(|| "-".into());
+                let funnel = v
+                    .comparison
+                    .as_ref()
+                    .and_then(|c| c.cells.get(i))
+                    .map(|f| format!("   {}", f.label()))
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "  {:<40} {mean:>12} {c:>10}   [{lo:.3}, {hi:.3}]",
+                    "  {:<40} {mean:>12} {c:>10}   [{lo:.3}, {hi:.3}]{funnel}",
                     cell_label(t, i)
                 )?;
             }

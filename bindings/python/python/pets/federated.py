@@ -56,7 +56,7 @@ from pets._convert import (
 )
 from pets._schema import Schema
 
-__all__ = ["FederatedResult", "mean_of", "simulate", "sum_of"]
+__all__ = ["FederatedResult", "mean_of", "rate_of", "simulate", "sum_of"]
 
 
 def _source(obj: TableLike | PathLike, arg: str) -> Any:
@@ -91,6 +91,26 @@ def sum_of(column: str, lower: float, upper: float, by: Sequence[str] | str = ()
 def mean_of(column: str, lower: float, upper: float, by: Sequence[str] | str = ()) -> str:
     """The ``values`` text of a mean of ``column`` clamped to public ``[lower, upper]``."""
     return _value("mean", column, lower, upper, by)
+
+
+def rate_of(condition: str, by: Sequence[str] | str = ()) -> str:
+    """The ``values`` text of a rate: the mean of ``condition``'s 0/1 value, per cell of ``by``.
+
+    The release compares every cell with the pooled rate of its peers (the cells sharing every
+    ``by`` dimension but the last) by funnel limits (``frame``'s
+    ``funnel`` column). Conditions: ``COL > NUMBER`` (``>=``, ``<``, ``<=``, ``=``, ``!=``) on
+    integer and float columns, ``COL = LABEL`` or ``COL in (A, B)`` on categorical ones.
+
+    Example:
+        >>> from pets.federated import rate_of
+        >>> rate_of("total_time_in_dept_min > 240", by="provider_code")
+        'mean(total_time_in_dept_min > 240) by provider_code'
+    """
+    if not isinstance(condition, str):
+        raise TypeError(f"condition must be a str, not {type(condition).__qualname__}")
+    dims = [d.strip() for d in by.split(",")] if isinstance(by, str) else list(by)
+    grouped = " by " + ", ".join(d for d in dims if d) if any(dims) else ""
+    return f"mean({condition.strip()})" + grouped
 
 
 def simulate(
@@ -239,7 +259,9 @@ class FederatedResult:
         """Table ``index`` as a pyarrow Table: one column per dimension, then the cells.
 
         The cells: a count table's ``count``; a sum's ``sum``; a mean's ``count``, ``sum``,
-        ``mean``, ``mean_low``, ``mean_high``.
+        ``mean``, ``mean_low``, ``mean_high``; a rate's (:func:`rate_of`) also ``funnel``
+        (``above 99.8%``, ``above 95%``, ``within``, ``below 95%``, ``below 99.8%`` or
+        ``too few``: the cell against the pooled rate; see the release's ``comparison``).
         """
         import pyarrow as pa
 
@@ -254,6 +276,18 @@ class FederatedResult:
             extra["mean"] = pa.array(value["means"], pa.float64())
             extra["mean_low"] = pa.array([i[0] for i in value["mean_intervals"]], pa.float64())
             extra["mean_high"] = pa.array([i[1] for i in value["mean_intervals"]], pa.float64())
+        if value is not None and value.get("comparison") is not None:
+            labels = {
+                "above_alarm": "above 99.8%",
+                "above_warning": "above 95%",
+                "within": "within",
+                "below_warning": "below 95%",
+                "below_alarm": "below 99.8%",
+                "too_few": "too few",
+            }
+            extra["funnel"] = pa.array(
+                [labels[f] for f in value["comparison"]["cells"]], pa.string()
+            )
         if not t["dimensions"]:
             return pa.table(extra)
         cols: dict[str, list[str]] = {d: [] for d in t["dimensions"]}

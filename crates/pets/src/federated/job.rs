@@ -29,6 +29,7 @@ use crate::error::{Warning, WarningKind};
 use crate::federated::aggregate::{
     FederatedQuery, LocalAggregate, TableLayout, ValueStatistic, local_aggregate,
 };
+use crate::federated::compare::{RateCells, compare_rates};
 use crate::federated::error::{FederatedError, Result};
 use crate::federated::noise::DistributedNoise;
 use crate::federated::prio::{self, PrioAggregator, PrioTask};
@@ -996,6 +997,23 @@ impl ChargedRound {
                             ratio_interval(s, hs, c as f64, hc, v.lower, v.upper, r / 2.0)
                         })
                         .collect();
+                    if v.condition.is_some() {
+                        // A rate: compare every cell with the pooled rate (post-processing
+                        // of the figures just released).
+                        // Peer groups: the cells sharing all but the last dimension.
+                        let group = t.shape.last().copied().unwrap_or(1);
+                        cells.comparison = Some(compare_rates(
+                            RateCells {
+                                counts: &t.counts,
+                                sums: &cells.sums,
+                                intervals: &cells.mean_intervals,
+                                count_half_width: half / l.weight as f64,
+                                sum_half_width: hs,
+                                resolution: r,
+                            },
+                            group,
+                        ));
+                    }
                 }
             }
         }
@@ -1069,6 +1087,8 @@ pub fn split_tables(layout: &[TableLayout], sums: &[i64]) -> Vec<FederatedTable>
                         sum_half_width: 0.0,
                         means,
                         mean_intervals: Vec::new(),
+                        condition: v.condition.as_ref().map(|c| c.label()),
+                        comparison: None,
                     }),
                 )
             }

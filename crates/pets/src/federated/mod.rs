@@ -9,6 +9,10 @@
 //!   sensitivities;
 //! - [`values`]: sums and means of a numeric column with public bounds, on a public
 //!   fixed-point grid;
+//! - [`condition`]: a condition on one column (`total_time_in_dept_min > 240`) whose 0/1
+//!   value a sum counts and a mean makes a rate;
+//! - [`compare`]: every cell of a rate table against the pooled rate (a funnel plot in
+//!   numbers: the cross-provider comparison);
 //! - [`noise`]: distributed discrete Gaussian noise and its privacy bound;
 //! - [`ring`]: the integers in `Z_{2^64}` where masking adds, with no wrap-around;
 //! - [`secagg`]: secure aggregation by pairwise masking with dropout recovery (Bonawitz
@@ -23,6 +27,8 @@
 //! - [`job`]: [`FederatedJob`], one federated DP release as every front door runs it.
 
 pub mod aggregate;
+pub mod compare;
+pub mod condition;
 pub mod error;
 pub mod job;
 pub mod noise;
@@ -39,6 +45,8 @@ pub mod wire;
 mod tests;
 
 pub use aggregate::{FederatedQuery, LocalAggregate};
+pub use compare::{Funnel, Pool, RateComparison};
+pub use condition::{Condition, ConditionOp};
 pub use error::{FederatedError, Result};
 pub use job::{
     ChargedRound, CheckedJob, DropPoint, FederatedJob, FederatedRelease, FederatedTable,

@@ -300,6 +300,7 @@ fn pooled_values(
         .read(&query.grouped_columns(), &query.numeric_columns())
         .unwrap();
     let data = &input.data;
+    assert!(query.values.iter().all(|v| v.condition.is_none()));
     let rows: Vec<usize> = match data.bounded().rows() {
         Some(r) => r.iter().map(|&r| r as usize).collect(),
         None => (0..data.bounded().n_rows()).collect(),
@@ -584,6 +585,7 @@ fn bad_value_queries_fail_with_typed_errors_naming_the_column() {
         lower: f64::NAN,
         upper: 1.0,
         by: Vec::new(),
+        condition: None,
     }])
     .unwrap_err();
     assert!(bad.to_string().contains("acuity"), "{bad}");
@@ -764,4 +766,199 @@ fn a_declared_vector_with_another_layout_or_too_few_trusts_is_refused_before_any
     let mut zero = declared([1, 1]);
     zero.layout[0].weight = 0;
     assert!(zero.check().is_err());
+}
+
+// ---- Rates and counts of a condition (`federated/condition.rs`, `federated/compare.rs`) ----
+
+fn rate_query() -> FederatedQuery {
+    FederatedQuery::from_specs(
+        &[],
+        &[
+            "mean(total_time_in_dept_min > 240) by provider_code".into(),
+            "sum(admitted = true) by age_band".into(),
+            "mean(age_band in (65-84, 85+)) by sex".into(),
+            "mean(acuity <= 2)".into(),
+        ],
+    )
+    .unwrap()
+}
+
+#[test]
+fn before_noise_rates_and_condition_counts_are_the_pooled_answer() {
+    let (schema, batches) = ae(9_000);
+    let query = rate_query();
+    let ts = by_provider(&schema, &batches, 4);
+    let job = FederatedJob::new(query.clone());
+    let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
+    let (sum, _) = run_secagg(&ts, &locals, None, 3).unwrap();
+    query.check_layout(&locals[0].layout).unwrap();
+    let tables = split_tables(&locals[0].layout, &sum);
+    // The pooled answer, row by row, from the labels and numbers themselves.
+    let source = TableSource::batches("p", batches[0].schema(), batches.clone());
+    let cols: Vec<String> = ["provider_code", "age_band", "sex", "admitted"]
+        .map(String::from)
+        .to_vec();
+    let nums: Vec<String> = ["total_time_in_dept_min", "acuity"]
+        .map(String::from)
+        .to_vec();
+    let input = DpTable::load(source, &schema).read(&cols, &nums).unwrap();
+    let d = &input.data;
+    let label = |c: &str, r: usize| {
+        let col = d.column(c).unwrap();
+        col.label(col.codes[r])
+    };
+    let code = |c: &str, r: usize| d.column(c).unwrap().codes[r] as usize;
+    let time = d.raw("total_time_in_dept_min").unwrap();
+    let acuity = d.raw("acuity").unwrap();
+    let n = d.bounded().n_rows();
+    let providers = schema.column("provider_code").unwrap().kind.clone();
+    let crate::data::ColumnKind::Categorical { values: names, .. } = providers else {
+        panic!()
+    };
+    let (mut over, mut seen) = (vec![0.0; names.len() + 1], vec![0i64; names.len() + 1]);
+    let mut admitted = vec![0.0; 64];
+    let (mut old, mut by_sex) = (vec![0.0; 8], vec![0i64; 8]);
+    let (mut urgent, mut with_acuity) = (0.0, 0i64);
+    for r in 0..n {
+        if let Some(t) = time[r] {
+            seen[code("provider_code", r)] += 1;
+            over[code("provider_code", r)] += f64::from(u8::from(t > 240.0));
+        }
+        if label("admitted", r) == "true" {
+            admitted[code("age_band", r)] += 1.0;
+        }
+        if label("age_band", r) != "null" {
+            by_sex[code("sex", r)] += 1;
+            old[code("sex", r)] += f64::from(u8::from(
+                ["65-84", "85+"].contains(&label("age_band", r).as_str()),
+            ));
+        }
+        if let Some(a) = acuity[r] {
+            with_acuity += 1;
+            urgent += f64::from(u8::from(a <= 2.0));
+        }
+    }
+    let rate = &tables[0];
+    let v = rate.value.as_ref().unwrap();
+    assert_eq!(v.condition.as_deref(), Some("total_time_in_dept_min > 240"));
+    assert_eq!(rate.counts, seen[..rate.counts.len()].to_vec());
+    assert_eq!(v.sums, over[..v.sums.len()].to_vec());
+    assert!(
+        over.iter().sum::<f64>() > 0.0,
+        "some attendances over four hours"
+    );
+    let counts = tables[1].value.as_ref().unwrap();
+    assert_eq!(counts.sums, admitted[..counts.sums.len()].to_vec());
+    let old_rate = &tables[2];
+    assert_eq!(old_rate.counts, by_sex[..old_rate.counts.len()].to_vec());
+    assert_eq!(
+        old_rate.value.as_ref().unwrap().sums,
+        old[..old_rate.counts.len()].to_vec()
+    );
+    assert_eq!(tables[3].counts, vec![with_acuity]);
+    assert_eq!(tables[3].value.as_ref().unwrap().sums, vec![urgent]);
+}
+
+#[test]
+fn a_rate_release_compares_every_provider_with_the_pool() {
+    let (schema, batches) = ae(20_000);
+    let query = FederatedQuery::from_specs(
+        &[],
+        &["mean(total_time_in_dept_min > 240) by provider_code".into()],
+    )
+    .unwrap();
+    let ts = by_provider(&schema, &batches, 4);
+    let mut session = Session::zcdp(1.0).unwrap();
+    let release = FederatedJob::new(query)
+        .share(Cost::rho(1.0))
+        .seed(7)
+        .run(&mut session, &schema, &ts)
+        .unwrap();
+    let t = &release.tables[0];
+    let v = t.value.as_ref().unwrap();
+    let c = v
+        .comparison
+        .as_ref()
+        .expect("a rate carries its comparison");
+    assert_eq!(c.cells.len(), t.counts.len());
+    // Providers absent from the data have a noisy count near 0: too few, or within.
+    assert_eq!(c.pools.len(), 1, "one dimension: one peer group");
+    let pooled = c.pools[0].rate.unwrap();
+    let (lo, hi) = c.pools[0].interval;
+    assert!(
+        lo <= pooled && pooled <= hi && hi - lo < 0.05,
+        "{lo} {pooled} {hi}"
+    );
+    assert!(
+        (c.pools[0].count - 20_000).abs() < 200,
+        "{}",
+        c.pools[0].count
+    );
+    // Every flagged cell's interval is clear of the pool.
+    for ((f, &(l, h)), &n) in c.cells.iter().zip(&v.mean_intervals).zip(&t.counts) {
+        match f {
+            Funnel::AboveAlarm | Funnel::AboveWarning => assert!(l > hi, "{l} {hi}"),
+            Funnel::BelowAlarm | Funnel::BelowWarning => assert!(h < lo, "{h} {lo}"),
+            Funnel::TooFew => assert!(n < 1),
+            Funnel::Within => {}
+        }
+    }
+    // The whole release serialises and reads back (the network sends it as JSON).
+    let json = serde_json::to_string(&release).unwrap();
+    let back: FederatedRelease = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.tables, release.tables);
+}
+
+#[test]
+fn conditions_on_the_wrong_kind_or_an_unknown_label_are_refused_naming_the_column() {
+    let (schema, batches) = ae(2_000);
+    let ts = by_provider(&schema, &batches, 2);
+    let mut session = Session::zcdp(1.0).unwrap();
+    for (spec, says) in [
+        ("mean(sex > 1)", "unordered"),
+        ("mean(arrival_datetime > 3)", "date"),
+        ("mean(admitted = yes)", "false, true"),
+        ("mean(total_time_in_dept_min > soon)", "finite number"),
+        ("sum(no_such_column = 1)", "no_such_column"),
+    ] {
+        let q = FederatedQuery::from_specs(&[], &[spec.into()]).unwrap();
+        let e = FederatedJob::new(q)
+            .share(Cost::rho(0.1))
+            .run(&mut session, &schema, &ts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says), "{spec}: {e}");
+    }
+    assert!(
+        session.entries().is_empty(),
+        "nothing charged for a refused query"
+    );
+}
+
+#[test]
+fn removing_one_person_moves_a_rate_vector_by_at_most_the_stated_l2_bound() {
+    let (schema, batches) = ae(6_000);
+    let query = rate_query();
+    // Drop the rows of the first person (by row, no person id: rows are people, m = 1).
+    let first = batches[0].slice(1, batches[0].num_rows() - 1);
+    let mut without = vec![first];
+    without.extend(batches[1..].iter().cloned());
+    let job = FederatedJob::new(query.clone());
+    let sum_of = |bs: &[RecordBatch]| -> Vec<i64> {
+        let ts = by_provider(&schema, bs, 3);
+        let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
+        run_secagg(&ts, &locals, None, 2).unwrap().0
+    };
+    let (a, b) = (sum_of(&batches), sum_of(&without));
+    let d2: f64 = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| ((x - y) as f64).powi(2))
+        .sum();
+    assert!(d2 > 0.0);
+    assert!(
+        d2 <= query.l2_squared(1, 1),
+        "{d2} > {}",
+        query.l2_squared(1, 1)
+    );
 }
