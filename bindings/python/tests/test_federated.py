@@ -200,3 +200,26 @@ def test_bad_conditions_raise_typed_errors_naming_the_column(ae):
             pets.federated.simulate(parts, schema=schema, rho=0.1, values=[spec])
     with pytest.raises(TypeError, match="condition"):
         pets.federated.rate_of(240)
+
+
+def test_a_federated_fit_is_a_model_that_samples(ae):
+    data, schema = ae
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        model = pets.federated.fit(
+            data=data,
+            split_by="provider_code",
+            groups=3,
+            schema=schema,
+            epsilon=1.0,
+            progress=False,
+        )
+    assert model.method == "mst (federated)"
+    rounds = model.federated_rounds["rounds"]
+    assert len(rounds) == 3
+    assert len(model.federated_rounds["ledger"]["entries"]) == 3
+    sample = model.sample(500, seed=1, kind="pyarrow", progress=False)
+    assert sample.num_rows == 500
+    assert set(sample.column_names) <= set(schema.names)
+    with pytest.raises(InvalidParameterError):
+        pets.federated.fit({"only": data}, schema=schema, epsilon=1.0, progress=False)
