@@ -157,6 +157,13 @@ pub struct PySynthModel {
     model: SynthModel,
 }
 
+impl PySynthModel {
+    /// Wrap a fitted model (for the other doors' fits, e.g. the federated one).
+    pub(crate) fn from_model(model: SynthModel) -> PySynthModel {
+        PySynthModel { model }
+    }
+}
+
 #[pymethods]
 impl PySynthModel {
     /// Load a model file written by `pets synth fit` or `save`, checking format and version.

@@ -144,3 +144,82 @@ def test_bad_value_queries_raise_typed_errors_naming_the_column(ae):
         )
     with pytest.raises(TypeError):
         pets.federated.simulate(parts, schema=schema, rho=0.1, values="sum(acuity, 1, 5)")
+
+
+def test_rates_compare_every_provider_with_the_pool(ae):
+    data, schema = ae
+    spec = pets.federated.rate_of("total_time_in_dept_min > 240", by="provider_code")
+    assert spec == "mean(total_time_in_dept_min > 240) by provider_code"
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        r = pets.federated.simulate(
+            data=data,
+            split_by="provider_code",
+            groups=3,
+            schema=schema,
+            values=[spec, "sum(admitted = true) by sex"],
+            rho=1.0,
+            max_trusts_per_person=1,
+        )
+    rates = r.frame(0)
+    assert rates.column_names == [
+        "provider_code",
+        "count",
+        "sum",
+        "mean",
+        "mean_low",
+        "mean_high",
+        "funnel",
+    ]
+    comparison = r.tables[0]["value"]["comparison"]
+    assert len(comparison["pools"]) == 1
+    low, high = comparison["pools"][0]["interval"]
+    # The exact pooled rate (computed here, in the test) lies in the pooled interval.
+    time = data.column("total_time_in_dept_min")
+    valid = pc.drop_null(time)
+    exact = pc.sum(pc.greater(valid, 240)).as_py() / len(valid)
+    assert low <= exact <= high
+    flags = set(rates.column("funnel").to_pylist())
+    assert flags <= {"above 99.8%", "above 95%", "within", "below 95%", "below 99.8%", "too few"}
+    # Providers absent from the data release a count near zero.
+    assert "too few" in flags or min(rates.column("count").to_pylist()) < 50
+    admitted = r.frame(1)
+    assert admitted.column_names == ["sex", "sum"]
+    assert r.tables[1]["value"]["condition"] == "admitted = true"
+
+
+def test_bad_conditions_raise_typed_errors_naming_the_column(ae):
+    data, schema = ae
+    parts = {f"t{i}": data.slice(i * 2_000, 2_000) for i in range(3)}
+    for spec, match in [
+        ("mean(sex > 1)", "unordered"),
+        ("mean(admitted = yes)", "false, true"),
+        ("mean(total_time_in_dept_min >)", "empty"),
+    ]:
+        with pytest.raises(InvalidParameterError, match=match):
+            pets.federated.simulate(parts, schema=schema, rho=0.1, values=[spec])
+    with pytest.raises(TypeError, match="condition"):
+        pets.federated.rate_of(240)
+
+
+def test_a_federated_fit_is_a_model_that_samples(ae):
+    data, schema = ae
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        model = pets.federated.fit(
+            data=data,
+            split_by="provider_code",
+            groups=3,
+            schema=schema,
+            epsilon=1.0,
+            progress=False,
+        )
+    assert model.method == "mst (federated)"
+    rounds = model.federated_rounds["rounds"]
+    assert len(rounds) == 3
+    assert len(model.federated_rounds["ledger"]["entries"]) == 3
+    sample = model.sample(500, seed=1, kind="pyarrow", progress=False)
+    assert sample.num_rows == 500
+    assert set(sample.column_names) <= set(schema.names)
+    with pytest.raises(InvalidParameterError):
+        pets.federated.fit({"only": data}, schema=schema, epsilon=1.0, progress=False)

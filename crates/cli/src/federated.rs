@@ -9,9 +9,14 @@
 //!     --schema ae.schema.json --table sex --rho 0.05 --drop c=before-masked
 //! pets federated simulate ae.parquet --schema ae.schema.json --split-by provider_code \
 //!     --trusts 5 --value 'mean(total_time_in_dept_min, 0, 720) by age_band' --rho 0.1
+//! pets federated simulate ae.parquet --schema ae.schema.json --split-by provider_code \
+//!     --trusts 5 --value 'mean(total_time_in_dept_min > 240) by provider_code' --rho 0.1
+//! pets federated fit ae.parquet --schema ae.schema.json --split-by provider_code \
+//!     --trusts 5 --epsilon 1 --delta 1e-9 --out model.json
 //! ```
 //!
-//! The CLI parses and renders; [`pets::federated::FederatedJob`] does the work.
+//! The CLI parses and renders; [`pets::federated::FederatedJob`] and, for `fit`,
+//! [`pets_synth::federated::FederatedFitJob`] do the work.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -22,6 +27,8 @@ use pets::dp::{ChargeRecord, Cost, Session};
 use pets::federated::{
     FederatedJob, FederatedQuery, FederatedRelease, Protocol, TrustTables, simulation_trusts,
 };
+use pets_synth::FitSettings;
+use pets_synth::federated::FederatedFitJob;
 
 use crate::exit::{CliError, refuse_clobber, write_atomic};
 
@@ -31,6 +38,10 @@ pub enum FederatedCommand {
     /// Run one federated DP release over several trusts' tables on this machine: secure
     /// aggregation (one aggregator, dropouts recovered) or Prio3 (two aggregators).
     Simulate(Box<SimulateArgs>),
+    /// Fit an MST synthesiser across trusts without pooling rows (three federated rounds of
+    /// noisy marginals, every party on this machine) and write the model file that `pets
+    /// synth sample` reads.
+    Fit(Box<FitArgs>),
     /// Split one table into trusts' files by a column (a trial federation on one machine).
     Split(SplitArgs),
     /// Run the aggregator service (HTTPS with mutual TLS) until stopped.
@@ -73,7 +84,9 @@ pub struct SimulateArgs {
     pub tables: Vec<String>,
     /// A sum or mean of a numeric column clamped to public bounds, optionally grouped:
     /// `sum(COL, LOWER, UPPER)` or `mean(COL, LOWER, UPPER)`, then optionally `by DIM, DIM`;
-    /// repeat for several in one round (secagg only).
+    /// or a rate or count of a condition, compared across the cells by funnel limits:
+    /// `mean(total_time_in_dept_min > 240) by provider_code`, `sum(admitted = true)`,
+    /// `mean(age_band in (65-84, 85+))`; repeat for several in one round (secagg only).
     #[arg(long = "value", value_name = "SPEC")]
     pub values: Vec<String>,
     /// secagg (masking, one aggregator, distributed noise) or prio3 (two aggregators).
@@ -117,6 +130,94 @@ pub struct SimulateArgs {
     /// Write the release (tables, noise, round report, ledger) as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+/// Options of `pets federated fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// One table to split into trusts with --split-by (or give each trust's file with --trust).
+    pub data: Option<PathBuf>,
+    /// How CSV/TSV files are written.
+    #[command(flatten)]
+    pub csv: crate::csv_args::CsvArgs,
+    /// The declared schema (JSON or TOML): every trust encodes against it.
+    #[arg(long)]
+    pub schema: PathBuf,
+    /// Split DATA into one trust per value of this column (e.g. provider_code).
+    #[arg(long, requires = "data")]
+    pub split_by: Option<String>,
+    /// With --split-by: deal the column's values round-robin into this many trusts.
+    #[arg(long, requires = "split_by")]
+    pub trusts: Option<usize>,
+    /// A trust's own file, as NAME=PATH; repeat for each trust.
+    #[arg(long = "trust", value_name = "NAME=PATH", conflicts_with = "split_by")]
+    pub trust: Vec<String>,
+    /// Target epsilon of (epsilon, delta)-DP for the whole fit (its three rounds).
+    #[arg(long)]
+    pub epsilon: f64,
+    /// Target delta.
+    #[arg(long, default_value_t = 1e-9)]
+    pub delta: f64,
+    /// secagg (masking, one aggregator, distributed noise) or prio3 (two aggregators).
+    #[arg(long, default_value = "secagg")]
+    pub protocol: String,
+    /// Secure aggregation: trusts that must survive every stage (default: a strict majority).
+    #[arg(long)]
+    pub threshold: Option<usize>,
+    /// Secure aggregation: trusts that may collude with the aggregator.
+    #[arg(long, default_value_t = 0)]
+    pub colluders: usize,
+    /// Person-id column in every trust's table (e.g. nhs_number); without it, per-row privacy.
+    #[arg(long)]
+    pub person_id: Option<String>,
+    /// Rows kept per person at each trust.
+    #[arg(long, default_value_t = 1)]
+    pub max_rows_per_person: u32,
+    /// Trusts one person may attend (public bound; default 1, announced).
+    #[arg(long)]
+    pub max_trusts_per_person: Option<u32>,
+    /// Prio3: the largest (weighted) count one trust may put in one cell.
+    #[arg(long)]
+    pub max_count: Option<u64>,
+    /// Make a trust drop out of every round: NAME=before-keys|before-shares|before-masked|
+    /// before-unmask.
+    #[arg(long = "drop", value_name = "NAME=STAGE")]
+    pub drops: Vec<String>,
+    /// Integer, date and datetime columns with more values are binned or coarsened.
+    #[arg(long, default_value_t = 128)]
+    pub max_values: u32,
+    /// Share of rho for round B, the candidate pairs the tree is chosen from (default 0.1).
+    #[arg(long)]
+    pub selection_share: Option<f64>,
+    /// Soft threshold of the tree's pair scores, in multiples of round B's noise sigma.
+    #[arg(long, default_value_t = 1.0)]
+    pub score_threshold: f64,
+    /// Columns with more declared values are measured 1-way only.
+    #[arg(long, default_value_t = 4096)]
+    pub max_pair_values: u32,
+    /// Largest compressed pair table considered (at most 4,000,000: one round).
+    #[arg(long, default_value_t = 1 << 22)]
+    pub max_pair_cells: u64,
+    /// Split each round's budget equally between its tables (the paper's MST) rather than
+    /// by size.
+    #[arg(long)]
+    pub equal_shares: bool,
+    /// Mirror-descent iterations of the inference, exactly (default: MST's work budget).
+    #[arg(long)]
+    pub iters: Option<usize>,
+    /// Seed of each trust's choice of kept rows.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Charge the fit's (epsilon, delta) to this dataset's persistent budget file (`pets
+    /// budget init`) after every data check and before any round.
+    #[arg(long)]
+    pub budget: Option<PathBuf>,
+    /// Write the rounds (trusts counted, bytes, noise, charge) and the ledger as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the model file here.
+    #[arg(long, visible_alias = "model")]
+    pub out: PathBuf,
 }
 
 /// Options of `pets federated split`.
@@ -166,6 +267,7 @@ fn pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError> {
 pub fn run(command: &FederatedCommand) -> Result<(), CliError> {
     match command {
         FederatedCommand::Simulate(a) => simulate(a),
+        FederatedCommand::Fit(a) => fit(a),
         FederatedCommand::Split(a) => split(a),
         #[cfg(feature = "net")]
         FederatedCommand::Aggregator(a) => crate::federated_net::aggregator(a),
@@ -178,6 +280,150 @@ pub fn run(command: &FederatedCommand) -> Result<(), CliError> {
     }
 }
 
+/// The trusts of a simulated federation: DATA split by a column, or each trust's own file.
+fn trust_tables(
+    data: Option<&PathBuf>,
+    split_by: Option<&String>,
+    groups: Option<usize>,
+    own: &[String],
+    dialect: pets::data::CsvDialect,
+) -> Result<TrustTables, CliError> {
+    match (data, split_by) {
+        (Some(data), Some(column)) => Ok(TrustTables::Split {
+            source: TableSource::file(data).with_csv(dialect),
+            column: column.clone(),
+            groups,
+        }),
+        (None, None) if !own.is_empty() => Ok(TrustTables::Own(
+            own.iter()
+                .map(|t| {
+                    let (name, path) = pair("--trust", t)?;
+                    Ok((
+                        name.to_string(),
+                        TableSource::file(path).with_csv(dialect.clone()),
+                    ))
+                })
+                .collect::<Result<_, CliError>>()?,
+        )),
+        _ => Err(CliError::usage(
+            "give DATA with --split-by COLUMN, or each trust's file with --trust NAME=PATH",
+        )),
+    }
+}
+
+fn drops(list: &[String]) -> Result<Vec<(String, String)>, CliError> {
+    list.iter()
+        .map(|d| pair("--drop", d).map(|(n, s)| (n.to_string(), s.to_string())))
+        .collect()
+}
+
+fn fit(args: &FitArgs) -> Result<(), CliError> {
+    let mut inputs: Vec<(&str, &std::path::Path)> = vec![("--schema", args.schema.as_path())];
+    if let Some(d) = &args.data {
+        inputs.push(("data file", d.as_path()));
+    }
+    crate::exit::refuse_missing_folder("--out", &args.out)?;
+    refuse_clobber("--out", &args.out, &inputs)?;
+    if let Some(json) = &args.json {
+        refuse_clobber("--json", json, &inputs)?;
+    }
+    let schema = Schema::load(&args.schema)?;
+    let tables = trust_tables(
+        args.data.as_ref(),
+        args.split_by.as_ref(),
+        args.trusts,
+        &args.trust,
+        args.csv.dialect()?,
+    )?;
+    let trusts = simulation_trusts(
+        tables,
+        &schema,
+        args.person_id.as_deref(),
+        &drops(&args.drops)?,
+    )?;
+    let (progress, bar) = crate::progress::job("federated fit");
+    let job = FederatedFitJob::new(schema, args.epsilon, args.delta)
+        .settings(&FitSettings {
+            iters: args.iters,
+            score_threshold: Some(args.score_threshold),
+            selection_share: args.selection_share,
+            equal_shares: Some(args.equal_shares),
+            max_pair_cells: Some(args.max_pair_cells),
+            max_pair_values: Some(args.max_pair_values),
+            ..FitSettings::default()
+        })
+        .max_values(args.max_values)
+        .protocol(args.protocol.parse::<Protocol>()?)
+        .threshold(args.threshold)
+        .colluders(args.colluders)
+        .max_rows_per_person(args.max_rows_per_person)
+        .max_trusts_per_person(args.max_trusts_per_person)
+        .max_count(args.max_count)
+        .seed(args.seed)
+        .budget(args.budget.clone())
+        .progress(progress);
+    let fitted = job.run(&trusts);
+    bar.finish_and_clear();
+    let fitted = fitted?;
+    let model = &fitted.fit.model;
+    for note in &model.notes {
+        eprintln!("pets federated: {note}");
+    }
+    for w in &fitted.fit.warnings {
+        eprintln!("warning: {w}");
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "pets federated fit: {} over {} trusts, {} columns at epsilon = {}, delta = {} \
+         (rho = {:.6}); spent {}",
+        model.method,
+        trusts.len(),
+        model.schema.columns.len(),
+        model.epsilon,
+        model.delta,
+        model.rho,
+        model.ledger.spent
+    )?;
+    for r in &fitted.rounds {
+        let counted: Vec<String> = r
+            .reports
+            .iter()
+            .map(|rep| format!("{}/{}", rep.counted.len(), rep.trusts))
+            .collect();
+        let bytes: usize = r.reports.iter().map(|rep| rep.bytes_from_trusts).sum();
+        let seconds: f64 = r.reports.iter().map(|rep| rep.protocol_seconds).sum();
+        writeln!(
+            out,
+            "  round {}: {} tables, rho {:.6}, trusts counted {}, {} bytes from trusts, \
+             {:.2} s",
+            r.round,
+            r.tables,
+            r.rho,
+            counted.join(", "),
+            bytes,
+            seconds
+        )?;
+    }
+    writeln!(
+        out,
+        "  tree: {} pairs; noisy total {:.0}",
+        model.selected.len(),
+        model.total
+    )?;
+    model.save(&args.out)?;
+    eprintln!("pets federated: model written to {}", args.out.display());
+    if let Some(path) = &args.json {
+        let value = serde_json::json!({
+            "rounds": fitted.rounds,
+            "ledger": model.ledger,
+        });
+        write_atomic(path, &(serde_json::to_string_pretty(&value)? + "\n"))?;
+        eprintln!("pets federated: rounds and ledger in {}", path.display());
+    }
+    Ok(())
+}
+
 fn simulate(args: &SimulateArgs) -> Result<(), CliError> {
     if let Some(json) = &args.json {
         let mut inputs: Vec<(&str, &std::path::Path)> = vec![("--schema", args.schema.as_path())];
@@ -187,36 +433,14 @@ fn simulate(args: &SimulateArgs) -> Result<(), CliError> {
         refuse_clobber("--json", json, &inputs)?;
     }
     let schema = Schema::load(&args.schema)?;
-    let dialect = args.csv.dialect()?;
-    let tables = match (&args.data, &args.split_by) {
-        (Some(data), Some(column)) => TrustTables::Split {
-            source: TableSource::file(data).with_csv(dialect),
-            column: column.clone(),
-            groups: args.trusts,
-        },
-        (None, None) if !args.trust.is_empty() => TrustTables::Own(
-            args.trust
-                .iter()
-                .map(|t| {
-                    let (name, path) = pair("--trust", t)?;
-                    Ok((
-                        name.to_string(),
-                        TableSource::file(path).with_csv(dialect.clone()),
-                    ))
-                })
-                .collect::<Result<_, CliError>>()?,
-        ),
-        _ => {
-            return Err(CliError::usage(
-                "give DATA with --split-by COLUMN, or each trust's file with --trust NAME=PATH",
-            ));
-        }
-    };
-    let drops: Vec<(String, String)> = args
-        .drops
-        .iter()
-        .map(|d| pair("--drop", d).map(|(n, s)| (n.to_string(), s.to_string())))
-        .collect::<Result<_, _>>()?;
+    let tables = trust_tables(
+        args.data.as_ref(),
+        args.split_by.as_ref(),
+        args.trusts,
+        &args.trust,
+        args.csv.dialect()?,
+    )?;
+    let drops = drops(&args.drops)?;
     let trusts = simulation_trusts(tables, &schema, args.person_id.as_deref(), &drops)?;
     let sets: Vec<Vec<String>> = args
         .tables
@@ -354,6 +578,15 @@ fn more(cells: usize, out: &mut impl Write) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `0.277 [0.276, 0.277]` (or `-` with too few rows).
+fn pool_text(p: &pets::federated::Pool) -> String {
+    let rate = p
+        .rate
+        .map(|r| format!("{r:.3}"))
+        .unwrap_or_else(|| "-".into());
+    format!("{rate} [{:.3}, {:.3}]", p.interval.0, p.interval.1)
+}
+
 fn render_value(
     t: &pets::federated::FederatedTable,
     v: &pets::federated::ValueCells,
@@ -367,6 +600,17 @@ fn render_value(
     };
     let level = 100.0 * (1.0 - alpha);
     match v.statistic {
+        pets::federated::ValueStatistic::Sum if v.condition.is_some() => {
+            writeln!(
+                out,
+                "count of rows where {}{by}  (noisy; +-{:.1} at {level:.0}%)",
+                v.condition.as_deref().unwrap_or_default(),
+                v.sum_half_width
+            )?;
+            for (i, s) in v.sums.iter().enumerate().take(MAX_PRINTED) {
+                writeln!(out, "  {:<40} {s:>14.1}", cell_label(t, i))?;
+            }
+        }
         pets::federated::ValueStatistic::Sum => {
             writeln!(
                 out,
@@ -378,16 +622,45 @@ fn render_value(
             }
         }
         pets::federated::ValueStatistic::Mean => {
-            writeln!(
-                out,
-                "mean of {} clamped to [{}, {}]{by}  (noisy mean, count; {level:.0}% interval \
-                 for the mean; counts +-{:.1})",
-                v.column,
-                v.lower,
-                v.upper,
-                t.half_width.unwrap_or(f64::NAN)
-            )?;
+            match (&v.condition, &v.comparison) {
+                (Some(condition), Some(c)) => {
+                    let against = match c.pools.as_slice() {
+                        [one] => format!("the pooled rate {}", pool_text(one)),
+                        _ => format!(
+                            "the pooled rate of its {} (below)",
+                            t.dimensions[..t.dimensions.len() - 1].join(" x ")
+                        ),
+                    };
+                    writeln!(
+                        out,
+                        "rate of {condition}{by}  (noisy rate, count; {level:.0}% interval for \
+                         the rate; counts +-{:.1}; against {against} by funnel limits at 95% \
+                         and 99.8%)",
+                        t.half_width.unwrap_or(f64::NAN),
+                    )?;
+                }
+                _ => writeln!(
+                    out,
+                    "mean of {} clamped to [{}, {}]{by}  (noisy mean, count; {level:.0}% \
+                     interval for the mean; counts +-{:.1})",
+                    v.column,
+                    v.lower,
+                    v.upper,
+                    t.half_width.unwrap_or(f64::NAN)
+                )?,
+            }
             for (i, c) in t.counts.iter().enumerate().take(MAX_PRINTED) {
+                if let Some(cmp) = v.comparison.as_ref().filter(|c| c.pools.len() > 1)
+                    && i % cmp.group_cells == 0
+                {
+                    let label = cell_label(t, i);
+                    let peers = label.rsplit_once(" | ").map_or("", |(g, _)| g);
+                    writeln!(
+                        out,
+                        "  {peers}: pooled rate {}",
+                        pool_text(&cmp.pools[i / cmp.group_cells])
+                    )?;
+                }
                 let (lo, hi) = v
                     .mean_intervals
                     .get(i)
@@ -396,9 +669,15 @@ fn render_value(
                 let mean = v.means[i]
                     .map(|m| format!("{m:.3}"))
                     .unwrap_or_else(|| "-".into());
+                let funnel = v
+                    .comparison
+                    .as_ref()
+                    .and_then(|c| c.cells.get(i))
+                    .map(|f| format!("   {}", f.label()))
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "  {:<40} {mean:>12} {c:>10}   [{lo:.3}, {hi:.3}]",
+                    "  {:<40} {mean:>12} {c:>10}   [{lo:.3}, {hi:.3}]{funnel}",
                     cell_label(t, i)
                 )?;
             }

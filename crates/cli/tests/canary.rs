@@ -1,5 +1,5 @@
 //! Canary test on released artefacts (issue 10): a dataset whose exact counts are distinctive
-//! numbers, run through every DP command; no ledger, model file, results file or message of a
+//! numbers, run through every DP command (the federated fit included); no ledger, model file, results file or message of a
 //! DP command may contain any of them.
 //!
 //! Released *values* are noisy draws that may, by chance, equal an exact count; they are
@@ -198,6 +198,39 @@ dimensions = ["sex"]
     let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     strip_values(&mut m);
     assert_clean("the model file", &m.to_string());
+
+    // pets federated fit: two trusts (by sex), the model file, the rounds and the messages.
+    let fed_model = dir.path().join("fed_model.json");
+    let rounds = dir.path().join("rounds.json");
+    let o = pets(&[
+        "federated",
+        "fit",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--split-by",
+        "sex",
+        "--epsilon",
+        "1",
+        "--person-id",
+        "patient",
+        "--max-rows-per-person",
+        "2",
+        "--out",
+        p(&fed_model),
+        "--json",
+        p(&rounds),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_clean("pets federated fit's messages", &text(&o));
+    for (what, path) in [
+        ("the federated model file", &fed_model),
+        ("the rounds", &rounds),
+    ] {
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        strip_values(&mut v);
+        assert_clean(what, &v.to_string());
+    }
 
     // pets synth sample without --rows samples the model's noisy size, not the exact one.
     let synth = dir.path().join("synth.csv");

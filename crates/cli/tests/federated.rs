@@ -135,6 +135,75 @@ fn sums_and_means_with_public_bounds_are_released_with_intervals() {
 }
 
 #[test]
+fn rates_of_a_condition_are_compared_across_providers() {
+    let (dir, data, schema) = ae(8_000, 9);
+    let json = dir.path().join("rates.json");
+    let o = pets(&[
+        "federated",
+        "simulate",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--split-by",
+        "provider_code",
+        "--trusts",
+        "3",
+        "--value",
+        "mean(total_time_in_dept_min > 240) by provider_code",
+        "--value",
+        "sum(admitted = true) by sex",
+        "--rho",
+        "0.5",
+        "--json",
+        p(&json),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("rate of total_time_in_dept_min > 240 by provider_code"),
+        "{out}"
+    );
+    assert!(out.contains("against the pooled rate"), "{out}");
+    assert!(
+        out.contains("count of rows where admitted = true by sex"),
+        "{out}"
+    );
+    assert!(
+        ["within", "too few", "above", "below"]
+            .iter()
+            .any(|f| out.contains(f)),
+        "{out}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rate = &v["release"]["tables"][0];
+    let cells = rate["counts"].as_array().unwrap().len();
+    let comparison = &rate["value"]["comparison"];
+    assert_eq!(comparison["cells"].as_array().unwrap().len(), cells);
+    assert_eq!(comparison["pools"].as_array().unwrap().len(), 1);
+    assert!(comparison["pools"][0]["rate"].as_f64().unwrap() > 0.0);
+    assert!(comparison["method"].as_str().unwrap().contains("funnel"));
+    // A comparison on an unordered category: bad usage (exit 2), naming the column.
+    let o = pets(&[
+        "federated",
+        "simulate",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--split-by",
+        "provider_code",
+        "--trusts",
+        "3",
+        "--value",
+        "mean(sex > 1)",
+        "--rho",
+        "0.1",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("\"sex\" is an unordered"), "{}", text(&o));
+}
+
+#[test]
 fn bad_options_and_too_many_dropouts_exit_with_their_codes() {
     let (_dir, data, schema) = ae(3_000, 5);
     let base = [
@@ -230,4 +299,78 @@ fn the_persistent_budget_file_is_charged_once_and_refuses_an_overspend() {
     let o = run();
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(!text(&o).contains("noisy count"), "{}", text(&o));
+}
+
+#[test]
+fn a_federated_fit_writes_a_model_that_synth_sample_reads() {
+    let (dir, data, schema) = ae(6_000, 7);
+    let model = dir.path().join("model.json");
+    let json = dir.path().join("rounds.json");
+    let o = pets(&[
+        "federated",
+        "fit",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--split-by",
+        "provider_code",
+        "--trusts",
+        "4",
+        "--epsilon",
+        "1",
+        "--delta",
+        "1e-9",
+        "--person-id",
+        "nhs_number",
+        "--max-rows-per-person",
+        "2",
+        "--max-trusts-per-person",
+        "2",
+        "--model",
+        p(&model),
+        "--json",
+        p(&json),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("round A") && text(&o).contains("round C"),
+        "{}",
+        text(&o)
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(m["method"], "mst (federated)");
+    let rounds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(rounds["rounds"].as_array().unwrap().len(), 3);
+    let out = dir.path().join("synth.csv");
+    let o = pets(&[
+        "synth",
+        "sample",
+        p(&model),
+        "--rows",
+        "500",
+        "--out",
+        p(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let sample = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(sample.lines().count(), 501);
+    assert!(sample.lines().next().unwrap().contains("arrival_datetime"));
+    // One trust is not a federation: bad usage, nothing written.
+    let lone = dir.path().join("lone.json");
+    let o = pets(&[
+        "federated",
+        "fit",
+        "--trust",
+        &format!("a={}", p(&data)),
+        "--schema",
+        p(&schema),
+        "--epsilon",
+        "1",
+        "--out",
+        p(&lone),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!lone.exists());
 }

@@ -58,8 +58,8 @@ use pets::federated::secagg::{
 };
 use pets::federated::wire::{from_wire, to_wire};
 use pets::federated::{
-    ChargedRound, DropPoint, FederatedError, FederatedJob, Protocol, RoundNoise, RoundReport,
-    TrustDeclaration, message_limit, ring, split_tables,
+    ChargedRound, DropPoint, FederatedError, FederatedJob, FederatedQuery, Protocol, RoundNoise,
+    RoundReport, TrustDeclaration, message_limit, ring, split_tables,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -129,6 +129,8 @@ struct Round {
     prio: Option<PrioRound>,
     spec: JobSpec,
     job: FederatedJob,
+    /// The job's query (announced to the trusts).
+    query: FederatedQuery,
     session: Session,
     fingerprint: String,
     min_participants: usize,
@@ -411,7 +413,7 @@ async fn submit_job(
             let id = round.id;
             log(format!(
                 "round {id}: {} by {:?} from {peer}, waiting for {} trusts",
-                round.job.query().label(),
+                round.job.label(),
                 round.protocol,
                 s.config.trusts.len()
             ));
@@ -470,6 +472,7 @@ fn open_round(s: &AggState, spec: JobSpec) -> std::result::Result<Round, Federat
         prio: None,
         spec,
         job,
+        query,
         session,
         fingerprint,
         min_participants,
@@ -541,7 +544,7 @@ async fn announcement(
     match &s.round {
         Some(r) if r.stage == Stage::Join && !r.joins.contains_key(&peer) => wire(&Announcement {
             round: r.id,
-            query: r.job.query().clone(),
+            query: r.query.clone(),
             fingerprint: r.fingerprint.clone(),
             max_rows_per_person: r.job.rows_per_person(),
             seed: r.job.row_seed(),

@@ -224,7 +224,7 @@ fn provision(
             });
         }
     }
-    let fingerprint = job.query().fingerprint(&s.schema)?;
+    let fingerprint = spec.query()?.fingerprint(&s.schema)?;
     let layout = task
         .joins
         .first()

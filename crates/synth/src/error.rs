@@ -16,6 +16,18 @@ pub enum SynthError {
     /// From marginal computation.
     #[error(transparent)]
     Marginal(#[from] MarginalError),
+    /// From a federated round (too few trusts, a trust refused, a round aborted).
+    #[error(transparent)]
+    Federated(Box<pets::federated::FederatedError>),
+    /// A trust's own table failed (reading, encoding, bounding) in a federated fit.
+    #[error("trust {trust}: {source}")]
+    Trust {
+        /// The trust.
+        trust: String,
+        /// What failed there.
+        #[source]
+        source: Box<SynthError>,
+    },
     /// A junction-tree clique of the model would exceed the configured size limit.
     #[error(
         "the graphical model needs a clique over {columns:?} with {cells} cells, more than the \
@@ -93,6 +105,12 @@ impl SynthError {
     }
 }
 
+impl From<pets::federated::FederatedError> for SynthError {
+    fn from(e: pets::federated::FederatedError) -> SynthError {
+        SynthError::Federated(Box::new(e))
+    }
+}
+
 /// Result with [`SynthError`].
 pub type Result<T, E = SynthError> = std::result::Result<T, E>;
 
@@ -109,6 +127,8 @@ impl pets::Classify for SynthError {
             SynthError::ModelFile { .. } => ErrorKind::Input,
             SynthError::Io { .. } => ErrorKind::File,
             SynthError::Budget(e) => pets::Classify::kind(e.as_ref()),
+            SynthError::Federated(e) => pets::Classify::kind(e.as_ref()),
+            SynthError::Trust { source, .. } => source.kind(),
         }
     }
 
@@ -118,6 +138,8 @@ impl pets::Classify for SynthError {
                 pets::Classify::column(e)
             }
             SynthError::Dp(e) => pets::Classify::column(e),
+            SynthError::Federated(e) => pets::Classify::column(e.as_ref()),
+            SynthError::Trust { source, .. } => source.column(),
             _ => None,
         }
     }
@@ -126,6 +148,8 @@ impl pets::Classify for SynthError {
         match self {
             SynthError::Data(e) | SynthError::Marginal(MarginalError::Data(e)) => e.row(),
             SynthError::Dp(e) => pets::Classify::row(e),
+            SynthError::Federated(e) => pets::Classify::row(e.as_ref()),
+            SynthError::Trust { source, .. } => source.row(),
             _ => None,
         }
     }
@@ -134,6 +158,7 @@ impl pets::Classify for SynthError {
         match self {
             SynthError::Dp(e) => e.budget_figures(),
             SynthError::Budget(e) => e.budget_figures(),
+            SynthError::Federated(e) => pets::Classify::budget_figures(e.as_ref()),
             _ => None,
         }
     }

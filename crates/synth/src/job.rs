@@ -363,6 +363,29 @@ impl FitJob {
     /// Fit: validate, prepare the domain, encode, bound, fit (see the module docs).
     pub fn run(&self) -> Result<FitOutcome> {
         let mut plan = self.plan()?;
+        let (table, bounded) = self.read_bounded(&mut plan)?;
+        // The persistent budget is charged after every data-dependent check that can fail
+        // (schema, encoding, bounding) and before anything is measured.
+        let receipt = self.charge()?;
+        let model = match self.method {
+            Method::Mst => {
+                fit_mst_bounded_with(&table, &[], &self.options, &bounded, &self.progress)?
+            }
+            Method::PrivBayes => {
+                fit_privbayes_bounded_with(&table, &[], &self.privbayes, &bounded, &self.progress)?
+            }
+            Method::Aim => fit_aim_bounded_with(&table, &[], &self.aim, &bounded, &self.progress)?,
+        };
+        self.finish(plan, model, receipt)
+    }
+
+    /// Step 4: one streamed pass encodes the synthesis columns (and the person id), each
+    /// person's rows cut to `m` (or row-level, warned in `plan`), then the calendar parts
+    /// derived. The table has every row; `Bounded` says which are kept.
+    pub(crate) fn read_bounded(
+        &self,
+        plan: &mut Plan,
+    ) -> Result<(pets::data::EncodedTable, Bounded)> {
         let extra: Vec<String> = self.person_id.iter().map(|(c, _)| c.clone()).collect();
         let read = plan.source.encode(
             &plan.domain.encode,
@@ -380,25 +403,28 @@ impl FitJob {
                 Bounded::row_level(read.table.n_rows())
             }
         };
-        // The persistent budget is charged after every data-dependent check that can fail
-        // (schema, encoding, bounding) and before anything is measured.
-        let receipt = self.charge()?;
-        let table = plan.domain.derive(read.table)?;
-        let model = match self.method {
-            Method::Mst => {
-                fit_mst_bounded_with(&table, &[], &self.options, &bounded, &self.progress)?
-            }
-            Method::PrivBayes => {
-                fit_privbayes_bounded_with(&table, &[], &self.privbayes, &bounded, &self.progress)?
-            }
-            Method::Aim => fit_aim_bounded_with(&table, &[], &self.aim, &bounded, &self.progress)?,
-        };
-        self.finish(plan, model, receipt)
+        Ok((plan.domain.derive(read.table)?, bounded))
+    }
+
+    /// This job on another table (a trust's, in a federated fit).
+    pub(crate) fn with_source(mut self, source: TableSource) -> FitJob {
+        self.source = source;
+        self
+    }
+
+    /// The job's progress observer.
+    pub(crate) fn observer(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// MST's options.
+    pub(crate) fn mst_options(&self) -> &MstOptions {
+        &self.options
     }
 
     /// Steps 1-3: the options, the schema (declared, or inferred and announced), the
     /// synthesis domain, the workload's columns, domains read from data.
-    fn plan(&self) -> Result<Plan> {
+    pub(crate) fn plan(&self) -> Result<Plan> {
         self.validate()?;
         let (source, mut warnings) = self.source.pinned(self.schema.as_ref())?;
         let schema = match &self.schema {
@@ -485,16 +511,24 @@ impl FitJob {
 
     /// Charge the persistent budget file, if any, with the fit's whole (epsilon, delta).
     fn charge(&self) -> Result<Option<pets::dp::budget_store::ChargeReceipt>> {
+        self.charge_as(
+            &format!("pets synth fit ({})", self.method.title()),
+            self.source.describe(),
+        )
+    }
+
+    /// [`FitJob::charge`], recorded as `what` on `data`.
+    pub(crate) fn charge_as(
+        &self,
+        what: &str,
+        data: String,
+    ) -> Result<Option<pets::dp::budget_store::ChargeReceipt>> {
         let Some(path) = &self.budget else {
             return Ok(None);
         };
         let (epsilon, delta) = self.privacy();
         let cost = pets::dp::Cost::epsilon(epsilon).with_delta(delta);
-        let record = pets::dp::budget_store::ChargeRecord::new(format!(
-            "pets synth fit ({})",
-            self.method.title()
-        ))
-        .data(self.source.describe());
+        let record = pets::dp::budget_store::ChargeRecord::new(what).data(data);
         pets::dp::budget_store::BudgetStore::open(path)
             .and_then(|store| store.charge(&cost, &record))
             .map(Some)
@@ -504,7 +538,7 @@ impl FitJob {
     /// Step 5's model made a release: output columns with the input's Arrow types (refused
     /// before anything is written if the values cannot take them), the domain's notes, the
     /// receipt, and the warnings in the ledger.
-    fn finish(
+    pub(crate) fn finish(
         &self,
         plan: Plan,
         mut model: SynthModel,
@@ -551,18 +585,18 @@ impl FitJob {
 }
 
 /// What [`FitJob::plan`] decides before any row is read.
-struct Plan {
+pub(crate) struct Plan {
     /// The source, its reading decided once.
-    source: TableSource,
+    pub(crate) source: TableSource,
     /// The synthesis domain.
-    domain: crate::domain::SynthesisDomain,
+    pub(crate) domain: crate::domain::SynthesisDomain,
     /// Warnings so far (inferred schema, domains read from data, CSV dialect).
-    warnings: Vec<Warning>,
+    pub(crate) warnings: Vec<Warning>,
     /// The input's Arrow types, for the sample's.
-    input_types: Vec<(String, arrow_schema::DataType)>,
+    pub(crate) input_types: Vec<(String, arrow_schema::DataType)>,
 }
 
-fn row_level_warning() -> Warning {
+pub(crate) fn row_level_warning() -> Warning {
     Warning::new(
         WarningKind::RowLevelPrivacy,
         "row-level privacy: each row is treated as a different person; give the person-id \

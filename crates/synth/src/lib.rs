@@ -26,6 +26,8 @@
 //!   3-way workload), Cramér's V, numeric distances, train-on-synthetic utility, and
 //!   privacy tests (distance to the closest record, exact matches, membership inference);
 //!
+//! - [`federated`]: [`federated::FederatedFitJob`], MST fitted across trusts without
+//!   pooling rows (three federated rounds of marginals; the same model file);
 //! - [`job`]: [`FitJob`], the fit every front door runs (options validated once, the
 //!   synthesis domain always applied, domains read from data announced or refused).
 //!
@@ -60,6 +62,7 @@ pub mod derive;
 pub mod domain;
 pub mod error;
 pub mod eval;
+pub mod federated;
 pub mod inference;
 pub mod job;
 pub mod marginals;
@@ -74,6 +77,7 @@ pub mod settings;
 pub use aim::{AimOptions, fit_aim, fit_aim_bounded_with};
 pub use domain::{DomainOptions, SynthesisDomain, prepare_domain};
 pub use error::{Result, SynthError};
+pub use federated::{FederatedFitJob, FederatedFitOutcome};
 pub use job::{FitJob, FitOutcome, Method};
 pub use marginals::{Marginal, MarginalError, compute_marginals};
 pub use model::SynthModel;

@@ -382,6 +382,86 @@ pub fn fit_mst_merged_with(
     fit_mst_counts(empty, &cols, counts, opts, &contribution, progress)
 }
 
+/// The budget of an MST fit and the public decisions made before any measurement: `rho`
+/// from (epsilon, delta), the shares of the 1-ways (`rho1`), of the selection (`rho_sel`)
+/// and of the selected pairs (`rho2`), which columns may be in a pair (declared domain at
+/// most `max_pair_values`: public) and the number of tree edges (`rounds`). Shared by the
+/// pooled fit ([`fit_mst_counts`]) and the federated one (`crate::federated`), whose
+/// rounds spend `rho1`, `rho_sel` and `rho2`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct MstBudget {
+    /// The whole zCDP budget.
+    pub rho: f64,
+    /// The 1-way marginals' share.
+    pub rho1: f64,
+    /// The selection's share (0 when no pair can be selected).
+    pub rho_sel: f64,
+    /// The selected pairs' share.
+    pub rho2: f64,
+    /// Per column: may it be in a pair?
+    pub pairable: Vec<bool>,
+    /// Tree edges to select: pairable columns minus one (0 when fewer than two).
+    pub rounds: usize,
+}
+
+impl MstBudget {
+    /// The split for columns with `cards` declared codes (module docs, steps 1-3).
+    pub(crate) fn new(cards: &[u32], opts: &MstOptions) -> Result<MstBudget> {
+        let rho = cdp_rho(opts.epsilon, opts.delta)?;
+        if !(opts.score_threshold >= 0.0 && opts.score_threshold.is_finite()) {
+            return Err(SynthError::invalid(
+                "score_threshold",
+                opts.score_threshold,
+                "give a finite multiple of the 2-way noise sigma, at least 0 (0: MST's score)",
+            ));
+        }
+        // Every share is rounded down (`next_down` after each float operation whose rounding
+        // could go up), so that the exact sum of the shares charged never exceeds `rho`: the
+        // accountant is exact and would refuse the last 2-way marginal by one ulp otherwise.
+        // Identifier-like columns (declared domain above `max_pair_values`: public) are never
+        // pair candidates; the tree spans the others, in `rounds` selections.
+        let pairable: Vec<bool> = cards.iter().map(|&k| k <= opts.max_pair_values).collect();
+        let rounds = pairable.iter().filter(|&&p| p).count().saturating_sub(1);
+        if !(opts.selection_share > 0.0 && opts.selection_share < 1.0) {
+            return Err(SynthError::invalid(
+                "selection_share",
+                opts.selection_share,
+                "it must be strictly between 0 and 1, e.g. 0.1 (1/3 is the paper's split)",
+            ));
+        }
+        let (rho1, rho_sel) = if rounds == 0 {
+            (rho, 0.0)
+        } else {
+            let sel = (rho * opts.selection_share).next_down();
+            (((rho - sel) / 2.0).next_down(), sel)
+        };
+        let rho2 = (rho - rho1 - rho_sel).next_down().next_down().max(0.0);
+        Ok(MstBudget {
+            rho,
+            rho1,
+            rho_sel,
+            rho2,
+            pairable,
+            rounds,
+        })
+    }
+
+    /// The pairs MST may select, from public figures only: both columns pairable and the
+    /// compressed table (`sizes`: released) at most `max_pair_cells`; `(a, b)`, `a < b`, in
+    /// lexicographic order.
+    pub(crate) fn candidates(&self, sizes: &[usize], max_pair_cells: u64) -> Vec<(usize, usize)> {
+        let d = sizes.len();
+        (0..d)
+            .flat_map(|a| (a + 1..d).map(move |b| (a, b)))
+            .filter(|&(a, b)| {
+                self.pairable[a]
+                    && self.pairable[b]
+                    && (sizes[a] as u128) * (sizes[b] as u128) <= u128::from(max_pair_cells)
+            })
+            .collect()
+    }
+}
+
 /// MST (steps 1-4) on the columns `cols` of `table`, reading exact counts from `source`.
 fn fit_mst_counts(
     table: &EncodedTable,
@@ -393,43 +473,21 @@ fn fit_mst_counts(
 ) -> Result<SynthModel> {
     progress.check()?;
     progress.stage("measuring", None, "tables");
-    let rho = cdp_rho(opts.epsilon, opts.delta)?;
-    if !(opts.score_threshold >= 0.0 && opts.score_threshold.is_finite()) {
-        return Err(SynthError::invalid(
-            "score_threshold",
-            opts.score_threshold,
-            "give a finite multiple of the 2-way noise sigma, at least 0 (0: MST's score)",
-        ));
-    }
+    let cards: Vec<u32> = cols.iter().map(|c| c.codebook.cardinality()).collect();
+    let budget = MstBudget::new(&cards, opts)?;
+    let MstBudget {
+        rho,
+        rho1,
+        rho_sel,
+        rho2,
+        rounds,
+        ..
+    } = budget;
     let contribution = contribution.clone();
     let m = f64::from(contribution.max_rows_per_person);
     let mut session = Session::zcdp(rho)?.with_conversion_delta(opts.delta)?;
     let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
     let d = cols.len();
-    // Every share is rounded down (`next_down` after each float operation whose rounding
-    // could go up), so that the exact sum of the shares charged never exceeds `rho`: the
-    // accountant is exact and would refuse the last 2-way marginal by one ulp otherwise.
-    // Identifier-like columns (declared domain above `max_pair_values`: public) are never
-    // pair candidates; the tree spans the others, in `rounds` selections.
-    let pairable: Vec<bool> = cols
-        .iter()
-        .map(|c| c.codebook.cardinality() <= opts.max_pair_values)
-        .collect();
-    let rounds = pairable.iter().filter(|&&p| p).count().saturating_sub(1);
-    if !(opts.selection_share > 0.0 && opts.selection_share < 1.0) {
-        return Err(SynthError::invalid(
-            "selection_share",
-            opts.selection_share,
-            "it must be strictly between 0 and 1, e.g. 0.1 (1/3 is the paper's split)",
-        ));
-    }
-    let (rho1, rho_sel) = if rounds == 0 {
-        (rho, 0.0)
-    } else {
-        let sel = (rho * opts.selection_share).next_down();
-        (((rho - sel) / 2.0).next_down(), sel)
-    };
-    let rho2 = (rho - rho1 - rho_sel).next_down().next_down().max(0.0);
     // The sigma each selected 2-way marginal will be measured with (public: from rho alone).
     let sigma2 = if rounds > 0 {
         pets::dp::mechanisms::DiscreteGaussian::for_rho(m, (rho2 / rounds as f64).next_down())?
@@ -460,14 +518,7 @@ fn fit_mst_counts(
             measurements.iter().map(|m| m.measurement.clone()).collect();
         let total = estimate_total(&one_way);
         let probs: Vec<Vec<f64>> = one_way.iter().map(independent_probs).collect();
-        let pairs: Vec<(usize, usize)> = (0..d)
-            .flat_map(|a| (a + 1..d).map(move |b| (a, b)))
-            .filter(|&(a, b)| {
-                pairable[a]
-                    && pairable[b]
-                    && (sizes[a] as u128) * (sizes[b] as u128) <= u128::from(opts.max_pair_cells)
-            })
-            .collect();
+        let pairs = budget.candidates(&sizes, opts.max_pair_cells);
         let scores: Vec<f64> = pairs
             .par_iter()
             .map(|&(a, b)| {
@@ -523,14 +574,7 @@ fn fit_mst_counts(
 
     // 3. Noisy 2-way marginals of the selected edges, each its share of rho2 (public: from
     // the compressed sizes, released).
-    let pair_shares = shares(
-        &selected
-            .iter()
-            .map(|&(a, b)| (sizes[a] * sizes[b]) as u64)
-            .collect::<Vec<_>>(),
-        opts.size_weighted_shares,
-        PAIR_SHARE_CAP,
-    );
+    let pair_shares = pair_shares(&selected, &sizes, opts.size_weighted_shares);
     for (k, &(a, b)) in selected.iter().enumerate() {
         let counts = source.pair(a, b, &maps, &sizes)?;
         let pair = vec![names[a].clone(), names[b].clone()];
@@ -554,13 +598,60 @@ fn fit_mst_counts(
     }
 
     // 4. Inference.
+    assemble_mst(
+        "mst",
+        table,
+        cols,
+        opts,
+        rho,
+        compression,
+        measurements,
+        &selected,
+        session.ledger(),
+        progress,
+    )
+}
+
+/// Each selected pair's share of `rho2` ([`shares`] of the compressed table sizes: public).
+pub(crate) fn pair_shares(
+    selected: &[(usize, usize)],
+    sizes: &[usize],
+    weighted: bool,
+) -> Vec<f64> {
+    shares(
+        &selected
+            .iter()
+            .map(|&(a, b)| (sizes[a] * sizes[b]) as u64)
+            .collect::<Vec<_>>(),
+        weighted,
+        PAIR_SHARE_CAP,
+    )
+}
+
+/// Step 4 of MST, whoever measured: inference on every noisy measurement (inverse-variance
+/// weighted by the loss, so a pair measured twice counts both), and the model file.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn assemble_mst(
+    method: &str,
+    table: &EncodedTable,
+    cols: &[&EncodedColumn],
+    opts: &MstOptions,
+    rho: f64,
+    compression: Vec<Compression>,
+    measurements: Vec<NoisyMarginal>,
+    selected: &[(usize, usize)],
+    ledger: pets::dp::Ledger,
+    progress: &Progress,
+) -> Result<SynthModel> {
+    let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
+    let sizes: Vec<usize> = compression.iter().map(Compression::size).collect();
     let ms: Vec<Measurement> = measurements.iter().map(|m| m.measurement.clone()).collect();
     let (model, report) = estimate_with(&sizes, &names, &ms, &[], &opts.estimation, progress)?;
     let schema = table.schema().select(&names)?;
     Ok(SynthModel {
         format: MODEL_FORMAT.into(),
         version: MODEL_VERSION,
-        method: "mst".into(),
+        method: method.into(),
         schema,
         codebooks: cols.iter().map(|c| c.codebook).collect(),
         epsilon: opts.epsilon,
@@ -580,7 +671,7 @@ fn fit_mst_counts(
             tables: model.marginals.iter().map(|f| f.to_vec()).collect(),
         },
         estimation: report,
-        ledger: session.ledger(),
+        ledger,
         notes: Vec::new(),
         budget_receipt: None,
         output: Vec::new(),
@@ -693,24 +784,50 @@ pub(crate) fn measure_one_ways(
             (rho1 * one_shares[i]).next_down().next_down(),
             contribution,
         )?;
-        let comp = if compress {
-            Compression::from_noisy(&names[i], &noisy.values, noisy.sigma)
-        } else {
-            Compression::identity(&names[i], c.codebook.cardinality())
-        };
-        let (values, scale) = comp.compress_measurement(&noisy.values);
-        measurements.push(NoisyMarginal {
-            columns: vec![names[i].clone()],
-            measurement: Measurement {
-                attrs: vec![i],
-                values,
-                sigma: noisy.sigma,
-                scale,
-            },
-        });
+        let (marginal, comp) = one_way_from_noisy(
+            &names[i],
+            i,
+            c.codebook.cardinality(),
+            &noisy.values,
+            noisy.sigma,
+            compress,
+        );
+        measurements.push(marginal);
         compression.push(comp);
     }
     Ok((measurements, compression))
+}
+
+/// Column `i`'s noisy 1-way counts (by declared code, noise of standard deviation `sigma`)
+/// as MST keeps them: its [`Compression`] (values below `3 sigma` merged, when `compress`;
+/// from the noisy counts only) and the compressed measurement. Shared by every fit that
+/// measures 1-ways, pooled or federated.
+pub(crate) fn one_way_from_noisy(
+    name: &str,
+    i: usize,
+    card: u32,
+    noisy: &[f64],
+    sigma: f64,
+    compress: bool,
+) -> (NoisyMarginal, Compression) {
+    let comp = if compress {
+        Compression::from_noisy(name, noisy, sigma)
+    } else {
+        Compression::identity(name, card)
+    };
+    let (values, scale) = comp.compress_measurement(noisy);
+    (
+        NoisyMarginal {
+            columns: vec![name.to_string()],
+            measurement: Measurement {
+                attrs: vec![i],
+                values,
+                sigma,
+                scale,
+            },
+        },
+        comp,
+    )
 }
 
 /// Codes above which a column's 1-way share stops growing (see [`shares`]).

@@ -138,6 +138,29 @@ def federated_simulate(
     budget: str | None = ...,
     values: list[str] = ...,
 ) -> str: ...
+def federated_fit(
+    trusts: list[tuple[str, Any]],
+    schema_json: str,
+    epsilon: float,
+    delta: float = ...,
+    protocol: str = ...,
+    threshold: int | None = ...,
+    colluders: int = ...,
+    person_id: str | None = ...,
+    max_rows_per_person: int = ...,
+    max_trusts_per_person: int | None = ...,
+    max_count: int | None = ...,
+    drops: dict[str, str] = ...,
+    seed: int = ...,
+    data: Any | None = ...,
+    split_by: str | None = ...,
+    groups: int | None = ...,
+    budget: str | None = ...,
+    max_values: int = ...,
+    selection_share: float | None = ...,
+    iters: int | None = ...,
+    progress: Any | None = ...,
+) -> tuple[SynthModel, str]: ...
 
 class AnonymiseResult:
     def to_json(self, pretty: bool = ...) -> str: ...

@@ -54,9 +54,10 @@ from pets._convert import (
     to_arrow,
     to_path,
 )
+from pets._progress import bars
 from pets._schema import Schema
 
-__all__ = ["FederatedResult", "mean_of", "simulate", "sum_of"]
+__all__ = ["FederatedResult", "fit", "mean_of", "rate_of", "simulate", "sum_of"]
 
 
 def _source(obj: TableLike | PathLike, arg: str) -> Any:
@@ -91,6 +92,26 @@ def sum_of(column: str, lower: float, upper: float, by: Sequence[str] | str = ()
 def mean_of(column: str, lower: float, upper: float, by: Sequence[str] | str = ()) -> str:
     """The ``values`` text of a mean of ``column`` clamped to public ``[lower, upper]``."""
     return _value("mean", column, lower, upper, by)
+
+
+def rate_of(condition: str, by: Sequence[str] | str = ()) -> str:
+    """The ``values`` text of a rate: the mean of ``condition``'s 0/1 value, per cell of ``by``.
+
+    The release compares every cell with the pooled rate of its peers (the cells sharing every
+    ``by`` dimension but the last) by funnel limits (``frame``'s
+    ``funnel`` column). Conditions: ``COL > NUMBER`` (``>=``, ``<``, ``<=``, ``=``, ``!=``) on
+    integer and float columns, ``COL = LABEL`` or ``COL in (A, B)`` on categorical ones.
+
+    Example:
+        >>> from pets.federated import rate_of
+        >>> rate_of("total_time_in_dept_min > 240", by="provider_code")
+        'mean(total_time_in_dept_min > 240) by provider_code'
+    """
+    if not isinstance(condition, str):
+        raise TypeError(f"condition must be a str, not {type(condition).__qualname__}")
+    dims = [d.strip() for d in by.split(",")] if isinstance(by, str) else list(by)
+    grouped = " by " + ", ".join(d for d in dims if d) if any(dims) else ""
+    return f"mean({condition.strip()})" + grouped
 
 
 def simulate(
@@ -184,6 +205,110 @@ def simulate(
     return result
 
 
+def fit(
+    trusts: Mapping[str, TableLike | PathLike] | None = None,
+    *,
+    schema: Schema,
+    epsilon: float,
+    delta: float = 1e-9,
+    data: TableLike | PathLike | None = None,
+    split_by: str | None = None,
+    groups: int | None = None,
+    protocol: Literal["secagg", "prio3"] = "secagg",
+    threshold: int | None = None,
+    colluders: int = 0,
+    person_id: str | None = None,
+    max_rows_per_person: int = 1,
+    max_trusts_per_person: int | None = None,
+    max_count: int | None = None,
+    drops: Mapping[str, str] | None = None,
+    seed: int = 0,
+    budget: PathLike | None = None,
+    max_values: int = 128,
+    selection_share: float | None = None,
+    iters: int | None = None,
+    progress: bool | None = None,
+) -> Any:
+    """Fit an MST synthesiser across trusts without pooling a row (``pets federated fit``).
+
+    Three federated rounds, each a secure aggregation with distributed noise (or Prio3):
+    every column's 1-way counts, every candidate pair's counts on the merged codes (the tree
+    is chosen from these noisy tables), then the tree's pairs. The whole fit is
+    (``epsilon``, ``delta``)-DP per person and charged once, before any noise is drawn.
+
+    Args:
+        trusts: Trust name to its table (DataFrame, pyarrow Table, Arrow stream) or file path.
+        schema: The declared schema every trust encodes against.
+        epsilon: Target epsilon of the whole fit.
+        delta: Target delta.
+        data: Instead of ``trusts``: one table split into trusts by ``split_by``.
+        split_by: The column whose values become trusts.
+        groups: With ``split_by``: deal the values round-robin into this many trusts.
+        protocol: ``"secagg"`` or ``"prio3"``.
+        threshold: Secure aggregation: trusts that must survive (default a strict majority).
+        colluders: Secure aggregation: trusts that may collude with the aggregator.
+        person_id: Person-id column (person-level privacy); without it, per-row privacy.
+        max_rows_per_person: Rows kept per person at each trust.
+        max_trusts_per_person: Trusts one person may attend (public bound).
+        max_count: Prio3: the largest count one trust may put in one cell.
+        drops: Fault injection: trust name to a stage it drops out at, in every round.
+        seed: Seed of each trust's choice of kept rows.
+        budget: A persistent budget file to charge the fit's cost to, before any round.
+        max_values: Integer, date and datetime columns with more values are coarsened.
+        selection_share: Share of rho for the round the tree is chosen from (default 0.1).
+        iters: Mirror-descent iterations of the inference (default: MST's work budget).
+        progress: A progress bar (tqdm): ``None`` when interactive, ``True``, ``False``.
+
+    Returns:
+        A :class:`pets.synth.SynthModel` (method ``mst (federated)``), sampled like any model;
+        its ``federated_rounds`` attribute lists each round (tables, rho, trusts counted,
+        bytes) and the ledger.
+
+    Example:
+        >>> import pets, pets.datasets, pets.federated
+        >>> data = pets.datasets.generate_ae(3_000, seed=4)
+        >>> model = pets.federated.fit(
+        ...     data=data, split_by="provider_code", groups=3,
+        ...     schema=pets.datasets.ae_schema(), epsilon=1.0, progress=False)
+        >>> model.method, len(model.federated_rounds["rounds"])
+        ('mst (federated)', 3)
+    """
+    from pets.synth import SynthModel
+
+    if not isinstance(schema, Schema):
+        raise TypeError(f"schema must be a pets.Schema, not {type(schema).__qualname__}")
+    if not isinstance(protocol, str):
+        raise TypeError(f"protocol must be a str, not {type(protocol).__qualname__}")
+    pairs = [(str(k), _source(v, f"trusts[{k!r}]")) for k, v in (trusts or {}).items()]
+    with bars(progress, "federated fit") as callback:
+        native, rounds = _native.federated_fit(
+            pairs,
+            schema.to_json(),
+            number(epsilon, "epsilon"),
+            number(delta, "delta"),
+            protocol,
+            optional_integer(threshold, "threshold", 0, U32_MAX),
+            integer(colluders, "colluders", 0, U32_MAX),
+            person_id,
+            integer(max_rows_per_person, "max_rows_per_person", 0, U32_MAX),
+            optional_integer(max_trusts_per_person, "max_trusts_per_person", 0, U32_MAX),
+            optional_integer(max_count, "max_count", 0, U64_MAX),
+            {str(k): str(v) for k, v in (drops or {}).items()},
+            integer(seed, "seed", 0, U64_MAX),
+            None if data is None else _source(data, "data"),
+            split_by,
+            optional_integer(groups, "groups", 0, U32_MAX),
+            None if budget is None else to_path(budget, "budget"),
+            integer(max_values, "max_values", 0, U32_MAX),
+            None if selection_share is None else number(selection_share, "selection_share"),
+            optional_integer(iters, "iters", 0, U32_MAX),
+            callback,
+        )
+    model = SynthModel(native)
+    model.federated_rounds = json.loads(rounds)
+    return model
+
+
 class FederatedResult:
     """A federated release: noisy tables, the noise, the round, and the ledger."""
 
@@ -239,7 +364,9 @@ class FederatedResult:
         """Table ``index`` as a pyarrow Table: one column per dimension, then the cells.
 
         The cells: a count table's ``count``; a sum's ``sum``; a mean's ``count``, ``sum``,
-        ``mean``, ``mean_low``, ``mean_high``.
+        ``mean``, ``mean_low``, ``mean_high``; a rate's (:func:`rate_of`) also ``funnel``
+        (``above 99.8%``, ``above 95%``, ``within``, ``below 95%``, ``below 99.8%`` or
+        ``too few``: the cell against the pooled rate; see the release's ``comparison``).
         """
         import pyarrow as pa
 
@@ -254,6 +381,18 @@ class FederatedResult:
             extra["mean"] = pa.array(value["means"], pa.float64())
             extra["mean_low"] = pa.array([i[0] for i in value["mean_intervals"]], pa.float64())
             extra["mean_high"] = pa.array([i[1] for i in value["mean_intervals"]], pa.float64())
+        if value is not None and value.get("comparison") is not None:
+            labels = {
+                "above_alarm": "above 99.8%",
+                "above_warning": "above 95%",
+                "within": "within",
+                "below_warning": "below 95%",
+                "below_alarm": "below 99.8%",
+                "too_few": "too few",
+            }
+            extra["funnel"] = pa.array(
+                [labels[f] for f in value["comparison"]["cells"]], pa.string()
+            )
         if not t["dimensions"]:
             return pa.table(extra)
         cols: dict[str, list[str]] = {d: [] for d in t["dimensions"]}

@@ -108,12 +108,14 @@ class SynthModel:
     needs nothing else.
     """
 
-    __slots__ = ("_ledger", "_native")
+    __slots__ = ("_ledger", "_native", "federated_rounds")
 
     def __init__(self, native: Any) -> None:
         """Wrap a native model (use :meth:`MST.fit` or :func:`load_model` to make one)."""
         self._native = native
         self._ledger: dict[str, Any] | None = None
+        #: A federated fit's rounds and ledger (:func:`pets.federated.fit`); else ``None``.
+        self.federated_rounds: dict[str, Any] | None = None
 
     # -- files -------------------------------------------------------------------------
 

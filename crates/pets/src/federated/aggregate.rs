@@ -21,7 +21,6 @@
 //! sum parts of C_j^2)`. Proof: `federated/proofs/federated_sums.md`.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::data::{Schema, TableSource};
 use crate::dp::queries::Dimension;
@@ -161,15 +160,38 @@ impl FederatedQuery {
         out
     }
 
-    /// The numeric columns whose values are summed.
+    /// The numeric columns whose values are summed (not the columns of conditions, which
+    /// [`FederatedQuery::read_columns`] places by their declared kind).
     pub fn numeric_columns(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for v in &self.values {
+        for v in self.values.iter().filter(|v| v.condition.is_none()) {
             if !out.contains(&v.column) {
                 out.push(v.column.clone());
             }
         }
         out
+    }
+
+    /// The columns to read as codes and as numbers: [`FederatedQuery::grouped_columns`] and
+    /// [`FederatedQuery::numeric_columns`], with each condition's column added to the one its
+    /// declared kind needs (categories as codes, integers and floats as numbers).
+    pub fn read_columns(&self, schema: &Schema) -> Result<(Vec<String>, Vec<String>)> {
+        let (mut grouped, mut numeric) = (self.grouped_columns(), self.numeric_columns());
+        for c in self.values.iter().filter_map(|v| v.condition.as_ref()) {
+            let spec = schema.column(&c.column).map_err(|e| FederatedError::Data {
+                trust: "(the job's schema)".into(),
+                source: Box::new(e.into()),
+            })?;
+            let list = if c.reads_codes(spec)? {
+                &mut grouped
+            } else {
+                &mut numeric
+            };
+            if !list.contains(&c.column) {
+                list.push(c.column.clone());
+            }
+        }
+        Ok((grouped, numeric))
     }
 
     /// The layout every trust's vector must have, but for the labels and shapes (which
@@ -244,9 +266,9 @@ impl FederatedQuery {
     /// The data columns the query reads.
     pub fn columns(&self) -> Vec<String> {
         let mut out = self.grouped_columns();
-        for c in self.numeric_columns() {
-            if !out.contains(&c) {
-                out.push(c);
+        for c in self.values.iter().map(|v| &v.column) {
+            if !out.contains(c) {
+                out.push(c.clone());
             }
         }
         out
@@ -275,23 +297,7 @@ impl FederatedQuery {
     /// A fingerprint of the declared columns the query reads: trusts whose schemas give
     /// these columns other domains would produce vectors that do not line up.
     pub fn fingerprint(&self, schema: &Schema) -> Result<String> {
-        let mut h = Sha256::new();
-        for c in self.columns() {
-            let spec = schema.column(&c).map_err(|e| FederatedError::Data {
-                trust: "(the job's schema)".into(),
-                source: Box::new(e.into()),
-            })?;
-            h.update(
-                serde_json::to_string(spec)
-                    .expect("a column spec serialises")
-                    .as_bytes(),
-            );
-            h.update([0u8]);
-        }
-        Ok(h.finalize()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect())
+        crate::federated::vector::columns_fingerprint(schema, &self.columns())
     }
 }
 
@@ -300,7 +306,8 @@ impl FederatedQuery {
 pub struct TableLayout {
     /// Axis names (`col`, `hour(col)`, ...); empty for a count.
     pub dimensions: Vec<String>,
-    /// Labels along each axis.
+    /// Labels along each axis (empty when a declared vector gives none:
+    /// [`crate::federated::VectorSpec`]).
     pub labels: Vec<Vec<String>>,
     /// Cells per axis.
     pub shape: Vec<usize>,
@@ -352,10 +359,11 @@ pub fn local_aggregate(
         trust: trust.to_string(),
         source: Box::new(source),
     };
+    let (grouped, numeric) = query.read_columns(schema)?;
     let input = DpTable::load(source.clone(), schema)
         .person_id_opt(person_id.map(str::to_string), max_rows_per_person)
         .seed(seed)
-        .read(&query.grouped_columns(), &query.numeric_columns())
+        .read(&grouped, &numeric)
         .map_err(data_err)?;
     let data = &input.data;
     let weight = query.count_weight();
@@ -410,9 +418,7 @@ pub fn local_aggregate(
     for v in &query.values {
         let value = ValueLayout::of(v)?;
         let grid = v.grid()?;
-        let raw = data
-            .raw(&v.column)
-            .expect("DpTable::read read every numeric column");
+        let read = RowValue::new(data, v)?;
         let (dimensions, labels, shape, cell_of): (_, _, Vec<usize>, Box<dyn Fn(usize) -> usize>) =
             if v.by.is_empty() {
                 (Vec::new(), Vec::new(), Vec::new(), Box::new(|_| 0))
@@ -440,7 +446,7 @@ pub fn local_aggregate(
         let mut counts = vec![0u64; n];
         let mut sums = vec![0i128; n];
         let mut add = |r: usize| -> Result<()> {
-            if let Some(x) = raw[r] {
+            if let Some(x) = read.get(r) {
                 if !x.is_finite() {
                     return Err(data_err(crate::dp::DpError::NonFinite {
                         column: v.column.clone(),
@@ -487,6 +493,50 @@ pub fn local_aggregate(
         unit: data.bounded().contribution().unit,
         warnings: input.warnings,
     })
+}
+
+/// How a value table reads one row's value: the column's number, or a condition's 0/1
+/// value (from the number, or from the code of a categorical column); `None`: no value.
+enum RowValue<'a> {
+    Number(&'a [Option<f64>]),
+    Test(&'a [Option<f64>], Box<dyn Fn(f64) -> bool + 'a>),
+    Codes(&'a [u32], Vec<Option<bool>>),
+}
+
+impl<'a> RowValue<'a> {
+    fn new(data: &'a crate::dp::queries::DpData<'_>, v: &ValueTable) -> Result<RowValue<'a>> {
+        let numbers = || {
+            data.raw(&v.column)
+                .expect("DpTable::read read every numeric column")
+        };
+        let Some(c) = &v.condition else {
+            return Ok(RowValue::Number(numbers()));
+        };
+        match data.column(&c.column) {
+            Ok(col) if c.reads_codes(&col.spec)? => {
+                Ok(RowValue::Codes(&col.codes, c.on_codes(col)?))
+            }
+            _ => Ok(RowValue::Test(numbers(), Box::new(c.on_numbers()?))),
+        }
+    }
+
+    #[inline]
+    fn get(&self, r: usize) -> Option<f64> {
+        match self {
+            RowValue::Number(raw) => raw[r],
+            // A non-finite number stays itself, for the caller to refuse.
+            RowValue::Test(raw, test) => raw[r].map(|x| {
+                if x.is_finite() {
+                    f64::from(u8::from(test(x)))
+                } else {
+                    x
+                }
+            }),
+            RowValue::Codes(codes, value) => {
+                value[codes[r] as usize].map(|b| f64::from(u8::from(b)))
+            }
+        }
+    }
 }
 
 fn cell_too_large(trust: &str, column: &str) -> FederatedError {

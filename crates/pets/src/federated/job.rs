@@ -29,6 +29,7 @@ use crate::error::{Warning, WarningKind};
 use crate::federated::aggregate::{
     FederatedQuery, LocalAggregate, TableLayout, ValueStatistic, local_aggregate,
 };
+use crate::federated::compare::{RateCells, compare_rates};
 use crate::federated::error::{FederatedError, Result};
 use crate::federated::noise::DistributedNoise;
 use crate::federated::prio::{self, PrioAggregator, PrioTask};
@@ -38,6 +39,7 @@ use crate::federated::secagg::{
     ShareKeys, Survivors, UnmaskShares,
 };
 use crate::federated::values::{ValueCells, ratio_interval};
+use crate::federated::vector::{RoundVector, VectorSpec};
 use crate::federated::wire::{from_wire, to_wire};
 
 /// How the trusts' vectors are summed.
@@ -174,7 +176,7 @@ impl TrustInput {
 /// ```
 #[derive(Debug, Clone)]
 pub struct FederatedJob {
-    query: FederatedQuery,
+    work: RoundVector,
     protocol: Protocol,
     share: Option<Cost>,
     threshold: Option<usize>,
@@ -286,6 +288,26 @@ pub struct FederatedRelease {
     pub budget_receipt: Option<ChargeReceipt>,
     /// Warnings.
     pub warnings: Vec<Warning>,
+    /// A declared vector's noisy sum, cell by cell in its layout's order (weighted cells as
+    /// summed, not divided by their weight); empty for a query, whose tables hold it all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sums: Vec<i64>,
+}
+
+impl FederatedRelease {
+    /// The variance of the noise in each cell of the summed vector (in its integer units)
+    /// as released: the shares that reached the sum (every counted trust's, secure
+    /// aggregation) or the two aggregators' draws (Prio3), each of variance at most its
+    /// scale squared (a discrete Gaussian's variance is below its scale's square:
+    /// Canonne, Kamath & Steinke 2020, Prop. 19). Post-processing of public figures: what
+    /// inference weighs a measurement by.
+    pub fn noise_variance(&self) -> f64 {
+        let shares = match self.round.protocol {
+            Protocol::SecAgg => self.round.counted.len(),
+            Protocol::Prio3 => 2,
+        };
+        shares as f64 * self.noise.share_scale.powi(2)
+    }
 }
 
 /// Largest wire message pets accepts in a round of `cells` cells and `parties` trusts: the
@@ -297,8 +319,19 @@ pub fn message_limit(cells: usize, parties: usize) -> usize {
 impl FederatedJob {
     /// A job for `query`, by secure aggregation, person bound 1, default threshold.
     pub fn new(query: FederatedQuery) -> FederatedJob {
+        FederatedJob::of(RoundVector::Query(query))
+    }
+
+    /// A round over vectors each trust computed itself ([`VectorSpec`]: a synthesiser's
+    /// marginals, model weights), run by [`FederatedJob::run_vectors`]; the same checks,
+    /// charge, protocols and report as a query's.
+    pub fn for_vector(spec: VectorSpec) -> FederatedJob {
+        FederatedJob::of(RoundVector::Declared(spec))
+    }
+
+    fn of(work: RoundVector) -> FederatedJob {
         FederatedJob {
-            query,
+            work,
             protocol: Protocol::SecAgg,
             share: None,
             threshold: None,
@@ -398,9 +431,22 @@ impl FederatedJob {
         self
     }
 
-    /// The job's query.
-    pub fn query(&self) -> &FederatedQuery {
-        &self.query
+    /// The job's query (`None` for a declared vector).
+    pub fn query(&self) -> Option<&FederatedQuery> {
+        match &self.work {
+            RoundVector::Query(q) => Some(q),
+            RoundVector::Declared(_) => None,
+        }
+    }
+
+    /// What the round sums.
+    pub fn work(&self) -> &RoundVector {
+        &self.work
+    }
+
+    /// The label of the release.
+    pub fn label(&self) -> String {
+        self.work.label()
     }
 
     /// The protocol.
@@ -440,7 +486,7 @@ impl FederatedJob {
                     "its schema declares the columns of {} differently from the job's \
                      (fingerprint {theirs}, the job's is {fingerprint}), so its cells would \
                      not line up; use the job's schema",
-                    self.query.label()
+                    self.work.label()
                 ),
             });
         }
@@ -448,15 +494,7 @@ impl FederatedJob {
     }
 
     fn check(&self, session: &Session, names: &[&str]) -> Result<(f64, usize, Vec<Warning>)> {
-        self.query.check()?;
-        if self.protocol == Protocol::Prio3 && !self.query.values.is_empty() {
-            return Err(FederatedError::invalid(
-                "protocol",
-                "prio3",
-                "sums and means run by secure aggregation (secagg): Prio3's range proofs \
-                 here are for non-negative counts, and a sum's cells may be negative",
-            ));
-        }
+        self.work.check(self.protocol)?;
         let n = names.len();
         if !(2..=MAX_PARTIES).contains(&n) {
             return Err(FederatedError::invalid(
@@ -508,7 +546,7 @@ impl FederatedJob {
                 ));
             }
         };
-        session.check_share(&self.query.label(), &share)?;
+        session.check_share(&self.work.label(), &share)?;
         let threshold = match self.protocol {
             Protocol::SecAgg => {
                 let t = self.threshold.unwrap_or(n / 2 + 1);
@@ -566,20 +604,73 @@ impl FederatedJob {
         schema: &Schema,
         trusts: &[TrustInput],
     ) -> Result<FederatedRelease> {
+        let RoundVector::Query(query) = &self.work else {
+            return Err(FederatedError::invalid(
+                "job",
+                self.work.label(),
+                "a declared vector is computed by the trusts: run it with run_vectors",
+            ));
+        };
         let names: Vec<&str> = trusts.iter().map(|t| t.name.as_str()).collect();
         let checked = self.check_trusts(session, &names)?;
-        let fingerprint = self.query.fingerprint(schema)?;
+        let fingerprint = query.fingerprint(schema)?;
         for t in trusts {
             if let Some(s) = &t.schema {
-                self.check_trust_schema(&fingerprint, &t.name, &self.query.fingerprint(s)?)?;
+                self.check_trust_schema(&fingerprint, &t.name, &query.fingerprint(s)?)?;
             }
         }
         let started = Instant::now();
-        let locals = local_aggregates(self, schema, trusts)?;
+        let locals = local_aggregates(self, query, schema, trusts)?;
         let local_seconds = started.elapsed().as_secs_f64();
+        self.run_round(session, checked, trusts, &locals, local_seconds)
+    }
+
+    /// Run a round over vectors the trusts computed themselves ([`FederatedJob::for_vector`];
+    /// `locals[i]` is `trusts[i]`'s, never leaving it in the clear: the round adds its noise
+    /// share and masks or secret-shares it): the checks of [`FederatedJob::run`], every
+    /// vector against the declared layout, then the same charge, protocol and release.
+    /// The release's [`FederatedRelease::sums`] holds the noisy summed vector.
+    pub fn run_vectors(
+        &self,
+        session: &mut Session,
+        trusts: &[TrustInput],
+        locals: &[LocalAggregate],
+    ) -> Result<FederatedRelease> {
+        let RoundVector::Declared(spec) = &self.work else {
+            return Err(FederatedError::invalid(
+                "job",
+                self.work.label(),
+                "a query's vectors are computed by the round: run it with run",
+            ));
+        };
+        let names: Vec<&str> = trusts.iter().map(|t| t.name.as_str()).collect();
+        let checked = self.check_trusts(session, &names)?;
+        if locals.len() != trusts.len() {
+            return Err(FederatedError::invalid(
+                "vectors",
+                locals.len(),
+                format!("one per trust ({} trusts)", trusts.len()),
+            ));
+        }
+        for (t, l) in trusts.iter().zip(locals) {
+            spec.check_vector(&t.name, &l.layout, &l.values)?;
+        }
+        self.run_round(session, checked, trusts, locals, 0.0)
+    }
+
+    /// The steps every round shares once the trusts' vectors exist: declarations, plan and
+    /// charge, the protocol, the release.
+    fn run_round(
+        &self,
+        session: &mut Session,
+        checked: CheckedJob,
+        trusts: &[TrustInput],
+        locals: &[LocalAggregate],
+        local_seconds: f64,
+    ) -> Result<FederatedRelease> {
         let declared: Vec<TrustDeclaration> = trusts
             .iter()
-            .zip(&locals)
+            .zip(locals)
             .map(|(t, l)| TrustDeclaration {
                 name: t.name.clone(),
                 unit: l.unit,
@@ -592,13 +683,18 @@ impl FederatedJob {
         let started = Instant::now();
         let (sums, mut round) = match &charged.noise {
             RoundNoise::Distributed(plan) => {
-                run_secagg(trusts, &locals, Some(plan), charged.threshold)?
+                run_secagg(trusts, locals, Some(plan), charged.threshold)?
             }
-            RoundNoise::PerAggregator(dg) => run_prio(trusts, &locals, Some(dg), self.max_count)?,
+            RoundNoise::PerAggregator(dg) => run_prio(trusts, locals, Some(dg), self.max_count)?,
         };
         round.local_seconds = local_seconds;
         round.protocol_seconds = started.elapsed().as_secs_f64();
-        Ok(charged.release(&sums, round))
+        let declared_vector = matches!(self.work, RoundVector::Declared(_));
+        let mut release = charged.release(&sums, round);
+        if declared_vector {
+            release.sums = sums;
+        }
+        Ok(release)
     }
 
     /// Plan the noise for the trusts that take part and charge it: the persistent budget
@@ -641,7 +737,7 @@ impl FederatedJob {
             session.charge_distributed(info, cost, Some(accuracy.clone()), record)?;
 
         Ok(ChargedRound {
-            query: self.query.label(),
+            query: self.work.label(),
             threshold,
             noise,
             noise_report,
@@ -683,12 +779,12 @@ impl FederatedJob {
             threshold,
             mut warnings,
         } = checked;
-        self.query.check_layout(&layout)?;
+        self.work.check_layout(&layout)?;
         let cells: usize = layout.iter().map(TableLayout::cells).sum();
         if cells == 0 {
             return Err(FederatedError::invalid(
                 "query",
-                self.query.label(),
+                self.work.label(),
                 "no cells",
             ));
         }
@@ -736,7 +832,7 @@ impl FederatedJob {
             }
         };
         let t_per_person = self.max_trusts_per_person.unwrap_or(1);
-        let l2_squared = self.query.l2_squared(m, t_per_person);
+        let l2_squared = self.work.l2_squared(m, t_per_person);
         let n = trusts.len();
         // The sub-Gaussian variance proxy of one cell's noise (per-table half-widths).
         let variance;
@@ -759,11 +855,20 @@ impl FederatedJob {
                     over_provision: plan.over_provision(),
                     l2_squared,
                 };
-                let statement = if self.query.values.is_empty() {
+                let statement = if self.work.plain_counts() {
                     format!(
                         "each cell is within the half-width of the sum of the trusts' bounded \
                          counts with probability at least {} (sub-Gaussian bound on the sum of \
                          up to {n} discrete Gaussian shares)",
+                        1.0 - self.alpha
+                    )
+                } else if let RoundVector::Declared(v) = &self.work {
+                    format!(
+                        "each cell of the summed vector {}, in its integer units (each table's \
+                         cells weighted by its weight), is within the half-width of the trusts' \
+                         total with probability at least {} (sub-Gaussian bound on the sum of up \
+                         to {n} discrete Gaussian shares)",
+                        v.label,
                         1.0 - self.alpha
                     )
                 } else {
@@ -818,11 +923,8 @@ impl FederatedJob {
             }
         };
         let (noise_report, accuracy) = accuracy;
-        let mut record = QueryRecord::new(
-            self.query.label(),
-            self.query.columns(),
-            contribution.clone(),
-        );
+        let mut record =
+            QueryRecord::new(self.work.label(), self.work.columns(), contribution.clone());
         record.warnings = warnings.iter().map(|w| w.message.clone()).collect();
         let info = MechanismInfo {
             name: noise_report.mechanism.clone(),
@@ -1010,6 +1112,23 @@ impl PendingRelease {
                             ratio_interval(s, hs, c as f64, hc, v.lower, v.upper, r / 2.0)
                         })
                         .collect();
+                    if v.condition.is_some() {
+                        // A rate: compare every cell with the pooled rate (post-processing
+                        // of the figures just released).
+                        // Peer groups: the cells sharing all but the last dimension.
+                        let group = t.shape.last().copied().unwrap_or(1);
+                        cells.comparison = Some(compare_rates(
+                            RateCells {
+                                counts: &t.counts,
+                                sums: &cells.sums,
+                                intervals: &cells.mean_intervals,
+                                count_half_width: half / l.weight as f64,
+                                sum_half_width: hs,
+                                resolution: r,
+                            },
+                            group,
+                        ));
+                    }
                 }
             }
         }
@@ -1024,6 +1143,7 @@ impl PendingRelease {
             round: self.round,
             budget_receipt: self.budget_receipt,
             warnings: self.warnings,
+            sums: Vec::new(),
         }
     }
 }
@@ -1082,6 +1202,8 @@ pub fn split_tables(layout: &[TableLayout], sums: &[i64]) -> Vec<FederatedTable>
                         sum_half_width: 0.0,
                         means,
                         mean_intervals: Vec::new(),
+                        condition: v.condition.as_ref().map(|c| c.label()),
+                        comparison: None,
                     }),
                 )
             }
@@ -1141,6 +1263,7 @@ fn hop<T: Serialize + serde::de::DeserializeOwned>(
 /// Every trust's local aggregate (each on its own machine in a real deployment).
 pub(crate) fn local_aggregates(
     job: &FederatedJob,
+    query: &FederatedQuery,
     schema: &Schema,
     trusts: &[TrustInput],
 ) -> Result<Vec<LocalAggregate>> {
@@ -1154,7 +1277,7 @@ pub(crate) fn local_aggregates(
                 t.person_id.as_deref(),
                 job.max_rows_per_person,
                 job.seed,
-                &job.query,
+                query,
             )
         })
         .collect()

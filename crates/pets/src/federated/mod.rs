@@ -9,6 +9,10 @@
 //!   sensitivities;
 //! - [`values`]: sums and means of a numeric column with public bounds, on a public
 //!   fixed-point grid;
+//! - [`condition`]: a condition on one column (`total_time_in_dept_min > 240`) whose 0/1
+//!   value a sum counts and a mean makes a rate;
+//! - [`compare`]: every cell of a rate table against the pooled rate (a funnel plot in
+//!   numbers: the cross-provider comparison);
 //! - [`noise`]: distributed discrete Gaussian noise and its privacy bound;
 //! - [`ring`]: the integers in `Z_{2^64}` where masking adds, with no wrap-around;
 //! - [`secagg`]: secure aggregation by pairwise masking with dropout recovery (Bonawitz
@@ -16,11 +20,15 @@
 //! - [`prio`]: Prio3 with two non-colluding aggregators (the IETF VDAF draft, `prio` crate),
 //!   whose validity proofs stop a trust pushing an out-of-range count into the total;
 //! - [`wire`]: the versioned, size-limited wire format;
+//! - [`vector`]: what a round sums: a query, or a vector each trust computed itself
+//!   (a synthesiser's marginals, model weights), declared by its layout and sensitivity;
 //! - [`split`]: one table split into trusts by a column (a simulation on one machine);
 //! - [`proofs`]: the proofs of what pets charges;
 //! - [`job`]: [`FederatedJob`], one federated DP release as every front door runs it.
 
 pub mod aggregate;
+pub mod compare;
+pub mod condition;
 pub mod error;
 pub mod job;
 pub mod noise;
@@ -30,6 +38,7 @@ pub mod ring;
 pub mod secagg;
 pub mod split;
 pub mod values;
+pub mod vector;
 pub mod wire;
 
 #[cfg(test)]
@@ -38,6 +47,8 @@ mod tests;
 mod view_tests;
 
 pub use aggregate::{FederatedQuery, LocalAggregate};
+pub use compare::{Funnel, Pool, RateComparison};
+pub use condition::{Condition, ConditionOp};
 pub use error::{FederatedError, Result};
 pub use job::{
     ChargedRound, CheckedJob, DropPoint, FederatedJob, FederatedRelease, FederatedTable,
@@ -47,3 +58,4 @@ pub use job::{
 pub use noise::DistributedNoise;
 pub use split::{TrustTables, simulation_trusts, split_by_column};
 pub use values::{ValueCells, ValueStatistic, ValueTable};
+pub use vector::{RoundVector, VectorSpec, columns_fingerprint};

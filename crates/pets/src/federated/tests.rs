@@ -68,7 +68,7 @@ fn before_noise_the_federated_sum_is_the_pooled_table_for_both_protocols() {
     let expected = pooled(&schema, &batches, &query, None, 1);
     let ts = trusts(&batches, 4);
     let job = FederatedJob::new(query.clone());
-    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
     let (sum, report) = run_secagg(&ts, &locals, None, 3).unwrap();
     assert_eq!(sum, expected);
     assert_eq!(report.counted.len(), 4);
@@ -78,7 +78,7 @@ fn before_noise_the_federated_sum_is_the_pooled_table_for_both_protocols() {
     // With a person id and a bound no one reaches, bounding keeps every row: still equal.
     let job = FederatedJob::new(query.clone()).max_rows_per_person(10_000);
     let ts: Vec<TrustInput> = ts.into_iter().map(|t| t.person_id("nhs_number")).collect();
-    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
     let (sum, _) = run_secagg(&ts, &locals, None, 3).unwrap();
     assert_eq!(
         sum,
@@ -93,7 +93,7 @@ fn a_trust_that_drops_before_its_masked_input_is_left_out_exactly() {
     let mut ts = trusts(&batches, 3);
     ts[1] = ts[1].clone().drop_at(DropPoint::BeforeMasked);
     let job = FederatedJob::new(query.clone());
-    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
     let (sum, report) = run_secagg(&ts, &locals, None, 2).unwrap();
     let kept: Vec<RecordBatch> = batches
         .iter()
@@ -300,6 +300,7 @@ fn pooled_values(
         .read(&query.grouped_columns(), &query.numeric_columns())
         .unwrap();
     let data = &input.data;
+    assert!(query.values.iter().all(|v| v.condition.is_none()));
     let rows: Vec<usize> = match data.bounded().rows() {
         Some(r) => r.iter().map(|&r| r as usize).collect(),
         None => (0..data.bounded().n_rows()).collect(),
@@ -358,7 +359,7 @@ fn before_noise_federated_sums_and_means_are_the_pooled_fixed_point_answer() {
     let expected = pooled_values(&schema, &batches, &query, None, 1);
     let ts = by_provider(&schema, &batches, 4);
     let job = FederatedJob::new(query.clone());
-    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
     assert_eq!(locals[0].values.len(), expected.len());
     let (sum, report) = run_secagg(&ts, &locals, None, 3).unwrap();
     assert_eq!(report.counted.len(), 4);
@@ -366,7 +367,10 @@ fn before_noise_federated_sums_and_means_are_the_pooled_fixed_point_answer() {
     // The layouts are the query's, and the released split of the exact vector gives back
     // the pooled sums in the column's units (the bounds here put integers on the grid, so
     // the rounding is exact: the float sum of the clamped values, too).
-    job.query().check_layout(&locals[0].layout).unwrap();
+    job.query()
+        .unwrap()
+        .check_layout(&locals[0].layout)
+        .unwrap();
     let tables = split_tables(&locals[0].layout, &sum);
     assert_eq!(tables.len(), 5);
     let pooled_time: f64 = {
@@ -388,7 +392,7 @@ fn before_noise_federated_sums_and_means_are_the_pooled_fixed_point_answer() {
     // With a person id and a bound no one reaches, bounding keeps every row: still equal.
     let job = FederatedJob::new(query.clone()).max_rows_per_person(10_000);
     let ts: Vec<TrustInput> = ts.into_iter().map(|t| t.person_id("nhs_number")).collect();
-    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
     let (sum, _) = run_secagg(&ts, &locals, None, 3).unwrap();
     assert_eq!(
         sum,
@@ -430,7 +434,7 @@ fn removing_one_person_moves_the_sum_vector_by_at_most_the_stated_l2_bound() {
             .into_iter()
             .map(|t| t.person_id("nhs_number"))
             .collect();
-        let locals = local_aggregates(&job, &schema, &ts).unwrap();
+        let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
         (run_secagg(&ts, &locals, None, 2).unwrap().0, ts.len())
     };
     let (a, _) = sum_of(&batches);
@@ -581,6 +585,7 @@ fn bad_value_queries_fail_with_typed_errors_naming_the_column() {
         lower: f64::NAN,
         upper: 1.0,
         by: Vec::new(),
+        condition: None,
     }])
     .unwrap_err();
     assert!(bad.to_string().contains("acuity"), "{bad}");
@@ -631,7 +636,7 @@ fn a_non_finite_value_in_a_trust_is_an_error_naming_the_column() {
         TrustInput::new("b", table(good.clone())),
     ];
     let job = FederatedJob::new(query.clone());
-    let locals = local_aggregates(&job, &schema, &ts).unwrap();
+    let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
     let (sum, _) = run_secagg(&ts, &locals, None, 2).unwrap();
     let grid = query.values[0].grid().unwrap();
     let q = |x: f64| grid.quantise(x.clamp(-50.0, 50.0));
@@ -654,4 +659,306 @@ fn a_non_finite_value_in_a_trust_is_an_error_naming_the_column() {
     let text = e.to_string();
     assert!(text.contains("\"x\"") && text.contains("trust b"), "{text}");
     assert!(session.entries().is_empty());
+}
+
+/// A declared vector of two weighted count tables over three trusts.
+fn declared(weights: [u64; 2]) -> VectorSpec {
+    let table = |name: &str, n: usize, w: u64| aggregate::TableLayout {
+        dimensions: vec![name.to_string()],
+        labels: Vec::new(),
+        shape: vec![n],
+        weight: w,
+        value: None,
+    };
+    VectorSpec::counts(
+        "test: declared",
+        vec!["a".into(), "b".into()],
+        vec![table("a", 3, weights[0]), table("b", 4, weights[1])],
+    )
+    .unwrap()
+}
+
+fn local(spec: &VectorSpec, values: Vec<i64>) -> LocalAggregate {
+    LocalAggregate {
+        layout: spec.layout.clone(),
+        values,
+        unit: crate::dp::PrivacyUnit::Person,
+        warnings: Vec::new(),
+    }
+}
+
+#[test]
+fn a_declared_vector_runs_the_same_round_and_is_charged_at_its_weighted_sensitivity() {
+    let spec = declared([1, 3]);
+    // One row adds w_k to one cell of each table: sum_k w_k^2 = 10.
+    assert_eq!(spec.unit_l2_squared, 10.0);
+    assert_eq!(spec.l2_squared(2, 3), 10.0 * 36.0);
+    let ts: Vec<TrustInput> = (0..3)
+        .map(|i| {
+            TrustInput::new(
+                format!("t{i}"),
+                TableSource::file(format!("/nowhere/t{i}.csv")),
+            )
+        })
+        .collect();
+    let locals: Vec<LocalAggregate> = (0..3i64)
+        .map(|i| local(&spec, vec![i, 2 * i, 3, 3 * i, 3 * (i + 1), 0, 3]))
+        .collect();
+    // Before noise, the round's sum is the cell-by-cell sum.
+    let (sum, _) = run_secagg(&ts, &locals, None, 2).unwrap();
+    assert_eq!(sum, vec![3, 6, 9, 9, 18, 0, 9]);
+    let mut session = Session::zcdp(1.0).unwrap();
+    let job = FederatedJob::for_vector(spec.clone())
+        .share(Cost::rho(0.25))
+        .max_rows_per_person(2)
+        .max_trusts_per_person(1);
+    let release = job.run_vectors(&mut session, &ts, &locals).unwrap();
+    assert_eq!(release.sums.len(), 7);
+    assert_eq!(release.noise.l2_squared, 40.0);
+    assert_eq!(release.query, "test: declared");
+    assert_eq!(release.round.counted.len(), 3);
+    assert!(release.cost.main() <= 0.25 && release.cost.main() > 0.25 * 0.999);
+    let v = release.noise_variance();
+    assert!((v - 3.0 * release.noise.share_scale.powi(2)).abs() < 1e-9);
+    let entry = &session.ledger().entries[0];
+    assert_eq!(entry.query, "test: declared");
+    assert_eq!(entry.columns, vec!["a".to_string(), "b".to_string()]);
+    // A query's round cannot take declared vectors, nor the other way round.
+    let q = FederatedJob::new(FederatedQuery::count());
+    assert!(q.run_vectors(&mut session, &ts, &locals).is_err());
+    let schema = Schema::from_json(
+        r#"{"columns": [{"name": "a", "kind": "categorical", "values": ["x"]}]}"#,
+    )
+    .unwrap();
+    assert!(job.run(&mut session, &schema, &ts).is_err());
+}
+
+#[test]
+fn a_declared_vector_with_another_layout_or_too_few_trusts_is_refused_before_any_charge() {
+    let spec = declared([1, 1]);
+    let ts: Vec<TrustInput> = (0..3)
+        .map(|i| TrustInput::new(format!("t{i}"), TableSource::file("/nowhere.csv")))
+        .collect();
+    let mut locals: Vec<LocalAggregate> = (0..3).map(|_| local(&spec, vec![1; 7])).collect();
+    locals[1].values.pop();
+    let mut session = Session::zcdp(1.0).unwrap();
+    let job = FederatedJob::for_vector(spec.clone()).share(Cost::rho(0.5));
+    let err = job.run_vectors(&mut session, &ts, &locals).unwrap_err();
+    assert!(
+        matches!(&err, FederatedError::Trust { trust, .. } if trust == "t1"),
+        "{err}"
+    );
+    let other = declared([1, 2]);
+    locals[1] = local(&other, vec![1; 7]);
+    assert!(job.run_vectors(&mut session, &ts, &locals).is_err());
+    let err = job
+        .run_vectors(&mut session, &ts[..1], &locals[..1])
+        .unwrap_err();
+    assert!(err.to_string().contains("2 to"), "{err}");
+    assert_eq!(session.ledger().entries.len(), 0);
+    // A cell beyond the ring's safe range.
+    let mut locals: Vec<LocalAggregate> = (0..3).map(|_| local(&spec, vec![1; 7])).collect();
+    locals[2].values[0] = 1 << 60;
+    assert!(job.run_vectors(&mut session, &ts, &locals).is_err());
+    assert_eq!(session.ledger().entries.len(), 0);
+    // Bad specs.
+    assert!(VectorSpec::counts("x", vec![], vec![]).is_err());
+    let mut zero = declared([1, 1]);
+    zero.layout[0].weight = 0;
+    assert!(zero.check().is_err());
+}
+
+// ---- Rates and counts of a condition (`federated/condition.rs`, `federated/compare.rs`) ----
+
+fn rate_query() -> FederatedQuery {
+    FederatedQuery::from_specs(
+        &[],
+        &[
+            "mean(total_time_in_dept_min > 240) by provider_code".into(),
+            "sum(admitted = true) by age_band".into(),
+            "mean(age_band in (65-84, 85+)) by sex".into(),
+            "mean(acuity <= 2)".into(),
+        ],
+    )
+    .unwrap()
+}
+
+#[test]
+fn before_noise_rates_and_condition_counts_are_the_pooled_answer() {
+    let (schema, batches) = ae(9_000);
+    let query = rate_query();
+    let ts = by_provider(&schema, &batches, 4);
+    let job = FederatedJob::new(query.clone());
+    let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
+    let (sum, _) = run_secagg(&ts, &locals, None, 3).unwrap();
+    query.check_layout(&locals[0].layout).unwrap();
+    let tables = split_tables(&locals[0].layout, &sum);
+    // The pooled answer, row by row, from the labels and numbers themselves.
+    let source = TableSource::batches("p", batches[0].schema(), batches.clone());
+    let cols: Vec<String> = ["provider_code", "age_band", "sex", "admitted"]
+        .map(String::from)
+        .to_vec();
+    let nums: Vec<String> = ["total_time_in_dept_min", "acuity"]
+        .map(String::from)
+        .to_vec();
+    let input = DpTable::load(source, &schema).read(&cols, &nums).unwrap();
+    let d = &input.data;
+    let label = |c: &str, r: usize| {
+        let col = d.column(c).unwrap();
+        col.label(col.codes[r])
+    };
+    let code = |c: &str, r: usize| d.column(c).unwrap().codes[r] as usize;
+    let time = d.raw("total_time_in_dept_min").unwrap();
+    let acuity = d.raw("acuity").unwrap();
+    let n = d.bounded().n_rows();
+    let providers = schema.column("provider_code").unwrap().kind.clone();
+    let crate::data::ColumnKind::Categorical { values: names, .. } = providers else {
+        panic!()
+    };
+    let (mut over, mut seen) = (vec![0.0; names.len() + 1], vec![0i64; names.len() + 1]);
+    let mut admitted = vec![0.0; 64];
+    let (mut old, mut by_sex) = (vec![0.0; 8], vec![0i64; 8]);
+    let (mut urgent, mut with_acuity) = (0.0, 0i64);
+    for r in 0..n {
+        if let Some(t) = time[r] {
+            seen[code("provider_code", r)] += 1;
+            over[code("provider_code", r)] += f64::from(u8::from(t > 240.0));
+        }
+        if label("admitted", r) == "true" {
+            admitted[code("age_band", r)] += 1.0;
+        }
+        if label("age_band", r) != "null" {
+            by_sex[code("sex", r)] += 1;
+            old[code("sex", r)] += f64::from(u8::from(
+                ["65-84", "85+"].contains(&label("age_band", r).as_str()),
+            ));
+        }
+        if let Some(a) = acuity[r] {
+            with_acuity += 1;
+            urgent += f64::from(u8::from(a <= 2.0));
+        }
+    }
+    let rate = &tables[0];
+    let v = rate.value.as_ref().unwrap();
+    assert_eq!(v.condition.as_deref(), Some("total_time_in_dept_min > 240"));
+    assert_eq!(rate.counts, seen[..rate.counts.len()].to_vec());
+    assert_eq!(v.sums, over[..v.sums.len()].to_vec());
+    assert!(
+        over.iter().sum::<f64>() > 0.0,
+        "some attendances over four hours"
+    );
+    let counts = tables[1].value.as_ref().unwrap();
+    assert_eq!(counts.sums, admitted[..counts.sums.len()].to_vec());
+    let old_rate = &tables[2];
+    assert_eq!(old_rate.counts, by_sex[..old_rate.counts.len()].to_vec());
+    assert_eq!(
+        old_rate.value.as_ref().unwrap().sums,
+        old[..old_rate.counts.len()].to_vec()
+    );
+    assert_eq!(tables[3].counts, vec![with_acuity]);
+    assert_eq!(tables[3].value.as_ref().unwrap().sums, vec![urgent]);
+}
+
+#[test]
+fn a_rate_release_compares_every_provider_with_the_pool() {
+    let (schema, batches) = ae(20_000);
+    let query = FederatedQuery::from_specs(
+        &[],
+        &["mean(total_time_in_dept_min > 240) by provider_code".into()],
+    )
+    .unwrap();
+    let ts = by_provider(&schema, &batches, 4);
+    let mut session = Session::zcdp(1.0).unwrap();
+    let release = FederatedJob::new(query)
+        .share(Cost::rho(1.0))
+        .seed(7)
+        .run(&mut session, &schema, &ts)
+        .unwrap();
+    let t = &release.tables[0];
+    let v = t.value.as_ref().unwrap();
+    let c = v
+        .comparison
+        .as_ref()
+        .expect("a rate carries its comparison");
+    assert_eq!(c.cells.len(), t.counts.len());
+    // Providers absent from the data have a noisy count near 0: too few, or within.
+    assert_eq!(c.pools.len(), 1, "one dimension: one peer group");
+    let pooled = c.pools[0].rate.unwrap();
+    let (lo, hi) = c.pools[0].interval;
+    assert!(
+        lo <= pooled && pooled <= hi && hi - lo < 0.05,
+        "{lo} {pooled} {hi}"
+    );
+    assert!(
+        (c.pools[0].count - 20_000).abs() < 200,
+        "{}",
+        c.pools[0].count
+    );
+    // Every flagged cell's interval is clear of the pool.
+    for ((f, &(l, h)), &n) in c.cells.iter().zip(&v.mean_intervals).zip(&t.counts) {
+        match f {
+            Funnel::AboveAlarm | Funnel::AboveWarning => assert!(l > hi, "{l} {hi}"),
+            Funnel::BelowAlarm | Funnel::BelowWarning => assert!(h < lo, "{h} {lo}"),
+            Funnel::TooFew => assert!(n < 1),
+            Funnel::Within => {}
+        }
+    }
+    // The whole release serialises and reads back (the network sends it as JSON).
+    let json = serde_json::to_string(&release).unwrap();
+    let back: FederatedRelease = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.tables, release.tables);
+}
+
+#[test]
+fn conditions_on_the_wrong_kind_or_an_unknown_label_are_refused_naming_the_column() {
+    let (schema, batches) = ae(2_000);
+    let ts = by_provider(&schema, &batches, 2);
+    let mut session = Session::zcdp(1.0).unwrap();
+    for (spec, says) in [
+        ("mean(sex > 1)", "unordered"),
+        ("mean(arrival_datetime > 3)", "date"),
+        ("mean(admitted = yes)", "false, true"),
+        ("mean(total_time_in_dept_min > soon)", "finite number"),
+        ("sum(no_such_column = 1)", "no_such_column"),
+    ] {
+        let q = FederatedQuery::from_specs(&[], &[spec.into()]).unwrap();
+        let e = FederatedJob::new(q)
+            .share(Cost::rho(0.1))
+            .run(&mut session, &schema, &ts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says), "{spec}: {e}");
+    }
+    assert!(
+        session.entries().is_empty(),
+        "nothing charged for a refused query"
+    );
+}
+
+#[test]
+fn removing_one_person_moves_a_rate_vector_by_at_most_the_stated_l2_bound() {
+    let (schema, batches) = ae(6_000);
+    let query = rate_query();
+    // Drop the rows of the first person (by row, no person id: rows are people, m = 1).
+    let first = batches[0].slice(1, batches[0].num_rows() - 1);
+    let mut without = vec![first];
+    without.extend(batches[1..].iter().cloned());
+    let job = FederatedJob::new(query.clone());
+    let sum_of = |bs: &[RecordBatch]| -> Vec<i64> {
+        let ts = by_provider(&schema, bs, 3);
+        let locals = local_aggregates(&job, &query, &schema, &ts).unwrap();
+        run_secagg(&ts, &locals, None, 2).unwrap().0
+    };
+    let (a, b) = (sum_of(&batches), sum_of(&without));
+    let d2: f64 = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| ((x - y) as f64).powi(2))
+        .sum();
+    assert!(d2 > 0.0);
+    assert!(
+        d2 <= query.l2_squared(1, 1),
+        "{d2} > {}",
+        query.l2_squared(1, 1)
+    );
 }

@@ -13,12 +13,19 @@
 //!
 //! Syntax (every front door): `sum(COLUMN, LOWER, UPPER)` or `mean(COLUMN, LOWER, UPPER)`,
 //! optionally followed by `by DIM, DIM` (`col`, `hour(col)`, `weekday(col)`), e.g.
-//! `mean(wait_minutes, 0, 720) by age_band, hour(arrival_datetime)`.
+//! `mean(wait_minutes, 0, 720) by age_band, hour(arrival_datetime)`. In place of the column
+//! and its bounds, a **condition** ([`crate::federated::condition`]) makes a rate or a count:
+//! `mean(total_time_in_dept_min > 240) by provider_code` is each provider's share of
+//! attendances over four hours (the mean of a 0/1 value, bounds `[0, 1]`), released with a
+//! funnel comparison against the pooled rate ([`crate::federated::compare`]);
+//! `sum(admitted = true) by age_band` counts the admitted.
 
 use serde::{Deserialize, Serialize};
 
 use crate::dp::queries::Dimension;
 use crate::dp::queries::numeric::{FixedPoint, check_bounds};
+use crate::federated::compare::RateComparison;
+use crate::federated::condition::Condition;
 use crate::federated::error::{FederatedError, Result};
 
 /// A bound `B` is at most `2^VALUE_LOG2_UNITS` grid units.
@@ -53,12 +60,12 @@ impl ValueStatistic {
 }
 
 /// A sum or mean of `column` clamped to public `[lower, upper]`, over the cells of `by`
-/// (none: one cell).
+/// (none: one cell); or of a condition's 0/1 value (a count or a rate; bounds `[0, 1]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValueTable {
     /// Sum or mean.
     pub statistic: ValueStatistic,
-    /// The numeric column (declared integer or float).
+    /// The numeric column (declared integer or float), or the condition's column.
     pub column: String,
     /// Public lower bound.
     pub lower: f64,
@@ -66,6 +73,10 @@ pub struct ValueTable {
     pub upper: f64,
     /// Grouping dimensions.
     pub by: Vec<Dimension>,
+    /// A condition whose 0/1 value is summed or averaged in place of the column's values.
+    /// (Always serialised: queries travel in postcard, which has no optional fields.)
+    #[serde(default)]
+    pub condition: Option<Condition>,
 }
 
 impl ValueTable {
@@ -86,9 +97,26 @@ impl ValueTable {
                 .iter()
                 .map(|d| d.parse())
                 .collect::<std::result::Result<_, _>>()?,
+            condition: None,
         };
         t.check()?;
         Ok(t)
+    }
+
+    /// A sum (a count) or mean (a rate) of `condition`'s 0/1 value over the cells of `by`.
+    pub fn of_condition(
+        statistic: ValueStatistic,
+        condition: Condition,
+        by: &[&str],
+    ) -> Result<ValueTable> {
+        let mut t = ValueTable::new(statistic, condition.column.clone(), 0.0, 1.0, by)?;
+        t.condition = Some(condition);
+        Ok(t)
+    }
+
+    /// Whether this is a rate: the mean of a condition.
+    pub fn is_rate(&self) -> bool {
+        self.condition.is_some() && self.statistic == ValueStatistic::Mean
     }
 
     /// Refuse bad bounds (naming the column) and bounds whose grid would pass `2^20` units.
@@ -132,15 +160,19 @@ impl ValueTable {
         self.grid().map_or(VALUE_COUNT_WEIGHT, |g| g.units())
     }
 
-    /// `sum(col, lower, upper)` or `mean(...) by a, b`: the syntax [`ValueTable::parse`] reads.
+    /// `sum(col, lower, upper)`, `mean(...) by a, b` or `mean(col > 240) by a`: the syntax
+    /// [`ValueTable::parse`] reads.
     pub fn label(&self) -> String {
-        let mut s = format!(
-            "{}({}, {}, {})",
-            self.statistic.name(),
-            self.column,
-            self.lower,
-            self.upper
-        );
+        let mut s = match &self.condition {
+            Some(c) => format!("{}({})", self.statistic.name(), c.label()),
+            None => format!(
+                "{}({}, {}, {})",
+                self.statistic.name(),
+                self.column,
+                self.lower,
+                self.upper
+            ),
+        };
         if !self.by.is_empty() {
             s.push_str(" by ");
             s.push_str(
@@ -155,15 +187,16 @@ impl ValueTable {
         s
     }
 
-    /// Parse `sum(COLUMN, LOWER, UPPER) [by DIM, DIM]` or `mean(...)`.
+    /// Parse `sum(COLUMN, LOWER, UPPER) [by DIM, DIM]`, `mean(...)`, or either over a
+    /// condition: `mean(COLUMN > 240) [by DIM, DIM]`.
     pub fn parse(spec: &str) -> Result<ValueTable> {
         let bad = |why: &str| {
             FederatedError::invalid(
                 "value table",
                 format!("{spec:?}"),
                 format!(
-                    "{why}; write sum(COLUMN, LOWER, UPPER) or mean(COLUMN, LOWER, UPPER), \
-                     optionally followed by `by DIM, DIM`"
+                    "{why}; write sum(COLUMN, LOWER, UPPER) or mean(COLUMN, LOWER, UPPER), or \
+                     a rate mean(COLUMN > NUMBER), optionally followed by `by DIM, DIM`"
                 ),
             )
         };
@@ -175,7 +208,28 @@ impl ValueTable {
         } else {
             return Err(bad("it does not start with sum( or mean("));
         };
-        let (args, tail) = rest.split_once(')').ok_or_else(|| bad("no closing ')'"))?;
+        let close = matching_close(rest).ok_or_else(|| bad("no closing ')'"))?;
+        let (args, tail) = (&rest[..close], &rest[close + 1..]);
+        let by = |tail: &str| -> Result<Vec<String>> {
+            let tail = tail.trim();
+            if tail.is_empty() {
+                return Ok(Vec::new());
+            }
+            let dims = tail
+                .strip_prefix("by ")
+                .ok_or_else(|| bad("after the ')' only `by DIM, DIM` may follow"))?;
+            Ok(dims
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_string)
+                .collect())
+        };
+        if args.contains(['<', '>', '=', '!']) || args.contains(" in ") {
+            let by = by(tail)?;
+            let by: Vec<&str> = by.iter().map(String::as_str).collect();
+            return ValueTable::of_condition(statistic, Condition::parse(args)?, &by);
+        }
         let args: Vec<&str> = args.split(',').map(str::trim).collect();
         let [column, lower, upper] = args.as_slice() else {
             return Err(bad("give the column and its two public bounds"));
@@ -190,20 +244,31 @@ impl ValueTable {
             })
         };
         let (lower, upper) = (number("lower bound", lower)?, number("upper bound", upper)?);
-        let tail = tail.trim();
-        let by: Vec<&str> = if tail.is_empty() {
-            Vec::new()
-        } else {
-            let dims = tail
-                .strip_prefix("by ")
-                .ok_or_else(|| bad("after the ')' only `by DIM, DIM` may follow"))?;
-            dims.split(',')
-                .map(str::trim)
-                .filter(|d| !d.is_empty())
-                .collect()
-        };
+        let by = by(tail)?;
+        let by: Vec<&str> = by.iter().map(String::as_str).collect();
         ValueTable::new(statistic, *column, lower, upper, &by)
     }
+}
+
+/// The byte offset in `s` of the `)` closing a `(` just before `s` (nested parentheses and
+/// double-quoted text skipped).
+fn matching_close(s: &str) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut quoted = false;
+    for (i, ch) in s.char_indices() {
+        match ch {
+            '"' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 impl std::str::FromStr for ValueTable {
@@ -228,6 +293,10 @@ pub struct ValueLayout {
     pub k: i32,
     /// `C`, the most units of one value.
     pub units: u64,
+    /// The condition whose 0/1 value is summed or averaged, if any. (Always serialised:
+    /// layouts travel in postcard, which has no optional fields.)
+    #[serde(default)]
+    pub condition: Option<Condition>,
 }
 
 impl ValueLayout {
@@ -241,6 +310,7 @@ impl ValueLayout {
             upper: t.upper,
             k: g.k(),
             units: g.units(),
+            condition: t.condition.clone(),
         })
     }
 
@@ -279,6 +349,13 @@ pub struct ValueCells {
     /// interval reaches below 1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mean_intervals: Vec<(f64, f64)>,
+    /// The condition (`total_time_in_dept_min > 240`) whose 0/1 value was summed (a count)
+    /// or averaged (a rate), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// A rate's funnel comparison of every cell with the pooled rate (post-processing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<RateComparison>,
 }
 
 /// A conservative interval for `S / N` given `|S_hat - S| <= hs`, `|N_hat - N| <= hc` and
@@ -336,6 +413,31 @@ mod tests {
         // B = 5: k = 17 (5 * 2^17 = 655,360 <= 2^20 < 5 * 2^18), C = 655,360.
         let g = s.grid().unwrap();
         assert_eq!((g.k(), g.units()), (17, 655_360));
+    }
+
+    #[test]
+    fn rates_and_counts_of_a_condition_parse_and_round_trip() {
+        let t = ValueTable::parse("mean(total_time_in_dept_min > 240) by provider_code").unwrap();
+        assert!(t.is_rate());
+        assert_eq!(t.column, "total_time_in_dept_min");
+        assert_eq!((t.lower, t.upper), (0.0, 1.0));
+        assert_eq!(
+            t.label(),
+            "mean(total_time_in_dept_min > 240) by provider_code"
+        );
+        assert_eq!(ValueTable::parse(&t.label()).unwrap(), t);
+        // Nested parentheses and a quoted comma inside the condition.
+        let t = ValueTable::parse(r#"sum(disposal in (admitted, "home, no follow-up")) by sex"#)
+            .unwrap();
+        assert!(!t.is_rate());
+        let c = t.condition.as_ref().unwrap();
+        assert_eq!(c.values, vec!["admitted", "home, no follow-up"]);
+        assert_eq!(t.by.len(), 1);
+        assert_eq!(ValueTable::parse(&t.label()).unwrap(), t);
+        // 0/1 values: the grid of B = 1, C = 2^20 units (no rounding of 0 or 1).
+        assert_eq!(t.units(), 1 << 20);
+        let e = ValueTable::parse("mean(total_time_in_dept_min > 240 by sex").unwrap_err();
+        assert!(e.to_string().contains("closing"), "{e}");
     }
 
     #[test]

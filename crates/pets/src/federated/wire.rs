@@ -7,8 +7,9 @@ use serde::de::DeserializeOwned;
 
 use crate::federated::error::{FederatedError, Result};
 
-/// The wire format's version; a message of another version is refused.
-pub const WIRE_VERSION: u8 = 2;
+/// The wire format's version; a message of another version is refused. Version 3: a sum's
+/// or mean's query and layout carry an optional condition (rates).
+pub const WIRE_VERSION: u8 = 3;
 
 /// Encode a message: the version byte, then postcard.
 pub fn to_wire<T: Serialize>(message: &T) -> Result<Vec<u8>> {
@@ -97,5 +98,32 @@ mod tests {
         wrong[0] = 9;
         let e = from_wire::<MaskedInput>(&wrong, 1 << 20, "t", "m").unwrap_err();
         assert!(e.to_string().contains("wire version 9"), "{e}");
+    }
+
+    /// Queries and layouts travel in postcard, which is not self-describing: a field skipped
+    /// when empty would shift every field after it (a rate's condition once did).
+    #[test]
+    fn queries_and_layouts_with_and_without_conditions_round_trip() {
+        use crate::federated::aggregate::{FederatedQuery, ValueLayout};
+        let q = FederatedQuery::from_specs(
+            &[vec!["sex".into()]],
+            &[
+                "mean(total_time_in_dept_min > 240) by provider_code".into(),
+                "mean(total_time_in_dept_min, 0, 300) by sex".into(),
+                "sum(admitted = true)".into(),
+            ],
+        )
+        .unwrap();
+        let bytes = to_wire(&q).unwrap();
+        let back: FederatedQuery = from_wire(&bytes, 1 << 20, "t", "query").unwrap();
+        assert_eq!(back, q);
+        let layouts: Vec<ValueLayout> = q
+            .values
+            .iter()
+            .map(|v| ValueLayout::of(v).unwrap())
+            .collect();
+        let bytes = to_wire(&layouts).unwrap();
+        let back: Vec<ValueLayout> = from_wire(&bytes, 1 << 20, "t", "layout").unwrap();
+        assert_eq!(back, layouts);
     }
 }
