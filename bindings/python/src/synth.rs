@@ -433,7 +433,7 @@ impl PyEvalReport {
 #[pyfunction]
 #[pyo3(signature = (real, synth, schema_json, holdout = None, target = None, positive = None,
                     features = None, workload = None, sample_rows = pets_synth::eval::DEFAULT_SAMPLE_ROWS,
-                    seed = 0))]
+                    seed = 0, progress = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     py: Python<'_>,
@@ -447,6 +447,7 @@ pub fn evaluate(
     workload: Option<Vec<Vec<String>>>,
     sample_rows: usize,
     seed: u64,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<PyEvalReport> {
     let schema = Schema::from_json(schema_json).py_err(py)?;
     let job = pets_synth::eval::EvalJob::new(
@@ -464,6 +465,7 @@ pub fn evaluate(
         seed,
     });
     job.validate().py_err(py)?;
+    let job = job.progress(crate::progress::observer(progress));
     let report = py.detach(|| job.run()).py_err(py)?;
     Ok(PyEvalReport { report })
 }

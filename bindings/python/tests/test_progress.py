@@ -65,6 +65,22 @@ def test_fit_and_sample_report_their_stages(ae, schema, model):
     assert rec.events[0] == ("stage", "sampling", 20_000, "rows")
 
 
+def test_evaluation_reports_a_stage_per_comparison(ae, schema, model):
+    rec = Recorder()
+    synth = model.sample(2_000, seed=3, progress=False)
+    _native.evaluate(ae, synth, schema.to_json(), progress=rec)
+    assert rec.stages() == [
+        "reading",
+        "views",
+        "marginals",
+        "workload",
+        "numeric",
+        "utility",
+        "privacy",
+        "report",
+    ]
+
+
 def test_a_failing_display_does_not_fail_the_job(ae, schema, capsys):
     def broken(*_event):
         raise RuntimeError("display broke")

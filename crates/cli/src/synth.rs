@@ -274,14 +274,18 @@ fn evaluate(args: &EvaluateArgs) -> Result<(), CliError> {
         sample_rows: args.sample_rows,
         seed: args.seed,
     };
-    let report = pets_synth::eval::EvalJob::new(
+    let job = pets_synth::eval::EvalJob::new(
         TableSource::file(&args.real),
         TableSource::file(&args.synth),
         schema,
     )
     .holdout(args.holdout.as_ref().map(TableSource::file))
-    .options(options)
-    .run()?;
+    .options(options);
+    job.validate()?;
+    let (progress, bar) = crate::progress::job("synth evaluate");
+    let report = job.progress(progress).run();
+    bar.finish_and_clear();
+    let report = report?;
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }

@@ -257,6 +257,7 @@ def evaluate(
     workload: list[list[str]] | None = ...,
     sample_rows: int = ...,
     seed: int = ...,
+    progress: Any | None = ...,
 ) -> EvalReport: ...
 
 class EvalReport:

@@ -964,6 +964,7 @@ def evaluate(
     workload: Sequence[Sequence[str]] | None = None,
     sample_rows: int = 10_000,
     seed: int = 0,
+    progress: bool | None = None,
 ) -> EvalReport:
     """Evaluate a synthetic table against the real rows it was fitted on.
 
@@ -990,6 +991,9 @@ def evaluate(
             3-way marginal of the views, or a seeded sample of 200 of them).
         sample_rows: Rows of each sample of the privacy tests.
         seed: Seed of every sample the evaluation draws.
+        progress: A progress bar while it runs, a stage per comparison (tqdm): ``None`` when
+            tqdm is installed and this is a terminal or a notebook, ``True`` always,
+            ``False`` never. Ctrl-C stops it between stages (``KeyboardInterrupt``).
 
     Returns:
         The :class:`EvalReport`.
@@ -1016,16 +1020,18 @@ def evaluate(
         ):
             raise TypeError("workload must be a list of lists of column names (str)")
         wl = [list(m) for m in workload]
-    native = _native.evaluate(
-        _table_arg(real, "real"),
-        _table_arg(synth, "synth"),
-        schema.to_json(),
-        None if holdout is None else _table_arg(holdout, "holdout"),
-        target,
-        positive,
-        feats,
-        wl,
-        _int(sample_rows, "sample_rows", 1, 2**32 - 1),
-        _int(seed, "seed", 0),
-    )
+    with bars(progress, "synth evaluate") as callback:
+        native = _native.evaluate(
+            _table_arg(real, "real"),
+            _table_arg(synth, "synth"),
+            schema.to_json(),
+            None if holdout is None else _table_arg(holdout, "holdout"),
+            target,
+            positive,
+            feats,
+            wl,
+            _int(sample_rows, "sample_rows", 1, 2**32 - 1),
+            _int(seed, "seed", 0),
+            callback,
+        )
     return EvalReport(native)

@@ -33,6 +33,7 @@ use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use pets::data::{ColumnKind, EncodedTable, Schema, TableSource};
+use pets::progress::Progress;
 use rayon::prelude::*;
 
 use crate::error::{Result, SynthError};
@@ -202,6 +203,7 @@ pub struct EvalJob {
     holdout: Option<TableSource>,
     schema: Schema,
     options: EvalOptions,
+    progress: Progress,
 }
 
 impl EvalJob {
@@ -218,7 +220,16 @@ impl EvalJob {
             holdout: None,
             schema,
             options: EvalOptions::default(),
+            progress: Progress::none(),
         }
+    }
+
+    /// Report progress to, and take stop requests from, `progress`: reading, then each
+    /// comparison (views, marginals, workload, numeric, utility, privacy) as a stage; a stop
+    /// request ends the evaluation between stages with [`SynthError`]'s stopped error.
+    pub fn progress(mut self, progress: Progress) -> EvalJob {
+        self.progress = progress;
+        self
     }
 
     /// Real rows of the same population the synthesiser never saw: the baseline of the
@@ -300,6 +311,8 @@ impl EvalJob {
     /// Read the tables and evaluate.
     pub fn run(&self) -> Result<EvalReport> {
         self.validate()?;
+        self.progress.check()?;
+        self.progress.stage("reading", None, "tables");
         let t = Instant::now();
         let mut warnings = Vec::new();
         let mut read = |s: &TableSource| -> Result<Vec<RecordBatch>> {
@@ -311,12 +324,13 @@ impl EvalJob {
         let synth = read(&self.synth)?;
         let holdout = self.holdout.as_ref().map(&mut read).transpose()?;
         let read_ms = t.elapsed().as_secs_f64() * 1e3;
-        let mut report = evaluate_tables(
+        let mut report = evaluate_tables_with(
             &real,
             &synth,
             holdout.as_deref(),
             &self.schema,
             &self.options,
+            &self.progress,
         )?;
         report.timings_ms.insert("read".into(), read_ms);
         report.warnings = warnings;
@@ -336,14 +350,33 @@ pub fn evaluate_tables(
     schema: &Schema,
     options: &EvalOptions,
 ) -> Result<EvalReport> {
+    evaluate_tables_with(real, synth, holdout, schema, options, &Progress::none())
+}
+
+/// [`evaluate_tables`], reporting each comparison to `progress` as a stage and stopping
+/// between stages when asked.
+pub fn evaluate_tables_with(
+    real: &[RecordBatch],
+    synth: &[RecordBatch],
+    holdout: Option<&[RecordBatch]>,
+    schema: &Schema,
+    options: &EvalOptions,
+    progress: &Progress,
+) -> Result<EvalReport> {
     let mut timings = BTreeMap::new();
+    // Each stage is timed; the next one is announced (after a stop check) as it starts.
     let mut lap = {
         let mut t = Instant::now();
-        move |name: &str, timings: &mut BTreeMap<String, f64>| {
+        move |name: &str, next: &str, timings: &mut BTreeMap<String, f64>| -> Result<()> {
             timings.insert(name.to_string(), t.elapsed().as_secs_f64() * 1e3);
+            progress.check()?;
+            progress.stage(next, None, "");
             t = Instant::now();
+            Ok(())
         }
     };
+    progress.check()?;
+    progress.stage("views", None, "");
     for (what, b) in [
         ("real", Some(real)),
         ("synthetic", Some(synth)),
@@ -386,16 +419,16 @@ pub fn evaluate_tables(
         ));
     }
     let v = views::build(&specs, real, synth, holdout.unwrap_or_default())?;
-    lap("views", &mut timings);
+    lap("views", "marginals", &mut timings)?;
     let (marg, pairs) = marginals::compare(&v, specs.len());
     let association = Association::new(marg.views.clone(), &pairs);
-    lap("marginals", &mut timings);
+    lap("marginals", "workload", &mut timings)?;
     let workload_default = options.workload.is_empty();
     let w = marginals::resolve_workload(&v, &options.workload, options.seed)?;
     let workload = marginals::workload_tvd(&v, &w);
-    lap("workload", &mut timings);
+    lap("workload", "numeric", &mut timings)?;
     let (numeric, correlation) = numeric::compare(&specs, real, synth)?;
-    lap("numeric", &mut timings);
+    lap("numeric", "utility", &mut timings)?;
     let utility = match &options.target {
         Some(t) => {
             let declared = specs
@@ -424,7 +457,7 @@ pub fn evaluate_tables(
         }
         None => None,
     };
-    lap("utility", &mut timings);
+    lap("utility", "privacy", &mut timings)?;
     let privacy = privacy::compare(&v, options.sample_rows, options.seed);
     if privacy.mia_auc.is_none() {
         notes.push(
@@ -433,7 +466,7 @@ pub fn evaluate_tables(
                 .into(),
         );
     }
-    lap("privacy", &mut timings);
+    lap("privacy", "report", &mut timings)?;
     let views_cmp = v
         .iter()
         .zip(&marg.one_way)
@@ -524,6 +557,62 @@ mod tests {
             )
             .unwrap(),
         ]
+    }
+
+    /// Records stages; asks to stop once `stop_at` begins.
+    struct Stages {
+        seen: std::sync::Mutex<Vec<String>>,
+        stop_at: Option<&'static str>,
+    }
+
+    impl pets::progress::Observer for Stages {
+        fn stage(&self, name: &str, _: Option<u64>, _: &str) {
+            self.seen.lock().unwrap().push(name.to_string());
+        }
+        fn cancelled(&self) -> bool {
+            let seen = self.seen.lock().unwrap();
+            self.stop_at.is_some_and(|s| seen.iter().any(|n| n == s))
+        }
+    }
+
+    #[test]
+    fn each_comparison_is_a_stage_and_a_stop_request_ends_the_evaluation() {
+        let real = table(600, 0);
+        let run = |stop_at| {
+            let stages = Arc::new(Stages {
+                seen: Default::default(),
+                stop_at,
+            });
+            let progress = Progress::new(stages.clone());
+            let out = evaluate_tables_with(
+                &real,
+                &real,
+                None,
+                &schema(),
+                &EvalOptions::default(),
+                &progress,
+            );
+            let seen = stages.seen.lock().unwrap().clone();
+            (out, seen)
+        };
+        let (out, seen) = run(None);
+        assert!(out.is_ok());
+        assert_eq!(
+            seen,
+            [
+                "views",
+                "marginals",
+                "workload",
+                "numeric",
+                "utility",
+                "privacy",
+                "report"
+            ]
+        );
+        let (out, seen) = run(Some("numeric"));
+        let e = out.unwrap_err();
+        assert_eq!(pets::Classify::kind(&e), pets::ErrorKind::Cancelled, "{e}");
+        assert_eq!(seen.last().map(String::as_str), Some("numeric"));
     }
 
     #[test]
