@@ -102,7 +102,10 @@ impl Condition {
             )
         };
         let s = text.trim();
-        let (column, op, rhs) = if let Some((c, r)) = split_word(s, " in ") {
+        // `in` only when no comparison comes before it (a label may hold the word: `disposal
+        // = "left in care"`).
+        let in_list = split_word(s, " in ").filter(|(c, _)| !c.contains(['<', '>', '=', '!']));
+        let (column, op, rhs) = if let Some((c, r)) = in_list {
             (c, ConditionOp::In, r)
         } else {
             // Two-character operators first, so `>=` is not read as `>`.
@@ -323,6 +326,12 @@ mod tests {
                 "admitted = true",
             ),
             ("sex != 'F'", ConditionOp::Ne, vec!["F"], "sex != F"),
+            (
+                "disposal = \"left in care\"",
+                ConditionOp::Eq,
+                vec!["left in care"],
+                "disposal = left in care",
+            ),
             (
                 "disposal in (admitted, \"home, no follow-up\")",
                 ConditionOp::In,
