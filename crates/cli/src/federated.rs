@@ -58,9 +58,10 @@ pub enum FederatedCommand {
     Certs(crate::federated_net::CertsArgs),
 }
 
-/// Options of `pets federated simulate`.
+/// The trusts of a federation simulated on this machine, and the schema they encode against
+/// (`simulate` and `fit`).
 #[derive(Debug, Args)]
-pub struct SimulateArgs {
+pub struct TrustFiles {
     /// One table to split into trusts with --split-by (or give each trust's file with --trust).
     pub data: Option<PathBuf>,
     /// How CSV/TSV files are written.
@@ -78,6 +79,52 @@ pub struct SimulateArgs {
     /// A trust's own file, as NAME=PATH; repeat for each trust.
     #[arg(long = "trust", value_name = "NAME=PATH", conflicts_with = "split_by")]
     pub trust: Vec<String>,
+}
+
+impl TrustFiles {
+    /// The files read, for the outputs' clobber checks.
+    fn inputs(&self) -> Vec<(&'static str, &std::path::Path)> {
+        let mut inputs = vec![("--schema", self.schema.as_path())];
+        if let Some(d) = &self.data {
+            inputs.push(("data file", d.as_path()));
+        }
+        inputs
+    }
+
+    /// DATA split by a column, or each trust's own file.
+    fn tables(&self) -> Result<TrustTables, CliError> {
+        let dialect = self.csv.dialect()?;
+        match (&self.data, &self.split_by) {
+            (Some(data), Some(column)) => Ok(TrustTables::Split {
+                source: TableSource::file(data).with_csv(dialect),
+                column: column.clone(),
+                groups: self.trusts,
+            }),
+            (None, None) if !self.trust.is_empty() => Ok(TrustTables::Own(
+                self.trust
+                    .iter()
+                    .map(|t| {
+                        let (name, path) = pair("--trust", t)?;
+                        Ok((
+                            name.to_string(),
+                            TableSource::file(path).with_csv(dialect.clone()),
+                        ))
+                    })
+                    .collect::<Result<_, CliError>>()?,
+            )),
+            _ => Err(CliError::usage(
+                "give DATA with --split-by COLUMN, or each trust's file with --trust NAME=PATH",
+            )),
+        }
+    }
+}
+
+/// Options of `pets federated simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The trusts' tables and the schema.
+    #[command(flatten)]
+    pub federation: TrustFiles,
     /// One table's dimensions, comma-separated (`col`, `hour(col)`, `weekday(col)`); repeat
     /// for several tables in one round. None: the count of rows.
     #[arg(long = "table", value_name = "COLUMNS")]
@@ -135,23 +182,9 @@ pub struct SimulateArgs {
 /// Options of `pets federated fit`.
 #[derive(Debug, Args)]
 pub struct FitArgs {
-    /// One table to split into trusts with --split-by (or give each trust's file with --trust).
-    pub data: Option<PathBuf>,
-    /// How CSV/TSV files are written.
+    /// The trusts' tables and the schema.
     #[command(flatten)]
-    pub csv: crate::csv_args::CsvArgs,
-    /// The declared schema (JSON or TOML): every trust encodes against it.
-    #[arg(long)]
-    pub schema: PathBuf,
-    /// Split DATA into one trust per value of this column (e.g. provider_code).
-    #[arg(long, requires = "data")]
-    pub split_by: Option<String>,
-    /// With --split-by: deal the column's values round-robin into this many trusts.
-    #[arg(long, requires = "split_by")]
-    pub trusts: Option<usize>,
-    /// A trust's own file, as NAME=PATH; repeat for each trust.
-    #[arg(long = "trust", value_name = "NAME=PATH", conflicts_with = "split_by")]
-    pub trust: Vec<String>,
+    pub federation: TrustFiles,
     /// Target epsilon of (epsilon, delta)-DP for the whole fit (its three rounds).
     #[arg(long)]
     pub epsilon: f64,
@@ -280,37 +313,6 @@ pub fn run(command: &FederatedCommand) -> Result<(), CliError> {
     }
 }
 
-/// The trusts of a simulated federation: DATA split by a column, or each trust's own file.
-fn trust_tables(
-    data: Option<&PathBuf>,
-    split_by: Option<&String>,
-    groups: Option<usize>,
-    own: &[String],
-    dialect: pets::data::CsvDialect,
-) -> Result<TrustTables, CliError> {
-    match (data, split_by) {
-        (Some(data), Some(column)) => Ok(TrustTables::Split {
-            source: TableSource::file(data).with_csv(dialect),
-            column: column.clone(),
-            groups,
-        }),
-        (None, None) if !own.is_empty() => Ok(TrustTables::Own(
-            own.iter()
-                .map(|t| {
-                    let (name, path) = pair("--trust", t)?;
-                    Ok((
-                        name.to_string(),
-                        TableSource::file(path).with_csv(dialect.clone()),
-                    ))
-                })
-                .collect::<Result<_, CliError>>()?,
-        )),
-        _ => Err(CliError::usage(
-            "give DATA with --split-by COLUMN, or each trust's file with --trust NAME=PATH",
-        )),
-    }
-}
-
 fn drops(list: &[String]) -> Result<Vec<(String, String)>, CliError> {
     list.iter()
         .map(|d| pair("--drop", d).map(|(n, s)| (n.to_string(), s.to_string())))
@@ -318,25 +320,15 @@ fn drops(list: &[String]) -> Result<Vec<(String, String)>, CliError> {
 }
 
 fn fit(args: &FitArgs) -> Result<(), CliError> {
-    let mut inputs: Vec<(&str, &std::path::Path)> = vec![("--schema", args.schema.as_path())];
-    if let Some(d) = &args.data {
-        inputs.push(("data file", d.as_path()));
-    }
+    let inputs = args.federation.inputs();
     crate::exit::refuse_missing_folder("--out", &args.out)?;
     refuse_clobber("--out", &args.out, &inputs)?;
     if let Some(json) = &args.json {
         refuse_clobber("--json", json, &inputs)?;
     }
-    let schema = Schema::load(&args.schema)?;
-    let tables = trust_tables(
-        args.data.as_ref(),
-        args.split_by.as_ref(),
-        args.trusts,
-        &args.trust,
-        args.csv.dialect()?,
-    )?;
+    let schema = Schema::load(&args.federation.schema)?;
     let trusts = simulation_trusts(
-        tables,
+        args.federation.tables()?,
         &schema,
         args.person_id.as_deref(),
         &drops(&args.drops)?,
@@ -426,20 +418,10 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
 
 fn simulate(args: &SimulateArgs) -> Result<(), CliError> {
     if let Some(json) = &args.json {
-        let mut inputs: Vec<(&str, &std::path::Path)> = vec![("--schema", args.schema.as_path())];
-        if let Some(d) = &args.data {
-            inputs.push(("data file", d.as_path()));
-        }
-        refuse_clobber("--json", json, &inputs)?;
+        refuse_clobber("--json", json, &args.federation.inputs())?;
     }
-    let schema = Schema::load(&args.schema)?;
-    let tables = trust_tables(
-        args.data.as_ref(),
-        args.split_by.as_ref(),
-        args.trusts,
-        &args.trust,
-        args.csv.dialect()?,
-    )?;
+    let schema = Schema::load(&args.federation.schema)?;
+    let tables = args.federation.tables()?;
     let drops = drops(&args.drops)?;
     let trusts = simulation_trusts(tables, &schema, args.person_id.as_deref(), &drops)?;
     let sets: Vec<Vec<String>> = args

@@ -495,20 +495,36 @@ fn open_round(s: &AggState, spec: JobSpec) -> std::result::Result<Round, Federat
     })
 }
 
+/// The round of job `id` asked for by `peer`, or the refusal: only the federation's
+/// submitters may read a job's result or shares.
+fn submitters_job(
+    s: &AggState,
+    peer: &str,
+    id: &str,
+) -> std::result::Result<RoundId, (StatusCode, String)> {
+    if !s.config.submitters.iter().any(|p| p == peer) {
+        return Err((
+            StatusCode::FORBIDDEN,
+            format!("{peer} is not a submitter of this federation"),
+        ));
+    }
+    parse_round(id).ok_or_else(|| {
+        (
+            StatusCode::BAD_REQUEST,
+            "a job id is 32 hex digits".to_string(),
+        )
+    })
+}
+
 async fn job_result(
     State(state): State<Shared>,
     Extension(Peer(peer)): Extension<Peer>,
     Path(id): Path<String>,
 ) -> Response {
     let s = lock(&state);
-    if !s.config.submitters.contains(&peer) {
-        return reply(
-            StatusCode::FORBIDDEN,
-            format!("{peer} is not a submitter of this federation"),
-        );
-    }
-    let Some(round) = parse_round(&id) else {
-        return reply(StatusCode::BAD_REQUEST, "a job id is 32 hex digits");
+    let round = match submitters_job(&s, &peer, &id) {
+        Ok(round) => round,
+        Err((status, why)) => return reply(status, why),
     };
     match s.outcomes.get(&round) {
         Some(Outcome::Running) => {
@@ -1049,14 +1065,9 @@ async fn leader_share(
     Path(id): Path<String>,
 ) -> Response {
     let s = lock(&state);
-    if !s.config.submitters.contains(&peer) {
-        return reply(
-            StatusCode::FORBIDDEN,
-            format!("{peer} is not a submitter of this federation"),
-        );
-    }
-    let Some(round) = parse_round(&id) else {
-        return reply(StatusCode::BAD_REQUEST, "a job id is 32 hex digits");
+    let round = match submitters_job(&s, &peer, &id) {
+        Ok(round) => round,
+        Err((status, why)) => return reply(status, why),
     };
     match (s.collections.get(&round), s.outcomes.get(&round)) {
         (Some(c), _) => (StatusCode::OK, c.clone()).into_response(),
