@@ -76,6 +76,15 @@ pub const MAX_LATTICE_NODES: u64 = 2_000_000;
 /// when that number overflows 64 bits).
 const DENSE_CELLS: f64 = (1u64 << 22) as f64;
 
+/// Source classes from which nodes are grouped one at a time. Grouping a node holds about
+/// 12 to 16 bytes a source class besides the source (the node class of each, the dense
+/// slots or key index, the node's sizes, then the histogram order), so at 10M bottom classes
+/// two nodes at once on 2 cores held 250 MB over the 210 MB of narrow classes: 462 MB of
+/// heap, 2.4x the 190.7 MiB of codes, against issue 12's target of 2x. One at a time costs
+/// wall time on the search's heaviest nodes only (measured in `benches/README.md`); smaller
+/// sources (1M rows and below) keep every core.
+const SERIAL_SOURCE_CLASSES: usize = 1 << 22;
+
 /// Smallest node worth caching to roll up from (every node in tests, so the brute-force
 /// comparison exercises rolling up).
 #[cfg(not(test))]
@@ -176,7 +185,7 @@ impl ClassRule {
     }
 
     /// The distributional models on a class's sparse histogram (`codes` ascending).
-    pub(crate) fn sensitive_passes(&self, codes: &[u32], counts: &[u64], size: u64) -> bool {
+    pub(crate) fn sensitive_passes(&self, codes: &[u32], counts: &[u32], size: u64) -> bool {
         if let Some((variant, l, c)) = self.l {
             let (distinct, entropy, ratio) = class_diversity(counts, size, l);
             let ok = match variant {
@@ -227,16 +236,20 @@ impl ClassRule {
 /// code column per quasi-identifier in the narrowest unsigned type its cardinality allows (1,
 /// 2 or 4 bytes), sizes and histogram counts as `u32` (a class, or a count, is at most the
 /// records, which [`BaseClasses::new`] checks fit), histogram offsets as `u32` (there are at
-/// most as many (class, code) pairs as records) and sensitive codes narrow. At 10M records
-/// and about one class per record this is 21 bytes a class, against 44 for `u32` tuples and
-/// `u64` counts.
+/// most as many (class, code) pairs as records) and sensitive codes narrow. With a sensitive
+/// attribute a class's size is not stored but added up from its histogram (the counts of a
+/// class sum to its size), so at 10M records and about one class per record this is 17 bytes
+/// a class, against 44 for `u32` tuples and `u64` counts.
 #[derive(Debug, Clone)]
 pub(crate) struct BaseClasses {
     columns: Vec<Narrow>,
+    /// Class sizes without a sensitive attribute; empty with one (see [`BaseClasses::size`]).
     sizes: Vec<u32>,
+    /// Histogram offsets (`classes + 1`) with a sensitive attribute; empty without.
     hist_start: Vec<u32>,
     hist_codes: Narrow,
     hist_counts: Vec<u32>,
+    n_classes: usize,
     sensitive_cardinality: usize,
     n: u64,
 }
@@ -264,36 +277,35 @@ impl BaseClasses {
                 ),
             });
         }
-        // Every value below is at most the record count: the casts are exact.
         let n_classes = c.sizes.len();
-        let sizes: Vec<u32> = c.sizes.iter().map(|&s| s as u32).collect();
-        drop(c.sizes);
-        let hist_start: Vec<u32> = if c.hist_start.is_empty() {
-            vec![0; n_classes + 1]
-        } else {
-            c.hist_start.iter().map(|&s| s as u32).collect()
-        };
-        drop(c.hist_start);
-        let mut hist_codes =
-            Narrow::with_capacity(c.sensitive_cardinality as u32, c.hist_codes.len());
-        for &s in &c.hist_codes {
-            hist_codes.push(s);
-        }
-        drop(c.hist_codes);
-        let hist_counts: Vec<u32> = c.hist_counts.iter().map(|&k| k as u32).collect();
+        let sensitive = !c.hist_start.is_empty();
+        // With a sensitive attribute the sizes are the histograms' sums: freed.
+        let sizes = if sensitive { Vec::new() } else { c.sizes };
         Ok(BaseClasses {
             columns: c.codes,
             sizes,
-            hist_start,
-            hist_codes,
-            hist_counts,
+            hist_start: c.hist_start,
+            hist_codes: c.hist_codes,
+            hist_counts: c.hist_counts,
+            n_classes,
             sensitive_cardinality: c.sensitive_cardinality,
             n: c.n_records,
         })
     }
 
     fn len(&self) -> usize {
-        self.sizes.len()
+        self.n_classes
+    }
+
+    /// Class `i`'s size: stored without a sensitive attribute, else its histogram's sum.
+    #[inline]
+    fn size(&self, i: usize) -> u32 {
+        if self.hist_start.is_empty() {
+            self.sizes[i]
+        } else {
+            let (a, b) = (self.hist_start[i] as usize, self.hist_start[i + 1] as usize);
+            self.hist_counts[a..b].iter().sum()
+        }
     }
 
     fn width(&self) -> usize {
@@ -315,9 +327,9 @@ impl BaseClasses {
 
     /// Class `i`'s histogram: `(code, count)` pairs, codes ascending.
     #[inline]
-    fn hist(&self, i: usize) -> impl Iterator<Item = (u32, u64)> + '_ {
+    fn hist(&self, i: usize) -> impl Iterator<Item = (u32, u32)> + '_ {
         let (a, b) = (self.hist_start[i] as usize, self.hist_start[i + 1] as usize);
-        (a..b).map(move |p| (self.hist_codes.get(p), u64::from(self.hist_counts[p])))
+        (a..b).map(move |p| (self.hist_codes.get(p), self.hist_counts[p]))
     }
 }
 
@@ -463,6 +475,9 @@ pub(crate) struct Lattice<'a> {
     cached_bytes: AtomicUsize,
     /// Whether a node was left out of the cache for want of room since the last pruning.
     cache_full: AtomicBool,
+    /// Held while a node is evaluated from a source of [`SERIAL_SOURCE_CLASSES`] or more
+    /// classes (nothing parallel runs under it, so a worker blocked on it cannot deadlock).
+    heavy: Mutex<()>,
 }
 
 /// An evaluated node's classes, kept to derive coarser nodes from.
@@ -472,13 +487,28 @@ struct CachedNode {
 }
 
 /// A node's classes grouped from a source's: the maps from the source's groups to the node's
-/// (one per column), the node class of every source class, each node class's first source
-/// class and its size.
+/// (one per column), the node class of every source class and each node class's size (at
+/// most the records, checked to fit `u32`). Node classes are numbered in the order their
+/// first source class comes, so node class `c` is first met where `class_of` first reaches
+/// `c` ([`Grouped::firsts`]); no array of first source classes is kept while grouping.
 struct Grouped {
     maps: Vec<Vec<u32>>,
     class_of: Vec<u32>,
-    first: Vec<u32>,
-    sizes: Vec<u64>,
+    sizes: Vec<u32>,
+}
+
+impl Grouped {
+    /// Each node class's first source class, exactly sized (built only when the classes'
+    /// groups are wanted: a node's classes for the assessment, or a node cached).
+    fn firsts(&self) -> Vec<u32> {
+        let mut first = Vec::with_capacity(self.sizes.len());
+        for (i, &c) in self.class_of.iter().enumerate() {
+            if c as usize == first.len() {
+                first.push(i as u32);
+            }
+        }
+        first
+    }
 }
 
 /// A node's classes as a release at that node has them: group tuples (`width` a class),
@@ -487,10 +517,10 @@ struct Grouped {
 pub(crate) struct NodeClasses {
     width: usize,
     tuples: Vec<u32>,
-    sizes: Vec<u64>,
-    hist_start: Vec<usize>,
+    sizes: Vec<u32>,
+    hist_start: Vec<u32>,
     hist_codes: Vec<u32>,
-    hist_counts: Vec<u64>,
+    hist_counts: Vec<u32>,
     passes: Vec<bool>,
 }
 
@@ -506,10 +536,10 @@ impl NodeClasses {
         for c in (0..self.sizes.len()).filter(|&c| self.passes[c]) {
             tuples.extend_from_slice(&self.tuples[c * w..(c + 1) * w]);
             sizes.push(self.sizes[c]);
-            let r = self.hist_start[c]..self.hist_start[c + 1];
+            let r = self.hist_start[c] as usize..self.hist_start[c + 1] as usize;
             hist_codes.extend_from_slice(&self.hist_codes[r.clone()]);
             hist_counts.extend_from_slice(&self.hist_counts[r]);
-            hist_start.push(hist_codes.len());
+            hist_start.push(hist_codes.len() as u32);
         }
         EquivalenceClasses::from_groups(layout, &tuples, sizes, hist_start, hist_codes, hist_counts)
     }
@@ -557,6 +587,7 @@ impl<'a> Lattice<'a> {
             cache: Mutex::new(Vec::new()),
             cached_bytes: AtomicUsize::new(0),
             cache_full: AtomicBool::new(false),
+            heavy: Mutex::new(()),
         })
     }
 
@@ -637,10 +668,11 @@ impl<'a> Lattice<'a> {
             .collect();
         let cells = self.cells(levels);
         let n = base.len();
-        // Node class of every source class, and each node class's first source class.
+        // Node class of every source class. The sizes are reserved for as many classes as
+        // the node can have (address space only: pages are touched as classes are found), so
+        // they never move while growing.
         let mut class_of = vec![0u32; n];
-        let mut first: Vec<u32> = Vec::new();
-        let mut sizes: Vec<u64> = Vec::new();
+        let mut sizes: Vec<u32> = Vec::with_capacity((n as f64).min(cells) as usize);
         // Columns at their top level have one group and add nothing to a class's key;
         // columns at their source's level keep their codes (no map to look up). Keys are
         // mixed-radix numbers over the remaining columns when they fit in 64 bits (dense
@@ -656,9 +688,9 @@ impl<'a> Lattice<'a> {
             strides[a] = span.unwrap_or(0);
             span = span.and_then(|s| u64::try_from(cards[j]).ok().and_then(|c| s.checked_mul(c)));
         }
-        let slot_of = |i: usize, s: u32, class: &mut u32, sizes: &mut Vec<u64>| {
+        let slot_of = |i: usize, s: u32, class: &mut u32, sizes: &mut Vec<u32>| {
             *class = s;
-            sizes[s as usize] += u64::from(base.sizes[i]);
+            sizes[s as usize] += base.size(i);
         };
         if span.is_some() {
             let dense = cells <= self.dense_cells(n);
@@ -696,7 +728,6 @@ impl<'a> Lattice<'a> {
                     };
                     if s == next {
                         sizes.push(0);
-                        first.push(i as u32);
                     }
                     slot_of(i, s, &mut class_of[i], &mut sizes);
                 }
@@ -716,7 +747,6 @@ impl<'a> Lattice<'a> {
                     .or_insert(next);
                 if s == next {
                     sizes.push(0);
-                    first.push(i as u32);
                 }
                 slot_of(i, s, &mut class_of[i], &mut sizes);
             }
@@ -724,15 +754,14 @@ impl<'a> Lattice<'a> {
         Grouped {
             maps,
             class_of,
-            first,
             sizes,
         }
     }
 
-    /// The group of node class `c` in column `j` (its first source class's, mapped).
+    /// The group in column `j` of the node class whose first source class is `first`.
     #[inline]
-    fn group_code(base: &BaseClasses, g: &Grouped, c: usize, j: usize) -> u32 {
-        g.maps[j][base.code(g.first[c] as usize, j) as usize]
+    fn group_code(base: &BaseClasses, g: &Grouped, first: u32, j: usize) -> u32 {
+        g.maps[j][base.code(first as usize, j) as usize]
     }
 
     /// The sensitive histogram of every node class `c` with `wanted[c]`, in class order:
@@ -745,12 +774,12 @@ impl<'a> Lattice<'a> {
         base: &BaseClasses,
         g: &Grouped,
         wanted: &[bool],
-        mut visit: impl FnMut(usize, &[u32], &[u64]),
+        mut visit: impl FnMut(usize, &[u32], &[u32]),
     ) {
         let n_classes = g.sizes.len();
         let card = base.sensitive_cardinality;
         let mut touched: Vec<u32> = Vec::new();
-        let mut counts: Vec<u64> = Vec::new();
+        let mut counts: Vec<u32> = Vec::new();
         if (n_classes as u64) * (card as u64) <= (base.len() as u64).max(1 << 20) {
             // Counts are at most the records, checked to fit `u32`.
             let mut matrix = vec![0u32; n_classes * card];
@@ -758,7 +787,7 @@ impl<'a> Lattice<'a> {
                 if wanted[c as usize] {
                     let row = &mut matrix[c as usize * card..(c as usize + 1) * card];
                     for (s, k) in base.hist(i) {
-                        row[s as usize] += k as u32;
+                        row[s as usize] += k;
                     }
                 }
             }
@@ -768,33 +797,38 @@ impl<'a> Lattice<'a> {
                 for (s, &k) in matrix[c * card..(c + 1) * card].iter().enumerate() {
                     if k > 0 {
                         touched.push(s as u32);
-                        counts.push(u64::from(k));
+                        counts.push(k);
                     }
                 }
                 visit(c, &touched, &counts);
             }
             return;
         }
-        let mut start = vec![0u32; n_classes + 1];
+        // Counting sort in one array: counts, then each class's start, then (once every
+        // source class is placed) each class's end; class `c` spans `end[c - 1]..end[c]`.
+        let mut end = vec![0u32; n_classes];
         for &c in &g.class_of {
-            start[c as usize + 1] += 1;
+            end[c as usize] += 1;
         }
-        for c in 0..n_classes {
-            start[c + 1] += start[c];
+        let mut at = 0u32;
+        for e in end.iter_mut() {
+            let k = *e;
+            *e = at;
+            at += k;
         }
-        let mut fill = start.clone();
         let mut order = vec![0u32; base.len()];
         for (i, &c) in g.class_of.iter().enumerate() {
-            order[fill[c as usize] as usize] = i as u32;
-            fill[c as usize] += 1;
+            let e = &mut end[c as usize];
+            order[*e as usize] = i as u32;
+            *e += 1;
         }
-        drop(fill);
-        let mut hist = vec![0u64; card];
+        let mut hist = vec![0u32; card];
         for c in 0..n_classes {
             if !wanted[c] {
                 continue;
             }
-            for &i in &order[start[c] as usize..start[c + 1] as usize] {
+            let begin = if c == 0 { 0 } else { end[c - 1] as usize };
+            for &i in &order[begin..end[c] as usize] {
                 for (s, k) in base.hist(i as usize) {
                     if hist[s as usize] == 0 {
                         touched.push(s);
@@ -825,19 +859,25 @@ impl<'a> Lattice<'a> {
         let w = base.width();
         let n_classes = g.sizes.len();
         let mut tuples = Vec::with_capacity(n_classes * w);
-        for c in 0..n_classes {
-            tuples.extend((0..w).map(|j| Self::group_code(base, &g, c, j)));
+        for first in g.firsts() {
+            tuples.extend((0..w).map(|j| Self::group_code(base, &g, first, j)));
         }
-        let mut passes: Vec<bool> = g.sizes.iter().map(|&s| self.rule.size_passes(s)).collect();
+        let mut passes: Vec<bool> = g
+            .sizes
+            .iter()
+            .map(|&s| self.rule.size_passes(u64::from(s)))
+            .collect();
         let (mut hist_start, mut hist_codes, mut hist_counts) = (vec![0], Vec::new(), Vec::new());
         if base.sensitive_cardinality > 0 {
             Self::histograms(base, &g, &vec![true; n_classes], |c, codes, counts| {
                 if passes[c] && self.rule.needs_sensitive() {
-                    passes[c] = self.rule.sensitive_passes(codes, counts, g.sizes[c]);
+                    passes[c] = self
+                        .rule
+                        .sensitive_passes(codes, counts, u64::from(g.sizes[c]));
                 }
                 hist_codes.extend_from_slice(codes);
                 hist_counts.extend_from_slice(counts);
-                hist_start.push(hist_codes.len());
+                hist_start.push(hist_codes.len() as u32);
             });
         } else {
             hist_start = vec![0; n_classes + 1];
@@ -858,6 +898,8 @@ impl<'a> Lattice<'a> {
     fn evaluate_with(&self, levels: &[usize], limits: &SearchLimits, roll_up: bool) -> Evaluation {
         let (cached, from) = self.source(levels, roll_up);
         let base: &BaseClasses = cached.as_ref().map_or(self.base, |c| &c.classes);
+        let _one_at_a_time = (base.len() >= SERIAL_SOURCE_CLASSES)
+            .then(|| self.heavy.lock().unwrap_or_else(|e| e.into_inner()));
         let w = base.width();
         let g = self.group(base, &from, levels);
         let sizes = &g.sizes;
@@ -872,12 +914,15 @@ impl<'a> Lattice<'a> {
         if worth_caching && !cache_this {
             self.cache_full.store(true, Ordering::Relaxed);
         }
-        let mut passes: Vec<bool> = sizes.iter().map(|&s| self.rule.size_passes(s)).collect();
+        let mut passes: Vec<bool> = sizes
+            .iter()
+            .map(|&s| self.rule.size_passes(u64::from(s)))
+            .collect();
         let size_failing_records: u64 = sizes
             .iter()
             .zip(&passes)
             .filter(|(_, p)| !**p)
-            .map(|(s, _)| s)
+            .map(|(&s, _)| u64::from(s))
             .sum();
         let mut node_hist: (Vec<u32>, Narrow, Vec<u32>) = (
             vec![0],
@@ -898,13 +943,15 @@ impl<'a> Lattice<'a> {
             };
             Self::histograms(base, &g, &wanted, |c, codes, counts| {
                 if passes[c] && check {
-                    passes[c] = self.rule.sensitive_passes(codes, counts, sizes[c]);
+                    passes[c] = self
+                        .rule
+                        .sensitive_passes(codes, counts, u64::from(sizes[c]));
                 }
                 if cache_this {
                     for (&s, &k) in codes.iter().zip(counts) {
                         node_hist.1.push(s);
                         // Counts are at most the records, checked to fit `u32`.
-                        node_hist.2.push(k as u32);
+                        node_hist.2.push(k);
                     }
                     node_hist.0.push(node_hist.2.len() as u32);
                 }
@@ -914,7 +961,7 @@ impl<'a> Lattice<'a> {
         let mut smallest = u64::MAX;
         let mut suppressed_classes = 0u64;
         for c in 0..n_classes {
-            let size = sizes[c];
+            let size = u64::from(sizes[c]);
             if passes[c] {
                 totals.kept_records += size;
                 totals.kept_classes += 1;
@@ -923,40 +970,57 @@ impl<'a> Lattice<'a> {
             } else {
                 totals.suppressed_records += size;
                 suppressed_classes += 1;
-                if self.loss.uses_extras() {
+            }
+        }
+        if self.loss.uses_extras() && suppressed_classes > 0 {
+            // Node classes are met in class order at their first source class (see
+            // `Grouped`), so the extras add up in the same order as a loop over classes.
+            let mut next = 0usize;
+            for (i, &c) in g.class_of.iter().enumerate() {
+                let c = c as usize;
+                if c != next {
+                    continue;
+                }
+                next += 1;
+                if !passes[c] {
                     let extra: f64 = (0..w)
                         .map(|j| {
                             self.loss
-                                .extra(j, levels[j], Self::group_code(base, &g, c, j))
+                                .extra(j, levels[j], Self::group_code(base, &g, i as u32, j))
                         })
                         .sum();
-                    totals.suppressed_extra += size as f64 * extra;
+                    totals.suppressed_extra += f64::from(sizes[c]) * extra;
                 }
             }
         }
         if cache_this {
+            let firsts = g.firsts();
             let columns: Vec<Narrow> = (0..w)
                 .map(|j| {
                     let mut col = Narrow::with_capacity(
                         self.hierarchies[j].levels[levels[j]].n_groups(),
                         n_classes,
                     );
-                    for c in 0..n_classes {
-                        col.push(Self::group_code(base, &g, c, j));
+                    for &first in &firsts {
+                        col.push(Self::group_code(base, &g, first, j));
                     }
                     col
                 })
                 .collect();
-            if node_hist.0.len() != n_classes + 1 {
-                node_hist.0 = vec![0; n_classes + 1];
-            }
+            // As the source: sizes without a sensitive attribute, histograms with one.
+            let (sizes, hist_start) = if base.hist_start.is_empty() {
+                (sizes.clone(), Vec::new())
+            } else {
+                debug_assert_eq!(node_hist.0.len(), n_classes + 1);
+                (Vec::new(), node_hist.0)
+            };
             let classes = BaseClasses {
                 columns,
-                // Sizes are at most the records, checked to fit `u32`.
-                sizes: sizes.iter().map(|&s| s as u32).collect(),
-                hist_start: node_hist.0,
+                sizes,
+                hist_start,
                 hist_codes: node_hist.1,
                 hist_counts: node_hist.2,
+                n_classes,
                 sensitive_cardinality: base.sensitive_cardinality,
                 n: base.n,
             };

@@ -315,7 +315,12 @@ fn retained_classes_are_assessed_like_the_release() {
     assert!(r.k_anonymity.k >= 2);
     assert_eq!(
         r.n_records,
-        f.classes.sizes().iter().filter(|&&s| s >= 2).sum::<u64>()
+        f.classes
+            .sizes()
+            .iter()
+            .filter(|&&s| s >= 2)
+            .map(|&s| u64::from(s))
+            .sum::<u64>()
     );
 }
 

@@ -39,7 +39,7 @@ pub struct BetaLikeness {
 }
 
 /// Largest relative gain `(p_s - q_s) / q_s` of one class (0 if none is positive).
-pub fn class_beta(codes: &[u32], counts: &[u64], size: u64, q: &[f64]) -> f64 {
+pub fn class_beta(codes: &[u32], counts: &[u32], size: u64, q: &[f64]) -> f64 {
     codes
         .iter()
         .zip(counts)

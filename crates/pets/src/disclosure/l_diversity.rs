@@ -80,7 +80,7 @@ pub struct LDiversity {
 }
 
 /// Per-class l-diversity figures: (distinct values, exp(entropy), r_1 / tail).
-pub fn class_diversity(counts: &[u64], size: u64, l: u64) -> (u64, f64, Option<f64>) {
+pub fn class_diversity(counts: &[u32], size: u64, l: u64) -> (u64, f64, Option<f64>) {
     let distinct = counts.iter().filter(|&&n| n > 0).count() as u64;
     let total = size as f64;
     let h: f64 = counts
@@ -98,7 +98,7 @@ pub fn class_diversity(counts: &[u64], size: u64, l: u64) -> (u64, f64, Option<f
     let (max, top_sum) = if top_n <= 16 {
         let mut top = [0u64; 16];
         let mut max = 0u64;
-        for &n in counts.iter().filter(|&&n| n > 0) {
+        for n in counts.iter().filter(|&&n| n > 0).map(|&n| u64::from(n)) {
             max = max.max(n);
             if top_n > 0 && n > top[top_n - 1] {
                 let mut i = top_n - 1;
@@ -111,14 +111,18 @@ pub fn class_diversity(counts: &[u64], size: u64, l: u64) -> (u64, f64, Option<f
         }
         (max, top[..top_n].iter().sum::<u64>())
     } else {
-        let mut sorted: Vec<u64> = counts.iter().copied().filter(|&n| n > 0).collect();
+        let mut sorted: Vec<u64> = counts
+            .iter()
+            .filter(|&&n| n > 0)
+            .map(|&n| u64::from(n))
+            .collect();
         sorted.sort_unstable_by(|a, b| b.cmp(a));
         (
             sorted.first().copied().unwrap_or(0),
             sorted.iter().take(top_n).sum::<u64>(),
         )
     };
-    let total_count: u64 = counts.iter().sum();
+    let total_count: u64 = counts.iter().map(|&n| u64::from(n)).sum();
     let tail = total_count - top_sum;
     let ratio = if tail == 0 || max == 0 {
         None

@@ -235,7 +235,7 @@ pub fn linkage(
         }
     }
     for a in ac.iter() {
-        let f = rc.find(a.key).map_or(0, |i| rc.sizes()[i]);
+        let f = rc.find(a.key).map_or(0, |i| u64::from(rc.sizes()[i]));
         match f {
             0 => out.attacker_rows_matching_none += a.size,
             1 => out.attacker_rows_matching_one += a.size,

@@ -60,7 +60,7 @@ pub(super) fn subset_counts(classes: &EquivalenceClasses, sk: &SubsetKey) -> FxH
     let mut buf = Vec::new();
     for i in 0..classes.n_classes() {
         let key = sk.key(classes.class_codes(i), &mut buf);
-        *m.entry(key).or_insert(0) += classes.sizes()[i];
+        *m.entry(key).or_insert(0) += u64::from(classes.sizes()[i]);
     }
     m
 }

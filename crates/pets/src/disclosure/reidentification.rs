@@ -133,11 +133,12 @@ pub fn prosecutor_risk(
 ) -> Result<RiskSummary, ReidentificationError> {
     check_threshold(threshold)?;
     let n = classes.n_records();
-    let min = classes.sizes().iter().copied().min().unwrap_or(0);
+    let min = classes.sizes().iter().copied().min().map_or(0, u64::from);
     let at_risk: u64 = classes
         .sizes()
         .iter()
         .filter(|&&f| 1.0 / f as f64 > threshold)
+        .map(|&f| u64::from(f))
         .sum();
     Ok(RiskSummary {
         highest: if min == 0 { 0.0 } else { 1.0 / min as f64 },
@@ -182,7 +183,9 @@ pub fn journalist_marketer_from_population(
     let mut big_f = Vec::with_capacity(sample.n_classes());
     let (mut bad_c, mut bad_r) = (0u64, 0u64);
     for c in sample.iter() {
-        let f_pop = population.find(c.key).map_or(0, |i| population.sizes()[i]);
+        let f_pop = population
+            .find(c.key)
+            .map_or(0, |i| u64::from(population.sizes()[i]));
         if f_pop < c.size {
             bad_c += 1;
             bad_r += c.size;
@@ -219,7 +222,7 @@ fn summarise(
     for (r, &f) in inv_f.zip(sample.sizes()) {
         highest = highest.max(r);
         if r > threshold {
-            at_risk += f;
+            at_risk += u64::from(f);
         }
         marketer += f as f64 * r;
     }
@@ -284,7 +287,7 @@ pub fn journalist_marketer_from_fraction(
     if !(fraction > 0.0 && fraction <= 1.0) {
         return Err(ReidentificationError::InvalidSamplingFraction { fraction });
     }
-    let max_f = sample.sizes().iter().copied().max().unwrap_or(0);
+    let max_f = sample.sizes().iter().copied().max().map_or(0, u64::from);
     let table = expected_inverse_population_size(fraction, max_f);
     let inv = sample.sizes().iter().map(|&f| table[f as usize]);
     let sum_f = sample.n_records() as f64 / fraction;
@@ -340,7 +343,7 @@ pub fn risk_distribution(classes: &EquivalenceClasses) -> Vec<RiskBand> {
             .iter()
             .position(|b| r > b.lower || b.lower == 0.0)
             .unwrap_or(bands.len() - 1);
-        bands[i].records += f;
+        bands[i].records += u64::from(f);
     }
     bands
 }

@@ -80,7 +80,7 @@ pub struct TCloseness {
 
 /// Equal-distance EMD of a sparse class distribution (`codes` ascending, `counts`, class
 /// `size`) from the global distribution `q` (dense).
-pub fn emd_equal(codes: &[u32], counts: &[u64], size: u64, q: &[f64]) -> f64 {
+pub fn emd_equal(codes: &[u32], counts: &[u32], size: u64, q: &[f64]) -> f64 {
     // 1/2 sum |p-q| = 1/2 (sum_{i in class} (|p_i - q_i| - q_i) + 1)
     let n = size as f64;
     let s: f64 = codes
@@ -148,7 +148,7 @@ impl Ordered {
         total
     }
 
-    fn emd(&self, codes: &[u32], counts: &[u64], size: u64) -> f64 {
+    fn emd(&self, codes: &[u32], counts: &[u32], size: u64) -> f64 {
         let m = self.m();
         if m <= 1 {
             return 0.0;
@@ -174,7 +174,7 @@ impl Ordered {
 }
 
 /// Ordered-distance EMD of a sparse class distribution from the global distribution `q`.
-pub fn emd_ordered(codes: &[u32], counts: &[u64], size: u64, q: &[f64]) -> f64 {
+pub fn emd_ordered(codes: &[u32], counts: &[u32], size: u64, q: &[f64]) -> f64 {
     Ordered::new(q).emd(codes, counts, size)
 }
 
@@ -204,7 +204,7 @@ fn emd_tree(
     tree: &Tree,
     qmass: &[f64],
     codes: &[u32],
-    counts: &[u64],
+    counts: &[u32],
     size: u64,
     s: &mut Scratch,
 ) -> f64 {
@@ -381,7 +381,7 @@ pub fn t_closeness(
             weighted += x * size as f64;
             if x > t + 1e-12 {
                 fc += 1;
-                fr += size;
+                fr += u64::from(size);
             }
         }
     })?;

@@ -32,6 +32,7 @@ impl EquivalenceClasses {
     ) -> Result<Self, ClassesError> {
         let (layout, qi_at, sens_at) = columns_of(table, quasi_identifiers, sensitive, opts)?;
         let n = table.n_rows();
+        check_records(n as u64)?;
         let cols = table.columns();
         let qi_codes: Vec<&[u32]> = qi_at.iter().map(|&p| cols[p].codes.as_slice()).collect();
         let sens_codes: Option<&[u32]> = sens_at.map(|p| cols[p].codes.as_slice());
@@ -73,6 +74,7 @@ impl EquivalenceClasses {
     ) -> Result<Self, ClassesError> {
         let opts = ClassOptions::default();
         let (layout, qi_at, sens_at) = columns_of(&table, quasi_identifiers, sensitive, opts)?;
+        check_records(table.n_rows() as u64)?;
         let Packing::U64(bits) = Packing::of(&layout) else {
             return Self::compute_with(&table, quasi_identifiers, sensitive, opts);
         };
@@ -111,10 +113,10 @@ impl EquivalenceClasses {
     pub(crate) fn from_groups(
         layout: ClassLayout,
         tuples: &[u32],
-        sizes: Vec<u64>,
-        hist_start: Vec<usize>,
+        sizes: Vec<u32>,
+        hist_start: Vec<u32>,
         hist_codes: Vec<u32>,
-        hist_counts: Vec<u64>,
+        hist_counts: Vec<u32>,
     ) -> EquivalenceClasses {
         let w = layout.width();
         let c = sizes.len();
@@ -167,16 +169,16 @@ impl EquivalenceClasses {
             }
             out_sizes.push(sizes[i]);
             if has_s {
-                let r = hist_start[i]..hist_start[i + 1];
+                let r = hist_start[i] as usize..hist_start[i + 1] as usize;
                 for (&s, &n) in hist_codes[r.clone()].iter().zip(&hist_counts[r]) {
                     out_codes.push(s);
                     out_counts.push(n);
-                    totals[s as usize] += n;
+                    totals[s as usize] += u64::from(n);
                 }
-                out_start.push(out_codes.len());
+                out_start.push(out_codes.len() as u32);
             }
         }
-        let n_records = out_sizes.iter().sum();
+        let n_records = out_sizes.iter().map(|&s| u64::from(s)).sum();
         EquivalenceClasses {
             layout,
             keys,
@@ -224,12 +226,14 @@ impl EquivalenceClasses {
                 detail: layout_diff(&self.layout, &other.layout),
             });
         }
+        check_records(self.n_records + other.n_records)?;
         let this = std::mem::replace(self, Self::empty(other.layout.clone()));
         *self = this.merged(other);
         Ok(())
     }
 
-    /// Merge two class sets with equal layouts (sorted merge-join).
+    /// Merge two class sets with equal layouts (sorted merge-join). Their records add up to
+    /// at most [`super::MAX_RECORDS`] (the callers check).
     pub(super) fn merged(self, other: EquivalenceClasses) -> EquivalenceClasses {
         if other.keys.len() == 0 && other.n_records == 0 {
             return self;
@@ -306,7 +310,7 @@ impl EquivalenceClasses {
                             &mut out.hist_codes,
                             &mut out.hist_counts,
                         );
-                        out.hist_start.push(out.hist_codes.len());
+                        out.hist_start.push(out.hist_codes.len() as u32);
                     }
                     i += 1;
                     j += 1;
@@ -326,9 +330,20 @@ impl EquivalenceClasses {
             let c = src.class(i);
             self.hist_codes.extend_from_slice(c.sensitive_codes);
             self.hist_counts.extend_from_slice(c.sensitive_counts);
-            self.hist_start.push(self.hist_codes.len());
+            self.hist_start.push(self.hist_codes.len() as u32);
         }
     }
+}
+
+/// [`ClassesError::TooManyRecords`] past [`super::MAX_RECORDS`].
+pub(super) fn check_records(records: u64) -> Result<(), ClassesError> {
+    if records > super::MAX_RECORDS {
+        return Err(ClassesError::TooManyRecords {
+            records,
+            max: super::MAX_RECORDS,
+        });
+    }
+    Ok(())
 }
 
 pub(super) fn layout_diff(a: &ClassLayout, b: &ClassLayout) -> String {
@@ -356,11 +371,11 @@ pub(super) fn layout_diff(a: &ClassLayout, b: &ClassLayout) -> String {
 
 pub(super) fn merge_hist(
     ac: &[u32],
-    an: &[u64],
+    an: &[u32],
     bc: &[u32],
-    bn: &[u64],
+    bn: &[u32],
     oc: &mut Vec<u32>,
-    on: &mut Vec<u64>,
+    on: &mut Vec<u32>,
 ) {
     let (mut i, mut j) = (0, 0);
     while i < ac.len() || j < bc.len() {
@@ -391,8 +406,8 @@ pub(super) struct Accumulator {
     pub(super) index: FxHashMap<u128, usize>,
     pub(super) keys: Vec<u128>,
     pub(super) codes: Vec<u32>,
-    pub(super) sizes: Vec<u64>,
-    pub(super) pairs: FxHashMap<u64, u64>,
+    pub(super) sizes: Vec<u32>,
+    pub(super) pairs: FxHashMap<u64, u32>,
 }
 
 impl Accumulator {
@@ -437,7 +452,7 @@ impl Accumulator {
         for &i in &order {
             keys.push(self.keys[i as usize]);
         }
-        let sizes: Vec<u64> = order.iter().map(|&i| self.sizes[i as usize]).collect();
+        let sizes: Vec<u32> = order.iter().map(|&i| self.sizes[i as usize]).collect();
         let mut codes = Vec::new();
         if compact.is_none() {
             codes.reserve_exact(c * w);
@@ -452,7 +467,7 @@ impl Accumulator {
         let mut totals = Vec::new();
         if let Some(s) = &layout.sensitive {
             totals = vec![0u64; s.cardinality as usize];
-            let mut pairs: Vec<(u64, u64)> = self
+            let mut pairs: Vec<(u64, u32)> = self
                 .pairs
                 .into_iter()
                 .map(|(k, n)| {
@@ -469,21 +484,21 @@ impl Accumulator {
             for (k, n) in pairs {
                 let cls = (k >> 32) as usize;
                 while cur < cls {
-                    hist_start.push(hist_codes.len());
+                    hist_start.push(hist_codes.len() as u32);
                     cur += 1;
                 }
                 let s = (k & 0xffff_ffff) as u32;
                 hist_codes.push(s);
                 hist_counts.push(n);
-                totals[s as usize] += n;
+                totals[s as usize] += u64::from(n);
             }
             while cur < c {
-                hist_start.push(hist_codes.len());
+                hist_start.push(hist_codes.len() as u32);
                 cur += 1;
             }
         }
         debug_assert!(!has_s || hist_start.len() == c + 1);
-        let n_records = sizes.iter().sum();
+        let n_records = sizes.iter().map(|&s| u64::from(s)).sum();
         EquivalenceClasses {
             layout,
             keys,
@@ -695,19 +710,19 @@ pub(super) fn build_chunk_packed<K: PackedKey>(
             }
             out.sizes.push(0);
             if has_s {
-                out.hist_start.push(out.hist_codes.len());
+                out.hist_start.push(out.hist_codes.len() as u32);
             }
         }
-        *out.sizes.last_mut().expect("a class was pushed") += u64::from(n);
+        *out.sizes.last_mut().expect("a class was pushed") += n;
         if has_s {
             let s = k.low(bits);
             out.hist_codes.push(s);
-            out.hist_counts.push(u64::from(n));
+            out.hist_counts.push(n);
             out.sensitive_totals[s as usize] += u64::from(n);
         }
     }
     if has_s {
-        out.hist_start.push(out.hist_codes.len());
+        out.hist_start.push(out.hist_codes.len() as u32);
     }
     out.n_records = len as u64;
     out
@@ -852,7 +867,7 @@ pub(super) fn group_sorted(
     };
     let has_s = layout.sensitive.is_some();
     let mask = if bits == 0 { 0 } else { (1u64 << bits) - 1 };
-    let mut sizes: Vec<u64> = Vec::with_capacity(n_classes);
+    let mut sizes: Vec<u32> = Vec::with_capacity(n_classes);
     let (mut hist_start, mut hist_codes, mut hist_counts, mut totals) = if has_s {
         (
             Vec::with_capacity(n_classes + 1),
@@ -879,7 +894,8 @@ pub(super) fn group_sorted(
         while end < n && buf[end] == v {
             end += 1;
         }
-        let count = (end - r) as u64;
+        // At most the rows, which callers check fit `u32` (`check_records`).
+        let count = (end - r) as u32;
         let class = v >> bits;
         if prev != Some(class) {
             prev = Some(class);
@@ -887,7 +903,7 @@ pub(super) fn group_sorted(
             written += 1;
             sizes.push(0);
             if has_s {
-                hist_start.push(hist_codes.len());
+                hist_start.push(hist_codes.len() as u32);
             }
         }
         *sizes.last_mut().expect("a class was started") += count;
@@ -895,12 +911,12 @@ pub(super) fn group_sorted(
             let s = (v & mask) as u32;
             hist_codes.push(s);
             hist_counts.push(count);
-            totals[s as usize] += count;
+            totals[s as usize] += u64::from(count);
         }
         r = end;
     }
     if has_s {
-        hist_start.push(hist_codes.len());
+        hist_start.push(hist_codes.len() as u32);
     }
     debug_assert_eq!(written, n_classes);
     buf.truncate(written);

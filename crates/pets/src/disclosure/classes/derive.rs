@@ -110,7 +110,8 @@ impl EquivalenceClasses {
             f(c.codes(), &mut tuple);
             let key = layout.key(&tuple);
             let idx = acc.class_index(key, &tuple);
-            acc.sizes[idx] += c.size;
+            // Regrouped sizes add up to at most the classes' records (`u32`).
+            acc.sizes[idx] += c.size as u32;
             if keep_s {
                 for (&s, &n) in c.sensitive_codes.iter().zip(c.sensitive_counts) {
                     *acc.pairs.entry(pair_key(idx, s)).or_insert(0) += n;
@@ -139,7 +140,7 @@ impl EquivalenceClasses {
         let mut tuple = vec![0u32; layout.width()];
         for i in 0..self.n_classes() {
             f(self.class_codes(i), &mut tuple);
-            *m.entry(layout.key(&tuple)).or_insert(0) += self.sizes[i];
+            *m.entry(layout.key(&tuple)).or_insert(0) += u64::from(self.sizes[i]);
         }
         m.into_values().collect()
     }
@@ -148,7 +149,7 @@ impl EquivalenceClasses {
     pub fn size_frequencies(&self) -> Vec<(u64, u64)> {
         let mut m: FxHashMap<u64, u64> = FxHashMap::default();
         for &s in &self.sizes {
-            *m.entry(s).or_insert(0) += 1;
+            *m.entry(u64::from(s)).or_insert(0) += 1;
         }
         let mut v: Vec<(u64, u64)> = m.into_iter().collect();
         v.sort_unstable();
@@ -201,12 +202,12 @@ impl EquivalenceClasses {
         let mut totals = vec![0u64; self.sensitive_totals.len()];
         for c in self.iter().filter(|c| keep(c)) {
             let idx = acc.class_index(c.key, c.codes());
-            acc.sizes[idx] += c.size;
+            acc.sizes[idx] += c.size as u32;
             n_records += c.size;
             if keep_s {
                 for (&s, &n) in c.sensitive_codes.iter().zip(c.sensitive_counts) {
                     *acc.pairs.entry(pair_key(idx, s)).or_insert(0) += n;
-                    totals[s as usize] += n;
+                    totals[s as usize] += u64::from(n);
                 }
             }
         }

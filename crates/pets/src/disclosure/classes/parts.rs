@@ -48,10 +48,10 @@ impl EquivalenceClasses {
         ClassParts {
             layout: self.layout.clone(),
             tuples,
-            sizes: self.sizes.clone(),
-            hist_start: self.hist_start.iter().map(|&s| s as u64).collect(),
+            sizes: self.sizes.iter().map(|&s| u64::from(s)).collect(),
+            hist_start: self.hist_start.iter().map(|&s| u64::from(s)).collect(),
             hist_codes: self.hist_codes.clone(),
-            hist_counts: self.hist_counts.clone(),
+            hist_counts: self.hist_counts.iter().map(|&k| u64::from(k)).collect(),
         }
     }
 
@@ -115,24 +115,30 @@ impl EquivalenceClasses {
                 }
             }
         }
+        let records = sizes
+            .iter()
+            .try_fold(0u64, |a, &s| a.checked_add(s))
+            .ok_or_else(|| bad("class sizes overflow"))?;
+        super::build::check_records(records)?;
         let mut acc = Accumulator::new(&layout, n);
         for i in 0..n {
             let tuple = &tuples[i * w..(i + 1) * w];
             let idx = acc.class_index(layout.key(tuple), tuple);
-            acc.sizes[idx] = acc.sizes[idx]
-                .checked_add(sizes[i])
-                .ok_or_else(|| bad("class size overflows"))?;
+            // Every size, and every sum of them, is at most `records` (checked above).
+            acc.sizes[idx] += sizes[i] as u32;
             if sens_card.is_some() {
                 let r = hist_start[i] as usize..hist_start[i + 1] as usize;
                 let (codes, counts) = (&hist_codes[r.clone()], &hist_counts[r]);
-                if codes.windows(2).any(|p| p[0] >= p[1]) || counts.iter().sum::<u64>() != sizes[i]
+                if codes.windows(2).any(|p| p[0] >= p[1])
+                    || counts.iter().try_fold(0u64, |a, &k| a.checked_add(k)) != Some(sizes[i])
                 {
                     return Err(bad(format!(
                         "class {i}: sensitive codes not ascending or counts not adding up to its size"
                     )));
                 }
                 for (&s, &c) in codes.iter().zip(counts) {
-                    *acc.pairs.entry(pair_key(idx, s)).or_insert(0) += c;
+                    // At most the class's size (the counts add up to it).
+                    *acc.pairs.entry(pair_key(idx, s)).or_insert(0) += c as u32;
                 }
             }
         }

@@ -295,7 +295,7 @@ impl EquivalenceClasses {
         };
         let mut m: FxHashMap<u128, u64> = FxHashMap::default();
         for i in 0..self.n_classes() {
-            *m.entry(key_of(i, &mut tuple)).or_insert(0) += self.sizes[i];
+            *m.entry(key_of(i, &mut tuple)).or_insert(0) += u64::from(self.sizes[i]);
         }
         if let Some(u) = uniques {
             for i in 0..self.n_classes() {
@@ -525,7 +525,7 @@ impl<'a> View<'a> {
     fn group(
         &self,
         rs: &[u64],
-        sizes: &[u64],
+        sizes: &[u32],
         base: usize,
         dense: bool,
         scratch: &mut Scratch,
@@ -533,7 +533,7 @@ impl<'a> View<'a> {
     ) {
         let m = rs.len();
         if self.rest == 1 || m == 1 {
-            let size: u64 = sizes.iter().sum();
+            let size: u64 = sizes.iter().map(|&s| u64::from(s)).sum();
             sink.group(size);
             if m == 1 && size == 1 {
                 sink.unique(base);
@@ -547,7 +547,7 @@ impl<'a> View<'a> {
                 *d = vec![0u32; self.rest as usize];
             }
             for (&r, &s) in rs.iter().zip(sizes) {
-                d[r as usize] += s as u32;
+                d[r as usize] += s;
             }
             if sink.uniques.is_some() {
                 for (t, &r) in rs.iter().enumerate() {
@@ -569,7 +569,12 @@ impl<'a> View<'a> {
         // m <= n_classes < 2^32 (checked in View::new)
         order.extend(rs.iter().enumerate().map(|(t, &r)| (r, t as u32)));
         order.sort_unstable();
-        runs(order, |t| sizes[t as usize], |t| base + t as usize, sink);
+        runs(
+            order,
+            |t| u64::from(sizes[t as usize]),
+            |t| base + t as usize,
+            sink,
+        );
     }
 
     /// The classes are one block: count per thread into dense arrays and add them, or sort
@@ -604,7 +609,12 @@ impl<'a> View<'a> {
             });
             pairs.par_sort_unstable();
             let mut sink = Sink::new(uniques);
-            runs(&pairs, |i| sizes[i as usize], |i| i as usize, &mut sink);
+            runs(
+                &pairs,
+                |i| u64::from(sizes[i as usize]),
+                |i| i as usize,
+                &mut sink,
+            );
             return sink.into_counts();
         }
         let parts = rayon::current_num_threads()
@@ -618,7 +628,7 @@ impl<'a> View<'a> {
             .par_iter()
             .map(|&(lo, hi)| {
                 let mut d = vec![0u32; r_len];
-                each(lo, hi, &mut |i, r| d[r as usize] += sizes[i] as u32);
+                each(lo, hi, &mut |i, r| d[r as usize] += sizes[i]);
                 d
             })
             .collect();

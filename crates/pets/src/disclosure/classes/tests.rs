@@ -264,3 +264,30 @@ fn hashed_keys_with_sensitive_merge_exactly() {
     assert_eq!(sizes, want);
     assert_eq!(whole.sensitive_totals(), direct.sensitive_totals());
 }
+
+/// Sizes, counts and offsets are `u32`: classes holding more than `MAX_RECORDS` records are
+/// refused with a typed error, whether rebuilt from parts or merged, never truncated.
+#[test]
+fn more_records_than_u32_are_refused() {
+    let t = table(vec![cat("a", 2, &[0, 1, 1]), cat("s", 2, &[0, 1, 0])]);
+    let c = EquivalenceClasses::compute(&t, &["a"], Some("s")).unwrap();
+    let mut parts = c.to_parts();
+    // One class of MAX_RECORDS records and one more beside it.
+    parts.sizes = vec![MAX_RECORDS, 1];
+    parts.hist_counts = vec![MAX_RECORDS, 1, 0];
+    parts.hist_start = vec![0, 1, 3];
+    parts.hist_codes = vec![0, 0, 1];
+    let err = EquivalenceClasses::from_parts(parts).unwrap_err();
+    assert!(
+        matches!(err, ClassesError::TooManyRecords { records, max } if records == MAX_RECORDS + 1 && max == MAX_RECORDS),
+        "{err}"
+    );
+    assert!(err.to_string().contains("assess a sample"), "{err}");
+    // A class whose histogram sum overflows u64 is refused as inconsistent, not wrapped.
+    let mut parts = c.to_parts();
+    parts.sizes = vec![1, 2];
+    parts.hist_counts = vec![u64::MAX, 2, 0];
+    parts.hist_start = vec![0, 1, 3];
+    parts.hist_codes = vec![0, 0, 1];
+    assert!(EquivalenceClasses::from_parts(parts).is_err());
+}

@@ -33,7 +33,7 @@ fn dense_ordered(p: &[f64], q: &[f64]) -> f64 {
 #[test]
 fn ordered_matches_dense_formula() {
     let q = vec![0.1, 0.0, 0.25, 0.05, 0.3, 0.0, 0.2, 0.1];
-    let cases: Vec<(Vec<u32>, Vec<u64>)> = vec![
+    let cases: Vec<(Vec<u32>, Vec<u32>)> = vec![
         (vec![0], vec![3]),
         (vec![7], vec![1]),
         (vec![2, 4], vec![1, 1]),
@@ -41,7 +41,7 @@ fn ordered_matches_dense_formula() {
         (vec![4], vec![9]),
     ];
     for (codes, counts) in cases {
-        let size: u64 = counts.iter().sum();
+        let size: u64 = counts.iter().map(|&k| u64::from(k)).sum();
         let mut p = vec![0.0; q.len()];
         for (&c, &k) in codes.iter().zip(&counts) {
             p[c as usize] = k as f64 / size as f64;
@@ -154,7 +154,7 @@ proptest::proptest! {
     #[test]
     fn the_ordered_distance_never_exceeds_the_equal_one(
         table in proptest::collection::vec(1u64..50, 2..12),
-        pick in proptest::collection::vec(0u64..6, 2..12),
+        pick in proptest::collection::vec(0u32..6, 2..12),
     ) {
         let m = table.len();
         let total: u64 = table.iter().sum();
@@ -167,7 +167,7 @@ proptest::proptest! {
             }
         }
         proptest::prop_assume!(!codes.is_empty());
-        let size: u64 = counts.iter().sum();
+        let size: u64 = counts.iter().map(|&k| u64::from(k)).sum();
         let ordered = emd_ordered(&codes, &counts, size, &q);
         let equal = emd_equal(&codes, &counts, size, &q);
         proptest::prop_assert!(ordered <= equal + 1e-12, "{ordered} > {equal}");
