@@ -974,3 +974,104 @@ fn a_leader_refuses_a_prio3_helper_whose_certificate_names_another_party() {
     assert!(out.contains("names \"intruder\""), "{out}");
     assert!(out.contains("not \"helper\""), "{out}");
 }
+
+/// Prio3's helper keeps the newest round it was provisioned with in its state file:
+/// restarted, it refuses a task for a round it served before (a replayed task, which would
+/// otherwise let the old round's report shares be counted into a second aggregate share),
+/// and a report share for that round finds no round.
+#[test]
+fn a_restarted_prio3_helper_refuses_a_replayed_task_for_an_old_round() {
+    let fed = Fed::new(1_000, 29);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let state = fed.path("helper.state.json");
+    let settings = format!(
+        "listen = \"127.0.0.1:{port}\"\nhelper_of = \"aggregator\"\nallow_exact = true\nstate = \
+         {state:?}"
+    );
+    let (first, helper) = fed.aggregator_as("helper1", "helper", &settings);
+    let (_leader, url) = fed.aggregator(
+        "leader",
+        &format!(
+            "prio3_helper = {helper:?}\nprio3_helper_name = \"helper\"\nallow_exact = \
+             true\nstage_seconds = 20"
+        ),
+    );
+    let extra = format!("helper = {helper:?}\nallow_exact = true");
+    let nodes: Vec<Proc> = TRUSTS
+        .iter()
+        .map(|t| fed.node(&url, t, &fed.schema, &extra))
+        .collect();
+    let prio = job("protocol = \"prio3\"\nmax_count = 1000\nexact = true");
+    let (code, out, exact) =
+        fed.submit_with(&url, &format!("helper = {helper:?}"), "helper-old", &prio);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(cells(&exact["tables"]), fed.pooled_file());
+    for n in nodes {
+        let (code, out) = n.finish(30);
+        assert_eq!(code, Some(0), "{out}");
+    }
+    let old = out
+        .split("job ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(pets_federated_net::messages::parse_round)
+        .expect("the job's id");
+
+    // The helper restarts with its state file; the leader's task for the old round again.
+    drop(first);
+    let (_second, again) = fed.aggregator_as("helper2", "helper", &settings);
+    assert_eq!(again, helper);
+    let schema = Schema::load(&fed.schema).unwrap();
+    let spec: JobSpec = toml::from_str(&prio).unwrap();
+    let query = spec.query().unwrap();
+    let joins: Vec<Join> = TRUSTS
+        .iter()
+        .map(|name| {
+            let src = TableSource::file(fed.path(&format!("{name}.parquet")));
+            let local = local_aggregate(name, &src, &schema, None, 1, 0, &query).unwrap();
+            Join {
+                declaration: pets::federated::TrustDeclaration {
+                    name: name.to_string(),
+                    unit: local.unit,
+                    person_id: None,
+                    warnings: Vec::new(),
+                },
+                fingerprint: query.fingerprint(&schema).unwrap(),
+                layout: local.layout,
+            }
+        })
+        .collect();
+    let task = pets_federated_net::messages::HelperTask {
+        round: old,
+        spec,
+        joins,
+        verify_key: [9; 32],
+    };
+    let rt = pets_federated_net::runtime().unwrap();
+    rt.block_on(async {
+        let poll = Duration::from_millis(50);
+        let leader = Client::new(&helper, &fed.certs.party("aggregator"), poll).unwrap();
+        let id = round_hex(&old);
+        let e = leader
+            .post(&format!("v1/prio/{id}/task"), old, task, "task")
+            .await
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("409"), "{msg}");
+        assert!(msg.contains("not newer"), "{msg}");
+        // A trust's report share for the old round: no such round at this helper.
+        let trust = Client::new(&helper, &fed.certs.party("trust_a"), poll).unwrap();
+        let (status, _) = trust
+            .post_bytes(
+                &format!("v1/rounds/{id}/report"),
+                Client::envelope(old, "a report share of the old round").unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status.as_u16(), 404);
+    });
+}
