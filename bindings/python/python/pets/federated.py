@@ -338,7 +338,8 @@ class NodeAgent:
     The agent polls the aggregator, joins each round with this trust's table and runs its
     side of the protocol; its rows never leave. :meth:`stop` makes it leave (the round it is
     in counts it as dropped); :meth:`wait` blocks until it has taken part in its ``rounds``.
-    Also a context manager that stops the agent on exit.
+    Also a context manager that stops the agent on exit; dropping the last reference to it
+    stops it too.
     """
 
     def __init__(self, native: Any) -> None:
