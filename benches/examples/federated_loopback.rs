@@ -73,7 +73,9 @@ fn agg_config(
         allow_exact: true,
         port_file: None,
         prio3_helper: None,
+        prio3_helper_name: None,
         helper_of: None,
+        state: None,
         tls: certs.party(name),
     }
 }
@@ -99,6 +101,7 @@ async fn round(n: usize, prio: bool, dir: &Path) -> Result<(), Error> {
         h.helper_of = Some("aggregator".into());
         let url = start(h).await?;
         leader.prio3_helper = Some(url.clone());
+        leader.prio3_helper_name = Some("helper".into());
         Some(url)
     } else {
         None

@@ -70,7 +70,9 @@ fn run(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
             allow_exact: false,
             port_file: None,
             prio3_helper: None,
+            prio3_helper_name: None,
             helper_of: None,
+            state: None,
             tls: certs.party(name),
         };
         // Prio3's helper (another organisation in practice), then the leader that names it.
@@ -81,6 +83,7 @@ fn run(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         tokio::spawn(helper.serve());
         let mut leader = aggregator("aggregator");
         leader.prio3_helper = Some(helper_url.clone());
+        leader.prio3_helper_name = Some("helper".into());
         let agg = Aggregator::bind(leader).await?;
         let url = format!("https://{}", agg.local_addr()?);
         println!("aggregator listening on {url}, Prio3 helper on {helper_url}");

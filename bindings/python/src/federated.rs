@@ -6,8 +6,20 @@
 //! interpreter detached; it returns the release and its ledger as JSON. [`federated_fit`]
 //! runs [`pets_synth::federated::FederatedFitJob`] over the same trusts and returns the
 //! model (the class `pets.synth.fit` returns) with its rounds as JSON.
+//!
+//! The network service from a notebook: [`federated_node`] starts a trust's node agent
+//! (`pets_federated_net::node::run`, what `pets federated node` runs) on its own tokio
+//! runtime and returns a [`PyNodeAgent`] handle; [`federated_submit`] runs the collector
+//! (`pets_federated_net::submit::submit`, what `pets federated submit` runs) and returns the
+//! release as JSON. Both wait with the interpreter detached and ask Python for signals every
+//! 100 ms, so Ctrl-C (KeyboardInterrupt) stops them: the node leaves its round (the
+//! aggregator counts it as dropped), the collector stops waiting.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
@@ -200,9 +212,249 @@ pub fn federated_fit(
     Ok((PySynthModel::from_model(fitted.fit.model), rounds))
 }
 
+/// A configuration given as a TOML file's path, or as JSON (a Python dict) whose relative
+/// paths are the working directory's; the path that names it in errors.
+fn net_config<T>(
+    py: Python<'_>,
+    path: Option<String>,
+    json: Option<String>,
+    what: &str,
+) -> PyResult<(T, PathBuf)>
+where
+    T: serde::de::DeserializeOwned + pets_federated_net::config::Relative,
+{
+    use pets_federated_net::config;
+    match (path, json) {
+        (Some(p), None) => {
+            let p = PathBuf::from(p);
+            Ok((config::load::<T>(&p).py_err(py)?, p))
+        }
+        (None, Some(j)) => {
+            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            let value = config::from_json::<T>(&j, &cwd, what).py_err(py)?;
+            Ok((value, PathBuf::from(what)))
+        }
+        _ => Err(error_of(
+            py,
+            Kind::Dual(DualError::InvalidParameter),
+            &format!("{what}: give a TOML file's path or a dict"),
+            None,
+        )),
+    }
+}
+
+/// How often a wait asks Python whether Ctrl-C was pressed.
+const SIGNAL_CHECK: Duration = Duration::from_millis(100);
+
+/// What waiting for a task came to.
+enum Waited<T> {
+    Done(T),
+    TimedOut(tokio::task::JoinHandle<T>),
+    Stopped,
+}
+
+/// Wait for `task` on `rt` with the interpreter detached, up to `timeout`, asking Python for
+/// signals every [`SIGNAL_CHECK`]: on a KeyboardInterrupt (or `stop` set) the task is aborted
+/// and awaited (it ends at its next await point), and the interrupt is raised.
+fn wait_task<T: Send + 'static>(
+    py: Python<'_>,
+    rt: &tokio::runtime::Runtime,
+    mut task: tokio::task::JoinHandle<T>,
+    timeout: Option<Duration>,
+    stop: Option<&AtomicBool>,
+) -> PyResult<Waited<T>> {
+    let until = timeout.map(|t| Instant::now() + t);
+    loop {
+        let step = py
+            .detach(|| rt.block_on(async { tokio::time::timeout(SIGNAL_CHECK, &mut task).await }));
+        match step {
+            Ok(Ok(value)) => return Ok(Waited::Done(value)),
+            Ok(Err(e)) if e.is_cancelled() => return Ok(Waited::Stopped),
+            Ok(Err(e)) => return Err(pyo3::exceptions::PyRuntimeError::new_err(e.to_string())),
+            Err(_) => {}
+        }
+        let interrupted = py.check_signals();
+        if interrupted.is_err() || stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            task.abort();
+            let _ = py.detach(|| rt.block_on(&mut task));
+            interrupted?;
+            return Ok(Waited::Stopped);
+        }
+        if until.is_some_and(|u| Instant::now() >= u) {
+            return Ok(Waited::TimedOut(task));
+        }
+    }
+}
+
+type NodeOutcome = pets_federated_net::Result<Vec<pets_federated_net::node::NodeRound>>;
+
+/// The rounds a node took part in, as JSON.
+fn rounds_json(rounds: &[pets_federated_net::node::NodeRound]) -> String {
+    let list: Vec<serde_json::Value> = rounds
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "round": pets_federated_net::messages::round_hex(&r.round),
+                "party": r.party,
+                "dropped_at": r.dropped_at,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(list).to_string()
+}
+
+/// A trust's node agent running in this process (`pets.federated.node`): its own tokio
+/// runtime, the agent's task, and how it ended.
+#[pyclass(module = "pets._native", name = "NodeAgent", frozen)]
+pub struct PyNodeAgent {
+    rt: tokio::runtime::Runtime,
+    task: Mutex<Option<tokio::task::JoinHandle<NodeOutcome>>>,
+    stop: AtomicBool,
+    /// The rounds' JSON once it finished, or `None` while running / after a stop.
+    done: Mutex<Option<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[pymethods]
+impl PyNodeAgent {
+    /// Wait until the agent has taken part in its rounds (or `timeout` seconds): the rounds
+    /// as JSON, or `None` on timeout or after a stop. Ctrl-C stops the agent and raises
+    /// KeyboardInterrupt; the agent's own error (a refused join, an unreachable aggregator)
+    /// is raised as the pets exception of its kind.
+    #[pyo3(signature = (timeout = None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<String>> {
+        if let Some(done) = lock(&self.done).clone() {
+            return Ok(Some(done));
+        }
+        let Some(task) = lock(&self.task).take() else {
+            return Ok(None);
+        };
+        let timeout = timeout.map(|t| Duration::from_secs_f64(t.max(0.0)));
+        match wait_task(py, &self.rt, task, timeout, Some(&self.stop))? {
+            Waited::Done(outcome) => {
+                let json = rounds_json(&outcome.py_err(py)?);
+                *lock(&self.done) = Some(json.clone());
+                Ok(Some(json))
+            }
+            Waited::TimedOut(task) => {
+                *lock(&self.task) = Some(task);
+                Ok(None)
+            }
+            Waited::Stopped => Ok(None),
+        }
+    }
+
+    /// Stop the agent: it leaves the round it is in (the aggregator counts it as dropped)
+    /// and sends nothing more. Returns once it has stopped.
+    fn stop(&self, py: Python<'_>) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(task) = lock(&self.task).take() {
+            task.abort();
+            let _ = py.detach(|| self.rt.block_on(task));
+        }
+    }
+
+    /// Whether the agent is still running.
+    #[getter]
+    fn running(&self) -> bool {
+        lock(&self.task).as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+impl Drop for PyNodeAgent {
+    fn drop(&mut self) {
+        if let Some(task) = lock(&self.task).take() {
+            task.abort();
+        }
+    }
+}
+
+/// Start a trust's node agent over `data` (a path or an Arrow table) declared by the schema,
+/// with the configuration at `config_path` (TOML, as `pets federated node --config`) or
+/// given as JSON; returns its handle at once.
+#[pyfunction]
+#[pyo3(signature = (data, schema_json, config_path = None, config_json = None))]
+pub fn federated_node(
+    py: Python<'_>,
+    data: Bound<'_, PyAny>,
+    schema_json: &str,
+    config_path: Option<String>,
+    config_json: Option<String>,
+) -> PyResult<PyNodeAgent> {
+    use pets_federated_net::config::NodeConfig;
+    let schema = Schema::from_json(schema_json).py_err(py)?;
+    let (config, origin): (NodeConfig, PathBuf) =
+        net_config(py, config_path, config_json, "node config")?;
+    let data = path_or_table(&data)?;
+    let rt = pets_federated_net::runtime().py_err(py)?;
+    let task =
+        rt.spawn(async move { pets_federated_net::node::run(config, &origin, data, schema).await });
+    Ok(PyNodeAgent {
+        rt,
+        task: Mutex::new(Some(task)),
+        stop: AtomicBool::new(false),
+        done: Mutex::new(None),
+    })
+}
+
+/// Submit a job and wait for its release, as `pets federated submit` does: the job file at
+/// `job_path` (TOML with its `[job]` table), or the job as JSON (`job_json`, the `[job]`
+/// table) sent over the connection at `config_path` (TOML: aggregator, helper, tls) or in
+/// `config_json`. Returns the release's JSON (`{"release": ..., "ledger": ...}`).
+#[pyfunction]
+#[pyo3(signature = (job_path = None, job_json = None, config_path = None, config_json = None))]
+pub fn federated_submit(
+    py: Python<'_>,
+    job_path: Option<String>,
+    job_json: Option<String>,
+    config_path: Option<String>,
+    config_json: Option<String>,
+) -> PyResult<String> {
+    use pets_federated_net::config::{self, Connection, JobFile};
+    use pets_federated_net::messages::JobSpec;
+    let job: JobFile = match (job_path, job_json) {
+        (Some(p), None) if config_path.is_none() && config_json.is_none() => {
+            config::load(std::path::Path::new(&p)).py_err(py)?
+        }
+        (None, Some(j)) => {
+            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            let spec: JobSpec = config::from_json(&j, &cwd, "job").py_err(py)?;
+            let (connection, _): (Connection, PathBuf) =
+                net_config(py, config_path, config_json, "submit config")?;
+            JobFile::new(connection, spec)
+        }
+        _ => {
+            return Err(error_of(
+                py,
+                Kind::Dual(DualError::InvalidParameter),
+                "give a job file's path, or the job with config (the aggregator, helper and tls)",
+                None,
+            ));
+        }
+    };
+    let rt = pets_federated_net::runtime().py_err(py)?;
+    let task = rt.spawn(async move {
+        pets_federated_net::submit::submit(&job)
+            .await
+            .map(|(_, json)| json)
+    });
+    match wait_task(py, &rt, task, None, None)? {
+        Waited::Done(outcome) => outcome.py_err(py),
+        Waited::TimedOut(_) | Waited::Stopped => Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "the submission was stopped",
+        )),
+    }
+}
+
 /// Register the federated functions.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(federated_simulate, m)?)?;
     m.add_function(wrap_pyfunction!(federated_fit, m)?)?;
+    m.add_function(wrap_pyfunction!(federated_node, m)?)?;
+    m.add_function(wrap_pyfunction!(federated_submit, m)?)?;
+    m.add_class::<PyNodeAgent>()?;
     Ok(())
 }

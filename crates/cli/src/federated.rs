@@ -119,6 +119,64 @@ impl TrustFiles {
     }
 }
 
+/// The round options `simulate` and `fit` share: the protocol, its fault tolerance, the
+/// person bounds and fault injection (a fit applies them to each of its rounds).
+#[derive(Debug, Args)]
+pub struct RoundOptions {
+    /// secagg (masking, one aggregator, distributed noise) or prio3 (two aggregators).
+    #[arg(long, default_value = "secagg")]
+    pub protocol: String,
+    /// Secure aggregation: trusts that must survive every stage (default: a strict majority).
+    #[arg(long)]
+    pub threshold: Option<usize>,
+    /// Secure aggregation: trusts that may collude with the aggregator.
+    #[arg(long, default_value_t = 0)]
+    pub colluders: usize,
+    /// Person-id column in every trust's table (e.g. nhs_number); without it, per-row privacy.
+    #[arg(long)]
+    pub person_id: Option<String>,
+    /// Rows kept per person at each trust.
+    #[arg(long, default_value_t = 1)]
+    pub max_rows_per_person: u32,
+    /// Trusts one person may attend (public bound; default 1, announced).
+    #[arg(long)]
+    pub max_trusts_per_person: Option<u32>,
+    /// Prio3: the largest (weighted) count one trust may put in one cell (checked by the
+    /// validity proofs).
+    #[arg(long)]
+    pub max_count: Option<u64>,
+    /// Make a trust drop out (of every round): NAME=before-keys|before-shares|before-masked|
+    /// before-unmask.
+    #[arg(long = "drop", value_name = "NAME=STAGE")]
+    pub drops: Vec<String>,
+}
+
+impl RoundOptions {
+    /// The protocol.
+    fn protocol(&self) -> Result<Protocol, CliError> {
+        Ok(self.protocol.parse::<Protocol>()?)
+    }
+
+    /// The trusts of `federation`, read against `schema`, with the faults to inject.
+    fn trusts(
+        &self,
+        federation: &TrustFiles,
+        schema: &Schema,
+    ) -> Result<Vec<pets::federated::TrustInput>, CliError> {
+        let drops: Vec<(String, String)> = self
+            .drops
+            .iter()
+            .map(|d| pair("--drop", d).map(|(n, s)| (n.to_string(), s.to_string())))
+            .collect::<Result<_, _>>()?;
+        Ok(simulation_trusts(
+            federation.tables()?,
+            schema,
+            self.person_id.as_deref(),
+            &drops,
+        )?)
+    }
+}
+
 /// Options of `pets federated simulate`.
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
@@ -136,33 +194,12 @@ pub struct SimulateArgs {
     /// `mean(age_band in (65-84, 85+))`; repeat for several in one round (secagg only).
     #[arg(long = "value", value_name = "SPEC")]
     pub values: Vec<String>,
-    /// secagg (masking, one aggregator, distributed noise) or prio3 (two aggregators).
-    #[arg(long, default_value = "secagg")]
-    pub protocol: String,
     /// The budget of the release as rho-zCDP.
     #[arg(long)]
     pub rho: f64,
-    /// Secure aggregation: trusts that must survive every stage (default: a strict majority).
-    #[arg(long)]
-    pub threshold: Option<usize>,
-    /// Secure aggregation: trusts that may collude with the aggregator.
-    #[arg(long, default_value_t = 0)]
-    pub colluders: usize,
-    /// Person-id column in every trust's table (e.g. nhs_number); without it, per-row privacy.
-    #[arg(long)]
-    pub person_id: Option<String>,
-    /// Rows kept per person at each trust.
-    #[arg(long, default_value_t = 1)]
-    pub max_rows_per_person: u32,
-    /// Trusts one person may attend (public bound; default 1, announced).
-    #[arg(long)]
-    pub max_trusts_per_person: Option<u32>,
-    /// Prio3: the largest count one trust may put in one cell (checked by the proofs).
-    #[arg(long)]
-    pub max_count: Option<u64>,
-    /// Make a trust drop out: NAME=before-keys|before-shares|before-masked|before-unmask.
-    #[arg(long = "drop", value_name = "NAME=STAGE")]
-    pub drops: Vec<String>,
+    /// The protocol, its fault tolerance, the person bounds and fault injection.
+    #[command(flatten)]
+    pub round: RoundOptions,
     /// Significance of the reported half-width (0.05: 95%).
     #[arg(long)]
     pub alpha: Option<f64>,
@@ -191,31 +228,9 @@ pub struct FitArgs {
     /// Target delta.
     #[arg(long, default_value_t = 1e-9)]
     pub delta: f64,
-    /// secagg (masking, one aggregator, distributed noise) or prio3 (two aggregators).
-    #[arg(long, default_value = "secagg")]
-    pub protocol: String,
-    /// Secure aggregation: trusts that must survive every stage (default: a strict majority).
-    #[arg(long)]
-    pub threshold: Option<usize>,
-    /// Secure aggregation: trusts that may collude with the aggregator.
-    #[arg(long, default_value_t = 0)]
-    pub colluders: usize,
-    /// Person-id column in every trust's table (e.g. nhs_number); without it, per-row privacy.
-    #[arg(long)]
-    pub person_id: Option<String>,
-    /// Rows kept per person at each trust.
-    #[arg(long, default_value_t = 1)]
-    pub max_rows_per_person: u32,
-    /// Trusts one person may attend (public bound; default 1, announced).
-    #[arg(long)]
-    pub max_trusts_per_person: Option<u32>,
-    /// Prio3: the largest (weighted) count one trust may put in one cell.
-    #[arg(long)]
-    pub max_count: Option<u64>,
-    /// Make a trust drop out of every round: NAME=before-keys|before-shares|before-masked|
-    /// before-unmask.
-    #[arg(long = "drop", value_name = "NAME=STAGE")]
-    pub drops: Vec<String>,
+    /// The protocol, its fault tolerance, the person bounds and fault injection.
+    #[command(flatten)]
+    pub round: RoundOptions,
     /// Integer, date and datetime columns with more values are binned or coarsened.
     #[arg(long, default_value_t = 128)]
     pub max_values: u32,
@@ -313,12 +328,6 @@ pub fn run(command: &FederatedCommand) -> Result<(), CliError> {
     }
 }
 
-fn drops(list: &[String]) -> Result<Vec<(String, String)>, CliError> {
-    list.iter()
-        .map(|d| pair("--drop", d).map(|(n, s)| (n.to_string(), s.to_string())))
-        .collect()
-}
-
 fn fit(args: &FitArgs) -> Result<(), CliError> {
     let inputs = args.federation.inputs();
     crate::exit::refuse_missing_folder("--out", &args.out)?;
@@ -327,12 +336,8 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
         refuse_clobber("--json", json, &inputs)?;
     }
     let schema = Schema::load(&args.federation.schema)?;
-    let trusts = simulation_trusts(
-        args.federation.tables()?,
-        &schema,
-        args.person_id.as_deref(),
-        &drops(&args.drops)?,
-    )?;
+    let round = &args.round;
+    let trusts = round.trusts(&args.federation, &schema)?;
     let (progress, bar) = crate::progress::job("federated fit");
     let job = FederatedFitJob::new(schema, args.epsilon, args.delta)
         .settings(&FitSettings {
@@ -345,12 +350,12 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
             ..FitSettings::default()
         })
         .max_values(args.max_values)
-        .protocol(args.protocol.parse::<Protocol>()?)
-        .threshold(args.threshold)
-        .colluders(args.colluders)
-        .max_rows_per_person(args.max_rows_per_person)
-        .max_trusts_per_person(args.max_trusts_per_person)
-        .max_count(args.max_count)
+        .protocol(round.protocol()?)
+        .threshold(round.threshold)
+        .colluders(round.colluders)
+        .max_rows_per_person(round.max_rows_per_person)
+        .max_trusts_per_person(round.max_trusts_per_person)
+        .max_count(round.max_count)
         .seed(args.seed)
         .budget(args.budget.clone())
         .progress(progress);
@@ -421,22 +426,21 @@ fn simulate(args: &SimulateArgs) -> Result<(), CliError> {
         refuse_clobber("--json", json, &args.federation.inputs())?;
     }
     let schema = Schema::load(&args.federation.schema)?;
-    let tables = args.federation.tables()?;
-    let drops = drops(&args.drops)?;
-    let trusts = simulation_trusts(tables, &schema, args.person_id.as_deref(), &drops)?;
+    let round = &args.round;
+    let trusts = round.trusts(&args.federation, &schema)?;
     let sets: Vec<Vec<String>> = args
         .tables
         .iter()
         .map(|t| t.split(',').map(|c| c.trim().to_string()).collect())
         .collect();
     let job = FederatedJob::new(FederatedQuery::from_specs(&sets, &args.values)?)
-        .protocol(args.protocol.parse::<Protocol>()?)
+        .protocol(round.protocol()?)
         .share(Cost::rho(args.rho))
-        .threshold_opt(args.threshold)
-        .colluders(args.colluders)
-        .max_rows_per_person(args.max_rows_per_person)
-        .max_trusts_per_person_opt(args.max_trusts_per_person)
-        .max_count_opt(args.max_count)
+        .threshold_opt(round.threshold)
+        .colluders(round.colluders)
+        .max_rows_per_person(round.max_rows_per_person)
+        .max_trusts_per_person_opt(round.max_trusts_per_person)
+        .max_count_opt(round.max_count)
         .alpha(args.alpha.unwrap_or(0.05))
         .seed(args.seed.unwrap_or(0))
         .budget_file(

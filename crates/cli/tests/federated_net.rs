@@ -573,7 +573,10 @@ fn prio3_with_a_leader_and_a_helper_gives_the_pooled_sum_and_refuses_an_out_of_r
     );
     let (_leader, url) = fed.aggregator(
         "leader",
-        &format!("prio3_helper = {helper:?}\nallow_exact = true\nstage_seconds = 20"),
+        &format!(
+            "prio3_helper = {helper:?}\nprio3_helper_name = \"helper\"\nallow_exact = \
+             true\nstage_seconds = 20"
+        ),
     );
     let node_extra =
         |rounds: u32| format!("helper = {helper:?}\nrounds = {rounds}\nallow_exact = true");
@@ -598,6 +601,8 @@ fn prio3_with_a_leader_and_a_helper_gives_the_pooled_sum_and_refuses_an_out_of_r
     assert_eq!(round["protocol"], "prio3", "{round}");
     assert_eq!(round["counted"].as_array().unwrap().len(), 3, "{round}");
     assert!(round["bytes_from_trusts"].as_u64().unwrap() > 0, "{round}");
+    // Each trust's plan (its Prio3 task) is counted among the bytes sent to trusts.
+    assert!(round["bytes_to_trusts"].as_u64().unwrap() > 0, "{round}");
 
     // Round 2: a DP release; each aggregator adds its own noise; charged once.
     let (code, out, dp) = fed.submit_with(&url, &head, "prio-dp", &job(prio));
@@ -813,4 +818,260 @@ fn an_aggregator_restart_loses_the_round_in_progress_and_the_next_round_counts_e
     let (code, out) = c.finish(30);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("waiting for it"), "{out}");
+}
+
+/// A replay across a restart. The aggregator keeps an epoch and the nonces of the jobs it
+/// accepted in its state file: after a restart, the same job submission (the same bytes) is
+/// refused as a replay (409) and runs nothing, a message for a round of the old epoch is
+/// refused as stale (410), and the budget file holds the one charge of the one round.
+#[test]
+fn a_submission_replayed_after_an_aggregator_restart_is_refused_and_nothing_is_counted_twice() {
+    let fed = Fed::new(1_500, 27);
+    let budget = fed.path("ae.budget");
+    let o = pets(&[
+        "budget",
+        "init",
+        p(&budget),
+        "--rho",
+        "5",
+        "--dataset",
+        "ae-test",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let charges = || {
+        let o = pets(&["budget", "show", "--json", p(&budget)]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["entries"].as_array().unwrap().len()
+    };
+    let before = charges();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let state = fed.path("restart.state.json");
+    let settings = format!(
+        "listen = \"127.0.0.1:{port}\"\nstage_seconds = 30\nmin_participants = 3\nstate = \
+         {state:?}\nbudget = {budget:?}"
+    );
+    let (first, url) = fed.aggregator("epoch1", &settings);
+    let nodes: Vec<Proc> = TRUSTS
+        .iter()
+        .map(|t| fed.node(&url, t, &fed.schema, ""))
+        .collect();
+    let rt = pets_federated_net::runtime().unwrap();
+    let poll = Duration::from_millis(50);
+    let zero = pets::federated::secagg::RoundId([0; 16]);
+    let spec: JobSpec = toml::from_str(&job("")).unwrap();
+    let body = Client::envelope(zero, spec).unwrap();
+    // The job runs once: three trusts counted, one charge.
+    let old = rt.block_on(async {
+        let analyst = Client::new(&url, &fed.certs.party("analyst"), poll).unwrap();
+        let (status, answer) = analyst.post_bytes("v1/jobs", body.clone()).await.unwrap();
+        assert_eq!(status.as_u16(), 200, "{}", String::from_utf8_lossy(&answer));
+        let accepted: JobAccepted = from_wire(&answer, 1 << 16, "aggregator", "job").unwrap();
+        let path = format!("v1/jobs/{}", round_hex(&accepted.round));
+        let json = analyst
+            .poll(&path, "release", Duration::from_secs(90))
+            .await
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let counted = &value["release"]["round"]["counted"];
+        assert_eq!(counted.as_array().unwrap().len(), 3, "{value}");
+        accepted.round
+    });
+    for n in nodes {
+        let (code, out) = n.finish(30);
+        assert_eq!(code, Some(0), "{out}");
+    }
+    assert_eq!(charges(), before + 1);
+    let epoch1 = std::fs::read_to_string(&state).unwrap();
+    assert!(epoch1.contains("\"epoch\": 1"), "{epoch1}");
+
+    // Restarted on the same address with the same state file: a new epoch.
+    drop(first);
+    let (_second, url2) = fed.aggregator("epoch2", &settings);
+    assert_eq!(url2, url);
+    let epoch2 = std::fs::read_to_string(&state).unwrap();
+    assert!(epoch2.contains("\"epoch\": 2"), "{epoch2}");
+    rt.block_on(async {
+        // The same submission, byte for byte: a replay, refused; nothing opens.
+        let analyst = Client::new(&url, &fed.certs.party("analyst"), poll).unwrap();
+        let (status, answer) = analyst.post_bytes("v1/jobs", body.clone()).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert_eq!(status.as_u16(), 409, "{answer}");
+        assert!(answer.contains("replayed job"), "{answer}");
+        assert!(answer.contains("restart"), "{answer}");
+        let a = Client::new(&url, &fed.certs.party("trust_a"), poll).unwrap();
+        assert!(
+            matches!(a.get("v1/round", "round").await.unwrap(), Got::Wait),
+            "no round announced"
+        );
+        // A trust's message for the old round: stale, refused before it is read.
+        let id = round_hex(&old);
+        let stale = Client::envelope(old, "a message of the old round").unwrap();
+        let (status, answer) = a
+            .post_bytes(&format!("v1/rounds/{id}/join"), stale)
+            .await
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert_eq!(status.as_u16(), 410, "{answer}");
+        assert!(answer.contains("stale"), "{answer}");
+        assert!(answer.contains("epoch 1"), "{answer}");
+        // The old job's result: gone with the old epoch.
+        let e = analyst
+            .get(&format!("v1/jobs/{id}"), "release")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("410"), "{e}");
+    });
+    assert_eq!(charges(), before + 1, "the replay charged nothing");
+}
+
+/// The leader pins its Prio3 helper's certificate name: a leader configured without it does
+/// not start, and a "helper" whose certificate is the federation CA's but names another party
+/// (here `intruder`) fails the handshake, so the round aborts with the reason before any
+/// trust uploads a report.
+#[test]
+fn a_leader_refuses_a_prio3_helper_whose_certificate_names_another_party() {
+    let fed = Fed::new(1_000, 28);
+    let (_impostor, impostor) =
+        fed.aggregator_as("impostor", "intruder", "helper_of = \"aggregator\"");
+    // Without the helper's name, the leader refuses to start.
+    let config = fed.path("unpinned.agg.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nschema = {:?}\ntrusts = [\"trust_a\", \"trust_b\", \
+             \"trust_c\"]\nsubmitters = [\"analyst\"]\nprio3_helper = {impostor:?}\n{}",
+            fed.schema,
+            fed.tls("aggregator")
+        ),
+    )
+    .unwrap();
+    let o = pets(&["federated", "aggregator", "--config", p(&config)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("prio3_helper_name"), "{}", text(&o));
+
+    let (_leader, url) = fed.aggregator(
+        "pinned",
+        &format!(
+            "prio3_helper = {impostor:?}\nprio3_helper_name = \"helper\"\nstage_seconds = \
+             5\nmin_participants = 2"
+        ),
+    );
+    let extra = format!("helper = {impostor:?}");
+    let _a = fed.node(&url, "trust_a", &fed.schema, &extra);
+    let _b = fed.node(&url, "trust_b", &fed.schema, &extra);
+    let (code, out, _) = fed.submit_with(
+        &url,
+        &format!("helper = {impostor:?}"),
+        "pinned",
+        &job("protocol = \"prio3\"\nmax_count = 1000"),
+    );
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("names \"intruder\""), "{out}");
+    assert!(out.contains("not \"helper\""), "{out}");
+}
+
+/// Prio3's helper keeps the newest round it was provisioned with in its state file:
+/// restarted, it refuses a task for a round it served before (a replayed task, which would
+/// otherwise let the old round's report shares be counted into a second aggregate share),
+/// and a report share for that round finds no round.
+#[test]
+fn a_restarted_prio3_helper_refuses_a_replayed_task_for_an_old_round() {
+    let fed = Fed::new(1_000, 29);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let state = fed.path("helper.state.json");
+    let settings = format!(
+        "listen = \"127.0.0.1:{port}\"\nhelper_of = \"aggregator\"\nallow_exact = true\nstate = \
+         {state:?}"
+    );
+    let (first, helper) = fed.aggregator_as("helper1", "helper", &settings);
+    let (_leader, url) = fed.aggregator(
+        "leader",
+        &format!(
+            "prio3_helper = {helper:?}\nprio3_helper_name = \"helper\"\nallow_exact = \
+             true\nstage_seconds = 20"
+        ),
+    );
+    let extra = format!("helper = {helper:?}\nallow_exact = true");
+    let nodes: Vec<Proc> = TRUSTS
+        .iter()
+        .map(|t| fed.node(&url, t, &fed.schema, &extra))
+        .collect();
+    let prio = job("protocol = \"prio3\"\nmax_count = 1000\nexact = true");
+    let (code, out, exact) =
+        fed.submit_with(&url, &format!("helper = {helper:?}"), "helper-old", &prio);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(cells(&exact["tables"]), fed.pooled_file());
+    for n in nodes {
+        let (code, out) = n.finish(30);
+        assert_eq!(code, Some(0), "{out}");
+    }
+    let old = out
+        .split("job ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(pets_federated_net::messages::parse_round)
+        .expect("the job's id");
+
+    // The helper restarts with its state file; the leader's task for the old round again.
+    drop(first);
+    let (_second, again) = fed.aggregator_as("helper2", "helper", &settings);
+    assert_eq!(again, helper);
+    let schema = Schema::load(&fed.schema).unwrap();
+    let spec: JobSpec = toml::from_str(&prio).unwrap();
+    let query = spec.query().unwrap();
+    let joins: Vec<Join> = TRUSTS
+        .iter()
+        .map(|name| {
+            let src = TableSource::file(fed.path(&format!("{name}.parquet")));
+            let local = local_aggregate(name, &src, &schema, None, 1, 0, &query).unwrap();
+            Join {
+                declaration: pets::federated::TrustDeclaration {
+                    name: name.to_string(),
+                    unit: local.unit,
+                    person_id: None,
+                    warnings: Vec::new(),
+                },
+                fingerprint: query.fingerprint(&schema).unwrap(),
+                layout: local.layout,
+            }
+        })
+        .collect();
+    let task = pets_federated_net::messages::HelperTask {
+        round: old,
+        spec,
+        joins,
+        verify_key: [9; 32],
+    };
+    let rt = pets_federated_net::runtime().unwrap();
+    rt.block_on(async {
+        let poll = Duration::from_millis(50);
+        let leader = Client::new(&helper, &fed.certs.party("aggregator"), poll).unwrap();
+        let id = round_hex(&old);
+        let e = leader
+            .post(&format!("v1/prio/{id}/task"), old, task, "task")
+            .await
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("409"), "{msg}");
+        assert!(msg.contains("not newer"), "{msg}");
+        // A trust's report share for the old round: no such round at this helper.
+        let trust = Client::new(&helper, &fed.certs.party("trust_a"), poll).unwrap();
+        let (status, _) = trust
+            .post_bytes(
+                &format!("v1/rounds/{id}/report"),
+                Client::envelope(old, "a report share of the old round").unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status.as_u16(), 404);
+    });
 }

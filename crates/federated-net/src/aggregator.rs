@@ -24,7 +24,7 @@
 //! budget (once, here) -> provision the helper (job, joins, verify key; it plans its own
 //! noise from the job) -> each trust's plan (round, cells, bound) -> each trust uploads one
 //! report share here and one to the helper, then leaves -> upload stage closes (all or
-//! deadline) -> PrioAggregator::start per report -> the helper verifies the batch with the
+//! deadline; each report started as it arrived) -> the helper verifies the batch with the
 //! leader's verifier shares and returns the verifier messages -> finish (invalid reports
 //! counted nowhere) -> this aggregator's noise -> its noisy aggregate share and the release
 //! without sums (ChargedRound::pending) for the submitter, who adds the two shares
@@ -32,8 +32,13 @@
 //!
 //! The aggregator keeps its rounds in memory. If it dies, a round in progress is lost: its
 //! submitter and nodes fail with a connection error, nothing is released, and a budget
-//! already charged for it stays charged (spent, never refunded). A restarted aggregator
-//! knows no old round: messages for one are refused (404) and nothing is counted twice.
+//! already charged for it stays charged (spent, never refunded). Its state file
+//! ([`crate::state`]) makes what came before a restart recognisable: a message for a round
+//! of an earlier epoch is refused as stale (410), a job submission seen before (its nonce)
+//! as a replay (409); nothing is counted twice.
+//!
+//! A Prio3 leader starts each report (its verifier share) as it arrives during the upload
+//! stage; the helper's half follows in one `verify` when the stage closes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -73,6 +78,7 @@ use crate::messages::{
     Announcement, Collection, Envelope, HelperTask, JobAccepted, JobSpec, Join, Plan, PrioPlan,
     RoundPlan, VerifyInit, VerifyResp, parse_round,
 };
+use crate::state::StateFile;
 use crate::tls::peer_name;
 
 /// The authenticated name of the party on a connection (its certificate's common name).
@@ -170,6 +176,8 @@ struct AggState {
     /// Prio3: this aggregator's encoded [`Collection`] of each released round.
     collections: HashMap<RoundId, Vec<u8>>,
     nonces: HashSet<[u8; 16]>,
+    /// The epoch, the round ids and the job nonces, kept across restarts.
+    state: StateFile,
 }
 
 type Shared = Arc<Mutex<AggState>>;
@@ -227,7 +235,20 @@ impl Aggregator {
                 ),
             });
         }
+        if config.prio3_helper.is_some() && config.prio3_helper_name.is_none() {
+            return Err(NetError::Config {
+                file: "aggregator config".into(),
+                reason: "prio3_helper needs prio3_helper_name = \"NAME\": the certificate name \
+                         the helper must present (any party of the federation holds a \
+                         certificate from the same CA)"
+                    .into(),
+            });
+        }
         let tls = config.tls.server_config()?;
+        let state = StateFile::open(config.state.as_deref())?;
+        if config.state.is_none() {
+            log("no state file: a replay from before a restart would not be recognised");
+        }
         let listener = TcpListener::bind(&config.listen)
             .await
             .map_err(|e| NetError::Config {
@@ -243,7 +264,7 @@ impl Aggregator {
                         .into(),
                 });
             }
-            let app = crate::helper::router(config, leader, schema);
+            let app = crate::helper::router(config, leader, schema, state);
             return Ok(Aggregator {
                 listener,
                 acceptor: TlsAcceptor::from(Arc::new(tls)),
@@ -259,6 +280,7 @@ impl Aggregator {
             outcomes: HashMap::new(),
             collections: HashMap::new(),
             nonces: HashSet::new(),
+            state,
         }));
         let app = Router::new()
             .route("/v1/jobs", post(submit_job))
@@ -390,8 +412,18 @@ async fn submit_job(
         Ok(e) => e,
         Err(r) => return r.into_response(),
     };
-    if !s.nonces.insert(env.nonce) {
-        return reply(StatusCode::CONFLICT, "a replayed job (its nonce was seen)");
+    // Job nonces are kept in the state file: a submission replayed after a restart is
+    // recognised too.
+    match s.state.claim_job(env.nonce) {
+        Ok(true) => {}
+        Ok(false) => {
+            return reply(
+                StatusCode::CONFLICT,
+                "a replayed job (its nonce was seen, before or since the aggregator's last \
+                 restart): nothing is run or charged; submit the job afresh",
+            );
+        }
+        Err(e) => return reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
     if let Some(r) = &s.round {
         return reply(
@@ -399,16 +431,20 @@ async fn submit_job(
             format!("round {} is running; submit again when it ends", r.id),
         );
     }
-    let helper = match (&s.config.prio3_helper, env.message.protocol.as_str()) {
-        (Some(url), "prio3" | "prio") => {
-            match Client::new(url, &s.config.tls, Duration::from_millis(20)) {
+    let helper = match (
+        &s.config.prio3_helper,
+        &s.config.prio3_helper_name,
+        env.message.protocol.as_str(),
+    ) {
+        (Some(url), Some(name), "prio3" | "prio") => {
+            match Client::pinned(url, &s.config.tls, name, Duration::from_millis(20)) {
                 Ok(c) => Some(c),
                 Err(e) => return reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             }
         }
         _ => None,
     };
-    match open_round(&s, env.message) {
+    match open_round(&mut s, env.message) {
         Ok(round) => {
             let id = round.id;
             log(format!(
@@ -428,7 +464,7 @@ async fn submit_job(
     }
 }
 
-fn open_round(s: &AggState, spec: JobSpec) -> std::result::Result<Round, FederatedError> {
+fn open_round(s: &mut AggState, spec: JobSpec) -> std::result::Result<Round, FederatedError> {
     let protocol = spec.protocol()?;
     if protocol == Protocol::Prio3 && s.config.prio3_helper.is_none() {
         return Err(FederatedError::InvalidParameter {
@@ -465,7 +501,7 @@ fn open_round(s: &AggState, spec: JobSpec) -> std::result::Result<Round, Federat
     // The job must be valid for every trust joining; checked again with those who do.
     let names: Vec<&str> = s.config.trusts.iter().map(String::as_str).collect();
     job.check_trusts(&session, &names)?;
-    let id = RoundId::random();
+    let id = s.state.next_round();
     Ok(Round {
         id,
         protocol,
@@ -542,6 +578,7 @@ async fn job_result(
         )
             .into_response(),
         Some(Outcome::Aborted(reason)) => reply(StatusCode::UNPROCESSABLE_ENTITY, reason.clone()),
+        None if s.state.is_stale(&round) => reply(StatusCode::GONE, stale(&round, &s.state)),
         None => reply(StatusCode::NOT_FOUND, "no such job"),
     }
 }
@@ -571,10 +608,22 @@ async fn announcement(
     }
 }
 
+/// The refusal of a message for `round`, made before this aggregator's last restart.
+fn stale(round: &RoundId, state: &StateFile) -> String {
+    format!(
+        "round {round} is stale: it was opened in epoch {} and the aggregator has restarted \
+         since (epoch {}); a round in progress at a restart is lost, and nothing of it is \
+         counted",
+        crate::state::epoch_of(round),
+        state.epoch()
+    )
+}
+
 /// Look up the open round `id` for `peer`, or the reason it is not open.
 fn open_round_for<'a>(
     round: &'a mut Option<Round>,
     outcomes: &HashMap<RoundId, Outcome>,
+    state: &StateFile,
     trusts: &[String],
     id: &str,
     peer: &str,
@@ -598,6 +647,7 @@ fn open_round_for<'a>(
             format!("round {wanted} aborted: {reason}"),
         )),
         (_, Some(_)) => Err((StatusCode::GONE, format!("round {wanted} has finished"))),
+        (_, None) if state.is_stale(&wanted) => Err((StatusCode::GONE, stale(&wanted, state))),
         (_, None) => Err((StatusCode::NOT_FOUND, format!("no round {wanted}"))),
     }
 }
@@ -609,7 +659,14 @@ async fn round_get(
 ) -> Response {
     let mut guard = lock(&state);
     let s = &mut *guard;
-    let r = match open_round_for(&mut s.round, &s.outcomes, &s.config.trusts, &id, &peer) {
+    let r = match open_round_for(
+        &mut s.round,
+        &s.outcomes,
+        &s.state,
+        &s.config.trusts,
+        &id,
+        &peer,
+    ) {
         Ok(r) => r,
         Err(resp) => return resp.into_response(),
     };
@@ -626,9 +683,17 @@ async fn round_get(
         if kind != "plan" {
             return reply(StatusCode::NOT_FOUND, format!("no such message: {kind}"));
         }
-        return match &r.prio {
-            Some(p) if r.stage >= Stage::Upload => wire(&Plan::Prio3(p.plan.clone())),
-            _ => reply(StatusCode::ACCEPTED, "plan: not yet"),
+        let plan = match &r.prio {
+            Some(p) if r.stage >= Stage::Upload => to_wire(&Plan::Prio3(p.plan.clone())),
+            _ => return reply(StatusCode::ACCEPTED, "plan: not yet"),
+        };
+        return match plan {
+            Ok(bytes) => {
+                // Counted as secure aggregation's plans are: every byte sent to a trust.
+                r.report.bytes_to_trusts += bytes.len();
+                (StatusCode::OK, bytes).into_response()
+            }
+            Err(e) => reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         };
     }
     let (ready, msg) = match kind.as_str() {
@@ -691,7 +756,14 @@ fn handle_post(
 ) -> (Response, bool) {
     let all_trusts = s.config.trusts.len();
     let nonces = &mut s.nonces;
-    let r = match open_round_for(&mut s.round, &s.outcomes, &s.config.trusts, id, peer) {
+    let r = match open_round_for(
+        &mut s.round,
+        &s.outcomes,
+        &s.state,
+        &s.config.trusts,
+        id,
+        peer,
+    ) {
         Ok(r) => r,
         Err(resp) => return (resp.into_response(), false),
     };
@@ -762,7 +834,7 @@ fn handle_post(
             r.report.refused.push(reason.clone());
             return (reply(StatusCode::CONFLICT, reason), false);
         }
-        if p.reports.contains_key(peer) {
+        if r.sent.contains(&party) {
             let reason = format!("{peer}'s report: a second report in this round (a replay?)");
             r.report.refused.push(reason.clone());
             return (reply(StatusCode::CONFLICT, reason), false);
@@ -1095,20 +1167,16 @@ fn end_round(state: &Shared, id: RoundId, outcome: Outcome, collection: Option<V
     }
 }
 
-/// Wait until every trust in `expected` has sent (or joined) or the stage's deadline.
-async fn wait_stage(state: &Shared, id: RoundId, joined: bool) -> bool {
+/// Wait until every trust of the federation has joined round `id` or the join stage's
+/// deadline; false if the round is gone.
+async fn wait_joins(state: &Shared, id: RoundId) -> bool {
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let s = lock(state);
         let Some(r) = s.round.as_ref().filter(|r| r.id == id) else {
             return false;
         };
-        let all = if joined {
-            r.joins.len() == s.config.trusts.len()
-        } else {
-            r.sent.is_superset(&r.expected)
-        };
-        if all || Instant::now() >= r.deadline {
+        if r.joins.len() == s.config.trusts.len() || Instant::now() >= r.deadline {
             return true;
         }
     }
@@ -1128,7 +1196,7 @@ async fn drive_prio_inner(
     id: RoundId,
     helper: &Client,
 ) -> std::result::Result<(), String> {
-    if !wait_stage(state, id, true).await {
+    if !wait_joins(state, id).await {
         return Ok(());
     }
     // Close the join stage: check the job for those who joined, charge, draw the task.
@@ -1161,40 +1229,64 @@ async fn drive_prio_inner(
         r.deadline = Instant::now() + Duration::from_secs_f64(stage_seconds);
         log(format!("round {id}: uploads open"));
     }
-    if !wait_stage(state, id, false).await {
-        return Ok(());
-    }
-    // Close the upload stage and start verifying what arrived.
-    let (mut aggregator, reports) = {
+    // The upload stage: each report is started (decoded, its nonce claimed, the leader's
+    // verifier share computed: most of the leader's verification work) as it arrives, in
+    // batches, while the other trusts are still sharding and uploading; the stage closes
+    // when every trust has sent or at its deadline.
+    let mut aggregator = {
         let mut s = lock(state);
         let r = s.round.as_mut().filter(|r| r.id == id).ok_or("gone")?;
-        r.stage = Stage::Verify;
-        for p in r.expected.difference(&r.sent).copied().collect::<Vec<_>>() {
-            let name = r.name(p);
-            log(format!("round {id}: {name} sent no report"));
-            r.report.dropped.push((name, DropPoint::BeforeKeys));
-        }
         let p = r.prio.as_mut().ok_or("no task")?;
-        (
-            p.aggregator.take().ok_or("no aggregator")?,
-            std::mem::take(&mut p.reports),
-        )
+        p.aggregator.take().ok_or("no aggregator")?
     };
-    let (aggregator, started, mut refused) = tokio::task::spawn_blocking(move || {
-        let reports: Vec<(String, ReportShare)> = reports.into_iter().collect();
-        let mut started = Vec::new();
-        let mut refused = Vec::new();
-        let results = aggregator.start_batch(&reports);
-        for ((trust, share), result) in reports.into_iter().zip(results) {
-            match result {
-                Ok(p) => started.push((trust, share.nonce, p)),
-                Err(e) => refused.push(e.to_string()),
+    let mut started = Vec::new();
+    let mut refused = Vec::new();
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (closed, batch) = {
+            let mut s = lock(state);
+            let Some(r) = s.round.as_mut().filter(|r| r.id == id) else {
+                return Ok(());
+            };
+            let closed = r.sent.is_superset(&r.expected) || Instant::now() >= r.deadline;
+            if closed {
+                r.stage = Stage::Verify;
+                for p in r.expected.difference(&r.sent).copied().collect::<Vec<_>>() {
+                    let name = r.name(p);
+                    log(format!("round {id}: {name} sent no report"));
+                    r.report.dropped.push((name, DropPoint::BeforeKeys));
+                }
             }
+            let p = r.prio.as_mut().ok_or("no task")?;
+            (closed, std::mem::take(&mut p.reports))
+        };
+        if !batch.is_empty() {
+            let (back, ok, failed) = tokio::task::spawn_blocking(move || {
+                let mut aggregator = aggregator;
+                let reports: Vec<(String, ReportShare)> = batch.into_iter().collect();
+                let mut ok = Vec::new();
+                let mut failed = Vec::new();
+                let results = aggregator.start_batch(&reports);
+                for ((trust, share), result) in reports.into_iter().zip(results) {
+                    match result {
+                        Ok(p) => ok.push((trust, share.nonce, p)),
+                        Err(e) => failed.push(e.to_string()),
+                    }
+                }
+                (aggregator, ok, failed)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            aggregator = back;
+            started.extend(ok);
+            refused.extend(failed);
         }
-        (aggregator, started, refused)
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+        if closed {
+            break;
+        }
+    }
+    // The helper's answers are matched by trust; list the reports in name order.
+    started.sort_by(|a, b| a.0.cmp(&b.0));
     let init = VerifyInit {
         reports: started
             .iter()

@@ -57,8 +57,19 @@ fn refused(e: &(dyn std::error::Error + 'static)) -> bool {
 impl Client {
     /// A client of the aggregator at `base` (`https://host:port`) as the party of `tls`.
     pub fn new(base: &str, tls: &TlsFiles, poll: Duration) -> Result<Client> {
+        Client::with_config(base, tls.client_config()?, poll)
+    }
+
+    /// A client of the party `name` at `base`: the handshake fails unless the server's
+    /// certificate, besides being the federation CA's and valid for the address, names
+    /// `name` ([`TlsFiles::client_config_pinned`]).
+    pub fn pinned(base: &str, tls: &TlsFiles, name: &str, poll: Duration) -> Result<Client> {
+        Client::with_config(base, tls.client_config_pinned(name)?, poll)
+    }
+
+    fn with_config(base: &str, config: rustls::ClientConfig, poll: Duration) -> Result<Client> {
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls.client_config()?)
+            .tls_backend_preconfigured(config)
             .https_only(true)
             .no_proxy()
             .connect_timeout(Duration::from_secs(10))

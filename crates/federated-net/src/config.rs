@@ -11,6 +11,8 @@
 //! max_body_bytes = 67108864          # the largest request body
 //! budget = "ae.budget.json"          # optional persistent budget file (pets budget init)
 //! prio3_helper = "https://127.0.0.1:8444"  # Prio3's second aggregator (this one leads)
+//! prio3_helper_name = "helper"       # ... and the name its certificate must carry
+//! state = "agg.state.json"           # optional: the state file (default: beside this file)
 //! [tls]
 //! cert = "certs/aggregator.pem"
 //! key = "certs/aggregator.key"
@@ -94,9 +96,19 @@ pub struct AggregatorConfig {
     /// Prio3 jobs with; without it, Prio3 jobs are refused.
     #[serde(default)]
     pub prio3_helper: Option<String>,
+    /// The certificate name (common name) Prio3's helper must present: the leader refuses a
+    /// helper at `prio3_helper` whose certificate, though signed by the federation CA, names
+    /// another party. Required with `prio3_helper`.
+    #[serde(default)]
+    pub prio3_helper_name: Option<String>,
     /// Serve as Prio3's helper of the leader with this certificate name (no jobs of its own).
     #[serde(default)]
     pub helper_of: Option<String>,
+    /// The state file that makes replays across a restart recognisable
+    /// ([`crate::state`]); loaded configurations default to `NAME.state.json` beside
+    /// `NAME.toml`. `None` only when built in code: state in memory only.
+    #[serde(default)]
+    pub state: Option<PathBuf>,
     /// The aggregator's certificate, key and the federation CA.
     pub tls: TlsFiles,
 }
@@ -183,18 +195,63 @@ pub struct JobFile {
     pub job: JobSpec,
 }
 
+/// Where to send a job and as whom: a job file without its `[job]` table (Python's
+/// `pets.federated.submit(job, config=...)` takes the two apart).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    /// The aggregator's address.
+    pub aggregator: String,
+    /// Prio3's second aggregator: the collector fetches its aggregate share there.
+    #[serde(default)]
+    pub helper: Option<String>,
+    /// Seconds to wait for the result (default 600).
+    #[serde(default = "default_wait")]
+    pub wait_seconds: f64,
+    /// The submitter's certificate, key and the federation CA.
+    pub tls: TlsFiles,
+}
+
+impl JobFile {
+    /// The job file of `job` sent over `connection`.
+    pub fn new(connection: Connection, job: JobSpec) -> JobFile {
+        JobFile {
+            aggregator: connection.aggregator,
+            helper: connection.helper,
+            wait_seconds: connection.wait_seconds,
+            tls: connection.tls,
+            job,
+        }
+    }
+}
+
+/// A configuration given as JSON (a Python dict), its relative paths resolved against
+/// `dir` (the caller's working directory). `what` names it in errors.
+pub fn from_json<T: DeserializeOwned + Relative>(text: &str, dir: &Path, what: &str) -> Result<T> {
+    let value: T = serde_json::from_str(text).map_err(|e| NetError::Config {
+        file: what.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(value.relative_to(dir))
+}
+
 /// Read a TOML configuration and resolve its relative paths against its folder.
 pub fn load<T: DeserializeOwned + Relative>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| NetError::io(path, e))?;
     let value: T = toml::from_str(&text).map_err(|e| NetError::config(path, e.to_string()))?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    Ok(value.relative_to(dir))
+    Ok(value.relative_to(dir).loaded_from(path))
 }
 
 /// A configuration whose paths resolve against its file's folder.
-pub trait Relative {
+pub trait Relative: Sized {
     /// Resolve relative paths against `dir`.
     fn relative_to(self, dir: &Path) -> Self;
+
+    /// Defaults that depend on the file the configuration was read from.
+    fn loaded_from(self, _file: &Path) -> Self {
+        self
+    }
 }
 
 fn rel(p: PathBuf, dir: &Path) -> PathBuf {
@@ -206,12 +263,33 @@ impl Relative for AggregatorConfig {
         self.schema = rel(self.schema, dir);
         self.budget = self.budget.map(|b| rel(b, dir));
         self.port_file = self.port_file.map(|b| rel(b, dir));
+        self.state = self.state.map(|b| rel(b, dir));
         self.tls = self.tls.relative_to(dir);
+        self
+    }
+
+    fn loaded_from(mut self, file: &Path) -> Self {
+        if self.state.is_none() {
+            self.state = Some(file.with_extension("state.json"));
+        }
         self
     }
 }
 
 impl Relative for NodeConfig {
+    fn relative_to(mut self, dir: &Path) -> Self {
+        self.tls = self.tls.relative_to(dir);
+        self
+    }
+}
+
+impl Relative for JobSpec {
+    fn relative_to(self, _dir: &Path) -> Self {
+        self
+    }
+}
+
+impl Relative for Connection {
     fn relative_to(mut self, dir: &Path) -> Self {
         self.tls = self.tls.relative_to(dir);
         self

@@ -17,7 +17,9 @@
 //!
 //! A second `verify` for a round is refused: nothing is counted twice. Rounds live in
 //! memory: a helper that restarts forgets them, and their collectors get no share from it
-//! (the round is lost, never half-counted).
+//! (the round is lost, never half-counted); its state file keeps the newest round it was
+//! provisioned with, and a task for a round not newer is refused (409), so a replayed task
+//! cannot bring an old round's report shares back.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,6 +42,7 @@ use serde::de::DeserializeOwned;
 use crate::aggregator::Peer;
 use crate::config::AggregatorConfig;
 use crate::messages::{Collection, Envelope, HelperTask, VerifyInit, VerifyResp, parse_round};
+use crate::state::StateFile;
 
 struct HelperRound {
     aggregator: PrioAggregator,
@@ -57,6 +60,8 @@ struct HelperState {
     schema: Schema,
     rounds: HashMap<RoundId, HelperRound>,
     nonces: HashSet<[u8; 16]>,
+    /// The newest round provisioned, kept across restarts.
+    state: StateFile,
 }
 
 type Shared = Arc<Mutex<HelperState>>;
@@ -75,7 +80,12 @@ fn log(line: impl AsRef<str>) {
 
 /// The helper's routes over `config` (its `helper_of` names the leader), the federation
 /// schema already read.
-pub fn router(config: AggregatorConfig, leader: String, schema: Schema) -> Router {
+pub fn router(
+    config: AggregatorConfig,
+    leader: String,
+    schema: Schema,
+    state: StateFile,
+) -> Router {
     let body_limit = config.max_body_bytes;
     let state: Shared = Arc::new(Mutex::new(HelperState {
         config,
@@ -83,6 +93,7 @@ pub fn router(config: AggregatorConfig, leader: String, schema: Schema) -> Route
         schema,
         rounds: HashMap::new(),
         nonces: HashSet::new(),
+        state,
     }));
     Router::new()
         .route("/v1/prio/{id}/task", post(task))
@@ -167,7 +178,20 @@ async fn task(
             format!("round {round} is already provisioned"),
         );
     }
-    match provision(&s, round, task) {
+    let provisioned = provision(&s, round, task);
+    // Only a valid task claims its round: ids only grow, so a task replayed after this
+    // helper restarted (its round forgotten, its report shares replayable) is refused.
+    let provisioned = provisioned.and_then(|r| {
+        s.state
+            .claim_task(&round)
+            .map(|()| r)
+            .map_err(|reason| FederatedError::Rejected {
+                party: peer.clone(),
+                message: "task".into(),
+                reason,
+            })
+    });
+    match provisioned {
         Ok(r) => {
             log(format!(
                 "round {round}: provisioned by {peer} for {} trusts ({})",
@@ -183,7 +207,11 @@ async fn task(
         }
         Err(e) => {
             log(format!("round {round}: refused the task: {e}"));
-            reply(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            let status = match e {
+                FederatedError::Rejected { .. } => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            reply(status, e.to_string())
         }
     }
 }

@@ -12,7 +12,9 @@
 //! - [`submit`]: the collector (`pets federated submit job.toml`);
 //! - [`messages`]: the job, announcement, join and envelope messages (nonces, round ids);
 //! - [`tls`]: rustls (ring provider) configurations, and test certificates (rcgen);
-//! - [`config`]: the three TOML files.
+//! - [`config`]: the three TOML files;
+//! - [`state`]: what an aggregator keeps across restarts (epoch, job nonces, the helper's
+//!   newest round), so that a replay from before a restart is refused.
 //!
 //! tokio, axum, hyper, rustls and reqwest are dependencies of this crate only: a build of the
 //! core without the service compiles none of them.
@@ -24,6 +26,7 @@ pub mod error;
 pub mod helper;
 pub mod messages;
 pub mod node;
+pub mod state;
 pub mod submit;
 pub mod tls;
 

@@ -20,6 +20,9 @@
 //! **Replay.** Every POST carries the round id and a fresh 16-byte nonce; the aggregator
 //! refuses a nonce it has seen (in any round) and a message for another round, and the
 //! secure-aggregation state machine refuses a second message of a kind from one party.
+//! Across a restart ([`crate::state`]): a round id of an earlier epoch is stale (410), a job
+//! nonce seen before is a replay (409), and a helper refuses a task for a round not newer
+//! than its last (409).
 
 use std::path::PathBuf;
 

@@ -110,6 +110,117 @@ impl TlsFiles {
             .with_client_auth_cert(self.certs()?, self.key()?)
             .map_err(|e| NetError::tls(format!("this party's certificate: {e}")))
     }
+
+    /// As [`TlsFiles::client_config`], and the server must also be the party `name`: its
+    /// certificate (already verified against the federation CA and the address, as webpki
+    /// does) must carry `name` as its common name, or the handshake fails. Every party of a
+    /// federation holds a certificate from the same CA, valid for the same addresses in a
+    /// trial; the name is what tells Prio3's helper from, say, a trust.
+    pub fn client_config_pinned(&self, name: &str) -> Result<ClientConfig> {
+        let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(self.roots()?),
+            provider(),
+        )
+        .build()
+        .map_err(|e| NetError::tls(format!("server verifier: {e}")))?;
+        let mut config = self.client_config()?;
+        config
+            .dangerous()
+            .set_certificate_verifier(Arc::new(PinnedName {
+                inner,
+                name: name.to_string(),
+            }));
+        Ok(config)
+    }
+}
+
+/// The federation CA's verification (webpki), then the server's common name against the
+/// one expected.
+#[derive(Debug)]
+struct PinnedName {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    name: String,
+}
+
+/// A server whose certificate names another party than the one pinned (its `Debug` is its
+/// message: rustls prints it so).
+struct WrongParty {
+    expected: String,
+    found: Option<String>,
+}
+
+impl std::fmt::Display for WrongParty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the server's certificate names {}, not {:?} (the name pinned in the configuration)",
+            self.found
+                .as_deref()
+                .map(|n| format!("{n:?}"))
+                .unwrap_or_else(|| "no party".into()),
+            self.expected
+        )
+    }
+}
+
+impl std::fmt::Debug for WrongParty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for WrongParty {}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let verified = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        let found = peer_name(end_entity);
+        if found.as_deref() == Some(self.name.as_str()) {
+            Ok(verified)
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::Other(rustls::OtherError(Arc::new(WrongParty {
+                    expected: self.name.clone(),
+                    found,
+                }))),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 fn provider() -> Arc<CryptoProvider> {

@@ -161,6 +161,24 @@ def federated_fit(
     iters: int | None = ...,
     progress: Any | None = ...,
 ) -> tuple[SynthModel, str]: ...
+def federated_node(
+    data: Any,
+    schema_json: str,
+    config_path: str | None = ...,
+    config_json: str | None = ...,
+) -> NodeAgent: ...
+def federated_submit(
+    job_path: str | None = ...,
+    job_json: str | None = ...,
+    config_path: str | None = ...,
+    config_json: str | None = ...,
+) -> str: ...
+
+class NodeAgent:
+    def wait(self, timeout: float | None = ...) -> str | None: ...
+    def stop(self) -> None: ...
+    @property
+    def running(self) -> bool: ...
 
 class AnonymiseResult:
     def to_json(self, pretty: bool = ...) -> str: ...

@@ -11,6 +11,10 @@ its share of the noise, and the counts are summed by
 - ``protocol="prio3"``: Prio3 with two non-colluding aggregators (validity proofs stop a trust
   pushing an out-of-range count into the total); each aggregator adds discrete Gaussian noise.
 
+The network service from a notebook: :func:`node` runs this trust's node agent against a
+running ``pets federated aggregator`` and :func:`submit` submits a job and returns the same
+:class:`FederatedResult` (the doors of ``pets federated node`` and ``submit``).
+
 The guarantee is person-level (with ``person_id``) and assumes each person attends at most
 ``max_trusts_per_person`` trusts (a public bound; 1 when not given, with a warning).
 
@@ -36,6 +40,8 @@ Example:
 from __future__ import annotations
 
 import json
+import os
+import tomllib
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -57,7 +63,17 @@ from pets._convert import (
 from pets._progress import bars
 from pets._schema import Schema
 
-__all__ = ["FederatedResult", "fit", "mean_of", "rate_of", "simulate", "sum_of"]
+__all__ = [
+    "FederatedResult",
+    "NodeAgent",
+    "fit",
+    "mean_of",
+    "node",
+    "rate_of",
+    "simulate",
+    "submit",
+    "sum_of",
+]
 
 
 def _source(obj: TableLike | PathLike, arg: str) -> Any:
@@ -309,12 +325,160 @@ def fit(
     return model
 
 
+def _config(config: Mapping[str, Any] | PathLike, arg: str) -> tuple[str | None, str | None]:
+    """A configuration as ``(path, None)`` for a TOML file or ``(None, json)`` for a dict."""
+    if isinstance(config, Mapping):
+        return None, json.dumps(dict(config), default=os.fspath)
+    return to_path(config, arg), None
+
+
+class NodeAgent:
+    """A trust's node agent running in this process (:func:`node` with ``background=True``).
+
+    The agent polls the aggregator, joins each round with this trust's table and runs its
+    side of the protocol; its rows never leave. :meth:`stop` makes it leave (the round it is
+    in counts it as dropped); :meth:`wait` blocks until it has taken part in its ``rounds``.
+    Also a context manager that stops the agent on exit; dropping the last reference to it
+    stops it too.
+    """
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+
+    def wait(self, timeout: float | None = None) -> list[dict[str, Any]] | None:
+        """Wait until the agent is done (or ``timeout`` seconds); its rounds, or ``None``.
+
+        Each round: ``round`` (the id, hex), ``party`` (its party id; 0 in Prio3 rounds) and
+        ``dropped_at`` (a stage, with fault injection, else ``None``). Ctrl-C stops the agent
+        and raises ``KeyboardInterrupt``; an error of the agent is raised here.
+        """
+        text = self._native.wait(None if timeout is None else float(number(timeout, "timeout")))
+        return None if text is None else json.loads(text)
+
+    def stop(self) -> None:
+        """Stop the agent (it leaves its round; nothing more is sent) and wait for it."""
+        self._native.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether the agent is still running."""
+        return self._native.running
+
+    def __enter__(self) -> NodeAgent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<NodeAgent {'running' if self.running else 'stopped'}>"
+
+
+def node(
+    data: TableLike | PathLike,
+    *,
+    schema: Schema,
+    config: Mapping[str, Any] | PathLike,
+    background: bool = False,
+) -> list[dict[str, Any]] | NodeAgent:
+    """Run this trust's node agent of a federation (``pets federated node``).
+
+    The agent waits for the aggregator to announce a round, computes this trust's counts over
+    ``data`` against ``schema`` (the same local aggregate as :func:`simulate`), joins, and
+    runs its side of secure aggregation (or of Prio3: one report share to each aggregator).
+    Its rows never leave this process; its counts leave only with its noise share added and
+    masked (or secret-shared).
+
+    Args:
+        data: This trust's table (DataFrame, pyarrow Table, Arrow stream) or file path.
+        schema: The schema this trust declares its table with.
+        config: The node's configuration: a ``node.toml`` path, or a dict of the same keys
+            (``aggregator``, ``helper``, ``person_id``, ``rounds``, ``poll_ms``,
+            ``wait_seconds``, ``allow_exact``, ``tls = {"cert", "key", "ca"}``; paths
+            relative to the working directory).
+        background: Return a :class:`NodeAgent` at once instead of blocking.
+
+    Returns:
+        The rounds it took part in (:meth:`NodeAgent.wait`), or with ``background=True`` the
+        running agent. Blocking, Ctrl-C stops the agent and raises ``KeyboardInterrupt``.
+    """
+    if not isinstance(schema, Schema):
+        raise TypeError(f"schema must be a pets.Schema, not {type(schema).__qualname__}")
+    path, text = _config(config, "config")
+    agent = NodeAgent(_native.federated_node(_source(data, "data"), schema.to_json(), path, text))
+    if background:
+        return agent
+    try:
+        return agent.wait() or []
+    finally:
+        agent.stop()
+
+
+def submit(
+    job: Mapping[str, Any] | PathLike,
+    *,
+    config: Mapping[str, Any] | PathLike | None = None,
+) -> FederatedResult:
+    """Submit a job to a federation's aggregator; wait for the release (``pets federated submit``).
+
+    The aggregator runs one round with the trusts' node agents (:func:`node`, or ``pets
+    federated node``); for a Prio3 job this process is the collector, adding the two
+    aggregators' noisy shares itself.
+
+    Args:
+        job: A job file's path (``job.toml``: the connection and its ``[job]`` table), or
+            the job itself as a dict of the ``[job]`` table's keys (``tables``, ``values``,
+            ``rho``, ``protocol``, ``max_count``, ``threshold``, ...).
+        config: Where to send it and as whom: a TOML path or a dict with ``aggregator``,
+            ``helper`` (Prio3), ``wait_seconds`` and ``tls = {"cert", "key", "ca"}``.
+            Required with a dict job; with a job file, its ``[job]`` table is sent over this
+            connection instead of the file's own.
+
+    Returns:
+        A :class:`FederatedResult`, as :func:`simulate` returns (an exact check, with
+        ``exact = true`` in the job, has ``exact`` true and no noise).
+    """
+    if isinstance(job, Mapping):
+        if config is None:
+            raise TypeError("a job given as a dict needs config= (aggregator, helper, tls)")
+        cpath, ctext = _config(config, "config")
+        text = _native.federated_submit(None, json.dumps(dict(job)), cpath, ctext)
+    elif config is None:
+        text = _native.federated_submit(to_path(job, "job"), None, None, None)
+    else:
+        with open(to_path(job, "job"), "rb") as f:
+            table = tomllib.load(f)
+        cpath, ctext = _config(config, "config")
+        table = table.get("job", table)
+        text = _native.federated_submit(None, json.dumps(table), cpath, ctext)
+    result = FederatedResult(json.loads(text))
+    for w in result.warnings:
+        warnings.warn(w, UserWarning, stacklevel=2)
+    return result
+
+
 class FederatedResult:
     """A federated release: noisy tables, the noise, the round, and the ledger."""
 
     def __init__(self, content: dict[str, Any]) -> None:
         self._content = content
-        self._release = content["release"]
+        if "release" in content:
+            self._release = content["release"]
+        else:
+            # An exact check of the network service (no noise, not a DP release).
+            self._release = {
+                "query": "exact check",
+                "tables": content["tables"],
+                "round": content["round"],
+                "noise": None,
+                "accuracy": None,
+                "warnings": [{"message": content["warning"]}],
+            }
+
+    @property
+    def exact(self) -> bool:
+        """Whether this is an exact check of the network service (no noise, not DP)."""
+        return "release" not in self._content
 
     @property
     def query(self) -> str:
@@ -331,12 +495,12 @@ class FederatedResult:
         return self._release["tables"]
 
     @property
-    def noise(self) -> dict[str, Any]:
+    def noise(self) -> dict[str, Any] | None:
         """Mechanism, share scale, shares relied on, total scale, over-provision."""
         return self._release["noise"]
 
     @property
-    def accuracy(self) -> dict[str, Any]:
+    def accuracy(self) -> dict[str, Any] | None:
         """``alpha``, ``half_width`` of every cell, and the statement."""
         return self._release["accuracy"]
 
@@ -351,9 +515,9 @@ class FederatedResult:
         return self.round["counted"]
 
     @property
-    def ledger(self) -> dict[str, Any]:
+    def ledger(self) -> dict[str, Any] | None:
         """The budget ledger of the release."""
-        return self._content["ledger"]
+        return self._content.get("ledger")
 
     @property
     def warnings(self) -> list[str]:
@@ -428,8 +592,9 @@ class FederatedResult:
         t = self.tables[index]
         value = t.get("value")
         if value is None or value["statistic"] == "mean":
-            hw = t.get("half_width", self.accuracy["half_width"])
-            frame["half_width"] = float(hw)
+            default = float("nan") if self.accuracy is None else self.accuracy["half_width"]
+            hw = t.get("half_width")
+            frame["half_width"] = float(default if hw is None else hw)
         if value is not None:
             frame["sum_half_width"] = float(value["sum_half_width"])
         return frame
@@ -439,19 +604,24 @@ class FederatedResult:
         return pandas_to_polars(self.to_pandas(index))
 
     def __repr__(self) -> str:
+        mechanism = "exact, no noise" if self.noise is None else self.noise["mechanism"]
         return (
             f"<FederatedResult {self.query}: {len(self.tables)} table(s) over "
-            f"{len(self.counted)} trusts, {self.noise['mechanism']}>"
+            f"{len(self.counted)} trusts, {mechanism}>"
         )
 
     def _repr_html_(self) -> str:
         from html import escape
 
-        parts = [
-            f"<b>{escape(self.query)}</b>: trusts counted {escape(', '.join(self.counted))}; "
-            f"noise {escape(str(self.noise['mechanism']))}; "
-            f"{escape(str(self.accuracy['statement']))} "
-            f"(half-width {float(self.accuracy['half_width']):.4g})"
-        ]
+        head = f"<b>{escape(self.query)}</b>: trusts counted {escape(', '.join(self.counted))}; "
+        if self.noise is None or self.accuracy is None:
+            head += "exact, without noise (not a differentially private release)"
+        else:
+            head += (
+                f"noise {escape(str(self.noise['mechanism']))}; "
+                f"{escape(str(self.accuracy['statement']))} "
+                f"(half-width {float(self.accuracy['half_width']):.4g})"
+            )
+        parts = [head]
         parts += [self.to_pandas(i).head(50)._repr_html_() for i in range(len(self.tables))]
         return "".join(parts)

@@ -1,0 +1,233 @@
+"""pets.federated.node and submit: a federation on loopback, from Python.
+
+A real aggregator runs as a ``pets federated aggregator`` process over HTTPS with mutual TLS
+(certificates made by ``pets federated certs``, rcgen); the three trusts' node agents run in
+this process (``pets.federated.node``), and this process submits the jobs
+(``pets.federated.submit``). The exact check equals the pooled counts cell for cell; the DP
+release comes back as the same result object ``simulate`` returns; Ctrl-C and ``stop()``
+end a node cleanly.
+"""
+
+import _thread
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import pets
+import pets.datasets
+import pets.federated
+
+REPO = Path(__file__).resolve().parents[3]
+TRUSTS = ["trust_a", "trust_b", "trust_c"]
+
+
+def cli_binary() -> str:
+    for candidate in (
+        os.environ.get("PETS_CLI"),
+        str(REPO / "target" / "release" / "pets"),
+        shutil.which("pets"),
+    ):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.skip("the pets CLI is not built (cargo build --release -p pets-cli)")
+
+
+def tls(certs: Path, party: str) -> dict[str, str]:
+    return {
+        "cert": str(certs / f"{party}.pem"),
+        "key": str(certs / f"{party}.key"),
+        "ca": str(certs / "ca.pem"),
+    }
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory):
+    pets_cli = cli_binary()
+    d = tmp_path_factory.mktemp("federation")
+    certs = d / "certs"
+    subprocess.run(
+        [pets_cli, "federated", "certs", "--out", certs, "aggregator", "analyst", *TRUSTS],
+        check=True,
+        capture_output=True,
+    )
+    data = pets.datasets.generate_ae(3_000, seed=5)
+    schema = pets.datasets.ae_schema()
+    schema_path = d / "ae.schema.json"
+    schema.save(schema_path)
+    # Each trust's own table: the providers dealt round-robin into three trusts.
+    providers = sorted(set(data.column("provider_code").to_pylist()))
+    tables = {}
+    for i, name in enumerate(TRUSTS):
+        mine = pa.array(providers[i :: len(TRUSTS)])
+        tables[name] = data.filter(pc.is_in(data.column("provider_code"), value_set=mine))
+    port_file = d / "agg.port"
+    config = d / "agg.toml"
+    config.write_text(
+        f'listen = "127.0.0.1:0"\nschema = "{schema_path}"\ntrusts = {TRUSTS!r}\n'.replace("'", '"')
+        + 'submitters = ["analyst"]\nallow_exact = true\nstage_seconds = 20\n'
+        f'min_participants = 3\nport_file = "{port_file}"\n'
+        f'[tls]\ncert = "{certs}/aggregator.pem"\nkey = "{certs}/aggregator.key"\n'
+        f'ca = "{certs}/ca.pem"\n'
+    )
+    log = open(d / "aggregator.log", "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        [pets_cli, "federated", "aggregator", "--config", config], stdout=log, stderr=log
+    )
+    try:
+        until = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().endswith("\n")):
+            assert proc.poll() is None, (d / "aggregator.log").read_text()
+            assert time.monotonic() < until, "the aggregator did not start"
+            time.sleep(0.05)
+        yield {
+            "url": f"https://127.0.0.1:{port_file.read_text().strip()}",
+            "dir": d,
+            "certs": certs,
+            "data": data,
+            "schema": schema,
+            "tables": tables,
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def node_config(fed, name: str, **extra) -> dict:
+    return {
+        "aggregator": fed["url"],
+        "poll_ms": 50,
+        "wait_seconds": 60,
+        "allow_exact": True,
+        "tls": tls(fed["certs"], name),
+        **extra,
+    }
+
+
+def connection(fed) -> dict:
+    return {"aggregator": fed["url"], "wait_seconds": 90, "tls": tls(fed["certs"], "analyst")}
+
+
+def start_nodes(fed) -> list:
+    return [
+        pets.federated.node(
+            fed["tables"][name],
+            schema=fed["schema"],
+            config=node_config(fed, name),
+            background=True,
+        )
+        for name in TRUSTS
+    ]
+
+
+def test_an_exact_check_from_python_equals_the_pooled_counts(federation):
+    fed = federation
+    nodes = start_nodes(fed)
+    try:
+        with pytest.warns(UserWarning, match="without noise"):
+            r = pets.federated.submit(
+                {"tables": [["sex"]], "rho": 0.5, "exact": True}, config=connection(fed)
+            )
+        assert r.exact
+        assert r.noise is None
+        assert r.counted == TRUSTS
+        frame = r.frame(0)
+        assert frame.column_names == ["sex", "count"]
+        cells = zip(frame["sex"].to_pylist(), frame["count"].to_pylist(), strict=True)
+        got = {s: c for s, c in cells if c}
+        pooled = fed["data"].group_by("sex").aggregate([("sex", "count")])
+        want = dict(zip(pooled["sex"].to_pylist(), pooled["sex_count"].to_pylist(), strict=True))
+        assert got == want, "cell for cell"
+        for n in nodes:
+            rounds = n.wait(timeout=60)
+            assert rounds is not None
+            assert len(rounds) == 1, rounds
+            assert rounds[0]["dropped_at"] is None
+            assert not n.running
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+def test_a_dp_release_from_a_job_file_is_the_result_simulate_returns(federation, tmp_path):
+    fed = federation
+    certs = fed["certs"]
+    job = tmp_path / "job.toml"
+    job.write_text(
+        f'aggregator = "{fed["url"]}"\nwait_seconds = 90\n'
+        f'[tls]\ncert = "{certs}/analyst.pem"\nkey = "{certs}/analyst.key"\n'
+        f'ca = "{certs}/ca.pem"\n'
+        '[job]\ntables = [["age_band", "sex"]]\nrho = 0.5\nmax_trusts_per_person = 1\n'
+    )
+    nodes = start_nodes(fed)
+    try:
+        r = pets.federated.submit(job)
+        assert isinstance(r, pets.federated.FederatedResult)
+        assert not r.exact
+        assert r.counted == TRUSTS
+        assert r.noise["mechanism"] == "distributed_discrete_gaussian"
+        assert len(r.ledger["entries"]) == 1
+        assert r.frame(0).column_names == ["age_band", "sex", "count"]
+        assert "half_width" in r.to_pandas(0).columns
+        for n in nodes:
+            assert len(n.wait(timeout=60)) == 1
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+def test_ctrl_c_and_stop_end_a_node_cleanly(federation):
+    fed = federation
+    # A node waiting for a round that never comes: Ctrl-C (here raised in the main thread
+    # after half a second) stops it and raises KeyboardInterrupt promptly.
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    started = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        pets.federated.node(
+            fed["tables"]["trust_a"], schema=fed["schema"], config=node_config(fed, "trust_a")
+        )
+    assert time.monotonic() - started < 5
+    # A background node running forever: stop() ends it.
+    agent = pets.federated.node(
+        fed["tables"]["trust_b"],
+        schema=fed["schema"],
+        config=node_config(fed, "trust_b", rounds=0),
+        background=True,
+    )
+    time.sleep(0.3)
+    assert agent.running
+    agent.stop()
+    assert not agent.running
+    assert agent.wait(timeout=1) is None
+    # As a context manager, a node is stopped on exit.
+    with pets.federated.node(
+        fed["tables"]["trust_c"],
+        schema=fed["schema"],
+        config=node_config(fed, "trust_c"),
+        background=True,
+    ) as c:
+        assert c.running
+    assert not c.running
+
+
+def test_bad_configurations_are_refused_with_the_reason(federation):
+    fed = federation
+    with pytest.raises(TypeError, match="config="):
+        pets.federated.submit({"tables": [["sex"]], "rho": 0.5})
+    with pytest.raises(pets.PetsError, match="unknown field"):
+        pets.federated.submit({"tables": [["sex"]], "rho": 0.5, "rhoo": 1}, config=connection(fed))
+    with pytest.raises(pets.PetsError, match="missing field `aggregator`"):
+        pets.federated.node(
+            fed["tables"]["trust_a"],
+            schema=fed["schema"],
+            config={"tls": tls(fed["certs"], "trust_a")},
+            background=True,
+        )
