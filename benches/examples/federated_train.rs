@@ -181,7 +181,8 @@ fn main() {
     let schema = Schema::from_json(&ae_schema_for(&cfg).to_json()).expect("schema");
     let batches: Vec<RecordBatch> = AeGenerator::new(cfg).expect("generator").collect();
     let arrow = batches[0].schema();
-    let (test, train): (Vec<(usize, RecordBatch)>, Vec<(usize, RecordBatch)>) = batches
+    type Numbered = Vec<(usize, RecordBatch)>;
+    let (test, train): (Numbered, Numbered) = batches
         .into_iter()
         .enumerate()
         .partition(|(i, _)| i % 5 == 4);

@@ -189,7 +189,7 @@ impl Encoding {
             }
         };
         let names: Vec<String> = match features {
-            Some(f) if f.is_empty() => {
+            Some([]) => {
                 return Err(FederatedError::invalid(
                     "features",
                     "(empty)",
@@ -271,7 +271,7 @@ impl Encoding {
             upper,
         }) = out
             .iter()
-            .find(|f| matches!(f, FeatureSpec::Scaled { lower, upper, .. } if !(upper > lower)))
+            .find(|f| matches!(f, FeatureSpec::Scaled { lower, upper, .. } if upper.partial_cmp(lower) != Some(std::cmp::Ordering::Greater)))
         {
             return Err(FederatedError::invalid(
                 "features",
