@@ -5,7 +5,8 @@
 //! file path; or one table split by a column) and runs the core's [`FederatedJob`] with the
 //! interpreter detached; it returns the release and its ledger as JSON. [`federated_fit`]
 //! runs [`pets_synth::federated::FederatedFitJob`] over the same trusts and returns the
-//! model (the class `pets.synth.fit` returns) with its rounds as JSON.
+//! model (the class `pets.synth.fit` returns) with its rounds as JSON. [`federated_train`]
+//! runs [`pets::federated::FederatedTrainJob`] and returns the model file's JSON.
 //!
 //! The network service from a notebook: [`federated_node`] starts a trust's node agent
 //! (`pets_federated_net::node::run`, what `pets federated node` runs) on its own tokio
@@ -26,7 +27,8 @@ use pyo3::prelude::*;
 use pets::data::Schema;
 use pets::dp::{ChargeRecord, Cost, Session};
 use pets::federated::{
-    FederatedJob, FederatedQuery, Protocol, TrustInput, TrustTables, simulation_trusts,
+    FederatedJob, FederatedQuery, FederatedTrainJob, Protocol, TrustInput, TrustTables,
+    simulation_trusts,
 };
 use pets_synth::FitSettings;
 use pets_synth::federated::FederatedFitJob;
@@ -449,6 +451,94 @@ pub fn federated_submit(
     }
 }
 
+/// Train a logistic regression across the trusts by federated averaging with patient-level
+/// DP, as `pets federated train` does: returns the model file's JSON (encoding, weights,
+/// options, rounds, ledger), exactly what `--out` writes.
+#[pyfunction]
+#[pyo3(signature = (trusts, schema_json, target, epsilon, delta = 1e-9, positive = None,
+                    features = None, rounds = pets::federated::train::DEFAULT_ROUNDS,
+                    clip = None, learning_rate = pets::federated::train::DEFAULT_LEARNING_RATE,
+                    l2 = pets::federated::train::DEFAULT_L2, protocol = "secagg",
+                    threshold = None, colluders = 0, person_id = None, max_rows_per_person = 1,
+                    max_trusts_per_person = None, drops = BTreeMap::new(), seed = 0,
+                    data = None, split_by = None, groups = None, budget = None,
+                    progress = None))]
+#[allow(clippy::too_many_arguments)] // the Python signature, one keyword each
+pub fn federated_train(
+    py: Python<'_>,
+    trusts: Vec<(String, Bound<'_, PyAny>)>,
+    schema_json: &str,
+    target: String,
+    epsilon: f64,
+    delta: f64,
+    positive: Option<String>,
+    features: Option<Vec<String>>,
+    rounds: usize,
+    clip: Option<f64>,
+    learning_rate: f64,
+    l2: f64,
+    protocol: &str,
+    threshold: Option<usize>,
+    colluders: usize,
+    person_id: Option<String>,
+    max_rows_per_person: u32,
+    max_trusts_per_person: Option<u32>,
+    drops: BTreeMap<String, String>,
+    seed: u64,
+    data: Option<Bound<'_, PyAny>>,
+    split_by: Option<String>,
+    groups: Option<usize>,
+    budget: Option<String>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    let schema = Schema::from_json(schema_json).py_err(py)?;
+    let inputs = trust_inputs(
+        py,
+        &trusts,
+        data,
+        split_by,
+        groups,
+        &schema,
+        person_id.as_deref(),
+        drops,
+    )?;
+    let job = FederatedTrainJob::new(schema, target, epsilon, delta)
+        .positive(positive)
+        .features(features)
+        .rounds(rounds)
+        .clip(clip)
+        .learning_rate(learning_rate)
+        .l2(l2)
+        .protocol(protocol.parse::<Protocol>().py_err(py)?)
+        .threshold(threshold)
+        .colluders(colluders)
+        .max_rows_per_person(max_rows_per_person)
+        .max_trusts_per_person(max_trusts_per_person)
+        .seed(seed)
+        .budget(budget.map(Into::into))
+        .progress(crate::progress::observer(progress));
+    let trained = py.detach(|| job.run(&inputs)).py_err(py)?;
+    serde_json::to_string(&trained)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+}
+
+/// `P(target = positive)` for every row of `table` (a table or path) under a model file's
+/// JSON (what [`federated_train`] returns), read against `schema_json`.
+#[pyfunction]
+pub fn federated_predict(
+    py: Python<'_>,
+    model_json: &str,
+    schema_json: &str,
+    table: Bound<'_, PyAny>,
+) -> PyResult<Vec<f64>> {
+    let schema = Schema::from_json(schema_json).py_err(py)?;
+    let trained: pets::federated::TrainOutcome = serde_json::from_str(model_json)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("not a model file: {e}")))?;
+    let source = path_or_table(&table)?;
+    py.detach(|| trained.model.predict(&source, &schema))
+        .py_err(py)
+}
+
 /// Register the federated functions.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(federated_simulate, m)?)?;
@@ -456,5 +546,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(federated_node, m)?)?;
     m.add_function(wrap_pyfunction!(federated_submit, m)?)?;
     m.add_class::<PyNodeAgent>()?;
+    m.add_function(wrap_pyfunction!(federated_train, m)?)?;
+    m.add_function(wrap_pyfunction!(federated_predict, m)?)?;
     Ok(())
 }

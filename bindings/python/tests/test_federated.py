@@ -1,6 +1,7 @@
 """pets.federated: a federated round from Python matches the CLI's job, survives a dropout,
 and fails with typed exceptions."""
 
+import math
 import warnings
 
 import pyarrow as pa
@@ -223,3 +224,39 @@ def test_a_federated_fit_is_a_model_that_samples(ae):
     assert set(sample.column_names) <= set(schema.names)
     with pytest.raises(InvalidParameterError):
         pets.federated.fit({"only": data}, schema=schema, epsilon=1.0, progress=False)
+
+
+def test_federated_training_gives_weights_rounds_and_predictions(ae):
+    data, schema = ae
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        model = pets.federated.train(
+            data=data,
+            split_by="provider_code",
+            groups=3,
+            schema=schema,
+            target="admitted",
+            features=["age_band", "acuity", "arrival_mode"],
+            epsilon=1.0,
+            rounds=4,
+            progress=False,
+        )
+    assert model.method == "logistic regression (federated DP-FedAvg)"
+    assert len(model.rounds) == 4
+    assert len(model.ledger["entries"]) == 4
+    assert "intercept" in model.weights
+    assert all(math.isfinite(w) for w in model.weights.values())
+    p = model.predict_proba(data)
+    assert len(p) == (data.num_rows if hasattr(data, "num_rows") else len(data))
+    assert all(0.0 <= x <= 1.0 for x in p)
+    assert "rounds" in repr(model)
+    with pytest.raises(InvalidParameterError):
+        pets.federated.train(
+            data=data,
+            split_by="provider_code",
+            groups=3,
+            schema=schema,
+            target="age",
+            epsilon=1.0,
+            progress=False,
+        )

@@ -13,10 +13,13 @@
 //!     --trusts 5 --value 'mean(total_time_in_dept_min > 240) by provider_code' --rho 0.1
 //! pets federated fit ae.parquet --schema ae.schema.json --split-by provider_code \
 //!     --trusts 5 --epsilon 1 --delta 1e-9 --out model.json
+//! pets federated train ae.parquet --schema ae.schema.json --split-by provider_code \
+//!     --trusts 5 --target admitted --epsilon 1 --rounds 30 --out model.json
 //! ```
 //!
 //! The CLI parses and renders; [`pets::federated::FederatedJob`] and, for `fit`,
-//! [`pets_synth::federated::FederatedFitJob`] do the work.
+//! [`pets_synth::federated::FederatedFitJob`] and, for `train`,
+//! [`pets::federated::FederatedTrainJob`] do the work.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -24,6 +27,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use pets::data::{Schema, TableSource};
 use pets::dp::{ChargeRecord, Cost, Session};
+use pets::federated::FederatedTrainJob;
 use pets::federated::{
     FederatedJob, FederatedQuery, FederatedRelease, Protocol, TrustTables, simulation_trusts,
 };
@@ -42,6 +46,10 @@ pub enum FederatedCommand {
     /// noisy marginals, every party on this machine) and write the model file that `pets
     /// synth sample` reads.
     Fit(Box<FitArgs>),
+    /// Train a logistic regression across trusts by federated averaging with patient-level
+    /// DP (rounds of clipped gradient sums under secure aggregation, every party on this
+    /// machine) and write the model (weights, encoding, rounds, ledger) as JSON.
+    Train(Box<TrainArgs>),
     /// Split one table into trusts' files by a column (a trial federation on one machine).
     Split(SplitArgs),
     /// Run the aggregator service (HTTPS with mutual TLS) until stopped.
@@ -119,7 +127,7 @@ impl TrustFiles {
     }
 }
 
-/// The round options `simulate` and `fit` share: the protocol, its fault tolerance, the
+/// The round options `simulate`, `fit` and `train` share: the protocol, its fault tolerance, the
 /// person bounds and fault injection (a fit applies them to each of its rounds).
 #[derive(Debug, Args)]
 pub struct RoundOptions {
@@ -268,6 +276,57 @@ pub struct FitArgs {
     pub out: PathBuf,
 }
 
+/// Options of `pets federated train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The trusts' tables and the schema.
+    #[command(flatten)]
+    pub federation: TrustFiles,
+    /// The binary target: a categorical column (e.g. admitted).
+    #[arg(long)]
+    pub target: String,
+    /// The target's positive value (default: the second of two declared values).
+    #[arg(long)]
+    pub positive: Option<String>,
+    /// Feature columns, comma-separated (default: every categorical column of at most 64
+    /// values and every integer or float column, except the target and direct identifiers).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+    /// Target epsilon of (epsilon, delta)-DP for the whole run (all its rounds).
+    #[arg(long)]
+    pub epsilon: f64,
+    /// Target delta.
+    #[arg(long, default_value_t = 1e-9)]
+    pub delta: f64,
+    /// Rounds (each spends rho / rounds).
+    #[arg(long, default_value_t = pets::federated::train::DEFAULT_ROUNDS)]
+    pub rounds: usize,
+    /// Clip norm of each row's gradient (default: the largest feature norm, sqrt(1 +
+    /// features), at which nothing is clipped).
+    #[arg(long)]
+    pub clip: Option<f64>,
+    /// Step size of the coordinator's Adam.
+    #[arg(long, default_value_t = pets::federated::train::DEFAULT_LEARNING_RATE)]
+    pub learning_rate: f64,
+    /// L2 penalty on the non-intercept weights.
+    #[arg(long, default_value_t = pets::federated::train::DEFAULT_L2)]
+    pub l2: f64,
+    /// The protocol (secagg; prio3 is refused for training), its fault tolerance, the person
+    /// bounds and fault injection, as `simulate` and `fit` take them.
+    #[command(flatten)]
+    pub round: RoundOptions,
+    /// Seed of each trust's choice of kept rows.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Charge the run's (epsilon, delta) to this dataset's persistent budget file (`pets
+    /// budget init`) after every data check and before any round.
+    #[arg(long)]
+    pub budget: Option<PathBuf>,
+    /// Write the model (encoding, weights, options, rounds, ledger) as JSON here.
+    #[arg(long, visible_alias = "model")]
+    pub out: PathBuf,
+}
+
 /// Options of `pets federated split`.
 #[derive(Debug, Args)]
 pub struct SplitArgs {
@@ -316,6 +375,7 @@ pub fn run(command: &FederatedCommand) -> Result<(), CliError> {
     match command {
         FederatedCommand::Simulate(a) => simulate(a),
         FederatedCommand::Fit(a) => fit(a),
+        FederatedCommand::Train(a) => train(a),
         FederatedCommand::Split(a) => split(a),
         #[cfg(feature = "net")]
         FederatedCommand::Aggregator(a) => crate::federated_net::aggregator(a),
@@ -418,6 +478,87 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
         write_atomic(path, &(serde_json::to_string_pretty(&value)? + "\n"))?;
         eprintln!("pets federated: rounds and ledger in {}", path.display());
     }
+    Ok(())
+}
+
+fn train(args: &TrainArgs) -> Result<(), CliError> {
+    let inputs = args.federation.inputs();
+    crate::exit::refuse_missing_folder("--out", &args.out)?;
+    refuse_clobber("--out", &args.out, &inputs)?;
+    let schema = Schema::load(&args.federation.schema)?;
+    let round = &args.round;
+    if round.max_count.is_some() {
+        return Err(CliError::usage(
+            "--max-count bounds a trust's Prio3 counts; training runs by secure aggregation \
+             (--protocol secagg), so leave it out",
+        ));
+    }
+    let trusts = round.trusts(&args.federation, &schema)?;
+    let (progress, bar) = crate::progress::job("federated train");
+    let job = FederatedTrainJob::new(schema, &args.target, args.epsilon, args.delta)
+        .positive(args.positive.clone())
+        .features(args.features.clone())
+        .rounds(args.rounds)
+        .clip(args.clip)
+        .learning_rate(args.learning_rate)
+        .l2(args.l2)
+        .protocol(round.protocol()?)
+        .threshold(round.threshold)
+        .colluders(round.colluders)
+        .max_rows_per_person(round.max_rows_per_person)
+        .max_trusts_per_person(round.max_trusts_per_person)
+        .seed(args.seed)
+        .budget(args.budget.clone())
+        .progress(progress);
+    let trained = job.run(&trusts);
+    bar.finish_and_clear();
+    let trained = trained?;
+    for w in &trained.warnings {
+        eprintln!("warning: {}", w.message);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "pets federated train: {} of {} ({} = {}) over {} trusts, {} coordinates, {} rounds at \
+         epsilon = {}, delta = {} (rho = {:.6}, {:.6} a round); spent {}",
+        trained.method,
+        trained.model.encoding.target,
+        trained.model.encoding.target,
+        trained.model.encoding.positive,
+        trusts.len(),
+        trained.model.weights.len(),
+        trained.options.rounds,
+        trained.epsilon,
+        trained.delta,
+        trained.rho,
+        trained.rho / trained.options.rounds as f64,
+        trained.ledger.spent
+    )?;
+    writeln!(
+        out,
+        "  clip C = {:.4}, Adam step {}, L2 {}; each round's loss and gradient are noisy \
+         (post-processing of the released sums)",
+        trained.options.clip, trained.options.learning_rate, trained.options.l2
+    )?;
+    for r in &trained.rounds {
+        writeln!(
+            out,
+            "  round {:>3}: noisy mean log-loss {:.4}, noisy gradient norm {:.5}, trusts \
+             counted {}/{}, {} bytes from trusts, {:.2} s",
+            r.round,
+            r.noisy_loss,
+            r.gradient_norm,
+            r.report.counted.len(),
+            r.report.trusts,
+            r.report.bytes_from_trusts,
+            r.report.local_seconds + r.report.protocol_seconds
+        )?;
+    }
+    write_atomic(&args.out, &(serde_json::to_string_pretty(&trained)? + "\n"))?;
+    eprintln!(
+        "pets federated: model (weights, encoding, rounds, ledger) written to {}",
+        args.out.display()
+    );
     Ok(())
 }
 

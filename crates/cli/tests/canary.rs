@@ -1,5 +1,5 @@
 //! Canary test on released artefacts (issue 10): a dataset whose exact counts are distinctive
-//! numbers, run through every DP command (the federated fit included); no ledger, model file, results file or message of a
+//! numbers, run through every DP command (the federated fit and training included); no ledger, model file, results file or message of a
 //! DP command may contain any of them.
 //!
 //! Released *values* are noisy draws that may, by chance, equal an exact count; they are
@@ -50,7 +50,7 @@ fn write_canary_data(dir: &std::path::Path) -> (std::path::PathBuf, std::path::P
 const CANARIES: [&str; 6] = ["31337", "19186", "29882", "1455", "17903", "13434"];
 
 fn strip_values(v: &mut Value) {
-    const RELEASED: [&str; 14] = [
+    const RELEASED: [&str; 18] = [
         "value",
         "values",
         "lower",
@@ -65,6 +65,12 @@ fn strip_values(v: &mut Value) {
         "estimation",
         "fitted",
         "compression",
+        // A federated training run's noisy figures (weights, each round's loss, row count
+        // and gradient norm).
+        "weights",
+        "noisy_loss",
+        "noisy_rows",
+        "gradient_norm",
     ];
     match v {
         Value::Object(map) => {
@@ -255,6 +261,49 @@ dimensions = ["sex"]
         strip_values(&mut v);
         assert_clean(what, &v.to_string());
     }
+
+    // pets federated train: two trusts (by sex), the model file and the messages (each round's
+    // line quotes released noisy figures only: checked to be there, then left out).
+    let fed_logit = dir.path().join("fed_logit.json");
+    let o = pets(&[
+        "federated",
+        "train",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--split-by",
+        "sex",
+        "--target",
+        "sex",
+        "--features",
+        "age",
+        "--epsilon",
+        "1",
+        "--rounds",
+        "5",
+        "--person-id",
+        "patient",
+        "--max-rows-per-person",
+        "2",
+        "--out",
+        p(&fed_logit),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let message = text(&o);
+    assert_eq!(
+        message.matches("noisy mean log-loss").count(),
+        5,
+        "{message}"
+    );
+    let message: String = message
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("round "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_clean("pets federated train's messages", &message);
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&fed_logit).unwrap()).unwrap();
+    strip_values(&mut v);
+    assert_clean("the federated training model file", &v.to_string());
 
     // pets synth sample without --rows samples the model's noisy size, not the exact one.
     let synth = dir.path().join("synth.csv");

@@ -374,3 +374,75 @@ fn a_federated_fit_writes_a_model_that_synth_sample_reads() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(!lone.exists());
 }
+
+#[test]
+fn federated_training_writes_weights_and_a_ledger_and_refuses_prio3() {
+    let (dir, data, schema) = ae(6_000, 7);
+    let model = dir.path().join("logit.json");
+    let run = |protocol: &str| {
+        pets(&[
+            "federated",
+            "train",
+            p(&data),
+            "--schema",
+            p(&schema),
+            "--split-by",
+            "provider_code",
+            "--trusts",
+            "3",
+            "--target",
+            "admitted",
+            "--features",
+            "age_band,acuity,arrival_mode",
+            "--epsilon",
+            "1",
+            "--rounds",
+            "4",
+            "--protocol",
+            protocol,
+            "--out",
+            p(&model),
+        ])
+    };
+    let o = run("prio3");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!model.exists());
+    let o = run("secagg");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        text(&o).matches("noisy mean log-loss").count(),
+        4,
+        "{}",
+        text(&o)
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(m["method"], "logistic regression (federated DP-FedAvg)");
+    assert_eq!(m["ledger"]["entries"].as_array().unwrap().len(), 4);
+    assert_eq!(m["rounds"].as_array().unwrap().len(), 4);
+    // intercept + 7 age bands + 5 acuity (scaled: 1) ... the names line up with the weights.
+    assert_eq!(
+        m["model"]["names"].as_array().unwrap().len(),
+        m["model"]["weights"].as_array().unwrap().len()
+    );
+    // Refuses to overwrite its own input; a target that is not categorical is a usage error.
+    let o = pets(&[
+        "federated",
+        "train",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--split-by",
+        "provider_code",
+        "--trusts",
+        "3",
+        "--target",
+        "age",
+        "--epsilon",
+        "1",
+        "--out",
+        p(&dir.path().join("age.json")),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("categorical"), "{}", text(&o));
+}

@@ -179,6 +179,33 @@ class NodeAgent:
     def stop(self) -> None: ...
     @property
     def running(self) -> bool: ...
+def federated_train(
+    trusts: list[tuple[str, Any]],
+    schema_json: str,
+    target: str,
+    epsilon: float,
+    delta: float = ...,
+    positive: str | None = ...,
+    features: list[str] | None = ...,
+    rounds: int = ...,
+    clip: float | None = ...,
+    learning_rate: float = ...,
+    l2: float = ...,
+    protocol: str = ...,
+    threshold: int | None = ...,
+    colluders: int = ...,
+    person_id: str | None = ...,
+    max_rows_per_person: int = ...,
+    max_trusts_per_person: int | None = ...,
+    drops: dict[str, str] = ...,
+    seed: int = ...,
+    data: Any | None = ...,
+    split_by: str | None = ...,
+    groups: int | None = ...,
+    budget: str | None = ...,
+    progress: Any | None = ...,
+) -> str: ...
+def federated_predict(model_json: str, schema_json: str, table: Any) -> list[float]: ...
 
 class AnonymiseResult:
     def to_json(self, pretty: bool = ...) -> str: ...

@@ -64,6 +64,7 @@ from pets._progress import bars
 from pets._schema import Schema
 
 __all__ = [
+    "FederatedModel",
     "FederatedResult",
     "NodeAgent",
     "fit",
@@ -73,6 +74,7 @@ __all__ = [
     "simulate",
     "submit",
     "sum_of",
+    "train",
 ]
 
 
@@ -455,6 +457,173 @@ def submit(
     for w in result.warnings:
         warnings.warn(w, UserWarning, stacklevel=2)
     return result
+def train(
+    trusts: Mapping[str, TableLike | PathLike] | None = None,
+    *,
+    schema: Schema,
+    target: str,
+    epsilon: float,
+    delta: float = 1e-9,
+    positive: str | None = None,
+    features: Sequence[str] | None = None,
+    rounds: int = 50,
+    clip: float | None = None,
+    learning_rate: float = 0.2,
+    l2: float = 1e-4,
+    data: TableLike | PathLike | None = None,
+    split_by: str | None = None,
+    groups: int | None = None,
+    protocol: Literal["secagg"] = "secagg",
+    threshold: int | None = None,
+    colluders: int = 0,
+    person_id: str | None = None,
+    max_rows_per_person: int = 1,
+    max_trusts_per_person: int | None = None,
+    drops: Mapping[str, str] | None = None,
+    seed: int = 0,
+    budget: PathLike | None = None,
+    progress: bool | None = None,
+) -> FederatedModel:
+    """Train a logistic regression across trusts by federated averaging (``pets federated train``).
+
+    Each round every trust sums its rows' gradients, each clipped to L2 norm ``clip`` on a
+    fixed-point grid, and the sum crosses by secure aggregation with distributed discrete
+    Gaussian noise; the coordinator updates the weights (Adam) from the noisy average and
+    sends them with the next round. The run is (``epsilon``, ``delta``)-DP per person: rho
+    is split equally over the rounds, each charged before any noise is drawn.
+
+    Args:
+        trusts: Trust name to its table (DataFrame, pyarrow Table, Arrow stream) or file path.
+        schema: The declared schema every trust encodes against (the encoding depends on it
+            alone: one-hot categoricals, numbers scaled by their declared bounds).
+        target: The binary target, a categorical column (e.g. ``"admitted"``).
+        epsilon: Target epsilon of the whole run.
+        delta: Target delta.
+        positive: The target's positive value (default: the second of two declared values).
+        features: Feature columns (default: categoricals of at most 64 values and numbers,
+            except the target and direct identifiers).
+        rounds: Rounds (each spends rho / rounds).
+        clip: Clip norm of each row's gradient (default: the largest feature norm).
+        learning_rate: Step size of the coordinator's Adam.
+        l2: L2 penalty on the non-intercept weights.
+        data: Instead of ``trusts``: one table split into trusts by ``split_by``.
+        split_by: The column whose values become trusts.
+        groups: With ``split_by``: deal the values round-robin into this many trusts.
+        protocol: ``"secagg"`` (Prio3 is refused for signed gradients).
+        threshold: Trusts that must survive each round (default a strict majority).
+        colluders: Trusts that may collude with the aggregator.
+        person_id: Person-id column (person-level privacy); without it, per-row privacy.
+        max_rows_per_person: Rows kept per person at each trust.
+        max_trusts_per_person: Trusts one person may attend (public bound).
+        drops: Fault injection: trust name to a stage it drops out at, in every round.
+        seed: Seed of each trust's choice of kept rows.
+        budget: A persistent budget file to charge (epsilon, delta) to, before any round.
+        progress: A progress bar (tqdm): ``None`` when interactive, ``True``, ``False``.
+
+    Returns:
+        A :class:`FederatedModel`: weights by feature, each round's noisy loss, the ledger.
+
+    Example:
+        >>> import pets, pets.datasets, pets.federated
+        >>> data = pets.datasets.generate_ae(3_000, seed=4)
+        >>> model = pets.federated.train(
+        ...     data=data, split_by="provider_code", groups=3, target="admitted",
+        ...     features=["age_band", "acuity"], schema=pets.datasets.ae_schema(),
+        ...     epsilon=1.0, rounds=5, progress=False)
+        >>> len(model.rounds), len(model.ledger["entries"])
+        (5, 5)
+    """
+    if not isinstance(schema, Schema):
+        raise TypeError(f"schema must be a pets.Schema, not {type(schema).__qualname__}")
+    if not isinstance(target, str):
+        raise TypeError(f"target must be a str, not {type(target).__qualname__}")
+    if isinstance(features, str):
+        raise TypeError("features must be a sequence of column names, not one str")
+    pairs = [(str(k), _source(v, f"trusts[{k!r}]")) for k, v in (trusts or {}).items()]
+    with bars(progress, "federated train") as callback:
+        content = _native.federated_train(
+            pairs,
+            schema.to_json(),
+            target,
+            number(epsilon, "epsilon"),
+            number(delta, "delta"),
+            positive,
+            None if features is None else [str(f) for f in features],
+            integer(rounds, "rounds", 0, U32_MAX),
+            None if clip is None else number(clip, "clip"),
+            number(learning_rate, "learning_rate"),
+            number(l2, "l2"),
+            protocol,
+            optional_integer(threshold, "threshold", 0, U32_MAX),
+            integer(colluders, "colluders", 0, U32_MAX),
+            person_id,
+            integer(max_rows_per_person, "max_rows_per_person", 0, U32_MAX),
+            optional_integer(max_trusts_per_person, "max_trusts_per_person", 0, U32_MAX),
+            {str(k): str(v) for k, v in (drops or {}).items()},
+            integer(seed, "seed", 0, U64_MAX),
+            None if data is None else _source(data, "data"),
+            split_by,
+            optional_integer(groups, "groups", 0, U32_MAX),
+            None if budget is None else to_path(budget, "budget"),
+            callback,
+        )
+    return FederatedModel(content, schema)
+
+
+class FederatedModel:
+    """A logistic regression trained across trusts (:func:`train`): public weights only."""
+
+    def __init__(self, content: str, schema: Schema) -> None:
+        self._json = content
+        self._content: dict[str, Any] = json.loads(content)
+        self._schema = schema
+
+    @property
+    def method(self) -> str:
+        """``logistic regression (federated DP-FedAvg)``."""
+        return self._content["method"]
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Each coordinate's weight by name (``intercept``, ``sex=2``, ``age (scaled)``)."""
+        model = self._content["model"]
+        return dict(zip(model["names"], model["weights"], strict=True))
+
+    @property
+    def rounds(self) -> list[dict[str, Any]]:
+        """Each round: rho, the noisy loss and gradient norm, the protocol round's report."""
+        return self._content["rounds"]
+
+    @property
+    def ledger(self) -> dict[str, Any]:
+        """The ledger: one entry a round."""
+        return self._content["ledger"]
+
+    @property
+    def epsilon(self) -> float:
+        """Target epsilon of the run."""
+        return self._content["epsilon"]
+
+    def predict_proba(self, table: TableLike | PathLike) -> list[float]:
+        """``P(target = positive)`` for every row of ``table`` (scoring releases nothing)."""
+        return _native.federated_predict(
+            self._json, self._schema.to_json(), _source(table, "table")
+        )
+
+    def to_json(self) -> str:
+        """The model file, as ``pets federated train --out`` writes it."""
+        return json.dumps(self._content, indent=2)
+
+    def save(self, path: PathLike) -> None:
+        """Write the model file to ``path``."""
+        with open(to_path(path, "path"), "w", encoding="utf-8") as f:
+            f.write(self.to_json() + "\n")
+
+    def __repr__(self) -> str:
+        return (
+            f"FederatedModel({self.method}, {len(self._content['model']['weights'])} weights, "
+            f"{len(self.rounds)} rounds, epsilon {self.epsilon})"
+        )
 
 
 class FederatedResult:

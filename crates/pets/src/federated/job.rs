@@ -983,6 +983,11 @@ impl CheckedJob {
     pub fn threshold(&self) -> usize {
         self.threshold
     }
+
+    /// The warnings of the check (an undeclared trusts-per-person bound).
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
 }
 
 /// What a trust declares before the noise is planned: its privacy unit and the warnings of

@@ -22,6 +22,8 @@
 //! - [`wire`]: the versioned, size-limited wire format;
 //! - [`vector`]: what a round sums: a query, or a vector each trust computed itself
 //!   (a synthesiser's marginals, model weights), declared by its layout and sensitivity;
+//! - [`train`]: federated training of a logistic regression by federated averaging
+//!   (DP-FedAvg), each round a declared vector of clipped gradient sums;
 //! - [`split`]: one table split into trusts by a column (a simulation on one machine);
 //! - [`proofs`]: the proofs of what pets charges;
 //! - [`job`]: [`FederatedJob`], one federated DP release as every front door runs it.
@@ -37,6 +39,7 @@ pub mod proofs;
 pub mod ring;
 pub mod secagg;
 pub mod split;
+pub mod train;
 pub mod values;
 pub mod vector;
 pub mod wire;
@@ -57,5 +60,6 @@ pub use job::{
 };
 pub use noise::DistributedNoise;
 pub use split::{TrustTables, simulation_trusts, split_by_column};
+pub use train::{FederatedTrainJob, LogisticModel, TrainOutcome};
 pub use values::{ValueCells, ValueStatistic, ValueTable};
 pub use vector::{RoundVector, VectorSpec, columns_fingerprint};
