@@ -128,6 +128,35 @@ fn privbayes_fits_and_samples_end_to_end() {
         p(&model),
     ]);
     assert!(o.status.success(), "{}", text(&o));
+    // The mutual-information score: the same network rounds, labelled as such.
+    let mi = dir.path().join("mi.json");
+    let o = pets(&[
+        "synth",
+        "fit",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--method",
+        "privbayes",
+        "--privbayes-score",
+        "mi",
+        "--epsilon",
+        "1",
+        "--columns",
+        "age_band,sex,provider_code,acuity,admitted,total_time_in_dept_min",
+        "--out",
+        p(&mi),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&mi).unwrap()).unwrap();
+    let rounds = v["ledger"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["query"].as_str().unwrap().contains("mutual information"))
+        .count();
+    assert_eq!(rounds, 5, "{v}");
     assert!(
         text(&o).contains("PrivBayes over 6 columns") && text(&o).contains("selected 5 families"),
         "{}",
@@ -183,6 +212,22 @@ fn privbayes_fits_and_samples_end_to_end() {
         "m.json",
     ]);
     assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    let o = pets(&[
+        "synth",
+        "fit",
+        "nope.csv",
+        "--schema",
+        "nope.json",
+        "--method",
+        "privbayes",
+        "--privbayes-score",
+        "entropy",
+        "--epsilon",
+        "1",
+        "--out",
+        "m.json",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
 #[test]

@@ -85,5 +85,8 @@ pub use mst::{
     MstOptions, cdp_delta, cdp_rho, fit_mst, fit_mst_bounded, fit_mst_bounded_with,
     fit_mst_merged_with,
 };
-pub use privbayes::{PrivBayesOptions, fit_privbayes, fit_privbayes_bounded_with};
+pub use privbayes::{
+    FamilyScore, MI_SCORE_SENSITIVITY, PrivBayesOptions, fit_privbayes, fit_privbayes_bounded_with,
+    mutual_information_score,
+};
 pub use settings::FitSettings;
