@@ -826,3 +826,45 @@ fn evaluate_writes_json_and_html_and_catches_a_copy() {
         .collect();
     assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
 }
+
+/// A DataSynthesizer description (correlated mode; the fixture DataSynthesizer made from 400
+/// generated rows) samples like a model file, with the declared values and missing values.
+#[test]
+fn a_datasynthesizer_description_samples_like_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let desc = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../synth/tests/data/datasynthesizer_description.json"
+    );
+    let out = dir.path().join("s.csv");
+    let o = pets(&[
+        "synth",
+        "sample",
+        desc,
+        "--rows",
+        "2000",
+        "--seed",
+        "3",
+        "--out",
+        p(&out),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "age,sex,acuity,arrival_mode,admitted,total_time_in_dept_min"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2000);
+    assert!(
+        rows.iter()
+            .all(|r| ["female", "male", "indeterminate"].contains(&r[1]))
+    );
+    assert!(rows.iter().all(|r| ["yes", "no"].contains(&r[4])));
+    assert!(rows.iter().any(|r| r[5].is_empty()), "some missing times");
+    assert!(
+        rows.iter()
+            .all(|r| r[0].parse::<i64>().is_ok_and(|a| (0..=99).contains(&a)))
+    );
+}

@@ -58,6 +58,7 @@
 pub mod aim;
 pub mod compress;
 mod counts;
+pub mod datasynth;
 pub mod derive;
 pub mod domain;
 pub mod error;
