@@ -44,6 +44,10 @@ use crate::error::{Result, SynthError};
 use crate::inference::{EstimationOptions, Factor, WarmStart, estimate_warm};
 use crate::model::{FittedTables, MODEL_FORMAT, MODEL_VERSION, SynthModel};
 
+/// The largest family table (a child's and its parents' bins multiplied) read: `2^24`
+/// cells, the inference engine's clique limit.
+pub const MAX_FAMILY_CELLS: usize = 1 << 24;
+
 /// The method name of models read from a DataSynthesizer description.
 pub const DATASYNTHESIZER_METHOD: &str = "datasynthesizer";
 
@@ -325,7 +329,16 @@ pub fn from_description(v: &Value) -> Result<SynthModel> {
         if fam.len() != pa.len() + 1 {
             return Err(bad(format!("{child:?} is listed among its own parents")));
         }
-        let cells: usize = fam.iter().map(|&a| sizes[a]).product();
+        let cells = fam
+            .iter()
+            .try_fold(1usize, |acc, &a| acc.checked_mul(sizes[a]))
+            .filter(|&c| c <= MAX_FAMILY_CELLS)
+            .ok_or_else(|| {
+                bad(format!(
+                    "the family of {child:?} has more than {MAX_FAMILY_CELLS} cells (bins of \
+                     it and its parents multiplied): describe the data with fewer bins"
+                ))
+            })?;
         let mut values = vec![floor; cells];
         let strides: Vec<usize> = fam
             .iter()

@@ -147,6 +147,13 @@ fn what_cannot_be_mapped_is_refused_naming_the_attribute() {
     v["conditional_probabilities"]["arrival_mode"]["[0]"] = serde_json::json!([1.0]);
     let e = err(&v);
     assert!(e.contains("arrival_mode") && e.contains("bins"), "{e}");
+    // A family too large to hold (a hostile file): refused before allocating.
+    let mut v = fixture();
+    v["attribute_description"]["acuity"]["distribution_bins"] =
+        serde_json::json!((0..5_000_000).collect::<Vec<i64>>());
+    v["attribute_description"]["acuity"]["max"] = 4_999_999.into();
+    let e = err(&v);
+    assert!(e.contains("acuity") && e.contains("cells"), "{e}");
     // An empty network (independent attribute mode).
     let mut v = fixture();
     v["bayesian_network"] = serde_json::json!([]);
