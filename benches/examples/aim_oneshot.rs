@@ -20,7 +20,8 @@
 //! `PETS_AIM_ROUND_MIN_ITERS` set each round's inference budget, `PETS_AIM_FINAL_WORK` the
 //! final one's; `PETS_AIM_EQUAL_ONE_WAYS=1` measures the 1-ways with equal shares (the
 //! paper's); `PETS_AIM_MAX_MODEL_CELLS`, `PETS_AIM_ROUNDS`; `PETS_AIM_VERBOSE=1` prints each
-//! selected marginal with its noise.
+//! selected marginal with its noise; `PETS_AIM_PER_TRIPLE=1` prints every triple's TVD
+//! (lines `  triple METHOD a,b,c TVD`).
 
 use std::time::Instant;
 
@@ -244,6 +245,13 @@ fn main() {
                     mean_tvd(&table, &synth, 2),
                     mean_tvd(&table, &synth, 1),
                 );
+                if std::env::var("PETS_AIM_PER_TRIPLE").is_ok_and(|v| v != "0") {
+                    for s in subsets(names.len(), 3) {
+                        let t = tvd(&table, &synth, &s);
+                        let n: Vec<&str> = s.iter().map(|&i| names[i].as_str()).collect();
+                        println!("  triple {method} {} {t:.4}", n.join(","));
+                    }
+                }
                 if std::env::var("PETS_AIM_VERBOSE").is_ok_and(|v| v != "0") {
                     for m in &model.measurements {
                         println!(

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use pyo3::prelude::*;
 
 use pets::data::{Schema, TableSource};
-use pets_synth::{DomainOptions, FitJob, FitSettings, Method, SynthError, SynthModel};
+use pets_synth::{DomainOptions, FamilyScore, FitJob, FitSettings, Method, SynthError, SynthModel};
 
 use crate::arrow::{export_table, import_table};
 use crate::errors::{DualError, IntoPyResult, Kind, error_of, wrong_type};
@@ -50,7 +50,7 @@ const DATA_LIKE: &str = "a pyarrow Table, a polars or pandas DataFrame, another 
                     person_id = None, max_rows_per_person = 1, bounding_seed = 0,
                     strict = false, budget = None, progress = None, method = "mst",
                     degree = None, workload = None, rounds = None, stage = "run",
-                    partials = None))]
+                    partials = None, privbayes_score = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_mst(
     py: Python<'_>,
@@ -79,8 +79,11 @@ pub fn fit_mst(
     rounds: Option<usize>,
     stage: &str,
     partials: Option<Vec<Vec<u8>>>,
+    privbayes_score: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
     let method: Method = method.parse().py_err(py)?;
+    let privbayes_score: Option<FamilyScore> =
+        privbayes_score.map(str::parse).transpose().py_err(py)?;
     if let Some(cols) = &columns
         && cols.is_empty()
     {
@@ -111,6 +114,7 @@ pub fn fit_mst(
         compress: Some(compress),
         max_pair_cells,
         degree,
+        privbayes_score,
         workload: workload.unwrap_or_default(),
         rounds,
         ..FitSettings::default()

@@ -539,6 +539,11 @@ def test_privbayes_and_aim_fit_through_the_same_job():
     pb = pets.synth.PrivBayes(2.0, schema=schema, columns=cols, degree=1).fit(table, progress=False)
     assert pb.model.method == "privbayes"
     assert pb.sample(50, seed=2).num_rows == 50
+    mi = pets.synth.PrivBayes(2.0, schema=schema, columns=cols, score="mi").fit(
+        table, progress=False
+    )
+    queries = [e["query"] for e in mi.model.ledger["entries"]]
+    assert sum("mutual information" in q for q in queries) == len(cols) - 1
     aim = pets.synth.AIM(
         2.0, schema=schema, columns=cols, workload=[["sex", "age_band", "acuity"]], rounds=4
     ).fit(table, progress=False)
@@ -554,6 +559,8 @@ def test_privbayes_and_aim_refuse_bad_settings():
     schema = pets.datasets.ae_schema()
     with pytest.raises(pets.InvalidParameterError):
         pets.synth.PrivBayes(1.0, schema=schema, degree=0)
+    with pytest.raises(pets.InvalidParameterError):
+        pets.synth.PrivBayes(1.0, schema=schema, score="entropy")
     with pytest.raises(TypeError):
         pets.synth.AIM(1.0, schema=schema, workload="sex")
     table = pets.datasets.generate_ae(500, seed=4)

@@ -114,6 +114,24 @@ impl From<Method> for pets_synth::Method {
     }
 }
 
+/// PrivBayes' family scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrivBayesScore {
+    /// PrivBayes' R score in counts (sensitivity 2 a row).
+    R,
+    /// Mutual information times the rows, in bits (sensitivity 42 a row).
+    Mi,
+}
+
+impl From<PrivBayesScore> for pets_synth::FamilyScore {
+    fn from(s: PrivBayesScore) -> pets_synth::FamilyScore {
+        match s {
+            PrivBayesScore::R => pets_synth::FamilyScore::R,
+            PrivBayesScore::Mi => pets_synth::FamilyScore::Mi,
+        }
+    }
+}
+
 /// Options of `pets synth fit`.
 #[derive(Debug, Args)]
 pub struct FitArgs {
@@ -171,6 +189,10 @@ pub struct FitArgs {
     /// PrivBayes: largest (compressed) table of a column and its parents that may be chosen.
     #[arg(long, default_value_t = 1 << 18)]
     pub max_family_cells: u64,
+    /// PrivBayes: the score the network is chosen by, `r` (PrivBayes' R score, sensitivity
+    /// 2 a row) or `mi` (mutual information times the rows, in bits: sensitivity 42 a row).
+    #[arg(long, value_enum, default_value_t = PrivBayesScore::R)]
+    pub privbayes_score: PrivBayesScore,
     /// AIM: the workload, a JSON file listing the marginals that matter as lists of
     /// (synthesised) column names, e.g. `[["age_band", "acuity", "admitted"], ["sex"]]`
     /// (default: every 3-way marginal of the columns that are not identifier-like).
@@ -346,6 +368,7 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
         max_pair_values: Some(args.max_pair_values),
         degree: Some(args.degree),
         max_family_cells: Some(args.max_family_cells),
+        privbayes_score: Some(args.privbayes_score.into()),
         workload,
         rounds: args.rounds,
         max_model_cells: Some(args.max_model_cells),

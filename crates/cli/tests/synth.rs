@@ -128,6 +128,35 @@ fn privbayes_fits_and_samples_end_to_end() {
         p(&model),
     ]);
     assert!(o.status.success(), "{}", text(&o));
+    // The mutual-information score: the same network rounds, labelled as such.
+    let mi = dir.path().join("mi.json");
+    let o = pets(&[
+        "synth",
+        "fit",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--method",
+        "privbayes",
+        "--privbayes-score",
+        "mi",
+        "--epsilon",
+        "1",
+        "--columns",
+        "age_band,sex,provider_code,acuity,admitted,total_time_in_dept_min",
+        "--out",
+        p(&mi),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&mi).unwrap()).unwrap();
+    let rounds = v["ledger"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["query"].as_str().unwrap().contains("mutual information"))
+        .count();
+    assert_eq!(rounds, 5, "{v}");
     assert!(
         text(&o).contains("PrivBayes over 6 columns") && text(&o).contains("selected 5 families"),
         "{}",
@@ -183,6 +212,22 @@ fn privbayes_fits_and_samples_end_to_end() {
         "m.json",
     ]);
     assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    let o = pets(&[
+        "synth",
+        "fit",
+        "nope.csv",
+        "--schema",
+        "nope.json",
+        "--method",
+        "privbayes",
+        "--privbayes-score",
+        "entropy",
+        "--epsilon",
+        "1",
+        "--out",
+        "m.json",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
 #[test]
@@ -780,4 +825,46 @@ fn evaluate_writes_json_and_html_and_catches_a_copy() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+}
+
+/// A DataSynthesizer description (correlated mode; the fixture DataSynthesizer made from 400
+/// generated rows) samples like a model file, with the declared values and missing values.
+#[test]
+fn a_datasynthesizer_description_samples_like_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let desc = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../synth/tests/data/datasynthesizer_description.json"
+    );
+    let out = dir.path().join("s.csv");
+    let o = pets(&[
+        "synth",
+        "sample",
+        desc,
+        "--rows",
+        "2000",
+        "--seed",
+        "3",
+        "--out",
+        p(&out),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "age,sex,acuity,arrival_mode,admitted,total_time_in_dept_min"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2000);
+    assert!(
+        rows.iter()
+            .all(|r| ["female", "male", "indeterminate"].contains(&r[1]))
+    );
+    assert!(rows.iter().all(|r| ["yes", "no"].contains(&r[4])));
+    assert!(rows.iter().any(|r| r[5].is_empty()), "some missing times");
+    assert!(
+        rows.iter()
+            .all(|r| r[0].parse::<i64>().is_ok_and(|a| (0..=99).contains(&a)))
+    );
 }

@@ -58,6 +58,7 @@
 pub mod aim;
 pub mod compress;
 mod counts;
+pub mod datasynth;
 pub mod derive;
 pub mod domain;
 pub mod error;
@@ -85,5 +86,8 @@ pub use mst::{
     MstOptions, cdp_delta, cdp_rho, fit_mst, fit_mst_bounded, fit_mst_bounded_with,
     fit_mst_merged_with,
 };
-pub use privbayes::{PrivBayesOptions, fit_privbayes, fit_privbayes_bounded_with};
+pub use privbayes::{
+    FamilyScore, MI_SCORE_SENSITIVITY, PrivBayesOptions, fit_privbayes, fit_privbayes_bounded_with,
+    mutual_information_score,
+};
 pub use settings::FitSettings;

@@ -238,6 +238,13 @@ impl SynthModel {
         };
         let v: serde_json::Value =
             serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
+        // A DataSynthesizer description (correlated mode) is read into a model, then checked
+        // as every model file is.
+        if v.get("format").is_none() && crate::datasynth::is_description(&v) {
+            let m = crate::datasynth::from_description(&v)?;
+            let text = serde_json::to_string(&m).map_err(|e| bad(e.to_string()))?;
+            return Self::from_json(&text);
+        }
         if v.get("format").and_then(|f| f.as_str()) != Some(MODEL_FORMAT) {
             return Err(bad(format!(
                 "not a pets synthesiser model (expected \"format\": \"{MODEL_FORMAT}\")"

@@ -34,7 +34,12 @@
 //!   the data, and soft-thresholded like MST's: [`family_score`]. Its sensitivity is 2 a
 //!   row, with no reference to the (private) number of rows, whereas `R` itself has
 //!   sensitivity `3 / n` and mutual information `~ log(n) / n` (Zhang et al., Lemma 4.1):
-//!   both need the exact `n`, which would be an unprotected statistic.
+//!   both need the exact `n`, which would be an unprotected statistic. The mutual
+//!   information is the other option ([`PrivBayesOptions::score`] =
+//!   [`FamilyScore::Mi`]): scaled to counts, `n I(X; Pi)` in bits
+//!   ([`mutual_information_score`]), whose sensitivity under adding or removing a row is
+//!   `log2(n + 1) + log2(e)` with no reference to `n` beyond a public cap
+//!   ([`MI_MAX_ROWS`]): [`MI_SCORE_SENSITIVITY`] bits a row.
 //!
 //! A family whose compressed table exceeds [`PrivBayesOptions::max_family_cells`] is not a
 //! candidate; an attribute with no candidate of the full degree takes the largest parent set
@@ -90,8 +95,51 @@ pub struct PrivBayesOptions {
     /// Split the 1-way budget by column size and the family budget by table size
     /// ([`crate::mst::shares`]) rather than equally. Default on.
     pub size_weighted_shares: bool,
+    /// The score the network is chosen by: PrivBayes' `R` (default) or the mutual
+    /// information ([`FamilyScore`]).
+    pub score: FamilyScore,
     /// Inference settings.
     pub estimation: EstimationOptions,
+}
+
+/// The score PrivBayes ranks candidate families `(X, Pi)` by (Zhang et al. 2017, §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FamilyScore {
+    /// PrivBayes' `R` score in counts, soft-thresholded ([`family_score`]): sensitivity 2
+    /// a row. The paper's choice for general domains; the default.
+    #[default]
+    R,
+    /// The mutual information `I(X; Pi)` scaled to counts, `n I` in bits
+    /// ([`mutual_information_score`]): sensitivity [`MI_SCORE_SENSITIVITY`] (42) bits a
+    /// row. The original PrivBayes (2014) score; at the same epsilon its selection noise is
+    /// about 21 times the R score's, against scores that are about `n` times a family's
+    /// dependence in bits instead of in rows. `score_threshold` does not apply.
+    Mi,
+}
+
+impl std::str::FromStr for FamilyScore {
+    type Err = SynthError;
+    fn from_str(s: &str) -> Result<FamilyScore> {
+        match s.to_ascii_lowercase().as_str() {
+            "r" => Ok(FamilyScore::R),
+            "mi" => Ok(FamilyScore::Mi),
+            _ => Err(SynthError::invalid(
+                "privbayes_score",
+                s,
+                "the PrivBayes scores are r (the R score, default) and mi (mutual information)",
+            )),
+        }
+    }
+}
+
+impl FamilyScore {
+    /// Its name at the front doors (`r`, `mi`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FamilyScore::R => "r",
+            FamilyScore::Mi => "mi",
+        }
+    }
 }
 
 impl PrivBayesOptions {
@@ -108,6 +156,7 @@ impl PrivBayesOptions {
             compress: true,
             score_threshold: 1.0,
             size_weighted_shares: true,
+            score: FamilyScore::R,
             estimation: EstimationOptions {
                 max_iters: 1000,
                 work_budget: Some(MST_WORK_BUDGET),
@@ -214,6 +263,77 @@ pub fn family_score(counts: &[u64], p: &[f64], total: f64, tau: f64) -> f64 {
     acc.min(1i128 << 52) as f64 / scale
 }
 
+/// The most rows a table scored by [`mutual_information_score`] may have (`2^40`): public,
+/// so the score's sensitivity does not depend on the private row count. A fit with the MI
+/// score on more kept rows is refused.
+pub const MI_MAX_ROWS: u64 = 1 << 40;
+
+/// Sensitivity of [`mutual_information_score`] per row added or removed, in bits:
+/// `log2(MI_MAX_ROWS + 1) + log2(e)` (the exact score's, 41.443) plus the computation's
+/// rounding (at most 0.52), rounded up. Proof: [`crate::proofs::privbayes_selection`],
+/// Lemma 4.
+pub const MI_SCORE_SENSITIVITY: f64 = 42.0;
+
+/// Fixed-point units a bit of [`mutual_information_score`] is summed in.
+const MI_UNITS: f64 = 256.0;
+
+/// `c log2 c` in units of `2^-8` bits (`0 log 0 = 0`), rounded to an integer: each value's
+/// error is at most 0.065 bits for `c <= 2^40` (see [`mutual_information_score`]).
+fn h_units(c: u64) -> i128 {
+    if c < 2 {
+        return 0;
+    }
+    let c = c as f64;
+    (c * c.log2() * MI_UNITS).round() as i128
+}
+
+/// The mutual information of a family's table scaled to counts, in bits:
+///
+/// ```text
+/// n I(X; Pi) = sum_{pi,x} h(n_{pi x}) - sum_x h(n_x) - sum_pi h(n_pi) + h(n),   h(c) = c log2 c
+/// ```
+///
+/// over the cells of `counts` (row-major with `X` last: each run of `x_size` cells is one
+/// parent configuration `pi`), `n_x`, `n_pi` and `n` its margins and total. This is
+/// PrivBayes' 2014 score `I(X; Pi)` (Zhang et al., SIGMOD 2014 §4.2; TODS 2017 §4.1) times
+/// `n`, so that it can be compared with no knowledge of `n`.
+///
+/// **Sensitivity `log2(n + 1) + log2(e)` bits a row** (`n + 1` the larger table's rows):
+/// adding a row in cell `(pi0, x0)` changes four terms, `Delta = [Dh(n) - Dh(n_pi0)] -
+/// [Dh(n_x0) - Dh(n_{pi0 x0})]` with `Dh(c) = h(c + 1) - h(c)` increasing (`h` is convex)
+/// and `Dh(0) = 0`; each bracket lies in `[0, Dh(n)]` and `Dh(n) = log2(n + 1) + n log2(1 +
+/// 1/n) < log2(n + 1) + log2(e)`. Zhang et al.'s Lemma 4.1 gives `I`'s own sensitivity,
+/// `(1/n) log2 n + ((n - 1)/n) log2(n/(n - 1))` when `X` or `Pi` is binary and `(2/n)
+/// log2((n + 1)/2) + ((n - 1)/n) log2((n + 1)/(n - 1))` otherwise, for neighbours that
+/// replace a row in a table of public size `n`; pets' neighbours add or remove a row and
+/// `n` is private, so the count-scaled score and the bound above are used instead (about
+/// `n` times theirs). **As computed**: each `h` is `c * c.log2()` in `f64` (libm's `log2`
+/// within 2 ulps; the product within `2^-50` relative, so within `2^-4` bits for `c <=
+/// 2^40`), rounded to `2^-8` bits (another `2^-9`), and summed exactly in `i128`; a row
+/// changes eight of these values, so the computed score moves by at most `0.52` bits more.
+/// The sum saturates at `+-2^52` units (1-Lipschitz) and converts to `f64` exactly. Proof:
+/// [`crate::proofs::privbayes_selection`], Lemma 4.
+pub fn mutual_information_score(counts: &[u64], x_size: usize) -> f64 {
+    if x_size == 0 || counts.is_empty() {
+        return 0.0;
+    }
+    let mut n_x = vec![0u64; x_size];
+    let (mut n, mut acc) = (0u64, 0i128);
+    for row in counts.chunks(x_size) {
+        let n_pi: u64 = row.iter().sum();
+        n += n_pi;
+        acc -= h_units(n_pi);
+        for (nx, &c) in n_x.iter_mut().zip(row) {
+            *nx += c;
+            acc += h_units(c);
+        }
+    }
+    acc -= n_x.iter().map(|&c| h_units(c)).sum::<i128>();
+    acc += h_units(n);
+    let cap = 1i128 << 52;
+    acc.clamp(-cap, cap) as f64 / MI_UNITS
+}
+
 /// A family of the network: attribute `x` and its parents (indices, ascending).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Family {
@@ -318,6 +438,13 @@ pub fn fit_privbayes_bounded_with(
     let cols: Vec<&EncodedColumn> = owned.iter().map(|c| c.as_ref()).collect();
     let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
     let d = cols.len();
+    if opts.score == FamilyScore::Mi && table.n_rows() as u64 >= MI_MAX_ROWS {
+        return Err(SynthError::invalid(
+            "privbayes_score",
+            "mi",
+            "the MI score's sensitivity holds for tables under 2^40 rows; use the R score",
+        ));
+    }
     // Identifier-like columns (declared domain: public) stay out of the network.
     let pairable: Vec<usize> = (0..d)
         .filter(|&i| cols[i].codebook.cardinality() <= opts.max_pair_values)
@@ -361,11 +488,17 @@ pub fn fit_privbayes_bounded_with(
         let total = estimate_total(&one_way);
         let probs: Vec<Vec<f64>> = one_way.iter().map(independent_probs).collect();
         let tau = opts.score_threshold * sigma2;
-        let label = format!(
-            "privbayes: choose the next attribute and its parents (R score: L1 distance of its \
-             table from its noisy 1-way given the parents, above {} sigma_2 = {:.1} a cell)",
-            opts.score_threshold, tau
-        );
+        let label = match opts.score {
+            FamilyScore::R => format!(
+                "privbayes: choose the next attribute and its parents (R score: L1 distance of \
+                 its table from its noisy 1-way given the parents, above {} sigma_2 = {:.1} a \
+                 cell)",
+                opts.score_threshold, tau
+            ),
+            FamilyScore::Mi => "privbayes: choose the next attribute and its parents (mutual \
+                 information with the parents, times the rows, in bits)"
+                .to_string(),
+        };
         let rho_round = (rho_sel / rounds as f64).next_down();
         let mut scores: HashMap<Family, f64> = HashMap::new();
         let mut unselected: Vec<usize> = pairable.clone();
@@ -397,17 +530,21 @@ pub fn fit_privbayes_bounded_with(
                         .collect();
                     spec.push((&cols[f.x].codes, &maps[f.x], sizes[f.x]));
                     let x = count_mapped(&spec);
-                    ((*f).clone(), family_score(&x, &probs[f.x], total, tau))
+                    let score = match opts.score {
+                        FamilyScore::R => family_score(&x, &probs[f.x], total, tau),
+                        FamilyScore::Mi => mutual_information_score(&x, sizes[f.x]),
+                    };
+                    ((*f).clone(), score)
                 })
                 .collect();
             scores.extend(computed);
             let cand_scores: Vec<f64> = cand.iter().map(|f| scores[f]).collect();
-            let sel = Selection::for_cost(
-                FAMILY_SCORE_SENSITIVITY * m,
-                false,
-                cand.len(),
-                &Cost::rho(rho_round),
-            )?;
+            let sensitivity = match opts.score {
+                FamilyScore::R => FAMILY_SCORE_SENSITIVITY,
+                FamilyScore::Mi => MI_SCORE_SENSITIVITY,
+            };
+            let sel =
+                Selection::for_cost(sensitivity * m, false, cand.len(), &Cost::rho(rho_round))?;
             let rel = session.release(
                 &sel,
                 &cand_scores,
@@ -602,6 +739,125 @@ mod tests {
         assert!(model.selected[1..].iter().all(|f| f.len() == 3));
         // Families are the junction tree's cliques: no triangulation grew one.
         assert!(model.fitted.cliques.iter().all(|c| c.len() <= 3));
+    }
+
+    /// `n I(X; Pi)` in bits, directly from its definition (floats; for comparison).
+    fn mi_direct(counts: &[u64], x_size: usize) -> f64 {
+        let n: f64 = counts.iter().sum::<u64>() as f64;
+        let mut n_x = vec![0.0; x_size];
+        let mut n_pi = Vec::new();
+        for row in counts.chunks(x_size) {
+            n_pi.push(row.iter().sum::<u64>() as f64);
+            for (a, &c) in n_x.iter_mut().zip(row) {
+                *a += c as f64;
+            }
+        }
+        let mut acc = 0.0;
+        for (p, row) in counts.chunks(x_size).enumerate() {
+            for (x, &c) in row.iter().enumerate() {
+                if c > 0 {
+                    let c = c as f64;
+                    acc += c * (c * n / (n_x[x] * n_pi[p])).log2();
+                }
+            }
+        }
+        acc
+    }
+
+    #[test]
+    fn the_mi_score_is_the_rows_times_the_mutual_information() {
+        // Independent: zero. X a copy of Pi: n H(X).
+        assert!(mutual_information_score(&[10, 20, 30, 60], 2).abs() < 0.01);
+        let copy = mutual_information_score(&[50, 0, 0, 50], 2);
+        assert!((copy - 100.0).abs() < 0.01, "{copy}");
+        let mut g = Mix(9);
+        for _ in 0..50 {
+            let x_size = 2 + g.below(4) as usize;
+            let cells = x_size * (1 + g.below(6) as usize);
+            let counts: Vec<u64> = (0..cells).map(|_| u64::from(g.below(40))).collect();
+            let (a, b) = (
+                mutual_information_score(&counts, x_size),
+                mi_direct(&counts, x_size),
+            );
+            assert!((a - b).abs() < 0.05, "{a} vs {b} on {counts:?}");
+        }
+        assert_eq!("mi".parse::<FamilyScore>().unwrap(), FamilyScore::Mi);
+        assert_eq!("R".parse::<FamilyScore>().unwrap(), FamilyScore::R);
+        assert!("entropy".parse::<FamilyScore>().is_err());
+    }
+
+    /// Stability (proof: `privbayes_selection`, Lemma 4): adding one row anywhere moves the computed MI score by at most
+    /// `log2(n + 1) + log2(e) + 0.52 <= 42` bits, on random and on adversarial tables, and
+    /// the worst case is attained: a row with a new parent configuration and a new value of
+    /// `X` in a large table moves it by `Dh(n) ~ log2(n + 1) + log2(e)`.
+    #[test]
+    fn one_row_moves_the_mi_score_by_at_most_its_sensitivity() {
+        let bound = |n: u64| ((n + 1) as f64).log2() + std::f64::consts::LOG2_E + 0.52;
+        let mut g = Mix(17);
+        for trial in 0..400 {
+            let x_size = 2 + g.below(5) as usize;
+            let cells = x_size * (1 + g.below(8) as usize);
+            // Sparse, skewed or large counts by turns.
+            let counts: Vec<u64> = (0..cells)
+                .map(|_| match trial % 3 {
+                    0 => u64::from(g.below(3)),
+                    1 => u64::from(g.below(2)) * u64::from(g.below(1_000_000)),
+                    _ => u64::from(g.below(1 << 30)),
+                })
+                .collect();
+            let n: u64 = counts.iter().sum();
+            let before = mutual_information_score(&counts, x_size);
+            for cell in 0..cells {
+                let mut more = counts.clone();
+                more[cell] += 1;
+                let d = (mutual_information_score(&more, x_size) - before).abs();
+                assert!(
+                    d <= bound(n),
+                    "trial {trial} cell {cell}: {d} > {}",
+                    bound(n)
+                );
+                assert!(d <= MI_SCORE_SENSITIVITY);
+            }
+        }
+        // Attained: X and Pi both fresh in a table of 2^39 rows.
+        let n: u64 = 1 << 39;
+        let counts = vec![n / 2, 0, 0, n / 2 - 1, 0, 0, 0, 0, 0];
+        let mut more = counts.clone();
+        more[8] += 1;
+        let d = mutual_information_score(&more, 3) - mutual_information_score(&counts, 3);
+        assert!((d - (39.0 + std::f64::consts::LOG2_E)).abs() < 0.6, "{d}");
+        assert!(d <= MI_SCORE_SENSITIVITY);
+    }
+
+    #[test]
+    fn the_mi_score_recovers_a_dependency_chain_and_charges_its_sensitivity() {
+        let t = chain(20_000, 1);
+        let mut o = PrivBayesOptions::new(50.0, 1e-9);
+        o.score = FamilyScore::Mi;
+        let model = fit_privbayes(&t, &[], &o).unwrap();
+        for (u, v) in [("a", "b"), ("b", "c"), ("c", "d")] {
+            assert!(
+                model
+                    .selected
+                    .iter()
+                    .any(|f| f.iter().any(|x| x == u) && f.iter().any(|x| x == v)),
+                "{u}-{v} missing from {:?}",
+                model.selected
+            );
+        }
+        assert_eq!(model.selected[3][0], "e", "{:?}", model.selected);
+        let labels: Vec<String> = model
+            .ledger
+            .entries
+            .iter()
+            .map(|e| e.query.clone())
+            .collect();
+        assert!(
+            labels.iter().any(|l| l.contains("mutual information")),
+            "{labels:?}"
+        );
+        let spent = model.ledger.spent.main();
+        assert!(spent <= model.rho, "{spent} > {}", model.rho);
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct FitSettings {
     pub degree: Option<usize>,
     /// PrivBayes' cap on a family's cells.
     pub max_family_cells: Option<u64>,
+    /// PrivBayes' family score: the R score (default) or the mutual information.
+    pub privbayes_score: Option<crate::privbayes::FamilyScore>,
     /// AIM's workload (empty: every 3-way marginal).
     pub workload: Vec<Vec<String>>,
     /// AIM's rounds (default `16 d`).
@@ -95,6 +97,7 @@ impl FitJob {
         put(&mut pb.compress, s.compress);
         put(&mut pb.degree, s.degree);
         put(&mut pb.max_family_cells, s.max_family_cells);
+        put(&mut pb.score, s.privbayes_score);
         put(&mut pb.max_pair_values, s.max_pair_values);
 
         let aim = self.aim_options_mut();
@@ -149,6 +152,7 @@ mod tests {
             max_pair_values: Some(99),
             degree: Some(3),
             max_family_cells: Some(1 << 14),
+            privbayes_score: Some(crate::privbayes::FamilyScore::Mi),
             workload: vec![vec!["a".into(), "b".into()]],
             rounds: Some(5),
             max_model_cells: Some(1 << 16),
@@ -171,6 +175,7 @@ mod tests {
             (pb.degree, pb.max_family_cells, pb.max_pair_values),
             (3, 1 << 14, 99)
         );
+        assert_eq!(pb.score, crate::privbayes::FamilyScore::Mi);
         let aim = j.aim_options_mut().clone();
         assert_eq!(aim.estimation.max_iters, 7);
         assert_eq!(aim.estimation.work_budget, None);

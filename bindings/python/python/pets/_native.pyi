@@ -287,6 +287,7 @@ def fit_mst(
     rounds: int | None = ...,
     stage: str = ...,
     partials: list[bytes] | None = ...,
+    privbayes_score: str | None = ...,
 ) -> Any: ...
 def prepare_domain(
     schema_json: str, columns: list[str] | None = ..., max_values: int = ...

@@ -740,6 +740,9 @@ class PrivBayes(MST):
 
     Args:
         degree: The most parents a column may have (k in the paper), at least 1.
+        score: The score the network is chosen by: ``"r"`` (PrivBayes' R score,
+            sensitivity 2 a row; the default) or ``"mi"`` (the mutual information times the
+            rows, in bits: sensitivity 42 a row), as ``--privbayes-score``.
 
     Example:
         >>> import pets.datasets, pets.synth
@@ -755,13 +758,24 @@ class PrivBayes(MST):
     _method = "privbayes"
 
     def __init__(
-        self, epsilon: float = 1.0, delta: float = 1e-9, *, degree: int = 2, **options: Any
+        self,
+        epsilon: float = 1.0,
+        delta: float = 1e-9,
+        *,
+        degree: int = 2,
+        score: str = "r",
+        **options: Any,
     ) -> None:
         super().__init__(epsilon, delta, **options)
         self.degree = _int(degree, "degree", 1, 64)
+        if score not in ("r", "mi"):
+            raise InvalidParameterError(
+                f"invalid score = {score!r}: the PrivBayes scores are 'r' (default) and 'mi'"
+            )
+        self.score = score
 
     def _method_options(self) -> dict[str, Any]:
-        return {"degree": self.degree}
+        return {"degree": self.degree, "privbayes_score": self.score}
 
 
 class AIM(MST):

@@ -267,7 +267,11 @@ pub struct WarmStart {
 /// returning where this one ended. The junction tree covers the measurements, `cliques` and
 /// every clique of `init`, so each earlier potential lies in one new clique and is added
 /// there: the iteration starts from exactly the earlier model's distribution (private-pgm's
-/// `warm_start`), which a new measurement then corrects in a few iterations.
+/// `warm_start`). Each measurement of an attribute set that no clique of `init` holds is
+/// new: the start is then raked to it (`Engine::rake_new`: one exact step of iterative
+/// proportional fitting to its non-negative least-squares table), kept when that lowers
+/// the loss, so a few iterations reach the fit even when the new table is large and sparse.
+/// The optimum is unchanged; only the starting point moves.
 pub fn estimate_warm(
     sizes: &[usize],
     names: &[String],
@@ -323,6 +327,25 @@ pub fn estimate_warm(
     };
     let mut mu = engine.belief_propagation(&theta);
     let (mut loss, mut grad) = engine.loss(&mu);
+    if let Some(w) = init {
+        // Measurements of attribute sets no earlier clique holds are new: rake the start to
+        // each (one exact step of iterative proportional fitting), kept when it lowers the
+        // loss (see `Engine::rake_new`).
+        for (i, m) in measurements.iter().enumerate() {
+            if w.potentials
+                .iter()
+                .any(|f| m.attrs.iter().all(|a| f.attrs.contains(a)))
+            {
+                continue;
+            }
+            let raked = engine.rake_new(&theta, &mu, i);
+            let mu_r = engine.belief_propagation(&raked);
+            let (l, g) = engine.loss(&mu_r);
+            if l.is_finite() && l < loss {
+                (theta, mu, loss, grad) = (raked, mu_r, l, g);
+            }
+        }
+    }
     if !loss.is_finite() {
         return Err(diverged(0, loss));
     }
@@ -594,6 +617,47 @@ impl Engine<'_> {
             theta.push(logp);
         }
         theta
+    }
+
+    /// The log-potentials `theta` (with calibrated marginals `mu`) raked to measurement `i`:
+    /// its clique `C`'s potential plus `ln(t / mu_A)` over the measurement's attributes `A`,
+    /// with `t` the measurement's least-squares non-negative table (`project_simplex` of
+    /// `y / q` at the total, as [`Engine::warm_start`]). The joint becomes
+    /// `p'(x) = p(x) t(x_A) / mu_A(x_A)` (normalised), whose marginal on `A` is exactly `t`
+    /// and which keeps every conditional given `x_A`: one step of iterative proportional
+    /// fitting (Deming & Stephan 1940), the I-projection of `p` onto the tables with that
+    /// marginal. Both sides are floored at `1e-6 N / cells` (as the cold start), so a cell
+    /// the measurement puts at zero gets a tiny, finite log-potential.
+    ///
+    /// Why: a warm start is the previous model, whose marginal on a newly measured set can
+    /// be far from the measurement (AIM's first measurement of a sparse 28,000-cell table
+    /// on 1M rows: L1 error 994k); entropic mirror descent then moves mass out of empty
+    /// cells only geometrically, and a bounded number of iterations stopped at 660k-790k,
+    /// where the converged estimate is near 115k. The raked start is within a few
+    /// iterations of it. The optimum is unchanged: only where the iteration starts.
+    fn rake_new(&self, theta: &[Factor], mu: &[Factor], i: usize) -> Vec<Factor> {
+        let m = &self.measurements[i];
+        let c = self
+            .tree
+            .clique_containing(&m.attrs)
+            .expect("the tree covers every measurement");
+        let y: Vec<f64> = m
+            .values
+            .iter()
+            .enumerate()
+            .map(|(j, &v)| v / m.scale.as_ref().map_or(1.0, |s| s[j]))
+            .collect();
+        let target = project_simplex(&y, self.total);
+        let current = mu[c].sum_to(&m.attrs).to_vec();
+        let floor = 1e-6 * self.total / target.len().max(1) as f64;
+        let ratio: Vec<f64> = target
+            .iter()
+            .zip(&current)
+            .map(|(&t, &u)| t.max(floor).ln() - u.max(floor).ln())
+            .collect();
+        let mut out = theta.to_vec();
+        out[c].add_assign(&Factor::from_vec(&m.attrs, self.sizes, ratio));
+        out
     }
 
     /// Calibrated clique marginals (in counts) of the model with log-potentials `theta`:
