@@ -179,6 +179,7 @@ class NodeAgent:
     def stop(self) -> None: ...
     @property
     def running(self) -> bool: ...
+
 def federated_train(
     trusts: list[tuple[str, Any]],
     schema_json: str,

@@ -457,6 +457,8 @@ def submit(
     for w in result.warnings:
         warnings.warn(w, UserWarning, stacklevel=2)
     return result
+
+
 def train(
     trusts: Mapping[str, TableLike | PathLike] | None = None,
     *,
