@@ -71,9 +71,9 @@ use crate::progress::Progress;
 /// Largest lattice searched (nodes); more levels than this is a hierarchy to rethink.
 pub const MAX_LATTICE_NODES: u64 = 2_000_000;
 
-/// Group combinations up to which a node's classes are counted in a dense array (a larger
-/// node is keyed by its mixed-radix number in a hash map, or by a 128-bit hash of its groups
-/// when that number overflows 64 bits).
+/// Group combinations up to which a node's classes are found through a bitset of the cells
+/// present (a larger node is keyed by its mixed-radix number in a hash map, or by a 128-bit
+/// hash of its groups when that number overflows 64 bits).
 const DENSE_CELLS: f64 = (1u64 << 22) as f64;
 
 /// Source classes from which nodes are grouped one at a time. Grouping a node holds about
@@ -488,9 +488,9 @@ struct CachedNode {
 
 /// A node's classes grouped from a source's: the maps from the source's groups to the node's
 /// (one per column), the node class of every source class and each node class's size (at
-/// most the records, checked to fit `u32`). Node classes are numbered in the order their
-/// first source class comes, so node class `c` is first met where `class_of` first reaches
-/// `c` ([`Grouped::firsts`]); no array of first source classes is kept while grouping.
+/// most the records, checked to fit `u32`). No array of each node class's first source class
+/// is kept while grouping; [`Grouped::firsts`] finds it from `class_of` when the groups are
+/// wanted.
 struct Grouped {
     maps: Vec<Vec<u32>>,
     class_of: Vec<u32>,
@@ -499,12 +499,14 @@ struct Grouped {
 
 impl Grouped {
     /// Each node class's first source class, exactly sized (built only when the classes'
-    /// groups are wanted: a node's classes for the assessment, or a node cached).
+    /// groups are wanted: a node's classes for the assessment, the suppressed classes'
+    /// losses, or a node cached).
     fn firsts(&self) -> Vec<u32> {
-        let mut first = Vec::with_capacity(self.sizes.len());
+        let mut first = vec![u32::MAX; self.sizes.len()];
         for (i, &c) in self.class_of.iter().enumerate() {
-            if c as usize == first.len() {
-                first.push(i as u32);
+            let f = &mut first[c as usize];
+            if *f == u32::MAX {
+                *f = i as u32;
             }
         }
         first
@@ -675,8 +677,8 @@ impl<'a> Lattice<'a> {
         let mut sizes: Vec<u32> = Vec::with_capacity((n as f64).min(cells) as usize);
         // Columns at their top level have one group and add nothing to a class's key;
         // columns at their source's level keep their codes (no map to look up). Keys are
-        // mixed-radix numbers over the remaining columns when they fit in 64 bits (dense
-        // slots when few, a hash map otherwise), else a 128-bit hash of the groups. Keys are
+        // mixed-radix numbers over the remaining columns when they fit in 64 bits (ranked in
+        // a bitset when few, a hash map otherwise), else a 128-bit hash of the groups. Keys are
         // computed a block of classes at a time, column by column.
         let active: Vec<(usize, Option<&[u32]>)> = (0..w)
             .filter(|&j| cards[j] > 1)
@@ -692,40 +694,61 @@ impl<'a> Lattice<'a> {
             *class = s;
             sizes[s as usize] += base.size(i);
         };
-        if span.is_some() {
-            let dense = cells <= self.dense_cells(n);
-            let mut slot: Vec<u32> = if dense {
-                vec![u32::MAX; cells as usize]
-            } else {
-                Vec::new()
-            };
-            let mut index: FxHashMap<u64, u32> = if dense {
-                FxHashMap::default()
-            } else {
-                FxHashMap::with_capacity_and_hasher(n + 1, Default::default())
-            };
-            const BLOCK: usize = 4096;
+        const BLOCK: usize = 4096;
+        // The keys of source classes `lo..hi` (mixed radix over the active columns).
+        let keys_of = |lo: usize, keys: &mut [u64]| {
+            keys.fill(0);
+            for (&(j, map), &s) in active.iter().zip(&strides) {
+                base.columns[j].add_into(keys, lo, map, s);
+            }
+        };
+        if span.is_some() && cells <= self.dense_cells(n) && cells <= f64::from(u32::MAX) {
+            // Few cells: each source class's key is parked in `class_of`, the keys present
+            // are marked in a bitset (one bit a cell), and a class's number is its key's
+            // rank among the keys present (a popcount within the word plus the count of
+            // bits in the words before it). Node classes are numbered in key order, and the
+            // grouping holds 1 bit a cell, not a 4-byte slot.
+            let words = (cells as usize).div_ceil(64).max(1);
+            let mut present = vec![0u64; words];
             let mut keys = vec![0u64; BLOCK.min(n)];
             let mut lo = 0;
             while lo < n {
                 let hi = (lo + BLOCK).min(n);
                 let keys = &mut keys[..hi - lo];
-                keys.fill(0);
-                for (&(j, map), &s) in active.iter().zip(&strides) {
-                    base.columns[j].add_into(keys, lo, map, s);
+                keys_of(lo, keys);
+                for (c, &key) in class_of[lo..hi].iter_mut().zip(keys.iter()) {
+                    // key < cells <= u32::MAX
+                    *c = key as u32;
+                    present[(key >> 6) as usize] |= 1u64 << (key & 63);
                 }
+                lo = hi;
+            }
+            let mut before = vec![0u32; words];
+            let mut total = 0u32;
+            for (b, &word) in before.iter_mut().zip(&present) {
+                *b = total;
+                total += word.count_ones();
+            }
+            sizes.resize(total as usize, 0);
+            for (i, c) in class_of.iter_mut().enumerate() {
+                let key = *c as usize;
+                let below = present[key >> 6] & ((1u64 << (key & 63)) - 1);
+                *c = before[key >> 6] + below.count_ones();
+                sizes[*c as usize] += base.size(i);
+            }
+        } else if span.is_some() {
+            let mut index: FxHashMap<u64, u32> =
+                FxHashMap::with_capacity_and_hasher(n + 1, Default::default());
+            let mut keys = vec![0u64; BLOCK.min(n)];
+            let mut lo = 0;
+            while lo < n {
+                let hi = (lo + BLOCK).min(n);
+                let keys = &mut keys[..hi - lo];
+                keys_of(lo, keys);
                 for (t, &key) in keys.iter().enumerate() {
                     let i = lo + t;
                     let next = sizes.len() as u32;
-                    let s = if dense {
-                        let s = &mut slot[key as usize];
-                        if *s == u32::MAX {
-                            *s = next;
-                        }
-                        *s
-                    } else {
-                        *index.entry(key).or_insert(next)
-                    };
+                    let s = *index.entry(key).or_insert(next);
                     if s == next {
                         sizes.push(0);
                     }
@@ -973,20 +996,12 @@ impl<'a> Lattice<'a> {
             }
         }
         if self.loss.uses_extras() && suppressed_classes > 0 {
-            // Node classes are met in class order at their first source class (see
-            // `Grouped`), so the extras add up in the same order as a loop over classes.
-            let mut next = 0usize;
-            for (i, &c) in g.class_of.iter().enumerate() {
-                let c = c as usize;
-                if c != next {
-                    continue;
-                }
-                next += 1;
+            for (c, first) in g.firsts().into_iter().enumerate() {
                 if !passes[c] {
                     let extra: f64 = (0..w)
                         .map(|j| {
                             self.loss
-                                .extra(j, levels[j], Self::group_code(base, &g, i as u32, j))
+                                .extra(j, levels[j], Self::group_code(base, &g, first, j))
                         })
                         .sum();
                     totals.suppressed_extra += f64::from(sizes[c]) * extra;
@@ -1166,10 +1181,11 @@ impl<'a> Lattice<'a> {
     }
 
     /// Group combinations up to which a node rolled up from `source_classes` classes is
-    /// counted in a dense array: [`DENSE_CELLS`], or twice the source's classes when more
-    /// (a slot per cell costs less than a hash map entry per source class).
+    /// grouped through a presence bitset: [`DENSE_CELLS`], or 32 cells a source class when
+    /// more (4 bytes of bits a source class, the size of its `class_of` entry, against a hash
+    /// map entry of 16 bytes or more a source class).
     fn dense_cells(&self, source_classes: usize) -> f64 {
-        DENSE_CELLS.max(2.0 * source_classes as f64)
+        DENSE_CELLS.max(32.0 * source_classes as f64)
     }
 
     /// A chain from node `i` (exclusive) up to the top (inclusive), one level of one column
