@@ -8,8 +8,8 @@
 //! where it saved no time; once a node is turned away for want of room, cached nodes that
 //! nothing still to do lies above are dropped). Each source class's groups
 //! are mapped through the hierarchies ([`ColumnHierarchy::between`]) into the node's and
-//! merged, so no node re-reads a row (dense cell arrays for nodes with few group
-//! combinations, a hash map otherwise; nodes in parallel with rayon). Because levels nest,
+//! merged, so no node re-reads a row (classes ranked in a bitset of the cells present for
+//! nodes with few group combinations, a hash map otherwise; nodes in parallel with rayon). Because levels nest,
 //! rolling up from any finer node gives exactly the classes rolling up from the bottom would.
 //!
 //! Under a node a class **passes** when it meets every per-class model of the configuration
@@ -77,8 +77,8 @@ pub const MAX_LATTICE_NODES: u64 = 2_000_000;
 const DENSE_CELLS: f64 = (1u64 << 22) as f64;
 
 /// Source classes from which nodes are grouped one at a time. Grouping a node holds about
-/// 12 to 16 bytes a source class besides the source (the node class of each, the dense
-/// slots or key index, the node's sizes, then the histogram order), so at 10M bottom classes
+/// 12 to 16 bytes a source class besides the source (the node class of each, the cell
+/// bitset or key index, the node's sizes, then the histogram order), so at 10M bottom classes
 /// two nodes at once on 2 cores held 250 MB over the 210 MB of narrow classes: 462 MB of
 /// heap, 2.4x the 190.7 MiB of codes, against issue 12's target of 2x. One at a time costs
 /// wall time on the search's heaviest nodes only (measured in `benches/README.md`); smaller
