@@ -131,14 +131,17 @@ impl ColumnHierarchy {
             ColumnKind::Text => false,
             _ => true,
         };
-        let mut levels = vec![level_from_labels("value", base.clone(), n_values)];
+        // The null and "other" codes keep their own group until `*`.
+        let tail: Vec<String> = base[n_values as usize..].to_vec();
+        let n_codes = base.len();
+        // The labels move into the levels (a datetime by the minute has 525,600 of them).
+        let mut levels = vec![level_from_labels("value", base, n_values)];
         for (level_name, mut labels) in steps {
-            // The null and "other" codes keep their own group until `*`.
-            labels.extend(base[n_values as usize..].iter().cloned());
+            labels.extend(tail.iter().cloned());
             levels.push(level_from_labels(&level_name, labels, n_values));
         }
         if levels.last().is_none_or(|l| l.n_groups() > 1) || levels.len() == 1 {
-            levels.push(HierarchyLevel::top(base.len(), n_values));
+            levels.push(HierarchyLevel::top(n_codes, n_values));
         }
         let h = ColumnHierarchy {
             column: name,
@@ -147,12 +150,15 @@ impl ColumnHierarchy {
             defaulted,
             null_code: book.null_code,
         };
-        h.check_nesting(&base)?;
+        h.check_nesting()?;
         Ok(h)
     }
 
     /// Every pair of codes grouped together at one level stays together at the next.
-    fn check_nesting(&self, base: &[String]) -> Result<(), AnonymiseError> {
+    fn check_nesting(&self) -> Result<(), AnonymiseError> {
+        // A code's label is its group's at level 0 (groups there are the distinct labels).
+        let value = &self.levels[0];
+        let label = |code: usize| &value.labels[value.map[code] as usize];
         for w in 1..self.levels.len() {
             let (finer, coarser) = (&self.levels[w - 1], &self.levels[w]);
             let mut parent: Vec<Option<(u32, usize)>> = vec![None; finer.labels.len()];
@@ -166,8 +172,8 @@ impl ColumnHierarchy {
                                 "levels do not nest: {:?} and {:?} share {:?} at level {:?} but \
                                  fall in {:?} and {:?} at level {:?}; make each level a grouping \
                                  of the one before",
-                                base[other],
-                                base[code],
+                                label(other),
+                                label(code),
                                 finer.labels[g as usize],
                                 finer.name,
                                 coarser.labels[q as usize],
@@ -205,23 +211,31 @@ impl ColumnHierarchy {
 
 /// Intern labels (one per code) into groups in order of first appearance, so an ordered
 /// column's groups keep its order.
-fn level_from_labels(name: &str, labels: Vec<String>, n_values: u32) -> HierarchyLevel {
-    let mut index: FxHashMap<&str, u32> = FxHashMap::default();
-    let mut names: Vec<String> = Vec::new();
+fn level_from_labels(name: &str, mut labels: Vec<String>, n_values: u32) -> HierarchyLevel {
+    // Each group's first code; its label is moved out of `labels`, not copied.
+    let mut firsts: Vec<usize> = Vec::new();
     let mut map = Vec::with_capacity(labels.len());
-    // Runs of codes with one label (a day's minutes) reuse the run's group unhashed.
-    let mut run: Option<(&str, u32)> = None;
-    for label in &labels {
-        let g = match run {
-            Some((l, g)) if l == label => g,
-            _ => *index.entry(label.as_str()).or_insert_with(|| {
-                names.push(label.clone());
-                (names.len() - 1) as u32
-            }),
-        };
-        run = Some((label.as_str(), g));
-        map.push(g);
+    {
+        let mut index: FxHashMap<&str, u32> = FxHashMap::default();
+        // Runs of codes with one label (a day's minutes) reuse the run's group unhashed.
+        let mut run: Option<(&str, u32)> = None;
+        for (code, label) in labels.iter().enumerate() {
+            let g = match run {
+                Some((l, g)) if l == label => g,
+                _ => *index.entry(label.as_str()).or_insert_with(|| {
+                    firsts.push(code);
+                    (firsts.len() - 1) as u32
+                }),
+            };
+            run = Some((label.as_str(), g));
+            map.push(g);
+        }
     }
+    let names: Vec<String> = firsts
+        .iter()
+        .map(|&code| std::mem::take(&mut labels[code]))
+        .collect();
+    drop(labels);
     let mut group_values = vec![0u32; names.len()];
     for &g in &map[..n_values as usize] {
         group_values[g as usize] += 1;

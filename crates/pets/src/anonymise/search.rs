@@ -85,6 +85,22 @@ const DENSE_CELLS: f64 = (1u64 << 22) as f64;
 /// sources (1M rows and below) keep every core.
 const SERIAL_SOURCE_CLASSES: usize = 1 << 22;
 
+/// Source classes the histogram pass places at a time (see [`Lattice::histograms`]): 16 MB
+/// of order (4M source classes or fewer take one run, as before; tests take runs of 7, so the runs'
+/// boundaries are checked against the brute force).
+#[cfg(not(test))]
+const ORDER_CHUNK: usize = 1 << 22;
+#[cfg(test)]
+const ORDER_CHUNK: usize = 7;
+
+/// Class-by-code cells below which the histogram pass always takes the dense matrix (tests
+/// take it only for tiny nodes, so both of its paths are checked against the recoded bottom
+/// classes).
+#[cfg(not(test))]
+const MATRIX_MIN_CELLS: u64 = 1 << 20;
+#[cfg(test)]
+const MATRIX_MIN_CELLS: u64 = 64;
+
 /// Smallest node worth caching to roll up from (every node in tests, so the brute-force
 /// comparison exercises rolling up).
 #[cfg(not(test))]
@@ -248,7 +264,9 @@ pub(crate) struct BaseClasses {
     /// Histogram offsets (`classes + 1`) with a sensitive attribute; empty without.
     hist_start: Vec<u32>,
     hist_codes: Narrow,
-    hist_counts: Vec<u32>,
+    /// Histogram counts, narrowed: at 10M records most bottom classes hold a record or two,
+    /// so a byte each instead of four (30 MB held through the whole search).
+    hist_counts: Narrow,
     n_classes: usize,
     sensitive_cardinality: usize,
     n: u64,
@@ -277,17 +295,13 @@ impl BaseClasses {
                 ),
             });
         }
-        let n_classes = c.sizes.len();
-        let sensitive = !c.hist_start.is_empty();
-        // With a sensitive attribute the sizes are the histograms' sums: freed.
-        let sizes = if sensitive { Vec::new() } else { c.sizes };
         Ok(BaseClasses {
             columns: c.codes,
-            sizes,
+            sizes: c.sizes,
             hist_start: c.hist_start,
             hist_codes: c.hist_codes,
             hist_counts: c.hist_counts,
-            n_classes,
+            n_classes: c.n_classes,
             sensitive_cardinality: c.sensitive_cardinality,
             n: c.n_records,
         })
@@ -304,7 +318,7 @@ impl BaseClasses {
             self.sizes[i]
         } else {
             let (a, b) = (self.hist_start[i] as usize, self.hist_start[i + 1] as usize);
-            self.hist_counts[a..b].iter().sum()
+            (a..b).map(|p| self.hist_counts.get(p)).sum()
         }
     }
 
@@ -315,8 +329,9 @@ impl BaseClasses {
     /// Bytes held (what the cache's budget counts).
     fn bytes(&self) -> usize {
         self.columns.iter().map(Narrow::bytes).sum::<usize>()
-            + 4 * (self.sizes.capacity() + self.hist_start.capacity() + self.hist_counts.capacity())
+            + 4 * (self.sizes.capacity() + self.hist_start.capacity())
             + self.hist_codes.bytes()
+            + self.hist_counts.bytes()
     }
 
     /// Class `i`'s code of column `j`.
@@ -329,7 +344,7 @@ impl BaseClasses {
     #[inline]
     fn hist(&self, i: usize) -> impl Iterator<Item = (u32, u32)> + '_ {
         let (a, b) = (self.hist_start[i] as usize, self.hist_start[i + 1] as usize);
-        (a..b).map(move |p| (self.hist_codes.get(p), self.hist_counts[p]))
+        (a..b).map(move |p| (self.hist_codes.get(p), self.hist_counts.get(p)))
     }
 }
 
@@ -788,11 +803,17 @@ impl<'a> Lattice<'a> {
     }
 
     /// The sensitive histogram of every node class `c` with `wanted[c]`, in class order:
-    /// `visit(c, codes ascending, counts)`. With few node classes (at most one cell per source
-    /// class, or 2^20, for every class and code) the source classes' histograms are added
-    /// into a dense class-by-code matrix in one sequential pass; otherwise source classes are
-    /// grouped by node class (counting sort) and each node class's histogram gathered
-    /// densely in a scratch vector.
+    /// `visit(c, codes ascending, counts)`. With few node classes (at most a quarter cell
+    /// per source class, or [`MATRIX_MIN_CELLS`], for every class and code) the source classes' histograms
+    /// are added into a dense class-by-code matrix in one sequential pass; otherwise the
+    /// source classes of wanted node classes are grouped by node class (counting sort) and
+    /// each node class's histogram gathered densely in a scratch vector.
+    ///
+    /// The counting sort places at most [`ORDER_CHUNK`] source classes at a time: node
+    /// classes are taken in runs whose source classes fit (a run is at least one class), and
+    /// each run re-scans `class_of`. At 10M bottom classes that is a 16 MB order array
+    /// instead of 40 MB, for two more sequential scans; and classes that already failed (`wanted`
+    /// false, e.g. too small for k) are never placed at all.
     fn histograms(
         base: &BaseClasses,
         g: &Grouped,
@@ -803,7 +824,7 @@ impl<'a> Lattice<'a> {
         let card = base.sensitive_cardinality;
         let mut touched: Vec<u32> = Vec::new();
         let mut counts: Vec<u32> = Vec::new();
-        if (n_classes as u64) * (card as u64) <= (base.len() as u64).max(1 << 20) {
+        if (n_classes as u64) * (card as u64) <= (base.len() as u64 / 4).max(MATRIX_MIN_CELLS) {
             // Counts are at most the records, checked to fit `u32`.
             let mut matrix = vec![0u32; n_classes * card];
             for (i, &c) in g.class_of.iter().enumerate() {
@@ -827,46 +848,68 @@ impl<'a> Lattice<'a> {
             }
             return;
         }
-        // Counting sort in one array: counts, then each class's start, then (once every
-        // source class is placed) each class's end; class `c` spans `end[c - 1]..end[c]`.
+        // One array serves the counting sort: each wanted class's number of source classes,
+        // then within a run each class's start, then (once the run is placed) its end; class
+        // `c` of the run `lo..hi` spans `end[c - 1]..end[c]` of `order` (from 0 for `lo`).
         let mut end = vec![0u32; n_classes];
+        let mut wanted_sources = 0usize;
         for &c in &g.class_of {
-            end[c as usize] += 1;
-        }
-        let mut at = 0u32;
-        for e in end.iter_mut() {
-            let k = *e;
-            *e = at;
-            at += k;
-        }
-        let mut order = vec![0u32; base.len()];
-        for (i, &c) in g.class_of.iter().enumerate() {
-            let e = &mut end[c as usize];
-            order[*e as usize] = i as u32;
-            *e += 1;
-        }
-        let mut hist = vec![0u32; card];
-        for c in 0..n_classes {
-            if !wanted[c] {
-                continue;
+            if wanted[c as usize] {
+                end[c as usize] += 1;
+                wanted_sources += 1;
             }
-            let begin = if c == 0 { 0 } else { end[c - 1] as usize };
-            for &i in &order[begin..end[c] as usize] {
-                for (s, k) in base.hist(i as usize) {
-                    if hist[s as usize] == 0 {
-                        touched.push(s);
+        }
+        let mut order: Vec<u32> = Vec::with_capacity(wanted_sources.min(ORDER_CHUNK));
+        let mut hist = vec![0u32; card];
+        let mut lo = 0usize;
+        while lo < n_classes {
+            let mut hi = lo;
+            let mut run = 0usize;
+            while hi < n_classes && (hi == lo || run + end[hi] as usize <= ORDER_CHUNK) {
+                run += end[hi] as usize;
+                hi += 1;
+            }
+            if run > 0 {
+                let mut at = 0u32;
+                for e in &mut end[lo..hi] {
+                    let k = *e;
+                    *e = at;
+                    at += k;
+                }
+                order.clear();
+                order.resize(run, 0);
+                for (i, &c) in g.class_of.iter().enumerate() {
+                    let c = c as usize;
+                    if (lo..hi).contains(&c) && wanted[c] {
+                        let e = &mut end[c];
+                        order[*e as usize] = i as u32;
+                        *e += 1;
                     }
-                    hist[s as usize] += k;
                 }
             }
-            touched.sort_unstable();
-            counts.clear();
-            counts.extend(touched.iter().map(|&s| hist[s as usize]));
-            visit(c, &touched, &counts);
-            for &s in &touched {
-                hist[s as usize] = 0;
+            for c in lo..hi {
+                if !wanted[c] {
+                    continue;
+                }
+                let begin = if c == lo { 0 } else { end[c - 1] as usize };
+                for &i in &order[begin..end[c] as usize] {
+                    for (s, k) in base.hist(i as usize) {
+                        if hist[s as usize] == 0 {
+                            touched.push(s);
+                        }
+                        hist[s as usize] += k;
+                    }
+                }
+                touched.sort_unstable();
+                counts.clear();
+                counts.extend(touched.iter().map(|&s| hist[s as usize]));
+                visit(c, &touched, &counts);
+                for &s in &touched {
+                    hist[s as usize] = 0;
+                }
+                touched.clear();
             }
-            touched.clear();
+            lo = hi;
         }
     }
 
@@ -1034,7 +1077,7 @@ impl<'a> Lattice<'a> {
                 sizes,
                 hist_start,
                 hist_codes: node_hist.1,
-                hist_counts: node_hist.2,
+                hist_counts: Narrow::from_values(node_hist.2),
                 n_classes,
                 sensitive_cardinality: base.sensitive_cardinality,
                 n: base.n,

@@ -139,6 +139,21 @@ impl Narrow {
         }
     }
 
+    /// `values` in the narrowest type that holds their largest (counts as well as codes:
+    /// most classes of a fine layout hold one or two records, so their counts fit a byte).
+    /// The `u32` array is freed once narrowed.
+    pub(crate) fn from_values(values: Vec<u32>) -> Narrow {
+        let max = values.iter().copied().max().unwrap_or(0);
+        if max >= 1 << 16 {
+            return Narrow::U32(values);
+        }
+        let mut out = Narrow::with_capacity(max + 1, values.len());
+        for &v in &values {
+            out.push(v);
+        }
+        out
+    }
+
     /// Bytes held.
     pub(crate) fn bytes(&self) -> usize {
         match self {
@@ -762,6 +777,23 @@ mod tests {
 
     fn bits(u: &[AtomicU64], n: usize) -> Vec<usize> {
         (0..n).filter(|&i| bit(u, i)).collect()
+    }
+
+    #[test]
+    fn values_are_narrowed_to_the_type_of_their_largest() {
+        for (values, width) in [
+            (vec![], 1),
+            (vec![1, 0, 255], 1),
+            (vec![3, 256], 2),
+            (vec![65_535, 7], 2),
+            (vec![65_536, 2], 4),
+            (vec![u32::MAX, 0], 4),
+        ] {
+            let n = Narrow::from_values(values.clone());
+            assert_eq!(n.bytes(), width * values.len(), "{values:?}");
+            let back: Vec<u32> = (0..values.len()).map(|i| n.get(i)).collect();
+            assert_eq!(back, values);
+        }
     }
 
     /// Every path of the fast grouping against the hash map, for one view.
