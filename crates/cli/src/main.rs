@@ -4,6 +4,8 @@
 //! 2 bad usage, 3 bad input data (values, schema), 4 files (not found, unreadable format),
 //! 70 an internal error, 130 stopped by Ctrl-C at a safe point (nothing written).
 
+#[cfg(not(target_env = "msvc"))]
+mod alloc;
 mod anonymise;
 mod budget;
 mod csv_args;
