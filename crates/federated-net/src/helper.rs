@@ -52,6 +52,9 @@ struct HelperRound {
     bytes_from_trusts: usize,
     verified: bool,
     collection: Option<Vec<u8>>,
+    /// The nonces of this round's messages (report shares, the leader's verify): kept per
+    /// round, so they go when the round's messages can no longer be accepted anyway.
+    nonces: HashSet<[u8; 16]>,
 }
 
 struct HelperState {
@@ -59,7 +62,6 @@ struct HelperState {
     leader: String,
     schema: Schema,
     rounds: HashMap<RoundId, HelperRound>,
-    nonces: HashSet<[u8; 16]>,
     /// The newest round provisioned, kept across restarts.
     state: StateFile,
 }
@@ -92,7 +94,6 @@ pub fn router(
         leader,
         schema,
         rounds: HashMap::new(),
-        nonces: HashSet::new(),
         state,
     }));
     Router::new()
@@ -111,7 +112,10 @@ fn refusal(status: StatusCode, text: impl Into<String>) -> Refusal {
     (status, text.into())
 }
 
-/// Decode an envelope for round `id`, refusing another round's message and a seen nonce.
+/// Decode an envelope for round `id`, refusing another round's message and a nonce seen in
+/// that round. (A task, for a round not provisioned yet, has no round to remember its
+/// nonce in: a replayed task is refused as already provisioned, or by the state file as not
+/// newer than the last.)
 fn open<T: DeserializeOwned>(
     s: &mut HelperState,
     body: &[u8],
@@ -137,7 +141,9 @@ fn open<T: DeserializeOwned>(
             ),
         ));
     }
-    if !s.nonces.insert(env.nonce) {
+    if let Some(r) = s.rounds.get_mut(&round)
+        && !r.nonces.insert(env.nonce)
+    {
         return Err(refusal(
             StatusCode::CONFLICT,
             format!("{peer}'s {what}: a replayed message (its nonce was seen)"),
@@ -295,6 +301,7 @@ fn provision(
         bytes_from_trusts: 0,
         verified: false,
         collection: None,
+        nonces: HashSet::new(),
     })
 }
 
