@@ -76,8 +76,7 @@ use crate::config::AggregatorConfig;
 use crate::error::{NetError, Result};
 use crate::messages::{
     Announcement, Collection, Envelope, HelperTask, JobAccepted, JobSpec, JobSubmission, Join,
-    Plan, PrioPlan,
-    RoundPlan, VerifyInit, VerifyResp, parse_round,
+    Plan, PrioPlan, RoundPlan, VerifyInit, VerifyResp, parse_round,
 };
 use crate::state::{JobClaim, StateFile};
 use crate::tls::peer_name;

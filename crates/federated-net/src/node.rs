@@ -183,16 +183,7 @@ async fn one_round(
                         .into(),
                 })
             })?;
-            return prio_round(
-                client,
-                &helper,
-                name,
-                ann,
-                &local.values,
-                &p,
-                drop_at,
-            )
-            .await;
+            return prio_round(client, &helper, name, ann, &local.values, &p, drop_at).await;
         }
     };
     if plan.config.round != ann.round || plan.config.vector_len != cells {

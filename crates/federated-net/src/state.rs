@@ -453,7 +453,10 @@ mod tests {
         assert_eq!(s.jobs_remembered(), 50);
         let full = std::fs::metadata(&path).unwrap().len();
         // Still inside the window: a replay.
-        assert_eq!(s.claim_job([3; 16], t0, t0 + w).unwrap(), JobClaim::Replayed);
+        assert_eq!(
+            s.claim_job([3; 16], t0, t0 + w).unwrap(),
+            JobClaim::Replayed
+        );
         // Stamped outside the window, before or after the aggregator's clock: refused by the
         // stamp, whatever the nonce.
         for (issued, now) in [(t0, t0 + w + 1), (t0 + 2 * w + 2, t0 + w + 1)] {
@@ -464,7 +467,10 @@ mod tests {
         }
         // One fresh job after the window: the fifty old nonces are forgotten.
         let later = t0 + w + 1;
-        assert_eq!(s.claim_job([99; 16], later, later).unwrap(), JobClaim::Fresh);
+        assert_eq!(
+            s.claim_job([99; 16], later, later).unwrap(),
+            JobClaim::Fresh
+        );
         assert_eq!(s.jobs_remembered(), 1);
         assert!(std::fs::metadata(&path).unwrap().len() < full / 10);
         // A forgotten nonce replayed with its old stamp: refused by the stamp.
@@ -489,14 +495,21 @@ mod tests {
         let path = dir.path().join("agg.state.json");
         std::fs::write(
             &path,
-            format!("{{\"version\": 1, \"epoch\": 4, \"jobs\": [\"{}\"]}}", hex(&[5; 16])),
+            format!(
+                "{{\"version\": 1, \"epoch\": 4, \"jobs\": [\"{}\"]}}",
+                hex(&[5; 16])
+            ),
         )
         .unwrap();
         let mut s = StateFile::open(Some(&path), W).unwrap();
         assert_eq!(s.epoch(), 5);
         let now = unix_now();
         assert_eq!(s.claim_job([5; 16], now, now).unwrap(), JobClaim::Replayed);
-        assert!(std::fs::read_to_string(&path).unwrap().contains("\"version\": 2"));
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("\"version\": 2")
+        );
     }
 
     /// Two aggregators on one state file: the second stops at once with the typed error
