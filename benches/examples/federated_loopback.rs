@@ -77,6 +77,7 @@ fn agg_config(
         helper_of: None,
         state: None,
         job_window_seconds: pets_federated_net::state::DEFAULT_JOB_WINDOW,
+        keep_results: 256,
         tls: certs.party(name),
     }
 }

@@ -74,6 +74,7 @@ fn run(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
             helper_of: None,
             state: None,
             job_window_seconds: pets_federated_net::state::DEFAULT_JOB_WINDOW,
+            keep_results: 256,
             tls: certs.party(name),
         };
         // Prio3's helper (another organisation in practice), then the leader that names it.

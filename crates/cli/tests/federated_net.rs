@@ -288,14 +288,17 @@ fn job(extra: &str) -> String {
 #[test]
 fn three_trusts_give_the_pooled_sum_exactly_and_a_charged_dp_release() {
     let fed = Fed::new(6_000, 21);
-    let (_agg, url) = fed.aggregator("main", "allow_exact = true\nstage_seconds = 20");
+    let (_agg, url) = fed.aggregator(
+        "main",
+        "allow_exact = true\nstage_seconds = 20\nkeep_results = 2",
+    );
     let nodes: Vec<Proc> = TRUSTS
         .iter()
         .map(|t| fed.node(&url, t, &fed.schema, "rounds = 3\nallow_exact = true"))
         .collect();
     // Round 1: the exact sum (a check both sides allowed) equals the pooled table.
-    let (code, out, exact) = fed.submit(&url, "exact", &job("exact = true"));
-    assert_eq!(code, Some(0), "{out}");
+    let (code, first, exact) = fed.submit(&url, "exact", &job("exact = true"));
+    assert_eq!(code, Some(0), "{first}");
     assert_eq!(exact["exact"], true, "{exact}");
     let pooled = fed.pooled_file();
     assert_eq!(fed.pooled(&TRUSTS), pooled);
@@ -350,6 +353,33 @@ fn three_trusts_give_the_pooled_sum_exactly_and_a_charged_dp_release() {
         let (code, out) = n.finish(30);
         assert_eq!(code, Some(0), "{out}");
     }
+    // The aggregator keeps the results of its last two rounds (keep_results = 2): the first
+    // round's is let go (410), the last one's is still there.
+    let rt = pets_federated_net::runtime().unwrap();
+    rt.block_on(async {
+        let analyst =
+            Client::new(&url, &fed.certs.party("analyst"), Duration::from_millis(50)).unwrap();
+        let e = analyst
+            .get(&format!("v1/jobs/{}", job_id(&first)), "release")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("410") && e.contains("keep_results"), "{e}");
+        let last = analyst
+            .get(&format!("v1/jobs/{}", job_id(&out)), "release")
+            .await
+            .unwrap();
+        assert!(matches!(last, Got::Ready(_)));
+    });
+}
+
+/// The job id a submission printed ("job ID accepted").
+fn job_id(out: &str) -> String {
+    out.split("job ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("the job's id")
+        .to_string()
 }
 
 #[test]
@@ -596,7 +626,7 @@ fn prio3_with_a_leader_and_a_helper_gives_the_pooled_sum_and_refuses_an_out_of_r
     let (_helper, helper) = fed.aggregator_as(
         "helper",
         "helper",
-        "helper_of = \"aggregator\"\nallow_exact = true",
+        "helper_of = \"aggregator\"\nallow_exact = true\nkeep_results = 1",
     );
     let (_leader, url) = fed.aggregator(
         "leader",
@@ -614,13 +644,13 @@ fn prio3_with_a_leader_and_a_helper_gives_the_pooled_sum_and_refuses_an_out_of_r
     let prio = "protocol = \"prio3\"\nmax_count = 1000";
 
     // Round 1: the exact sum of the two aggregators' shares is the pooled table.
-    let (code, out, exact) = fed.submit_with(
+    let (code, first, exact) = fed.submit_with(
         &url,
         &head,
         "prio-exact",
         &job(&format!("{prio}\nexact = true")),
     );
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, Some(0), "{first}");
     assert_eq!(exact["exact"], true, "{exact}");
     let pooled = fed.pooled_file();
     assert_eq!(cells(&exact["tables"]), pooled, "cell for cell");
@@ -760,6 +790,22 @@ fn prio3_with_a_leader_and_a_helper_gives_the_pooled_sum_and_refuses_an_out_of_r
         let (code, out) = n.finish(30);
         assert_eq!(code, Some(0), "{out}");
     }
+    // The helper keeps the share of its last verified round only (keep_results = 1): the
+    // first round's is let go (410), the last one's is still there.
+    rt.block_on(async {
+        let analyst = Client::new(&helper, &fed.certs.party("analyst"), poll).unwrap();
+        let e = analyst
+            .get(&format!("v1/jobs/{}/share", job_id(&first)), "share")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("410") && e.contains("keep_results"), "{e}");
+        let got = analyst
+            .get(&format!("v1/jobs/{}/share", job_id(&out)), "share")
+            .await
+            .unwrap();
+        assert!(matches!(got, Got::Ready(_)));
+    });
 }
 
 /// An aggregator restarted between rounds, and one killed during a round. The round in

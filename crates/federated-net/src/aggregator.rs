@@ -78,7 +78,7 @@ use crate::messages::{
     Announcement, Collection, Envelope, HelperTask, JobAccepted, JobSpec, JobSubmission, Join,
     Plan, PrioPlan, RoundPlan, VerifyInit, VerifyResp, parse_round,
 };
-use crate::state::{JobClaim, StateFile};
+use crate::state::{JobClaim, StateFile, round_order};
 use crate::tls::peer_name;
 
 /// The authenticated name of the party on a connection (its certificate's common name).
@@ -178,6 +178,9 @@ struct AggState {
     outcomes: HashMap<RoundId, Outcome>,
     /// Prio3: this aggregator's encoded [`Collection`] of each released round.
     collections: HashMap<RoundId, Vec<u8>>,
+    /// [`round_order`] of the newest ended round whose result was let go
+    /// (`keep_results`), 0 if none.
+    expired: u64,
     /// The epoch, the round ids and the job nonces, kept across restarts.
     state: StateFile,
 }
@@ -291,6 +294,7 @@ impl Aggregator {
             round: None,
             outcomes: HashMap::new(),
             collections: HashMap::new(),
+            expired: 0,
             state,
         }));
         let app = Router::new()
@@ -602,6 +606,7 @@ async fn job_result(
             .into_response(),
         Some(Outcome::Aborted(reason)) => reply(StatusCode::UNPROCESSABLE_ENTITY, reason.clone()),
         None if s.state.is_stale(&round) => reply(StatusCode::GONE, stale(&round, &s.state)),
+        None if round_order(&round) <= s.expired => expired(&round, s.config.keep_results),
         None => reply(StatusCode::NOT_FOUND, "no such job"),
     }
 }
@@ -1006,14 +1011,14 @@ fn close_stage(s: &mut AggState) {
                 r.report.trusts
             ));
             let id = r.id;
-            s.outcomes.insert(id, Outcome::Released(json));
             s.round = None;
+            record(s, id, Outcome::Released(json));
         }
         Err(e) => {
             log(format!("round {}: {e}", r.id));
             let id = r.id;
-            s.outcomes.insert(id, Outcome::Aborted(e.to_string()));
             s.round = None;
+            record(s, id, Outcome::Aborted(e.to_string()));
         }
     }
 }
@@ -1169,8 +1174,42 @@ async fn leader_share(
         (None, Some(Outcome::Aborted(reason))) => {
             reply(StatusCode::UNPROCESSABLE_ENTITY, reason.clone())
         }
+        (None, None) if round_order(&round) <= s.expired => expired(&round, s.config.keep_results),
         _ => reply(StatusCode::NOT_FOUND, "no Prio3 share for this job"),
     }
+}
+
+/// Record how round `id` ended, keeping the results (and Prio3 collections) of the newest
+/// `keep_results` ended rounds only: older ones are let go, so a long-running aggregator's
+/// memory does not grow with every round; asking for one is answered 410.
+fn record(s: &mut AggState, id: RoundId, outcome: Outcome) {
+    s.outcomes.insert(id, outcome);
+    let keep = s.config.keep_results.max(1);
+    let mut ended: Vec<RoundId> = s
+        .outcomes
+        .iter()
+        .filter(|(_, o)| !matches!(o, Outcome::Running))
+        .map(|(id, _)| *id)
+        .collect();
+    if ended.len() > keep {
+        ended.sort_by_key(round_order);
+        for old in &ended[..ended.len() - keep] {
+            s.outcomes.remove(old);
+            s.collections.remove(old);
+            s.expired = s.expired.max(round_order(old));
+        }
+    }
+}
+
+/// The refusal of a request for round `round`'s result after it was let go.
+fn expired(round: &RoundId, keep: usize) -> Response {
+    reply(
+        StatusCode::GONE,
+        format!(
+            "round {round} ended and its result was let go: this aggregator keeps the results \
+             of its last {keep} rounds (keep_results)"
+        ),
+    )
 }
 
 /// End round `id` with `outcome` (and this leader's collection, when released).
@@ -1183,7 +1222,7 @@ fn end_round(state: &Shared, id: RoundId, outcome: Outcome, collection: Option<V
         Outcome::Aborted(reason) => log(format!("round {id}: {reason}")),
         _ => log(format!("round {id}: released")),
     }
-    s.outcomes.insert(id, outcome);
+    record(&mut *s, id, outcome);
     if s.round.as_ref().is_some_and(|r| r.id == id) {
         s.round = None;
     }

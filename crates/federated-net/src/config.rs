@@ -14,6 +14,7 @@
 //! prio3_helper_name = "helper"       # ... and the name its certificate must carry
 //! state = "agg.state.json"           # optional: the state file (default: beside this file)
 //! job_window_seconds = 600           # a job stamped further from this clock is refused
+//! keep_results = 256                 # ended rounds whose results are kept for submitters
 //! [tls]
 //! cert = "certs/aggregator.pem"
 //! key = "certs/aggregator.key"
@@ -119,8 +120,17 @@ pub struct AggregatorConfig {
     /// within `W`.
     #[serde(default = "default_job_window")]
     pub job_window_seconds: u64,
+    /// The ended rounds whose results (and Prio3 aggregate shares) are kept in memory for
+    /// their submitters (default 256); older ones are let go and asking for one is answered
+    /// 410, so a long-running aggregator's memory does not grow with every round.
+    #[serde(default = "default_keep_results")]
+    pub keep_results: usize,
     /// The aggregator's certificate, key and the federation CA.
     pub tls: TlsFiles,
+}
+
+fn default_keep_results() -> usize {
+    256
 }
 
 fn default_job_window() -> u64 {
