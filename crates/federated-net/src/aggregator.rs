@@ -1222,7 +1222,7 @@ fn end_round(state: &Shared, id: RoundId, outcome: Outcome, collection: Option<V
         Outcome::Aborted(reason) => log(format!("round {id}: {reason}")),
         _ => log(format!("round {id}: released")),
     }
-    record(&mut *s, id, outcome);
+    record(&mut s, id, outcome);
     if s.round.as_ref().is_some_and(|r| r.id == id) {
         s.round = None;
     }
