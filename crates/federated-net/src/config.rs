@@ -372,3 +372,49 @@ impl Relative for JobFile {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/federated")
+            .join(name)
+    }
+
+    /// The example configurations in `examples/federated/` load, and every party that
+    /// talks to Prio3's helper pins its certificate name.
+    #[test]
+    fn the_example_configurations_load_and_pin_the_helper() {
+        let agg: AggregatorConfig = load(&example("agg.toml")).unwrap();
+        assert_eq!(agg.prio3_helper_name.as_deref(), Some("helper"));
+        assert_eq!(agg.job_window_seconds, crate::state::DEFAULT_JOB_WINDOW);
+        assert_eq!(agg.keep_results, 256);
+        assert_eq!(agg.state, Some(example("agg.state.json")));
+        let helper: AggregatorConfig = load(&example("helper.toml")).unwrap();
+        assert_eq!(helper.helper_of.as_deref(), Some("aggregator"));
+        for n in 1..=3 {
+            let node: NodeConfig = load(&example(&format!("node_{n}.toml"))).unwrap();
+            let pinned = pinned_helper(&node.helper, &node.helper_name, "node").unwrap();
+            assert_eq!(pinned.map(|(_, name)| name), Some("helper"));
+        }
+        let job: JobFile = load(&example("job_prio3.toml")).unwrap();
+        let pinned = pinned_helper(&job.helper, &job.helper_name, "job").unwrap();
+        assert_eq!(pinned.map(|(_, name)| name), Some("helper"));
+        let job: JobFile = load(&example("job.toml")).unwrap();
+        assert!(job.helper.is_none());
+    }
+
+    #[test]
+    fn a_helper_without_its_name_is_refused_with_what_to_write() {
+        let e = pinned_helper(&Some("https://127.0.0.1:8444".into()), &None, "node.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("node.toml") && e.contains("helper_name = \"NAME\""),
+            "{e}"
+        );
+        assert!(pinned_helper(&None, &None, "node.toml").unwrap().is_none());
+    }
+}
