@@ -76,6 +76,8 @@ fn agg_config(
         prio3_helper_name: None,
         helper_of: None,
         state: None,
+        job_window_seconds: pets_federated_net::state::DEFAULT_JOB_WINDOW,
+        keep_results: 256,
         tls: certs.party(name),
     }
 }
@@ -130,6 +132,7 @@ async fn round(n: usize, prio: bool, dir: &Path) -> Result<(), Error> {
         let config = NodeConfig {
             aggregator: url.clone(),
             helper: helper_url.clone(),
+            helper_name: helper_url.as_ref().map(|_| "helper".into()),
             person_id: None,
             rounds: 1,
             poll_ms: 20,
@@ -146,6 +149,7 @@ async fn round(n: usize, prio: bool, dir: &Path) -> Result<(), Error> {
     let job = JobFile {
         aggregator: url.clone(),
         helper: helper_url.clone(),
+        helper_name: helper_url.as_ref().map(|_| "helper".into()),
         wait_seconds: 600.0,
         tls: certs.party("analyst"),
         job: JobSpec {

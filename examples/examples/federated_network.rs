@@ -73,6 +73,8 @@ fn run(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
             prio3_helper_name: None,
             helper_of: None,
             state: None,
+            job_window_seconds: pets_federated_net::state::DEFAULT_JOB_WINDOW,
+            keep_results: 256,
             tls: certs.party(name),
         };
         // Prio3's helper (another organisation in practice), then the leader that names it.
@@ -92,6 +94,7 @@ fn run(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
             let node = NodeConfig {
                 aggregator: url.clone(),
                 helper: Some(helper_url.clone()),
+                helper_name: Some("helper".into()),
                 person_id: None,
                 rounds: 2,
                 poll_ms: 100,
@@ -113,6 +116,7 @@ fn run(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         let job = |protocol: &str| JobFile {
             aggregator: url.clone(),
             helper: Some(helper_url.clone()),
+            helper_name: Some("helper".into()),
             wait_seconds: 120.0,
             tls: certs.party("analyst"),
             job: JobSpec {

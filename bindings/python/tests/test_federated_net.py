@@ -5,13 +5,16 @@ A real aggregator runs as a ``pets federated aggregator`` process over HTTPS wit
 this process (``pets.federated.node``), and this process submits the jobs
 (``pets.federated.submit``). The exact check equals the pooled counts cell for cell; the DP
 release comes back as the same result object ``simulate`` returns; Ctrl-C and ``stop()``
-end a node cleanly.
+end a node cleanly, and Ctrl-C ends a submission waiting on an aggregator that never
+answers, promptly and without leaving a thread behind.
 """
 
 import _thread
 import os
 import shutil
+import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -216,6 +219,40 @@ def test_ctrl_c_and_stop_end_a_node_cleanly(federation):
     ) as c:
         assert c.running
     assert not c.running
+
+
+def os_threads() -> int:
+    """The process's threads as the OS counts them (Python's and the native ones)."""
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts threads in /proc")
+def test_ctrl_c_interrupts_a_submit_to_an_aggregator_that_never_answers(federation):
+    fed = federation
+    # An "aggregator" that accepts the connection and then says nothing (not even the TLS
+    # handshake): the submission waits, on its own tokio runtime, with the GIL released.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        config = {**connection(fed), "aggregator": f"https://127.0.0.1:{silent.getsockname()[1]}"}
+        before = os_threads()
+        # Ctrl-C after a second, from a thread, as a SIGINT would raise it in the main thread.
+        timer = threading.Timer(1.0, _thread.interrupt_main)
+        started = time.monotonic()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            pets.federated.submit({"tables": [["sex"]], "rho": 0.5}, config=config)
+        elapsed = time.monotonic() - started
+        timer.join()
+    # Raised promptly: the wait checks for signals every 100 ms (and the client's own
+    # connection timeout, 10 s, is far off).
+    assert 1.0 <= elapsed < 2.5, elapsed
+    # Nothing left running: the submission's runtime and its worker threads are gone.
+    until = time.monotonic() + 2
+    while os_threads() > before and time.monotonic() < until:
+        time.sleep(0.05)
+    assert os_threads() == before, (before, os_threads())
+    assert not timer.is_alive()
 
 
 def test_bad_configurations_are_refused_with_the_reason(federation):

@@ -24,7 +24,9 @@ use pets::federated::wire::WIRE_VERSION;
 use pets::federated::wire::from_wire;
 use pets::federated::{FederatedQuery, split_by_column};
 use pets_federated_net::client::{Client, Got};
-use pets_federated_net::messages::{Announcement, JobAccepted, JobSpec, Join, Plan, round_hex};
+use pets_federated_net::messages::{
+    Announcement, JobAccepted, JobSpec, JobSubmission, Join, Plan, round_hex,
+};
 use pets_federated_net::tls::{Federation, generate_federation, generate_federation_with_expired};
 
 const TRUSTS: [&str; 3] = ["trust_a", "trust_b", "trust_c"];
@@ -274,6 +276,11 @@ fn cells(tables: &serde_json::Value) -> Vec<i64> {
         .collect()
 }
 
+/// A node's or a job file's Prio3 helper at `url`, pinned to the certificate name "helper".
+fn pin(url: &str) -> String {
+    format!("helper = {url:?}\nhelper_name = \"helper\"")
+}
+
 fn job(extra: &str) -> String {
     format!("tables = {TABLES}\nrho = 0.5\n{extra}")
 }
@@ -281,14 +288,17 @@ fn job(extra: &str) -> String {
 #[test]
 fn three_trusts_give_the_pooled_sum_exactly_and_a_charged_dp_release() {
     let fed = Fed::new(6_000, 21);
-    let (_agg, url) = fed.aggregator("main", "allow_exact = true\nstage_seconds = 20");
+    let (_agg, url) = fed.aggregator(
+        "main",
+        "allow_exact = true\nstage_seconds = 20\nkeep_results = 2",
+    );
     let nodes: Vec<Proc> = TRUSTS
         .iter()
         .map(|t| fed.node(&url, t, &fed.schema, "rounds = 3\nallow_exact = true"))
         .collect();
     // Round 1: the exact sum (a check both sides allowed) equals the pooled table.
-    let (code, out, exact) = fed.submit(&url, "exact", &job("exact = true"));
-    assert_eq!(code, Some(0), "{out}");
+    let (code, first, exact) = fed.submit(&url, "exact", &job("exact = true"));
+    assert_eq!(code, Some(0), "{first}");
     assert_eq!(exact["exact"], true, "{exact}");
     let pooled = fed.pooled_file();
     assert_eq!(fed.pooled(&TRUSTS), pooled);
@@ -343,6 +353,33 @@ fn three_trusts_give_the_pooled_sum_exactly_and_a_charged_dp_release() {
         let (code, out) = n.finish(30);
         assert_eq!(code, Some(0), "{out}");
     }
+    // The aggregator keeps the results of its last two rounds (keep_results = 2): the first
+    // round's is let go (410), the last one's is still there.
+    let rt = pets_federated_net::runtime().unwrap();
+    rt.block_on(async {
+        let analyst =
+            Client::new(&url, &fed.certs.party("analyst"), Duration::from_millis(50)).unwrap();
+        let e = analyst
+            .get(&format!("v1/jobs/{}", job_id(&first)), "release")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("410") && e.contains("keep_results"), "{e}");
+        let last = analyst
+            .get(&format!("v1/jobs/{}", job_id(&out)), "release")
+            .await
+            .unwrap();
+        assert!(matches!(last, Got::Ready(_)));
+    });
+}
+
+/// The job id a submission printed ("job ID accepted").
+fn job_id(out: &str) -> String {
+    out.split("job ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("the job's id")
+        .to_string()
 }
 
 #[test]
@@ -396,7 +433,27 @@ fn replayed_oversized_malformed_and_foreign_messages_are_refused() {
         let analyst = Client::new(&url, &fed.certs.party("analyst"), poll).unwrap();
         let spec: JobSpec = toml::from_str(&job("")).unwrap();
         let zero = pets::federated::secagg::RoundId([0; 16]);
-        let body = analyst.post("v1/jobs", zero, spec, "job").await.unwrap();
+        // A submission stamped an hour ago (or an hour ahead): outside the job window,
+        // refused by its stamp whatever its nonce; nothing opens.
+        for skew in [-3600i64, 3600] {
+            let stale = JobSubmission {
+                issued: JobSubmission::now(spec.clone())
+                    .issued
+                    .saturating_add_signed(skew),
+                job: spec.clone(),
+            };
+            let e = analyst
+                .post("v1/jobs", zero, stale, "job")
+                .await
+                .unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.contains("409"), "{msg}");
+            assert!(msg.contains("job window of 600 s"), "{msg}");
+        }
+        let body = analyst
+            .post("v1/jobs", zero, JobSubmission::now(spec), "job")
+            .await
+            .unwrap();
         let accepted: JobAccepted = from_wire(&body, 1 << 16, "aggregator", "job").unwrap();
         let id = round_hex(&accepted.round);
 
@@ -467,7 +524,7 @@ fn replayed_oversized_malformed_and_foreign_messages_are_refused() {
             .post(
                 "v1/jobs",
                 zero,
-                toml::from_str::<JobSpec>(&job("")).unwrap(),
+                JobSubmission::now(toml::from_str::<JobSpec>(&job("")).unwrap()),
                 "job",
             )
             .await
@@ -569,7 +626,7 @@ fn prio3_with_a_leader_and_a_helper_gives_the_pooled_sum_and_refuses_an_out_of_r
     let (_helper, helper) = fed.aggregator_as(
         "helper",
         "helper",
-        "helper_of = \"aggregator\"\nallow_exact = true",
+        "helper_of = \"aggregator\"\nallow_exact = true\nkeep_results = 1",
     );
     let (_leader, url) = fed.aggregator(
         "leader",
@@ -579,21 +636,21 @@ fn prio3_with_a_leader_and_a_helper_gives_the_pooled_sum_and_refuses_an_out_of_r
         ),
     );
     let node_extra =
-        |rounds: u32| format!("helper = {helper:?}\nrounds = {rounds}\nallow_exact = true");
-    let head = format!("helper = {helper:?}");
+        |rounds: u32| format!("{}\nrounds = {rounds}\nallow_exact = true", pin(&helper));
+    let head = pin(&helper);
     let a = fed.node(&url, "trust_a", &fed.schema, &node_extra(3));
     let b = fed.node(&url, "trust_b", &fed.schema, &node_extra(3));
     let c = fed.node(&url, "trust_c", &fed.schema, &node_extra(2));
     let prio = "protocol = \"prio3\"\nmax_count = 1000";
 
     // Round 1: the exact sum of the two aggregators' shares is the pooled table.
-    let (code, out, exact) = fed.submit_with(
+    let (code, first, exact) = fed.submit_with(
         &url,
         &head,
         "prio-exact",
         &job(&format!("{prio}\nexact = true")),
     );
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, Some(0), "{first}");
     assert_eq!(exact["exact"], true, "{exact}");
     let pooled = fed.pooled_file();
     assert_eq!(cells(&exact["tables"]), pooled, "cell for cell");
@@ -733,6 +790,22 @@ fn prio3_with_a_leader_and_a_helper_gives_the_pooled_sum_and_refuses_an_out_of_r
         let (code, out) = n.finish(30);
         assert_eq!(code, Some(0), "{out}");
     }
+    // The helper keeps the share of its last verified round only (keep_results = 1): the
+    // first round's is let go (410), the last one's is still there.
+    rt.block_on(async {
+        let analyst = Client::new(&helper, &fed.certs.party("analyst"), poll).unwrap();
+        let e = analyst
+            .get(&format!("v1/jobs/{}/share", job_id(&first)), "share")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("410") && e.contains("keep_results"), "{e}");
+        let got = analyst
+            .get(&format!("v1/jobs/{}/share", job_id(&out)), "share")
+            .await
+            .unwrap();
+        assert!(matches!(got, Got::Ready(_)));
+    });
 }
 
 /// An aggregator restarted between rounds, and one killed during a round. The round in
@@ -864,7 +937,7 @@ fn a_submission_replayed_after_an_aggregator_restart_is_refused_and_nothing_is_c
     let poll = Duration::from_millis(50);
     let zero = pets::federated::secagg::RoundId([0; 16]);
     let spec: JobSpec = toml::from_str(&job("")).unwrap();
-    let body = Client::envelope(zero, spec).unwrap();
+    let body = Client::envelope(zero, JobSubmission::now(spec)).unwrap();
     // The job runs once: three trusts counted, one charge.
     let old = rt.block_on(async {
         let analyst = Client::new(&url, &fed.certs.party("analyst"), poll).unwrap();
@@ -888,6 +961,20 @@ fn a_submission_replayed_after_an_aggregator_restart_is_refused_and_nothing_is_c
     assert_eq!(charges(), before + 1);
     let epoch1 = std::fs::read_to_string(&state).unwrap();
     assert!(epoch1.contains("\"epoch\": 1"), "{epoch1}");
+
+    // A second aggregator on the same state file while the first runs: it stops at once
+    // with the reason naming the file, before it reads or writes it (the epoch stays 1).
+    let o = pets(&[
+        "federated",
+        "aggregator",
+        "--config",
+        p(&fed.path("epoch1.agg.toml")),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    let why = text(&o);
+    assert!(why.contains("another aggregator is running"), "{why}");
+    assert!(why.contains(&state.display().to_string()), "{why}");
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), epoch1);
 
     // Restarted on the same address with the same state file: a new epoch.
     drop(first);
@@ -938,6 +1025,7 @@ fn a_leader_refuses_a_prio3_helper_whose_certificate_names_another_party() {
     let fed = Fed::new(1_000, 28);
     let (_impostor, impostor) =
         fed.aggregator_as("impostor", "intruder", "helper_of = \"aggregator\"");
+    let (_helper, helper) = fed.aggregator_as("helper", "helper", "helper_of = \"aggregator\"");
     // Without the helper's name, the leader refuses to start.
     let config = fed.path("unpinned.agg.toml");
     std::fs::write(
@@ -954,6 +1042,7 @@ fn a_leader_refuses_a_prio3_helper_whose_certificate_names_another_party() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("prio3_helper_name"), "{}", text(&o));
 
+    // The leader is sent to the impostor; the trusts and the submitter know the real helper.
     let (_leader, url) = fed.aggregator(
         "pinned",
         &format!(
@@ -961,18 +1050,99 @@ fn a_leader_refuses_a_prio3_helper_whose_certificate_names_another_party() {
              5\nmin_participants = 2"
         ),
     );
-    let extra = format!("helper = {impostor:?}");
+    let extra = pin(&helper);
     let _a = fed.node(&url, "trust_a", &fed.schema, &extra);
     let _b = fed.node(&url, "trust_b", &fed.schema, &extra);
     let (code, out, _) = fed.submit_with(
         &url,
-        &format!("helper = {impostor:?}"),
+        &pin(&helper),
         "pinned",
         &job("protocol = \"prio3\"\nmax_count = 1000"),
     );
     assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("aborted") || out.contains("422"), "{out}");
     assert!(out.contains("names \"intruder\""), "{out}");
     assert!(out.contains("not \"helper\""), "{out}");
+}
+
+/// Trusts and submitters pin Prio3's helper as the leader does (`helper_name`): a server at
+/// the helper's address holding another party's certificate from the federation's own CA
+/// (`intruder`) fails the handshake, which they make before anything is sent. A submitter
+/// sent to it stops before the job is submitted (nothing opened or charged); a trust sent to
+/// it leaves before joining, so the round runs with the other two and counts exactly them;
+/// a configuration with `helper` but no `helper_name` does not start.
+#[test]
+fn trusts_and_submitters_refuse_a_prio3_helper_whose_certificate_names_another_party() {
+    let fed = Fed::new(1_000, 30);
+    let (_impostor, impostor) =
+        fed.aggregator_as("impostor2", "intruder", "helper_of = \"aggregator\"");
+    let (_helper, helper) = fed.aggregator_as(
+        "helper2",
+        "helper",
+        "helper_of = \"aggregator\"\nallow_exact = true",
+    );
+    let (_leader, url) = fed.aggregator(
+        "leader2",
+        &format!(
+            "prio3_helper = {helper:?}\nprio3_helper_name = \"helper\"\nallow_exact = \
+             true\nstage_seconds = 4\nmin_participants = 2"
+        ),
+    );
+    // A node with a helper but no name: refused at start, with what to write.
+    let unpinned = fed.node(
+        &url,
+        "trust_c",
+        &fed.schema,
+        &format!("helper = {helper:?}"),
+    );
+    let (code, out) = unpinned.finish(30);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("helper_name"), "{out}");
+
+    let honest = format!("{}\nallow_exact = true", pin(&helper));
+    let a = fed.node(&url, "trust_a", &fed.schema, &honest);
+    let b = fed.node(&url, "trust_b", &fed.schema, &honest);
+    let c = fed.node(
+        &url,
+        "trust_c",
+        &fed.schema,
+        &format!("{}\nallow_exact = true", pin(&impostor)),
+    );
+    let prio = job("protocol = \"prio3\"\nmax_count = 1000\nexact = true");
+    // The submitter sent to the impostor: refused in the handshake, before the job is sent.
+    let (code, out, _) = fed.submit_with(&url, &pin(&impostor), "to-impostor", &prio);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("names \"intruder\""), "{out}");
+    assert!(out.contains("not \"helper\""), "{out}");
+    assert!(!out.contains("accepted"), "{out}");
+    let rt = pets_federated_net::runtime().unwrap();
+    rt.block_on(async {
+        let trust =
+            Client::new(&url, &fed.certs.party("trust_a"), Duration::from_millis(50)).unwrap();
+        assert!(
+            matches!(trust.get("v1/round", "round").await.unwrap(), Got::Wait),
+            "no round was opened"
+        );
+    });
+    // A round with the real helper: trust_c, sent to the impostor, stops before joining;
+    // the others are counted, exactly.
+    let (code, out, exact) = fed.submit_with(&url, &pin(&helper), "to-helper", &prio);
+    assert_eq!(code, Some(0), "{out}");
+    let counted: Vec<&str> = exact["round"]["counted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(counted, ["trust_a", "trust_b"], "{exact}");
+    assert_eq!(cells(&exact["tables"]), fed.pooled(&["trust_a", "trust_b"]));
+    let (code, out) = c.finish(30);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("names \"intruder\""), "{out}");
+    for n in [a, b] {
+        let (code, out) = n.finish(30);
+        assert_eq!(code, Some(0), "{out}");
+    }
 }
 
 /// Prio3's helper keeps the newest round it was provisioned with in its state file:
@@ -1000,14 +1170,13 @@ fn a_restarted_prio3_helper_refuses_a_replayed_task_for_an_old_round() {
              true\nstage_seconds = 20"
         ),
     );
-    let extra = format!("helper = {helper:?}\nallow_exact = true");
+    let extra = format!("{}\nallow_exact = true", pin(&helper));
     let nodes: Vec<Proc> = TRUSTS
         .iter()
         .map(|t| fed.node(&url, t, &fed.schema, &extra))
         .collect();
     let prio = job("protocol = \"prio3\"\nmax_count = 1000\nexact = true");
-    let (code, out, exact) =
-        fed.submit_with(&url, &format!("helper = {helper:?}"), "helper-old", &prio);
+    let (code, out, exact) = fed.submit_with(&url, &pin(&helper), "helper-old", &prio);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(cells(&exact["tables"]), fed.pooled_file());
     for n in nodes {

@@ -75,10 +75,10 @@ use crate::client::Client;
 use crate::config::AggregatorConfig;
 use crate::error::{NetError, Result};
 use crate::messages::{
-    Announcement, Collection, Envelope, HelperTask, JobAccepted, JobSpec, Join, Plan, PrioPlan,
-    RoundPlan, VerifyInit, VerifyResp, parse_round,
+    Announcement, Collection, Envelope, HelperTask, JobAccepted, JobSpec, JobSubmission, Join,
+    Plan, PrioPlan, RoundPlan, VerifyInit, VerifyResp, parse_round,
 };
-use crate::state::StateFile;
+use crate::state::{JobClaim, StateFile, round_order};
 use crate::tls::peer_name;
 
 /// The authenticated name of the party on a connection (its certificate's common name).
@@ -156,6 +156,9 @@ struct Round {
     layout: Vec<pets::federated::aggregate::TableLayout>,
     limit: usize,
     started: Instant,
+    /// The nonces of this round's messages: kept while the round runs and dropped with it
+    /// (a message for an ended round is refused before its nonce is looked at).
+    nonces: HashSet<[u8; 16]>,
 }
 
 impl Round {
@@ -175,7 +178,9 @@ struct AggState {
     outcomes: HashMap<RoundId, Outcome>,
     /// Prio3: this aggregator's encoded [`Collection`] of each released round.
     collections: HashMap<RoundId, Vec<u8>>,
-    nonces: HashSet<[u8; 16]>,
+    /// [`round_order`] of the newest ended round whose result was let go
+    /// (`keep_results`), 0 if none.
+    expired: u64,
     /// The epoch, the round ids and the job nonces, kept across restarts.
     state: StateFile,
 }
@@ -245,7 +250,17 @@ impl Aggregator {
             });
         }
         let tls = config.tls.server_config()?;
-        let state = StateFile::open(config.state.as_deref())?;
+        if !(1..=7 * 86_400).contains(&config.job_window_seconds) {
+            return Err(NetError::Config {
+                file: "aggregator config".into(),
+                reason: format!(
+                    "job_window_seconds = {}: from 1 to 604800 (a week); the submitters' clocks \
+                     must agree with this one to within it",
+                    config.job_window_seconds
+                ),
+            });
+        }
+        let state = StateFile::open(config.state.as_deref(), config.job_window_seconds)?;
         if config.state.is_none() {
             log("no state file: a replay from before a restart would not be recognised");
         }
@@ -279,7 +294,7 @@ impl Aggregator {
             round: None,
             outcomes: HashMap::new(),
             collections: HashMap::new(),
-            nonces: HashSet::new(),
+            expired: 0,
             state,
         }));
         let app = Router::new()
@@ -408,23 +423,34 @@ async fn submit_job(
             format!("{peer} is not a submitter of this federation"),
         );
     }
-    let env: Envelope<JobSpec> = match decode(&body, SMALL_LIMIT, &peer, "job") {
+    let env: Envelope<JobSubmission> = match decode(&body, SMALL_LIMIT, &peer, "job") {
         Ok(e) => e,
         Err(r) => return r.into_response(),
     };
-    // Job nonces are kept in the state file: a submission replayed after a restart is
-    // recognised too.
-    match s.state.claim_job(env.nonce) {
-        Ok(true) => {}
-        Ok(false) => {
+    // Job nonces within the job window are kept in the state file: a submission replayed
+    // after a restart is recognised too; one stamped outside the window is refused by its
+    // stamp (its nonce may have been forgotten).
+    match s
+        .state
+        .claim_job(env.nonce, env.message.issued, crate::state::unix_now())
+    {
+        Ok(JobClaim::Fresh) => {}
+        Ok(JobClaim::Replayed) => {
             return reply(
                 StatusCode::CONFLICT,
                 "a replayed job (its nonce was seen, before or since the aggregator's last \
                  restart): nothing is run or charged; submit the job afresh",
             );
         }
+        Ok(JobClaim::OutsideWindow(why)) => return reply(StatusCode::CONFLICT, why),
+        Ok(JobClaim::TooMany(why)) => return reply(StatusCode::SERVICE_UNAVAILABLE, why),
         Err(e) => return reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+    let env = Envelope {
+        round: env.round,
+        nonce: env.nonce,
+        message: env.message.job,
+    };
     if let Some(r) = &s.round {
         return reply(
             StatusCode::CONFLICT,
@@ -528,6 +554,7 @@ fn open_round(s: &mut AggState, spec: JobSpec) -> std::result::Result<Round, Fed
         layout: Vec::new(),
         limit: SMALL_LIMIT,
         started: Instant::now(),
+        nonces: HashSet::new(),
     })
 }
 
@@ -579,6 +606,7 @@ async fn job_result(
             .into_response(),
         Some(Outcome::Aborted(reason)) => reply(StatusCode::UNPROCESSABLE_ENTITY, reason.clone()),
         None if s.state.is_stale(&round) => reply(StatusCode::GONE, stale(&round, &s.state)),
+        None if round_order(&round) <= s.expired => expired(&round, s.config.keep_results),
         None => reply(StatusCode::NOT_FOUND, "no such job"),
     }
 }
@@ -755,7 +783,6 @@ fn handle_post(
     body: &[u8],
 ) -> (Response, bool) {
     let all_trusts = s.config.trusts.len();
-    let nonces = &mut s.nonces;
     let r = match open_round_for(
         &mut s.round,
         &s.outcomes,
@@ -783,7 +810,7 @@ fn handle_post(
                 r.report.refused.push(reason.clone());
                 return (reply(StatusCode::CONFLICT, reason), false);
             }
-            if !nonces.insert(env.nonce) {
+            if !r.nonces.insert(env.nonce) {
                 let reason = format!(
                     "{peer}'s {}: a replayed message (its nonce was seen)",
                     $what
@@ -984,14 +1011,14 @@ fn close_stage(s: &mut AggState) {
                 r.report.trusts
             ));
             let id = r.id;
-            s.outcomes.insert(id, Outcome::Released(json));
             s.round = None;
+            record(s, id, Outcome::Released(json));
         }
         Err(e) => {
             log(format!("round {}: {e}", r.id));
             let id = r.id;
-            s.outcomes.insert(id, Outcome::Aborted(e.to_string()));
             s.round = None;
+            record(s, id, Outcome::Aborted(e.to_string()));
         }
     }
 }
@@ -1147,8 +1174,42 @@ async fn leader_share(
         (None, Some(Outcome::Aborted(reason))) => {
             reply(StatusCode::UNPROCESSABLE_ENTITY, reason.clone())
         }
+        (None, None) if round_order(&round) <= s.expired => expired(&round, s.config.keep_results),
         _ => reply(StatusCode::NOT_FOUND, "no Prio3 share for this job"),
     }
+}
+
+/// Record how round `id` ended, keeping the results (and Prio3 collections) of the newest
+/// `keep_results` ended rounds only: older ones are let go, so a long-running aggregator's
+/// memory does not grow with every round; asking for one is answered 410.
+fn record(s: &mut AggState, id: RoundId, outcome: Outcome) {
+    s.outcomes.insert(id, outcome);
+    let keep = s.config.keep_results.max(1);
+    let mut ended: Vec<RoundId> = s
+        .outcomes
+        .iter()
+        .filter(|(_, o)| !matches!(o, Outcome::Running))
+        .map(|(id, _)| *id)
+        .collect();
+    if ended.len() > keep {
+        ended.sort_by_key(round_order);
+        for old in &ended[..ended.len() - keep] {
+            s.outcomes.remove(old);
+            s.collections.remove(old);
+            s.expired = s.expired.max(round_order(old));
+        }
+    }
+}
+
+/// The refusal of a request for round `round`'s result after it was let go.
+fn expired(round: &RoundId, keep: usize) -> Response {
+    reply(
+        StatusCode::GONE,
+        format!(
+            "round {round} ended and its result was let go: this aggregator keeps the results \
+             of its last {keep} rounds (keep_results)"
+        ),
+    )
 }
 
 /// End round `id` with `outcome` (and this leader's collection, when released).
@@ -1161,7 +1222,7 @@ fn end_round(state: &Shared, id: RoundId, outcome: Outcome, collection: Option<V
         Outcome::Aborted(reason) => log(format!("round {id}: {reason}")),
         _ => log(format!("round {id}: released")),
     }
-    s.outcomes.insert(id, outcome);
+    record(&mut s, id, outcome);
     if s.round.as_ref().is_some_and(|r| r.id == id) {
         s.round = None;
     }

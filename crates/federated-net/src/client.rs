@@ -165,6 +165,17 @@ impl Client {
         }
     }
 
+    /// Connect and complete the TLS handshake (a GET of `path`, whatever it answers): `Ok`
+    /// once the server has proved it is who this client expects (with [`Client::pinned`]:
+    /// the party named), the connection error otherwise. Sends no message; the connection
+    /// is kept for the requests that follow.
+    pub async fn handshake(&self, path: &str) -> Result<()> {
+        match self.get(path, "a handshake").await {
+            Ok(_) | Err(NetError::Refused { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// GET until ready or `wait` has passed.
     pub async fn poll(&self, path: &str, what: &str, wait: Duration) -> Result<Vec<u8>> {
         let until = Instant::now() + wait;

@@ -13,6 +13,8 @@
 //! prio3_helper = "https://127.0.0.1:8444"  # Prio3's second aggregator (this one leads)
 //! prio3_helper_name = "helper"       # ... and the name its certificate must carry
 //! state = "agg.state.json"           # optional: the state file (default: beside this file)
+//! job_window_seconds = 600           # a job stamped further from this clock is refused
+//! keep_results = 256                 # ended rounds whose results are kept for submitters
 //! [tls]
 //! cert = "certs/aggregator.pem"
 //! key = "certs/aggregator.key"
@@ -32,6 +34,7 @@
 //! # node.toml
 //! aggregator = "https://127.0.0.1:8443"
 //! helper = "https://127.0.0.1:8444"  # Prio3 jobs: the second aggregator
+//! helper_name = "helper"             # ... and the name its certificate must carry
 //! person_id = "nhs_number"           # optional: person-level bounding
 //! rounds = 1                         # rounds to take part in, then exit (0: forever)
 //! [tls]
@@ -42,6 +45,7 @@
 //! # job.toml
 //! aggregator = "https://127.0.0.1:8443"
 //! helper = "https://127.0.0.1:8444"  # Prio3 jobs: the collector fetches both shares
+//! helper_name = "helper"             # ... and the name the helper's certificate must carry
 //! [tls]
 //! cert = "certs/analyst.pem"
 //! key = "certs/analyst.key"
@@ -109,8 +113,28 @@ pub struct AggregatorConfig {
     /// `NAME.toml`. `None` only when built in code: state in memory only.
     #[serde(default)]
     pub state: Option<PathBuf>,
+    /// The job window `W` in seconds (default [`crate::state::DEFAULT_JOB_WINDOW`], 600): a
+    /// job submission stamped more than `W` from this aggregator's clock is refused, and the
+    /// nonces of accepted jobs are remembered for `W` after their stamp (the bound on the
+    /// state file; see [`crate::state`]). Submitters' clocks must agree with this one to
+    /// within `W`.
+    #[serde(default = "default_job_window")]
+    pub job_window_seconds: u64,
+    /// The ended rounds whose results (and Prio3 aggregate shares) are kept in memory for
+    /// their submitters (default 256); older ones are let go and asking for one is answered
+    /// 410, so a long-running aggregator's memory does not grow with every round.
+    #[serde(default = "default_keep_results")]
+    pub keep_results: usize,
     /// The aggregator's certificate, key and the federation CA.
     pub tls: TlsFiles,
+}
+
+fn default_keep_results() -> usize {
+    256
+}
+
+fn default_job_window() -> u64 {
+    crate::state::DEFAULT_JOB_WINDOW
 }
 
 fn default_stage_seconds() -> f64 {
@@ -130,6 +154,14 @@ pub struct NodeConfig {
     /// Prio3's second aggregator (`https://host:port`): each report's helper share goes there.
     #[serde(default)]
     pub helper: Option<String>,
+    /// The certificate name (common name) Prio3's helper must present: each report's helper share goes to
+    /// `helper` only over a connection whose server certificate, besides being the
+    /// federation CA's and valid for the address, names this party ([`TlsFiles`]'s pinned
+    /// configuration). Required with `helper`: every party of a federation holds a
+    /// certificate from the same CA, so the CA alone does not tell the helper from, say, a
+    /// trust or the leader.
+    #[serde(default)]
+    pub helper_name: Option<String>,
     /// The person-id column of the trust's table, if it has one.
     #[serde(default)]
     pub person_id: Option<String>,
@@ -177,6 +209,27 @@ impl NodeConfig {
     }
 }
 
+/// Prio3's helper as a party configures it: its address and the certificate name pinned
+/// for it, or `None` without `helper`; a `helper` without `helper_name` is refused (`file`
+/// names the configuration in the error).
+pub fn pinned_helper<'a>(
+    helper: &'a Option<String>,
+    helper_name: &'a Option<String>,
+    file: &str,
+) -> Result<Option<(&'a str, &'a str)>> {
+    match (helper, helper_name) {
+        (Some(url), Some(name)) => Ok(Some((url, name))),
+        (Some(_), None) => Err(NetError::Config {
+            file: file.to_string(),
+            reason: "helper needs helper_name = \"NAME\": the certificate name Prio3's helper \
+                     must present (any party of the federation holds a certificate from the \
+                     same CA)"
+                .into(),
+        }),
+        (None, _) => Ok(None),
+    }
+}
+
 /// A job file (`job.toml`): where to send it, as whom, and the job.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -186,6 +239,14 @@ pub struct JobFile {
     /// Prio3's second aggregator: the collector fetches its aggregate share there.
     #[serde(default)]
     pub helper: Option<String>,
+    /// The certificate name (common name) Prio3's helper must present: the request for its aggregate share goes to
+    /// `helper` only over a connection whose server certificate, besides being the
+    /// federation CA's and valid for the address, names this party ([`TlsFiles`]'s pinned
+    /// configuration). Required with `helper`: every party of a federation holds a
+    /// certificate from the same CA, so the CA alone does not tell the helper from, say, a
+    /// trust or the leader.
+    #[serde(default)]
+    pub helper_name: Option<String>,
     /// Seconds to wait for the result (default 600).
     #[serde(default = "default_wait")]
     pub wait_seconds: f64,
@@ -205,6 +266,14 @@ pub struct Connection {
     /// Prio3's second aggregator: the collector fetches its aggregate share there.
     #[serde(default)]
     pub helper: Option<String>,
+    /// The certificate name (common name) Prio3's helper must present: the request for its aggregate share goes to
+    /// `helper` only over a connection whose server certificate, besides being the
+    /// federation CA's and valid for the address, names this party ([`TlsFiles`]'s pinned
+    /// configuration). Required with `helper`: every party of a federation holds a
+    /// certificate from the same CA, so the CA alone does not tell the helper from, say, a
+    /// trust or the leader.
+    #[serde(default)]
+    pub helper_name: Option<String>,
     /// Seconds to wait for the result (default 600).
     #[serde(default = "default_wait")]
     pub wait_seconds: f64,
@@ -218,6 +287,7 @@ impl JobFile {
         JobFile {
             aggregator: connection.aggregator,
             helper: connection.helper,
+            helper_name: connection.helper_name,
             wait_seconds: connection.wait_seconds,
             tls: connection.tls,
             job,
@@ -300,5 +370,51 @@ impl Relative for JobFile {
     fn relative_to(mut self, dir: &Path) -> Self {
         self.tls = self.tls.relative_to(dir);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/federated")
+            .join(name)
+    }
+
+    /// The example configurations in `examples/federated/` load, and every party that
+    /// talks to Prio3's helper pins its certificate name.
+    #[test]
+    fn the_example_configurations_load_and_pin_the_helper() {
+        let agg: AggregatorConfig = load(&example("agg.toml")).unwrap();
+        assert_eq!(agg.prio3_helper_name.as_deref(), Some("helper"));
+        assert_eq!(agg.job_window_seconds, crate::state::DEFAULT_JOB_WINDOW);
+        assert_eq!(agg.keep_results, 256);
+        assert_eq!(agg.state, Some(example("agg.state.json")));
+        let helper: AggregatorConfig = load(&example("helper.toml")).unwrap();
+        assert_eq!(helper.helper_of.as_deref(), Some("aggregator"));
+        for n in 1..=3 {
+            let node: NodeConfig = load(&example(&format!("node_{n}.toml"))).unwrap();
+            let pinned = pinned_helper(&node.helper, &node.helper_name, "node").unwrap();
+            assert_eq!(pinned.map(|(_, name)| name), Some("helper"));
+        }
+        let job: JobFile = load(&example("job_prio3.toml")).unwrap();
+        let pinned = pinned_helper(&job.helper, &job.helper_name, "job").unwrap();
+        assert_eq!(pinned.map(|(_, name)| name), Some("helper"));
+        let job: JobFile = load(&example("job.toml")).unwrap();
+        assert!(job.helper.is_none());
+    }
+
+    #[test]
+    fn a_helper_without_its_name_is_refused_with_what_to_write() {
+        let e = pinned_helper(&Some("https://127.0.0.1:8444".into()), &None, "node.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("node.toml") && e.contains("helper_name = \"NAME\""),
+            "{e}"
+        );
+        assert!(pinned_helper(&None, &None, "node.toml").unwrap().is_none());
     }
 }

@@ -24,6 +24,18 @@ pub enum NetError {
     /// Certificates, keys, or a TLS handshake.
     #[error("TLS: {0}")]
     Tls(String),
+    /// Another aggregator holds the lock of this state file (two aggregators must not share
+    /// one: each would number rounds and accept job nonces the other does not know).
+    #[error(
+        "{path}: another aggregator is running on this state file (it holds the lock {lock}); \
+         stop it first, or give this aggregator its own state file (state = \"...\")"
+    )]
+    StateLocked {
+        /// The state file.
+        path: String,
+        /// Its lock file.
+        lock: String,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -84,7 +96,9 @@ impl Classify for NetError {
     fn kind(&self) -> ErrorKind {
         match self {
             NetError::Config { .. } => ErrorKind::InvalidParameter,
-            NetError::Tls(_) | NetError::Io { .. } => ErrorKind::File,
+            NetError::Tls(_) | NetError::Io { .. } | NetError::StateLocked { .. } => {
+                ErrorKind::File
+            }
             NetError::Connect { .. } | NetError::Refused { .. } => ErrorKind::Input,
             NetError::Federated(e) => e.kind(),
         }

@@ -42,7 +42,7 @@ use serde::de::DeserializeOwned;
 use crate::aggregator::Peer;
 use crate::config::AggregatorConfig;
 use crate::messages::{Collection, Envelope, HelperTask, VerifyInit, VerifyResp, parse_round};
-use crate::state::StateFile;
+use crate::state::{StateFile, round_order};
 
 struct HelperRound {
     aggregator: PrioAggregator,
@@ -52,6 +52,9 @@ struct HelperRound {
     bytes_from_trusts: usize,
     verified: bool,
     collection: Option<Vec<u8>>,
+    /// The nonces of this round's messages (report shares, the leader's verify): kept per
+    /// round, so they go when the round's messages can no longer be accepted anyway.
+    nonces: HashSet<[u8; 16]>,
 }
 
 struct HelperState {
@@ -59,7 +62,8 @@ struct HelperState {
     leader: String,
     schema: Schema,
     rounds: HashMap<RoundId, HelperRound>,
-    nonces: HashSet<[u8; 16]>,
+    /// [`round_order`] of the newest verified round let go (`keep_results`), 0 if none.
+    expired: u64,
     /// The newest round provisioned, kept across restarts.
     state: StateFile,
 }
@@ -92,7 +96,7 @@ pub fn router(
         leader,
         schema,
         rounds: HashMap::new(),
-        nonces: HashSet::new(),
+        expired: 0,
         state,
     }));
     Router::new()
@@ -111,7 +115,10 @@ fn refusal(status: StatusCode, text: impl Into<String>) -> Refusal {
     (status, text.into())
 }
 
-/// Decode an envelope for round `id`, refusing another round's message and a seen nonce.
+/// Decode an envelope for round `id`, refusing another round's message and a nonce seen in
+/// that round. (A task, for a round not provisioned yet, has no round to remember its
+/// nonce in: a replayed task is refused as already provisioned, or by the state file as not
+/// newer than the last.)
 fn open<T: DeserializeOwned>(
     s: &mut HelperState,
     body: &[u8],
@@ -137,7 +144,9 @@ fn open<T: DeserializeOwned>(
             ),
         ));
     }
-    if !s.nonces.insert(env.nonce) {
+    if let Some(r) = s.rounds.get_mut(&round)
+        && !r.nonces.insert(env.nonce)
+    {
         return Err(refusal(
             StatusCode::CONFLICT,
             format!("{peer}'s {what}: a replayed message (its nonce was seen)"),
@@ -295,6 +304,7 @@ fn provision(
         bytes_from_trusts: 0,
         verified: false,
         collection: None,
+        nonces: HashSet::new(),
     })
 }
 
@@ -422,10 +432,33 @@ async fn verify(
         resp.results.len()
     ));
     let bytes = to_wire(&resp);
-    lock(&state).rounds.insert(round, r);
+    {
+        let mut guard = lock(&state);
+        guard.rounds.insert(round, r);
+        let_go(&mut guard);
+    }
     match bytes {
         Ok(b) => (StatusCode::OK, b).into_response(),
         Err(e) => reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// Keep the newest `keep_results` verified rounds (their collections for the submitters);
+/// let the older ones go, so the helper's memory does not grow with every round.
+fn let_go(s: &mut HelperState) {
+    let keep = s.config.keep_results.max(1);
+    let mut verified: Vec<RoundId> = s
+        .rounds
+        .iter()
+        .filter(|(_, r)| r.verified)
+        .map(|(id, _)| *id)
+        .collect();
+    if verified.len() > keep {
+        verified.sort_by_key(round_order);
+        for old in &verified[..verified.len() - keep] {
+            s.rounds.remove(old);
+            s.expired = s.expired.max(round_order(old));
+        }
     }
 }
 
@@ -542,6 +575,14 @@ async fn share(
             ..
         }) => (StatusCode::OK, c.clone()).into_response(),
         Some(_) => reply(StatusCode::ACCEPTED, "not verified yet"),
+        None if round_order(&round) <= s.expired => reply(
+            StatusCode::GONE,
+            format!(
+                "round {round} was verified and its share let go: this helper keeps the shares \
+                 of its last {} rounds (keep_results)",
+                s.config.keep_results
+            ),
+        ),
         None => reply(
             StatusCode::NOT_FOUND,
             format!("no round {round} at this helper"),

@@ -5,7 +5,7 @@
 //!
 //! | request | from | body | answer |
 //! |---|---|---|---|
-//! | `POST /v1/jobs` | submitter | [`Envelope`]`<`[`JobSpec`]`>` | [`JobAccepted`] |
+//! | `POST /v1/jobs` | submitter | [`Envelope`]`<`[`JobSubmission`]`>` | [`JobAccepted`]; 409 replayed or outside the job window |
 //! | `GET /v1/jobs/{id}` | submitter | | 202 running, 200 the release (JSON), 422 aborted |
 //! | `GET /v1/round` | trust | | 204 none, 200 [`Announcement`] |
 //! | `POST /v1/rounds/{id}/join` | trust | [`Envelope`]`<`[`Join`]`>` | 200, 422 refused (schema) |
@@ -18,11 +18,15 @@
 //! | `POST /v1/prio/{id}/verify` | leader, to the helper | [`Envelope`]`<`[`VerifyInit`]`>` | 200 [`VerifyResp`] |
 //!
 //! **Replay.** Every POST carries the round id and a fresh 16-byte nonce; the aggregator
-//! refuses a nonce it has seen (in any round) and a message for another round, and the
-//! secure-aggregation state machine refuses a second message of a kind from one party.
-//! Across a restart ([`crate::state`]): a round id of an earlier epoch is stale (410), a job
-//! nonce seen before is a replay (409), and a helper refuses a task for a round not newer
-//! than its last (409).
+//! refuses a nonce it has seen in the round and a message for another round (or for a round
+//! that has ended: a round's nonces are kept while it runs and dropped with it, since
+//! nothing for an ended round is accepted), and the secure-aggregation state machine
+//! refuses a second message of a kind from one party. A job submission, bound to no round,
+//! carries its submitter's time ([`JobSubmission`]): one stamped outside the aggregator's
+//! job window is refused, and within it a nonce seen before (the aggregator keeps the
+//! window's nonces in its state file) is a replay. Across a restart ([`crate::state`]): a
+//! round id of an earlier epoch is stale (410), a job nonce seen before is a replay (409),
+//! and a helper refuses a task for a round not newer than its last (409).
 
 use std::path::PathBuf;
 
@@ -131,6 +135,27 @@ impl JobSpec {
     /// Prio3's per-trust bound on a cell.
     pub fn prio_max_count(&self) -> u64 {
         self.max_count.unwrap_or((1 << 20) - 1)
+    }
+}
+
+/// A job submission: the job and the time its submitter stamped on it (Unix seconds). The
+/// aggregator refuses a submission stamped outside its job window (see [`crate::state`]),
+/// which is what lets it forget the nonces of old submissions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSubmission {
+    /// When the submitter sent it (Unix seconds, the submitter's clock).
+    pub issued: u64,
+    /// The job.
+    pub job: JobSpec,
+}
+
+impl JobSubmission {
+    /// `job`, stamped now.
+    pub fn now(job: JobSpec) -> JobSubmission {
+        JobSubmission {
+            issued: crate::state::unix_now(),
+            job,
+        }
     }
 }
 

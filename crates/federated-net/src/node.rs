@@ -2,8 +2,12 @@
 //! joins, and runs the trust's side of secure aggregation ([`SecAggClient`]) through the
 //! aggregator, or of Prio3: it shards its counts with their validity proof
 //! ([`PrioTask::upload`]) and sends one report share to the leader and one to the helper,
-//! each over that aggregator's own mutual-TLS connection, then leaves. Its rows never leave; its counts leave only with its noise share added and
-//! masked. It adds no noise of its own choosing: its share's scale comes from the plan the
+//! each over that aggregator's own mutual-TLS connection, then leaves. The helper's
+//! connection is pinned to the certificate name the node's configuration gives it
+//! (`helper_name`), as the leader pins it (`prio3_helper_name`): a server at the helper's
+//! address holding another party's certificate from the same CA fails the handshake, and no
+//! share is sent to it. Its rows never leave; its counts leave only with its noise share
+//! added and masked. It adds no noise of its own choosing: its share's scale comes from the plan the
 //! aggregator made when it charged the budget, and it never sends a vector without noise
 //! unless its own configuration allows exact checks.
 
@@ -18,7 +22,7 @@ use pets::federated::wire::from_wire;
 use pets::federated::{DropPoint, FederatedError, TrustDeclaration, message_limit, noisy_input};
 
 use crate::client::Client;
-use crate::config::NodeConfig;
+use crate::config::{NodeConfig, pinned_helper};
 use crate::error::{NetError, Result};
 use crate::messages::{Announcement, Join, Plan, PrioPlan, round_hex};
 
@@ -45,6 +49,12 @@ pub async fn run(
     schema: Schema,
 ) -> Result<Vec<NodeRound>> {
     let drop_at = config.drop_point(config_path)?;
+    // A helper without its pinned name is refused before the node joins any round.
+    pinned_helper(
+        &config.helper,
+        &config.helper_name,
+        &config_path.display().to_string(),
+    )?;
     let name = config.tls.own_name()?;
     let client = Client::new(
         &config.aggregator,
@@ -131,27 +141,49 @@ async fn one_round(
         fingerprint: ann.query.fingerprint(schema)?,
         layout: local.layout.clone(),
     };
+    // Prio3: make sure of the helper before joining (a server at its address without the
+    // pinned name fails the handshake here, and the trust does not join); the connection is
+    // kept for the upload.
+    let helper = match ann.protocol {
+        pets::federated::Protocol::Prio3 => {
+            match pinned_helper(&config.helper, &config.helper_name, "node config")? {
+                Some((url, helper_name)) => {
+                    let c = Client::pinned(
+                        url,
+                        &config.tls,
+                        helper_name,
+                        Duration::from_millis(config.poll_ms.max(10)),
+                    )?;
+                    c.handshake("v1/round").await?;
+                    Some(c)
+                }
+                None => {
+                    return Err(NetError::Config {
+                        file: "node config".into(),
+                        reason: "a Prio3 round needs the helper's address and certificate \
+                                 name: helper = \"https://...\" and helper_name = \"NAME\""
+                            .into(),
+                    });
+                }
+            }
+        }
+        _ => None,
+    };
     client.post(&path("join"), ann.round, join, "join").await?;
     let cells = local.values.len();
     let bytes = client.poll(&path("plan"), "the plan", wait).await?;
     let plan = match from_wire::<Plan>(&bytes, 1 << 20, "aggregator", "plan")? {
         Plan::SecAgg(p) => p,
         Plan::Prio3(p) => {
-            let helper = config.helper.as_deref().ok_or_else(|| NetError::Config {
-                file: "node config".into(),
-                reason: "a Prio3 round needs the helper's address: helper = \"https://...\"".into(),
+            let helper = helper.ok_or_else(|| {
+                NetError::Federated(FederatedError::Trust {
+                    trust: name.to_string(),
+                    reason: "the aggregator's plan is for Prio3, the round it announced was \
+                             not: refused"
+                        .into(),
+                })
             })?;
-            return prio_round(
-                client,
-                helper,
-                config,
-                name,
-                ann,
-                &local.values,
-                &p,
-                drop_at,
-            )
-            .await;
+            return prio_round(client, &helper, name, ann, &local.values, &p, drop_at).await;
         }
     };
     if plan.config.round != ann.round || plan.config.vector_len != cells {
@@ -242,12 +274,12 @@ async fn one_round(
 }
 
 /// The trust's side of a Prio3 round: shard its counts with their proof and send each
-/// aggregator its report share (the leader through `leader`, the helper at `helper_url`).
+/// aggregator its report share (the leader through `leader`, the helper through `helper`,
+/// a connection pinned to the helper's certificate name).
 #[allow(clippy::too_many_arguments)]
 async fn prio_round(
     leader: &Client,
-    helper_url: &str,
-    config: &NodeConfig,
+    helper: &Client,
     name: &str,
     ann: &Announcement,
     values: &[i64],
@@ -281,11 +313,6 @@ async fn prio_round(
         );
         return Ok(result(Some(DropPoint::BeforeKeys)));
     }
-    let helper = Client::new(
-        helper_url,
-        &config.tls,
-        Duration::from_millis(config.poll_ms.max(10)),
-    )?;
     let path = format!("v1/rounds/{}/report", round_hex(&ann.round));
     let (a, b) = tokio::join!(
         leader.post(

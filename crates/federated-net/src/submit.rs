@@ -1,6 +1,10 @@
 //! The collector's side: submit a job, wait for the round, fetch the release. For a Prio3
 //! job, fetch both aggregators' noisy aggregate shares and add them here
-//! ([`prio::collect`]): neither aggregator ever holds the sum.
+//! ([`prio::collect`]): neither aggregator ever holds the sum. The helper's connection is
+//! pinned to the certificate name the job file gives it (`helper_name`), and checked by a
+//! handshake before the job is sent: a server at the helper's address that holds another
+//! party's certificate from the federation's CA stops the submission before anything is run
+//! or charged.
 
 use std::time::Duration;
 
@@ -10,24 +14,42 @@ use pets::federated::wire::from_wire;
 use pets::federated::{FederatedError, PendingRelease, RoundReport, split_tables};
 
 use crate::client::Client;
-use crate::config::JobFile;
+use crate::config::{JobFile, pinned_helper};
 use crate::error::{NetError, Result};
-use crate::messages::{Collection, JobAccepted, round_hex};
+use crate::messages::{Collection, JobAccepted, JobSubmission, round_hex};
 
 /// Submit `job` and wait for its release; returns the round and the release's JSON
 /// (`{"release": ..., "ledger": ...}`, or `{"exact": true, ...}` for an exact check).
 pub async fn submit(job: &JobFile) -> Result<(RoundId, String)> {
     let client = Client::new(&job.aggregator, &job.tls, Duration::from_millis(200))?;
-    if job.job.protocol()? == pets::federated::Protocol::Prio3 && job.helper.is_none() {
+    let helper = pinned_helper(&job.helper, &job.helper_name, "job file")?;
+    if job.job.protocol()? == pets::federated::Protocol::Prio3 && helper.is_none() {
         return Err(NetError::Config {
             file: "job file".into(),
-            reason: "a Prio3 job needs the helper's address (helper = \"https://...\"): the \
-                     collector adds the two aggregators' shares itself"
+            reason: "a Prio3 job needs the helper's address and certificate name (helper = \
+                     \"https://...\", helper_name = \"NAME\"): the collector adds the two \
+                     aggregators' shares itself"
                 .into(),
         });
     }
+    // Prio3: make sure of the helper before the job is sent (and charged): a server at its
+    // address without the pinned name fails here, and nothing is submitted.
+    let helper = match helper {
+        Some((url, name)) if job.job.protocol()? == pets::federated::Protocol::Prio3 => {
+            let c = Client::pinned(url, &job.tls, name, Duration::from_millis(200))?;
+            c.handshake("v1/jobs/00000000000000000000000000000000/share")
+                .await?;
+            Some(c)
+        }
+        _ => None,
+    };
     let body = client
-        .post("v1/jobs", RoundId([0; 16]), job.job.clone(), "the job")
+        .post(
+            "v1/jobs",
+            RoundId([0; 16]),
+            JobSubmission::now(job.job.clone()),
+            "the job",
+        )
         .await?;
     let accepted: JobAccepted = from_wire(&body, 1 << 16, "aggregator", "job accepted")?;
     eprintln!(
@@ -46,8 +68,13 @@ pub async fn submit(job: &JobFile) -> Result<(RoundId, String)> {
     if value["protocol"] != "prio3" {
         return Ok((accepted.round, json));
     }
-    let helper_url = job.helper.as_deref().expect("checked above");
-    let helper = Client::new(helper_url, &job.tls, Duration::from_millis(200))?;
+    // Pinned: the helper's share is asked only of the party named `helper_name`.
+    let helper = helper.ok_or_else(|| NetError::Config {
+        file: "job file".into(),
+        reason: "the aggregator ran the job by Prio3, and this job file names no helper: \
+                 helper = \"https://...\" and helper_name = \"NAME\""
+            .into(),
+    })?;
     let share_path = format!("{path}/share");
     let (l, h) = tokio::join!(
         client.poll(&share_path, "the leader's share", wait),

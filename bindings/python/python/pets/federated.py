@@ -395,7 +395,8 @@ def node(
         data: This trust's table (DataFrame, pyarrow Table, Arrow stream) or file path.
         schema: The schema this trust declares its table with.
         config: The node's configuration: a ``node.toml`` path, or a dict of the same keys
-            (``aggregator``, ``helper``, ``person_id``, ``rounds``, ``poll_ms``,
+            (``aggregator``, ``helper`` and ``helper_name`` (Prio3: the helper's address and
+            the certificate name it must present), ``person_id``, ``rounds``, ``poll_ms``,
             ``wait_seconds``, ``allow_exact``, ``tls = {"cert", "key", "ca"}``; paths
             relative to the working directory).
         background: Return a :class:`NodeAgent` at once instead of blocking.
@@ -432,7 +433,8 @@ def submit(
             the job itself as a dict of the ``[job]`` table's keys (``tables``, ``values``,
             ``rho``, ``protocol``, ``max_count``, ``threshold``, ...).
         config: Where to send it and as whom: a TOML path or a dict with ``aggregator``,
-            ``helper`` (Prio3), ``wait_seconds`` and ``tls = {"cert", "key", "ca"}``.
+            ``helper`` and ``helper_name`` (Prio3: checked in a handshake before the job is
+            sent), ``wait_seconds`` and ``tls = {"cert", "key", "ca"}``.
             Required with a dict job; with a job file, its ``[job]`` table is sent over this
             connection instead of the file's own.
 
