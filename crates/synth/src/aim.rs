@@ -70,11 +70,14 @@ use pets::progress::Progress;
 use rayon::prelude::*;
 
 use crate::compress::Compression;
+use crate::counts::Rows;
 use crate::error::{Result, SynthError};
 use crate::inference::{EstimationOptions, JunctionTree, Measurement, estimate_warm};
 use crate::measure::{count_mapped, measure_gaussian};
 use crate::model::{FittedTables, MODEL_FORMAT, MODEL_VERSION, NoisyMarginal, SynthModel};
-use crate::mst::{cdp_rho, measure_one_ways, score_grid, synthesis_columns};
+use crate::mst::{
+    MstBudget, TreeSettings, cdp_rho, measure_one_ways, score_grid, synthesis_columns, tree_step,
+};
 
 /// Settings of [`fit_aim`].
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +111,20 @@ pub struct AimOptions {
     /// does ([`crate::mst::shares`]: `min(codes, 256)^(2/3)`, the Lagrange optimum of their
     /// total L1 error) instead of equally (the paper's). Default on.
     pub size_weighted_shares: bool,
+    /// Share of rho spent, before the rounds, on MST's first steps
+    /// ([`crate::mst`], steps 1-3, through the same code): that share split as MST splits
+    /// its budget ([`MST_TREE_SELECTION_SHARE`] of it choosing a maximum spanning tree of
+    /// pairs by the exponential mechanism on MST's score, the rest equally between the noisy
+    /// 1-ways, shared by size or equally as [`AimOptions::size_weighted_shares`] says, and
+    /// the tree's noisy 2-way marginals), replacing the paper's initial step (the 1-ways at
+    /// `0.9 d rho / T`). The rounds then run as the paper's on what is left. `0` is the
+    /// paper's AIM. Why: MST's tree score has no size penalty, so it measures sparse wide
+    /// pairs (postcode district x provider: 616k cells, ~11k occupied) that AIM's score,
+    /// whose penalty `sqrt(2/pi) sigma n_r` exceeds `2N` at any usable sigma, can never
+    /// choose, while the estimator's non-negativity removes most of their noise. Candidates
+    /// in a round may then grow the model by `max_model_cells * rho_used / rho` cells
+    /// beyond the tree's junction tree (public: declared sizes and released choices).
+    pub tree_share: f64,
     /// Inference after each round, warm-started from the previous round's model. Default:
     /// a work budget of `1e6` clique-cell iterations, 3 to 50 iterations.
     pub round_estimation: EstimationOptions,
@@ -117,8 +134,19 @@ pub struct AimOptions {
     pub estimation: EstimationOptions,
 }
 
+/// Share of [`AimOptions::tree_share`]'s budget that chooses the tree: MST's default
+/// ([`crate::MstOptions::selection_share`]).
+pub const MST_TREE_SELECTION_SHARE: f64 = 0.1;
+
 /// Cells a candidate's variable elimination may always use (see [`fit_aim_bounded_with`]).
 pub const PROJECT_MIN_CELLS: u64 = 1 << 16;
+
+/// AIM's default [`AimOptions::tree_share`].
+pub const AIM_TREE_SHARE: f64 = 1.0 / 3.0;
+
+/// Largest table a pair of AIM's tree start may have ([`crate::MstOptions::max_pair_cells`]'s
+/// default).
+pub const AIM_TREE_MAX_PAIR_CELLS: u64 = 1 << 22;
 
 /// AIM's default work budget of each round's warm-started inference (clique-cell
 /// iterations).
@@ -146,6 +174,7 @@ impl AimOptions {
             max_pair_values: 4_096,
             compress: false,
             size_weighted_shares: true,
+            tree_share: AIM_TREE_SHARE,
             round_estimation: EstimationOptions {
                 max_iters: 50,
                 work_budget: Some(AIM_ROUND_WORK_BUDGET),
@@ -169,6 +198,13 @@ impl AimOptions {
                 "rounds",
                 0,
                 "give at least as many rounds as columns (default 16 per column)",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.tree_share) {
+            return Err(SynthError::invalid(
+                "tree_share",
+                self.tree_share,
+                "give a share of the budget at least 0 (0: the paper's AIM) and below 1, e.g. 0.33",
             ));
         }
         if self.max_model_cells < 2 {
@@ -401,23 +437,58 @@ pub fn fit_aim_bounded_with(
     let mut session = Session::zcdp(rho)?.with_conversion_delta(opts.delta)?;
     let mut budget = RoundBudget::initial(rho, rounds);
 
-    // 1. Noisy 1-way marginals (all of the budget when there is no workload to adapt to).
-    let rho1 = if workload.is_empty() {
-        rho
+    // 1. Noisy 1-way marginals (all of the budget when there is no workload to adapt to),
+    // and with `tree_share`, MST's tree of pairs: MST's steps 1-3 on that share of rho.
+    let cards: Vec<u32> = cols.iter().map(|c| c.codebook.cardinality()).collect();
+    let tree_plan = if opts.tree_share > 0.0 && !workload.is_empty() {
+        let b = MstBudget::split(
+            (opts.tree_share * rho).next_down(),
+            &cards,
+            opts.max_pair_values,
+            MST_TREE_SELECTION_SHARE,
+        )?;
+        (b.rounds > 0).then_some(b)
     } else {
-        (budget.measure * d as f64).min(rho)
+        None
+    };
+    let rho1 = match &tree_plan {
+        Some(b) => b.rho1,
+        None if workload.is_empty() => rho,
+        None => (budget.measure * d as f64).min(rho),
     };
     let (mut measurements, compression) = measure_one_ways(
         &mut session,
         "aim",
         &cols,
-        &crate::counts::Rows(&cols),
+        &Rows(&cols),
         &names,
         rho1,
         opts.size_weighted_shares,
         opts.compress,
         &contribution,
     )?;
+    let mut tree_edges: Vec<(usize, usize)> = Vec::new();
+    if let Some(b) = &tree_plan {
+        let settings = TreeSettings {
+            max_pair_cells: AIM_TREE_MAX_PAIR_CELLS,
+            score_threshold: 1.0,
+            noise_penalty: false,
+            size_weighted_shares: opts.size_weighted_shares,
+        };
+        let (edges, pairs) = tree_step(
+            &mut session,
+            "aim",
+            &Rows(&cols),
+            &names,
+            &measurements,
+            &compression,
+            b,
+            &settings,
+            &contribution,
+        )?;
+        tree_edges = edges;
+        measurements.extend(pairs);
+    }
     let sizes: Vec<usize> = compression.iter().map(Compression::size).collect();
     let maps: Vec<Vec<u32>> = compression.iter().map(Compression::forward_map).collect();
     let cells = |r: &[usize]| -> u128 { r.iter().map(|&a| sizes[a] as u128).product() };
@@ -455,9 +526,23 @@ pub fn fit_aim_bounded_with(
         &quiet,
     )?;
 
+    // The tree's model (public: released choices and compressed sizes) is AIM's starting
+    // size; the rounds may add `max_model_cells * rho_used / rho` to it.
+    let base_cells = if tree_plan.is_some() {
+        model
+            .tree
+            .cliques
+            .iter()
+            .map(|c| c.iter().map(|&a| sizes[a] as f64).product::<f64>())
+            .sum::<f64>()
+    } else {
+        0.0
+    };
+
     // 2. Rounds.
-    let mut used = rho1;
-    let mut selected: Vec<Vec<usize>> = Vec::new();
+    let mut used = tree_plan.as_ref().map_or(rho1, |b| b.rho);
+    let mut selected: Vec<Vec<usize>> = tree_edges.iter().map(|&(a, b)| vec![a, b]).collect();
+    let n_tree = selected.len();
     let mut annealed = 0usize;
     let mut last = candidates.is_empty();
     let sqrt_2_pi = (2.0 / std::f64::consts::PI).sqrt();
@@ -471,7 +556,7 @@ pub fn fit_aim_bounded_with(
         }
         used += budget.total();
         let sigma = DiscreteGaussian::for_rho(m, budget.measure)?.scale();
-        let size_limit = opts.max_model_cells as f64 * (used / rho).min(1.0);
+        let size_limit = base_cells + opts.max_model_cells as f64 * (used / rho).min(1.0);
         // Estimating a candidate no clique holds (variable elimination) may take tables
         // up to the round's model size (at least 2^16 cells): public, from the plan.
         let project_cap = (size_limit as u64).max(PROJECT_MIN_CELLS);
@@ -605,9 +690,18 @@ pub fn fit_aim_bounded_with(
     )?;
     let schema = table.schema().select(&names)?;
     let notes = vec![format!(
-        "aim: {} round(s) after the 1-way marginals (planned for {rounds}), sigma halved {annealed} \
-         time(s) by annealing; {} workload marginal(s), {} candidates of at most {} cells",
-        selected.len(),
+        "aim: {} round(s) after the 1-way marginals{} (planned for {rounds}), sigma halved \
+         {annealed} time(s) by annealing; {} workload marginal(s), {} candidates of at most {} \
+         cells",
+        selected.len() - n_tree,
+        if n_tree > 0 {
+            format!(
+                " and MST's tree of {n_tree} pair(s) ({:.3} of rho)",
+                opts.tree_share
+            )
+        } else {
+            String::new()
+        },
         workload.len(),
         candidates.len(),
         opts.max_model_cells
