@@ -116,7 +116,8 @@ pub struct AimOptions {
     /// its budget ([`MST_TREE_SELECTION_SHARE`] of it choosing a maximum spanning tree of
     /// pairs by the exponential mechanism on MST's score, the rest equally between the noisy
     /// 1-ways, shared by size or equally as [`AimOptions::size_weighted_shares`] says, and
-    /// the tree's noisy 2-way marginals), replacing the paper's initial step (the 1-ways at
+    /// the tree's noisy 2-way marginals; the tree spans the workload's columns that are not
+    /// identifier-like), replacing the paper's initial step (the 1-ways at
     /// `0.9 d rho / T`). The rounds then run as the paper's on what is left. `0` is the
     /// paper's AIM. Why: MST's tree score has no size penalty, so it measures sparse wide
     /// pairs (postcode district x provider: 616k cells, ~11k occupied) that AIM's score,
@@ -439,12 +440,18 @@ pub fn fit_aim_bounded_with(
 
     // 1. Noisy 1-way marginals (all of the budget when there is no workload to adapt to),
     // and with `tree_share`, MST's tree of pairs: MST's steps 1-3 on that share of rho.
-    let cards: Vec<u32> = cols.iter().map(|c| c.codebook.cardinality()).collect();
+    // The tree spans the columns the workload names that are not identifier-like (public:
+    // the workload and declared sizes).
     let tree_plan = if opts.tree_share > 0.0 && !workload.is_empty() {
+        let pairable: Vec<bool> = (0..d)
+            .map(|i| {
+                cols[i].codebook.cardinality() <= opts.max_pair_values
+                    && workload.iter().any(|w| w.contains(&i))
+            })
+            .collect();
         let b = MstBudget::split(
             (opts.tree_share * rho).next_down(),
-            &cards,
-            opts.max_pair_values,
+            pairable,
             MST_TREE_SELECTION_SHARE,
         )?;
         (b.rounds > 0).then_some(b)

@@ -415,25 +415,21 @@ impl MstBudget {
                 "give a finite multiple of the 2-way noise sigma, at least 0 (0: MST's score)",
             ));
         }
-        MstBudget::split(rho, cards, opts.max_pair_values, opts.selection_share)
+        // Identifier-like columns (declared domain above `max_pair_values`: public) are never
+        // pair candidates.
+        let pairable: Vec<bool> = cards.iter().map(|&k| k <= opts.max_pair_values).collect();
+        MstBudget::split(rho, pairable, opts.selection_share)
     }
 
-    /// MST's split of a budget `rho` (module docs, steps 1-3) for columns with `cards`
-    /// declared codes, those above `max_pair_values` identifier-like, the selection taking
-    /// `selection_share` of it. Also AIM's first step when it starts from MST's tree
+    /// MST's split of a budget `rho` (module docs, steps 1-3), the tree spanning the
+    /// columns marked `pairable` (public), the selection taking `selection_share` of it.
+    /// Also AIM's first step when it starts from MST's tree
     /// ([`crate::AimOptions::tree_share`]).
-    pub(crate) fn split(
-        rho: f64,
-        cards: &[u32],
-        max_pair_values: u32,
-        selection_share: f64,
-    ) -> Result<MstBudget> {
+    pub(crate) fn split(rho: f64, pairable: Vec<bool>, selection_share: f64) -> Result<MstBudget> {
         // Every share is rounded down (`next_down` after each float operation whose rounding
         // could go up), so that the exact sum of the shares charged never exceeds `rho`: the
         // accountant is exact and would refuse the last 2-way marginal by one ulp otherwise.
-        // Identifier-like columns (declared domain above `max_pair_values`: public) are never
-        // pair candidates; the tree spans the others, in `rounds` selections.
-        let pairable: Vec<bool> = cards.iter().map(|&k| k <= max_pair_values).collect();
+        // The tree spans the pairable columns, in `rounds` selections.
         let rounds = pairable.iter().filter(|&&p| p).count().saturating_sub(1);
         if !(selection_share > 0.0 && selection_share < 1.0) {
             return Err(SynthError::invalid(

@@ -327,8 +327,16 @@ fn workloads_are_resolved_and_bad_options_refused() {
     let mut o = AimOptions::new(1.0, 1e-9);
     o.workload = vec![vec!["a".into(), "c".into()], vec!["d".into()]];
     let model = fit_aim(&t, &[], &o).unwrap();
-    // Only the workload's closure is ever measured after the 1-ways.
-    for s in &model.selected {
+    // MST's tree spans the workload's columns (a, c, d): two edges among them.
+    let tree = &model.selected[..2];
+    assert!(
+        tree.iter()
+            .flatten()
+            .all(|c| ["a", "c", "d"].contains(&c.as_str())),
+        "{tree:?}"
+    );
+    // Only the workload's closure is ever measured in the rounds.
+    for s in &model.selected[2..] {
         assert!(
             [vec!["a", "c"], vec!["a"], vec!["c"], vec!["d"]]
                 .iter()
