@@ -549,6 +549,9 @@ pub(crate) struct TreeSettings {
     pub size_weighted_shares: bool,
 }
 
+/// The edges [`tree_step`] selected, `(a, b)` with `a < b`, and their noisy marginals.
+pub(crate) type TreeMeasured = (Vec<(usize, usize)>, Vec<NoisyMarginal>);
+
 /// Steps 2 and 3 of MST, shared with AIM's tree start ([`crate::AimOptions::tree_share`]):
 /// with the noisy 1-ways `one_ways` measured (and `compression` decided from them), select
 /// `budget.rounds` tree edges among the pairable columns, one exponential mechanism each at
@@ -568,7 +571,7 @@ pub(crate) fn tree_step(
     budget: &MstBudget,
     tree: &TreeSettings,
     contribution: &pets::dp::Contribution,
-) -> Result<(Vec<(usize, usize)>, Vec<NoisyMarginal>)> {
+) -> Result<TreeMeasured> {
     let d = names.len();
     let rounds = budget.rounds;
     let m = f64::from(contribution.max_rows_per_person);
