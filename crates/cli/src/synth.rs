@@ -204,7 +204,7 @@ pub struct FitArgs {
     pub rounds: Option<usize>,
     /// AIM: share of the budget spent first on MST's steps (the 1-ways and a spanning tree
     /// of pairs, chosen without AIM's size penalty) before the adaptive rounds (default
-    /// 1/3; 0 is the paper's AIM, the 1-ways alone first).
+    /// 1/2; 0 is the paper's AIM, the 1-ways alone first, uncompressed).
     #[arg(long)]
     pub tree_share: Option<f64>,
     /// AIM: largest model (total cells of its cliques) once the whole budget is spent.

@@ -12,11 +12,11 @@
 //! `rho_meas = 0.9 rho / T`) and 10% for the selection (`epsilon = sqrt(8 * 0.1 rho / T)`,
 //! `rho_sel = epsilon^2 / 8 = 0.1 rho / T`).
 //!
-//! 0. **MST's tree first** ([`AimOptions::tree_share`], default 1/3 of rho; `0` skips it and
+//! 0. **MST's tree first** ([`AimOptions::tree_share`], default 1/2 of rho; `0` skips it and
 //!    step 1 is the paper's): MST's steps 1-3 ([`crate::mst`], the same code) on that share,
 //!    split as MST splits its budget (a tenth choosing the tree, the rest equally between the
 //!    1-ways and the tree's pairs): the noisy 1-ways (shared by size or equally, as in step
-//!    1), then a maximum spanning tree of pairs over the workload's columns (not the
+//!    1; compressed as MST's by default), then a maximum spanning tree of pairs over the workload's columns (not the
 //!    identifier-like), each edge chosen by the exponential mechanism on MST's score (the L1
 //!    error of the independent estimate above the pairs' noise, no size penalty), and each
 //!    edge's 2-way marginal measured. The paper's penalty `sqrt(2/pi) sigma n_r` is the
@@ -27,10 +27,11 @@
 //!    0.072; `benches/README.md`). The rounds then run on what is left, and may grow the
 //!    model by `max_model_cells * rho_used / rho` cells beyond the tree's junction tree.
 //! 1. Without the tree, every 1-way marginal is measured, together at the paper's `d
-//!    rho_meas` (`d` columns), shared among the columns by size (`rho_i ~ min(codes_i, 256)^(2/3)`, MST's
-//!    [`crate::mst::shares`]; [`AimOptions::size_weighted_shares`], default) or equally, each
-//!    at `rho_meas` (the paper's), optionally with MST's compression of rare values from the
-//!    noisy counts ([`crate::compress`]: off by default, see [`AimOptions::compress`]); the
+//!    rho_meas` (`d` columns), shared among the columns by size (`rho_i ~ min(codes_i,
+//!    256)^(2/3)`, MST's [`crate::mst::shares`]; [`AimOptions::size_weighted_shares`],
+//!    default) or equally, each at `rho_meas` (the paper's), optionally with MST's
+//!    compression of rare values from the noisy counts ([`crate::compress`]: never here, see
+//!    [`AimOptions::compress`]); the
 //!    model is estimated from them. The total, and so every later round, is the paper's;
 //!    only its split among the columns differs (see the option for why).
 //! 2. Each round, while the budget left is at least two rounds' cost (else the round spends
@@ -114,12 +115,16 @@ pub struct AimOptions {
     /// never in the default workload (as [`crate::MstOptions::max_pair_values`]). Default
     /// 4,096.
     pub max_pair_values: u32,
-    /// Merge values with noisy 1-way counts below `3 sigma` (MST's compression). Off by
-    /// default, as in the paper: AIM's 1-way marginals get only `0.9 d / T` of rho (sigma
-    /// 84 at epsilon 1 on 12 columns), so merging at `3 sigma` would lose for good the
-    /// values later rounds could re-measure; on 100k generated A&E rows (12 bench columns,
-    /// epsilon 1) it raised the 1-way TVD from 0.012 to 0.034 and the 3-way from 0.154 to
-    /// 0.187.
+    /// Merge values with noisy 1-way counts below `3 sigma` (MST's compression), **with the
+    /// tree start only**. On by default: the tree start's ([`AimOptions::tree_share`])
+    /// 1-ways get MST's split of its share (`0.45 tree_share` of rho: sigma 21 for postcode
+    /// district at epsilon 1 on 12 columns); merging removes the empty districts from the
+    /// tree's widest pair (616k to ~380k cells at 1M rows), and on generated A&E (100k,
+    /// epsilon 0.3-3) and SynAE it lowered or kept the 3-way TVD and the time
+    /// (`benches/README.md`). With `tree_share = 0` (the paper's AIM) nothing is merged,
+    /// whatever this says: its 1-ways get only `0.9 d / T` of rho (sigma 84), and merging at
+    /// `3 sigma` lost for good the values later rounds could re-measure (100k A&E rows,
+    /// epsilon 1: 1-way TVD 0.012 -> 0.034, 3-way 0.154 -> 0.187).
     pub compress: bool,
     /// Share the 1-way marginals' budget (`d rho_meas`, the paper's total) by size as MST
     /// does ([`crate::mst::shares`]: `min(codes, 256)^(2/3)`, the Lagrange optimum of their
@@ -156,8 +161,10 @@ pub const MST_TREE_SELECTION_SHARE: f64 = 0.1;
 /// Cells a candidate's variable elimination may always use (see [`fit_aim_bounded_with`]).
 pub const PROJECT_MIN_CELLS: u64 = 1 << 16;
 
-/// AIM's default [`AimOptions::tree_share`].
-pub const AIM_TREE_SHARE: f64 = 1.0 / 3.0;
+/// AIM's default [`AimOptions::tree_share`]: half of rho. Chosen between 1/3 and 1/2 on
+/// the benches of `benches/README.md` (generated A&E at 100k and 1M rows, SynAE, epsilon
+/// 0.3-3), one or two fits each: 1/2 was better or equal in each, most at epsilon 0.3.
+pub const AIM_TREE_SHARE: f64 = 0.5;
 
 /// Largest table a pair of AIM's tree start may have ([`crate::MstOptions::max_pair_cells`]'s
 /// default).
@@ -177,8 +184,8 @@ pub const AIM_ROUND_WORK_BUDGET: f64 = 1e6;
 pub const AIM_FINAL_WORK_BUDGET: f64 = 5e7;
 
 impl AimOptions {
-    /// AIM at (epsilon, delta) with the paper's rounds and budget split, the default 3-way
-    /// workload, no compression (the paper's) and bounded inference.
+    /// AIM at (epsilon, delta) with the paper's rounds, MST's tree first on half of rho
+    /// ([`AIM_TREE_SHARE`]), compression, the default 3-way workload and bounded inference.
     pub fn new(epsilon: f64, delta: f64) -> AimOptions {
         AimOptions {
             epsilon,
@@ -187,7 +194,7 @@ impl AimOptions {
             rounds: None,
             max_model_cells: 1 << 20,
             max_pair_values: 4_096,
-            compress: false,
+            compress: true,
             size_weighted_shares: true,
             tree_share: AIM_TREE_SHARE,
             round_estimation: EstimationOptions {
@@ -485,7 +492,7 @@ pub fn fit_aim_bounded_with(
         &names,
         rho1,
         opts.size_weighted_shares,
-        opts.compress,
+        opts.compress && tree_plan.is_some(),
         &contribution,
     )?;
     let mut tree_edges: Vec<(usize, usize)> = Vec::new();
