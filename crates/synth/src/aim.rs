@@ -141,7 +141,11 @@ pub struct AimOptions {
     /// paper's AIM. Why: MST's tree score has no size penalty, so it measures sparse wide
     /// pairs (postcode district x provider: 616k cells, ~11k occupied) that AIM's score,
     /// whose penalty `sqrt(2/pi) sigma n_r` exceeds `2N` at any usable sigma, can never
-    /// choose, while the estimator's non-negativity removes most of their noise. Candidates
+    /// choose, while the estimator's non-negativity removes most of their noise. The tree
+    /// joins every column the workload names, so with a workload of a few marginals it may
+    /// measure pairs outside it (`[["acuity", "admitted"], ["age_band"]]`: a pair with
+    /// `age_band`); give `0` there if only the workload's marginals should be measured.
+    /// Candidates
     /// in a round may then grow the model by `max_model_cells * rho_used / rho` cells
     /// beyond the tree's junction tree (public: declared sizes and released choices).
     pub tree_share: f64,
