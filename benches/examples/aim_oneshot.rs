@@ -19,7 +19,8 @@
 //! Experiments (AIM): `PETS_AIM_COMPRESS=1` turns compression on; `PETS_AIM_ROUND_WORK` and
 //! `PETS_AIM_ROUND_MIN_ITERS` set each round's inference budget, `PETS_AIM_FINAL_WORK` the
 //! final one's; `PETS_AIM_EQUAL_ONE_WAYS=1` measures the 1-ways with equal shares (the
-//! paper's); `PETS_AIM_MAX_MODEL_CELLS`, `PETS_AIM_ROUNDS`; `PETS_AIM_VERBOSE=1` prints each
+//! paper's); `PETS_AIM_TREE_SHARE=0` starts from the 1-ways alone (the paper's AIM,
+//! uncompressed; default 1/2 of rho on MST's tree first); `PETS_AIM_MAX_MODEL_CELLS`, `PETS_AIM_ROUNDS`; `PETS_AIM_VERBOSE=1` prints each
 //! selected marginal with its noise; `PETS_AIM_PER_TRIPLE=1` prints every triple's TVD
 //! (lines `  triple METHOD a,b,c TVD`).
 
@@ -212,6 +213,9 @@ fn main() {
                         }
                         if let Some(t) = var("PETS_AIM_ROUNDS") {
                             o.rounds = Some(t as usize);
+                        }
+                        if let Some(f) = var("PETS_AIM_TREE_SHARE") {
+                            o.tree_share = f;
                         }
                         if let Ok(v) = std::env::var("PETS_AIM_EQUAL_ONE_WAYS") {
                             o.size_weighted_shares = v == "0";

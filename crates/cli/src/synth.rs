@@ -202,6 +202,11 @@ pub struct FitArgs {
     /// rounds until annealing makes them costlier.
     #[arg(long)]
     pub rounds: Option<usize>,
+    /// AIM: share of the budget spent first on MST's steps (the 1-ways and a spanning tree
+    /// of pairs, chosen without AIM's size penalty) before the adaptive rounds (default
+    /// 1/2; 0 is the paper's AIM, the 1-ways alone first, uncompressed).
+    #[arg(long)]
+    pub tree_share: Option<f64>,
     /// AIM: largest model (total cells of its cliques) once the whole budget is spent.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_model_cells: u64,
@@ -372,6 +377,7 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
         workload,
         rounds: args.rounds,
         max_model_cells: Some(args.max_model_cells),
+        tree_share: args.tree_share,
         ..FitSettings::default()
     });
     job.validate()?;

@@ -304,7 +304,8 @@ fn aim_fits_and_samples_end_to_end() {
     let csv = std::fs::read_to_string(&out).unwrap();
     assert_eq!(csv.lines().next().unwrap(), columns);
     assert_eq!(csv.lines().count(), 501);
-    // A workload file: only its marginals (and their subsets) are measured.
+    // A workload file: MST's tree spans its columns (2 pairs of acuity, admitted and
+    // age_band), then the rounds measure only its marginals (and their subsets).
     let workload = dir.path().join("w.json");
     std::fs::write(&workload, r#"[["acuity", "admitted"], ["age_band"]]"#).unwrap();
     let small = dir.path().join("small.json");
@@ -312,7 +313,17 @@ fn aim_fits_and_samples_end_to_end() {
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&small).unwrap()).unwrap();
-    for s in v["selected"].as_array().unwrap() {
+    let selected = v["selected"].as_array().unwrap();
+    for s in &selected[..2] {
+        let s = s.as_array().unwrap();
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert!(
+            s.iter()
+                .all(|c| ["acuity", "admitted", "age_band"].contains(&c.as_str().unwrap())),
+            "{s:?}"
+        );
+    }
+    for s in &selected[2..] {
         let s: Vec<&str> = s
             .as_array()
             .unwrap()

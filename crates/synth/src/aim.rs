@@ -12,11 +12,26 @@
 //! `rho_meas = 0.9 rho / T`) and 10% for the selection (`epsilon = sqrt(8 * 0.1 rho / T)`,
 //! `rho_sel = epsilon^2 / 8 = 0.1 rho / T`).
 //!
-//! 1. Every 1-way marginal is measured, together at the paper's `d rho_meas` (`d` columns),
-//!    shared among the columns by size (`rho_i ~ min(codes_i, 256)^(2/3)`, MST's
-//!    [`crate::mst::shares`]; [`AimOptions::size_weighted_shares`], default) or equally, each
-//!    at `rho_meas` (the paper's), optionally with MST's compression of rare values from the
-//!    noisy counts ([`crate::compress`]: off by default, see [`AimOptions::compress`]); the
+//! 0. **MST's tree first** ([`AimOptions::tree_share`], default 1/2 of rho; `0` skips it and
+//!    step 1 is the paper's): MST's steps 1-3 ([`crate::mst`], the same code) on that share,
+//!    split as MST splits its budget (a tenth choosing the tree, the rest equally between the
+//!    1-ways and the tree's pairs): the noisy 1-ways (shared by size or equally, as in step
+//!    1; compressed as MST's by default), then a maximum spanning tree of pairs over the workload's columns (not the
+//!    identifier-like), each edge chosen by the exponential mechanism on MST's score (the L1
+//!    error of the independent estimate above the pairs' noise, no size penalty), and each
+//!    edge's 2-way marginal measured. The paper's penalty `sqrt(2/pi) sigma n_r` is the
+//!    noise on a dense table; on a large sparse one (postcode district x provider: 616k
+//!    cells, ~11k occupied) it exceeds `2N` for any usable sigma, so the rounds alone never
+//!    measure it, while the estimator's non-negativity removes most of its noise. On 1M
+//!    generated A&E rows (epsilon 1) the 3-way workload error fell from 0.079 to ~0.05 (MST
+//!    0.072; `benches/README.md`). The rounds then run on what is left, and may grow the
+//!    model by `max_model_cells * rho_used / rho` cells beyond the tree's junction tree.
+//! 1. Without the tree, every 1-way marginal is measured, together at the paper's `d
+//!    rho_meas` (`d` columns), shared among the columns by size (`rho_i ~ min(codes_i,
+//!    256)^(2/3)`, MST's [`crate::mst::shares`]; [`AimOptions::size_weighted_shares`],
+//!    default) or equally, each at `rho_meas` (the paper's), optionally with MST's
+//!    compression of rare values from the noisy counts ([`crate::compress`]: never here, see
+//!    [`AimOptions::compress`]); the
 //!    model is estimated from them. The total, and so every later round, is the paper's;
 //!    only its split among the columns differs (see the option for why).
 //! 2. Each round, while the budget left is at least two rounds' cost (else the round spends
@@ -70,11 +85,14 @@ use pets::progress::Progress;
 use rayon::prelude::*;
 
 use crate::compress::Compression;
+use crate::counts::Rows;
 use crate::error::{Result, SynthError};
 use crate::inference::{EstimationOptions, JunctionTree, Measurement, estimate_warm};
 use crate::measure::{count_mapped, measure_gaussian};
 use crate::model::{FittedTables, MODEL_FORMAT, MODEL_VERSION, NoisyMarginal, SynthModel};
-use crate::mst::{cdp_rho, measure_one_ways, score_grid, synthesis_columns};
+use crate::mst::{
+    MstBudget, TreeSettings, cdp_rho, measure_one_ways, score_grid, synthesis_columns, tree_step,
+};
 
 /// Settings of [`fit_aim`].
 #[derive(Debug, Clone, PartialEq)]
@@ -97,17 +115,40 @@ pub struct AimOptions {
     /// never in the default workload (as [`crate::MstOptions::max_pair_values`]). Default
     /// 4,096.
     pub max_pair_values: u32,
-    /// Merge values with noisy 1-way counts below `3 sigma` (MST's compression). Off by
-    /// default, as in the paper: AIM's 1-way marginals get only `0.9 d / T` of rho (sigma
-    /// 84 at epsilon 1 on 12 columns), so merging at `3 sigma` would lose for good the
-    /// values later rounds could re-measure; on 100k generated A&E rows (12 bench columns,
-    /// epsilon 1) it raised the 1-way TVD from 0.012 to 0.034 and the 3-way from 0.154 to
-    /// 0.187.
+    /// Merge values with noisy 1-way counts below `3 sigma` (MST's compression), **with the
+    /// tree start only**. On by default: the tree start's ([`AimOptions::tree_share`])
+    /// 1-ways get MST's split of its share (`0.45 tree_share` of rho: sigma 21 for postcode
+    /// district at epsilon 1 on 12 columns); merging removes the empty districts from the
+    /// tree's widest pair (616k to ~380k cells at 1M rows), and on generated A&E (100k,
+    /// epsilon 0.3-3) and SynAE it lowered or kept the 3-way TVD and the time
+    /// (`benches/README.md`). With `tree_share = 0` (the paper's AIM) nothing is merged,
+    /// whatever this says: its 1-ways get only `0.9 d / T` of rho (sigma 84), and merging at
+    /// `3 sigma` lost for good the values later rounds could re-measure (100k A&E rows,
+    /// epsilon 1: 1-way TVD 0.012 -> 0.034, 3-way 0.154 -> 0.187).
     pub compress: bool,
     /// Share the 1-way marginals' budget (`d rho_meas`, the paper's total) by size as MST
     /// does ([`crate::mst::shares`]: `min(codes, 256)^(2/3)`, the Lagrange optimum of their
     /// total L1 error) instead of equally (the paper's). Default on.
     pub size_weighted_shares: bool,
+    /// Share of rho spent, before the rounds, on MST's first steps
+    /// ([`crate::mst`], steps 1-3, through the same code): that share split as MST splits
+    /// its budget ([`MST_TREE_SELECTION_SHARE`] of it choosing a maximum spanning tree of
+    /// pairs by the exponential mechanism on MST's score, the rest equally between the noisy
+    /// 1-ways, shared by size or equally as [`AimOptions::size_weighted_shares`] says, and
+    /// the tree's noisy 2-way marginals; the tree spans the workload's columns that are not
+    /// identifier-like), replacing the paper's initial step (the 1-ways at
+    /// `0.9 d rho / T`). The rounds then run as the paper's on what is left. `0` is the
+    /// paper's AIM. Why: MST's tree score has no size penalty, so it measures sparse wide
+    /// pairs (postcode district x provider: 616k cells, ~11k occupied) that AIM's score,
+    /// whose penalty `sqrt(2/pi) sigma n_r` exceeds `2N` at any usable sigma, can never
+    /// choose, while the estimator's non-negativity removes most of their noise. The tree
+    /// joins every column the workload names, so with a workload of a few marginals it may
+    /// measure pairs outside it (`[["acuity", "admitted"], ["age_band"]]`: a pair with
+    /// `age_band`); give `0` there if only the workload's marginals should be measured.
+    /// Candidates
+    /// in a round may then grow the model by `max_model_cells * rho_used / rho` cells
+    /// beyond the tree's junction tree (public: declared sizes and released choices).
+    pub tree_share: f64,
     /// Inference after each round, warm-started from the previous round's model. Default:
     /// a work budget of `1e6` clique-cell iterations, 3 to 50 iterations.
     pub round_estimation: EstimationOptions,
@@ -117,8 +158,21 @@ pub struct AimOptions {
     pub estimation: EstimationOptions,
 }
 
+/// Share of [`AimOptions::tree_share`]'s budget that chooses the tree: MST's default
+/// ([`crate::MstOptions::selection_share`]).
+pub const MST_TREE_SELECTION_SHARE: f64 = 0.1;
+
 /// Cells a candidate's variable elimination may always use (see [`fit_aim_bounded_with`]).
 pub const PROJECT_MIN_CELLS: u64 = 1 << 16;
+
+/// AIM's default [`AimOptions::tree_share`]: half of rho. Chosen between 1/3 and 1/2 on
+/// the benches of `benches/README.md` (generated A&E at 100k and 1M rows, SynAE, epsilon
+/// 0.3-3), one or two fits each: 1/2 was better or equal in each, most at epsilon 0.3.
+pub const AIM_TREE_SHARE: f64 = 0.5;
+
+/// Largest table a pair of AIM's tree start may have ([`crate::MstOptions::max_pair_cells`]'s
+/// default).
+pub const AIM_TREE_MAX_PAIR_CELLS: u64 = 1 << 22;
 
 /// AIM's default work budget of each round's warm-started inference (clique-cell
 /// iterations).
@@ -134,8 +188,8 @@ pub const AIM_ROUND_WORK_BUDGET: f64 = 1e6;
 pub const AIM_FINAL_WORK_BUDGET: f64 = 5e7;
 
 impl AimOptions {
-    /// AIM at (epsilon, delta) with the paper's rounds and budget split, the default 3-way
-    /// workload, no compression (the paper's) and bounded inference.
+    /// AIM at (epsilon, delta) with the paper's rounds, MST's tree first on half of rho
+    /// ([`AIM_TREE_SHARE`]), compression, the default 3-way workload and bounded inference.
     pub fn new(epsilon: f64, delta: f64) -> AimOptions {
         AimOptions {
             epsilon,
@@ -144,8 +198,9 @@ impl AimOptions {
             rounds: None,
             max_model_cells: 1 << 20,
             max_pair_values: 4_096,
-            compress: false,
+            compress: true,
             size_weighted_shares: true,
+            tree_share: AIM_TREE_SHARE,
             round_estimation: EstimationOptions {
                 max_iters: 50,
                 work_budget: Some(AIM_ROUND_WORK_BUDGET),
@@ -169,6 +224,13 @@ impl AimOptions {
                 "rounds",
                 0,
                 "give at least as many rounds as columns (default 16 per column)",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.tree_share) {
+            return Err(SynthError::invalid(
+                "tree_share",
+                self.tree_share,
+                "give a share of the budget at least 0 (0: the paper's AIM) and below 1, e.g. 0.33",
             ));
         }
         if self.max_model_cells < 2 {
@@ -401,23 +463,64 @@ pub fn fit_aim_bounded_with(
     let mut session = Session::zcdp(rho)?.with_conversion_delta(opts.delta)?;
     let mut budget = RoundBudget::initial(rho, rounds);
 
-    // 1. Noisy 1-way marginals (all of the budget when there is no workload to adapt to).
-    let rho1 = if workload.is_empty() {
-        rho
+    // 1. Noisy 1-way marginals (all of the budget when there is no workload to adapt to),
+    // and with `tree_share`, MST's tree of pairs: MST's steps 1-3 on that share of rho.
+    // The tree spans the columns the workload names that are not identifier-like (public:
+    // the workload and declared sizes).
+    let tree_plan = if opts.tree_share > 0.0 && !workload.is_empty() {
+        let pairable: Vec<bool> = (0..d)
+            .map(|i| {
+                cols[i].codebook.cardinality() <= opts.max_pair_values
+                    && workload.iter().any(|w| w.contains(&i))
+            })
+            .collect();
+        let b = MstBudget::split(
+            (opts.tree_share * rho).next_down(),
+            pairable,
+            MST_TREE_SELECTION_SHARE,
+        )?;
+        (b.rounds > 0).then_some(b)
     } else {
-        (budget.measure * d as f64).min(rho)
+        None
+    };
+    let rho1 = match &tree_plan {
+        Some(b) => b.rho1,
+        None if workload.is_empty() => rho,
+        None => (budget.measure * d as f64).min(rho),
     };
     let (mut measurements, compression) = measure_one_ways(
         &mut session,
         "aim",
         &cols,
-        &crate::counts::Rows(&cols),
+        &Rows(&cols),
         &names,
         rho1,
         opts.size_weighted_shares,
-        opts.compress,
+        opts.compress && tree_plan.is_some(),
         &contribution,
     )?;
+    let mut tree_edges: Vec<(usize, usize)> = Vec::new();
+    if let Some(b) = &tree_plan {
+        let settings = TreeSettings {
+            max_pair_cells: AIM_TREE_MAX_PAIR_CELLS,
+            score_threshold: 1.0,
+            noise_penalty: false,
+            size_weighted_shares: opts.size_weighted_shares,
+        };
+        let (edges, pairs) = tree_step(
+            &mut session,
+            "aim",
+            &Rows(&cols),
+            &names,
+            &measurements,
+            &compression,
+            b,
+            &settings,
+            &contribution,
+        )?;
+        tree_edges = edges;
+        measurements.extend(pairs);
+    }
     let sizes: Vec<usize> = compression.iter().map(Compression::size).collect();
     let maps: Vec<Vec<u32>> = compression.iter().map(Compression::forward_map).collect();
     let cells = |r: &[usize]| -> u128 { r.iter().map(|&a| sizes[a] as u128).product() };
@@ -455,9 +558,23 @@ pub fn fit_aim_bounded_with(
         &quiet,
     )?;
 
+    // The tree's model (public: released choices and compressed sizes) is AIM's starting
+    // size; the rounds may add `max_model_cells * rho_used / rho` to it.
+    let base_cells = if tree_plan.is_some() {
+        model
+            .tree
+            .cliques
+            .iter()
+            .map(|c| c.iter().map(|&a| sizes[a] as f64).product::<f64>())
+            .sum::<f64>()
+    } else {
+        0.0
+    };
+
     // 2. Rounds.
-    let mut used = rho1;
-    let mut selected: Vec<Vec<usize>> = Vec::new();
+    let mut used = tree_plan.as_ref().map_or(rho1, |b| b.rho);
+    let mut selected: Vec<Vec<usize>> = tree_edges.iter().map(|&(a, b)| vec![a, b]).collect();
+    let n_tree = selected.len();
     let mut annealed = 0usize;
     let mut last = candidates.is_empty();
     let sqrt_2_pi = (2.0 / std::f64::consts::PI).sqrt();
@@ -471,7 +588,7 @@ pub fn fit_aim_bounded_with(
         }
         used += budget.total();
         let sigma = DiscreteGaussian::for_rho(m, budget.measure)?.scale();
-        let size_limit = opts.max_model_cells as f64 * (used / rho).min(1.0);
+        let size_limit = base_cells + opts.max_model_cells as f64 * (used / rho).min(1.0);
         // Estimating a candidate no clique holds (variable elimination) may take tables
         // up to the round's model size (at least 2^16 cells): public, from the plan.
         let project_cap = (size_limit as u64).max(PROJECT_MIN_CELLS);
@@ -605,9 +722,18 @@ pub fn fit_aim_bounded_with(
     )?;
     let schema = table.schema().select(&names)?;
     let notes = vec![format!(
-        "aim: {} round(s) after the 1-way marginals (planned for {rounds}), sigma halved {annealed} \
-         time(s) by annealing; {} workload marginal(s), {} candidates of at most {} cells",
-        selected.len(),
+        "aim: {} round(s) after the 1-way marginals{} (planned for {rounds}), sigma halved \
+         {annealed} time(s) by annealing; {} workload marginal(s), {} candidates of at most {} \
+         cells",
+        selected.len() - n_tree,
+        if n_tree > 0 {
+            format!(
+                " and MST's tree of {n_tree} pair(s) ({:.3} of rho)",
+                opts.tree_share
+            )
+        } else {
+            String::new()
+        },
         workload.len(),
         candidates.len(),
         opts.max_model_cells

@@ -415,24 +415,33 @@ impl MstBudget {
                 "give a finite multiple of the 2-way noise sigma, at least 0 (0: MST's score)",
             ));
         }
+        // Identifier-like columns (declared domain above `max_pair_values`: public) are never
+        // pair candidates.
+        let pairable: Vec<bool> = cards.iter().map(|&k| k <= opts.max_pair_values).collect();
+        MstBudget::split(rho, pairable, opts.selection_share)
+    }
+
+    /// MST's split of a budget `rho` (module docs, steps 1-3), the tree spanning the
+    /// columns marked `pairable` (public), the selection taking `selection_share` of it.
+    /// Also AIM's first step when it starts from MST's tree
+    /// ([`crate::AimOptions::tree_share`]).
+    pub(crate) fn split(rho: f64, pairable: Vec<bool>, selection_share: f64) -> Result<MstBudget> {
         // Every share is rounded down (`next_down` after each float operation whose rounding
         // could go up), so that the exact sum of the shares charged never exceeds `rho`: the
         // accountant is exact and would refuse the last 2-way marginal by one ulp otherwise.
-        // Identifier-like columns (declared domain above `max_pair_values`: public) are never
-        // pair candidates; the tree spans the others, in `rounds` selections.
-        let pairable: Vec<bool> = cards.iter().map(|&k| k <= opts.max_pair_values).collect();
+        // The tree spans the pairable columns, in `rounds` selections.
         let rounds = pairable.iter().filter(|&&p| p).count().saturating_sub(1);
-        if !(opts.selection_share > 0.0 && opts.selection_share < 1.0) {
+        if !(selection_share > 0.0 && selection_share < 1.0) {
             return Err(SynthError::invalid(
                 "selection_share",
-                opts.selection_share,
+                selection_share,
                 "it must be strictly between 0 and 1, e.g. 0.1 (1/3 is the paper's split)",
             ));
         }
         let (rho1, rho_sel) = if rounds == 0 {
             (rho, 0.0)
         } else {
-            let sel = (rho * opts.selection_share).next_down();
+            let sel = (rho * selection_share).next_down();
             (((rho - sel) / 2.0).next_down(), sel)
         };
         let rho2 = (rho - rho1 - rho_sel).next_down().next_down().max(0.0);
@@ -475,27 +484,10 @@ fn fit_mst_counts(
     progress.stage("measuring", None, "tables");
     let cards: Vec<u32> = cols.iter().map(|c| c.codebook.cardinality()).collect();
     let budget = MstBudget::new(&cards, opts)?;
-    let MstBudget {
-        rho,
-        rho1,
-        rho_sel,
-        rho2,
-        rounds,
-        ..
-    } = budget;
+    let (rho, rho1) = (budget.rho, budget.rho1);
     let contribution = contribution.clone();
-    let m = f64::from(contribution.max_rows_per_person);
     let mut session = Session::zcdp(rho)?.with_conversion_delta(opts.delta)?;
     let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
-    let d = cols.len();
-    // The sigma each selected 2-way marginal will be measured with (public: from rho alone).
-    let sigma2 = if rounds > 0 {
-        pets::dp::mechanisms::DiscreteGaussian::for_rho(m, (rho2 / rounds as f64).next_down())?
-            .scale()
-    } else {
-        0.0
-    };
-
     // 1. Noisy 1-way marginals, each its share of rho1 (public: from declared sizes).
     let (mut measurements, compression) = measure_one_ways(
         &mut session,
@@ -508,23 +500,105 @@ fn fit_mst_counts(
         opts.compress,
         &contribution,
     )?;
+
+    // 2-3. Private selection of a spanning tree, and its noisy 2-way marginals.
+    let tree = TreeSettings {
+        max_pair_cells: opts.max_pair_cells,
+        score_threshold: opts.score_threshold,
+        noise_penalty: opts.noise_penalty,
+        size_weighted_shares: opts.size_weighted_shares,
+    };
+    let (selected, pairs) = tree_step(
+        &mut session,
+        "mst",
+        source,
+        &names,
+        &measurements,
+        &compression,
+        &budget,
+        &tree,
+        &contribution,
+    )?;
+    measurements.extend(pairs);
+
+    // 4. Inference.
+    assemble_mst(
+        "mst",
+        table,
+        cols,
+        opts,
+        rho,
+        compression,
+        measurements,
+        &selected,
+        session.ledger(),
+        progress,
+    )
+}
+
+/// The settings of MST's tree ([`tree_step`]): [`MstOptions`]' fields of the same names.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TreeSettings {
+    /// Largest compressed 2-way table a candidate pair may have.
+    pub max_pair_cells: u64,
+    /// The selection score's soft threshold, in multiples of the 2-way `sigma`.
+    pub score_threshold: f64,
+    /// Subtract the expected noise of measuring a pair from its score.
+    pub noise_penalty: bool,
+    /// Split `rho2` among the pairs by table size ([`shares`]).
+    pub size_weighted_shares: bool,
+}
+
+/// The edges [`tree_step`] selected, `(a, b)` with `a < b`, and their noisy marginals.
+pub(crate) type TreeMeasured = (Vec<(usize, usize)>, Vec<NoisyMarginal>);
+
+/// Steps 2 and 3 of MST, shared with AIM's tree start ([`crate::AimOptions::tree_share`]):
+/// with the noisy 1-ways `one_ways` measured (and `compression` decided from them), select
+/// `budget.rounds` tree edges among the pairable columns, one exponential mechanism each at
+/// `budget.rho_sel / rounds` on [`pair_score_penalised`] (sensitivity `m` a person,
+/// Kruskal-style: only pairs joining two components), then measure each selected pair's
+/// compressed table with the Gaussian mechanism at its share of `budget.rho2`
+/// ([`pair_shares`]). Labels start with `"{method}: "`. Returns the edges and their noisy
+/// marginals, in selection order.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn tree_step(
+    session: &mut Session,
+    method: &str,
+    source: &dyn CountSource,
+    names: &[String],
+    one_ways: &[NoisyMarginal],
+    compression: &[Compression],
+    budget: &MstBudget,
+    tree: &TreeSettings,
+    contribution: &pets::dp::Contribution,
+) -> Result<TreeMeasured> {
+    let d = names.len();
+    let rounds = budget.rounds;
+    let m = f64::from(contribution.max_rows_per_person);
     let sizes: Vec<usize> = compression.iter().map(Compression::size).collect();
     let maps: Vec<Vec<u32>> = compression.iter().map(Compression::forward_map).collect();
-
-    // 2. Private selection of a spanning tree.
+    // The sigma each selected 2-way marginal will be measured with (public: from rho alone).
+    let sigma2 = if rounds > 0 {
+        pets::dp::mechanisms::DiscreteGaussian::for_rho(
+            m,
+            (budget.rho2 / rounds as f64).next_down(),
+        )?
+        .scale()
+    } else {
+        0.0
+    };
     let mut selected: Vec<(usize, usize)> = Vec::new();
-    if d > 1 {
-        let one_way: Vec<Measurement> =
-            measurements.iter().map(|m| m.measurement.clone()).collect();
+    if d > 1 && rounds > 0 {
+        let one_way: Vec<Measurement> = one_ways.iter().map(|m| m.measurement.clone()).collect();
         let total = estimate_total(&one_way);
         let probs: Vec<Vec<f64>> = one_way.iter().map(independent_probs).collect();
-        let pairs = budget.candidates(&sizes, opts.max_pair_cells);
+        let pairs = budget.candidates(&sizes, tree.max_pair_cells);
         let scores: Vec<f64> = pairs
             .par_iter()
             .map(|&(a, b)| {
                 let x = source.pair(a, b, &maps, &sizes)?;
-                let tau = opts.score_threshold * sigma2;
-                let penalty = if opts.noise_penalty {
+                let tau = tree.score_threshold * sigma2;
+                let penalty = if tree.noise_penalty {
                     (2.0 / std::f64::consts::PI).sqrt() * sigma2 * x.len() as f64
                 } else {
                     0.0
@@ -535,11 +609,11 @@ fn fit_mst_counts(
             })
             .collect::<Result<_>>()?;
         let selection_label = format!(
-            "mst: select the next tree edge (L1 error of the independent estimate above {} \
-             sigma_2 = {:.1} a cell{})",
-            opts.score_threshold,
-            opts.score_threshold * sigma2,
-            if opts.noise_penalty {
+            "{method}: select the next tree edge (L1 error of the independent estimate above \
+             {} sigma_2 = {:.1} a cell{})",
+            tree.score_threshold,
+            tree.score_threshold * sigma2,
+            if tree.noise_penalty {
                 ", minus the expected noise of measuring the pair"
             } else {
                 ""
@@ -557,13 +631,13 @@ fn fit_mst_counts(
                 m,
                 false,
                 cand.len(),
-                &Cost::rho((rho_sel / rounds as f64).next_down()),
+                &Cost::rho((budget.rho_sel / rounds as f64).next_down()),
             )?;
             let cand_scores: Vec<f64> = cand.iter().map(|&k| scores[k]).collect();
             let rel = session.release(
                 &sel,
                 &cand_scores,
-                QueryRecord::new(&selection_label, names.clone(), contribution.clone()),
+                QueryRecord::new(&selection_label, names.to_vec(), contribution.clone()),
             )?;
             let (a, b) = pairs[cand[rel.value]];
             let (ra, rb) = (root(&mut comp_of, a), root(&mut comp_of, b));
@@ -572,21 +646,22 @@ fn fit_mst_counts(
         }
     }
 
-    // 3. Noisy 2-way marginals of the selected edges, each its share of rho2 (public: from
+    // Noisy 2-way marginals of the selected edges, each its share of rho2 (public: from
     // the compressed sizes, released).
-    let pair_shares = pair_shares(&selected, &sizes, opts.size_weighted_shares);
+    let pair_shares = pair_shares(&selected, &sizes, tree.size_weighted_shares);
+    let mut measured = Vec::with_capacity(selected.len());
     for (k, &(a, b)) in selected.iter().enumerate() {
         let counts = source.pair(a, b, &maps, &sizes)?;
         let pair = vec![names[a].clone(), names[b].clone()];
         let noisy = measure_gaussian(
-            &mut session,
-            &format!("mst: 2-way marginal of {} x {}", names[a], names[b]),
+            session,
+            &format!("{method}: 2-way marginal of {} x {}", names[a], names[b]),
             &pair,
             &counts,
-            (rho2 * pair_shares[k]).next_down().next_down(),
-            &contribution,
+            (budget.rho2 * pair_shares[k]).next_down().next_down(),
+            contribution,
         )?;
-        measurements.push(NoisyMarginal {
+        measured.push(NoisyMarginal {
             columns: pair,
             measurement: Measurement {
                 attrs: vec![a, b],
@@ -596,20 +671,7 @@ fn fit_mst_counts(
             },
         });
     }
-
-    // 4. Inference.
-    assemble_mst(
-        "mst",
-        table,
-        cols,
-        opts,
-        rho,
-        compression,
-        measurements,
-        &selected,
-        session.ledger(),
-        progress,
-    )
+    Ok((selected, measured))
 }
 
 /// Each selected pair's share of `rho2` ([`shares`] of the compressed table sizes: public).

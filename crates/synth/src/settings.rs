@@ -2,8 +2,8 @@
 //! AIM's options.
 //!
 //! `pets synth fit` and `pets.synth.{MST,PrivBayes,AIM}.fit` take the same knobs (inference
-//! iterations, score threshold, budget shares, size limits, AIM's workload and rounds). Each
-//! door fills a [`FitSettings`] from its arguments and calls [`FitJob::settings`]; which
+//! iterations, score threshold, budget shares, size limits, AIM's workload and rounds; AIM's
+//! tree share from the CLI only, as its model-size cap). Each door fills a [`FitSettings`] from its arguments and calls [`FitJob::settings`]; which
 //! method option each knob sets, and which method keeps its own default, is decided here
 //! only, so the doors cannot drift apart. `None` everywhere means the methods' defaults.
 
@@ -48,6 +48,8 @@ pub struct FitSettings {
     pub rounds: Option<usize>,
     /// AIM's cap on the model's cells.
     pub max_model_cells: Option<u64>,
+    /// AIM's share of rho spent first on MST's tree (`0`: the paper's start).
+    pub tree_share: Option<f64>,
 }
 
 impl FitSettings {
@@ -106,6 +108,7 @@ impl FitJob {
         aim.workload = s.workload.clone();
         aim.rounds = s.rounds;
         put(&mut aim.max_model_cells, s.max_model_cells);
+        put(&mut aim.tree_share, s.tree_share);
         put(&mut aim.max_pair_values, s.max_pair_values);
         self
     }
@@ -156,6 +159,7 @@ mod tests {
             workload: vec![vec!["a".into(), "b".into()]],
             rounds: Some(5),
             max_model_cells: Some(1 << 16),
+            tree_share: Some(0.25),
         };
         let mut j = job().settings(&s);
         let mst = j.options_mut().clone();
@@ -185,5 +189,6 @@ mod tests {
         assert_eq!(aim.workload, s.workload);
         assert_eq!(aim.rounds, Some(5));
         assert_eq!((aim.max_model_cells, aim.max_pair_values), (1 << 16, 99));
+        assert_eq!(aim.tree_share, 0.25);
     }
 }

@@ -99,6 +99,13 @@ fn uncompressed(epsilon: f64) -> AimOptions {
     o
 }
 
+/// The paper's AIM: the 1-ways first, no MST tree.
+fn paper(epsilon: f64) -> AimOptions {
+    let mut o = uncompressed(epsilon);
+    o.tree_share = 0.0;
+    o
+}
+
 #[test]
 fn candidates_are_the_downward_closure_weighted_by_overlap() {
     let c = workload_candidates(&[vec![0, 1, 2], vec![1, 2, 3]]);
@@ -211,7 +218,7 @@ fn spends_exactly_the_budget_and_the_ledger_adds_up() {
 #[test]
 fn annealing_halves_sigma_when_a_measurement_teaches_little() {
     let t = planted(3_000, 2);
-    let model = fit_aim(&t, &[], &AimOptions::new(30.0, 1e-9)).unwrap();
+    let model = fit_aim(&t, &[], &paper(30.0)).unwrap();
     let sig: Vec<f64> = model.measurements[5..]
         .iter()
         .map(|m| m.measurement.sigma)
@@ -236,7 +243,7 @@ fn annealing_halves_sigma_when_a_measurement_teaches_little() {
 fn selection_picks_the_planted_three_way_clique_first() {
     let t = planted(20_000, 3);
     for seed_fit in 0..2 {
-        let model = fit_aim(&t, &[], &uncompressed(10.0)).unwrap();
+        let model = fit_aim(&t, &[], &paper(10.0)).unwrap();
         assert_eq!(
             model.selected[0],
             ["a", "b", "c"],
@@ -249,9 +256,16 @@ fn selection_picks_the_planted_three_way_clique_first() {
 #[test]
 fn reproduces_a_planted_three_way_structure_better_than_mst() {
     let t = planted(20_000, 4);
-    let aim = fit_aim(&t, &[], &uncompressed(10.0)).unwrap();
-    let mst = crate::fit_mst(&t, &[], &crate::MstOptions::new(10.0, 1e-9)).unwrap();
-    let (ta, tm) = (tvd(&aim, &t, &[0, 1, 2]), tvd(&mst, &t, &[0, 1, 2]));
+    // The default (MST's tree first, then the rounds) and the paper's start.
+    for o in [uncompressed(10.0), paper(10.0)] {
+        reproduces_planted_with(&t, &o);
+    }
+}
+
+fn reproduces_planted_with(t: &EncodedTable, o: &AimOptions) {
+    let aim = fit_aim(t, &[], o).unwrap();
+    let mst = crate::fit_mst(t, &[], &crate::MstOptions::new(10.0, 1e-9)).unwrap();
+    let (ta, tm) = (tvd(&aim, t, &[0, 1, 2]), tvd(&mst, t, &[0, 1, 2]));
     // MST's tree of pairs cannot hold a dependence no pair shows: ~0.3 TVD.
     assert!(ta < 0.05 && tm > 0.2, "AIM {ta}, MST {tm}");
     // And AIM's samples show it: c = a + b mod 3 in about 90% + 10%/3 of rows.
@@ -313,8 +327,16 @@ fn workloads_are_resolved_and_bad_options_refused() {
     let mut o = AimOptions::new(1.0, 1e-9);
     o.workload = vec![vec!["a".into(), "c".into()], vec!["d".into()]];
     let model = fit_aim(&t, &[], &o).unwrap();
-    // Only the workload's closure is ever measured after the 1-ways.
-    for s in &model.selected {
+    // MST's tree spans the workload's columns (a, c, d): two edges among them.
+    let tree = &model.selected[..2];
+    assert!(
+        tree.iter()
+            .flatten()
+            .all(|c| ["a", "c", "d"].contains(&c.as_str())),
+        "{tree:?}"
+    );
+    // Only the workload's closure is ever measured in the rounds.
+    for s in &model.selected[2..] {
         assert!(
             [vec!["a", "c"], vec!["a"], vec!["c"], vec!["d"]]
                 .iter()
@@ -409,7 +431,7 @@ fn one_ways_share_the_papers_budget_equally_or_by_size() {
     // The paper's 1-way total: d rho_meas at T = 16 d rounds (d = 5).
     let total = 5.0 * RoundBudget::initial(rho, 80).measure;
     for weighted in [false, true] {
-        let mut o = AimOptions::new(1.0, 1e-9);
+        let mut o = paper(1.0);
         o.size_weighted_shares = weighted;
         let model = fit_aim(&t, &[], &o).unwrap();
         let c: Vec<f64> = model.ledger.entries[..5]
@@ -436,5 +458,72 @@ fn one_ways_share_the_papers_budget_equally_or_by_size() {
         };
         assert!((c[3] / c[4] / want - 1.0).abs() < 1e-6, "{c:?}");
         assert!((c[0] / c[1] - 1.0).abs() < 1e-6, "{c:?}");
+    }
+}
+
+#[test]
+fn the_tree_start_spends_its_share_as_mst_and_the_rounds_the_rest() {
+    let t = planted(4_000, 8);
+    let rho = cdp_rho(1.0, 1e-9).unwrap();
+    for share in [0.2, 1.0 / 3.0, 0.6] {
+        let mut o = AimOptions::new(1.0, 1e-9);
+        o.tree_share = share;
+        let model = fit_aim(&t, &[], &o).unwrap();
+        let e = &model.ledger.entries;
+        // 5 one-ways, 4 tree edges chosen, 4 pairs measured: MST's steps 1-3 on the share.
+        assert!(e[..5].iter().all(|e| e.query.starts_with("aim: 1-way")));
+        assert!(
+            e[5..9]
+                .iter()
+                .all(|e| e.query.starts_with("aim: select the next tree edge"))
+        );
+        assert!(
+            e[9..13]
+                .iter()
+                .all(|e| e.query.starts_with("aim: 2-way marginal"))
+        );
+        assert!(e[13..].iter().all(|e| e.query.starts_with("aim: round")));
+        assert!(e.len() > 13, "no round ran");
+        let part = |r: std::ops::Range<usize>| e[r].iter().map(|e| e.charged.main()).sum::<f64>();
+        let tree = part(0..13);
+        assert!(
+            tree <= share * rho && tree >= share * rho * (1.0 - 1e-9),
+            "share {share}: {tree} vs {}",
+            share * rho
+        );
+        // MST's split of that share: a tenth choosing, the rest halved.
+        let (one, sel, two) = (part(0..5), part(5..9), part(9..13));
+        assert!((sel / (share * rho) - 0.1).abs() < 1e-6, "{sel}");
+        assert!((one / two - 1.0).abs() < 1e-6, "{one} vs {two}");
+        // The whole budget is spent, never more.
+        let spent = model.ledger.spent.main();
+        assert!(
+            spent <= rho && spent >= rho * (1.0 - 1e-9),
+            "{spent} vs {rho}"
+        );
+        assert!((part(0..e.len()) - spent).abs() <= 1e-12 * rho);
+        // The first four selections are a spanning tree of the five columns.
+        let mut comp: Vec<usize> = (0..5).collect();
+        for s in &model.selected[..4] {
+            assert_eq!(s.len(), 2);
+            let idx = |n: &String| t.columns().iter().position(|c| c.name() == n).unwrap();
+            let (a, b) = (comp[idx(&s[0])], comp[idx(&s[1])]);
+            assert_ne!(a, b, "{:?}", model.selected);
+            for c in comp.iter_mut() {
+                if *c == a {
+                    *c = b;
+                }
+            }
+        }
+        assert!(
+            model.notes[0].contains("MST's tree of 4 pair(s)"),
+            "{:?}",
+            model.notes
+        );
+    }
+    let mut o = AimOptions::new(1.0, 1e-9);
+    for bad in [1.0, -0.1, f64::NAN] {
+        o.tree_share = bad;
+        assert!(fit_aim(&t, &[], &o).is_err(), "{bad}");
     }
 }
