@@ -50,7 +50,8 @@ const DATA_LIKE: &str = "a pyarrow Table, a polars or pandas DataFrame, another 
                     person_id = None, max_rows_per_person = 1, bounding_seed = 0,
                     strict = false, budget = None, progress = None, method = "mst",
                     degree = None, workload = None, rounds = None, stage = "run",
-                    partials = None, privbayes_score = None))]
+                    partials = None, privbayes_score = None, tree_share = None,
+                    max_model_cells = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_mst(
     py: Python<'_>,
@@ -80,6 +81,8 @@ pub fn fit_mst(
     stage: &str,
     partials: Option<Vec<Vec<u8>>>,
     privbayes_score: Option<&str>,
+    tree_share: Option<f64>,
+    max_model_cells: Option<u64>,
 ) -> PyResult<Py<PyAny>> {
     let method: Method = method.parse().py_err(py)?;
     let privbayes_score: Option<FamilyScore> =
@@ -117,6 +120,8 @@ pub fn fit_mst(
         privbayes_score,
         workload: workload.unwrap_or_default(),
         rounds,
+        tree_share,
+        max_model_cells,
         ..FitSettings::default()
     });
     // Settings first, before any data is read.

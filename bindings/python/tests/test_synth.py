@@ -553,6 +553,27 @@ def test_privbayes_and_aim_fit_through_the_same_job():
     assert "PrivBayes" in repr(pb)
 
 
+def test_aim_tree_share_chooses_the_start_as_the_cli_does():
+    import pets.datasets
+
+    schema = pets.datasets.ae_schema()
+    table = pets.datasets.generate_ae(2_000, seed=4)
+    cols = ["sex", "age_band", "acuity"]
+
+    def queries(**kw):
+        aim = pets.synth.AIM(2.0, schema=schema, columns=cols, rounds=4, **kw)
+        return [e["query"] for e in aim.fit(table, progress=False).model.ledger["entries"]]
+
+    # The default starts from MST's tree (its edges chosen by MST's selection); 0 is the
+    # paper's start, the 1-ways alone.
+    assert any("select the next tree edge" in q for q in queries())
+    assert not any("tree edge" in q for q in queries(tree_share=0, max_model_cells=4096))
+    with pytest.raises(pets.InvalidParameterError, match="tree_share"):
+        pets.synth.AIM(1.0, schema=schema, columns=cols, tree_share=1.5).fit(table, progress=False)
+    with pytest.raises(pets.InvalidParameterError):
+        pets.synth.AIM(1.0, schema=schema, max_model_cells=0)
+
+
 def test_privbayes_and_aim_refuse_bad_settings():
     import pets.datasets
 

@@ -289,6 +289,8 @@ def fit_mst(
     stage: str = ...,
     partials: list[bytes] | None = ...,
     privbayes_score: str | None = ...,
+    tree_share: float | None = ...,
+    max_model_cells: int | None = ...,
 ) -> Any: ...
 def prepare_domain(
     schema_json: str, columns: list[str] | None = ..., max_values: int = ...

@@ -795,6 +795,12 @@ class AIM(MST):
             3-way marginal of the synthesised columns). Names are checked against the
             synthesised columns before any data are read.
         rounds: The most rounds (default: the paper's ``16 x columns``).
+        tree_share: The share of the budget spent first on MST's steps, the 1-way marginals
+            and a spanning tree of pairs chosen without AIM's size penalty, before the
+            adaptive rounds (default 1/2; ``0`` is the paper's AIM, which starts from the
+            1-ways alone). As ``--tree-share``.
+        max_model_cells: The largest model (total cells of its cliques) once the whole
+            budget is spent (default 2^20). As ``--max-model-cells``.
 
     Example:
         >>> import pets.datasets, pets.synth
@@ -815,6 +821,8 @@ class AIM(MST):
         *,
         workload: Sequence[Sequence[str]] | None = None,
         rounds: int | None = None,
+        tree_share: float | None = None,
+        max_model_cells: int | None = None,
         **options: Any,
     ) -> None:
         super().__init__(epsilon, delta, **options)
@@ -826,9 +834,17 @@ class AIM(MST):
             workload = [list(m) for m in workload]
         self.workload: list[list[str]] | None = workload
         self.rounds = _positive_int(rounds, "rounds")
+        # Checked by the core's settings (0 <= tree_share < 1) before any data is read.
+        self.tree_share = None if tree_share is None else float(tree_share)
+        self.max_model_cells = _positive_int(max_model_cells, "max_model_cells")
 
     def _method_options(self) -> dict[str, Any]:
-        return {"workload": self.workload, "rounds": self.rounds}
+        return {
+            "workload": self.workload,
+            "rounds": self.rounds,
+            "tree_share": self.tree_share,
+            "max_model_cells": self.max_model_cells,
+        }
 
 
 def _table_arg(data: object, arg: str) -> Any:
