@@ -572,6 +572,8 @@ def test_aim_tree_share_chooses_the_start_as_the_cli_does():
         pets.synth.AIM(1.0, schema=schema, columns=cols, tree_share=1.5).fit(table, progress=False)
     with pytest.raises(pets.InvalidParameterError):
         pets.synth.AIM(1.0, schema=schema, max_model_cells=0)
+    with pytest.raises(TypeError, match="tree_share"):
+        pets.synth.AIM(1.0, schema=schema, tree_share="half")
 
 
 def test_privbayes_and_aim_refuse_bad_settings():

@@ -835,7 +835,7 @@ class AIM(MST):
         self.workload: list[list[str]] | None = workload
         self.rounds = _positive_int(rounds, "rounds")
         # Checked by the core's settings (0 <= tree_share < 1) before any data is read.
-        self.tree_share = None if tree_share is None else float(tree_share)
+        self.tree_share = None if tree_share is None else _float(tree_share, "tree_share")
         self.max_model_cells = _positive_int(max_model_cells, "max_model_cells")
 
     def _method_options(self) -> dict[str, Any]:
