@@ -87,7 +87,7 @@ use rayon::prelude::*;
 use crate::compress::Compression;
 use crate::counts::Rows;
 use crate::error::{Result, SynthError};
-use crate::inference::{EstimationOptions, JunctionTree, Measurement, estimate_warm};
+use crate::inference::{EstimationOptions, JunctionTree, Measurement, Projector, estimate_warm};
 use crate::measure::{count_mapped, measure_gaussian};
 use crate::model::{FittedTables, MODEL_FORMAT, MODEL_VERSION, NoisyMarginal, SynthModel};
 use crate::mst::{
@@ -593,6 +593,7 @@ pub fn fit_aim_bounded_with(
         // up to the round's model size (at least 2^16 cells): public, from the plan.
         let project_cap = (size_limit as u64).max(PROJECT_MIN_CELLS);
         let tree = &model.tree;
+        let projector = Projector::new(&model);
         // Candidates that fit the model's size limit, with the model's estimate of each.
         let scored: Vec<(usize, Vec<f64>)> = (0..candidates.len())
             .into_par_iter()
@@ -607,7 +608,7 @@ pub fn fit_aim_bounded_with(
                         _ => return None,
                     }
                 }
-                let p = model.project(r, project_cap)?;
+                let p = projector.project(r, project_cap)?;
                 Some((i, p.values.iter().map(|v| v * model.total).collect()))
             })
             .collect();

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::factor::Factor;
 use super::junction_tree::JunctionTree;
+use super::projection::Projector;
 use crate::error::{Result, SynthError};
 use pets::progress::Progress;
 
@@ -110,97 +111,11 @@ impl GraphModel {
     }
 
     /// The model's probability table over any `attrs` (ascending, non-empty), by variable
-    /// elimination on the junction tree; `None` when an intermediate table would exceed
-    /// `max_cells` cells.
-    ///
-    /// The model's joint is `p_R prod_{C != R} p(C \ S_C | S_C)` for any root `R` (`S_C`
-    /// the separator of `C` with its parent): the running-intersection property makes each
-    /// clique independent of the cliques above it given its separator. Rooted at a clique
-    /// holding `attrs[0]`, only the smallest subtree reaching a clique of every attribute
-    /// matters (every other clique's conditional sums to one). Each clique `C` of it, leaves
-    /// first, multiplies its conditional `p_C / p_{S_C}` by its children's messages and sums
-    /// out what is neither in `S_C` nor in `attrs`; the root multiplies `p_R` by its
-    /// children's messages and sums to `attrs`.
+    /// elimination on the junction tree rooted where it is cheapest ([`Projector`], which
+    /// keeps its work between queries: use it for many queries of one model); `None` when
+    /// an intermediate table would exceed `max_cells` cells.
     pub fn project(&self, attrs: &[usize], max_cells: u64) -> Option<Factor> {
-        if let Some(m) = self.marginal(attrs) {
-            return Some(m);
-        }
-        let tree = &self.tree;
-        let k = tree.cliques.len();
-        let root = tree.clique_containing(&attrs[..1])?;
-        // Breadth-first from the root: parents come before children.
-        let mut parent: Vec<Option<usize>> = vec![None; k];
-        let mut seen = vec![false; k];
-        let mut bfs = vec![root];
-        seen[root] = true;
-        let mut head = 0;
-        while head < bfs.len() {
-            let c = bfs[head];
-            head += 1;
-            for &nb in &tree.neighbors[c] {
-                if !seen[nb] {
-                    seen[nb] = true;
-                    parent[nb] = Some(c);
-                    bfs.push(nb);
-                }
-            }
-        }
-        // The subtree: for each attribute, the clique holding it nearest the root, and the
-        // path up from it.
-        let mut needed = vec![false; k];
-        needed[root] = true;
-        for &a in attrs {
-            let mut c = *bfs.iter().find(|&&c| tree.cliques[c].contains(&a))?;
-            while !needed[c] {
-                needed[c] = true;
-                c = parent[c]?;
-            }
-        }
-        let cells =
-            |set: &[usize]| -> u128 { set.iter().map(|&a| self.sizes[a] as u128).product() };
-        let mut msg: Vec<Option<Factor>> = vec![None; k];
-        for &c in bfs.iter().rev().filter(|&&c| needed[c]) {
-            // This clique's table (conditional below the root), times its children's messages.
-            let mut scope: Vec<usize> = tree.cliques[c].clone();
-            for (ch, m) in msg.iter().enumerate() {
-                if parent[ch] == Some(c)
-                    && let Some(m) = m
-                {
-                    scope.extend(m.attrs.iter().copied());
-                }
-            }
-            scope.sort_unstable();
-            scope.dedup();
-            if cells(&scope) > u128::from(max_cells) {
-                return None;
-            }
-            let mut f = self.marginals[c].clone();
-            if let Some(p) = parent[c] {
-                let sep = tree.separator(c, p);
-                f.div_assign(&self.marginals[c].sum_to(&sep));
-            }
-            let mut f = f.expand(&scope, &self.sizes);
-            for ch in 0..k {
-                if parent[ch] == Some(c)
-                    && let Some(m) = msg[ch].take()
-                {
-                    f.mul_assign(&m);
-                }
-            }
-            let keep: Vec<usize> = match parent[c] {
-                Some(p) => scope
-                    .iter()
-                    .copied()
-                    .filter(|a| attrs.contains(a) || tree.cliques[p].contains(a))
-                    .collect(),
-                None => attrs.to_vec(),
-            };
-            if parent[c].is_none() {
-                return Some(f.sum_to(&keep));
-            }
-            msg[c] = Some(f.sum_to(&keep));
-        }
-        None
+        Projector::new(self).project(attrs, max_cells)
     }
 }
 

@@ -6,7 +6,7 @@
 //! broadcasting to a superset of attributes, summing out, and the stable
 //! `logsumexp(v) = m + ln sum exp(v - m)` (with `m` the largest finite value).
 
-use ndarray::{ArrayD, Axis, IxDyn, Zip};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Zip};
 
 /// Cells above which elementwise work is spread over threads.
 const PAR_CELLS: usize = 1 << 15;
@@ -49,18 +49,8 @@ impl Factor {
     /// into this one.
     pub fn add_assign(&mut self, other: &Factor) {
         let shape = self.values.shape().to_vec();
-        let with_ones: Vec<usize> = self
-            .attrs
-            .iter()
-            .zip(&shape)
-            .map(|(a, &n)| if other.attrs.contains(a) { n } else { 1 })
-            .collect();
-        let v = other
-            .values
-            .view()
-            .into_shape_with_order(IxDyn(&with_ones))
-            .expect("standard layout");
-        let b = v.broadcast(IxDyn(&shape)).expect("superset of attributes");
+        let w = other.with_ones(&self.attrs, &shape);
+        let b = w.broadcast(IxDyn(&shape)).expect("superset of attributes");
         if self.values.len() >= PAR_CELLS {
             Zip::from(&mut self.values)
                 .and(&b)
@@ -84,25 +74,63 @@ impl Factor {
 
     /// This factor broadcast to `attrs` (ascending, a superset of its own).
     pub fn expand(&self, attrs: &[usize], sizes: &[usize]) -> Factor {
-        let mut f = Factor::constant(attrs, sizes, 0.0);
-        f.add_assign(self);
-        f
+        let shape: Vec<usize> = attrs.iter().map(|&x| sizes[x]).collect();
+        let mut values = ArrayD::<f64>::zeros(IxDyn(&shape));
+        let w = self.with_ones(attrs, &shape);
+        values.assign(&w.broadcast(IxDyn(&shape)).expect("superset of attributes"));
+        Factor {
+            attrs: attrs.to_vec(),
+            values,
+        }
+    }
+
+    /// The product `a * b` over `attrs` (ascending, a superset of both factors' attributes),
+    /// each broadcast along the attributes it lacks, written in one pass (no table of
+    /// zeros filled first, as `a.expand(attrs).mul_assign(b)` would).
+    pub fn product(a: &Factor, b: &Factor, attrs: &[usize], sizes: &[usize]) -> Factor {
+        let shape: Vec<usize> = attrs.iter().map(|&x| sizes[x]).collect();
+        let (wa, wb) = (a.with_ones(attrs, &shape), b.with_ones(attrs, &shape));
+        let va = wa.broadcast(IxDyn(&shape)).expect("superset of attributes");
+        let vb = wb.broadcast(IxDyn(&shape)).expect("superset of attributes");
+        // Allocated in standard layout (`Zip::map_collect` may choose column-major for
+        // broadcast inputs), then written once.
+        let mut values = ArrayD::<f64>::zeros(IxDyn(&shape));
+        if values.len() >= PAR_CELLS {
+            Zip::from(&mut values)
+                .and(&va)
+                .and(&vb)
+                .par_for_each(|o, &x, &y| *o = x * y);
+        } else {
+            Zip::from(&mut values)
+                .and(&va)
+                .and(&vb)
+                .for_each(|o, &x, &y| *o = x * y);
+        }
+        Factor {
+            attrs: attrs.to_vec(),
+            values,
+        }
+    }
+
+    /// A view of this factor shaped for broadcasting to `attrs` (ascending, a superset of
+    /// its own) with `shape` (their sizes): its own axes, with length-one axes for the
+    /// attributes it lacks. `.broadcast(shape)` of it lines up with a table over `attrs`.
+    fn with_ones<'a>(&'a self, attrs: &[usize], shape: &[usize]) -> ArrayViewD<'a, f64> {
+        let with_ones: Vec<usize> = attrs
+            .iter()
+            .zip(shape)
+            .map(|(a, &n)| if self.attrs.contains(a) { n } else { 1 })
+            .collect();
+        self.values
+            .view()
+            .into_shape_with_order(IxDyn(&with_ones))
+            .expect("standard layout")
     }
 
     fn zip_broadcast(&mut self, other: &Factor, op: impl Fn(&mut f64, f64) + Sync + Send) {
         let shape = self.values.shape().to_vec();
-        let with_ones: Vec<usize> = self
-            .attrs
-            .iter()
-            .zip(&shape)
-            .map(|(a, &n)| if other.attrs.contains(a) { n } else { 1 })
-            .collect();
-        let v = other
-            .values
-            .view()
-            .into_shape_with_order(IxDyn(&with_ones))
-            .expect("standard layout");
-        let b = v.broadcast(IxDyn(&shape)).expect("superset of attributes");
+        let w = other.with_ones(&self.attrs, &shape);
+        let b = w.broadcast(IxDyn(&shape)).expect("superset of attributes");
         if self.values.len() >= PAR_CELLS {
             Zip::from(&mut self.values)
                 .and(&b)
@@ -118,7 +146,7 @@ impl Factor {
     pub fn sum_to(&self, keep: &[usize]) -> Factor {
         Factor {
             attrs: keep.to_vec(),
-            values: sum_axes(self.values.clone(), &self.attrs, keep),
+            values: sum_axes(self.values.view(), &self.attrs, keep),
         }
     }
 
@@ -127,7 +155,7 @@ impl Factor {
         let m = max_finite(&self.values);
         let mut e = self.values.clone();
         map_inplace(&mut e, |v| (v - m).exp());
-        let mut s = sum_axes(e, &self.attrs, keep);
+        let mut s = sum_axes(e.view(), &self.attrs, keep);
         s.mapv_inplace(|v| v.ln() + m);
         Factor {
             attrs: keep.to_vec(),
@@ -151,14 +179,23 @@ impl Factor {
     }
 }
 
-/// Sum an array over `attrs` down to `keep`.
-fn sum_axes(mut a: ArrayD<f64>, attrs: &[usize], keep: &[usize]) -> ArrayD<f64> {
+/// Sum an array over `attrs` down to `keep`, reading `a` in place: the first axis summed
+/// out allocates the (smaller) result, so the input is never copied.
+fn sum_axes(a: ArrayViewD<'_, f64>, attrs: &[usize], keep: &[usize]) -> ArrayD<f64> {
+    let mut summed: Option<ArrayD<f64>> = None;
     for (k, at) in attrs.iter().enumerate().rev() {
         if !keep.contains(at) {
-            a = a.sum_axis(Axis(k));
+            summed = Some(match summed {
+                Some(s) => s.sum_axis(Axis(k)),
+                None => a.sum_axis(Axis(k)),
+            });
         }
     }
-    a.as_standard_layout().into_owned()
+    match summed {
+        Some(s) if s.is_standard_layout() => s,
+        Some(s) => s.as_standard_layout().into_owned(),
+        None => a.as_standard_layout().into_owned(),
+    }
 }
 
 /// Largest finite value (0 when there is none).

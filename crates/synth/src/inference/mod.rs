@@ -4,11 +4,13 @@
 //! - [`factor`]: dense tables over attribute sets;
 //! - [`junction_tree`]: triangulation and the junction tree, with a clique-size limit;
 //! - [`estimation`]: the measurement model, the noisy-total estimate, belief propagation
-//!   and mirror descent.
+//!   and mirror descent;
+//! - [`projection`]: marginals of a fitted model by variable elimination, for many queries.
 
 pub mod estimation;
 pub mod factor;
 pub mod junction_tree;
+pub mod projection;
 
 pub use estimation::{
     EstimationOptions, EstimationReport, GraphModel, Measurement, WarmStart, estimate,
@@ -16,6 +18,7 @@ pub use estimation::{
 };
 pub use factor::Factor;
 pub use junction_tree::JunctionTree;
+pub use projection::Projector;
 
 #[cfg(test)]
 mod tests;
