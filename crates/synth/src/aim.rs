@@ -16,8 +16,10 @@
 //!    step 1 is the paper's): MST's steps 1-3 ([`crate::mst`], the same code) on that share,
 //!    split as MST splits its budget (a tenth choosing the tree, the rest equally between the
 //!    1-ways and the tree's pairs): the noisy 1-ways (shared by size or equally, as in step
-//!    1; compressed as MST's by default), then a maximum spanning tree of pairs over the workload's columns (not the
-//!    identifier-like), each edge chosen by the exponential mechanism on MST's score (the L1
+//!    1; compressed as MST's by default), then a maximum spanning tree of pairs over the
+//!    workload's columns (not the identifier-like; only pairs some workload entry holds
+//!    together, so with a user's few entries it is a spanning forest of their pairs:
+//!    [`MstBudget::only_pairs`]), each edge chosen by the exponential mechanism on MST's score (the L1
 //!    error of the independent estimate above the pairs' noise, no size penalty), and each
 //!    edge's 2-way marginal measured. The paper's penalty `sqrt(2/pi) sigma n_r` is the
 //!    noise on a dense table; on a large sparse one (postcode district x provider: 616k
@@ -68,12 +70,14 @@
 //!
 //! **Size limits** (pets' engine): `max_model_cells` (default `2^20` cells, 8 MiB of `f64`;
 //! the reference allows 80 MB) bounds the model, and so each mirror-descent iteration and
-//! the sampler's tables; a candidate with more cells than that is never counted. Estimating
-//! a candidate's marginal from the model ([`crate::inference::GraphModel::project`]) is
-//! refused above the round's model-size limit in intermediate cells (at least `2^16`), and
-//! such a candidate sits out the round (a public decision: it depends on the model and the
-//! plan only). Without this cap, variable elimination over wide cliques was most of a
-//! 100k-row fit's time.
+//! the sampler's tables; a candidate with more cells than that is never counted. A round
+//! estimates its candidates' marginals with one [`crate::inference::Projector`] of the
+//! model: variable elimination rooted where it is cheapest, pairwise products, each
+//! clique's conditional computed once for all candidates (one root and one product of
+//! everything per candidate was 75% of a 100k-row every-column fit, 104 CPU-s; now about a
+//! quarter of that). A candidate whose every plan needs an intermediate table above the
+//! round's model-size limit (at least `2^16` cells) sits out the round (a public decision:
+//! it depends on the model and the plan only).
 
 use std::collections::BTreeMap;
 
@@ -136,7 +140,7 @@ pub struct AimOptions {
     /// pairs by the exponential mechanism on MST's score, the rest equally between the noisy
     /// 1-ways, shared by size or equally as [`AimOptions::size_weighted_shares`] says, and
     /// the tree's noisy 2-way marginals; the tree spans the workload's columns that are not
-    /// identifier-like), replacing the paper's initial step (the 1-ways at
+    /// identifier-like, joining only columns a workload entry holds together), replacing the paper's initial step (the 1-ways at
     /// `0.9 d rho / T`). The rounds then run as the paper's on what is left. `0` is the
     /// paper's AIM. Why: MST's tree score has no size penalty, so it measures sparse wide
     /// pairs (postcode district x provider: 616k cells, ~11k occupied) that AIM's score,
@@ -465,8 +469,9 @@ pub fn fit_aim_bounded_with(
 
     // 1. Noisy 1-way marginals (all of the budget when there is no workload to adapt to),
     // and with `tree_share`, MST's tree of pairs: MST's steps 1-3 on that share of rho.
-    // The tree spans the columns the workload names that are not identifier-like (public:
-    // the workload and declared sizes).
+    // The tree joins only columns that a workload entry holds together, neither of them
+    // identifier-like (public: the workload and declared sizes): a maximum spanning
+    // forest of those pairs (the default workload holds every pair, so it spans them all).
     let tree_plan = if opts.tree_share > 0.0 && !workload.is_empty() {
         let pairable: Vec<bool> = (0..d)
             .map(|i| {
@@ -474,9 +479,17 @@ pub fn fit_aim_bounded_with(
                     && workload.iter().any(|w| w.contains(&i))
             })
             .collect();
-        let b = MstBudget::split(
+        let together: Vec<(usize, usize)> = workload
+            .iter()
+            .flat_map(|w| {
+                w.iter()
+                    .flat_map(move |&a| w.iter().filter(move |&&b| a < b).map(move |&b| (a, b)))
+            })
+            .collect();
+        let b = MstBudget::only_pairs(
             (opts.tree_share * rho).next_down(),
             pairable,
+            together,
             MST_TREE_SELECTION_SHARE,
         )?;
         (b.rounds > 0).then_some(b)

@@ -400,8 +400,13 @@ pub(crate) struct MstBudget {
     pub rho2: f64,
     /// Per column: may it be in a pair?
     pub pairable: Vec<bool>,
-    /// Tree edges to select: pairable columns minus one (0 when fewer than two).
+    /// Tree edges to select: pairable columns minus one (0 when fewer than two), or with
+    /// `allowed`, the edges of a spanning forest of the allowed pairs.
     pub rounds: usize,
+    /// The pairs a tree edge may join (`(a, b)`, `a < b`; public), when not every pair of
+    /// pairable columns may: AIM with a user's workload only pairs columns an entry holds
+    /// together ([`MstBudget::only_pairs`]).
+    pub allowed: Option<Vec<(usize, usize)>>,
 }
 
 impl MstBudget {
@@ -452,7 +457,44 @@ impl MstBudget {
             rho2,
             pairable,
             rounds,
+            allowed: None,
         })
+    }
+
+    /// [`MstBudget::split`] with tree edges only among `allowed` pairs (public): the tree
+    /// becomes a maximum spanning forest of the graph they form on the pairable columns,
+    /// with one selection per edge of a spanning forest (pairable columns minus that
+    /// graph's components). The shares are split as [`MstBudget::split`] splits them.
+    pub(crate) fn only_pairs(
+        rho: f64,
+        pairable: Vec<bool>,
+        allowed: Vec<(usize, usize)>,
+        selection_share: f64,
+    ) -> Result<MstBudget> {
+        let d = pairable.len();
+        let allowed: Vec<(usize, usize)> = allowed
+            .into_iter()
+            .map(|(a, b)| (a.min(b), a.max(b)))
+            .filter(|&(a, b)| a != b && b < d && pairable[a] && pairable[b])
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut comp: Vec<usize> = (0..d).collect();
+        let mut edges = 0;
+        for &(a, b) in &allowed {
+            let (ra, rb) = (root(&mut comp, a), root(&mut comp, b));
+            if ra != rb {
+                comp[ra] = rb;
+                edges += 1;
+            }
+        }
+        // The split for a tree of `edges + 1` pairable columns: the same shares as a
+        // spanning tree with that many edges.
+        let mut b = MstBudget::split(rho, (0..d).map(|i| i <= edges).collect(), selection_share)?;
+        b.pairable = pairable;
+        b.rounds = edges;
+        b.allowed = Some(allowed);
+        Ok(b)
     }
 
     /// The pairs MST may select, from public figures only: both columns pairable and the
@@ -466,6 +508,10 @@ impl MstBudget {
                 self.pairable[a]
                     && self.pairable[b]
                     && (sizes[a] as u128) * (sizes[b] as u128) <= u128::from(max_pair_cells)
+                    && self
+                        .allowed
+                        .as_ref()
+                        .is_none_or(|allowed| allowed.binary_search(&(a, b)).is_ok())
             })
             .collect()
     }

@@ -527,3 +527,83 @@ fn the_tree_start_spends_its_share_as_mst_and_the_rounds_the_rest() {
         assert!(fit_aim(&t, &[], &o).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn with_a_users_workload_the_tree_only_pairs_columns_an_entry_holds() {
+    // Entries {a, b, c} and {d, e}: the tree is a spanning forest of their pairs (two
+    // edges among a, b, c and the edge d-e), never a pair across the entries, and the
+    // selections charged are those three edges'.
+    let t = planted(4_000, 8);
+    let mut o = AimOptions::new(1.0, 1e-9);
+    o.workload = vec![
+        vec!["a".into(), "b".into(), "c".into()],
+        vec!["d".into(), "e".into()],
+    ];
+    let model = fit_aim(&t, &[], &o).unwrap();
+    let tree: Vec<&Vec<String>> = model.selected[..3].iter().collect();
+    for s in &tree {
+        assert_eq!(s.len(), 2, "{:?}", model.selected);
+        let inside = |entry: &[&str]| s.iter().all(|c| entry.contains(&c.as_str()));
+        assert!(
+            inside(&["a", "b", "c"]) || inside(&["d", "e"]),
+            "{:?}",
+            model.selected
+        );
+    }
+    assert!(
+        tree.iter()
+            .any(|s| s.contains(&"d".to_string()) && s.contains(&"e".to_string()))
+    );
+    let e = &model.ledger.entries;
+    let selections = e
+        .iter()
+        .filter(|e| e.query.starts_with("aim: select the next tree edge"))
+        .count();
+    assert_eq!(selections, 3);
+    assert!(
+        model.notes[0].contains("MST's tree of 3 pair(s)"),
+        "{:?}",
+        model.notes
+    );
+    // Every measured marginal lies within a workload entry.
+    for s in &model.selected {
+        let inside = |entry: &[&str]| s.iter().all(|c| entry.contains(&c.as_str()));
+        assert!(inside(&["a", "b", "c"]) || inside(&["d", "e"]), "{s:?}");
+    }
+    let spent = model.ledger.spent.main();
+    let rho = cdp_rho(1.0, 1e-9).unwrap();
+    assert!(
+        spent <= rho && spent >= rho * (1.0 - 1e-9),
+        "{spent} vs {rho}"
+    );
+}
+
+#[test]
+fn a_forest_budget_has_one_selection_per_forest_edge() {
+    // Pairable 0..5; allowed pairs join {0,1,2} and {3,4}; 5 is not pairable.
+    let pairable = vec![true, true, true, true, true, false];
+    let b = MstBudget::only_pairs(
+        1.0,
+        pairable,
+        vec![(0, 1), (1, 2), (2, 0), (4, 3), (3, 5)],
+        0.1,
+    )
+    .unwrap();
+    assert_eq!(b.rounds, 3);
+    assert_eq!(
+        b.allowed.as_deref(),
+        Some(&[(0, 1), (0, 2), (1, 2), (3, 4)][..])
+    );
+    let whole = MstBudget::split(1.0, vec![true; 4], 0.1).unwrap();
+    assert_eq!(
+        (b.rho1, b.rho_sel, b.rho2),
+        (whole.rho1, whole.rho_sel, whole.rho2)
+    );
+    assert_eq!(
+        b.candidates(&[3, 3, 3, 3, 3, 3], u64::MAX),
+        vec![(0, 1), (0, 2), (1, 2), (3, 4)]
+    );
+    // No allowed pair: no tree.
+    let none = MstBudget::only_pairs(1.0, vec![true; 3], vec![], 0.1).unwrap();
+    assert_eq!(none.rounds, 0);
+}
