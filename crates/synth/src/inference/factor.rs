@@ -6,7 +6,8 @@
 //! broadcasting to a superset of attributes, summing out, and the stable
 //! `logsumexp(v) = m + ln sum exp(v - m)` (with `m` the largest finite value).
 
-use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Zip};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array3, ArrayD, ArrayViewD, Axis, CowArray, IxDyn, Zip};
 
 /// Cells above which elementwise work is spread over threads.
 const PAR_CELLS: usize = 1 << 15;
@@ -109,6 +110,123 @@ impl Factor {
         Factor {
             attrs: attrs.to_vec(),
             values,
+        }
+    }
+
+    /// `sum_{attrs not in keep} a * b`: the product of two factors summed down to `keep`
+    /// (ascending, a subset of their attributes), without forming the product. Attributes
+    /// of one factor alone that `keep` lacks are summed out of it first; then, with `B`
+    /// the shared attributes kept (batch), `F_a`/`F_b` each factor's own (kept) and `C`
+    /// the shared ones summed out, it is one matrix product per batch cell:
+    /// `out[B, F_a, F_b] = sum_C a[B, F_a, C] b[B, C, F_b]` (`ndarray`'s
+    /// `general_mat_mul`, the `matrixmultiply` kernels), the same sums as
+    /// `Factor::product` then `sum_to` at a fraction of the memory traffic.
+    pub fn contract(a: &Factor, b: &Factor, keep: &[usize], sizes: &[usize]) -> Factor {
+        let own = |f: &Factor, other: &Factor| -> Vec<usize> {
+            f.attrs
+                .iter()
+                .copied()
+                .filter(|x| keep.contains(x) || other.attrs.contains(x))
+                .collect()
+        };
+        let (ka, kb) = (own(a, b), own(b, a));
+        let a = if ka.len() < a.attrs.len() {
+            std::borrow::Cow::Owned(a.sum_to(&ka))
+        } else {
+            std::borrow::Cow::Borrowed(a)
+        };
+        let b = if kb.len() < b.attrs.len() {
+            std::borrow::Cow::Owned(b.sum_to(&kb))
+        } else {
+            std::borrow::Cow::Borrowed(b)
+        };
+        let batch: Vec<usize> = keep
+            .iter()
+            .copied()
+            .filter(|x| a.attrs.contains(x) && b.attrs.contains(x))
+            .collect();
+        let free_a: Vec<usize> = a
+            .attrs
+            .iter()
+            .copied()
+            .filter(|x| !b.attrs.contains(x))
+            .collect();
+        let free_b: Vec<usize> = b
+            .attrs
+            .iter()
+            .copied()
+            .filter(|x| !a.attrs.contains(x))
+            .collect();
+        let summed: Vec<usize> = a
+            .attrs
+            .iter()
+            .copied()
+            .filter(|x| b.attrs.contains(x) && !keep.contains(x))
+            .collect();
+        let n = |set: &[usize]| -> usize { set.iter().map(|&x| sizes[x]).product() };
+        let (nb, nfa, nfb, nc) = (n(&batch), n(&free_a), n(&free_b), n(&summed));
+        let (ca, cb) = (
+            a.arranged(&[&batch, &free_a, &summed]),
+            b.arranged(&[&batch, &summed, &free_b]),
+        );
+        let ta = ca
+            .view()
+            .into_shape_with_order((nb, nfa, nc))
+            .expect("standard layout");
+        let tb = cb
+            .view()
+            .into_shape_with_order((nb, nc, nfb))
+            .expect("standard layout");
+        let mut out = Array3::<f64>::zeros((nb, nfa, nfb));
+        for i in 0..nb {
+            general_mat_mul(
+                1.0,
+                &ta.index_axis(Axis(0), i),
+                &tb.index_axis(Axis(0), i),
+                0.0,
+                &mut out.index_axis_mut(Axis(0), i),
+            );
+        }
+        // Axes batch ++ free_a ++ free_b, back to `keep`'s ascending order.
+        let order: Vec<usize> = [batch.as_slice(), &free_a, &free_b].concat();
+        let shape: Vec<usize> = order.iter().map(|&x| sizes[x]).collect();
+        let out = out
+            .into_shape_with_order(IxDyn(&shape))
+            .expect("standard layout");
+        let axes: Vec<usize> = keep
+            .iter()
+            .map(|x| order.iter().position(|y| y == x).expect("kept attribute"))
+            .collect();
+        let values = out.permuted_axes(IxDyn(&axes));
+        let values = if values.is_standard_layout() {
+            values
+        } else {
+            values.as_standard_layout().into_owned()
+        };
+        Factor {
+            attrs: keep.to_vec(),
+            values,
+        }
+    }
+
+    /// This factor's values with its axes in the order of `groups` (together its
+    /// attributes), in standard layout (copied only when the order differs).
+    fn arranged(&self, groups: &[&[usize]; 3]) -> CowArray<'_, f64, IxDyn> {
+        let axes: Vec<usize> = groups
+            .iter()
+            .flat_map(|g| g.iter())
+            .map(|x| {
+                self.attrs
+                    .iter()
+                    .position(|y| y == x)
+                    .expect("own attribute")
+            })
+            .collect();
+        let v = self.values.view().permuted_axes(IxDyn(&axes));
+        if v.is_standard_layout() {
+            CowArray::from(v)
+        } else {
+            CowArray::from(v.as_standard_layout().into_owned())
         }
     }
 
@@ -239,6 +357,50 @@ mod tests {
         for k in 0..4 {
             let want = 3.0 * (2.0 + k as f64 + (k as f64 + 4.0));
             assert_eq!(s.values[[k]], want);
+        }
+    }
+
+    #[test]
+    fn contract_is_the_product_summed_down() {
+        // Sizes chosen so every group (batch, own, summed) has more than one cell.
+        let sizes = [2, 3, 4, 2, 3];
+        let fill = |attrs: &[usize], seed: u64| {
+            let n: usize = attrs.iter().map(|&a| sizes[a]).product();
+            let mut x = seed;
+            let v = (0..n)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (x >> 40) as f64 / (1u64 << 24) as f64
+                })
+                .collect();
+            Factor::from_vec(attrs, &sizes, v)
+        };
+        let cases: &[(&[usize], &[usize], &[usize])] = &[
+            (&[0, 1], &[1, 2], &[0, 2]),          // a matrix product
+            (&[0, 1, 2], &[1, 2, 3], &[0, 2, 3]), // batch 2, summed 1
+            (&[0, 1], &[2, 3], &[0, 1, 2, 3]),    // an outer product
+            (&[0, 1, 4], &[1, 3], &[3, 4]),       // 0 summed out of a alone
+            (&[2, 4], &[0, 2, 4], &[0, 4]),       // b's attributes a superset
+            (&[0, 1, 2], &[0, 1, 2], &[1]),       // the same attributes
+            (&[1, 3], &[0, 1], &[]),              // everything summed
+        ];
+        for (k, &(aa, bb, keep)) in cases.iter().enumerate() {
+            let (a, b) = (fill(aa, 2 * k as u64 + 1), fill(bb, 2 * k as u64 + 2));
+            let mut union: Vec<usize> = [aa, bb].concat();
+            union.sort_unstable();
+            union.dedup();
+            let want = Factor::product(&a, &b, &union, &sizes).sum_to(keep);
+            let got = Factor::contract(&a, &b, keep, &sizes);
+            assert_eq!(got.attrs, keep);
+            assert_eq!(got.values.shape(), want.values.shape());
+            for (w, g) in want.to_vec().iter().zip(got.to_vec()) {
+                assert!(
+                    (w - g).abs() <= 1e-12 * w.abs().max(1.0),
+                    "{aa:?} {bb:?} -> {keep:?}: {w} vs {g}"
+                );
+            }
         }
     }
 }

@@ -152,12 +152,8 @@ impl Contraction {
         for (i, j, attrs, kept) in &self.pairs {
             let a = slots[*i].take().expect("planned");
             let b = slots[*j].take().expect("planned");
-            let p = Factor::product(&a, &b, attrs, sizes);
-            slots.push(Some(Cow::Owned(if kept == attrs {
-                p
-            } else {
-                p.sum_to(kept)
-            })));
+            debug_assert!(kept.iter().all(|x| attrs.contains(x)));
+            slots.push(Some(Cow::Owned(Factor::contract(&a, &b, kept, sizes))));
         }
         let last = slots.into_iter().flatten().next().expect("one slot left");
         if last.attrs == self.keep {
