@@ -346,19 +346,76 @@ pub fn aim_score(
     grid: i32,
     max_weight: u64,
 ) -> f64 {
+    score_cells(x, e, weight, penalty, grid, max_weight)
+}
+
+/// [`aim_score`] over counts of any unsigned width (the same integers, the same sums).
+fn score_cells<T: Copy + Into<u32>>(
+    x: &[T],
+    e: &[f64],
+    weight: u64,
+    penalty: f64,
+    grid: i32,
+    max_weight: u64,
+) -> f64 {
     let grid = grid.clamp(0, 20);
     let scale = f64::from(1u32 << grid);
     // Public numbers to the grid (truncation; `as` saturates and maps NaN to 0).
     let public = |v: f64| i128::from(((v * scale) as i64).clamp(-(1i64 << 61), 1i64 << 61));
     let mut acc: i128 = 0;
     for (&xi, &ei) in x.iter().zip(e) {
-        acc += ((i128::from(xi) << grid) - public(ei)).abs();
+        acc += ((i128::from(xi.into()) << grid) - public(ei)).abs();
     }
     let cap = 1i128 << 52;
     let k = (1i128 << 53) / i128::from(max_weight.max(1));
     let units = (acc.min(cap) - public(penalty).clamp(-cap, cap)).clamp(-k, k)
         * i128::from(weight.min(max_weight));
     units as f64 / scale
+}
+
+/// A candidate's exact counts (row-major), each table in the narrowest unsigned type that
+/// holds its largest count, saturated at `u32::MAX`: at 1M rows and every column the
+/// candidates hold ~100M cells, most of them under 256. They never leave the fit except
+/// through [`aim_score`] and the Gaussian measurement of the chosen one.
+enum TrueCounts {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+}
+
+impl TrueCounts {
+    fn new(counts: Vec<u64>) -> TrueCounts {
+        let max = counts.iter().copied().max().unwrap_or(0);
+        if u8::try_from(max).is_ok() {
+            TrueCounts::U8(counts.into_iter().map(|c| c as u8).collect())
+        } else if u16::try_from(max).is_ok() {
+            TrueCounts::U16(counts.into_iter().map(|c| c as u16).collect())
+        } else {
+            TrueCounts::U32(
+                counts
+                    .into_iter()
+                    .map(|c| u32::try_from(c).unwrap_or(u32::MAX))
+                    .collect(),
+            )
+        }
+    }
+
+    /// [`aim_score`] of these counts.
+    fn score(&self, e: &[f64], weight: u64, penalty: f64, grid: i32, max_weight: u64) -> f64 {
+        match self {
+            TrueCounts::U8(x) => score_cells(x, e, weight, penalty, grid, max_weight),
+            TrueCounts::U16(x) => score_cells(x, e, weight, penalty, grid, max_weight),
+            TrueCounts::U32(x) => score_cells(x, e, weight, penalty, grid, max_weight),
+        }
+    }
+
+    fn to_u64(&self) -> Vec<u64> {
+        match self {
+            TrueCounts::U8(x) => x.iter().map(|&c| u64::from(c)).collect(),
+            TrueCounts::U16(x) => x.iter().map(|&c| u64::from(c)).collect(),
+            TrueCounts::U32(x) => x.iter().map(|&c| u64::from(c)).collect(),
+        }
+    }
 }
 
 /// The score grid exponent of a round, from public numbers: `mst::score_grid` of the largest
@@ -543,17 +600,14 @@ pub fn fit_aim_bounded_with(
         .into_iter()
         .filter(|(r, _)| r.len() == 1 || cells(r) <= u128::from(opts.max_model_cells))
         .collect();
-    let answers: Vec<Vec<u32>> = candidates
+    let answers: Vec<TrueCounts> = candidates
         .par_iter()
         .map(|(r, _)| {
             let spec: Vec<(&[u32], &[u32], usize)> = r
                 .iter()
                 .map(|&a| (cols[a].codes.as_slice(), maps[a].as_slice(), sizes[a]))
                 .collect();
-            count_mapped(&spec)
-                .into_iter()
-                .map(|c| u32::try_from(c).unwrap_or(u32::MAX))
-                .collect()
+            TrueCounts::new(count_mapped(&spec))
         })
         .collect();
 
@@ -607,24 +661,34 @@ pub fn fit_aim_bounded_with(
         let project_cap = (size_limit as u64).max(PROJECT_MIN_CELLS);
         let tree = &model.tree;
         let projector = Projector::new(&model);
-        // Candidates that fit the model's size limit, with the model's estimate of each.
-        let scored: Vec<(usize, Vec<f64>)> = (0..candidates.len())
+        // Candidates that fit the model's size limit and whose estimate fits the projection
+        // cap (public: the model's structure and the plan). Their estimates are formed
+        // one at a time as each is scored, never all held at once (at 1M rows, every
+        // column, the candidates hold ~100M cells).
+        let scored: Vec<usize> = (0..candidates.len())
             .into_par_iter()
-            .filter_map(|i| {
+            .filter(|&i| {
                 let r = &candidates[i].0;
-                let free = tree.clique_containing(r).is_some();
-                if !free {
-                    let mut with: Vec<Vec<usize>> = tree.cliques.clone();
-                    with.push(r.clone());
-                    match model_cells(&sizes, &names, &with) {
-                        Some(c) if c as f64 <= size_limit => {}
-                        _ => return None,
-                    }
+                if tree.clique_containing(r).is_some() {
+                    return true;
                 }
-                let p = projector.project(r, project_cap)?;
-                Some((i, p.values.iter().map(|v| v * model.total).collect()))
+                let mut with: Vec<Vec<usize>> = tree.cliques.clone();
+                with.push(r.clone());
+                match model_cells(&sizes, &names, &with) {
+                    Some(c) if c as f64 <= size_limit => projector.fits(r, project_cap),
+                    _ => false,
+                }
             })
             .collect();
+        let estimate = |r: &[usize]| -> Vec<f64> {
+            projector
+                .project(r, project_cap)
+                .expect("the candidate fits the projection cap")
+                .values
+                .iter()
+                .map(|v| v * model.total)
+                .collect()
+        };
         if scored.is_empty() {
             // Not reached: every 1-way candidate lies in a clique of the model.
             return Err(SynthError::invalid(
@@ -635,21 +699,21 @@ pub fn fit_aim_bounded_with(
         }
         let max_weight = scored
             .iter()
-            .map(|(i, _)| candidates[*i].1)
+            .map(|&i| candidates[i].1)
             .max()
             .unwrap_or(1)
             .max(1);
         let max_penalty = scored
             .iter()
-            .map(|(i, _)| sqrt_2_pi * sigma * cells(&candidates[*i].0) as f64)
+            .map(|&i| sqrt_2_pi * sigma * cells(&candidates[i].0) as f64)
             .fold(0.0, f64::max);
         let grid = aim_score_grid(model.total, max_penalty, max_weight);
         let scores: Vec<f64> = scored
             .par_iter()
-            .map(|(i, e)| {
-                let (r, w) = &candidates[*i];
+            .map(|&i| {
+                let (r, w) = &candidates[i];
                 let penalty = sqrt_2_pi * sigma * cells(r) as f64;
-                aim_score(&answers[*i], e, *w, penalty, grid, max_weight)
+                answers[i].score(&estimate(r), *w, penalty, grid, max_weight)
             })
             .collect();
         let sel = Selection::for_cost(
@@ -672,10 +736,12 @@ pub fn fit_aim_bounded_with(
                 contribution.clone(),
             ),
         )?;
-        let (i, before) = &scored[rel.value];
+        let i = &scored[rel.value];
+        // The chosen candidate's estimate again, as it was scored (same model, same plan).
+        let before = estimate(&candidates[*i].0);
         let r = candidates[*i].0.clone();
         let cols_named: Vec<String> = r.iter().map(|&a| names[a].clone()).collect();
-        let counts: Vec<u64> = answers[*i].iter().map(|&c| u64::from(c)).collect();
+        let counts: Vec<u64> = answers[*i].to_u64();
         let noisy = measure_gaussian(
             &mut session,
             &format!("aim: round {round}: marginal of {}", cols_named.join(" x ")),

@@ -607,3 +607,41 @@ fn a_forest_budget_has_one_selection_per_forest_edge() {
     let none = MstBudget::only_pairs(1.0, vec![true; 3], vec![], 0.1).unwrap();
     assert_eq!(none.rounds, 0);
 }
+
+#[test]
+fn narrow_true_counts_score_and_measure_as_wide_ones() {
+    // Tables whose largest count needs one, two and four bytes: the same score as
+    // `aim_score` on the u32 counts, and the same counts handed to the measurement.
+    for top in [200u64, 60_000, 5_000_000] {
+        let counts: Vec<u64> = (0..50)
+            .map(|i| (i * 7919) % (top + 1))
+            .chain([top])
+            .collect();
+        let wide: Vec<u32> = counts.iter().map(|&c| c as u32).collect();
+        let e: Vec<f64> = counts.iter().map(|&c| c as f64 * 0.9 + 1.5).collect();
+        let narrow = TrueCounts::new(counts.clone());
+        let width = match &narrow {
+            TrueCounts::U8(_) => 1,
+            TrueCounts::U16(_) => 2,
+            TrueCounts::U32(_) => 4,
+        };
+        assert_eq!(
+            width,
+            if top < 256 {
+                1
+            } else if top < 65_536 {
+                2
+            } else {
+                4
+            }
+        );
+        for grid in [0, 7, 20] {
+            assert_eq!(
+                narrow.score(&e, 3, 12.5, grid, 5),
+                aim_score(&wide, &e, 3, 12.5, grid, 5),
+                "top {top} grid {grid}"
+            );
+        }
+        assert_eq!(narrow.to_u64(), counts);
+    }
+}

@@ -195,13 +195,26 @@ impl<'a> Projector<'a> {
         if let Some(m) = self.model.marginal(attrs) {
             return Some(m);
         }
+        let best = self.best_plan(attrs, max_cells)?;
+        Some(self.run(&best, attrs))
+    }
+
+    /// Whether [`Projector::project`] answers `attrs` within `max_cells` (from the model's
+    /// structure and sizes alone: nothing is computed).
+    pub fn fits(&self, attrs: &[usize], max_cells: u64) -> bool {
+        self.model.tree.clique_containing(attrs).is_some()
+            || self.best_plan(attrs, max_cells).is_some()
+    }
+
+    /// The cheapest plan, over the roots holding a queried attribute, whose every product
+    /// fits `max_cells`.
+    fn best_plan(&self, attrs: &[usize], max_cells: u64) -> Option<Plan> {
         let cliques = &self.model.tree.cliques;
-        let best = (0..cliques.len())
+        (0..cliques.len())
             .filter(|&r| attrs.iter().any(|a| cliques[r].contains(a)))
             .filter_map(|r| self.plan(r, attrs))
             .filter(|p| p.largest <= u128::from(max_cells))
-            .min_by_key(|p| p.cost)?;
-        Some(self.run(&best, attrs))
+            .min_by_key(|p| p.cost)
     }
 
     /// The elimination rooted at clique `root`: `None` if an attribute is unreachable.
