@@ -19,9 +19,9 @@
 //!    1; compressed as MST's by default), then a maximum spanning tree of pairs over the
 //!    workload's columns (not the identifier-like; only pairs some workload entry holds
 //!    together, so with a user's few entries it is a spanning forest of their pairs:
-//!    [`MstBudget::only_pairs`]), each edge chosen by the exponential mechanism on MST's score (the L1
-//!    error of the independent estimate above the pairs' noise, no size penalty), and each
-//!    edge's 2-way marginal measured. The paper's penalty `sqrt(2/pi) sigma n_r` is the
+//!    `MstBudget::only_pairs`), each edge chosen by the exponential mechanism on MST's
+//!    score (the L1 error of the independent estimate above the pairs' noise, no size
+//!    penalty), and each edge's 2-way marginal measured. The paper's penalty `sqrt(2/pi) sigma n_r` is the
 //!    noise on a dense table; on a large sparse one (postcode district x provider: 616k
 //!    cells, ~11k occupied) it exceeds `2N` for any usable sigma, so the rounds alone never
 //!    measure it, while the estimator's non-negativity removes most of its noise. On 1M

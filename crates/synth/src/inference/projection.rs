@@ -14,7 +14,7 @@
 //! attribute's domain, while rooting it elsewhere only sums the wide clique down to its
 //! separator and the queried attribute; and within a step, multiplying the clique's table
 //! by all its children's messages at once takes the cells of their union, while pairwise
-//! products, each summed down before the next ([`Contraction`]), stay near the answer's
+//! products, each summed down before the next (`Contraction`), stay near the answer's
 //! size. [`Projector::project`] plans every root holding a queried attribute from the
 //! attribute sets alone (public: the model's structure and declared sizes), and runs the
 //! cheapest plan whose every product fits the cell limit. AIM
