@@ -304,8 +304,9 @@ fn aim_fits_and_samples_end_to_end() {
     let csv = std::fs::read_to_string(&out).unwrap();
     assert_eq!(csv.lines().next().unwrap(), columns);
     assert_eq!(csv.lines().count(), 501);
-    // A workload file: MST's tree spans its columns (2 pairs of acuity, admitted and
-    // age_band), then the rounds measure only its marginals (and their subsets).
+    // A workload file: MST's tree only pairs columns an entry holds together (the one
+    // pair acuity x admitted; age_band is in no pair), then the rounds measure only its
+    // marginals (and their subsets).
     let workload = dir.path().join("w.json");
     std::fs::write(&workload, r#"[["acuity", "admitted"], ["age_band"]]"#).unwrap();
     let small = dir.path().join("small.json");
@@ -314,16 +315,16 @@ fn aim_fits_and_samples_end_to_end() {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&small).unwrap()).unwrap();
     let selected = v["selected"].as_array().unwrap();
-    for s in &selected[..2] {
-        let s = s.as_array().unwrap();
-        assert_eq!(s.len(), 2, "{s:?}");
-        assert!(
-            s.iter()
-                .all(|c| ["acuity", "admitted", "age_band"].contains(&c.as_str().unwrap())),
-            "{s:?}"
-        );
-    }
-    for s in &selected[2..] {
+    assert_eq!(selected[0], serde_json::json!(["acuity", "admitted"]));
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("MST's tree of 1 pair(s)")),
+        "{v:?}"
+    );
+    for s in &selected[1..] {
         let s: Vec<&str> = s
             .as_array()
             .unwrap()
