@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use clap::Args;
 use pets::data::{Schema, TableSource};
 use pets::federated::FederatedRelease;
-use pets_federated_net::config::{self, AggregatorConfig, JobFile, NodeConfig};
+use pets_federated_net::config::{self, AggregatorConfig, FitFile, JobFile, NodeConfig};
 
 use crate::exit::{CliError, write_atomic};
 
@@ -50,11 +50,17 @@ pub struct NodeArgs {
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
     /// The job file (TOML: aggregator, helper for Prio3, tls, and the [job] table, e.g.
-    /// `protocol = "prio3"`, `max_count = 1000`).
+    /// `protocol = "prio3"`, `max_count = 1000`), or a fit file (a [fit] table: schema,
+    /// epsilon, delta, ...: a federated MST fit run round by round over the network,
+    /// writing the model file to --out).
     pub job: PathBuf,
-    /// Write the release (tables, noise, round report, ledger) as JSON here.
+    /// Write the release (tables, noise, round report, ledger) as JSON here; for a fit,
+    /// its rounds and ledger.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// A fit file's model file (what `pets synth sample` reads).
+    #[arg(long, visible_alias = "model")]
+    pub out: Option<PathBuf>,
 }
 
 /// Options of `pets federated certs`.
@@ -99,8 +105,47 @@ pub fn node(args: &NodeArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Whether `path` is a fit file (a `[fit]` table); an unreadable file is left to the job
+/// file's loader, which names what is wrong.
+fn is_fit_file(path: &std::path::Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+        .is_some_and(|t| t.contains_key("fit"))
+}
+
+/// `pets federated submit fit.toml --out model.json`: the fit's rounds over the network.
+fn submit_fit(args: &SubmitArgs) -> Result<(), CliError> {
+    let Some(out) = &args.out else {
+        return Err(CliError::usage(
+            "a fit file writes a model file: give --out model.json",
+        ));
+    };
+    crate::exit::refuse_missing_folder("--out", out)?;
+    let file: FitFile = config::load(&args.job)?;
+    let fitted =
+        pets_federated_net::runtime()?.block_on(pets_federated_net::submit::submit_fit(&file))?;
+    let trusts = fitted
+        .rounds
+        .iter()
+        .flat_map(|r| &r.reports)
+        .map(|rep| rep.counted.len())
+        .max()
+        .unwrap_or(0);
+    crate::federated::render_fit(&fitted, trusts, out, args.json.as_deref())
+}
+
 /// `pets federated submit`.
 pub fn submit(args: &SubmitArgs) -> Result<(), CliError> {
+    if is_fit_file(&args.job) {
+        return submit_fit(args);
+    }
+    if args.out.is_some() {
+        return Err(CliError::usage(
+            "--out writes a fit's model file; this job file has no [fit] table (its release \
+             goes to --json)",
+        ));
+    }
     let job: JobFile = config::load(&args.job)?;
     let (_, json) =
         pets_federated_net::runtime()?.block_on(pets_federated_net::submit::submit(&job))?;

@@ -18,16 +18,19 @@ use std::time::{Duration, Instant};
 
 use common::{ae, p, pets, text};
 use pets::data::{Schema, TableSource};
+use pets::federated::aggregate::TableLayout;
 use pets::federated::aggregate::local_aggregate;
 use pets::federated::prio::{HELPER, LEADER, PrioTask};
 use pets::federated::wire::WIRE_VERSION;
 use pets::federated::wire::from_wire;
 use pets::federated::{FederatedQuery, split_by_column};
 use pets_federated_net::client::{Client, Got};
+use pets_federated_net::config::JobFile;
 use pets_federated_net::messages::{
-    Announcement, JobAccepted, JobSpec, JobSubmission, Join, Plan, round_hex,
+    Announcement, JobAccepted, JobSpec, JobSubmission, Join, Plan, VectorJob, round_hex,
 };
 use pets_federated_net::tls::{Federation, generate_federation, generate_federation_with_expired};
+use pets_synth::federated::{FederatedFitJob, FitRoundWork, FitTables, FitTrust};
 
 const TRUSTS: [&str; 3] = ["trust_a", "trust_b", "trust_c"];
 const TABLES: &str = r#"[["age_band", "sex"], ["hour(arrival_datetime)"]]"#;
@@ -465,7 +468,16 @@ fn replayed_oversized_malformed_and_foreign_messages_are_refused() {
         let ann: Announcement = from_wire(&bytes, 1 << 20, "aggregator", "round").unwrap();
         let schema = Schema::load(&fed.schema).unwrap();
         let src = TableSource::file(fed.path("trust_a.parquet"));
-        let local = local_aggregate("trust_a", &src, &schema, None, 1, 0, &ann.query).unwrap();
+        let local = local_aggregate(
+            "trust_a",
+            &src,
+            &schema,
+            None,
+            1,
+            0,
+            ann.work.query().unwrap(),
+        )
+        .unwrap();
         let join = Join {
             declaration: pets::federated::TrustDeclaration {
                 name: "trust_a".into(),
@@ -706,7 +718,16 @@ fn prio3_with_a_leader_and_a_helper_gives_the_pooled_sum_and_refuses_an_out_of_r
         let ann: Announcement = from_wire(&bytes, 1 << 20, "aggregator", "round").unwrap();
         let schema = Schema::load(&fed.schema).unwrap();
         let src = TableSource::file(fed.path("trust_c.parquet"));
-        let local = local_aggregate("trust_c", &src, &schema, None, 1, 0, &ann.query).unwrap();
+        let local = local_aggregate(
+            "trust_c",
+            &src,
+            &schema,
+            None,
+            1,
+            0,
+            ann.work.query().unwrap(),
+        )
+        .unwrap();
         let id = round_hex(&ann.round);
         let join = Join {
             declaration: pets::federated::TrustDeclaration {
@@ -1243,4 +1264,284 @@ fn a_restarted_prio3_helper_refuses_a_replayed_task_for_an_old_round() {
             .unwrap();
         assert_eq!(status.as_u16(), 404);
     });
+}
+
+/// A federated MST fit's round over the network, summed exactly (a check both sides
+/// allow): the aggregator's sum of the trusts' declared vectors, before noise.
+fn exact_fit_round(fed: &Fed, url: &str, work: &FitRoundWork) -> Vec<i64> {
+    let rt = pets_federated_net::runtime().unwrap();
+    let job = JobFile {
+        aggregator: url.to_string(),
+        helper: None,
+        helper_name: None,
+        wait_seconds: 120.0,
+        tls: fed.certs.party("analyst"),
+        job: JobSpec {
+            tables: Vec::new(),
+            values: Vec::new(),
+            rho: 0.5,
+            protocol: "secagg".into(),
+            max_count: None,
+            threshold: None,
+            colluders: 0,
+            max_rows_per_person: None,
+            max_trusts_per_person: Some(1),
+            alpha: None,
+            seed: None,
+            min_participants: None,
+            exact: true,
+            vector: Some(VectorJob::MstRound(work.clone())),
+        },
+    };
+    let (_, json) = rt
+        .block_on(pets_federated_net::submit::submit(&job))
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["exact"], true, "{value}");
+    assert_eq!(value["round"]["counted"].as_array().unwrap().len(), 3);
+    serde_json::from_value(value["sums"].clone()).unwrap()
+}
+
+/// The same vector over one table on one machine (`FitTrust`: the fit's own reading).
+fn pooled_fit_vector(schema: &Schema, data: &Path, work: &FitRoundWork) -> Vec<i64> {
+    FitTrust::read("pool", TableSource::file(data), schema, work, None, 1)
+        .unwrap()
+        .vector(work)
+        .unwrap()
+        .values
+}
+
+/// A fit file for the network fit at `url`.
+fn fit_file(fed: &Fed, url: &str, tag: &str, extra: &str) -> PathBuf {
+    let file = fed.path(&format!("{tag}.fit.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            "aggregator = {url:?}\nwait_seconds = 120\n{}\n[fit]\nschema = {:?}\nepsilon = \
+             2.0\ndelta = 1e-9\nmax_trusts_per_person = 1\n{extra}\n",
+            fed.tls("analyst"),
+            fed.schema
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// Federated MST over the network, as separate processes: the aggregator's pre-noise sums
+/// of round A's 1-way vectors and of pair vectors on compressed codes are the pooled
+/// single-machine vectors cell for cell; the fit (`pets federated submit fit.toml`) runs
+/// its three rounds as three jobs, writes a model file that `pets synth sample` samples,
+/// and its ledger charges exactly what the in-process `pets federated fit` charges, round
+/// for round.
+#[test]
+fn a_federated_fit_over_the_network_sums_the_pooled_vectors_and_charges_what_the_in_process_fit_charges()
+ {
+    let fed = Fed::new(3_000, 31);
+    let schema = Schema::load(&fed.schema).unwrap();
+    let (_agg, url) = fed.aggregator("fit", "allow_exact = true\nstage_seconds = 30");
+    let nodes: Vec<Proc> = TRUSTS
+        .iter()
+        .map(|t| fed.node(&url, t, &fed.schema, "rounds = 5\nallow_exact = true"))
+        .collect();
+    // Round A's work, as the fit's coordinator plans it from the declared schema alone.
+    let mut remote = FederatedFitJob::new(schema.clone(), 2.0, 1e-9)
+        .max_trusts_per_person(Some(1))
+        .remote()
+        .unwrap();
+    let a = remote.next_round().unwrap();
+    assert_eq!(a.round, "A");
+    let work_a = a.parts[0].0.clone();
+    let sums = exact_fit_round(&fed, &url, &work_a);
+    assert_eq!(
+        sums,
+        pooled_fit_vector(&schema, &fed.data, &work_a),
+        "cell for cell"
+    );
+    // Pair vectors on compressed codes, weighted (rounds B and C's kind): three pairs of
+    // small columns, each column folded onto at most 3 codes.
+    let small: Vec<usize> = work_a
+        .layout
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.shape[0] <= 40)
+        .map(|(i, _)| i)
+        .take(4)
+        .collect();
+    assert_eq!(small.len(), 4, "{:?}", work_a.layout);
+    let cards: Vec<usize> = work_a.layout.iter().map(|t| t.shape[0]).collect();
+    let sizes: Vec<usize> = cards.iter().map(|&k| k.min(3)).collect();
+    let maps: Vec<Vec<u32>> = cards
+        .iter()
+        .zip(&sizes)
+        .map(|(&k, &n)| (0..k as u32).map(|c| c % n as u32).collect())
+        .collect();
+    let pairs = vec![
+        (small[0], small[1]),
+        (small[1], small[2]),
+        (small[2], small[3]),
+    ];
+    let weights = vec![1u64, 3, 16];
+    let layout = pairs
+        .iter()
+        .zip(&weights)
+        .map(|(&(x, y), &w)| TableLayout {
+            dimensions: vec![work_a.columns[x].clone(), work_a.columns[y].clone()],
+            labels: Vec::new(),
+            shape: vec![sizes[x], sizes[y]],
+            weight: w,
+            value: None,
+        })
+        .collect();
+    let work_b = FitRoundWork {
+        round: "B".into(),
+        label: "pairs on compressed codes (check)".into(),
+        tables: FitTables::Pairs {
+            pairs,
+            maps,
+            sizes,
+            weights,
+        },
+        first: 0,
+        layout,
+        ..work_a.clone()
+    };
+    let sums = exact_fit_round(&fed, &url, &work_b);
+    assert_eq!(
+        sums,
+        pooled_fit_vector(&schema, &fed.data, &work_b),
+        "cell for cell"
+    );
+
+    // The fit over the network: three rounds, three jobs; the model file samples.
+    let file = fit_file(&fed, &url, "net", "");
+    let (model, json) = (fed.path("net.model.json"), fed.path("net.fit.json"));
+    let o = pets(&[
+        "federated",
+        "submit",
+        p(&file),
+        "--out",
+        p(&model),
+        "--json",
+        p(&json),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for n in nodes {
+        let (code, out) = n.finish(30);
+        assert_eq!(code, Some(0), "{out}");
+    }
+    let net = read_json(&json);
+    let rounds: Vec<&str> = net["rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["round"].as_str().unwrap())
+        .collect();
+    assert_eq!(rounds, ["A", "B", "C"]);
+    for r in net["rounds"].as_array().unwrap() {
+        assert_eq!(
+            r["reports"][0]["counted"].as_array().unwrap().len(),
+            3,
+            "{r}"
+        );
+    }
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(saved["method"], "mst (federated)");
+    let sample = fed.path("net.sample.csv");
+    let o = pets(&[
+        "synth",
+        "sample",
+        p(&model),
+        "--rows",
+        "200",
+        "--out",
+        p(&sample),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(&sample).unwrap().lines().count(),
+        201
+    );
+
+    // The same fit in one process, on the same three files: the same charges.
+    let local_json = fed.path("local.fit.json");
+    let mut args = vec![
+        "federated".to_string(),
+        "fit".into(),
+        "--schema".into(),
+        p(&fed.schema).into(),
+        "--epsilon".into(),
+        "2.0".into(),
+        "--max-trusts-per-person".into(),
+        "1".into(),
+        "--out".into(),
+        p(&fed.path("local.model.json")).into(),
+        "--json".into(),
+        p(&local_json).into(),
+    ];
+    for t in TRUSTS {
+        args.push("--trust".into());
+        args.push(format!("{t}={}", p(&fed.path(&format!("{t}.parquet")))));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = pets(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let local = read_json(&local_json);
+    let entries = |v: &serde_json::Value| v["ledger"]["entries"].as_array().unwrap().clone();
+    let (n, l) = (entries(&net), entries(&local));
+    assert_eq!(n.len(), 3, "{net}");
+    assert_eq!(n.len(), l.len());
+    for (n, l) in n.iter().zip(&l) {
+        assert_eq!(n["cost"], l["cost"], "{n} vs {l}");
+        assert_eq!(n["charged"], l["charged"]);
+        assert_eq!(n["mechanism"], l["mechanism"]);
+        assert_eq!(n["contribution"], l["contribution"]);
+    }
+    assert_eq!(n[0]["query"], l[0]["query"]);
+    assert_eq!(net["ledger"]["spent"], local["ledger"]["spent"]);
+    assert_eq!(net["ledger"]["budget"], local["ledger"]["budget"]);
+}
+
+/// A trust that leaves between a fit's rounds: round B waits for it until its join
+/// deadline, then aborts (fewer than the job's minimum joined); the submission fails
+/// naming the round, no model is written, and the budget file holds round A's charge only.
+#[test]
+fn a_trust_leaving_between_fit_rounds_stops_the_fit_at_the_next_round_with_round_a_charged() {
+    let fed = Fed::new(1_500, 32);
+    let budget = fed.path("fit.budget");
+    let o = pets(&[
+        "budget",
+        "init",
+        p(&budget),
+        "--rho",
+        "5",
+        "--dataset",
+        "ae-test",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (_agg, url) = fed.aggregator(
+        "dropfit",
+        &format!("stage_seconds = 3\nmin_participants = 3\nbudget = {budget:?}"),
+    );
+    let _a = fed.node(&url, "trust_a", &fed.schema, "rounds = 3");
+    let _b = fed.node(&url, "trust_b", &fed.schema, "rounds = 3");
+    // trust_c takes part in round A only, then leaves.
+    let c = fed.node(&url, "trust_c", &fed.schema, "rounds = 1");
+    let file = fit_file(&fed, &url, "drop", "");
+    let model = fed.path("drop.model.json");
+    let o = pets(&["federated", "submit", p(&file), "--out", p(&model)]);
+    let out = text(&o);
+    assert_ne!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("round B") && out.contains("stay charged") && out.contains("needs at least 3"),
+        "{out}"
+    );
+    assert!(!model.exists());
+    let (code, out) = c.finish(30);
+    assert_eq!(code, Some(0), "{out}");
+    let o = pets(&["budget", "show", "--json", p(&budget)]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let charges = v["entries"].as_array().unwrap();
+    assert_eq!(charges.len(), 1, "{v}");
+    assert!(charges[0].to_string().contains("round A"), "{}", charges[0]);
 }

@@ -70,6 +70,10 @@ pub enum NetError {
     /// A protocol step failed.
     #[error(transparent)]
     Federated(#[from] FederatedError),
+    /// A federated fit's step failed (a node reading its table for a fit's round, the
+    /// submitter's rounds or model).
+    #[error(transparent)]
+    Synth(#[from] pets_synth::SynthError),
 }
 
 impl NetError {
@@ -101,6 +105,7 @@ impl Classify for NetError {
             }
             NetError::Connect { .. } | NetError::Refused { .. } => ErrorKind::Input,
             NetError::Federated(e) => e.kind(),
+            NetError::Synth(e) => e.kind(),
         }
     }
 }

@@ -24,7 +24,8 @@ use pets::federated::{DropPoint, FederatedError, TrustDeclaration, message_limit
 use crate::client::Client;
 use crate::config::{NodeConfig, pinned_helper};
 use crate::error::{NetError, Result};
-use crate::messages::{Announcement, Join, Plan, PrioPlan, round_hex};
+use crate::messages::{Announcement, Join, Plan, PrioPlan, RoundWork, VectorJob, round_hex};
+use pets_synth::federated::FitTrust;
 
 /// What a node did in one round.
 #[derive(Debug, Clone)]
@@ -91,7 +92,7 @@ pub async fn run(
             continue;
         }
         last = Some(ann.round);
-        log(&name, format!("round {}: {}", ann.round, ann.query.label()));
+        log(&name, format!("round {}: {}", ann.round, ann.work.label()));
         let round = one_round(&client, &config, &name, &ann, &data, &schema, drop_at, wait).await?;
         done.push(round);
     }
@@ -117,15 +118,49 @@ async fn one_round(
                 .into(),
         }));
     }
-    let local = local_aggregate(
-        name,
-        data,
-        schema,
-        config.person_id.as_deref(),
-        ann.max_rows_per_person,
-        ann.seed,
-        &ann.query,
-    )?;
+    let (local, fingerprint) = match &ann.work {
+        RoundWork::Query(query) => (
+            local_aggregate(
+                name,
+                data,
+                schema,
+                config.person_id.as_deref(),
+                ann.max_rows_per_person,
+                ann.seed,
+                query,
+            )?,
+            query.fingerprint(schema)?,
+        ),
+        RoundWork::Vector(vector) => {
+            // Checked here, before the table is read: a trust whose schema declares the
+            // columns otherwise would compute a vector that does not line up.
+            let fingerprint = vector.fingerprint(schema)?;
+            if fingerprint != ann.fingerprint {
+                return Err(NetError::Federated(FederatedError::Trust {
+                    trust: name.to_string(),
+                    reason: format!(
+                        "its schema declares the columns of {} differently from the job's \
+                         (fingerprint {fingerprint}, the job's is {}), so its cells would not \
+                         line up; use the job's schema",
+                        vector.label(),
+                        ann.fingerprint
+                    ),
+                }));
+            }
+            let local = match vector {
+                VectorJob::MstRound(work) => FitTrust::read(
+                    name,
+                    data.clone(),
+                    schema,
+                    work,
+                    config.person_id.as_deref(),
+                    ann.max_rows_per_person,
+                )?
+                .vector(work)?,
+            };
+            (local, fingerprint)
+        }
+    };
     for w in &local.warnings {
         log(name, format!("warning: {}", w.message));
     }
@@ -138,7 +173,7 @@ async fn one_round(
             person_id: config.person_id.clone(),
             warnings: local.warnings.clone(),
         },
-        fingerprint: ann.query.fingerprint(schema)?,
+        fingerprint,
         layout: local.layout.clone(),
     };
     // Prio3: make sure of the helper before joining (a server at its address without the
