@@ -1491,14 +1491,29 @@ fn a_federated_fit_over_the_network_sums_the_pooled_vectors_and_charges_what_the
     let (n, l) = (entries(&net), entries(&local));
     assert_eq!(n.len(), 3, "{net}");
     assert_eq!(n.len(), l.len());
-    for (n, l) in n.iter().zip(&l) {
-        assert_eq!(n["cost"], l["cost"], "{n} vs {l}");
-        assert_eq!(n["charged"], l["charged"]);
-        assert_eq!(n["mechanism"], l["mechanism"]);
+    // Rounds A and B are planned from the declared schema alone (B's candidates from A's
+    // compression, whose tables all charge weight 1): the same charge to the bit. Round C's
+    // table weights follow the tree, chosen from noisy tables, so its sensitivity and scale
+    // differ from run to run while its charge is MST's rho2 up to rounding.
+    let rho = |e: &serde_json::Value| e["cost"]["rho"].as_f64().unwrap();
+    for (i, (n, l)) in n.iter().zip(&l).enumerate() {
+        if i < 2 {
+            assert_eq!(n["cost"], l["cost"], "{n} vs {l}");
+            assert_eq!(n["mechanism"], l["mechanism"]);
+        } else {
+            assert!((rho(n) - rho(l)).abs() <= 1e-12 * rho(l), "{n} vs {l}");
+            assert_eq!(n["mechanism"]["name"], l["mechanism"]["name"]);
+        }
+        assert_eq!(
+            n["query"].as_str().unwrap()[..30],
+            l["query"].as_str().unwrap()[..30]
+        );
         assert_eq!(n["contribution"], l["contribution"]);
+        assert_eq!(n["warnings"], l["warnings"]);
     }
     assert_eq!(n[0]["query"], l[0]["query"]);
-    assert_eq!(net["ledger"]["spent"], local["ledger"]["spent"]);
+    let spent = |v: &serde_json::Value| v["ledger"]["spent"]["rho"].as_f64().unwrap();
+    assert!((spent(&net) - spent(&local)).abs() <= 1e-12, "{net}");
     assert_eq!(net["ledger"]["budget"], local["ledger"]["budget"]);
 }
 
