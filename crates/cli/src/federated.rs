@@ -525,6 +525,16 @@ fn train(args: &TrainArgs) -> Result<(), CliError> {
     let trained = job.run(&trusts);
     bar.finish_and_clear();
     let trained = trained?;
+    render_train(&trained, trusts.len(), &args.out)
+}
+
+/// Render a training run (in process, or over the network: `pets federated submit
+/// train.toml`): warnings, the rounds, and the model file.
+pub(crate) fn render_train(
+    trained: &pets::federated::train::TrainOutcome,
+    trusts: usize,
+    out_path: &std::path::Path,
+) -> Result<(), CliError> {
     for w in &trained.warnings {
         eprintln!("warning: {}", w.message);
     }
@@ -537,7 +547,7 @@ fn train(args: &TrainArgs) -> Result<(), CliError> {
         trained.model.encoding.target,
         trained.model.encoding.target,
         trained.model.encoding.positive,
-        trusts.len(),
+        trusts,
         trained.model.weights.len(),
         trained.options.rounds,
         trained.epsilon,
@@ -566,10 +576,10 @@ fn train(args: &TrainArgs) -> Result<(), CliError> {
             r.report.local_seconds + r.report.protocol_seconds
         )?;
     }
-    write_atomic(&args.out, &(serde_json::to_string_pretty(&trained)? + "\n"))?;
+    write_atomic(out_path, &(serde_json::to_string_pretty(&trained)? + "\n"))?;
     eprintln!(
         "pets federated: model (weights, encoding, rounds, ledger) written to {}",
-        args.out.display()
+        out_path.display()
     );
     Ok(())
 }

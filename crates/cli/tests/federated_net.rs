@@ -21,6 +21,7 @@ use pets::data::{Schema, TableSource};
 use pets::federated::aggregate::TableLayout;
 use pets::federated::aggregate::local_aggregate;
 use pets::federated::prio::{HELPER, LEADER, PrioTask};
+use pets::federated::train::FederatedTrainJob;
 use pets::federated::wire::WIRE_VERSION;
 use pets::federated::wire::from_wire;
 use pets::federated::{FederatedQuery, split_by_column};
@@ -1559,4 +1560,137 @@ fn a_trust_leaving_between_fit_rounds_stops_the_fit_at_the_next_round_with_round
     let charges = v["entries"].as_array().unwrap();
     assert_eq!(charges.len(), 1, "{v}");
     assert!(charges[0].to_string().contains("round A"), "{}", charges[0]);
+}
+
+/// Federated averaging over the network, as separate processes: at a round's public
+/// weights the aggregator's pre-noise sum of the trusts' clipped gradient vectors is the
+/// pooled single-machine one cell for cell; a run (`pets federated submit train.toml`)
+/// takes its rounds in turn, sending the weights with each, and its ledger charges exactly
+/// what the in-process `pets federated train` charges, round for round.
+#[test]
+fn federated_averaging_over_the_network_sums_the_pooled_gradients_and_charges_what_the_in_process_run_charges()
+ {
+    let fed = Fed::new(3_000, 33);
+    let schema = Schema::load(&fed.schema).unwrap();
+    let (_agg, url) = fed.aggregator("train", "allow_exact = true\nstage_seconds = 30");
+    let nodes: Vec<Proc> = TRUSTS
+        .iter()
+        .map(|t| fed.node(&url, t, &fed.schema, "rounds = 4\nallow_exact = true"))
+        .collect();
+    let run = FederatedTrainJob::new(schema.clone(), "admitted", 2.0, 1e-9)
+        .rounds(3)
+        .max_trusts_per_person(Some(1))
+        .remote()
+        .unwrap();
+    let (mut work, _) = run.next_round().unwrap();
+    work.weights = (0..work.weights.len())
+        .map(|j| 0.25 * (j % 3) as f64 - 0.25)
+        .collect();
+    let rt = pets_federated_net::runtime().unwrap();
+    let job = JobFile {
+        aggregator: url.clone(),
+        helper: None,
+        helper_name: None,
+        wait_seconds: 120.0,
+        tls: fed.certs.party("analyst"),
+        job: JobSpec {
+            tables: Vec::new(),
+            values: Vec::new(),
+            rho: 0.5,
+            protocol: "secagg".into(),
+            max_count: None,
+            threshold: None,
+            colluders: 0,
+            max_rows_per_person: None,
+            max_trusts_per_person: Some(1),
+            alpha: None,
+            seed: None,
+            min_participants: None,
+            exact: true,
+            vector: Some(VectorJob::TrainRound(work.clone())),
+        },
+    };
+    let (_, json) = rt
+        .block_on(pets_federated_net::submit::submit(&job))
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let sums: Vec<i64> = serde_json::from_value(value["sums"].clone()).unwrap();
+    let rows = work
+        .encoding
+        .read(&TableSource::file(&fed.data), &schema, None, 1, 0)
+        .unwrap();
+    assert_eq!(sums, work.local(&rows).unwrap().values, "cell for cell");
+
+    // The run over the network, and the same run in one process.
+    let file = fed.path("net.train.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "aggregator = {url:?}\nwait_seconds = 120\n{}\n[train]\nschema = {:?}\ntarget = \
+             \"admitted\"\nepsilon = 2.0\nrounds = 3\nmax_trusts_per_person = 1\n",
+            fed.tls("analyst"),
+            fed.schema
+        ),
+    )
+    .unwrap();
+    let net_model = fed.path("net.train.json");
+    let o = pets(&["federated", "submit", p(&file), "--out", p(&net_model)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for n in nodes {
+        let (code, out) = n.finish(30);
+        assert_eq!(code, Some(0), "{out}");
+    }
+    let local_model = fed.path("local.train.json");
+    let mut args: Vec<String> = [
+        "federated",
+        "train",
+        "--schema",
+        p(&fed.schema),
+        "--target",
+        "admitted",
+        "--epsilon",
+        "2.0",
+        "--rounds",
+        "3",
+        "--max-trusts-per-person",
+        "1",
+        "--out",
+        p(&local_model),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for t in TRUSTS {
+        args.push("--trust".into());
+        args.push(format!("{t}={}", p(&fed.path(&format!("{t}.parquet")))));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = pets(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (net, local) = (read_json(&net_model), read_json(&local_model));
+    assert_eq!(net["method"], local["method"]);
+    assert_eq!(net["model"]["names"], local["model"]["names"]);
+    assert_eq!(net["options"], local["options"]);
+    assert_eq!(net["rounds"].as_array().unwrap().len(), 3);
+    for r in net["rounds"].as_array().unwrap() {
+        assert_eq!(r["report"]["counted"].as_array().unwrap().len(), 3, "{r}");
+    }
+    let entries = |v: &serde_json::Value| v["ledger"]["entries"].as_array().unwrap().clone();
+    let (n, l) = (entries(&net), entries(&local));
+    assert_eq!(n.len(), 3);
+    assert_eq!(n.len(), l.len());
+    for (n, l) in n.iter().zip(&l) {
+        for key in [
+            "query",
+            "columns",
+            "cost",
+            "charged",
+            "mechanism",
+            "contribution",
+        ] {
+            assert_eq!(n[key], l[key], "{key}: {n} vs {l}");
+        }
+    }
+    assert_eq!(net["ledger"]["spent"], local["ledger"]["spent"]);
+    assert_eq!(net["ledger"]["budget"], local["ledger"]["budget"]);
 }

@@ -351,6 +351,97 @@ pub struct FitSpec {
     pub iters: Option<usize>,
 }
 
+/// A training file (`train.toml`): where to send a federated-averaging run's rounds, as
+/// whom, and the run (`pets federated submit train.toml --out model.json`). The submitter
+/// runs the rounds in turn, one job each, sending the current weights with each
+/// ([`crate::submit::submit_train`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainFile {
+    /// The aggregator's address.
+    pub aggregator: String,
+    /// Seconds to wait for each round's result (default 600).
+    #[serde(default = "default_wait")]
+    pub wait_seconds: f64,
+    /// The submitter's certificate, key and the federation CA.
+    pub tls: TlsFiles,
+    /// The run.
+    pub train: TrainSpec,
+}
+
+/// The `[train]` table of a training file: the options of `pets federated train`, by the
+/// same names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    /// The federation's declared schema.
+    pub schema: PathBuf,
+    /// The binary target (a categorical column).
+    pub target: String,
+    /// Its positive value (default: the second of two declared values).
+    #[serde(default)]
+    pub positive: Option<String>,
+    /// Feature columns (default: the encoding's defaults).
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
+    /// Target epsilon of the whole run.
+    pub epsilon: f64,
+    /// Target delta (default 1e-9).
+    #[serde(default = "default_delta")]
+    pub delta: f64,
+    /// Rounds (default 50).
+    #[serde(default)]
+    pub rounds: Option<usize>,
+    /// The clip norm of each row's gradient (default: the encoding's largest norm).
+    #[serde(default)]
+    pub clip: Option<f64>,
+    /// Adam's step size (default 0.2).
+    #[serde(default)]
+    pub learning_rate: Option<f64>,
+    /// The L2 penalty (default 1e-4).
+    #[serde(default)]
+    pub l2: Option<f64>,
+    /// Secure aggregation: trusts that must survive every stage.
+    #[serde(default)]
+    pub threshold: Option<usize>,
+    /// Secure aggregation: trusts that may collude with the aggregator.
+    #[serde(default)]
+    pub colluders: usize,
+    /// Rows kept per person at each trust that gives a person id (default 1).
+    #[serde(default = "one")]
+    pub max_rows_per_person: u32,
+    /// Trusts one person may attend.
+    #[serde(default)]
+    pub max_trusts_per_person: Option<u32>,
+    /// Trusts that must join each round (default: the aggregator's setting).
+    #[serde(default)]
+    pub min_participants: Option<usize>,
+    /// Seed of each trust's choice of kept rows.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+impl TrainFile {
+    /// The connection part.
+    pub fn connection(&self) -> Connection {
+        Connection {
+            aggregator: self.aggregator.clone(),
+            helper: None,
+            helper_name: None,
+            wait_seconds: self.wait_seconds,
+            tls: self.tls.clone(),
+        }
+    }
+}
+
+impl Relative for TrainFile {
+    fn relative_to(mut self, dir: &Path) -> Self {
+        self.tls = self.tls.relative_to(dir);
+        self.train.schema = rel(self.train.schema, dir);
+        self
+    }
+}
+
 fn default_delta() -> f64 {
     1e-9
 }

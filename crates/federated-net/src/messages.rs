@@ -34,6 +34,7 @@ use pets::dp::{ChargeRecord, Cost};
 use pets::federated::aggregate::TableLayout;
 use pets::federated::noise::DistributedNoise;
 use pets::federated::secagg::{RoundId, SecAggConfig};
+use pets::federated::train::TrainRoundWork;
 use pets::federated::{
     FederatedError, FederatedJob, FederatedQuery, Protocol, TrustDeclaration, VectorSpec,
     columns_fingerprint,
@@ -130,6 +131,9 @@ pub enum VectorJob {
     /// One protocol round of a federated MST fit (`pets_synth::federated`): the 1-ways, the
     /// candidate pairs on compressed codes with the compression maps, or the tree's pairs.
     MstRound(FitRoundWork),
+    /// One round of federated averaging (`pets::federated::train`): the public weights at
+    /// which every trust sums its rows' clipped gradients.
+    TrainRound(TrainRoundWork),
 }
 
 impl VectorJob {
@@ -141,6 +145,7 @@ impl VectorJob {
             VectorJob::MstRound(w) => {
                 VectorSpec::counts(w.label.clone(), w.columns.clone(), w.layout.clone())
             }
+            VectorJob::TrainRound(w) => w.spec(),
         }
     }
 
@@ -148,6 +153,7 @@ impl VectorJob {
     pub fn fingerprint(&self, schema: &pets::data::Schema) -> pets::federated::Result<String> {
         match self {
             VectorJob::MstRound(w) => columns_fingerprint(schema, &w.read),
+            VectorJob::TrainRound(w) => w.fingerprint(schema),
         }
     }
 
@@ -155,6 +161,7 @@ impl VectorJob {
     pub fn label(&self) -> &str {
         match self {
             VectorJob::MstRound(w) => &w.label,
+            VectorJob::TrainRound(w) => &w.label,
         }
     }
 }

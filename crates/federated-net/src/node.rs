@@ -157,6 +157,17 @@ async fn one_round(
                     ann.max_rows_per_person,
                 )?
                 .vector(work)?,
+                VectorJob::TrainRound(work) => {
+                    work.check(schema)?;
+                    let rows = work.encoding.read(
+                        data,
+                        schema,
+                        config.person_id.as_deref(),
+                        ann.max_rows_per_person,
+                        ann.seed,
+                    )?;
+                    work.local(&rows)?
+                }
             };
             (local, fingerprint)
         }
