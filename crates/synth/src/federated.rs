@@ -38,10 +38,16 @@
 //! only, so the rounds compose adaptively and the fit is `(rho1 + rho_sel + rho2)`-zCDP,
 //! at most `cdp_rho(epsilon, delta)`. The session refuses to charge beyond it.
 //!
-//! Over the network (`pets-federated-net`) this would take a submitter that runs the three
-//! rounds in turn, sending the compression maps with round B's job and the tree with round
-//! C's, and nodes that compute the declared vectors; not built yet (this job runs every
-//! party in one process, as `pets federated simulate` does).
+//! **Coordinator and trusts.** The rounds are [`FitRounds`]: each round's work
+//! ([`FitRoundWork`]: the tables, their weights, the compression maps and pairs; public)
+//! planned from the schema and the releases before it, and the releases taken back
+//! ([`FitRounds::absorb`]: compression after A, the tree after B). A trust computes a
+//! round's vector from its own table with [`FitTrust`] (the reading of
+//! [`FitJob::read_bounded`], then `one_way_vector` / `pair_vector`). [`FederatedFitJob::run`]
+//! runs every party in this process; over the network (`pets-federated-net`,
+//! `pets federated submit fit.toml`) the submitter drives a [`RemoteFit`] (the same
+//! [`FitRounds`], each round one declared-vector job, each release's ledger entry accounted
+//! in the fit's session) and each node a [`FitTrust`].
 
 use std::borrow::Cow;
 use std::time::Instant;

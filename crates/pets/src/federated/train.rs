@@ -18,6 +18,12 @@
 //! the model: the encoding and w_{R+1}, with every round's noisy loss and the ledger
 //! ```
 //!
+//! The coordinator's side is [`TrainCoordinator`] (each round's [`TrainRoundWork`] at the
+//! current weights; the step from each release), run by [`FederatedTrainJob::run`] with
+//! every trust in this process, and over the network by `pets-federated-net`'s submitter
+//! through [`RemoteTrain`] (each round one declared-vector job; each node checks the
+//! encoding against its own schema and runs [`TrustRows::clipped_sums`]).
+//!
 //! This is DP-FedAvg (McMahan, Ramage, Talwar & Zhang 2018, "Learning differentially
 //! private recurrent language models") with one local step of full-batch gradient per
 //! round (FedSGD) and the server optimiser of Reddi et al. 2021 ("Adaptive federated
