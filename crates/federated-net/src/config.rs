@@ -623,6 +623,12 @@ mod tests {
         assert_eq!(pinned.map(|(_, name)| name), Some("helper"));
         let job: JobFile = load(&example("job.toml")).unwrap();
         assert!(job.helper.is_none());
+        let fit: FitFile = load(&example("fit.toml")).unwrap();
+        assert_eq!(fit.fit.schema, example("../ae.schema.json"));
+        assert_eq!((fit.fit.epsilon, fit.fit.max_values), (1.0, 128));
+        let train: TrainFile = load(&example("train.toml")).unwrap();
+        assert_eq!(train.train.target, "admitted");
+        assert_eq!(train.train.rounds, Some(20));
     }
 
     #[test]
