@@ -73,7 +73,13 @@ pub enum NetError {
     /// A federated fit's step failed (a node reading its table for a fit's round, the
     /// submitter's rounds or model).
     #[error(transparent)]
-    Synth(#[from] pets_synth::SynthError),
+    Synth(Box<pets_synth::SynthError>),
+}
+
+impl From<pets_synth::SynthError> for NetError {
+    fn from(e: pets_synth::SynthError) -> NetError {
+        NetError::Synth(Box::new(e))
+    }
 }
 
 impl NetError {
