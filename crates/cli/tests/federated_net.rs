@@ -1694,3 +1694,72 @@ fn federated_averaging_over_the_network_sums_the_pooled_gradients_and_charges_wh
     assert_eq!(net["ledger"]["spent"], local["ledger"]["spent"]);
     assert_eq!(net["ledger"]["budget"], local["ledger"]["budget"]);
 }
+
+/// A federated fit over the network by Prio3: every round's declared vector goes through a
+/// leader and a helper (each adding its noise, the submitter adding the two noisy shares),
+/// and the fit ends in a model file with the per-aggregator mechanism in every round.
+#[test]
+fn a_federated_fit_over_the_network_runs_by_prio3_with_a_leader_and_a_helper() {
+    let fed = Fed::new(1_500, 34);
+    let (_helper, helper) = fed.aggregator_as("fithelper", "helper", "helper_of = \"aggregator\"");
+    let (_leader, url) = fed.aggregator(
+        "fitleader",
+        &format!("prio3_helper = {helper:?}\nprio3_helper_name = \"helper\"\nstage_seconds = 20"),
+    );
+    let nodes: Vec<Proc> = TRUSTS
+        .iter()
+        .map(|t| {
+            fed.node(
+                &url,
+                t,
+                &fed.schema,
+                &format!("{}\nrounds = 3", pin(&helper)),
+            )
+        })
+        .collect();
+    let file = fed.path("prio.fit.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "aggregator = {url:?}\n{}\nwait_seconds = 120\n{}\n[fit]\nschema = {:?}\nepsilon = \
+             2.0\nprotocol = \"prio3\"\nmax_trusts_per_person = 1\n",
+            pin(&helper),
+            fed.tls("analyst"),
+            fed.schema
+        ),
+    )
+    .unwrap();
+    let (model, json) = (fed.path("prio.model.json"), fed.path("prio.fit.json"));
+    let o = pets(&[
+        "federated",
+        "submit",
+        p(&file),
+        "--out",
+        p(&model),
+        "--json",
+        p(&json),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for n in nodes {
+        let (code, out) = n.finish(30);
+        assert_eq!(code, Some(0), "{out}");
+    }
+    let v = read_json(&json);
+    let entries = v["ledger"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{v}");
+    for e in entries {
+        assert_eq!(
+            e["mechanism"]["name"], "discrete_gaussian_per_aggregator",
+            "{e}"
+        );
+    }
+    for r in v["rounds"].as_array().unwrap() {
+        assert_eq!(r["reports"][0]["protocol"], "prio3", "{r}");
+        assert_eq!(
+            r["reports"][0]["counted"].as_array().unwrap().len(),
+            3,
+            "{r}"
+        );
+    }
+    assert!(model.exists());
+}
