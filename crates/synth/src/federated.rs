@@ -43,7 +43,7 @@
 //! planned from the schema and the releases before it, and the releases taken back
 //! ([`FitRounds::absorb`]: compression after A, the tree after B). A trust computes a
 //! round's vector from its own table with [`FitTrust`] (the reading of
-//! [`FitJob::read_bounded`], then `one_way_vector` / `pair_vector`). [`FederatedFitJob::run`]
+//! `FitJob::read_bounded`, then `one_way_vector` / `pair_vector`). [`FederatedFitJob::run`]
 //! runs every party in this process; over the network (`pets-federated-net`,
 //! `pets federated submit fit.toml`) the submitter drives a [`RemoteFit`] (the same
 //! [`FitRounds`], each round one declared-vector job, each release's ledger entry accounted
@@ -800,7 +800,7 @@ impl FitRoundWork {
 }
 
 /// One trust's side of a federated fit, on its own machine (the network node): its table
-/// read, bounded and derived as the fit reads it ([`FitJob::read_bounded`], the same
+/// read, bounded and derived as the fit reads it (`FitJob::read_bounded`, the same
 /// reading as a pooled fit), then each round's vector from it. Its rows never leave.
 pub struct FitTrust {
     columns: TrustColumns,
