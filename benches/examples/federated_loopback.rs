@@ -166,6 +166,7 @@ async fn round(n: usize, prio: bool, dir: &Path) -> Result<(), Error> {
             seed: None,
             min_participants: None,
             exact: true,
+            vector: None,
         },
     };
     let wall = Instant::now();

@@ -133,6 +133,7 @@ fn run(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
                 seed: None,
                 min_participants: None,
                 exact: false,
+                vector: None,
             },
         };
         let secagg = pets_federated_net::submit::submit(&job("secagg")).await?.1;

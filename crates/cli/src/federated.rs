@@ -422,6 +422,18 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
     let fitted = job.run(&trusts);
     bar.finish_and_clear();
     let fitted = fitted?;
+    render_fit(&fitted, trusts.len(), &args.out, args.json.as_deref())
+}
+
+/// Render a federated fit (in process, or over the network: `pets federated submit
+/// fit.toml`): notes, warnings, the rounds, the model file and the JSON of rounds and
+/// ledger.
+pub(crate) fn render_fit(
+    fitted: &pets_synth::federated::FederatedFitOutcome,
+    trusts: usize,
+    out_path: &std::path::Path,
+    json: Option<&std::path::Path>,
+) -> Result<(), CliError> {
     let model = &fitted.fit.model;
     for note in &model.notes {
         eprintln!("pets federated: {note}");
@@ -435,7 +447,7 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
         "pets federated fit: {} over {} trusts, {} columns at epsilon = {}, delta = {} \
          (rho = {:.6}); spent {}",
         model.method,
-        trusts.len(),
+        trusts,
         model.schema.columns.len(),
         model.epsilon,
         model.delta,
@@ -468,9 +480,9 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
         model.selected.len(),
         model.total
     )?;
-    model.save(&args.out)?;
-    eprintln!("pets federated: model written to {}", args.out.display());
-    if let Some(path) = &args.json {
+    model.save(out_path)?;
+    eprintln!("pets federated: model written to {}", out_path.display());
+    if let Some(path) = json {
         let value = serde_json::json!({
             "rounds": fitted.rounds,
             "ledger": model.ledger,
@@ -513,6 +525,16 @@ fn train(args: &TrainArgs) -> Result<(), CliError> {
     let trained = job.run(&trusts);
     bar.finish_and_clear();
     let trained = trained?;
+    render_train(&trained, trusts.len(), &args.out)
+}
+
+/// Render a training run (in process, or over the network: `pets federated submit
+/// train.toml`): warnings, the rounds, and the model file.
+pub(crate) fn render_train(
+    trained: &pets::federated::train::TrainOutcome,
+    trusts: usize,
+    out_path: &std::path::Path,
+) -> Result<(), CliError> {
     for w in &trained.warnings {
         eprintln!("warning: {}", w.message);
     }
@@ -525,7 +547,7 @@ fn train(args: &TrainArgs) -> Result<(), CliError> {
         trained.model.encoding.target,
         trained.model.encoding.target,
         trained.model.encoding.positive,
-        trusts.len(),
+        trusts,
         trained.model.weights.len(),
         trained.options.rounds,
         trained.epsilon,
@@ -554,10 +576,10 @@ fn train(args: &TrainArgs) -> Result<(), CliError> {
             r.report.local_seconds + r.report.protocol_seconds
         )?;
     }
-    write_atomic(&args.out, &(serde_json::to_string_pretty(&trained)? + "\n"))?;
+    write_atomic(out_path, &(serde_json::to_string_pretty(&trained)? + "\n"))?;
     eprintln!(
         "pets federated: model (weights, encoding, rounds, ledger) written to {}",
-        args.out.display()
+        out_path.display()
     );
     Ok(())
 }

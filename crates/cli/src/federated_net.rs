@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use clap::Args;
 use pets::data::{Schema, TableSource};
 use pets::federated::FederatedRelease;
-use pets_federated_net::config::{self, AggregatorConfig, JobFile, NodeConfig};
+use pets_federated_net::config::{self, AggregatorConfig, FitFile, JobFile, NodeConfig, TrainFile};
 
 use crate::exit::{CliError, write_atomic};
 
@@ -50,11 +50,19 @@ pub struct NodeArgs {
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
     /// The job file (TOML: aggregator, helper for Prio3, tls, and the [job] table, e.g.
-    /// `protocol = "prio3"`, `max_count = 1000`).
+    /// `protocol = "prio3"`, `max_count = 1000`); or a fit file (a [fit] table: schema,
+    /// epsilon, delta, ...: a federated MST fit run round by round over the network) or a
+    /// training file (a [train] table: schema, target, epsilon, rounds, ...: federated
+    /// averaging over the network), each writing its model file to --out.
     pub job: PathBuf,
-    /// Write the release (tables, noise, round report, ledger) as JSON here.
+    /// Write the release (tables, noise, round report, ledger) as JSON here; for a fit,
+    /// its rounds and ledger.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// A fit file's model file (what `pets synth sample` reads), or a training file's
+    /// model (weights, encoding, rounds, ledger).
+    #[arg(long, visible_alias = "model")]
+    pub out: Option<PathBuf>,
 }
 
 /// Options of `pets federated certs`.
@@ -99,8 +107,80 @@ pub fn node(args: &NodeArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Whether `path` has a `[key]` table (`fit`, `train`); an unreadable file is left to the
+/// job file's loader, which names what is wrong.
+fn has_table(path: &std::path::Path, key: &str) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+        .is_some_and(|t| t.contains_key(key))
+}
+
+/// `pets federated submit train.toml --out model.json`: federated averaging's rounds over
+/// the network.
+fn submit_train(args: &SubmitArgs) -> Result<(), CliError> {
+    let Some(out) = &args.out else {
+        return Err(CliError::usage(
+            "a training file writes a model file: give --out model.json",
+        ));
+    };
+    crate::exit::refuse_missing_folder("--out", out)?;
+    let file: TrainFile = config::load(&args.job)?;
+    let trained =
+        pets_federated_net::runtime()?.block_on(pets_federated_net::submit::submit_train(&file))?;
+    let trusts = trained
+        .rounds
+        .iter()
+        .map(|r| r.report.counted.len())
+        .max()
+        .unwrap_or(0);
+    crate::federated::render_train(&trained, trusts, out)?;
+    if let Some(path) = &args.json {
+        let value = serde_json::json!({
+            "rounds": trained.rounds,
+            "ledger": trained.ledger,
+        });
+        write_atomic(path, &(serde_json::to_string_pretty(&value)? + "\n"))?;
+        eprintln!("pets federated: rounds and ledger in {}", path.display());
+    }
+    Ok(())
+}
+
+/// `pets federated submit fit.toml --out model.json`: the fit's rounds over the network.
+fn submit_fit(args: &SubmitArgs) -> Result<(), CliError> {
+    let Some(out) = &args.out else {
+        return Err(CliError::usage(
+            "a fit file writes a model file: give --out model.json",
+        ));
+    };
+    crate::exit::refuse_missing_folder("--out", out)?;
+    let file: FitFile = config::load(&args.job)?;
+    let fitted =
+        pets_federated_net::runtime()?.block_on(pets_federated_net::submit::submit_fit(&file))?;
+    let trusts = fitted
+        .rounds
+        .iter()
+        .flat_map(|r| &r.reports)
+        .map(|rep| rep.counted.len())
+        .max()
+        .unwrap_or(0);
+    crate::federated::render_fit(&fitted, trusts, out, args.json.as_deref())
+}
+
 /// `pets federated submit`.
 pub fn submit(args: &SubmitArgs) -> Result<(), CliError> {
+    if has_table(&args.job, "fit") {
+        return submit_fit(args);
+    }
+    if has_table(&args.job, "train") {
+        return submit_train(args);
+    }
+    if args.out.is_some() {
+        return Err(CliError::usage(
+            "--out writes a fit's or a training run's model file; this job file has no [fit] \
+             or [train] table (its release goes to --json)",
+        ));
+    }
     let job: JobFile = config::load(&args.job)?;
     let (_, json) =
         pets_federated_net::runtime()?.block_on(pets_federated_net::submit::submit(&job))?;

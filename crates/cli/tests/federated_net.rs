@@ -18,16 +18,20 @@ use std::time::{Duration, Instant};
 
 use common::{ae, p, pets, text};
 use pets::data::{Schema, TableSource};
+use pets::federated::aggregate::TableLayout;
 use pets::federated::aggregate::local_aggregate;
 use pets::federated::prio::{HELPER, LEADER, PrioTask};
+use pets::federated::train::FederatedTrainJob;
 use pets::federated::wire::WIRE_VERSION;
 use pets::federated::wire::from_wire;
 use pets::federated::{FederatedQuery, split_by_column};
 use pets_federated_net::client::{Client, Got};
+use pets_federated_net::config::JobFile;
 use pets_federated_net::messages::{
-    Announcement, JobAccepted, JobSpec, JobSubmission, Join, Plan, round_hex,
+    Announcement, JobAccepted, JobSpec, JobSubmission, Join, Plan, VectorJob, round_hex,
 };
 use pets_federated_net::tls::{Federation, generate_federation, generate_federation_with_expired};
+use pets_synth::federated::{FederatedFitJob, FitRoundWork, FitTables, FitTrust};
 
 const TRUSTS: [&str; 3] = ["trust_a", "trust_b", "trust_c"];
 const TABLES: &str = r#"[["age_band", "sex"], ["hour(arrival_datetime)"]]"#;
@@ -465,7 +469,16 @@ fn replayed_oversized_malformed_and_foreign_messages_are_refused() {
         let ann: Announcement = from_wire(&bytes, 1 << 20, "aggregator", "round").unwrap();
         let schema = Schema::load(&fed.schema).unwrap();
         let src = TableSource::file(fed.path("trust_a.parquet"));
-        let local = local_aggregate("trust_a", &src, &schema, None, 1, 0, &ann.query).unwrap();
+        let local = local_aggregate(
+            "trust_a",
+            &src,
+            &schema,
+            None,
+            1,
+            0,
+            ann.work.query().unwrap(),
+        )
+        .unwrap();
         let join = Join {
             declaration: pets::federated::TrustDeclaration {
                 name: "trust_a".into(),
@@ -706,7 +719,16 @@ fn prio3_with_a_leader_and_a_helper_gives_the_pooled_sum_and_refuses_an_out_of_r
         let ann: Announcement = from_wire(&bytes, 1 << 20, "aggregator", "round").unwrap();
         let schema = Schema::load(&fed.schema).unwrap();
         let src = TableSource::file(fed.path("trust_c.parquet"));
-        let local = local_aggregate("trust_c", &src, &schema, None, 1, 0, &ann.query).unwrap();
+        let local = local_aggregate(
+            "trust_c",
+            &src,
+            &schema,
+            None,
+            1,
+            0,
+            ann.work.query().unwrap(),
+        )
+        .unwrap();
         let id = round_hex(&ann.round);
         let join = Join {
             declaration: pets::federated::TrustDeclaration {
@@ -1243,4 +1265,501 @@ fn a_restarted_prio3_helper_refuses_a_replayed_task_for_an_old_round() {
             .unwrap();
         assert_eq!(status.as_u16(), 404);
     });
+}
+
+/// A federated MST fit's round over the network, summed exactly (a check both sides
+/// allow): the aggregator's sum of the trusts' declared vectors, before noise.
+fn exact_fit_round(fed: &Fed, url: &str, work: &FitRoundWork) -> Vec<i64> {
+    let rt = pets_federated_net::runtime().unwrap();
+    let job = JobFile {
+        aggregator: url.to_string(),
+        helper: None,
+        helper_name: None,
+        wait_seconds: 120.0,
+        tls: fed.certs.party("analyst"),
+        job: JobSpec {
+            tables: Vec::new(),
+            values: Vec::new(),
+            rho: 0.5,
+            protocol: "secagg".into(),
+            max_count: None,
+            threshold: None,
+            colluders: 0,
+            max_rows_per_person: None,
+            max_trusts_per_person: Some(1),
+            alpha: None,
+            seed: None,
+            min_participants: None,
+            exact: true,
+            vector: Some(VectorJob::MstRound(work.clone())),
+        },
+    };
+    let (_, json) = rt
+        .block_on(pets_federated_net::submit::submit(&job))
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["exact"], true, "{value}");
+    assert_eq!(value["round"]["counted"].as_array().unwrap().len(), 3);
+    serde_json::from_value(value["sums"].clone()).unwrap()
+}
+
+/// The same vector over one table on one machine (`FitTrust`: the fit's own reading).
+fn pooled_fit_vector(schema: &Schema, data: &Path, work: &FitRoundWork) -> Vec<i64> {
+    FitTrust::read("pool", TableSource::file(data), schema, work, None, 1)
+        .unwrap()
+        .vector(work)
+        .unwrap()
+        .values
+}
+
+/// A fit file for the network fit at `url`.
+fn fit_file(fed: &Fed, url: &str, tag: &str, extra: &str) -> PathBuf {
+    let file = fed.path(&format!("{tag}.fit.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            "aggregator = {url:?}\nwait_seconds = 120\n{}\n[fit]\nschema = {:?}\nepsilon = \
+             2.0\ndelta = 1e-9\nmax_trusts_per_person = 1\n{extra}\n",
+            fed.tls("analyst"),
+            fed.schema
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// Federated MST over the network, as separate processes: the aggregator's pre-noise sums
+/// of round A's 1-way vectors and of pair vectors on compressed codes are the pooled
+/// single-machine vectors cell for cell; the fit (`pets federated submit fit.toml`) runs
+/// its three rounds as three jobs, writes a model file that `pets synth sample` samples,
+/// and its ledger charges exactly what the in-process `pets federated fit` charges, round
+/// for round.
+#[test]
+fn a_federated_fit_over_the_network_sums_the_pooled_vectors_and_charges_what_the_in_process_fit_charges()
+ {
+    let fed = Fed::new(3_000, 31);
+    let schema = Schema::load(&fed.schema).unwrap();
+    let (_agg, url) = fed.aggregator("fit", "allow_exact = true\nstage_seconds = 30");
+    let nodes: Vec<Proc> = TRUSTS
+        .iter()
+        .map(|t| fed.node(&url, t, &fed.schema, "rounds = 5\nallow_exact = true"))
+        .collect();
+    // Round A's work, as the fit's coordinator plans it from the declared schema alone.
+    let mut remote = FederatedFitJob::new(schema.clone(), 2.0, 1e-9)
+        .max_trusts_per_person(Some(1))
+        .remote()
+        .unwrap();
+    let a = remote.next_round().unwrap();
+    assert_eq!(a.round, "A");
+    let work_a = a.parts[0].0.clone();
+    let sums = exact_fit_round(&fed, &url, &work_a);
+    assert_eq!(
+        sums,
+        pooled_fit_vector(&schema, &fed.data, &work_a),
+        "cell for cell"
+    );
+    // Pair vectors on compressed codes, weighted (rounds B and C's kind): three pairs of
+    // small columns, each column folded onto at most 3 codes.
+    let small: Vec<usize> = work_a
+        .layout
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.shape[0] <= 40)
+        .map(|(i, _)| i)
+        .take(4)
+        .collect();
+    assert_eq!(small.len(), 4, "{:?}", work_a.layout);
+    let cards: Vec<usize> = work_a.layout.iter().map(|t| t.shape[0]).collect();
+    let sizes: Vec<usize> = cards.iter().map(|&k| k.min(3)).collect();
+    let maps: Vec<Vec<u32>> = cards
+        .iter()
+        .zip(&sizes)
+        .map(|(&k, &n)| (0..k as u32).map(|c| c % n as u32).collect())
+        .collect();
+    let pairs = vec![
+        (small[0], small[1]),
+        (small[1], small[2]),
+        (small[2], small[3]),
+    ];
+    let weights = vec![1u64, 3, 16];
+    let layout = pairs
+        .iter()
+        .zip(&weights)
+        .map(|(&(x, y), &w)| TableLayout {
+            dimensions: vec![work_a.columns[x].clone(), work_a.columns[y].clone()],
+            labels: Vec::new(),
+            shape: vec![sizes[x], sizes[y]],
+            weight: w,
+            value: None,
+        })
+        .collect();
+    let work_b = FitRoundWork {
+        round: "B".into(),
+        label: "pairs on compressed codes (check)".into(),
+        tables: FitTables::Pairs {
+            pairs,
+            maps,
+            sizes,
+            weights,
+        },
+        first: 0,
+        layout,
+        ..work_a.clone()
+    };
+    let sums = exact_fit_round(&fed, &url, &work_b);
+    assert_eq!(
+        sums,
+        pooled_fit_vector(&schema, &fed.data, &work_b),
+        "cell for cell"
+    );
+
+    // The fit over the network: three rounds, three jobs; the model file samples.
+    let file = fit_file(&fed, &url, "net", "");
+    let (model, json) = (fed.path("net.model.json"), fed.path("net.fit.json"));
+    let o = pets(&[
+        "federated",
+        "submit",
+        p(&file),
+        "--out",
+        p(&model),
+        "--json",
+        p(&json),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for n in nodes {
+        let (code, out) = n.finish(30);
+        assert_eq!(code, Some(0), "{out}");
+    }
+    let net = read_json(&json);
+    let rounds: Vec<&str> = net["rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["round"].as_str().unwrap())
+        .collect();
+    assert_eq!(rounds, ["A", "B", "C"]);
+    for r in net["rounds"].as_array().unwrap() {
+        assert_eq!(
+            r["reports"][0]["counted"].as_array().unwrap().len(),
+            3,
+            "{r}"
+        );
+    }
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(saved["method"], "mst (federated)");
+    let sample = fed.path("net.sample.csv");
+    let o = pets(&[
+        "synth",
+        "sample",
+        p(&model),
+        "--rows",
+        "200",
+        "--out",
+        p(&sample),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(&sample).unwrap().lines().count(),
+        201
+    );
+
+    // The same fit in one process, on the same three files: the same charges.
+    let local_json = fed.path("local.fit.json");
+    let mut args = vec![
+        "federated".to_string(),
+        "fit".into(),
+        "--schema".into(),
+        p(&fed.schema).into(),
+        "--epsilon".into(),
+        "2.0".into(),
+        "--max-trusts-per-person".into(),
+        "1".into(),
+        "--out".into(),
+        p(&fed.path("local.model.json")).into(),
+        "--json".into(),
+        p(&local_json).into(),
+    ];
+    for t in TRUSTS {
+        args.push("--trust".into());
+        args.push(format!("{t}={}", p(&fed.path(&format!("{t}.parquet")))));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = pets(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let local = read_json(&local_json);
+    let entries = |v: &serde_json::Value| v["ledger"]["entries"].as_array().unwrap().clone();
+    let (n, l) = (entries(&net), entries(&local));
+    assert_eq!(n.len(), 3, "{net}");
+    assert_eq!(n.len(), l.len());
+    // Rounds A and B are planned from the declared schema alone (B's candidates from A's
+    // compression, whose tables all charge weight 1): the same charge to the bit. Round C's
+    // table weights follow the tree, chosen from noisy tables, so its sensitivity and scale
+    // differ from run to run while its charge is MST's rho2 up to rounding.
+    let rho = |e: &serde_json::Value| e["cost"]["rho"].as_f64().unwrap();
+    for (i, (n, l)) in n.iter().zip(&l).enumerate() {
+        if i < 2 {
+            assert_eq!(n["cost"], l["cost"], "{n} vs {l}");
+            assert_eq!(n["mechanism"], l["mechanism"]);
+        } else {
+            assert!((rho(n) - rho(l)).abs() <= 1e-12 * rho(l), "{n} vs {l}");
+            assert_eq!(n["mechanism"]["name"], l["mechanism"]["name"]);
+        }
+        assert_eq!(
+            n["query"].as_str().unwrap()[..30],
+            l["query"].as_str().unwrap()[..30]
+        );
+        assert_eq!(n["contribution"], l["contribution"]);
+        assert_eq!(n["warnings"], l["warnings"]);
+    }
+    assert_eq!(n[0]["query"], l[0]["query"]);
+    let spent = |v: &serde_json::Value| v["ledger"]["spent"]["rho"].as_f64().unwrap();
+    assert!((spent(&net) - spent(&local)).abs() <= 1e-12, "{net}");
+    assert_eq!(net["ledger"]["budget"], local["ledger"]["budget"]);
+}
+
+/// A trust that leaves between a fit's rounds: round B waits for it until its join
+/// deadline, then aborts (fewer than the job's minimum joined); the submission fails
+/// naming the round, no model is written, and the budget file holds round A's charge only.
+#[test]
+fn a_trust_leaving_between_fit_rounds_stops_the_fit_at_the_next_round_with_round_a_charged() {
+    let fed = Fed::new(1_500, 32);
+    let budget = fed.path("fit.budget");
+    let o = pets(&[
+        "budget",
+        "init",
+        p(&budget),
+        "--rho",
+        "5",
+        "--dataset",
+        "ae-test",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (_agg, url) = fed.aggregator(
+        "dropfit",
+        &format!("stage_seconds = 3\nmin_participants = 3\nbudget = {budget:?}"),
+    );
+    let _a = fed.node(&url, "trust_a", &fed.schema, "rounds = 3");
+    let _b = fed.node(&url, "trust_b", &fed.schema, "rounds = 3");
+    // trust_c takes part in round A only, then leaves.
+    let c = fed.node(&url, "trust_c", &fed.schema, "rounds = 1");
+    let file = fit_file(&fed, &url, "drop", "");
+    let model = fed.path("drop.model.json");
+    let o = pets(&["federated", "submit", p(&file), "--out", p(&model)]);
+    let out = text(&o);
+    assert_ne!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("round B") && out.contains("stay charged") && out.contains("needs at least 3"),
+        "{out}"
+    );
+    assert!(!model.exists());
+    let (code, out) = c.finish(30);
+    assert_eq!(code, Some(0), "{out}");
+    let o = pets(&["budget", "show", "--json", p(&budget)]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let charges = v["entries"].as_array().unwrap();
+    assert_eq!(charges.len(), 1, "{v}");
+    assert!(charges[0].to_string().contains("round A"), "{}", charges[0]);
+}
+
+/// Federated averaging over the network, as separate processes: at a round's public
+/// weights the aggregator's pre-noise sum of the trusts' clipped gradient vectors is the
+/// pooled single-machine one cell for cell; a run (`pets federated submit train.toml`)
+/// takes its rounds in turn, sending the weights with each, and its ledger charges exactly
+/// what the in-process `pets federated train` charges, round for round.
+#[test]
+fn federated_averaging_over_the_network_sums_the_pooled_gradients_and_charges_what_the_in_process_run_charges()
+ {
+    let fed = Fed::new(3_000, 33);
+    let schema = Schema::load(&fed.schema).unwrap();
+    let (_agg, url) = fed.aggregator("train", "allow_exact = true\nstage_seconds = 30");
+    let nodes: Vec<Proc> = TRUSTS
+        .iter()
+        .map(|t| fed.node(&url, t, &fed.schema, "rounds = 4\nallow_exact = true"))
+        .collect();
+    let run = FederatedTrainJob::new(schema.clone(), "admitted", 2.0, 1e-9)
+        .rounds(3)
+        .max_trusts_per_person(Some(1))
+        .remote()
+        .unwrap();
+    let (mut work, _) = run.next_round().unwrap();
+    work.weights = (0..work.weights.len())
+        .map(|j| 0.25 * (j % 3) as f64 - 0.25)
+        .collect();
+    let rt = pets_federated_net::runtime().unwrap();
+    let job = JobFile {
+        aggregator: url.clone(),
+        helper: None,
+        helper_name: None,
+        wait_seconds: 120.0,
+        tls: fed.certs.party("analyst"),
+        job: JobSpec {
+            tables: Vec::new(),
+            values: Vec::new(),
+            rho: 0.5,
+            protocol: "secagg".into(),
+            max_count: None,
+            threshold: None,
+            colluders: 0,
+            max_rows_per_person: None,
+            max_trusts_per_person: Some(1),
+            alpha: None,
+            seed: None,
+            min_participants: None,
+            exact: true,
+            vector: Some(VectorJob::TrainRound(work.clone())),
+        },
+    };
+    let (_, json) = rt
+        .block_on(pets_federated_net::submit::submit(&job))
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let sums: Vec<i64> = serde_json::from_value(value["sums"].clone()).unwrap();
+    let rows = work
+        .encoding
+        .read(&TableSource::file(&fed.data), &schema, None, 1, 0)
+        .unwrap();
+    assert_eq!(sums, work.local(&rows).unwrap().values, "cell for cell");
+
+    // The run over the network, and the same run in one process.
+    let file = fed.path("net.train.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "aggregator = {url:?}\nwait_seconds = 120\n{}\n[train]\nschema = {:?}\ntarget = \
+             \"admitted\"\nepsilon = 2.0\nrounds = 3\nmax_trusts_per_person = 1\n",
+            fed.tls("analyst"),
+            fed.schema
+        ),
+    )
+    .unwrap();
+    let net_model = fed.path("net.train.json");
+    let o = pets(&["federated", "submit", p(&file), "--out", p(&net_model)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for n in nodes {
+        let (code, out) = n.finish(30);
+        assert_eq!(code, Some(0), "{out}");
+    }
+    let local_model = fed.path("local.train.json");
+    let mut args: Vec<String> = [
+        "federated",
+        "train",
+        "--schema",
+        p(&fed.schema),
+        "--target",
+        "admitted",
+        "--epsilon",
+        "2.0",
+        "--rounds",
+        "3",
+        "--max-trusts-per-person",
+        "1",
+        "--out",
+        p(&local_model),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for t in TRUSTS {
+        args.push("--trust".into());
+        args.push(format!("{t}={}", p(&fed.path(&format!("{t}.parquet")))));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = pets(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (net, local) = (read_json(&net_model), read_json(&local_model));
+    assert_eq!(net["method"], local["method"]);
+    assert_eq!(net["model"]["names"], local["model"]["names"]);
+    assert_eq!(net["options"], local["options"]);
+    assert_eq!(net["rounds"].as_array().unwrap().len(), 3);
+    for r in net["rounds"].as_array().unwrap() {
+        assert_eq!(r["report"]["counted"].as_array().unwrap().len(), 3, "{r}");
+    }
+    let entries = |v: &serde_json::Value| v["ledger"]["entries"].as_array().unwrap().clone();
+    let (n, l) = (entries(&net), entries(&local));
+    assert_eq!(n.len(), 3);
+    assert_eq!(n.len(), l.len());
+    for (n, l) in n.iter().zip(&l) {
+        for key in [
+            "query",
+            "columns",
+            "cost",
+            "charged",
+            "mechanism",
+            "contribution",
+        ] {
+            assert_eq!(n[key], l[key], "{key}: {n} vs {l}");
+        }
+    }
+    assert_eq!(net["ledger"]["spent"], local["ledger"]["spent"]);
+    assert_eq!(net["ledger"]["budget"], local["ledger"]["budget"]);
+}
+
+/// A federated fit over the network by Prio3: every round's declared vector goes through a
+/// leader and a helper (each adding its noise, the submitter adding the two noisy shares),
+/// and the fit ends in a model file with the per-aggregator mechanism in every round.
+#[test]
+fn a_federated_fit_over_the_network_runs_by_prio3_with_a_leader_and_a_helper() {
+    let fed = Fed::new(1_500, 34);
+    let (_helper, helper) = fed.aggregator_as("fithelper", "helper", "helper_of = \"aggregator\"");
+    let (_leader, url) = fed.aggregator(
+        "fitleader",
+        &format!("prio3_helper = {helper:?}\nprio3_helper_name = \"helper\"\nstage_seconds = 20"),
+    );
+    let nodes: Vec<Proc> = TRUSTS
+        .iter()
+        .map(|t| {
+            fed.node(
+                &url,
+                t,
+                &fed.schema,
+                &format!("{}\nrounds = 3", pin(&helper)),
+            )
+        })
+        .collect();
+    let file = fed.path("prio.fit.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "aggregator = {url:?}\n{}\nwait_seconds = 120\n{}\n[fit]\nschema = {:?}\nepsilon = \
+             2.0\nprotocol = \"prio3\"\nmax_trusts_per_person = 1\n",
+            pin(&helper),
+            fed.tls("analyst"),
+            fed.schema
+        ),
+    )
+    .unwrap();
+    let (model, json) = (fed.path("prio.model.json"), fed.path("prio.fit.json"));
+    let o = pets(&[
+        "federated",
+        "submit",
+        p(&file),
+        "--out",
+        p(&model),
+        "--json",
+        p(&json),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for n in nodes {
+        let (code, out) = n.finish(30);
+        assert_eq!(code, Some(0), "{out}");
+    }
+    let v = read_json(&json);
+    let entries = v["ledger"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{v}");
+    for e in entries {
+        assert_eq!(
+            e["mechanism"]["name"], "discrete_gaussian_per_aggregator",
+            "{e}"
+        );
+    }
+    for r in v["rounds"].as_array().unwrap() {
+        assert_eq!(r["reports"][0]["protocol"], "prio3", "{r}");
+        assert_eq!(
+            r["reports"][0]["counted"].as_array().unwrap().len(),
+            3,
+            "{r}"
+        );
+    }
+    assert!(model.exists());
 }

@@ -63,8 +63,8 @@ use pets::federated::secagg::{
 };
 use pets::federated::wire::{from_wire, to_wire};
 use pets::federated::{
-    ChargedRound, DropPoint, FederatedError, FederatedJob, FederatedQuery, Protocol, RoundNoise,
-    RoundReport, TrustDeclaration, message_limit, ring, split_tables,
+    ChargedRound, DropPoint, FederatedError, FederatedJob, Protocol, RoundNoise, RoundReport,
+    TrustDeclaration, message_limit, ring, split_tables,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -76,7 +76,7 @@ use crate::config::AggregatorConfig;
 use crate::error::{NetError, Result};
 use crate::messages::{
     Announcement, Collection, Envelope, HelperTask, JobAccepted, JobSpec, JobSubmission, Join,
-    Plan, PrioPlan, RoundPlan, VerifyInit, VerifyResp, parse_round,
+    Plan, PrioPlan, RoundPlan, RoundWork, VerifyInit, VerifyResp, parse_round,
 };
 use crate::state::{JobClaim, StateFile, round_order};
 use crate::tls::peer_name;
@@ -135,8 +135,8 @@ struct Round {
     prio: Option<PrioRound>,
     spec: JobSpec,
     job: FederatedJob,
-    /// The job's query (announced to the trusts).
-    query: FederatedQuery,
+    /// What the round computes (announced to the trusts).
+    work: RoundWork,
     session: Session,
     fingerprint: String,
     min_participants: usize,
@@ -508,8 +508,8 @@ fn open_round(s: &mut AggState, spec: JobSpec) -> std::result::Result<Round, Fed
             reason: "this aggregator releases only noisy sums (allow_exact is off)".into(),
         });
     }
-    let query = spec.query()?;
-    let fingerprint = query.fingerprint(&s.schema)?;
+    let work = spec.work()?;
+    let fingerprint = spec.fingerprint(&s.schema)?;
     let job = spec.job(s.config.budget.clone())?;
     let session = Session::zcdp(spec.rho)?;
     let n = s.config.trusts.len();
@@ -534,7 +534,7 @@ fn open_round(s: &mut AggState, spec: JobSpec) -> std::result::Result<Round, Fed
         prio: None,
         spec,
         job,
-        query,
+        work,
         session,
         fingerprint,
         min_participants,
@@ -625,7 +625,7 @@ async fn announcement(
     match &s.round {
         Some(r) if r.stage == Stage::Join && !r.joins.contains_key(&peer) => wire(&Announcement {
             round: r.id,
-            query: r.query.clone(),
+            work: r.work.clone(),
             fingerprint: r.fingerprint.clone(),
             max_rows_per_person: r.job.rows_per_person(),
             seed: r.job.row_seed(),
@@ -1070,13 +1070,20 @@ fn advance(r: &mut Round) -> pets::federated::Result<Option<String>> {
                     "release": charged.release(&sums, report),
                     "ledger": r.session.ledger(),
                 }),
-                None => serde_json::json!({
-                    "exact": true,
-                    "warning": "the exact sum of the trusts' counts, without noise: not a \
-                                differentially private release (a check of the service)",
-                    "tables": split_tables(&r.layout, &sums),
-                    "round": report,
-                }),
+                None => {
+                    let mut v = serde_json::json!({
+                        "exact": true,
+                        "warning": "the exact sum of the trusts' counts, without noise: not a \
+                                    differentially private release (a check of the service)",
+                        "tables": split_tables(&r.layout, &sums),
+                        "round": report,
+                    });
+                    if matches!(r.work, RoundWork::Vector(_)) {
+                        // A declared vector's weighted cells, as summed.
+                        v["sums"] = serde_json::json!(sums);
+                    }
+                    v
+                }
             };
             return serde_json::to_string_pretty(&value).map(Some).map_err(|e| {
                 FederatedError::Crypto {

@@ -256,6 +256,225 @@ pub struct JobFile {
     pub job: JobSpec,
 }
 
+/// A fit file (`fit.toml`): where to send a federated MST fit's rounds, as whom, and the
+/// fit (`pets federated submit fit.toml --out model.json`). The submitter runs the fit's
+/// rounds in turn, one job each ([`crate::submit::submit_fit`]).
+///
+/// ```toml
+/// aggregator = "https://127.0.0.1:8443"
+/// [tls]
+/// cert = "certs/analyst.pem"
+/// key = "certs/analyst.key"
+/// ca = "certs/ca.pem"
+/// [fit]
+/// schema = "ae.schema.json"   # the federation's declared schema (the trusts' must agree)
+/// epsilon = 1.0
+/// delta = 1e-9
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FitFile {
+    /// The aggregator's address.
+    pub aggregator: String,
+    /// Prio3's second aggregator (Prio3 fits): the collector fetches its shares there.
+    #[serde(default)]
+    pub helper: Option<String>,
+    /// The certificate name Prio3's helper must present (required with `helper`).
+    #[serde(default)]
+    pub helper_name: Option<String>,
+    /// Seconds to wait for each round's result (default 600).
+    #[serde(default = "default_wait")]
+    pub wait_seconds: f64,
+    /// The submitter's certificate, key and the federation CA.
+    pub tls: TlsFiles,
+    /// The fit.
+    pub fit: FitSpec,
+}
+
+/// The `[fit]` table of a fit file: the options of `pets federated fit`, by the same names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FitSpec {
+    /// The federation's declared schema (required: an inferred one would differ from trust
+    /// to trust).
+    pub schema: PathBuf,
+    /// Target epsilon of (epsilon, delta)-DP for the whole fit (its three rounds).
+    pub epsilon: f64,
+    /// Target delta (default 1e-9).
+    #[serde(default = "default_delta")]
+    pub delta: f64,
+    /// Integer, date and datetime columns with more values are binned or coarsened
+    /// (default 128).
+    #[serde(default = "default_max_values")]
+    pub max_values: u32,
+    /// `secagg` (default) or `prio3`.
+    #[serde(default = "secagg_name")]
+    pub protocol: String,
+    /// Secure aggregation: trusts that must survive every stage (default a strict majority).
+    #[serde(default)]
+    pub threshold: Option<usize>,
+    /// Secure aggregation: trusts that may collude with the aggregator.
+    #[serde(default)]
+    pub colluders: usize,
+    /// Rows kept per person at each trust that gives a person id (default 1).
+    #[serde(default = "one")]
+    pub max_rows_per_person: u32,
+    /// Trusts one person may attend (public bound; default 1, announced).
+    #[serde(default)]
+    pub max_trusts_per_person: Option<u32>,
+    /// Prio3's per-trust bound on a (weighted) cell.
+    #[serde(default)]
+    pub max_count: Option<u64>,
+    /// Trusts that must join each round (default: the aggregator's setting).
+    #[serde(default)]
+    pub min_participants: Option<usize>,
+    /// Seed of each trust's choice of kept rows.
+    #[serde(default)]
+    pub seed: u64,
+    /// Share of rho for round B (default 0.1).
+    #[serde(default)]
+    pub selection_share: Option<f64>,
+    /// Soft threshold of the tree's pair scores, in multiples of round B's sigma (default 1).
+    #[serde(default)]
+    pub score_threshold: Option<f64>,
+    /// Columns with more declared values are measured 1-way only (default 4096).
+    #[serde(default)]
+    pub max_pair_values: Option<u32>,
+    /// Largest compressed pair table considered (at most 4,000,000: one round).
+    #[serde(default)]
+    pub max_pair_cells: Option<u64>,
+    /// Split each round's budget equally between its tables rather than by size.
+    #[serde(default)]
+    pub equal_shares: Option<bool>,
+    /// Mirror-descent iterations of the inference, exactly.
+    #[serde(default)]
+    pub iters: Option<usize>,
+}
+
+/// A training file (`train.toml`): where to send a federated-averaging run's rounds, as
+/// whom, and the run (`pets federated submit train.toml --out model.json`). The submitter
+/// runs the rounds in turn, one job each, sending the current weights with each
+/// ([`crate::submit::submit_train`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainFile {
+    /// The aggregator's address.
+    pub aggregator: String,
+    /// Seconds to wait for each round's result (default 600).
+    #[serde(default = "default_wait")]
+    pub wait_seconds: f64,
+    /// The submitter's certificate, key and the federation CA.
+    pub tls: TlsFiles,
+    /// The run.
+    pub train: TrainSpec,
+}
+
+/// The `[train]` table of a training file: the options of `pets federated train`, by the
+/// same names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    /// The federation's declared schema.
+    pub schema: PathBuf,
+    /// The binary target (a categorical column).
+    pub target: String,
+    /// Its positive value (default: the second of two declared values).
+    #[serde(default)]
+    pub positive: Option<String>,
+    /// Feature columns (default: the encoding's defaults).
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
+    /// Target epsilon of the whole run.
+    pub epsilon: f64,
+    /// Target delta (default 1e-9).
+    #[serde(default = "default_delta")]
+    pub delta: f64,
+    /// Rounds (default 50).
+    #[serde(default)]
+    pub rounds: Option<usize>,
+    /// The clip norm of each row's gradient (default: the encoding's largest norm).
+    #[serde(default)]
+    pub clip: Option<f64>,
+    /// Adam's step size (default 0.2).
+    #[serde(default)]
+    pub learning_rate: Option<f64>,
+    /// The L2 penalty (default 1e-4).
+    #[serde(default)]
+    pub l2: Option<f64>,
+    /// Secure aggregation: trusts that must survive every stage.
+    #[serde(default)]
+    pub threshold: Option<usize>,
+    /// Secure aggregation: trusts that may collude with the aggregator.
+    #[serde(default)]
+    pub colluders: usize,
+    /// Rows kept per person at each trust that gives a person id (default 1).
+    #[serde(default = "one")]
+    pub max_rows_per_person: u32,
+    /// Trusts one person may attend.
+    #[serde(default)]
+    pub max_trusts_per_person: Option<u32>,
+    /// Trusts that must join each round (default: the aggregator's setting).
+    #[serde(default)]
+    pub min_participants: Option<usize>,
+    /// Seed of each trust's choice of kept rows.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+impl TrainFile {
+    /// The connection part.
+    pub fn connection(&self) -> Connection {
+        Connection {
+            aggregator: self.aggregator.clone(),
+            helper: None,
+            helper_name: None,
+            wait_seconds: self.wait_seconds,
+            tls: self.tls.clone(),
+        }
+    }
+}
+
+impl Relative for TrainFile {
+    fn relative_to(mut self, dir: &Path) -> Self {
+        self.tls = self.tls.relative_to(dir);
+        self.train.schema = rel(self.train.schema, dir);
+        self
+    }
+}
+
+fn default_delta() -> f64 {
+    1e-9
+}
+
+fn default_max_values() -> u32 {
+    128
+}
+
+fn secagg_name() -> String {
+    "secagg".into()
+}
+
+impl FitFile {
+    /// The connection part (where and as whom each round's job goes).
+    pub fn connection(&self) -> Connection {
+        Connection {
+            aggregator: self.aggregator.clone(),
+            helper: self.helper.clone(),
+            helper_name: self.helper_name.clone(),
+            wait_seconds: self.wait_seconds,
+            tls: self.tls.clone(),
+        }
+    }
+}
+
+impl Relative for FitFile {
+    fn relative_to(mut self, dir: &Path) -> Self {
+        self.tls = self.tls.relative_to(dir);
+        self.fit.schema = rel(self.fit.schema, dir);
+        self
+    }
+}
+
 /// Where to send a job and as whom: a job file without its `[job]` table (Python's
 /// `pets.federated.submit(job, config=...)` takes the two apart).
 #[derive(Debug, Clone, Deserialize)]
@@ -404,6 +623,12 @@ mod tests {
         assert_eq!(pinned.map(|(_, name)| name), Some("helper"));
         let job: JobFile = load(&example("job.toml")).unwrap();
         assert!(job.helper.is_none());
+        let fit: FitFile = load(&example("fit.toml")).unwrap();
+        assert_eq!(fit.fit.schema, example("../ae.schema.json"));
+        assert_eq!((fit.fit.epsilon, fit.fit.max_values), (1.0, 128));
+        let train: TrainFile = load(&example("train.toml")).unwrap();
+        assert_eq!(train.train.target, "admitted");
+        assert_eq!(train.train.rounds, Some(20));
     }
 
     #[test]

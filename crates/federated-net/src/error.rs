@@ -70,6 +70,16 @@ pub enum NetError {
     /// A protocol step failed.
     #[error(transparent)]
     Federated(#[from] FederatedError),
+    /// A federated fit's step failed (a node reading its table for a fit's round, the
+    /// submitter's rounds or model).
+    #[error(transparent)]
+    Synth(Box<pets_synth::SynthError>),
+}
+
+impl From<pets_synth::SynthError> for NetError {
+    fn from(e: pets_synth::SynthError) -> NetError {
+        NetError::Synth(Box::new(e))
+    }
 }
 
 impl NetError {
@@ -101,6 +111,7 @@ impl Classify for NetError {
             }
             NetError::Connect { .. } | NetError::Refused { .. } => ErrorKind::Input,
             NetError::Federated(e) => e.kind(),
+            NetError::Synth(e) => e.kind(),
         }
     }
 }

@@ -261,7 +261,7 @@ fn provision(
             });
         }
     }
-    let fingerprint = spec.query()?.fingerprint(&s.schema)?;
+    let fingerprint = spec.fingerprint(&s.schema)?;
     let layout = task
         .joins
         .first()

@@ -34,7 +34,12 @@ use pets::dp::{ChargeRecord, Cost};
 use pets::federated::aggregate::TableLayout;
 use pets::federated::noise::DistributedNoise;
 use pets::federated::secagg::{RoundId, SecAggConfig};
-use pets::federated::{FederatedJob, FederatedQuery, Protocol, TrustDeclaration};
+use pets::federated::train::TrainRoundWork;
+use pets::federated::{
+    FederatedError, FederatedJob, FederatedQuery, Protocol, TrustDeclaration, VectorSpec,
+    columns_fingerprint,
+};
+use pets_synth::federated::FitRoundWork;
 use serde::{Deserialize, Serialize};
 
 pub use pets::federated::prio::ReportShare;
@@ -99,16 +104,129 @@ pub struct JobSpec {
     /// configuration (`allow_exact = true`), or the job is refused.
     #[serde(default)]
     pub exact: bool,
+    /// A declared vector each trust computes from its own table instead of `tables` and
+    /// `values` (one round of a multi-round job, sent by its submitter's loop: a federated
+    /// fit's round, [`crate::submit::submit_fit`]).
+    #[serde(default)]
+    pub vector: Option<VectorJob>,
+}
+
+fn invalid(name: &str, value: &str, reason: &str) -> FederatedError {
+    FederatedError::InvalidParameter {
+        name: name.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
 }
 
 fn secagg() -> String {
     "secagg".to_string()
 }
 
+/// A declared vector a round sums, as the trusts compute it (public: what the job carries
+/// is decided by the schema, the options and earlier releases).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VectorJob {
+    /// One protocol round of a federated MST fit (`pets_synth::federated`): the 1-ways, the
+    /// candidate pairs on compressed codes with the compression maps, or the tree's pairs.
+    MstRound(FitRoundWork),
+    /// One round of federated averaging (`pets::federated::train`): the public weights at
+    /// which every trust sums its rows' clipped gradients.
+    TrainRound(TrainRoundWork),
+}
+
+impl VectorJob {
+    /// The declared vector (layout and sensitivity) the round charges for: derived from the
+    /// work's layout alone ([`VectorSpec::counts`]: each row adds its table's weight to one
+    /// cell of each table), never taken from the submitter.
+    pub fn spec(&self) -> pets::federated::Result<VectorSpec> {
+        match self {
+            VectorJob::MstRound(w) => {
+                VectorSpec::counts(w.label.clone(), w.columns.clone(), w.layout.clone())
+            }
+            VectorJob::TrainRound(w) => w.spec(),
+        }
+    }
+
+    /// The fingerprint of how `schema` declares the columns the vector reads.
+    pub fn fingerprint(&self, schema: &pets::data::Schema) -> pets::federated::Result<String> {
+        match self {
+            VectorJob::MstRound(w) => columns_fingerprint(schema, &w.read),
+            VectorJob::TrainRound(w) => w.fingerprint(schema),
+        }
+    }
+
+    /// The label of the release.
+    pub fn label(&self) -> &str {
+        match self {
+            VectorJob::MstRound(w) => &w.label,
+            VectorJob::TrainRound(w) => &w.label,
+        }
+    }
+}
+
+/// What a round computes, as announced to the trusts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RoundWork {
+    /// A query the trusts compute with [`pets::federated::aggregate::local_aggregate`].
+    Query(FederatedQuery),
+    /// A declared vector each trust computes itself.
+    Vector(VectorJob),
+}
+
+impl RoundWork {
+    /// The query, for a query's round.
+    pub fn query(&self) -> Option<&FederatedQuery> {
+        match self {
+            RoundWork::Query(q) => Some(q),
+            RoundWork::Vector(_) => None,
+        }
+    }
+
+    /// The label of the release.
+    pub fn label(&self) -> String {
+        match self {
+            RoundWork::Query(q) => q.label(),
+            RoundWork::Vector(v) => v.label().to_string(),
+        }
+    }
+}
+
 impl JobSpec {
-    /// The query.
+    /// The query (refused for a declared vector's job).
     pub fn query(&self) -> pets::federated::Result<FederatedQuery> {
+        if self.vector.is_some() {
+            return Err(invalid(
+                "job",
+                "vector",
+                "a declared vector's job has no query",
+            ));
+        }
         FederatedQuery::from_specs(&self.tables, &self.values)
+    }
+
+    /// What the round computes: the query, or the declared vector (which takes no
+    /// `tables` or `values`).
+    pub fn work(&self) -> pets::federated::Result<RoundWork> {
+        match &self.vector {
+            None => Ok(RoundWork::Query(self.query()?)),
+            Some(_) if !(self.tables.is_empty() && self.values.is_empty()) => Err(invalid(
+                "job",
+                "tables/values",
+                "a declared vector's job takes no tables or values",
+            )),
+            Some(v) => Ok(RoundWork::Vector(v.clone())),
+        }
+    }
+
+    /// The fingerprint of how `schema` declares the columns the job reads (the aggregator
+    /// checks every trust's against it).
+    pub fn fingerprint(&self, schema: &pets::data::Schema) -> pets::federated::Result<String> {
+        match self.work()? {
+            RoundWork::Query(q) => q.fingerprint(schema),
+            RoundWork::Vector(v) => v.fingerprint(schema),
+        }
     }
 
     /// The protocol.
@@ -119,7 +237,14 @@ impl JobSpec {
     /// The core job this spec describes (the leader and the helper build it alike), charging
     /// `budget` when given (the leader's persistent budget file).
     pub fn job(&self, budget: Option<PathBuf>) -> pets::federated::Result<FederatedJob> {
-        Ok(FederatedJob::new(self.query()?)
+        let work = self.work()?;
+        // The budget file's record names what was released (a fit's round among others).
+        let record = ChargeRecord::new("pets federated aggregator").note(work.label());
+        let job = match work {
+            RoundWork::Query(q) => FederatedJob::new(q),
+            RoundWork::Vector(v) => FederatedJob::for_vector(v.spec()?),
+        };
+        Ok(job
             .protocol(self.protocol()?)
             .share(Cost::rho(self.rho))
             .threshold_opt(self.threshold)
@@ -129,7 +254,7 @@ impl JobSpec {
             .max_count_opt(self.max_count)
             .alpha(self.alpha.unwrap_or(0.05))
             .seed(self.seed.unwrap_or(0))
-            .budget_file(budget, ChargeRecord::new("pets federated aggregator")))
+            .budget_file(budget, record))
     }
 
     /// Prio3's per-trust bound on a cell.
@@ -172,8 +297,8 @@ pub struct Announcement {
     /// The round.
     pub round: RoundId,
     /// What to compute.
-    pub query: FederatedQuery,
-    /// The fingerprint of the federation schema's columns the query reads.
+    pub work: RoundWork,
+    /// The fingerprint of the federation schema's columns the job reads.
     pub fingerprint: String,
     /// Rows kept per person.
     pub max_rows_per_person: u32,

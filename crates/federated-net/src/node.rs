@@ -10,6 +10,12 @@
 //! added and masked. It adds no noise of its own choosing: its share's scale comes from the plan the
 //! aggregator made when it charged the budget, and it never sends a vector without noise
 //! unless its own configuration allows exact checks.
+//!
+//! A round of a multi-round run (a federated fit's rounds, a training run's) carries a
+//! declared vector the node computes from its own table ([`Reading`]): the table is read
+//! and bounded once for the run and kept between its jobs, keyed by what the reading
+//! depends on (the work's reading options, the person bound and seed, the file's size and
+//! modification time); a round of another run or a query lets it go.
 
 use std::path::Path;
 use std::time::Duration;
@@ -24,7 +30,44 @@ use pets::federated::{DropPoint, FederatedError, TrustDeclaration, message_limit
 use crate::client::Client;
 use crate::config::{NodeConfig, pinned_helper};
 use crate::error::{NetError, Result};
-use crate::messages::{Announcement, Join, Plan, PrioPlan, round_hex};
+use crate::messages::{Announcement, Join, Plan, PrioPlan, RoundWork, VectorJob, round_hex};
+use pets_synth::federated::FitTrust;
+
+/// A trust's table as the rounds of one run read it, kept between that run's jobs.
+pub enum Reading {
+    /// A federated fit's reading (its synthesis columns, bounded).
+    Fit(FitTrust),
+    /// A training run's rows (encoded, bounded).
+    Train(pets::federated::train::TrustRows),
+}
+
+/// What a [`Reading`] depends on in a round's work.
+fn reading_key(vector: &VectorJob) -> String {
+    match vector {
+        VectorJob::MstRound(w) => format!(
+            "fit:{}:{}:{}:{}",
+            w.epsilon,
+            w.delta,
+            w.max_values,
+            w.read.join(",")
+        ),
+        VectorJob::TrainRound(w) => format!(
+            "train:{}",
+            serde_json::to_string(&w.encoding).unwrap_or_default()
+        ),
+    }
+}
+
+/// A file's path, size and modification time (empty for in-memory batches, which do not
+/// change).
+fn file_stamp(data: &TableSource) -> String {
+    match data {
+        TableSource::File { path, .. } => std::fs::metadata(path)
+            .map(|m| format!("{}:{}:{:?}", path.display(), m.len(), m.modified().ok()))
+            .unwrap_or_else(|_| path.display().to_string()),
+        _ => String::new(),
+    }
+}
 
 /// What a node did in one round.
 #[derive(Debug, Clone)]
@@ -65,6 +108,9 @@ pub async fn run(
     let mut done = Vec::new();
     let mut last: Option<RoundId> = None;
     let mut down_since: Option<std::time::Instant> = None;
+    // The table as the rounds of one run (a fit, a training run) read it, kept between
+    // their jobs (module docs).
+    let mut cache: Option<(String, Reading)> = None;
     while config.rounds == 0 || done.len() < config.rounds as usize {
         // Between rounds, an aggregator that is down (restarting) is waited for, up to
         // `wait_seconds`; within a round, losing it ends the node with the error.
@@ -91,8 +137,11 @@ pub async fn run(
             continue;
         }
         last = Some(ann.round);
-        log(&name, format!("round {}: {}", ann.round, ann.query.label()));
-        let round = one_round(&client, &config, &name, &ann, &data, &schema, drop_at, wait).await?;
+        log(&name, format!("round {}: {}", ann.round, ann.work.label()));
+        let round = one_round(
+            &client, &config, &name, &ann, &data, &schema, drop_at, wait, &mut cache,
+        )
+        .await?;
         done.push(round);
     }
     Ok(done)
@@ -108,6 +157,7 @@ async fn one_round(
     schema: &Schema,
     drop_at: Option<DropPoint>,
     wait: Duration,
+    cache: &mut Option<(String, Reading)>,
 ) -> Result<NodeRound> {
     if ann.exact && !config.allow_exact {
         return Err(NetError::Federated(FederatedError::Trust {
@@ -117,15 +167,90 @@ async fn one_round(
                 .into(),
         }));
     }
-    let local = local_aggregate(
-        name,
-        data,
-        schema,
-        config.person_id.as_deref(),
-        ann.max_rows_per_person,
-        ann.seed,
-        &ann.query,
-    )?;
+    let (local, fingerprint) = match &ann.work {
+        RoundWork::Query(query) => (
+            {
+                // A query's round reads the table itself: a run's reading is let go.
+                *cache = None;
+                local_aggregate(
+                    name,
+                    data,
+                    schema,
+                    config.person_id.as_deref(),
+                    ann.max_rows_per_person,
+                    ann.seed,
+                    query,
+                )?
+            },
+            query.fingerprint(schema)?,
+        ),
+        RoundWork::Vector(vector) => {
+            // Checked here, before the table is read: a trust whose schema declares the
+            // columns otherwise would compute a vector that does not line up.
+            let fingerprint = vector.fingerprint(schema)?;
+            if fingerprint != ann.fingerprint {
+                return Err(NetError::Federated(FederatedError::Trust {
+                    trust: name.to_string(),
+                    reason: format!(
+                        "its schema declares the columns of {} differently from the job's \
+                         (fingerprint {fingerprint}, the job's is {}), so its cells would not \
+                         line up; use the job's schema",
+                        vector.label(),
+                        ann.fingerprint
+                    ),
+                }));
+            }
+            // One reading serves every round of a run: the key is what the reading depends
+            // on (the work's reading options, the person bound and seed, and the file's
+            // size and modification time, so a changed file is read again).
+            let key = format!(
+                "{}|{}|{:?}|{}|{}",
+                reading_key(vector),
+                file_stamp(data),
+                config.person_id,
+                ann.max_rows_per_person,
+                ann.seed
+            );
+            if cache.as_ref().is_none_or(|(k, _)| *k != key) {
+                *cache = None;
+                let reading = match vector {
+                    VectorJob::MstRound(work) => Reading::Fit(FitTrust::read(
+                        name,
+                        data.clone(),
+                        schema,
+                        work,
+                        config.person_id.as_deref(),
+                        ann.max_rows_per_person,
+                    )?),
+                    VectorJob::TrainRound(work) => {
+                        work.check(schema)?;
+                        Reading::Train(work.encoding.read(
+                            data,
+                            schema,
+                            config.person_id.as_deref(),
+                            ann.max_rows_per_person,
+                            ann.seed,
+                        )?)
+                    }
+                };
+                *cache = Some((key, reading));
+            }
+            let local = match (vector, cache.as_ref().map(|(_, r)| r)) {
+                (VectorJob::MstRound(work), Some(Reading::Fit(trust))) => trust.vector(work)?,
+                (VectorJob::TrainRound(work), Some(Reading::Train(rows))) => {
+                    work.check(schema)?;
+                    work.local(rows)?
+                }
+                _ => {
+                    return Err(NetError::Federated(FederatedError::Trust {
+                        trust: name.to_string(),
+                        reason: "its reading of the table is not the round's kind".into(),
+                    }));
+                }
+            };
+            (local, fingerprint)
+        }
+    };
     for w in &local.warnings {
         log(name, format!("warning: {}", w.message));
     }
@@ -138,7 +263,7 @@ async fn one_round(
             person_id: config.person_id.clone(),
             warnings: local.warnings.clone(),
         },
-        fingerprint: ann.query.fingerprint(schema)?,
+        fingerprint,
         layout: local.layout.clone(),
     };
     // Prio3: make sure of the helper before joining (a server at its address without the

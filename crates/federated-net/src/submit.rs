@@ -13,10 +13,16 @@ use pets::federated::secagg::RoundId;
 use pets::federated::wire::from_wire;
 use pets::federated::{FederatedError, PendingRelease, RoundReport, split_tables};
 
+use pets::data::Schema;
+use pets::dp::Ledger;
+use pets::federated::{FederatedRelease, Protocol};
+use pets_synth::FitSettings;
+use pets_synth::federated::{FederatedFitJob, FederatedFitOutcome};
+
 use crate::client::Client;
-use crate::config::{JobFile, pinned_helper};
+use crate::config::{FitFile, JobFile, TrainFile, pinned_helper};
 use crate::error::{NetError, Result};
-use crate::messages::{Collection, JobAccepted, JobSubmission, round_hex};
+use crate::messages::{Collection, JobAccepted, JobSpec, JobSubmission, VectorJob, round_hex};
 
 /// Submit `job` and wait for its release; returns the round and the release's JSON
 /// (`{"release": ..., "ledger": ...}`, or `{"exact": true, ...}` for an exact check).
@@ -168,4 +174,198 @@ fn combine(
         "release": pending.finish(&sums),
         "ledger": value["ledger"],
     }))
+}
+
+/// Run a federated MST fit over the network (`pets federated submit fit.toml`): the same
+/// rounds as the in-process [`FederatedFitJob`] ([`pets_synth::federated::FitRounds`]: round
+/// A the 1-ways, round B the candidate pairs on the codes compressed from A's release,
+/// round C the tree's pairs), each protocol round one declared-vector job
+/// ([`VectorJob::MstRound`]) submitted by [`submit`] and run by the aggregator as any job
+/// is (the trusts' join, `plan_and_charge`, secure aggregation or Prio3, the release). Each
+/// release's ledger entry is accounted in the fit's own session, so the model's ledger is
+/// the in-process fit's; the model is assembled here, from the releases only.
+///
+/// A round that ends without a release (too few trusts joined, a dropout past the
+/// threshold, a refusal) stops the fit with the aggregator's reason and the round it was:
+/// no model is written, and the rounds already released stay charged (each was a complete
+/// DP release, charged when it ran).
+pub async fn submit_fit(file: &FitFile) -> Result<FederatedFitOutcome> {
+    let spec = &file.fit;
+    let schema = Schema::load(&spec.schema).map_err(|e| NetError::Config {
+        file: spec.schema.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let protocol: Protocol = spec.protocol.parse()?;
+    let job = FederatedFitJob::new(schema, spec.epsilon, spec.delta)
+        .settings(&FitSettings {
+            iters: spec.iters,
+            score_threshold: spec.score_threshold,
+            selection_share: spec.selection_share,
+            equal_shares: spec.equal_shares,
+            max_pair_cells: spec.max_pair_cells,
+            max_pair_values: spec.max_pair_values,
+            ..FitSettings::default()
+        })
+        .max_values(spec.max_values)
+        .protocol(protocol)
+        .threshold(spec.threshold)
+        .colluders(spec.colluders)
+        .max_rows_per_person(spec.max_rows_per_person)
+        .max_trusts_per_person(spec.max_trusts_per_person)
+        .max_count(spec.max_count)
+        .seed(spec.seed);
+    let options = job.round_options();
+    let mut fit = job.remote()?;
+    let connection = file.connection();
+    while let Some(plan) = fit.next_round() {
+        let mut releases = Vec::with_capacity(plan.parts.len());
+        for (work, share) in &plan.parts {
+            let round = JobSpec {
+                tables: Vec::new(),
+                values: Vec::new(),
+                rho: *share,
+                protocol: match options.protocol {
+                    Protocol::SecAgg => "secagg".into(),
+                    Protocol::Prio3 => "prio3".into(),
+                },
+                max_count: options.max_count,
+                threshold: options.threshold,
+                colluders: options.colluders,
+                max_rows_per_person: Some(options.max_rows_per_person),
+                max_trusts_per_person: options.max_trusts_per_person,
+                alpha: Some(options.alpha),
+                seed: Some(options.seed),
+                min_participants: spec.min_participants,
+                exact: false,
+                vector: Some(VectorJob::MstRound(work.clone())),
+            };
+            eprintln!("pets federated submit: {} (rho {share:.6})", work.label);
+            let spent = fit.ledger().spent;
+            let (release, entry) = submit_round(&connection, round)
+                .await
+                .map_err(|e| fit_round_error(&format!("round {}", plan.round), spent, e))?;
+            releases.push((release, entry));
+        }
+        fit.absorb(&plan, &releases)?;
+    }
+    Ok(fit.finish()?)
+}
+
+/// Submit one round's job; its release and the ledger entry the aggregator charged.
+async fn submit_round(
+    connection: &crate::config::Connection,
+    round: JobSpec,
+) -> Result<(FederatedRelease, pets::dp::LedgerEntry)> {
+    let (_, json) = submit(&JobFile::new(connection.clone(), round)).await?;
+    let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| bad(e.to_string()))?;
+    let release: FederatedRelease = serde_json::from_value(value["release"].clone())
+        .map_err(|e| bad(format!("the release: {e}")))?;
+    let ledger: Ledger = serde_json::from_value(value["ledger"].clone())
+        .map_err(|e| bad(format!("the ledger: {e}")))?;
+    let entry = ledger
+        .entries
+        .get(release.ledger_index)
+        .cloned()
+        .ok_or_else(|| bad("the ledger has no entry for the release".into()))?;
+    Ok((release, entry))
+}
+
+/// Run federated averaging over the network (`pets federated submit train.toml`): the
+/// rounds of the in-process [`FederatedTrainJob`](pets::federated::train::FederatedTrainJob)
+/// ([`pets::federated::train::TrainCoordinator`]), each one declared-vector job
+/// ([`VectorJob::TrainRound`]) carrying the current weights; each trust sums its rows'
+/// clipped gradients at them ([`pets::federated::train::TrustRows::clipped_sums`]); the
+/// coordinator's Adam step runs here on each noisy release, until the configured number of
+/// rounds. Each round's ledger entry is accounted in the run's session, so the model's
+/// ledger is the in-process run's. A round without a release stops the run (no model; the
+/// rounds released stay charged).
+pub async fn submit_train(file: &TrainFile) -> Result<pets::federated::train::TrainOutcome> {
+    use pets::federated::train::{
+        DEFAULT_L2, DEFAULT_LEARNING_RATE, DEFAULT_ROUNDS, FederatedTrainJob,
+    };
+    let spec = &file.train;
+    let schema = Schema::load(&spec.schema).map_err(|e| NetError::Config {
+        file: spec.schema.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let job = FederatedTrainJob::new(schema, &spec.target, spec.epsilon, spec.delta)
+        .positive(spec.positive.clone())
+        .features(spec.features.clone())
+        .rounds(spec.rounds.unwrap_or(DEFAULT_ROUNDS))
+        .clip(spec.clip)
+        .learning_rate(spec.learning_rate.unwrap_or(DEFAULT_LEARNING_RATE))
+        .l2(spec.l2.unwrap_or(DEFAULT_L2))
+        .threshold(spec.threshold)
+        .colluders(spec.colluders)
+        .max_rows_per_person(spec.max_rows_per_person)
+        .max_trusts_per_person(spec.max_trusts_per_person)
+        .seed(spec.seed);
+    let mut run = job.remote()?;
+    let o = run.options();
+    let connection = file.connection();
+    while let Some((work, rho)) = run.next_round() {
+        let round = JobSpec {
+            tables: Vec::new(),
+            values: Vec::new(),
+            rho,
+            protocol: "secagg".into(),
+            max_count: None,
+            threshold: o.threshold,
+            colluders: o.colluders,
+            max_rows_per_person: Some(o.max_rows_per_person),
+            max_trusts_per_person: o.max_trusts_per_person,
+            alpha: Some(o.alpha),
+            seed: Some(o.seed),
+            min_participants: spec.min_participants,
+            exact: false,
+            vector: Some(VectorJob::TrainRound(work.clone())),
+        };
+        let spent = run.ledger().spent;
+        let (release, entry) = submit_round(&connection, round)
+            .await
+            .map_err(|e| train_round_error(work.round, spent, e))?;
+        run.absorb(&release, &entry)?;
+    }
+    Ok(run.finish()?)
+}
+
+fn train_round_error(round: usize, spent: pets::dp::Cost, e: NetError) -> NetError {
+    stopped(
+        format!(
+            "the federated training stopped at round {round}: no model is written; the rounds \
+             already released stay charged (spent so far: {spent})"
+        ),
+        e,
+    )
+}
+
+/// A fit's round that ended without a release: which round, and what stays charged.
+fn fit_round_error(round: &str, spent: pets::dp::Cost, e: NetError) -> NetError {
+    stopped(
+        format!(
+            "the federated fit stopped at {round}: no model is written; the rounds already \
+             released stay charged (spent so far: {spent})"
+        ),
+        e,
+    )
+}
+
+fn stopped(tail: String, e: NetError) -> NetError {
+    match e {
+        NetError::Refused {
+            what,
+            status,
+            reason,
+        } => NetError::Refused {
+            what,
+            status,
+            reason: format!("{reason}; {tail}"),
+        },
+        NetError::Connect { url, reason, down } => NetError::Connect {
+            url,
+            reason: format!("{reason}; {tail}"),
+            down,
+        },
+        other => other,
+    }
 }

@@ -38,10 +38,16 @@
 //! only, so the rounds compose adaptively and the fit is `(rho1 + rho_sel + rho2)`-zCDP,
 //! at most `cdp_rho(epsilon, delta)`. The session refuses to charge beyond it.
 //!
-//! Over the network (`pets-federated-net`) this would take a submitter that runs the three
-//! rounds in turn, sending the compression maps with round B's job and the tree with round
-//! C's, and nodes that compute the declared vectors; not built yet (this job runs every
-//! party in one process, as `pets federated simulate` does).
+//! **Coordinator and trusts.** The rounds are [`FitRounds`]: each round's work
+//! ([`FitRoundWork`]: the tables, their weights, the compression maps and pairs; public)
+//! planned from the schema and the releases before it, and the releases taken back
+//! ([`FitRounds::absorb`]: compression after A, the tree after B). A trust computes a
+//! round's vector from its own table with [`FitTrust`] (the reading of
+//! `FitJob::read_bounded`, then `one_way_vector` / `pair_vector`). [`FederatedFitJob::run`]
+//! runs every party in this process; over the network (`pets-federated-net`,
+//! `pets federated submit fit.toml`) the submitter drives a [`RemoteFit`] (the same
+//! [`FitRounds`], each round one declared-vector job, each release's ledger entry accounted
+//! in the fit's session) and each node a [`FitTrust`].
 
 use std::borrow::Cow;
 use std::time::Instant;
@@ -372,7 +378,7 @@ impl FederatedFitJob {
                 .collect::<Vec<_>>()
                 .join("; "),
         )?;
-        let mut fitted = self.fit_rounds(session, trusts, &locals, &cols, &opts)?;
+        let mut fitted = self.fit_rounds(session, trusts, &locals, &cols, &opts, read)?;
         for r in &mut fitted.1 {
             for rep in &mut r.reports {
                 rep.local_seconds = local_seconds;
@@ -405,7 +411,11 @@ impl FederatedFitJob {
         })
     }
 
-    /// Rounds A, B and C and inference (module docs).
+    /// Rounds A, B and C and inference (module docs), every trust in this process: each
+    /// round's parts ([`FitRounds::next_round`]) computed by every trust from its own
+    /// columns ([`FitRoundWork::values`]), summed by [`FederatedJob::run_vectors`] and taken
+    /// back ([`FitRounds::absorb`]); the network submitter runs the same [`FitRounds`].
+    #[allow(clippy::too_many_arguments)]
     fn fit_rounds(
         &self,
         mut session: Session,
@@ -413,190 +423,788 @@ impl FederatedFitJob {
         locals: &[TrustColumns],
         cols: &[Vec<&EncodedColumn>],
         opts: &crate::MstOptions,
+        read: Vec<String>,
     ) -> Result<(crate::SynthModel, Vec<FitRound>)> {
         let progress = self.fit.observer();
         progress.check()?;
         progress.stage("measuring", None, "rounds");
-        let first = &cols[0];
-        let names: Vec<String> = first.iter().map(|c| c.name().to_string()).collect();
-        let cards: Vec<u32> = first.iter().map(|c| c.codebook.cardinality()).collect();
-        let budget = MstBudget::new(&cards, opts)?;
-        let d = names.len();
-        let mut rounds = Vec::new();
-        let round_trusts = |values: Vec<Vec<i64>>, layout: &[TableLayout]| -> Vec<LocalAggregate> {
-            values
-                .into_iter()
-                .zip(locals)
-                .map(|(values, l)| LocalAggregate {
-                    layout: layout.to_vec(),
-                    values,
-                    unit: l.unit,
-                    warnings: l.warnings.clone(),
-                })
-                .collect()
-        };
+        let mut rounds = FitRounds::new(&cols[0], opts, self.fit.domain_max_values(), read)?;
+        while let Some(plan) = rounds.next_round() {
+            let mut releases = Vec::with_capacity(plan.parts.len());
+            for (work, share) in &plan.parts {
+                progress.check()?;
+                let part: Vec<LocalAggregate> = locals
+                    .iter()
+                    .zip(cols)
+                    .zip(trusts)
+                    .map(|((l, c), t)| l.aggregate(c, work).map_err(|e| trust_error(&t.name, e)))
+                    .collect::<Result<_>>()?;
+                releases.push(self.round_job(work.spec()?, *share).run_vectors(
+                    &mut session,
+                    trusts,
+                    &part,
+                )?);
+            }
+            rounds.absorb(&plan, &releases)?;
+        }
+        rounds.assemble(
+            &locals[0].table,
+            &cols[0],
+            session.ledger(),
+            progress,
+            trusts.len(),
+            self.protocol,
+        )
+    }
 
-        // Round A: every 1-way, weighted by MST's shares of rho1.
+    /// The coordinator of this fit when the trusts are elsewhere (the network submitter,
+    /// `pets federated submit` with a `[fit]` table): the plan from the declared schema
+    /// alone (a table of zero rows with every declared column, typed as decoding gives
+    /// them), the rounds of [`FitRounds`], and a session of the fit's whole rho in which
+    /// every round charged by the aggregator is accounted again
+    /// ([`Session::account_round`]), so the model's ledger is the in-process fit's.
+    pub fn remote(&self) -> Result<RemoteFit> {
+        let opts = self.fit.mst_options().clone();
+        let rho = crate::mst::cdp_rho(opts.epsilon, opts.delta)?;
+        if self.max_rows_per_person == 0 {
+            return Err(SynthError::invalid(
+                "max_rows_per_person",
+                0,
+                "it must be at least 1",
+            ));
+        }
+        let fit = self.fit.clone().with_source(declared_empty(&self.schema));
+        let plan = fit.plan()?;
+        if let Some(w) = plan
+            .warnings
+            .iter()
+            .find(|w| w.kind == WarningKind::DomainFromData)
+        {
+            return Err(SynthError::invalid(
+                "schema",
+                w.column.clone().unwrap_or_default(),
+                "a domain read from the data would differ from trust to trust: declare its \
+                 values and ranges",
+            ));
+        }
+        let read: Vec<String> = plan
+            .domain
+            .encode
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let table = fit.encode_derived(&plan, true)?;
+        let rounds = {
+            let bounded = Bounded::row_level(0);
+            let owned = crate::mst::synthesis_columns(&table, &[], &bounded)?;
+            let cols: Vec<&EncodedColumn> = owned.iter().map(|c| c.as_ref()).collect();
+            if let Some(c) = cols
+                .iter()
+                .find(|c| c.codebook.cardinality() as usize > MAX_FEDERATED_CELLS)
+            {
+                return Err(SynthError::invalid(
+                    "columns",
+                    c.name(),
+                    format!(
+                        "{} codes, more than the {MAX_FEDERATED_CELLS} cells one federated \
+                         round carries; bin or coarsen it in the schema (or lower max_values)",
+                        c.codebook.cardinality()
+                    ),
+                ));
+            }
+            FitRounds::new(&cols, &opts, self.fit.domain_max_values(), read)?
+        };
+        Ok(RemoteFit {
+            job: self.clone(),
+            plan,
+            table,
+            rounds,
+            session: Session::zcdp(rho)?.with_conversion_delta(opts.delta)?,
+            trusts: 0,
+        })
+    }
+
+    /// The federation options of every round (protocol, threshold, colluders, person
+    /// bounds, Prio3's cell bound, seed, alpha), as a network job carries them.
+    pub fn round_options(&self) -> RoundOptions {
+        RoundOptions {
+            protocol: self.protocol,
+            threshold: self.threshold,
+            colluders: self.colluders,
+            max_rows_per_person: self.max_rows_per_person,
+            max_trusts_per_person: self.max_trusts_per_person,
+            max_count: self.max_count,
+            seed: self.seed,
+            alpha: self.alpha,
+        }
+    }
+}
+
+/// The federation options of a fit's rounds ([`FederatedFitJob::round_options`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundOptions {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// Secure aggregation's threshold (`None`: a strict majority).
+    pub threshold: Option<usize>,
+    /// Trusts that may collude with the aggregator.
+    pub colluders: usize,
+    /// Rows kept per person at each trust.
+    pub max_rows_per_person: u32,
+    /// Trusts one person may attend.
+    pub max_trusts_per_person: Option<u32>,
+    /// Prio3's bound on one trust's cell.
+    pub max_count: Option<u64>,
+    /// Seed of each trust's choice of kept rows.
+    pub seed: u64,
+    /// Significance of the accuracy statements.
+    pub alpha: f64,
+}
+
+/// A table source of zero rows with every column `schema` declares, typed as decoding
+/// types them: the coordinator's stand-in for the trusts' tables (the synthesis domain
+/// depends on the schema alone).
+fn declared_empty(schema: &Schema) -> TableSource {
+    let fields: Vec<arrow_schema::Field> = schema
+        .columns
+        .iter()
+        .map(|c| arrow_schema::Field::new(&c.name, pets::data::decode::decoded_type(c), true))
+        .collect();
+    TableSource::batches(
+        "(the federation's declared schema)",
+        std::sync::Arc::new(arrow_schema::Schema::new(fields)),
+        Vec::new(),
+    )
+}
+
+/// A federated fit coordinated from elsewhere than the trusts ([`FederatedFitJob::remote`]):
+/// ask it for each round's parts, have them summed (by the network service), give it back
+/// each part's release with its ledger entry, and finish.
+pub struct RemoteFit {
+    job: FederatedFitJob,
+    plan: crate::job::Plan,
+    table: EncodedTable,
+    rounds: FitRounds,
+    session: Session,
+    trusts: usize,
+}
+
+impl std::fmt::Debug for RemoteFit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteFit")
+            .field("rounds", &self.rounds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteFit {
+    /// The next round's parts, or `None` when every round has been taken back.
+    pub fn next_round(&mut self) -> Option<FitRoundPlan> {
+        self.rounds.next_round()
+    }
+
+    /// Take back the releases of `plan`'s parts, in order, each with the ledger entry the
+    /// aggregator charged for it: the entry is accounted in the fit's session (refused past
+    /// the fit's budget, or when it is not the release's charge), then the noisy tables go
+    /// to the round's post-processing.
+    pub fn absorb(
+        &mut self,
+        plan: &FitRoundPlan,
+        releases: &[(FederatedRelease, pets::dp::ledger::LedgerEntry)],
+    ) -> Result<()> {
+        for (release, entry) in releases {
+            if entry.cost != release.cost || entry.query != release.query {
+                return Err(SynthError::invalid(
+                    "ledger",
+                    &entry.query,
+                    "the aggregator's ledger entry is not the charge of the release it came \
+                     with: not accounted",
+                ));
+            }
+            self.session.account_round(entry)?;
+            self.trusts = self.trusts.max(release.round.counted.len());
+        }
+        let only: Vec<FederatedRelease> = releases.iter().map(|(r, _)| r.clone()).collect();
+        self.rounds.absorb(plan, &only)
+    }
+
+    /// The fit's ledger so far (every round accounted).
+    pub fn ledger(&self) -> pets::dp::Ledger {
+        self.session.ledger()
+    }
+
+    /// Inference on every release taken back and the model file, as the in-process fit
+    /// writes it (its output typed as decoding types the declared columns).
+    pub fn finish(self) -> Result<FederatedFitOutcome> {
+        let RemoteFit {
+            job,
+            plan,
+            table,
+            rounds,
+            session,
+            trusts,
+        } = self;
+        let bounded = Bounded::row_level(0);
+        let owned = crate::mst::synthesis_columns(&table, &[], &bounded)?;
+        let cols: Vec<&EncodedColumn> = owned.iter().map(|c| c.as_ref()).collect();
+        let (model, rounds) = rounds.assemble(
+            &table,
+            &cols,
+            session.ledger(),
+            job.fit.observer(),
+            trusts,
+            job.protocol,
+        )?;
+        let fit = job.fit.finish(plan, model, None)?;
+        Ok(FederatedFitOutcome { fit, rounds })
+    }
+}
+
+/// The tables one round of a federated fit sums, as each trust computes them from its own
+/// synthesis columns. Public: the schema, the options and earlier releases decide them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FitTables {
+    /// Round A: each column's 1-way counts by declared code, times its weight.
+    OneWay {
+        /// One weight per synthesis column.
+        weights: Vec<u64>,
+    },
+    /// Rounds B and C: each pair's counts on compressed codes, times its weight.
+    Pairs {
+        /// The pairs `(a, b)`, `a < b`, by synthesis column index.
+        pairs: Vec<(usize, usize)>,
+        /// Per column, each declared code's compressed code (from round A's release).
+        maps: Vec<Vec<u32>>,
+        /// Per column, its compressed codes.
+        sizes: Vec<usize>,
+        /// One weight per pair.
+        weights: Vec<u64>,
+    },
+}
+
+/// One protocol round of a federated fit: what every trust computes from its own table,
+/// and the layout (hence the sensitivity, [`VectorSpec::counts`]) the round charges for. It
+/// carries nothing but public figures and earlier releases: the fit's target, the domain
+/// option, the declared columns read, the synthesis columns, the tables and their weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitRoundWork {
+    /// `A`, `B` or `C`.
+    pub round: String,
+    /// The release's label (as in the ledger), with its part when a round has several.
+    pub label: String,
+    /// The fit's epsilon (its reading of a trust's table checks the options).
+    pub epsilon: f64,
+    /// The fit's delta.
+    pub delta: f64,
+    /// Integer, date and datetime columns with more codes are binned or coarsened.
+    pub max_values: u32,
+    /// The declared columns the fit reads (every trust's schema fingerprint is over these).
+    pub read: Vec<String>,
+    /// The synthesis columns, in order.
+    pub columns: Vec<String>,
+    /// The round's tables.
+    pub tables: FitTables,
+    /// The first of the round's tables in this part.
+    pub first: usize,
+    /// This part's tables (`layout.len()` of them from `first`).
+    pub layout: Vec<TableLayout>,
+}
+
+impl FitRoundWork {
+    /// The declared vector the round sums.
+    pub fn spec(&self) -> Result<VectorSpec> {
+        Ok(VectorSpec::counts(
+            self.label.clone(),
+            self.columns.clone(),
+            self.layout.clone(),
+        )?)
+    }
+
+    /// This part's vector from one trust's synthesis columns: refused when its columns,
+    /// their codes or its tables are not the job's (a trust reading with another schema or
+    /// options), before anything leaves it.
+    pub(crate) fn values(&self, cols: &[&EncodedColumn]) -> Result<Vec<i64>> {
+        let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
+        if names != self.columns {
+            return Err(SynthError::invalid(
+                "columns",
+                names.join(", "),
+                format!(
+                    "the job's synthesis columns are {}: read the table with the job's \
+                     schema and max_values",
+                    self.columns.join(", ")
+                ),
+            ));
+        }
+        let cards: Vec<usize> = cols
+            .iter()
+            .map(|c| c.codebook.cardinality() as usize)
+            .collect();
+        let range = self.first..self.first + self.layout.len();
+        let bad = |why: &str| SynthError::invalid("round", &self.label, why.to_string());
+        let (values, layout) = match &self.tables {
+            FitTables::OneWay { weights } => {
+                if weights.len() != cols.len() || range.end > cols.len() {
+                    return Err(bad("its weights or tables do not match the columns"));
+                }
+                let values = one_way_vector(&cols[range.clone()], &weights[range.clone()]);
+                let layout = range
+                    .map(|i| count_table(&names[i], cards[i], weights[i]))
+                    .collect();
+                (values, layout)
+            }
+            FitTables::Pairs {
+                pairs,
+                maps,
+                sizes,
+                weights,
+            } => {
+                let fits =
+                    maps.len() == cols.len()
+                        && sizes.len() == cols.len()
+                        && weights.len() == pairs.len()
+                        && range.end <= pairs.len()
+                        && maps.iter().zip(&cards).zip(sizes).all(|((m, &k), &n)| {
+                            m.len() == k && m.iter().all(|&c| (c as usize) < n)
+                        })
+                        && pairs.iter().all(|&(a, b)| a < b && b < cols.len());
+                if !fits {
+                    return Err(bad(
+                        "its compression maps, pairs or weights do not match the trust's \
+                         columns and codes",
+                    ));
+                }
+                let values = pair_vector(
+                    cols,
+                    &pairs[range.clone()],
+                    maps,
+                    sizes,
+                    &weights[range.clone()],
+                )?;
+                (
+                    values,
+                    pair_layout(&names, &pairs[range.clone()], sizes, &weights[range]),
+                )
+            }
+        };
+        if layout != self.layout {
+            return Err(bad(
+                "the trust's tables are laid out differently from the job's: read the table \
+                 with the job's schema and max_values",
+            ));
+        }
+        Ok(values)
+    }
+}
+
+/// One trust's side of a federated fit, on its own machine (the network node): its table
+/// read, bounded and derived as the fit reads it (`FitJob::read_bounded`, the same
+/// reading as a pooled fit), then each round's vector from it. Its rows never leave.
+pub struct FitTrust {
+    columns: TrustColumns,
+}
+
+impl FitTrust {
+    /// Read trust `name`'s table `source`, declared by its own `schema`, as the fit of
+    /// `work` reads it: person-level bounding to `max_rows_per_person` rows by `person_id`,
+    /// or row-level (warned) without one.
+    pub fn read(
+        name: &str,
+        source: TableSource,
+        schema: &Schema,
+        work: &FitRoundWork,
+        person_id: Option<&str>,
+        max_rows_per_person: u32,
+    ) -> Result<FitTrust> {
+        let job = FederatedFitJob::new(schema.clone(), work.epsilon, work.delta)
+            .max_values(work.max_values)
+            .max_rows_per_person(max_rows_per_person);
+        let mut input = TrustInput::new(name, source);
+        if let Some(id) = person_id {
+            input = input.person_id(id);
+        }
+        let columns = job.read_trust(&input).map_err(|e| trust_error(name, e))?;
+        Ok(FitTrust { columns })
+    }
+
+    /// The fingerprint of how `schema` declares the columns `work` reads (the aggregator
+    /// refuses a trust whose fingerprint is not the job's).
+    pub fn fingerprint(schema: &Schema, work: &FitRoundWork) -> Result<String> {
+        Ok(columns_fingerprint(schema, &work.read)?)
+    }
+
+    /// This trust's vector for `work`, as the round's local aggregate (layout, values, unit,
+    /// reading warnings).
+    pub fn vector(&self, work: &FitRoundWork) -> Result<LocalAggregate> {
+        let l = &self.columns;
+        let owned = crate::mst::synthesis_columns(&l.table, &[], &l.bounded)?;
+        let cols: Vec<&EncodedColumn> = owned.iter().map(|c| c.as_ref()).collect();
+        l.aggregate(&cols, work)
+    }
+}
+
+impl TrustColumns {
+    /// The local aggregate of `work` over this trust's synthesis columns `cols`.
+    fn aggregate(&self, cols: &[&EncodedColumn], work: &FitRoundWork) -> Result<LocalAggregate> {
+        Ok(LocalAggregate {
+            layout: work.layout.clone(),
+            values: work.values(cols)?,
+            unit: self.unit,
+            warnings: self.warnings.clone(),
+        })
+    }
+}
+
+/// A round of a federated fit as protocol rounds ("parts", each at most
+/// [`MAX_FEDERATED_CELLS`] cells): each part's work and its share of the round's rho (in
+/// proportion to its tables' squared weights, so that every part has the same noise
+/// scale).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitRoundPlan {
+    /// `A`, `B` or `C`.
+    pub round: String,
+    /// The round's label.
+    pub label: String,
+    /// Tables summed.
+    pub tables: usize,
+    /// Each part's work and rho.
+    pub parts: Vec<(FitRoundWork, f64)>,
+}
+
+/// The coordinator's side of a federated fit: rounds A, B and C in turn, each decided from
+/// public figures and the releases before it, and the inference at the end. Post-processing
+/// only: it never sees a trust's data. The in-process fit and the network submitter both
+/// run it.
+#[derive(Debug, Clone)]
+pub struct FitRounds {
+    opts: crate::MstOptions,
+    names: Vec<String>,
+    cards: Vec<u32>,
+    budget: MstBudget,
+    max_values: u32,
+    read: Vec<String>,
+    next: u8,
+    one_weights: Vec<u64>,
+    measurements: Vec<NoisyMarginal>,
+    compression: Vec<Compression>,
+    sizes: Vec<usize>,
+    maps: Vec<Vec<u32>>,
+    candidates: Vec<(usize, usize)>,
+    selected: Vec<(usize, usize)>,
+    tree_b: Vec<NoisyMarginal>,
+    rounds: Vec<FitRound>,
+}
+
+impl FitRounds {
+    /// The rounds of a fit over synthesis columns like `cols` (names and code spaces only).
+    pub(crate) fn new(
+        cols: &[&EncodedColumn],
+        opts: &crate::MstOptions,
+        max_values: u32,
+        read: Vec<String>,
+    ) -> Result<FitRounds> {
+        let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
+        let cards: Vec<u32> = cols.iter().map(|c| c.codebook.cardinality()).collect();
+        let budget = MstBudget::new(&cards, opts)?;
         let one_weights = weights(&shares(
             &cards.iter().map(|&k| u64::from(k)).collect::<Vec<_>>(),
             opts.size_weighted_shares,
             ONE_WAY_SHARE_CAP,
         ));
-        let layout: Vec<TableLayout> = names
-            .iter()
-            .zip(&cards)
-            .zip(&one_weights)
-            .map(|((n, &k), &w)| count_table(n, k as usize, w))
-            .collect();
-        let vectors: Vec<Vec<i64>> = cols
-            .iter()
-            .map(|c| one_way_vector(c, &one_weights))
-            .collect();
-        let label = format!("{FEDERATED_MST}: round A, 1-way marginals of {d} columns");
-        let a = self.run_round(
-            &mut session,
-            trusts,
-            &label,
-            &names,
-            &layout,
-            round_trusts(vectors, &layout),
-            budget.rho1,
-        )?;
-        let mut measurements: Vec<NoisyMarginal> = Vec::with_capacity(d);
-        let mut compression: Vec<Compression> = Vec::with_capacity(d);
-        for (i, (cells, var)) in a.tables.iter().enumerate() {
-            let w = one_weights[i] as f64;
-            let noisy: Vec<f64> = cells.iter().map(|&v| v as f64 / w).collect();
-            let (m, c) = one_way_from_noisy(
-                &names[i],
-                i,
-                cards[i],
-                &noisy,
-                var.sqrt() / w,
-                opts.compress,
-            );
-            measurements.push(m);
-            compression.push(c);
-        }
-        rounds.push(a.summary("A", &label, d));
-        let sizes: Vec<usize> = compression.iter().map(Compression::size).collect();
-        let maps: Vec<Vec<u32>> = compression.iter().map(Compression::forward_map).collect();
+        Ok(FitRounds {
+            opts: opts.clone(),
+            names,
+            cards,
+            budget,
+            max_values,
+            read,
+            next: 0,
+            one_weights,
+            measurements: Vec::new(),
+            compression: Vec::new(),
+            sizes: Vec::new(),
+            maps: Vec::new(),
+            candidates: Vec::new(),
+            selected: Vec::new(),
+            tree_b: Vec::new(),
+            rounds: Vec::new(),
+        })
+    }
 
-        // Round B: every candidate pair on compressed codes; the tree from the noisy tables.
-        // A pair table must fit one round (pets caps MST's pairs at 2^22 cells, a little
-        // above a round's 4e6).
-        let max_pair_cells = opts.max_pair_cells.min(MAX_FEDERATED_CELLS as u64);
-        let candidates = budget.candidates(&sizes, max_pair_cells);
-        let mut selected: Vec<(usize, usize)> = Vec::new();
-        let mut tree_b: Vec<NoisyMarginal> = Vec::new();
-        if budget.rounds > 0 && !candidates.is_empty() {
-            let ones = vec![1u64; candidates.len()];
-            let layout = pair_layout(&names, &candidates, &sizes, &ones);
-            let vectors = cols
-                .iter()
-                .map(|c| pair_vector(c, &candidates, &maps, &sizes, &ones))
-                .collect::<Result<Vec<_>>>()?;
-            let label = format!(
-                "{FEDERATED_MST}: round B, 2-way marginals of {} candidate pairs (compressed), \
-                 to choose the tree",
-                candidates.len()
-            );
-            let b = self.run_round(
-                &mut session,
-                trusts,
-                &label,
-                &names,
-                &layout,
-                round_trusts(vectors, &layout),
-                budget.rho_sel,
-            )?;
-            let one_way: Vec<Measurement> =
-                measurements.iter().map(|m| m.measurement.clone()).collect();
-            let total = estimate_total(&one_way);
-            let probs: Vec<Vec<f64>> = one_way.iter().map(independent_probs).collect();
-            let scores: Vec<f64> = candidates
-                .iter()
-                .zip(&b.tables)
-                .map(|(&(x, y), (cells, var))| {
-                    let noisy: Vec<f64> = cells.iter().map(|&v| v as f64).collect();
-                    noisy_pair_score(
+    /// The next round to run, or `None` when done (round B is skipped when no pair can be
+    /// selected, round C when the tree is empty).
+    pub fn next_round(&mut self) -> Option<FitRoundPlan> {
+        loop {
+            match self.next {
+                0 => {
+                    let d = self.names.len();
+                    let layout: Vec<TableLayout> = self
+                        .names
+                        .iter()
+                        .zip(&self.cards)
+                        .zip(&self.one_weights)
+                        .map(|((n, &k), &w)| count_table(n, k as usize, w))
+                        .collect();
+                    let label = format!("{FEDERATED_MST}: round A, 1-way marginals of {d} columns");
+                    let tables = FitTables::OneWay {
+                        weights: self.one_weights.clone(),
+                    };
+                    return Some(self.plan("A", label, layout, tables, self.budget.rho1));
+                }
+                1 if self.budget.rounds > 0 && !self.candidates.is_empty() => {
+                    let ones = vec![1u64; self.candidates.len()];
+                    let layout = pair_layout(&self.names, &self.candidates, &self.sizes, &ones);
+                    let label = format!(
+                        "{FEDERATED_MST}: round B, 2-way marginals of {} candidate pairs \
+                         (compressed), to choose the tree",
+                        self.candidates.len()
+                    );
+                    let tables = FitTables::Pairs {
+                        pairs: self.candidates.clone(),
+                        maps: self.maps.clone(),
+                        sizes: self.sizes.clone(),
+                        weights: ones,
+                    };
+                    return Some(self.plan("B", label, layout, tables, self.budget.rho_sel));
+                }
+                2 if !self.selected.is_empty() => {
+                    let pw = self.pair_weights();
+                    let layout = pair_layout(&self.names, &self.selected, &self.sizes, &pw);
+                    let label = format!(
+                        "{FEDERATED_MST}: round C, 2-way marginals of the tree's {} pairs",
+                        self.selected.len()
+                    );
+                    let tables = FitTables::Pairs {
+                        pairs: self.selected.clone(),
+                        maps: self.maps.clone(),
+                        sizes: self.sizes.clone(),
+                        weights: pw,
+                    };
+                    return Some(self.plan("C", label, layout, tables, self.budget.rho2));
+                }
+                1 | 2 => self.next += 1,
+                _ => return None,
+            }
+        }
+    }
+
+    fn pair_weights(&self) -> Vec<u64> {
+        weights(&pair_shares(
+            &self.selected,
+            &self.sizes,
+            self.opts.size_weighted_shares,
+        ))
+    }
+
+    /// `layout` at `rho` in as many parts as its cells need.
+    fn plan(
+        &self,
+        round: &str,
+        label: String,
+        layout: Vec<TableLayout>,
+        tables: FitTables,
+        rho: f64,
+    ) -> FitRoundPlan {
+        let parts = chunks(&layout);
+        let total_w: f64 = layout.iter().map(|t| (t.weight as f64).powi(2)).sum();
+        let works = parts
+            .iter()
+            .enumerate()
+            .map(|(p, range)| {
+                let part_layout = layout[range.clone()].to_vec();
+                let w: f64 = part_layout.iter().map(|t| (t.weight as f64).powi(2)).sum();
+                let share = if parts.len() == 1 {
+                    rho.next_down()
+                } else {
+                    (rho * (w / total_w)).next_down().next_down()
+                };
+                let part_label = if parts.len() == 1 {
+                    label.clone()
+                } else {
+                    format!("{label} (part {} of {})", p + 1, parts.len())
+                };
+                let work = FitRoundWork {
+                    round: round.to_string(),
+                    label: part_label,
+                    epsilon: self.opts.epsilon,
+                    delta: self.opts.delta,
+                    max_values: self.max_values,
+                    read: self.read.clone(),
+                    columns: self.names.clone(),
+                    tables: tables.clone(),
+                    first: range.start,
+                    layout: part_layout,
+                };
+                (work, share)
+            })
+            .collect();
+        FitRoundPlan {
+            round: round.to_string(),
+            label,
+            tables: layout.len(),
+            parts: works,
+        }
+    }
+
+    /// Take back the releases of `plan`'s parts, in order, and decide what follows (the
+    /// compression after A, the tree after B): post-processing of the noisy tables.
+    pub fn absorb(&mut self, plan: &FitRoundPlan, releases: &[FederatedRelease]) -> Result<()> {
+        let expected = ["A", "B", "C"].get(usize::from(self.next)).copied();
+        if Some(plan.round.as_str()) != expected || releases.len() != plan.parts.len() {
+            return Err(SynthError::invalid(
+                "round",
+                &plan.round,
+                format!(
+                    "round {} expected, with one release for each of its {} parts ({} given)",
+                    expected.unwrap_or("none"),
+                    plan.parts.len(),
+                    releases.len()
+                ),
+            ));
+        }
+        let mut tables = RoundTables {
+            tables: Vec::with_capacity(plan.tables),
+            reports: Vec::new(),
+            rho: 0.0,
+        };
+        for ((work, _), release) in plan.parts.iter().zip(releases) {
+            tables.absorb(&work.layout, release)?;
+        }
+        let opts = &self.opts;
+        match self.next {
+            0 => {
+                for (i, (cells, var)) in tables.tables.iter().enumerate() {
+                    let w = self.one_weights[i] as f64;
+                    let noisy: Vec<f64> = cells.iter().map(|&v| v as f64 / w).collect();
+                    let (m, c) = one_way_from_noisy(
+                        &self.names[i],
+                        i,
+                        self.cards[i],
                         &noisy,
-                        &probs[x],
-                        &probs[y],
-                        total,
+                        var.sqrt() / w,
+                        opts.compress,
+                    );
+                    self.measurements.push(m);
+                    self.compression.push(c);
+                }
+                self.sizes = self.compression.iter().map(Compression::size).collect();
+                self.maps = self
+                    .compression
+                    .iter()
+                    .map(Compression::forward_map)
+                    .collect();
+                // A pair table must fit one round (pets caps MST's pairs at 2^22 cells, a
+                // little above a round's 4e6).
+                let max_pair_cells = opts.max_pair_cells.min(MAX_FEDERATED_CELLS as u64);
+                self.candidates = self.budget.candidates(&self.sizes, max_pair_cells);
+            }
+            1 => {
+                let one_way: Vec<Measurement> = self
+                    .measurements
+                    .iter()
+                    .map(|m| m.measurement.clone())
+                    .collect();
+                let total = estimate_total(&one_way);
+                let probs: Vec<Vec<f64>> = one_way.iter().map(independent_probs).collect();
+                let scores: Vec<f64> = self
+                    .candidates
+                    .iter()
+                    .zip(&tables.tables)
+                    .map(|(&(x, y), (cells, var))| {
+                        let noisy: Vec<f64> = cells.iter().map(|&v| v as f64).collect();
+                        noisy_pair_score(
+                            &noisy,
+                            &probs[x],
+                            &probs[y],
+                            total,
+                            var.sqrt(),
+                            opts.score_threshold,
+                        )
+                    })
+                    .collect();
+                let d = self.names.len();
+                let tree = max_spanning_tree(d, &self.candidates, &scores, self.budget.rounds);
+                for &k in &tree {
+                    let (x, y) = self.candidates[k];
+                    let (cells, var) = &tables.tables[k];
+                    self.tree_b.push(pair_measurement(
+                        &self.names,
+                        x,
+                        y,
+                        cells.iter().map(|&v| v as f64).collect(),
                         var.sqrt(),
-                        opts.score_threshold,
-                    )
-                })
-                .collect();
-            let tree = max_spanning_tree(d, &candidates, &scores, budget.rounds);
-            for &k in &tree {
-                let (x, y) = candidates[k];
-                let (cells, var) = &b.tables[k];
-                tree_b.push(pair_measurement(
-                    &names,
-                    x,
-                    y,
-                    cells.iter().map(|&v| v as f64).collect(),
-                    var.sqrt(),
-                ));
-                selected.push((x, y));
+                    ));
+                    self.selected.push((x, y));
+                }
             }
-            rounds.push(b.summary("B", &label, candidates.len()));
+            _ => {
+                let pw = self.pair_weights();
+                for (k, &(x, y)) in self.selected.iter().enumerate() {
+                    let (cells, var) = &tables.tables[k];
+                    let w = pw[k] as f64;
+                    self.measurements.push(pair_measurement(
+                        &self.names,
+                        x,
+                        y,
+                        cells.iter().map(|&v| v as f64 / w).collect(),
+                        var.sqrt() / w,
+                    ));
+                }
+            }
         }
+        self.rounds
+            .push(tables.summary(&plan.round, &plan.label, plan.tables));
+        self.next += 1;
+        Ok(())
+    }
 
-        // Round C: the tree's pairs, weighted by MST's shares of rho2.
-        if !selected.is_empty() {
-            let pw = weights(&pair_shares(&selected, &sizes, opts.size_weighted_shares));
-            let layout = pair_layout(&names, &selected, &sizes, &pw);
-            let vectors = cols
-                .iter()
-                .map(|c| pair_vector(c, &selected, &maps, &sizes, &pw))
-                .collect::<Result<Vec<_>>>()?;
-            let label = format!(
-                "{FEDERATED_MST}: round C, 2-way marginals of the tree's {} pairs",
-                selected.len()
-            );
-            let c = self.run_round(
-                &mut session,
-                trusts,
-                &label,
-                &names,
-                &layout,
-                round_trusts(vectors, &layout),
-                budget.rho2,
-            )?;
-            for (k, &(x, y)) in selected.iter().enumerate() {
-                let (cells, var) = &c.tables[k];
-                let w = pw[k] as f64;
-                measurements.push(pair_measurement(
-                    &names,
-                    x,
-                    y,
-                    cells.iter().map(|&v| v as f64 / w).collect(),
-                    var.sqrt() / w,
-                ));
-            }
-            rounds.push(c.summary("C", &label, selected.len()));
+    /// Inference on every measurement (A, and B and C of the tree's pairs) and the model
+    /// (`table` and `cols`: the synthesis columns' schema and code books), its ledger and
+    /// a note of the rounds.
+    pub(crate) fn assemble(
+        self,
+        table: &EncodedTable,
+        cols: &[&EncodedColumn],
+        ledger: pets::dp::Ledger,
+        progress: &pets::progress::Progress,
+        trusts: usize,
+        protocol: Protocol,
+    ) -> Result<(crate::SynthModel, Vec<FitRound>)> {
+        if self.next < 3 {
+            return Err(SynthError::invalid(
+                "rounds",
+                self.rounds.len(),
+                "the fit's rounds are not all taken back: nothing to assemble",
+            ));
         }
+        let FitRounds {
+            opts,
+            budget,
+            compression,
+            mut measurements,
+            selected,
+            tree_b,
+            rounds,
+            ..
+        } = self;
         measurements.extend(tree_b);
-
         let mut model = assemble_mst(
             FEDERATED_MST,
-            &locals[0].table,
-            first,
-            opts,
+            table,
+            cols,
+            &opts,
             budget.rho,
             compression,
             measurements,
             &selected,
-            session.ledger(),
+            ledger,
             progress,
         )?;
         model.notes.push(format!(
-            "{FEDERATED_MST}: fitted over {} trusts without pooling rows, by {:?}; rounds {}",
-            trusts.len(),
-            self.protocol,
+            "{FEDERATED_MST}: fitted over {trusts} trusts without pooling rows, by {protocol:?}; \
+             rounds {}",
             rounds
                 .iter()
                 .map(|r| format!(
@@ -611,60 +1219,6 @@ impl FederatedFitJob {
         ));
         Ok((model, rounds))
     }
-
-    /// One round of the fit over `layout` at `rho`, in as many protocol rounds as its cells
-    /// need ([`MAX_FEDERATED_CELLS`] each; each part's share of `rho` in proportion to its
-    /// tables' squared weights, so every part has the same noise scale).
-    #[allow(clippy::too_many_arguments)]
-    fn run_round(
-        &self,
-        session: &mut Session,
-        trusts: &[TrustInput],
-        label: &str,
-        columns: &[String],
-        layout: &[TableLayout],
-        locals: Vec<LocalAggregate>,
-        rho: f64,
-    ) -> Result<RoundTables> {
-        self.fit.observer().check()?;
-        let parts = chunks(layout);
-        let total_w: f64 = layout.iter().map(|t| (t.weight as f64).powi(2)).sum();
-        let mut out = RoundTables {
-            tables: Vec::with_capacity(layout.len()),
-            reports: Vec::new(),
-            rho: 0.0,
-        };
-        for (p, range) in parts.iter().enumerate() {
-            let part_layout = layout[range.clone()].to_vec();
-            let (lo, hi) = cell_range(layout, range);
-            let w: f64 = part_layout.iter().map(|t| (t.weight as f64).powi(2)).sum();
-            let share = if parts.len() == 1 {
-                rho.next_down()
-            } else {
-                (rho * (w / total_w)).next_down().next_down()
-            };
-            let part_label = if parts.len() == 1 {
-                label.to_string()
-            } else {
-                format!("{label} (part {} of {})", p + 1, parts.len())
-            };
-            let spec = VectorSpec::counts(part_label, columns.to_vec(), part_layout.clone())?;
-            let part_locals: Vec<LocalAggregate> = locals
-                .iter()
-                .map(|l| LocalAggregate {
-                    layout: part_layout.clone(),
-                    values: l.values[lo..hi].to_vec(),
-                    unit: l.unit,
-                    warnings: l.warnings.clone(),
-                })
-                .collect();
-            let release = self
-                .round_job(spec, share)
-                .run_vectors(session, trusts, &part_locals)?;
-            out.absorb(&part_layout, &release);
-        }
-        Ok(out)
-    }
 }
 
 /// A round's released tables: each table's noisy (weighted) cells and the noise variance
@@ -676,7 +1230,18 @@ struct RoundTables {
 }
 
 impl RoundTables {
-    fn absorb(&mut self, layout: &[TableLayout], release: &FederatedRelease) {
+    fn absorb(&mut self, layout: &[TableLayout], release: &FederatedRelease) -> Result<()> {
+        let cells: usize = layout.iter().map(TableLayout::cells).sum();
+        if release.sums.len() != cells {
+            return Err(SynthError::invalid(
+                "release",
+                &release.query,
+                format!(
+                    "{} summed cells, the part's layout has {cells}: not this part's release",
+                    release.sums.len()
+                ),
+            ));
+        }
         let var = release.noise_variance();
         let mut at = 0;
         for t in layout {
@@ -686,6 +1251,7 @@ impl RoundTables {
         }
         self.reports.push(release.round.clone());
         self.rho += release.cost.main();
+        Ok(())
     }
 
     fn summary(&self, round: &str, label: &str, tables: usize) -> FitRound {
@@ -715,12 +1281,6 @@ fn chunks(layout: &[TableLayout]) -> Vec<std::ops::Range<usize>> {
     }
     out.push(start..layout.len());
     out
-}
-
-fn cell_range(layout: &[TableLayout], range: &std::ops::Range<usize>) -> (usize, usize) {
-    let lo: usize = layout[..range.start].iter().map(TableLayout::cells).sum();
-    let n: usize = layout[range.clone()].iter().map(TableLayout::cells).sum();
-    (lo, lo + n)
 }
 
 fn trust_error(trust: &str, e: SynthError) -> SynthError {

@@ -417,6 +417,11 @@ impl FitJob {
         &self.progress
     }
 
+    /// The domain option: columns with more codes are binned or coarsened.
+    pub(crate) fn domain_max_values(&self) -> u32 {
+        self.max_values
+    }
+
     /// MST's options.
     pub(crate) fn mst_options(&self) -> &MstOptions {
         &self.options
@@ -721,7 +726,11 @@ impl FitJob {
 
     /// The plan's source encoded on the synthesis domain and derived (no person id; zero
     /// rows allowed when `allow_empty`: the driver's table).
-    fn encode_derived(&self, plan: &Plan, allow_empty: bool) -> Result<pets::data::EncodedTable> {
+    pub(crate) fn encode_derived(
+        &self,
+        plan: &Plan,
+        allow_empty: bool,
+    ) -> Result<pets::data::EncodedTable> {
         let read = plan.source.encode(
             &plan.domain.encode,
             EncodeOptions {

@@ -214,6 +214,26 @@ impl Session {
         Ok(index)
     }
 
+    /// Account, in this session, a federated round charged by another party of the same
+    /// run: the network aggregator charges each round of a multi-round job (a federated
+    /// fit) in a session of its own, and the coordinator that runs the rounds in turn
+    /// composes them here, so that its ledger holds every round as a single-process run's
+    /// would and a round past the run's budget is refused. The entry's cost is charged
+    /// again to this session's accountant (adaptive composition: costs add); its index
+    /// becomes this ledger's. Returns the new index.
+    #[cfg(feature = "federated")]
+    pub fn account_round(&mut self, entry: &LedgerEntry) -> Result<usize> {
+        let charged = self.accountant.charge(&entry.query, &entry.cost)?;
+        let index = self.entries.len();
+        self.entries.push(LedgerEntry {
+            index,
+            charged,
+            parallel: None,
+            ..entry.clone()
+        });
+        Ok(index)
+    }
+
     /// Open a parallel composition: `parts` disjoint parts of the data, each to be queried
     /// within `per_part`, where one person's rows fall in at most `parts_per_person` parts
     /// (1 when parts split people; the contribution bound when they split rows). Charges

@@ -689,12 +689,7 @@ impl FederatedJob {
         };
         round.local_seconds = local_seconds;
         round.protocol_seconds = started.elapsed().as_secs_f64();
-        let declared_vector = matches!(self.work, RoundVector::Declared(_));
-        let mut release = charged.release(&sums, round);
-        if declared_vector {
-            release.sums = sums;
-        }
-        Ok(release)
+        Ok(charged.release(&sums, round))
     }
 
     /// Plan the noise for the trusts that take part and charge it: the persistent budget
@@ -751,6 +746,7 @@ impl FederatedJob {
             cells,
             alpha: self.alpha,
             variance,
+            declared: matches!(self.work, RoundVector::Declared(_)),
         })
     }
 
@@ -1034,6 +1030,8 @@ pub struct ChargedRound {
     pub cells: usize,
     alpha: f64,
     variance: f64,
+    /// Whether the round sums a declared vector (its release then carries the sums).
+    declared: bool,
 }
 
 impl ChargedRound {
@@ -1067,6 +1065,7 @@ impl ChargedRound {
             cells: self.cells,
             alpha: self.alpha,
             variance: self.variance,
+            declared: self.declared,
             round,
         }
     }
@@ -1088,6 +1087,11 @@ pub struct PendingRelease {
     pub cells: usize,
     alpha: f64,
     variance: f64,
+    /// Whether the round sums a declared vector: its release carries the noisy sums
+    /// ([`FederatedRelease::sums`]), wherever it is finished (in this process, at the
+    /// network aggregator, or at a Prio3 collector).
+    #[serde(default)]
+    declared: bool,
     /// The round's report so far.
     pub round: RoundReport,
 }
@@ -1148,7 +1152,11 @@ impl PendingRelease {
             round: self.round,
             budget_receipt: self.budget_receipt,
             warnings: self.warnings,
-            sums: Vec::new(),
+            sums: if self.declared {
+                sums.to_vec()
+            } else {
+                Vec::new()
+            },
         }
     }
 }

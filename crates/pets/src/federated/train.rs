@@ -18,6 +18,12 @@
 //! the model: the encoding and w_{R+1}, with every round's noisy loss and the ledger
 //! ```
 //!
+//! The coordinator's side is [`TrainCoordinator`] (each round's [`TrainRoundWork`] at the
+//! current weights; the step from each release), run by [`FederatedTrainJob::run`] with
+//! every trust in this process, and over the network by `pets-federated-net`'s submitter
+//! through [`RemoteTrain`] (each round one declared-vector job; each node checks the
+//! encoding against its own schema and runs [`TrustRows::clipped_sums`]).
+//!
 //! This is DP-FedAvg (McMahan, Ramage, Talwar & Zhang 2018, "Learning differentially
 //! private recurrent language models") with one local step of full-batch gradient per
 //! round (FedSGD) and the server optimiser of Reddi et al. 2021 ("Adaptive federated
@@ -52,7 +58,7 @@ use crate::dp::{Cost, PrivacyUnit, Session};
 use crate::error::Warning;
 use crate::federated::aggregate::{LocalAggregate, MAX_FEDERATED_CELLS, TableLayout};
 use crate::federated::error::{FederatedError, Result};
-use crate::federated::job::{FederatedJob, Protocol, RoundReport, TrustInput};
+use crate::federated::job::{FederatedJob, FederatedRelease, Protocol, RoundReport, TrustInput};
 use crate::federated::vector::{VectorSpec, columns_fingerprint};
 
 /// Grid units of the clip norm `C`: a clipped gradient's coordinates are multiples of
@@ -1080,86 +1086,391 @@ impl FederatedTrainJob {
             None => None,
         };
 
-        let dim = encoding.dim();
-        let mut w = vec![0.0; dim];
-        let (mut m1, mut m2) = (vec![0.0; dim], vec![0.0; dim]);
-        let mut counts_sum = 0.0;
-        let mut out_rounds = Vec::with_capacity(self.rounds);
+        let mut coordinator = self.coordinator(encoding, clip);
         self.progress
             .stage("training", Some(self.rounds as u64), "rounds");
-        for r in 1..=self.rounds {
+        while let Some(work) = coordinator.next_round() {
             self.progress.check().map_err(dp_cancel)?;
-            let spec = Self::vector_spec(&encoding, label(r))?;
+            let spec = work.spec()?;
             let started = Instant::now();
-            let locals: Vec<LocalAggregate> = rows
-                .iter()
-                .map(|t| LocalAggregate {
-                    layout: spec.layout.clone(),
-                    values: t.clipped_sums(&w, clip),
-                    unit: t.unit,
-                    warnings: t.warnings.clone(),
-                })
-                .collect();
+            let locals: Vec<LocalAggregate> =
+                rows.iter().map(|t| work.local(t)).collect::<Result<_>>()?;
             let compute = started.elapsed().as_secs_f64();
             let release =
                 self.round_job(spec, rho_round)
                     .run_vectors(&mut session, trusts, &locals)?;
-            // Post-processing of the released noisy sums (public from here on).
-            let s = &release.sums;
-            counts_sum += s[dim] as f64 / COUNT_UNITS as f64;
-            let n_hat = (counts_sum / r as f64).max(1.0);
-            let loss = s[dim + 1] as f64 / LOSS_UNITS as f64 * LOSS_CAP / n_hat;
-            let mut g: Vec<f64> = s[..dim]
-                .iter()
-                .map(|&v| v as f64 * clip / GRID_UNITS as f64 / n_hat)
-                .collect();
-            for j in 1..dim {
-                g[j] += self.l2 * w[j];
-            }
-            let t = r as i32;
-            for j in 0..dim {
-                m1[j] = BETA1 * m1[j] + (1.0 - BETA1) * g[j];
-                m2[j] = BETA2 * m2[j] + (1.0 - BETA2) * g[j] * g[j];
-                let mh = m1[j] / (1.0 - BETA1.powi(t));
-                let vh = m2[j] / (1.0 - BETA2.powi(t));
-                w[j] -= self.learning_rate * mh / (vh.sqrt() + ADAM_EPS);
-            }
-            let mut report = release.round.clone();
-            report.local_seconds = compute + if r == 1 { local_seconds } else { 0.0 };
-            out_rounds.push(TrainRound {
-                round: r,
-                rho: release.cost.main(),
-                noisy_rows: n_hat,
-                noisy_loss: loss,
-                gradient_norm: g.iter().map(|v| v * v).sum::<f64>().sqrt(),
-                report,
-            });
-            self.progress.update(r as u64);
+            let first = work.round == 1;
+            coordinator.absorb(&release, compute + if first { local_seconds } else { 0.0 })?;
+            self.progress.update(work.round as u64);
+        }
+        coordinator.finish(self, rho, session.ledger(), budget_receipt, warnings)
+    }
+
+    /// The coordinator of this run's rounds (the weights, Adam's state), for `encoding`
+    /// and clip norm `clip`.
+    fn coordinator(&self, encoding: Encoding, clip: f64) -> TrainCoordinator {
+        let dim = encoding.dim();
+        TrainCoordinator {
+            encoding,
+            clip,
+            rounds: self.rounds,
+            learning_rate: self.learning_rate,
+            l2: self.l2,
+            w: vec![0.0; dim],
+            m1: vec![0.0; dim],
+            m2: vec![0.0; dim],
+            counts_sum: 0.0,
+            done: Vec::with_capacity(self.rounds),
+        }
+    }
+
+    /// The coordinator of this run when the trusts are elsewhere (the network submitter,
+    /// `pets federated submit train.toml`): the options and the encoding checked from the
+    /// declared schema alone, and a session of the run's whole rho in which every round
+    /// charged by the aggregator is accounted again ([`Session::account_round`]), so the
+    /// model's ledger is the in-process run's. Returns the coordinator and each round's
+    /// rho.
+    pub fn remote(&self) -> Result<RemoteTrain> {
+        self.check_options()?;
+        let encoding = Encoding::from_schema(
+            &self.schema,
+            &self.target,
+            self.positive.as_deref(),
+            self.features.as_deref(),
+        )?;
+        let rho = rho_for(self.epsilon, self.delta)?;
+        let rho_round = rho / self.rounds as f64 * (1.0 - 1e-9);
+        let clip = self.clip.unwrap_or_else(|| encoding.max_norm());
+        Ok(RemoteTrain {
+            coordinator: self.coordinator(encoding, clip),
+            job: self.clone(),
+            rho,
+            rho_round,
+            session: Session::zcdp(rho)?.with_conversion_delta(self.delta)?,
+            warnings: Vec::new(),
+        })
+    }
+}
+
+/// One round of a federated training run: the public weights every trust computes its
+/// clipped gradient sum at, with the encoding and clip norm (nothing but the declared
+/// schema, the options and earlier releases).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainRoundWork {
+    /// The release's label (as in the ledger).
+    pub label: String,
+    /// 1, 2, ...
+    pub round: usize,
+    /// Rounds of the run.
+    pub rounds: usize,
+    /// How rows become feature vectors (as its JSON text on the wire: the features are an
+    /// internally tagged enum, which the wire format's postcard cannot carry).
+    #[serde(with = "encoding_text")]
+    pub encoding: Encoding,
+    /// The weights of this round, intercept first.
+    pub weights: Vec<f64>,
+    /// The clip norm `C` of each row's gradient.
+    pub clip: f64,
+}
+
+/// An [`Encoding`] as its JSON text.
+mod encoding_text {
+    use super::Encoding;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(e: &Encoding, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&serde_json::to_string(e).map_err(serde::ser::Error::custom)?)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Encoding, D::Error> {
+        let text = String::deserialize(d)?;
+        serde_json::from_str(&text).map_err(D::Error::custom)
+    }
+}
+
+impl TrainRoundWork {
+    /// The declared vector the round sums ([`FederatedTrainJob::vector_spec`]: its
+    /// sensitivity is fixed by the grid, whatever the weights and clip).
+    pub fn spec(&self) -> Result<VectorSpec> {
+        FederatedTrainJob::vector_spec(&self.encoding, self.label.clone())
+    }
+
+    /// The fingerprint of how `schema` declares the columns the encoding reads.
+    pub fn fingerprint(&self, schema: &Schema) -> Result<String> {
+        columns_fingerprint(schema, &self.encoding.columns())
+    }
+
+    /// A trust's check of the work against its own declared `schema`, before it reads a
+    /// row: the encoding is the one its schema gives for the same target, positive value
+    /// and features; the weights are finite and as many as the encoding's coordinates; the
+    /// clip norm is positive and finite.
+    pub fn check(&self, schema: &Schema) -> Result<()> {
+        let e = &self.encoding;
+        let features: Vec<String> = e.features.iter().map(|f| f.column().to_string()).collect();
+        let ours = Encoding::from_schema(schema, &e.target, Some(&e.positive), Some(&features))?;
+        if &ours != e {
+            return Err(FederatedError::invalid(
+                "encoding",
+                &self.label,
+                "the job's encoding is not the one this trust's schema gives for the same \
+                 target and features (another schema version?)",
+            ));
+        }
+        if self.weights.len() != e.dim() || self.weights.iter().any(|w| !w.is_finite()) {
+            return Err(FederatedError::invalid(
+                "weights",
+                self.weights.len(),
+                format!("{} finite weights, one per coordinate", e.dim()),
+            ));
+        }
+        if !(self.clip > 0.0 && self.clip.is_finite()) {
+            return Err(FederatedError::invalid(
+                "clip",
+                self.clip,
+                "a positive, finite L2 norm",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A trust's vector for this round from its kept rows ([`TrustRows::clipped_sums`] at
+    /// the round's weights), as the round's local aggregate.
+    pub fn local(&self, rows: &TrustRows) -> Result<LocalAggregate> {
+        let spec = self.spec()?;
+        if rows.dim() != self.encoding.dim() {
+            return Err(FederatedError::invalid(
+                "encoding",
+                rows.dim(),
+                format!("{} coordinates", self.encoding.dim()),
+            ));
+        }
+        Ok(LocalAggregate {
+            layout: spec.layout,
+            values: rows.clipped_sums(&self.weights, self.clip),
+            unit: rows.unit,
+            warnings: rows.warnings.clone(),
+        })
+    }
+}
+
+/// The coordinator of a training run: the public weights and Adam's state, each round's
+/// work, and the step from each round's noisy sums (post-processing only). The in-process
+/// run and the network submitter both run it.
+#[derive(Debug, Clone)]
+pub struct TrainCoordinator {
+    encoding: Encoding,
+    clip: f64,
+    rounds: usize,
+    learning_rate: f64,
+    l2: f64,
+    w: Vec<f64>,
+    m1: Vec<f64>,
+    m2: Vec<f64>,
+    counts_sum: f64,
+    done: Vec<TrainRound>,
+}
+
+impl TrainCoordinator {
+    /// The next round's work (the current weights), or `None` after the last round.
+    pub fn next_round(&self) -> Option<TrainRoundWork> {
+        let r = self.done.len() + 1;
+        (r <= self.rounds).then(|| TrainRoundWork {
+            label: format!(
+                "{FEDERATED_LOGISTIC}: round {r} of {}, clipped gradient sum of {} \
+                 coordinates (C = {}), rows and log-loss",
+                self.rounds,
+                self.encoding.dim(),
+                self.clip
+            ),
+            round: r,
+            rounds: self.rounds,
+            encoding: self.encoding.clone(),
+            weights: self.w.clone(),
+            clip: self.clip,
+        })
+    }
+
+    /// Take back the round's release: `n_hat` = the mean of the noisy counts so far, the
+    /// noisy mean gradient plus the penalty, one Adam step (post-processing).
+    pub fn absorb(&mut self, release: &FederatedRelease, local_seconds: f64) -> Result<()> {
+        let dim = self.encoding.dim();
+        let s = &release.sums;
+        if s.len() != dim + 2 {
+            return Err(FederatedError::invalid(
+                "release",
+                &release.query,
+                format!(
+                    "{} summed cells; a round of this run has {}",
+                    s.len(),
+                    dim + 2
+                ),
+            ));
+        }
+        let r = self.done.len() + 1;
+        let w = &mut self.w;
+        self.counts_sum += s[dim] as f64 / COUNT_UNITS as f64;
+        let n_hat = (self.counts_sum / r as f64).max(1.0);
+        let loss = s[dim + 1] as f64 / LOSS_UNITS as f64 * LOSS_CAP / n_hat;
+        let mut g: Vec<f64> = s[..dim]
+            .iter()
+            .map(|&v| v as f64 * self.clip / GRID_UNITS as f64 / n_hat)
+            .collect();
+        for j in 1..dim {
+            g[j] += self.l2 * w[j];
+        }
+        let t = r as i32;
+        for j in 0..dim {
+            self.m1[j] = BETA1 * self.m1[j] + (1.0 - BETA1) * g[j];
+            self.m2[j] = BETA2 * self.m2[j] + (1.0 - BETA2) * g[j] * g[j];
+            let mh = self.m1[j] / (1.0 - BETA1.powi(t));
+            let vh = self.m2[j] / (1.0 - BETA2.powi(t));
+            w[j] -= self.learning_rate * mh / (vh.sqrt() + ADAM_EPS);
+        }
+        let mut report = release.round.clone();
+        report.local_seconds = local_seconds;
+        self.done.push(TrainRound {
+            round: r,
+            rho: release.cost.main(),
+            noisy_rows: n_hat,
+            noisy_loss: loss,
+            gradient_norm: g.iter().map(|v| v * v).sum::<f64>().sqrt(),
+            report,
+        });
+        Ok(())
+    }
+
+    /// The model file's contents after the last round.
+    fn finish(
+        self,
+        job: &FederatedTrainJob,
+        rho: f64,
+        ledger: Ledger,
+        budget_receipt: Option<ChargeReceipt>,
+        warnings: Vec<Warning>,
+    ) -> Result<TrainOutcome> {
+        if self.done.len() != self.rounds {
+            return Err(FederatedError::invalid(
+                "rounds",
+                self.done.len(),
+                format!(
+                    "all {} rounds taken back before the model is written",
+                    self.rounds
+                ),
+            ));
         }
         Ok(TrainOutcome {
             method: FEDERATED_LOGISTIC.into(),
             model: LogisticModel {
-                names: encoding.names(),
-                encoding,
-                weights: w,
+                names: self.encoding.names(),
+                encoding: self.encoding,
+                weights: self.w,
             },
-            epsilon: self.epsilon,
-            delta: self.delta,
+            epsilon: job.epsilon,
+            delta: job.delta,
             rho,
             options: TrainOptions {
                 rounds: self.rounds,
-                clip,
+                clip: self.clip,
                 learning_rate: self.learning_rate,
                 l2: self.l2,
-                protocol: self.protocol,
-                max_rows_per_person: self.max_rows_per_person,
-                max_trusts_per_person: self.max_trusts_per_person.unwrap_or(1),
+                protocol: job.protocol,
+                max_rows_per_person: job.max_rows_per_person,
+                max_trusts_per_person: job.max_trusts_per_person.unwrap_or(1),
             },
-            rounds: out_rounds,
-            ledger: session.ledger(),
+            rounds: self.done,
+            ledger,
             budget_receipt,
             warnings,
         })
+    }
+}
+
+/// The federation options of a training run's rounds ([`RemoteTrain::options`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainFederation {
+    /// The protocol (secure aggregation).
+    pub protocol: Protocol,
+    /// Secure aggregation's threshold (`None`: a strict majority).
+    pub threshold: Option<usize>,
+    /// Trusts that may collude with the aggregator.
+    pub colluders: usize,
+    /// Rows kept per person at each trust.
+    pub max_rows_per_person: u32,
+    /// Trusts one person may attend.
+    pub max_trusts_per_person: Option<u32>,
+    /// Seed of each trust's choice of kept rows.
+    pub seed: u64,
+    /// Significance of the accuracy statements.
+    pub alpha: f64,
+}
+
+/// A training run coordinated from elsewhere than the trusts ([`FederatedTrainJob::remote`]).
+#[derive(Debug)]
+pub struct RemoteTrain {
+    coordinator: TrainCoordinator,
+    job: FederatedTrainJob,
+    rho: f64,
+    rho_round: f64,
+    session: Session,
+    warnings: Vec<Warning>,
+}
+
+impl RemoteTrain {
+    /// The next round's work and its rho, or `None` after the last round.
+    pub fn next_round(&self) -> Option<(TrainRoundWork, f64)> {
+        self.coordinator.next_round().map(|w| (w, self.rho_round))
+    }
+
+    /// The federation options of every round, as a network job carries them.
+    pub fn options(&self) -> TrainFederation {
+        let j = &self.job;
+        TrainFederation {
+            protocol: j.protocol,
+            threshold: j.threshold,
+            colluders: j.colluders,
+            max_rows_per_person: j.max_rows_per_person,
+            max_trusts_per_person: j.max_trusts_per_person,
+            seed: j.seed,
+            alpha: j.alpha,
+        }
+    }
+
+    /// Take back a round's release with the ledger entry the aggregator charged for it
+    /// (accounted in the run's session: refused past the run's budget, or when it is not
+    /// the release's charge), then the coordinator's step.
+    pub fn absorb(
+        &mut self,
+        release: &FederatedRelease,
+        entry: &crate::dp::ledger::LedgerEntry,
+    ) -> Result<()> {
+        if entry.cost != release.cost || entry.query != release.query {
+            return Err(FederatedError::invalid(
+                "ledger",
+                &entry.query,
+                "the aggregator's ledger entry is not the charge of the release it came with: \
+                 not accounted",
+            ));
+        }
+        self.session.account_round(entry)?;
+        for w in &release.warnings {
+            if !self.warnings.contains(w) {
+                self.warnings.push(w.clone());
+            }
+        }
+        self.coordinator
+            .absorb(release, release.round.local_seconds)
+    }
+
+    /// The run's ledger so far.
+    pub fn ledger(&self) -> Ledger {
+        self.session.ledger()
+    }
+
+    /// The model file's contents, as the in-process run writes them.
+    pub fn finish(self) -> Result<TrainOutcome> {
+        let ledger = self.session.ledger();
+        self.coordinator
+            .finish(&self.job, self.rho, ledger, None, self.warnings)
     }
 }
 

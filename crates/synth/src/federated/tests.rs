@@ -450,9 +450,70 @@ fn a_round_past_one_protocol_rounds_cells_is_cut_between_tables() {
     // 3M + 0.9M + 0.1M = 4M fits one round; the 1-cell table starts the next; a table past
     // the limit is a part of its own (refused by the round, naming it); then the rest.
     assert_eq!(parts, vec![0..3, 3..4, 4..5, 5..6]);
-    assert_eq!(cell_range(&layout, &parts[1]), (4_000_000, 4_000_001));
     assert_eq!(chunks(&layout[..2]), vec![0..2]);
     // Every table in exactly one part, in order.
     let covered: Vec<usize> = parts.iter().flat_map(|r| r.clone()).collect();
     assert_eq!(covered, (0..layout.len()).collect::<Vec<_>>());
+}
+
+/// The network's trust side: a trust computes a round's vector from its own table with
+/// the coordinator's work, and refuses (typed, before anything leaves it) a work whose
+/// columns, compression maps or layout are not its own.
+#[test]
+fn a_trust_computes_the_coordinators_work_and_refuses_one_that_is_not_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let trusts = small_trusts(dir.path(), false);
+    let schema = small_schema();
+    let mut remote = FederatedFitJob::new(schema.clone(), 1.0, 1e-9)
+        .remote()
+        .unwrap();
+    let a = remote.next_round().unwrap();
+    assert_eq!((a.round.as_str(), a.parts.len()), ("A", 1));
+    let work = a.parts[0].0.clone();
+    assert_eq!(work.columns, ["sex", "band"]);
+    let trust = FitTrust::read("t0", trusts[0].source.clone(), &schema, &work, None, 1).unwrap();
+    let local = trust.vector(&work).unwrap();
+    assert_eq!(local.layout, work.layout);
+    let weights = match &work.tables {
+        FitTables::OneWay { weights } => weights.clone(),
+        other => panic!("{other:?}"),
+    };
+    let job = FederatedFitJob::new(schema.clone(), 1.0, 1e-9);
+    let cols = job
+        .read_trust(&TrustInput::new("t0", trusts[0].source.clone()))
+        .unwrap();
+    let owned = crate::mst::synthesis_columns(&cols.table, &[], &cols.bounded).unwrap();
+    let refs: Vec<&EncodedColumn> = owned.iter().map(|c| c.as_ref()).collect();
+    assert_eq!(local.values, one_way_vector(&refs, &weights));
+    // Another column order, maps of the wrong length, codes past the compressed size, a
+    // layout that is not the one the work's tables give: refused, naming what.
+    let mut other = work.clone();
+    other.columns.reverse();
+    let e = trust.vector(&other).unwrap_err().to_string();
+    assert!(e.contains("synthesis columns"), "{e}");
+    let pairs = |maps: Vec<Vec<u32>>, sizes: Vec<usize>| FitRoundWork {
+        round: "B".into(),
+        tables: FitTables::Pairs {
+            pairs: vec![(0, 1)],
+            maps,
+            sizes: sizes.clone(),
+            weights: vec![1],
+        },
+        first: 0,
+        layout: pair_layout(&work.columns, &[(0, 1)], &sizes, &[1]),
+        ..work.clone()
+    };
+    let ok = pairs(vec![vec![0, 1], vec![0, 1, 1]], vec![2, 2]);
+    assert_eq!(trust.vector(&ok).unwrap().values.len(), 4);
+    for bad in [
+        pairs(vec![vec![0, 1], vec![0, 1]], vec![2, 2]),
+        pairs(vec![vec![0, 1], vec![0, 1, 2]], vec![2, 2]),
+    ] {
+        let e = trust.vector(&bad).unwrap_err().to_string();
+        assert!(e.contains("compression maps"), "{e}");
+    }
+    let mut wrong = ok.clone();
+    wrong.layout[0].weight = 5;
+    let e = trust.vector(&wrong).unwrap_err().to_string();
+    assert!(e.contains("laid out differently"), "{e}");
 }
