@@ -402,31 +402,37 @@ pub fn federated_node(
     })
 }
 
-/// Submit a job and wait for its release, as `pets federated submit` does: the job file at
-/// `job_path` (TOML with its `[job]` table), or the job as JSON (`job_json`, the `[job]`
-/// table) sent over the connection at `config_path` (TOML: aggregator, helper, tls) or in
-/// `config_json`. Returns the release's JSON (`{"release": ..., "ledger": ...}`).
+/// Submit a job and wait for its release, as `pets federated submit` does: the file at
+/// `job_path` (TOML: a `[job]` table, or a `[fit]` or `[train]` table, told apart by
+/// `pets_federated_net::submit::Submission::load`), or one round's job as JSON (`job_json`,
+/// the `[job]` table) sent over the connection at `config_path` (TOML: aggregator, helper,
+/// tls) or in `config_json`. Returns `(kind, json, model, schema_json)`: for a job, `"job"`
+/// and the release's JSON (`{"release": ..., "ledger": ...}`); for a fit, `"fit"`, the
+/// rounds and ledger, and the model; for a training run, `"train"`, the model file's JSON
+/// and the declared schema it was trained against.
 #[pyfunction]
 #[pyo3(signature = (job_path = None, job_json = None, config_path = None, config_json = None))]
+#[allow(clippy::type_complexity)] // the Python tuple, one element each
 pub fn federated_submit(
     py: Python<'_>,
     job_path: Option<String>,
     job_json: Option<String>,
     config_path: Option<String>,
     config_json: Option<String>,
-) -> PyResult<String> {
+) -> PyResult<(String, String, Option<PySynthModel>, Option<String>)> {
     use pets_federated_net::config::{self, Connection, JobFile};
     use pets_federated_net::messages::JobSpec;
-    let job: JobFile = match (job_path, job_json) {
+    use pets_federated_net::submit::{Submission, Submitted};
+    let submission: Submission = match (job_path, job_json) {
         (Some(p), None) if config_path.is_none() && config_json.is_none() => {
-            config::load(std::path::Path::new(&p)).py_err(py)?
+            Submission::load(std::path::Path::new(&p)).py_err(py)?
         }
         (None, Some(j)) => {
             let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
             let spec: JobSpec = config::from_json(&j, &cwd, "job").py_err(py)?;
             let (connection, _): (Connection, PathBuf) =
                 net_config(py, config_path, config_json, "submit config")?;
-            JobFile::new(connection, spec)
+            Submission::Job(JobFile::new(connection, spec))
         }
         _ => {
             return Err(error_of(
@@ -437,18 +443,45 @@ pub fn federated_submit(
             ));
         }
     };
+    // A training run's model is read against its declared schema: loaded before the run,
+    // so a missing schema fails before anything is charged.
+    let train_schema = match &submission {
+        Submission::Train(file) => Some(Schema::load(&file.train.schema).py_err(py)?.to_json()),
+        _ => None,
+    };
     let rt = pets_federated_net::runtime().py_err(py)?;
-    let task = rt.spawn(async move {
-        pets_federated_net::submit::submit(&job)
-            .await
-            .map(|(_, json)| json)
-    });
-    match wait_task(py, &rt, task, None, None)? {
-        Waited::Done(outcome) => outcome.py_err(py),
-        Waited::TimedOut(_) | Waited::Stopped => Err(pyo3::exceptions::PyRuntimeError::new_err(
-            "the submission was stopped",
-        )),
-    }
+    let task = rt.spawn(async move { submission.run().await });
+    let submitted = match wait_task(py, &rt, task, None, None)? {
+        Waited::Done(outcome) => outcome.py_err(py)?,
+        Waited::TimedOut(_) | Waited::Stopped => {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "the submission was stopped",
+            ));
+        }
+    };
+    let json_err = |e: serde_json::Error| pyo3::exceptions::PyValueError::new_err(e.to_string());
+    Ok(match submitted {
+        Submitted::Job(_, json) => ("job".into(), json, None, None),
+        Submitted::Fit(fitted) => {
+            let rounds = serde_json::to_string(&serde_json::json!({
+                "rounds": fitted.rounds,
+                "ledger": fitted.fit.model.ledger,
+            }))
+            .map_err(json_err)?;
+            (
+                "fit".into(),
+                rounds,
+                Some(PySynthModel::from_model(fitted.fit.model)),
+                None,
+            )
+        }
+        Submitted::Train(trained) => (
+            "train".into(),
+            serde_json::to_string(&*trained).map_err(json_err)?,
+            None,
+            train_schema,
+        ),
+    })
 }
 
 /// Train a logistic regression across the trusts by federated averaging with patient-level

@@ -186,6 +186,84 @@ def test_a_dp_release_from_a_job_file_is_the_result_simulate_returns(federation,
             n.stop()
 
 
+def submission_file(fed, path: Path, table: str) -> Path:
+    certs = fed["certs"]
+    path.write_text(
+        f'aggregator = "{fed["url"]}"\nwait_seconds = 120\n'
+        f'[tls]\ncert = "{certs}/analyst.pem"\nkey = "{certs}/analyst.key"\n'
+        f'ca = "{certs}/ca.pem"\n' + table
+    )
+    return path
+
+
+def test_a_fit_file_runs_the_federated_fit_over_the_network_and_returns_a_model(
+    federation, tmp_path
+):
+    # A [fit] table: MST's three rounds, one job each; the trusts' nodes take part in three
+    # rounds. The model samples like pets.federated.fit's, and its ledger charges MST's
+    # rounds (1-ways, candidate pairs, the tree's pairs), each once.
+    fed = federation
+    schema_path = fed["dir"] / "ae.schema.json"
+    job = submission_file(
+        fed,
+        tmp_path / "fit.toml",
+        f'[fit]\nschema = "{schema_path}"\nepsilon = 2.0\ndelta = 1e-9\n'
+        "max_trusts_per_person = 1\n",
+    )
+    nodes = [
+        pets.federated.node(
+            fed["tables"][name],
+            schema=fed["schema"],
+            config=node_config(fed, name, rounds=3),
+            background=True,
+        )
+        for name in TRUSTS
+    ]
+    try:
+        model = pets.federated.submit(job)
+        assert model.method == "mst (federated)"
+        assert len(model.federated_rounds["rounds"]) == 3
+        assert model.sample(200, seed=1).num_rows == 200
+        for n in nodes:
+            assert len(n.wait(timeout=60)) == 3
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+def test_a_train_file_runs_federated_averaging_over_the_network(federation, tmp_path):
+    fed = federation
+    schema_path = fed["dir"] / "ae.schema.json"
+    job = submission_file(
+        fed,
+        tmp_path / "train.toml",
+        f'[train]\nschema = "{schema_path}"\ntarget = "admitted"\nepsilon = 2.0\n'
+        "rounds = 3\nmax_trusts_per_person = 1\n",
+    )
+    nodes = [
+        pets.federated.node(
+            fed["tables"][name],
+            schema=fed["schema"],
+            config=node_config(fed, name, rounds=3),
+            background=True,
+        )
+        for name in TRUSTS
+    ]
+    try:
+        model = pets.federated.submit(job)
+        assert isinstance(model, pets.federated.FederatedModel)
+        assert len(model.rounds) == 3
+        assert len(model.ledger["entries"]) == 3
+        p = model.predict_proba(fed["data"].slice(0, 20))
+        assert len(p) == 20
+        assert all(0.0 <= x <= 1.0 for x in p)
+        for n in nodes:
+            assert len(n.wait(timeout=60)) == 3
+    finally:
+        for n in nodes:
+            n.stop()
+
+
 def test_ctrl_c_and_stop_end_a_node_cleanly(federation):
     fed = federation
     # A node waiting for a round that never comes: Ctrl-C (here raised in the main thread

@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use clap::Args;
 use pets::data::{Schema, TableSource};
 use pets::federated::FederatedRelease;
-use pets_federated_net::config::{self, AggregatorConfig, FitFile, JobFile, NodeConfig, TrainFile};
+use pets_federated_net::config::{self, AggregatorConfig, NodeConfig};
+use pets_federated_net::submit::{Submission, Submitted};
 
 use crate::exit::{CliError, write_atomic};
 
@@ -107,34 +108,20 @@ pub fn node(args: &NodeArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Whether `path` has a `[key]` table (`fit`, `train`); an unreadable file is left to the
-/// job file's loader, which names what is wrong.
-fn has_table(path: &std::path::Path, key: &str) -> bool {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
-        .is_some_and(|t| t.contains_key(key))
-}
-
-/// `pets federated submit train.toml --out model.json`: federated averaging's rounds over
-/// the network.
-fn submit_train(args: &SubmitArgs) -> Result<(), CliError> {
-    let Some(out) = &args.out else {
-        return Err(CliError::usage(
-            "a training file writes a model file: give --out model.json",
-        ));
-    };
-    crate::exit::refuse_missing_folder("--out", out)?;
-    let file: TrainFile = config::load(&args.job)?;
-    let trained =
-        pets_federated_net::runtime()?.block_on(pets_federated_net::submit::submit_train(&file))?;
+/// `pets federated submit train.toml --out model.json`: render federated averaging's
+/// outcome.
+fn render_train(
+    args: &SubmitArgs,
+    trained: &pets::federated::train::TrainOutcome,
+    out: &std::path::Path,
+) -> Result<(), CliError> {
     let trusts = trained
         .rounds
         .iter()
         .map(|r| r.report.counted.len())
         .max()
         .unwrap_or(0);
-    crate::federated::render_train(&trained, trusts, out)?;
+    crate::federated::render_train(trained, trusts, out)?;
     if let Some(path) = &args.json {
         let value = serde_json::json!({
             "rounds": trained.rounds,
@@ -146,17 +133,12 @@ fn submit_train(args: &SubmitArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `pets federated submit fit.toml --out model.json`: the fit's rounds over the network.
-fn submit_fit(args: &SubmitArgs) -> Result<(), CliError> {
-    let Some(out) = &args.out else {
-        return Err(CliError::usage(
-            "a fit file writes a model file: give --out model.json",
-        ));
-    };
-    crate::exit::refuse_missing_folder("--out", out)?;
-    let file: FitFile = config::load(&args.job)?;
-    let fitted =
-        pets_federated_net::runtime()?.block_on(pets_federated_net::submit::submit_fit(&file))?;
+/// `pets federated submit fit.toml --out model.json`: render the fit's outcome.
+fn render_fit(
+    args: &SubmitArgs,
+    fitted: &pets_synth::federated::FederatedFitOutcome,
+    out: &std::path::Path,
+) -> Result<(), CliError> {
     let trusts = fitted
         .rounds
         .iter()
@@ -164,26 +146,11 @@ fn submit_fit(args: &SubmitArgs) -> Result<(), CliError> {
         .map(|rep| rep.counted.len())
         .max()
         .unwrap_or(0);
-    crate::federated::render_fit(&fitted, trusts, out, args.json.as_deref())
+    crate::federated::render_fit(fitted, trusts, out, args.json.as_deref())
 }
 
-/// `pets federated submit`.
-pub fn submit(args: &SubmitArgs) -> Result<(), CliError> {
-    if has_table(&args.job, "fit") {
-        return submit_fit(args);
-    }
-    if has_table(&args.job, "train") {
-        return submit_train(args);
-    }
-    if args.out.is_some() {
-        return Err(CliError::usage(
-            "--out writes a fit's or a training run's model file; this job file has no [fit] \
-             or [train] table (its release goes to --json)",
-        ));
-    }
-    let job: JobFile = config::load(&args.job)?;
-    let (_, json) =
-        pets_federated_net::runtime()?.block_on(pets_federated_net::submit::submit(&job))?;
+/// `pets federated submit job.toml`: render one round's release.
+fn render_job(args: &SubmitArgs, json: String) -> Result<(), CliError> {
     let value: serde_json::Value = serde_json::from_str(&json)?;
     if let Some(release) = value.get("release") {
         let release: FederatedRelease = serde_json::from_value(release.clone())?;
@@ -205,6 +172,42 @@ pub fn submit(args: &SubmitArgs) -> Result<(), CliError> {
         eprintln!("pets federated: release in {}", path.display());
     }
     Ok(())
+}
+
+/// `pets federated submit`: the file's kind ([`Submission::load`]: a job, a fit or a
+/// training run), run, and rendered.
+pub fn submit(args: &SubmitArgs) -> Result<(), CliError> {
+    let submission = Submission::load(&args.job)?;
+    match (&submission, &args.out) {
+        (Submission::Job(_), Some(_)) => {
+            return Err(CliError::usage(
+                "--out writes a fit's or a training run's model file; this job file has no \
+                 [fit] or [train] table (its release goes to --json)",
+            ));
+        }
+        (Submission::Fit(_), None) => {
+            return Err(CliError::usage(
+                "a fit file writes a model file: give --out model.json",
+            ));
+        }
+        (Submission::Train(_), None) => {
+            return Err(CliError::usage(
+                "a training file writes a model file: give --out model.json",
+            ));
+        }
+        (_, Some(out)) => crate::exit::refuse_missing_folder("--out", out)?,
+        (Submission::Job(_), None) => {}
+    }
+    let submitted = pets_federated_net::runtime()?.block_on(submission.run())?;
+    match (submitted, &args.out) {
+        (Submitted::Job(_, json), _) => render_job(args, json),
+        (Submitted::Fit(fitted), Some(out)) => render_fit(args, &fitted, out),
+        (Submitted::Train(trained), Some(out)) => render_train(args, &trained, out),
+        // Refused above, before anything ran.
+        (Submitted::Fit(_) | Submitted::Train(_), None) => Err(CliError::usage(
+            "a fit or training file writes a model file: give --out model.json",
+        )),
+    }
 }
 
 /// `pets federated certs`.

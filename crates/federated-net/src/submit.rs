@@ -369,3 +369,72 @@ fn stopped(tail: String, e: NetError) -> NetError {
         other => other,
     }
 }
+
+/// What a submission file asks for, told by its table: `[fit]` a federated MST fit round
+/// by round ([`submit_fit`]), `[train]` federated averaging ([`submit_train`]), otherwise
+/// one round of the `[job]` table ([`submit`]). The CLI's `pets federated submit` and the
+/// Python package's `pets.federated.submit` both load and run a file through this, so the
+/// kinds are told apart in one place.
+#[derive(Debug, Clone)]
+// Loaded once per submission: the size difference between the kinds costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Submission {
+    /// One round (a `[job]` table).
+    Job(JobFile),
+    /// A federated MST fit (a `[fit]` table).
+    Fit(FitFile),
+    /// Federated averaging (a `[train]` table).
+    Train(TrainFile),
+}
+
+/// What [`Submission::run`] returned.
+#[derive(Debug)]
+pub enum Submitted {
+    /// One round's release: the round and the release's JSON (as [`submit`]).
+    Job(RoundId, String),
+    /// The fitted model, its rounds and ledger.
+    Fit(Box<FederatedFitOutcome>),
+    /// The trained model, its rounds and ledger.
+    Train(Box<pets::federated::train::TrainOutcome>),
+}
+
+impl Submission {
+    /// Load the file at `path` as the kind its tables say (an unreadable or malformed file
+    /// is refused naming it and what is wrong).
+    pub fn load(path: &std::path::Path) -> Result<Submission> {
+        let text = std::fs::read_to_string(path).map_err(|e| NetError::io(path, e))?;
+        let table: toml::Table =
+            toml::from_str(&text).map_err(|e| NetError::config(path, e.to_string()))?;
+        match (table.contains_key("fit"), table.contains_key("train")) {
+            (true, true) => Err(NetError::config(
+                path,
+                "give either a [fit] table (a federated MST fit) or a [train] table \
+                 (federated averaging), not both",
+            )),
+            (true, false) => Ok(Submission::Fit(crate::config::load(path)?)),
+            (false, true) => Ok(Submission::Train(crate::config::load(path)?)),
+            (false, false) => Ok(Submission::Job(crate::config::load(path)?)),
+        }
+    }
+
+    /// The kind's name, as its table: `"job"`, `"fit"` or `"train"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Submission::Job(_) => "job",
+            Submission::Fit(_) => "fit",
+            Submission::Train(_) => "train",
+        }
+    }
+
+    /// Run it: [`submit`], [`submit_fit`] or [`submit_train`].
+    pub async fn run(&self) -> Result<Submitted> {
+        Ok(match self {
+            Submission::Job(job) => {
+                let (round, json) = submit(job).await?;
+                Submitted::Job(round, json)
+            }
+            Submission::Fit(file) => Submitted::Fit(Box::new(submit_fit(file).await?)),
+            Submission::Train(file) => Submitted::Train(Box::new(submit_train(file).await?)),
+        })
+    }
+}

@@ -44,7 +44,7 @@ import os
 import tomllib
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pets import _native
 from pets._convert import (
@@ -62,6 +62,9 @@ from pets._convert import (
 )
 from pets._progress import bars
 from pets._schema import Schema
+
+if TYPE_CHECKING:
+    from pets.synth import SynthModel
 
 __all__ = [
     "FederatedModel",
@@ -421,40 +424,55 @@ def submit(
     job: Mapping[str, Any] | PathLike,
     *,
     config: Mapping[str, Any] | PathLike | None = None,
-) -> FederatedResult:
-    """Submit a job to a federation's aggregator; wait for the release (``pets federated submit``).
+) -> FederatedResult | FederatedModel | SynthModel:
+    """Submit a job to a federation's aggregator; wait for the outcome (``pets federated submit``).
 
-    The aggregator runs one round with the trusts' node agents (:func:`node`, or ``pets
+    The aggregator runs the rounds with the trusts' node agents (:func:`node`, or ``pets
     federated node``); for a Prio3 job this process is the collector, adding the two
     aggregators' noisy shares itself.
 
     Args:
-        job: A job file's path (``job.toml``: the connection and its ``[job]`` table), or
-            the job itself as a dict of the ``[job]`` table's keys (``tables``, ``values``,
-            ``rho``, ``protocol``, ``max_count``, ``threshold``, ...).
-        config: Where to send it and as whom: a TOML path or a dict with ``aggregator``,
-            ``helper`` and ``helper_name`` (Prio3: checked in a handshake before the job is
-            sent), ``wait_seconds`` and ``tls = {"cert", "key", "ca"}``.
+        job: A submission file's path: ``job.toml`` (the connection and a ``[job]`` table:
+            one round), ``fit.toml`` (a ``[fit]`` table: a federated MST fit, its three
+            rounds run in turn) or ``train.toml`` (a ``[train]`` table: federated averaging,
+            one round a step); or one round's job as a dict of the ``[job]`` table's keys
+            (``tables``, ``values``, ``rho``, ``protocol``, ``max_count``, ``threshold``,
+            ...).
+        config: Where to send a ``[job]`` and as whom: a TOML path or a dict with
+            ``aggregator``, ``helper`` and ``helper_name`` (Prio3: checked in a handshake
+            before the job is sent), ``wait_seconds`` and ``tls = {"cert", "key", "ca"}``.
             Required with a dict job; with a job file, its ``[job]`` table is sent over this
             connection instead of the file's own.
 
     Returns:
-        A :class:`FederatedResult`, as :func:`simulate` returns (an exact check, with
-        ``exact = true`` in the job, has ``exact`` true and no noise).
+        For a ``[job]``, a :class:`FederatedResult`, as :func:`simulate` returns (an exact
+        check, with ``exact = true`` in the job, has ``exact`` true and no noise). For a
+        ``[fit]``, a :class:`pets.synth.SynthModel` (method ``mst (federated)``), as
+        :func:`fit` returns, with ``federated_rounds``. For a ``[train]``, a
+        :class:`FederatedModel`, as :func:`train` returns.
     """
     if isinstance(job, Mapping):
         if config is None:
             raise TypeError("a job given as a dict needs config= (aggregator, helper, tls)")
         cpath, ctext = _config(config, "config")
-        text = _native.federated_submit(None, json.dumps(dict(job)), cpath, ctext)
+        out = _native.federated_submit(None, json.dumps(dict(job)), cpath, ctext)
     elif config is None:
-        text = _native.federated_submit(to_path(job, "job"), None, None, None)
+        out = _native.federated_submit(to_path(job, "job"), None, None, None)
     else:
         with open(to_path(job, "job"), "rb") as f:
             table = tomllib.load(f)
         cpath, ctext = _config(config, "config")
         table = table.get("job", table)
-        text = _native.federated_submit(None, json.dumps(table), cpath, ctext)
+        out = _native.federated_submit(None, json.dumps(table), cpath, ctext)
+    kind, text, native, schema_json = out
+    if kind == "fit":
+        from pets.synth import SynthModel
+
+        model = SynthModel(native)
+        model.federated_rounds = json.loads(text)
+        return model
+    if kind == "train":
+        return FederatedModel(text, Schema.from_json(schema_json))
     result = FederatedResult(json.loads(text))
     for w in result.warnings:
         warnings.warn(w, UserWarning, stacklevel=2)
