@@ -1,6 +1,8 @@
 //! Synthetic data: MST fit (measurement through OpenDP's samplers, private selection,
 //! inference) and sampling, on the 12-column A&E table at epsilon 1, delta 1e-9.
 //! Also prints the mean 2-way TVD against the data and the independent baseline.
+//! `aim_candidate_estimates`: one AIM round's estimating work, every 3-way marginal of a
+//! fitted AIM model by one `inference::Projector` (the hot loop of an AIM fit).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -9,7 +11,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use pets::data::{EncodeOptions, encode_batches};
 use pets_benches::{ae_batches, bench_rows};
 use pets_synth::eval::{independent_mean_tvd, mean_tvd};
-use pets_synth::{MstOptions, fit_mst};
+use pets_synth::inference::Projector;
+use pets_synth::{AimOptions, MstOptions, fit_aim, fit_mst};
 
 use pets_benches::SYNTH_COLUMNS as COLUMNS;
 
@@ -47,6 +50,44 @@ fn synth(c: &mut Criterion) {
             BenchmarkId::new("mst_sample_to_parquet", rows),
             &rows,
             |b, _| b.iter(|| black_box(model.write_sample(&out, rows, 1).unwrap())),
+        );
+        // AIM's candidate estimates: every 3-way marginal of a fitted AIM model, each
+        // within the default model size (2^20 cells), by one projector as a round does.
+        let aim = fit_aim(&table, &COLUMNS, &AimOptions::new(1.0, 1e-9)).unwrap();
+        let graph = aim.graph_model().unwrap();
+        let d = graph.sizes.len();
+        let triples: Vec<Vec<usize>> = (0..d)
+            .flat_map(|a| (a + 1..d).flat_map(move |b| (b + 1..d).map(move |c| vec![a, b, c])))
+            .collect();
+        let answered = {
+            let p = Projector::new(&graph);
+            triples
+                .iter()
+                .filter(|t| p.project(t, 1 << 20).is_some())
+                .count()
+        };
+        eprintln!(
+            "synth/aim_candidate_estimates {rows} rows: {answered} of {} triples within 2^20 \
+             cells; model {} cells in {} cliques",
+            triples.len(),
+            graph.marginals.iter().map(|f| f.cells()).sum::<usize>(),
+            graph.marginals.len()
+        );
+        g.throughput(Throughput::Elements(triples.len() as u64));
+        g.bench_with_input(
+            BenchmarkId::new("aim_candidate_estimates", rows),
+            &rows,
+            |b, _| {
+                b.iter(|| {
+                    let p = Projector::new(&graph);
+                    let cells: usize = triples
+                        .iter()
+                        .filter_map(|t| p.project(t, 1 << 20))
+                        .map(|f| f.cells())
+                        .sum();
+                    black_box(cells)
+                })
+            },
         );
     }
     g.finish();
