@@ -443,12 +443,6 @@ pub fn federated_submit(
             ));
         }
     };
-    // A training run's model is read against its declared schema: loaded before the run,
-    // so a missing schema fails before anything is charged.
-    let train_schema = match &submission {
-        Submission::Train(file) => Some(Schema::load(&file.train.schema).py_err(py)?.to_json()),
-        _ => None,
-    };
     let rt = pets_federated_net::runtime().py_err(py)?;
     let task = rt.spawn(async move { submission.run().await });
     let submitted = match wait_task(py, &rt, task, None, None)? {
@@ -475,11 +469,11 @@ pub fn federated_submit(
                 None,
             )
         }
-        Submitted::Train(trained) => (
+        Submitted::Train(trained, schema) => (
             "train".into(),
             serde_json::to_string(&*trained).map_err(json_err)?,
             None,
-            train_schema,
+            Some(schema.to_json()),
         ),
     })
 }

@@ -202,9 +202,9 @@ pub fn submit(args: &SubmitArgs) -> Result<(), CliError> {
     match (submitted, &args.out) {
         (Submitted::Job(_, json), _) => render_job(args, json),
         (Submitted::Fit(fitted), Some(out)) => render_fit(args, &fitted, out),
-        (Submitted::Train(trained), Some(out)) => render_train(args, &trained, out),
+        (Submitted::Train(trained, _), Some(out)) => render_train(args, &trained, out),
         // Refused above, before anything ran.
-        (Submitted::Fit(_) | Submitted::Train(_), None) => Err(CliError::usage(
+        (Submitted::Fit(_) | Submitted::Train(..), None) => Err(CliError::usage(
             "a fit or training file writes a model file: give --out model.json",
         )),
     }

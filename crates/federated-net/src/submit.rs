@@ -394,8 +394,9 @@ pub enum Submitted {
     Job(RoundId, String),
     /// The fitted model, its rounds and ledger.
     Fit(Box<FederatedFitOutcome>),
-    /// The trained model, its rounds and ledger.
-    Train(Box<pets::federated::train::TrainOutcome>),
+    /// The trained model, its rounds and ledger, and the declared schema it was trained
+    /// against (what its predictions read a table with).
+    Train(Box<pets::federated::train::TrainOutcome>, Box<Schema>),
 }
 
 impl Submission {
@@ -434,7 +435,14 @@ impl Submission {
                 Submitted::Job(round, json)
             }
             Submission::Fit(file) => Submitted::Fit(Box::new(submit_fit(file).await?)),
-            Submission::Train(file) => Submitted::Train(Box::new(submit_train(file).await?)),
+            Submission::Train(file) => {
+                let trained = submit_train(file).await?;
+                let schema = Schema::load(&file.train.schema).map_err(|e| NetError::Config {
+                    file: file.train.schema.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                Submitted::Train(Box::new(trained), Box::new(schema))
+            }
         })
     }
 }

@@ -52,6 +52,7 @@
 use std::borrow::Cow;
 use std::time::Instant;
 
+use pets::Warning;
 use pets::data::{EncodedColumn, EncodedTable, Schema, TableSource};
 use pets::dp::bounding::Bounded;
 use pets::dp::{Cost, PrivacyUnit, Session};
@@ -60,7 +61,6 @@ use pets::federated::{
     FederatedJob, FederatedRelease, Protocol, RoundReport, TrustInput, VectorSpec,
     columns_fingerprint,
 };
-use pets::{Warning, WarningKind};
 use serde::{Deserialize, Serialize};
 
 use crate::compress::Compression;
@@ -297,25 +297,8 @@ impl FederatedFitJob {
             .with_source(trusts[0].source.clone())
             .plan()
             .map_err(|e| trust_error(&trusts[0].name, e))?;
-        if let Some(w) = plan
-            .warnings
-            .iter()
-            .find(|w| w.kind == WarningKind::DomainFromData)
-        {
-            return Err(SynthError::invalid(
-                "schema",
-                w.column.clone().unwrap_or_default(),
-                "a domain read from the data would differ from trust to trust: declare its \
-                 values and ranges",
-            ));
-        }
-        let read: Vec<String> = plan
-            .domain
-            .encode
-            .columns
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
+        plan.refuse_domain_from_data("trust")?;
+        let read = plan.read_columns();
         let fingerprint = columns_fingerprint(&self.schema, &read)?;
         for t in trusts {
             if let Some(s) = &t.schema {
@@ -475,25 +458,8 @@ impl FederatedFitJob {
         }
         let fit = self.fit.clone().with_source(declared_empty(&self.schema));
         let plan = fit.plan()?;
-        if let Some(w) = plan
-            .warnings
-            .iter()
-            .find(|w| w.kind == WarningKind::DomainFromData)
-        {
-            return Err(SynthError::invalid(
-                "schema",
-                w.column.clone().unwrap_or_default(),
-                "a domain read from the data would differ from trust to trust: declare its \
-                 values and ranges",
-            ));
-        }
-        let read: Vec<String> = plan
-            .domain
-            .encode
-            .columns
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
+        plan.refuse_domain_from_data("trust")?;
+        let read = plan.read_columns();
         let table = fit.encode_derived(&plan, true)?;
         let rounds = {
             let bounded = Bounded::row_level(0);

@@ -601,6 +601,39 @@ pub(crate) struct Plan {
     pub(crate) input_types: Vec<(String, arrow_schema::DataType)>,
 }
 
+impl Plan {
+    /// Refuse the plan when a column's domain would be read from the data: with the rows
+    /// split between `parts` (trusts, partitions), each part would read another domain and
+    /// their codes would not line up.
+    pub(crate) fn refuse_domain_from_data(&self, parts: &str) -> Result<()> {
+        match self
+            .warnings
+            .iter()
+            .find(|w| w.kind == WarningKind::DomainFromData)
+        {
+            Some(w) => Err(SynthError::invalid(
+                "schema",
+                w.column.clone().unwrap_or_default(),
+                format!(
+                    "a domain read from the data would differ from {parts} to {parts}: \
+                     declare its values and ranges"
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The input columns the plan reads (the encoded synthesis domain's).
+    pub(crate) fn read_columns(&self) -> Vec<String> {
+        self.domain
+            .encode
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
+    }
+}
+
 pub(crate) fn row_level_warning() -> Warning {
     Warning::new(
         WarningKind::RowLevelPrivacy,
@@ -627,13 +660,7 @@ impl FitJob {
     pub fn check_partitioned(&self) -> Result<Vec<String>> {
         let plan = self.plan_partitioned()?;
         self.encode_derived(&plan, true)?;
-        Ok(plan
-            .domain
-            .encode
-            .columns
-            .iter()
-            .map(|c| c.name.clone())
-            .collect())
+        Ok(plan.read_columns())
     }
 
     /// One partition's exact counts (`self`'s source: the partition), as
@@ -709,18 +736,7 @@ impl FitJob {
             ));
         }
         let plan = self.plan()?;
-        if let Some(w) = plan
-            .warnings
-            .iter()
-            .find(|w| w.kind == WarningKind::DomainFromData)
-        {
-            return Err(SynthError::invalid(
-                "schema",
-                w.column.clone().unwrap_or_default(),
-                "a domain read from the data would differ from partition to partition: \
-                 declare its values and ranges",
-            ));
-        }
+        plan.refuse_domain_from_data("partition")?;
         Ok(plan)
     }
 

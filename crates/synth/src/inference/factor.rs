@@ -61,34 +61,17 @@ impl Factor {
         }
     }
 
-    /// Multiply this factor by `other` (over a subset of its attributes, broadcast along the
-    /// others), cell by cell.
-    pub fn mul_assign(&mut self, other: &Factor) {
-        self.zip_broadcast(other, |x, y| *x *= y);
-    }
-
     /// Divide this factor by `other` (over a subset of its attributes), with `0 / 0 = 0`:
     /// a conditional table `p(C) / p(S)` where `p(S) = 0` only beside `p(C) = 0`.
     pub fn div_assign(&mut self, other: &Factor) {
         self.zip_broadcast(other, |x, y| *x = if y > 0.0 { *x / y } else { 0.0 });
     }
 
-    /// This factor broadcast to `attrs` (ascending, a superset of its own).
-    pub fn expand(&self, attrs: &[usize], sizes: &[usize]) -> Factor {
-        let shape: Vec<usize> = attrs.iter().map(|&x| sizes[x]).collect();
-        let mut values = ArrayD::<f64>::zeros(IxDyn(&shape));
-        let w = self.with_ones(attrs, &shape);
-        values.assign(&w.broadcast(IxDyn(&shape)).expect("superset of attributes"));
-        Factor {
-            attrs: attrs.to_vec(),
-            values,
-        }
-    }
-
     /// The product `a * b` over `attrs` (ascending, a superset of both factors' attributes),
-    /// each broadcast along the attributes it lacks, written in one pass (no table of
-    /// zeros filled first, as `a.expand(attrs).mul_assign(b)` would).
-    pub fn product(a: &Factor, b: &Factor, attrs: &[usize], sizes: &[usize]) -> Factor {
+    /// each broadcast along the attributes it lacks: the reference [`Factor::contract`] is
+    /// tested against (the engine never forms whole products).
+    #[cfg(test)]
+    pub(crate) fn product(a: &Factor, b: &Factor, attrs: &[usize], sizes: &[usize]) -> Factor {
         let shape: Vec<usize> = attrs.iter().map(|&x| sizes[x]).collect();
         let (wa, wb) = (a.with_ones(attrs, &shape), b.with_ones(attrs, &shape));
         let va = wa.broadcast(IxDyn(&shape)).expect("superset of attributes");
@@ -120,7 +103,7 @@ impl Factor {
     /// the shared ones summed out, it is one matrix product per batch cell:
     /// `out[B, F_a, F_b] = sum_C a[B, F_a, C] b[B, C, F_b]` (`ndarray`'s
     /// `general_mat_mul`, the `matrixmultiply` kernels), the same sums as
-    /// `Factor::product` then `sum_to` at a fraction of the memory traffic.
+    /// forming the product and then summing it, at a fraction of the memory traffic.
     pub fn contract(a: &Factor, b: &Factor, keep: &[usize], sizes: &[usize]) -> Factor {
         let own = |f: &Factor, other: &Factor| -> Vec<usize> {
             f.attrs

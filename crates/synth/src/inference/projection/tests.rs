@@ -151,8 +151,8 @@ fn a_contraction_sums_a_wide_input_before_it_meets_another() {
     };
     let (a, b, d) = (f(&[0, 1], 1.0), f(&[1, 2], 2.0), f(&[2, 3], 3.0));
     let got = c.run(vec![&a, &b, &d], &sizes).to_vec();
-    let mut all = Factor::product(&a, &b, &[0, 1, 2], &sizes).expand(&[0, 1, 2, 3], &sizes);
-    all.mul_assign(&d);
+    let ab = Factor::product(&a, &b, &[0, 1, 2], &sizes);
+    let all = Factor::product(&ab, &d, &[0, 1, 2, 3], &sizes);
     let want = all.sum_to(&[0, 3]).to_vec();
     for (w, g) in want.iter().zip(got) {
         assert!((w - g).abs() <= 1e-9 * w.abs(), "{w} vs {g}");
