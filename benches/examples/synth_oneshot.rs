@@ -2,8 +2,11 @@
 //!
 //! ```sh
 //! cargo build --release -p pets-benches --examples
-//! /usr/bin/time -v target/release/examples/synth_oneshot 1000000 [repeats] [max_iters]
+//! /usr/bin/time -v target/release/examples/synth_oneshot 1000000 [repeats] [max_iters] [dense]
 //! ```
+//!
+//! `max_iters` of `-` keeps the default work budget; `dense` turns MST's sparse pairs off
+//! (every pair measured densely, the reference MST).
 //!
 //! Encodes the 12 columns of the `synth` bench, then per repeat: fits MST at epsilon 1,
 //! delta 1e-9 (fresh noise each time), samples as many rows as the data has, and prints fit
@@ -64,6 +67,7 @@ fn main() {
         opts.estimation.max_iters = iters;
         opts.estimation.work_budget = None;
     }
+    opts.sparse_pairs = args.get(4).map(String::as_str) != Some("dense");
     // Streamed: the generated batches are encoded one at a time and never held together.
     let schema = ae_schema_for(&config(rows));
     let table = ae_encoded_with(rows, &schema, &COLUMNS, |_| {});
@@ -113,12 +117,22 @@ fn main() {
             mean_tvd(&table, &synth, &COLUMNS, 2).expect("columns exist"),
             mean_tvd(&table, &synth, &no_postcode, 2).expect("columns exist"),
         );
-        let cells: usize = model
+        let (thresholded, dense): (Vec<_>, Vec<_>) = model
             .measurements
             .iter()
-            .map(|m| m.measurement.values.len())
+            .map(|m| &m.measurement)
+            .partition(|m| m.threshold.is_some());
+        let cells: usize = dense.iter().map(|m| m.values.len()).sum();
+        let released: usize = thresholded
+            .iter()
+            .map(|m| (0..m.values.len()).filter(|&j| !m.is_censored(j)).count())
             .sum();
-        println!("  {cells} noisy cells; tree: {:?}", model.selected);
+        println!(
+            "  {cells} noisy cells in dense tables; {} thresholded tables, {released} cells \
+             released; tree: {:?}",
+            thresholded.len(),
+            model.selected
+        );
         for (t, p) in worst_pairs(&table, &synth, 5) {
             println!("  {t:.4}  {p}");
         }

@@ -51,7 +51,7 @@ const DATA_LIKE: &str = "a pyarrow Table, a polars or pandas DataFrame, another 
                     strict = false, budget = None, progress = None, method = "mst",
                     degree = None, workload = None, rounds = None, stage = "run",
                     partials = None, privbayes_score = None, tree_share = None,
-                    max_model_cells = None))]
+                    max_model_cells = None, sparse_pairs = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_mst(
     py: Python<'_>,
@@ -83,6 +83,7 @@ pub fn fit_mst(
     privbayes_score: Option<&str>,
     tree_share: Option<f64>,
     max_model_cells: Option<u64>,
+    sparse_pairs: Option<bool>,
 ) -> PyResult<Py<PyAny>> {
     let method: Method = method.parse().py_err(py)?;
     let privbayes_score: Option<FamilyScore> =
@@ -113,6 +114,7 @@ pub fn fit_mst(
         tolerance,
         max_clique_cells,
         noise_penalty: Some(noise_penalty),
+        sparse_pairs,
         score_threshold: Some(score_threshold),
         compress: Some(compress),
         max_pair_cells,

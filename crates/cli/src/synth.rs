@@ -174,6 +174,12 @@ pub struct FitArgs {
     /// the tree: much faster on wide domains, may skip a large but useful pair.
     #[arg(long)]
     pub noise_penalty: bool,
+    /// Measure every MST pair densely (the published MST). By default a pair with more
+    /// cells than records per unit of noise (postcode district x provider) is released
+    /// above a threshold instead, with a quarter of delta: far fewer noise draws, but its
+    /// small cells are suppressed.
+    #[arg(long)]
+    pub dense_pairs: bool,
     /// Soft threshold of MST's edge score, in multiples of the 2-way noise sigma: only the
     /// error above it counts (0: the published score; 1 keeps noise-dominated pairs out).
     #[arg(long, default_value_t = 1.0)]
@@ -366,6 +372,7 @@ fn fit(args: &FitArgs) -> Result<(), CliError> {
     let job = job.settings(&FitSettings {
         iters: args.iters,
         noise_penalty: Some(args.noise_penalty),
+        sparse_pairs: Some(!args.dense_pairs),
         score_threshold: Some(args.score_threshold),
         selection_share: args.selection_share,
         equal_shares: Some(args.equal_shares),

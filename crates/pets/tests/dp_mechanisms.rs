@@ -402,6 +402,84 @@ fn threshold_noise_and_release_rate() {
     );
 }
 
+/// The Gaussian threshold mechanism (MST's sparse pairs, `pets_synth::measure`): its map is
+/// the discrete Gaussian's rho plus at least the exact tail `P[Z >= T - 1]` of a key one
+/// person holds; its noise is discrete Gaussian(sigma); keys below the threshold survive at
+/// the tail's rate, and a key held by one person at no more than the charged delta.
+#[test]
+fn gaussian_threshold_noise_map_and_release_rate() {
+    let sigma = 3.0;
+    let tail = |k: i64| 1.0 - discrete_gaussian_cdf((k - 1) as f64, sigma);
+    for &t in &[8i64, 15, 25] {
+        let m = ThresholdedCounts::new(ThresholdNoise::Gaussian, sigma, t, 1, 1.0, 1.0).unwrap();
+        let c = m.cost().unwrap();
+        assert!(
+            c.measure() == PrivacyMeasure::Zcdp && rel_close(c.main(), 0.5 / (sigma * sigma), 1e-9),
+            "{c}"
+        );
+        // A key only one person has (count 1) is released when 1 + Z >= T.
+        let exact = tail(t - 1);
+        assert!(
+            c.delta() >= exact * (1.0 - 1e-9),
+            "T={t}: {} < {exact}",
+            c.delta()
+        );
+        // OpenDP bounds the tail conservatively; it must not be wildly loose either.
+        assert!(
+            c.delta() <= exact * 10.0 + 1e-300,
+            "T={t}: {} vs {exact}",
+            c.delta()
+        );
+    }
+    let t = 12;
+    let m = ThresholdedCounts::new(ThresholdNoise::Gaussian, sigma, t, 1, 1.0, 1.0).unwrap();
+    let mut s = Session::new(Cost::rho(1e12).with_delta(0.5)).unwrap();
+    // Keys far above the threshold: all released, noise is discrete Gaussian(sigma).
+    let big: Vec<(u64, i64)> = (0..N as u64).map(|k| (k, 10_000)).collect();
+    let out = s.release(&m, &big, record("threshold")).unwrap().value;
+    assert_eq!(out.len(), N);
+    let mut x: Vec<f64> = out.iter().map(|&(_, c)| (c - 10_000) as f64).collect();
+    let d = ks_distance(&mut x, |v| discrete_gaussian_cdf(v, sigma), true);
+    assert!(d < dkw(N, FALSE_FAILURE), "KS {d}");
+    let d_wrong = ks_distance(&mut x, |v| discrete_gaussian_cdf(v, sigma * 1.3), true);
+    assert!(d_wrong > dkw(N, FALSE_FAILURE), "no power: {d_wrong}");
+    // Keys 2 below the threshold survive with probability P[Z >= 2].
+    let near: Vec<(u64, i64)> = (0..N as u64).map(|k| (k, t - 2)).collect();
+    let kept = s
+        .release(&m, &near, record("threshold"))
+        .unwrap()
+        .value
+        .len();
+    let tol = hoeffding(N, 1, FALSE_FAILURE);
+    assert!(
+        (kept as f64 / N as f64 - tail(2)).abs() < tol,
+        "{kept} vs {}",
+        tail(2)
+    );
+    // Keys held by one person: released at most at the charged delta.
+    let t = 6;
+    let m = ThresholdedCounts::new(ThresholdNoise::Gaussian, sigma, t, 1, 1.0, 1.0).unwrap();
+    let charged = m.cost().unwrap().delta();
+    let n = 100_000;
+    let ones: Vec<(u64, i64)> = (0..n as u64).map(|k| (k, 1)).collect();
+    let rate = s
+        .release(&m, &ones, record("threshold"))
+        .unwrap()
+        .value
+        .len() as f64
+        / n as f64;
+    let tol = hoeffding(n, 1, FALSE_FAILURE);
+    assert!(
+        (rate - tail(t - 1)).abs() < tol,
+        "rate {rate} vs {}",
+        tail(t - 1)
+    );
+    assert!(
+        rate < charged + tol,
+        "rate {rate} above the charged delta {charged}"
+    );
+}
+
 #[test]
 fn quantile_exponential_mechanism_distribution_and_map() {
     let values: Vec<f64> = (1..=100).map(f64::from).collect();

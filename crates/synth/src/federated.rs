@@ -873,7 +873,7 @@ impl FitRounds {
     ) -> Result<FitRounds> {
         let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
         let cards: Vec<u32> = cols.iter().map(|c| c.codebook.cardinality()).collect();
-        let budget = MstBudget::new(&cards, opts)?;
+        let budget = MstBudget::new(&cards, opts, false)?;
         let one_weights = weights(&shares(
             &cards.iter().map(|&k| u64::from(k)).collect::<Vec<_>>(),
             opts.size_weighted_shares,
@@ -1308,6 +1308,7 @@ fn pair_measurement(
             values,
             sigma,
             scale: None,
+            threshold: None,
         },
     }
 }

@@ -21,6 +21,19 @@
 //! 3. `rho2 = rho - rho1 - rho_sel`: the selected 2-way marginals, `rho2 / r` each in the
 //!    reference; pets splits it by compressed table size by default ([`shares`]).
 //!
+//! **Sparse pairs** ([`MstOptions::sparse_pairs`], on by default; not in the reference): a
+//! selected pair whose compressed table has more cells than records per unit of noise
+//! (`cells sigma_2 > N`, with `N` the total estimated from the noisy 1-ways: public) is
+//! released by the Gaussian threshold mechanism at the same rho
+//! ([`crate::measure::measure_thresholded`]): noise on its occupied cells only, each
+//! released iff its noisy count reaches `T`. A quarter of delta is set aside for this
+//! before anything is measured (`delta_pairs`, `delta_pairs / r` a pair), and rho is the
+//! largest whose conversion at the remaining delta gives epsilon, so the total is still
+//! (epsilon, delta)-DP. Proof: [`crate::proofs::mst_sparse_pairs`]. On 1M A&E rows x 12
+//! columns postcode district x provider is 290k cells with ~11k occupied: the fit draws
+//! 441k -> ~90k noise samples (OpenDP's exact sampler, 20-30 us each) and the estimate no
+//! longer spreads the noise of 280k empty cells (`benches/README.md`).
+//!
 //! Each release goes through one [`Session`], which charges before drawing: the ledger's
 //! total is the target rho (to floating-point rounding, never above it). With one column the
 //! whole budget measures its 1-way marginal.
@@ -46,7 +59,7 @@ use crate::compress::Compression;
 use crate::counts::{CountSource, Rows};
 use crate::error::{Result, SynthError};
 use crate::inference::{EstimationOptions, Measurement, estimate_total, estimate_with};
-use crate::measure::measure_gaussian;
+use crate::measure::{measure_gaussian, measure_thresholded};
 use crate::model::{FittedTables, MODEL_FORMAT, MODEL_VERSION, NoisyMarginal, SynthModel};
 use pets::progress::Progress;
 
@@ -107,6 +120,11 @@ pub struct MstOptions {
     /// ([`shares`]: `min(cells, cap)^(2/3)`, the split that minimises the total L1 error)
     /// rather than equally (the paper's MST). Default on.
     pub size_weighted_shares: bool,
+    /// Release a selected pair whose table has more cells than records per unit of noise
+    /// by the Gaussian threshold mechanism (module docs, "Sparse pairs"), with a quarter of
+    /// delta set aside for it. Default on; off, every pair is measured densely (the
+    /// reference) and the whole delta converts rho.
+    pub sparse_pairs: bool,
     /// Inference settings.
     pub estimation: EstimationOptions,
 }
@@ -129,6 +147,7 @@ impl MstOptions {
             score_threshold: 1.0,
             selection_share: 0.1,
             size_weighted_shares: true,
+            sparse_pairs: true,
             estimation: EstimationOptions {
                 max_iters: 1000,
                 work_budget: Some(MST_WORK_BUDGET),
@@ -215,6 +234,24 @@ pub fn pair_score_penalised(
     let units = acc.min(cap) - pen;
     // |units| <= 2^53: exact as f64; dividing by 2^j is exact too.
     units as f64 / scale
+}
+
+/// The share of delta set aside for thresholded (sparse) pair releases when
+/// [`MstOptions::sparse_pairs`] is on. A quarter costs little either way: rho at (1, 1e-9)
+/// falls by about 1% (its conversion sees `ln(1/delta)` grow by 0.3 of ~21), and each
+/// pair's threshold rises by about 1% (`T ~ sigma Phi^-1(1 - delta_pair)`).
+pub const SPARSE_DELTA_SHARE: f64 = 0.25;
+
+/// `(delta for the zCDP conversion, delta for thresholded pairs)` from the target delta:
+/// `(delta, 0)` without sparse pairs; with them the pairs' part is `SPARSE_DELTA_SHARE`
+/// of it and the conversion's the rest, both rounded down so that their exact sum never
+/// exceeds `delta`.
+pub(crate) fn split_delta(delta: f64, sparse: bool) -> (f64, f64) {
+    if !sparse {
+        return (delta, 0.0);
+    }
+    let pairs = (delta * SPARSE_DELTA_SHARE).next_down();
+    ((delta - pairs).next_down(), pairs)
 }
 
 /// MST's default inference work budget, in clique-cell iterations.
@@ -398,6 +435,11 @@ pub(crate) struct MstBudget {
     pub rho_sel: f64,
     /// The selected pairs' share.
     pub rho2: f64,
+    /// The delta set aside for thresholded pair releases (0: every pair is dense), and the
+    /// delta at which rho converts to (epsilon, delta) ([`split_delta`]).
+    pub delta_pairs: f64,
+    /// The delta at which `rho` was converted: the target delta minus `delta_pairs`.
+    pub delta_conversion: f64,
     /// Per column: may it be in a pair?
     pub pairable: Vec<bool>,
     /// Tree edges to select: pairable columns minus one (0 when fewer than two), or with
@@ -410,9 +452,10 @@ pub(crate) struct MstBudget {
 }
 
 impl MstBudget {
-    /// The split for columns with `cards` declared codes (module docs, steps 1-3).
-    pub(crate) fn new(cards: &[u32], opts: &MstOptions) -> Result<MstBudget> {
-        let rho = cdp_rho(opts.epsilon, opts.delta)?;
+    /// The split for columns with `cards` declared codes (module docs, steps 1-3), with
+    /// part of delta set aside for sparse pairs when `sparse` (the pooled fit's
+    /// [`MstOptions::sparse_pairs`]; the federated fit measures every pair densely).
+    pub(crate) fn new(cards: &[u32], opts: &MstOptions, sparse: bool) -> Result<MstBudget> {
         if !(opts.score_threshold >= 0.0 && opts.score_threshold.is_finite()) {
             return Err(SynthError::invalid(
                 "score_threshold",
@@ -423,7 +466,28 @@ impl MstBudget {
         // Identifier-like columns (declared domain above `max_pair_values`: public) are never
         // pair candidates.
         let pairable: Vec<bool> = cards.iter().map(|&k| k <= opts.max_pair_values).collect();
-        MstBudget::split(rho, pairable, opts.selection_share)
+        let sparse = sparse && pairable.iter().filter(|&&p| p).count() > 1;
+        let (delta_conversion, delta_pairs) = split_delta(opts.delta, sparse);
+        let rho = cdp_rho(opts.epsilon, delta_conversion)?;
+        let mut b = MstBudget::split(rho, pairable, opts.selection_share)?;
+        b.delta_pairs = delta_pairs;
+        b.delta_conversion = delta_conversion;
+        Ok(b)
+    }
+
+    /// A session that may spend this budget: `rho` plus the pairs' delta, reported as
+    /// (epsilon, delta)-DP at `delta_conversion` plus the delta spent.
+    pub(crate) fn session(&self) -> Result<Session> {
+        Ok(
+            Session::new(Cost::rho(self.rho).with_delta(self.delta_pairs))?
+                .with_conversion_delta(self.delta_conversion)?,
+        )
+    }
+
+    /// The delta each thresholded pair may spend (`None`: every pair is dense).
+    pub(crate) fn pair_delta(&self) -> Option<f64> {
+        (self.delta_pairs > 0.0 && self.rounds > 0)
+            .then(|| (self.delta_pairs / self.rounds as f64).next_down())
     }
 
     /// MST's split of a budget `rho` (module docs, steps 1-3), the tree spanning the
@@ -455,6 +519,8 @@ impl MstBudget {
             rho1,
             rho_sel,
             rho2,
+            delta_pairs: 0.0,
+            delta_conversion: 0.0,
             pairable,
             rounds,
             allowed: None,
@@ -529,10 +595,10 @@ fn fit_mst_counts(
     progress.check()?;
     progress.stage("measuring", None, "tables");
     let cards: Vec<u32> = cols.iter().map(|c| c.codebook.cardinality()).collect();
-    let budget = MstBudget::new(&cards, opts)?;
+    let budget = MstBudget::new(&cards, opts, opts.sparse_pairs)?;
     let (rho, rho1) = (budget.rho, budget.rho1);
     let contribution = contribution.clone();
-    let mut session = Session::zcdp(rho)?.with_conversion_delta(opts.delta)?;
+    let mut session = budget.session()?;
     let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
     // 1. Noisy 1-way marginals, each its share of rho1 (public: from declared sizes).
     let (mut measurements, compression) = measure_one_ways(
@@ -553,6 +619,7 @@ fn fit_mst_counts(
         score_threshold: opts.score_threshold,
         noise_penalty: opts.noise_penalty,
         size_weighted_shares: opts.size_weighted_shares,
+        pair_delta: budget.pair_delta(),
     };
     let (selected, pairs) = tree_step(
         &mut session,
@@ -568,7 +635,8 @@ fn fit_mst_counts(
     measurements.extend(pairs);
 
     // 4. Inference.
-    assemble_mst(
+    let notes = sparse_notes(&measurements);
+    let mut model = assemble_mst(
         "mst",
         table,
         cols,
@@ -579,7 +647,28 @@ fn fit_mst_counts(
         &selected,
         session.ledger(),
         progress,
-    )
+    )?;
+    model.notes.extend(notes);
+    Ok(model)
+}
+
+/// A note for each pair released above a threshold (public: its size, sigma and `T`).
+fn sparse_notes(measurements: &[NoisyMarginal]) -> Vec<String> {
+    measurements
+        .iter()
+        .filter_map(|m| {
+            let t = m.measurement.threshold?;
+            Some(format!(
+                "{} ({} cells) is sparse: released by the Gaussian threshold mechanism \
+                 (sigma {:.1}), only cells whose noisy count reached {t} (the others \
+                 suppressed, so the model may hold up to about {t} records in any of them); \
+                 --dense-pairs (Python: sparse_pairs=False) measures every cell",
+                m.columns.join(" x "),
+                m.measurement.values.len(),
+                m.measurement.sigma,
+            ))
+        })
+        .collect()
 }
 
 /// The settings of MST's tree ([`tree_step`]): [`MstOptions`]' fields of the same names.
@@ -593,6 +682,9 @@ pub(crate) struct TreeSettings {
     pub noise_penalty: bool,
     /// Split `rho2` among the pairs by table size ([`shares`]).
     pub size_weighted_shares: bool,
+    /// The delta each sparse pair's thresholded release may spend; `None` measures every
+    /// pair densely ([`MstOptions::sparse_pairs`]).
+    pub pair_delta: Option<f64>,
 }
 
 /// The edges [`tree_step`] selected, `(a, b)` with `a < b`, and their noisy marginals.
@@ -604,8 +696,10 @@ pub(crate) type TreeMeasured = (Vec<(usize, usize)>, Vec<NoisyMarginal>);
 /// `budget.rho_sel / rounds` on [`pair_score_penalised`] (sensitivity `m` a person,
 /// Kruskal-style: only pairs joining two components), then measure each selected pair's
 /// compressed table with the Gaussian mechanism at its share of `budget.rho2`
-/// ([`pair_shares`]). Labels start with `"{method}: "`. Returns the edges and their noisy
-/// marginals, in selection order.
+/// ([`pair_shares`]); with `tree.pair_delta`, a pair whose table has `cells sigma_2 > N`
+/// (module docs, "Sparse pairs"; `N` estimated from `one_ways`) by the Gaussian threshold
+/// mechanism at that delta. Labels start with `"{method}: "`. Returns the edges and their
+/// noisy marginals, in selection order.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn tree_step(
     session: &mut Session,
@@ -634,9 +728,9 @@ pub(crate) fn tree_step(
         0.0
     };
     let mut selected: Vec<(usize, usize)> = Vec::new();
+    let one_way: Vec<Measurement> = one_ways.iter().map(|m| m.measurement.clone()).collect();
+    let total = estimate_total(&one_way);
     if d > 1 && rounds > 0 {
-        let one_way: Vec<Measurement> = one_ways.iter().map(|m| m.measurement.clone()).collect();
-        let total = estimate_total(&one_way);
         let probs: Vec<Vec<f64>> = one_way.iter().map(independent_probs).collect();
         let pairs = budget.candidates(&sizes, tree.max_pair_cells);
         let scores: Vec<f64> = pairs
@@ -699,14 +793,21 @@ pub(crate) fn tree_step(
     for (k, &(a, b)) in selected.iter().enumerate() {
         let counts = source.pair(a, b, &maps, &sizes)?;
         let pair = vec![names[a].clone(), names[b].clone()];
-        let noisy = measure_gaussian(
-            session,
-            &format!("{method}: 2-way marginal of {} x {}", names[a], names[b]),
-            &pair,
-            &counts,
-            (budget.rho2 * pair_shares[k]).next_down().next_down(),
-            contribution,
-        )?;
+        let rho_pair = (budget.rho2 * pair_shares[k]).next_down().next_down();
+        let label = format!("{method}: 2-way marginal of {} x {}", names[a], names[b]);
+        let noisy = match tree.pair_delta {
+            // Public: the compressed sizes, sigma_2 from rho, the total from the 1-ways.
+            Some(delta) if is_sparse(counts.len(), sigma2, total) => measure_thresholded(
+                session,
+                &format!("{label} (thresholded: sparse)"),
+                &pair,
+                &counts,
+                rho_pair,
+                delta,
+                contribution,
+            )?,
+            _ => measure_gaussian(session, &label, &pair, &counts, rho_pair, contribution)?,
+        };
         measured.push(NoisyMarginal {
             columns: pair,
             measurement: Measurement {
@@ -714,10 +815,18 @@ pub(crate) fn tree_step(
                 values: noisy.values,
                 sigma: noisy.sigma,
                 scale: None,
+                threshold: noisy.threshold,
             },
         });
     }
     Ok((selected, measured))
+}
+
+/// Whether a pair table of `cells` cells is sparse: it holds more cells than records per
+/// unit of noise, `cells sigma > total` (all public). A dense release of it adds more noise
+/// (about `0.8 sigma` a cell) than there are records, and most of its cells are empty.
+pub(crate) fn is_sparse(cells: usize, sigma: f64, total: f64) -> bool {
+    cells as f64 * sigma > total
 }
 
 /// Each selected pair's share of `rho2` ([`shares`] of the compressed table sizes: public).
@@ -932,6 +1041,7 @@ pub(crate) fn one_way_from_noisy(
                 values,
                 sigma,
                 scale,
+                threshold: None,
             },
         },
         comp,
@@ -995,6 +1105,48 @@ fn root(p: &mut [usize], mut i: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn delta_is_split_without_exceeding_it_and_sparseness_is_cells_times_sigma() {
+        for delta in [1e-9, 1e-5, 0.3, 5e-324, 1e-300] {
+            assert_eq!(super::split_delta(delta, false), (delta, 0.0));
+            let (conv, pairs) = super::split_delta(delta, true);
+            assert!(conv > 0.0 || delta < 1e-320, "{delta}: {conv}");
+            assert!(
+                pairs <= delta * super::SPARSE_DELTA_SHARE,
+                "{delta}: {pairs}"
+            );
+            // conv <= exact(delta - pairs): rounded by half an ulp at most, then one down.
+            assert!(conv + pairs <= delta, "{delta}: {conv} + {pairs}");
+        }
+        assert!(super::is_sparse(290_000, 14.2, 1e6));
+        assert!(!super::is_sparse(290_000, 14.2, 1e7));
+        assert!(!super::is_sparse(60, 14.2, 1e3));
+    }
+
+    #[test]
+    fn the_sparse_budget_sets_delta_aside_only_with_pairs() {
+        let opts = super::MstOptions::new(1.0, 1e-9);
+        let sparse = super::MstBudget::new(&[5, 300, 40], &opts, true).unwrap();
+        let dense = super::MstBudget::new(&[5, 300, 40], &opts, false).unwrap();
+        assert_eq!((dense.delta_pairs, dense.delta_conversion), (0.0, 1e-9));
+        assert!(dense.pair_delta().is_none());
+        assert!(sparse.delta_pairs > 0.0 && sparse.delta_conversion + sparse.delta_pairs <= 1e-9);
+        // Less delta to convert at: a slightly smaller rho (about 1%), still (1, 1e-9).
+        assert!(sparse.rho < dense.rho && sparse.rho > 0.98 * dense.rho);
+        let pair = sparse.pair_delta().unwrap();
+        assert!(pair * sparse.rounds as f64 <= sparse.delta_pairs);
+        let session = sparse.session().unwrap();
+        assert_eq!(session.total().delta(), sparse.delta_pairs);
+        let (eps, d) = session
+            .total()
+            .to_approx_dp(sparse.delta_conversion)
+            .unwrap();
+        assert!(eps <= 1.0 && d <= 1e-9, "{eps} {d}");
+        // One pairable column: no pairs, nothing set aside.
+        let one = super::MstBudget::new(&[5, 9_000], &opts, true).unwrap();
+        assert_eq!((one.delta_pairs, one.rounds), (0.0, 0));
+    }
+
     #[test]
     fn shares_are_equal_or_by_size_two_thirds_and_sum_to_one() {
         let eq = super::shares(&[2, 220, 36_059], false, 256);

@@ -609,6 +609,7 @@ pub fn fit_privbayes_bounded_with(
                 values: noisy.values,
                 sigma: noisy.sigma,
                 scale: None,
+                threshold: None,
             },
         });
     }

@@ -23,6 +23,8 @@ pub struct FitSettings {
     pub max_clique_cells: Option<u64>,
     /// MST's noise penalty on pair scores.
     pub noise_penalty: Option<bool>,
+    /// MST's thresholded release of sparse pairs (default on).
+    pub sparse_pairs: Option<bool>,
     /// Soft threshold of MST's pair and PrivBayes' family scores, in multiples of sigma.
     pub score_threshold: Option<f64>,
     /// Share of rho for selection: MST's pair selection, PrivBayes' structure.
@@ -83,6 +85,7 @@ impl FitJob {
         let mst = self.options_mut();
         mst.estimation = s.estimation(mst.estimation);
         put(&mut mst.noise_penalty, s.noise_penalty);
+        put(&mut mst.sparse_pairs, s.sparse_pairs);
         put(&mut mst.score_threshold, s.score_threshold);
         put(&mut mst.selection_share, s.selection_share);
         put(&mut mst.size_weighted_shares, size_weighted);
@@ -147,6 +150,7 @@ mod tests {
             tolerance: Some(1e-3),
             max_clique_cells: Some(1 << 10),
             noise_penalty: Some(true),
+            sparse_pairs: Some(false),
             score_threshold: Some(2.0),
             selection_share: Some(0.2),
             equal_shares: Some(true),
@@ -168,6 +172,7 @@ mod tests {
         assert_eq!(mst.estimation.tolerance, 1e-3);
         assert_eq!(mst.estimation.max_clique_cells, 1 << 10);
         assert!(mst.noise_penalty && !mst.size_weighted_shares && !mst.compress);
+        assert!(!mst.sparse_pairs);
         assert_eq!(mst.score_threshold, 2.0);
         assert_eq!(mst.selection_share, 0.2);
         assert_eq!((mst.max_pair_cells, mst.max_pair_values), (1 << 12, 99));

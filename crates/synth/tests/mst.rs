@@ -103,6 +103,83 @@ fn mst_on_ae_beats_independent_and_spends_exactly_the_budget() {
     assert!(tvd2_rest < 0.8 * indep_rest, "{tvd2_rest} vs {indep_rest}");
 }
 
+/// MST's sparse pairs (default): a pair with more cells than records per unit of noise is
+/// released by the Gaussian threshold mechanism; the fit stays within (epsilon, delta), the
+/// ledger shows the delta each thresholded pair spent, the model file keeps the threshold,
+/// and without sparse pairs every pair is dense at a slightly larger rho.
+#[test]
+fn sparse_pairs_are_thresholded_within_epsilon_and_delta() {
+    let real = ae(20_000, 6);
+    let cols = [
+        "postcode_district",
+        "provider_code",
+        "sex",
+        "acuity",
+        "admitted",
+    ];
+    let opts = MstOptions::new(1.0, 1e-9);
+    assert!(opts.sparse_pairs);
+    let model = fit_mst(&real, &cols, &opts).unwrap();
+    let thresholded: Vec<_> = model
+        .measurements
+        .iter()
+        .filter(|m| m.measurement.threshold.is_some())
+        .collect();
+    assert!(!thresholded.is_empty(), "no pair was thresholded");
+    for m in &thresholded {
+        assert!(
+            m.columns.contains(&"postcode_district".to_string()),
+            "{:?}",
+            m.columns
+        );
+        let t = m.measurement.threshold.unwrap();
+        // Released values are at least T, the rest 0.
+        assert!(m.measurement.values.iter().all(|&v| v == 0.0 || v >= t));
+    }
+    let charged: Vec<_> = model
+        .ledger
+        .entries
+        .iter()
+        .filter(|e| e.mechanism.name == "gaussian_threshold")
+        .collect();
+    assert_eq!(charged.len(), thresholded.len());
+    assert!(charged.iter().all(|e| e.charged.delta() > 0.0));
+    // Within (epsilon, delta): rho at the conversion's delta, plus the pairs' delta.
+    let spent = model.ledger.spent;
+    assert!(spent.main() <= model.rho && spent.main() >= model.rho * (1.0 - 1e-9));
+    let pairs_delta = (1e-9 * pets_synth::mst::SPARSE_DELTA_SHARE).next_down();
+    assert!(
+        spent.delta() > 0.0 && spent.delta() <= pairs_delta,
+        "{spent}"
+    );
+    let (eps, delta) = spent
+        .to_approx_dp((1e-9 - pairs_delta).next_down())
+        .unwrap();
+    assert!(eps <= 1.0 && delta <= 1e-9, "({eps}, {delta})");
+    // The model file keeps the thresholds; it samples.
+    let back = SynthModel::from_json(&serde_json::to_string(&model).unwrap()).unwrap();
+    assert_eq!(back, model);
+    assert_eq!(back.sample_table(1_000, 1).unwrap().n_rows(), 1_000);
+    // Off: every pair dense, the whole delta converts rho.
+    let dense = fit_mst(
+        &real,
+        &cols,
+        &MstOptions {
+            sparse_pairs: false,
+            ..opts
+        },
+    )
+    .unwrap();
+    assert!(
+        dense
+            .measurements
+            .iter()
+            .all(|m| m.measurement.threshold.is_none())
+    );
+    assert_eq!(dense.ledger.spent.delta(), 0.0);
+    assert!(dense.rho > model.rho && dense.rho < 1.02 * model.rho);
+}
+
 #[test]
 fn models_round_trip_and_sampling_is_seeded() {
     let real = ae(5_000, 5);

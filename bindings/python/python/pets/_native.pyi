@@ -291,6 +291,7 @@ def fit_mst(
     privbayes_score: str | None = ...,
     tree_share: float | None = ...,
     max_model_cells: int | None = ...,
+    sparse_pairs: bool | None = ...,
 ) -> Any: ...
 def prepare_domain(
     schema_json: str, columns: list[str] | None = ..., max_values: int = ...

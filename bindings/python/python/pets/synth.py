@@ -455,6 +455,12 @@ class MST:
             expected noise of measuring it (AIM's score) instead of MST's plain error: much
             faster on wide domains, but may skip a large useful pair (e.g. postcode district
             x provider).
+        sparse_pairs: Release a tree pair with more cells than records per unit of noise
+            (postcode district x provider) by the Gaussian threshold mechanism: noise on its
+            occupied cells only, each kept when its noisy count reaches a threshold, with a
+            quarter of delta set aside (default ``True``; far fewer noise draws, but the
+            pair's small cells are suppressed). ``False`` measures every pair densely, the
+            published MST (``--dense-pairs``).
         score_threshold: Soft threshold of the tree-edge score in multiples of the 2-way
             noise sigma: a pair scores only the part of its error above it, so dense pairs
             whose measurement would be mostly noise are not picked over useful ones
@@ -494,6 +500,7 @@ class MST:
         compress: bool = True,
         max_values: int = 128,
         noise_penalty: bool = False,
+        sparse_pairs: bool = True,
         score_threshold: float = 1.0,
         person_id: str | None = None,
         max_rows_per_person: int = 1,
@@ -538,6 +545,7 @@ class MST:
         self.compress = bool(compress)
         self.max_values = _int(max_values, "max_values", 2, 2**32 - 1)
         self.noise_penalty = bool(noise_penalty)
+        self.sparse_pairs = bool(sparse_pairs)
         self.score_threshold = _float(score_threshold, "score_threshold")
         if not (self.score_threshold >= 0 and math.isfinite(self.score_threshold)):
             raise InvalidParameterError(
@@ -702,8 +710,8 @@ class MST:
         return self.model.save(path)
 
     def _method_options(self) -> dict[str, Any]:
-        """The method's own settings, as the native fit takes them (none for MST)."""
-        return {}
+        """The method's own settings, as the native fit takes them."""
+        return {"sparse_pairs": self.sparse_pairs}
 
     @classmethod
     def load(cls, path: PathLike, *, seed: int | None = None) -> MST:
@@ -736,7 +744,8 @@ class PrivBayes(MST):
     by the exponential mechanism on the R score, then every family's marginal is measured
     with Gaussian noise and the model estimated from them (the core's ``FitJob``, the same
     budget, ledger and person-level bounding as :class:`MST`). Takes every argument of
-    :class:`MST` (``noise_penalty`` and ``max_pair_cells`` are MST's alone) and:
+    :class:`MST` (``noise_penalty``, ``sparse_pairs`` and ``max_pair_cells`` are MST's
+    alone) and:
 
     Args:
         degree: The most parents a column may have (k in the paper), at least 1.
@@ -786,9 +795,9 @@ class AIM(MST):
     of measuring it) is chosen by the exponential mechanism, measured with Gaussian noise,
     and the model re-estimated; the noise anneals when a round stops paying. The 1-way
     marginals share the paper's budget for them by size, as MST's do. Takes every argument
-    of :class:`MST` (``noise_penalty`` and ``max_pair_cells`` are MST's alone; without
-    ``max_iters`` the final inference has ten times MST's work budget, 5e7 clique-cell
-    iterations, 20 to 2,500) and:
+    of :class:`MST` (``noise_penalty``, ``sparse_pairs`` and ``max_pair_cells`` are MST's
+    alone; without ``max_iters`` the final inference has ten times MST's work budget, 5e7
+    clique-cell iterations, 20 to 2,500) and:
 
     Args:
         workload: The marginals that matter, as lists of column names (default: every

@@ -387,6 +387,7 @@ fn projection_is_the_model_marginal_by_brute_force() {
             values: (0..n).map(|_| 10.0 + 90.0 * g.unit()).collect(),
             sigma: 1.0,
             scale: None,
+            threshold: None,
         });
     }
     let (model, _) =

@@ -161,7 +161,7 @@ fn the_fit_charges_the_sum_of_its_rounds_within_the_budget_and_samples() {
     assert!(spent >= rho * (1.0 - 1e-4), "{spent} << {rho}");
     // Each round's share is MST's split.
     let cards: Vec<u32> = model.codebooks.iter().map(|c| c.cardinality()).collect();
-    let split = MstBudget::new(&cards, &crate::MstOptions::new(1.0, 1e-9)).unwrap();
+    let split = MstBudget::new(&cards, &crate::MstOptions::new(1.0, 1e-9), false).unwrap();
     for (r, want) in out
         .rounds
         .iter()

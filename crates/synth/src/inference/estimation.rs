@@ -8,6 +8,17 @@
 //!
 //! `min_mu L(mu) = sum_m 1/2 || (Q_m mu_{C_m} - y_m) / sigma_m ||^2`
 //!
+//! **Thresholded measurements** (a sparse table released by the Gaussian threshold
+//! mechanism, [`pets::dp::mechanisms::ThresholdedCounts`]: only cells whose noisy count is
+//! at least `T` are released) are censored observations. A released cell keeps the squared
+//! term above. An unreleased cell says only that `y_j < T`, i.e. `q_j mu_j < T - Z`: it
+//! costs the one-sided hinge `1/2 (max(0, q_j mu_j - T) / sigma)^2`, the quadratic
+//! asymptote of the censored (Tobit) negative log-likelihood `-ln Phi((T - q_j mu_j) /
+//! sigma)` and a convex lower bound of it up to a constant. So `L` stays convex and
+//! differentiable: the estimate may put up to about `T` in a suppressed cell (an empty cell
+//! and a small one look alike), and the other measurements decide how much. A thresholded
+//! measurement is left out of the total (its sum misses the suppressed mass).
+//!
 //! over marginals `mu` realisable by a graphical model on a junction tree that contains
 //! every `C_m`. It is found by **mirror descent** on the model's log-potentials `theta`
 //! (the entropic mirror map over the marginal polytope, private-pgm's
@@ -46,6 +57,36 @@ pub struct Measurement {
     /// Diagonal of `Q` (one weight per cell); `None` is the identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<Vec<f64>>,
+    /// When set, the table was released by the Gaussian threshold mechanism at this `T`:
+    /// cell `j` was released iff `values[j] >= T`; a value below `T` (stored as 0) means
+    /// only that the cell's noisy count fell below `T` (see the module docs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+}
+
+impl Measurement {
+    /// Whether cell `j` is a censored (unreleased) cell of a thresholded measurement.
+    pub fn is_censored(&self, j: usize) -> bool {
+        self.threshold.is_some_and(|t| self.values[j] < t)
+    }
+
+    /// This measurement's term of `L` at the table `x` (over its attributes, row-major),
+    /// and its gradient in `x`: `1/2 ((q x - y) / sigma)^2` a released cell, the hinge
+    /// `1/2 (max(0, q x - T) / sigma)^2` a censored one.
+    pub(crate) fn loss_and_gradient(&self, x: &[f64]) -> (f64, Vec<f64>) {
+        let mut loss = 0.0;
+        let mut g = Vec::with_capacity(x.len());
+        for (j, (&xj, &yj)) in x.iter().zip(&self.values).enumerate() {
+            let q = self.scale.as_ref().map_or(1.0, |s| s[j]);
+            let diff = match self.threshold {
+                Some(t) if yj < t => (q * xj - t).max(0.0) / self.sigma,
+                _ => (q * xj - yj) / self.sigma,
+            };
+            loss += 0.5 * diff * diff;
+            g.push(q * diff / self.sigma);
+        }
+        (loss, g)
+    }
 }
 
 /// Settings of [`estimate`].
@@ -121,10 +162,11 @@ impl GraphModel {
 
 /// Inverse-variance-weighted total implied by the measurements: for diagonal `Q` the
 /// unbiased estimate from measurement `m` is `sum_i y_i / q_i` with variance
-/// `sigma^2 sum_i 1/q_i^2`. At least 1.
+/// `sigma^2 sum_i 1/q_i^2`. Thresholded measurements are left out (their sums miss the
+/// suppressed cells). At least 1.
 pub fn estimate_total(measurements: &[Measurement]) -> f64 {
     let (mut num, mut den) = (0.0, 0.0);
-    for m in measurements {
+    for m in measurements.iter().filter(|m| m.threshold.is_none()) {
         let (mut est, mut var) = (0.0, 0.0);
         for (i, &y) in m.values.iter().enumerate() {
             let q = m.scale.as_ref().map_or(1.0, |s| s[i]);
@@ -404,6 +446,11 @@ fn check_measurement(sizes: &[usize], names: &[String], m: &Measurement) -> Resu
             "the scale must have one positive weight per cell".into()
         ));
     }
+    if let Some(t) = m.threshold
+        && !(t > 0.0 && t.is_finite())
+    {
+        return Err(bad(format!("threshold {t} must be positive and finite")));
+    }
     Ok(())
 }
 
@@ -638,14 +685,8 @@ impl Engine<'_> {
                 let mut loss = 0.0;
                 for &i in &self.groups[c] {
                     let m = &self.measurements[i];
-                    let x = mu_c.sum_to(&m.attrs).to_vec();
-                    let mut g = Vec::with_capacity(x.len());
-                    for (j, (&xj, &yj)) in x.iter().zip(&m.values).enumerate() {
-                        let q = m.scale.as_ref().map_or(1.0, |s| s[j]);
-                        let diff = (q * xj - yj) / m.sigma;
-                        loss += 0.5 * diff * diff;
-                        g.push(q * diff / m.sigma);
-                    }
+                    let (l, g) = m.loss_and_gradient(&mu_c.sum_to(&m.attrs).to_vec());
+                    loss += l;
                     grad.add_assign(&Factor::from_vec(&m.attrs, self.sizes, g));
                 }
                 (loss, grad)

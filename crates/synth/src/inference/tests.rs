@@ -33,6 +33,7 @@ fn measurement(sizes: &[usize], x: &[f64], attrs: &[usize]) -> Measurement {
         values: exact(sizes, x, attrs),
         sigma: 1.0,
         scale: None,
+        threshold: None,
     }
 }
 
@@ -116,6 +117,7 @@ fn bad_measurements_are_refused() {
         values: vec![1.0; 5],
         sigma: 1.0,
         scale: None,
+        threshold: None,
     };
     let e = estimate(&sizes, &names()[..2], &[m], &[], &opts()).unwrap_err();
     assert!(e.to_string().contains("5 values for 6 cells"), "{e}");
@@ -124,6 +126,7 @@ fn bad_measurements_are_refused() {
         values: vec![1.0, f64::NAN],
         sigma: 1.0,
         scale: None,
+        threshold: None,
     };
     assert!(estimate(&sizes, &names()[..2], &[m], &[], &opts()).is_err());
     let big = vec![1000, 1000, 1000];
@@ -132,6 +135,7 @@ fn bad_measurements_are_refused() {
         values: vec![1.0; 1000],
         sigma: 1.0,
         scale: None,
+        threshold: None,
     };
     let tight = EstimationOptions {
         max_clique_cells: 10,
@@ -191,6 +195,7 @@ fn a_warm_start_is_raked_to_a_new_sparse_measurement() {
         values: v,
         sigma: 5.0,
         scale: None,
+        threshold: None,
     };
     let f = Factor::from_vec(&[0, 1], &sizes, pair.clone());
     let ones = vec![
@@ -233,4 +238,114 @@ fn a_warm_start_is_raked_to_a_new_sparse_measurement() {
         "raked warm start {e_fast} vs {e_slow}"
     );
     assert!(fast_report.loss < 2.0 * slow_report.loss + 1.0);
+}
+
+/// A thresholded measurement's term: the squared error where released, the one-sided hinge
+/// `1/2 (max(0, q x - T) / sigma)^2` where censored; the gradient matches finite differences.
+#[test]
+fn censored_cells_cost_the_hinge_above_the_threshold() {
+    let m = Measurement {
+        attrs: vec![0],
+        values: vec![120.0, 0.0, 0.0, 300.0],
+        sigma: 4.0,
+        scale: Some(vec![1.0, 2.0, 1.0, 1.0]),
+        threshold: Some(100.0),
+    };
+    assert!(!m.is_censored(0) && m.is_censored(1) && m.is_censored(2) && !m.is_censored(3));
+    let x = [110.0, 60.0, 40.0, 290.0];
+    let (loss, grad) = m.loss_and_gradient(&x);
+    // Released: (110 - 120)^2 and (290 - 300)^2; censored: q x = 120 is 20 above T, 40 is below.
+    let want = 0.5 * (100.0 + 400.0 + 100.0) / 16.0;
+    assert!((loss - want).abs() < 1e-12, "{loss} vs {want}");
+    for j in 0..4 {
+        let h = 1e-5;
+        let (mut up, mut down) = (x, x);
+        up[j] += h;
+        down[j] -= h;
+        let fd = (m.loss_and_gradient(&up).0 - m.loss_and_gradient(&down).0) / (2.0 * h);
+        assert!((fd - grad[j]).abs() < 1e-6, "cell {j}: {fd} vs {}", grad[j]);
+    }
+    assert_eq!(grad[2], 0.0, "a censored cell below T has no gradient");
+    // Left out of the total; a dense measurement beside it sets it.
+    let dense = Measurement {
+        attrs: vec![0],
+        values: vec![100.0; 4],
+        sigma: 1.0,
+        scale: None,
+        threshold: None,
+    };
+    assert_eq!(estimate_total(std::slice::from_ref(&m)), 1.0);
+    assert_eq!(estimate_total(&[m.clone(), dense.clone()]), 400.0);
+    // A threshold must be positive and finite.
+    let bad = Measurement {
+        threshold: Some(f64::NAN),
+        ..m
+    };
+    let e = estimate(&[4], &["a".to_string()], &[bad], &[], &opts()).unwrap_err();
+    assert!(e.to_string().contains("threshold"), "{e}");
+}
+
+/// A sparse pair released above a threshold, with dense 1-ways: the estimate matches the
+/// released cells, keeps every censored cell near or below `T`, and puts the suppressed mass
+/// where the 1-ways say it is.
+#[test]
+fn thresholded_pair_is_fit_where_released_and_bounded_where_censored() {
+    let sizes = vec![6, 5];
+    // Row i: one big cell (i, i % 5) and small cells below T elsewhere in the row.
+    let mut x = vec![0.0; 30];
+    for i in 0..6 {
+        x[i * 5 + i % 5] = 1_000.0 + 100.0 * i as f64;
+        x[i * 5 + (i + 1) % 5] = 30.0;
+    }
+    let pair = Factor::from_vec(&[0, 1], &sizes, x.clone());
+    let t = 100.0;
+    let censored = Measurement {
+        attrs: vec![0, 1],
+        values: x.iter().map(|&v| if v >= t { v } else { 0.0 }).collect(),
+        sigma: 1.0,
+        scale: None,
+        threshold: Some(t),
+    };
+    let ones: Vec<Measurement> = (0..2)
+        .map(|a| Measurement {
+            attrs: vec![a],
+            values: pair.sum_to(&[a]).to_vec(),
+            sigma: 1.0,
+            scale: None,
+            threshold: None,
+        })
+        .collect();
+    let mut ms = ones.clone();
+    ms.push(censored.clone());
+    let names: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+    let (model, report) = estimate(&sizes, &names, &ms, &[], &opts()).unwrap();
+    let n: f64 = x.iter().sum();
+    assert!(
+        (report.total - n).abs() < 1e-6 * n,
+        "{} vs {n}",
+        report.total
+    );
+    let est: Vec<f64> = model
+        .marginal(&[0, 1])
+        .unwrap()
+        .to_vec()
+        .iter()
+        .map(|p| p * report.total)
+        .collect();
+    for (j, (&e, &truth)) in est.iter().zip(&x).enumerate() {
+        if censored.is_censored(j) {
+            assert!(e <= t + 1.0, "censored cell {j}: {e}");
+        } else {
+            assert!((e - truth).abs() < 1.0, "released cell {j}: {e} vs {truth}");
+        }
+    }
+    // The 1-ways hold: each row's suppressed 30 went to its censored cells.
+    for (a, m) in ones.iter().enumerate() {
+        let got = Factor::from_vec(&[0, 1], &sizes, est.clone())
+            .sum_to(&[a])
+            .to_vec();
+        for (g, w) in got.iter().zip(&m.values) {
+            assert!((g - w).abs() < 1.0, "attr {a}: {g} vs {w}");
+        }
+    }
 }

@@ -25,6 +25,7 @@ fn branching() -> GraphModel {
                 values: (0..n).map(|_| 5.0 + 95.0 * unit()).collect(),
                 sigma: 1.0,
                 scale: None,
+                threshold: None,
             }
         })
         .collect();
