@@ -127,10 +127,19 @@ fn main() {
             .iter()
             .map(|m| (0..m.values.len()).filter(|&j| !m.is_censored(j)).count())
             .sum();
+        // How far past `is_sparse`'s bar each thresholded table is: cells sigma / (4 N).
+        let margins: Vec<String> = thresholded
+            .iter()
+            .map(|m| {
+                let ratio = m.values.len() as f64 * m.sigma / model.total;
+                format!("{:.2}", ratio / pets_synth::mst::SPARSE_NOISE_RATIO)
+            })
+            .collect();
         println!(
-            "  {cells} noisy cells in dense tables; {} thresholded tables, {released} cells \
-             released; tree: {:?}",
+            "  {cells} noisy cells in dense tables; {} thresholded tables (cells sigma / 4N: \
+             {}), {released} cells released; tree: {:?}",
             thresholded.len(),
+            margins.join(", "),
             model.selected
         );
         for (t, p) in worst_pairs(&table, &synth, 5) {

@@ -174,9 +174,9 @@ pub struct FitArgs {
     /// the tree: much faster on wide domains, may skip a large but useful pair.
     #[arg(long)]
     pub noise_penalty: bool,
-    /// Measure every MST pair densely (the published MST). By default a pair with more
-    /// cells than records per unit of noise (postcode district x provider) is released
-    /// above a threshold instead, with a quarter of delta: far fewer noise draws, but its
+    /// Measure every MST pair densely (the published MST). By default a pair whose dense
+    /// release would be mostly noise (postcode district x provider) is released above a
+    /// threshold instead, with a quarter of delta: far fewer noise draws, but its
     /// small cells are suppressed.
     #[arg(long)]
     pub dense_pairs: bool,

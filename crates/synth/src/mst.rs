@@ -22,8 +22,9 @@
 //!    reference; pets splits it by compressed table size by default ([`shares`]).
 //!
 //! **Sparse pairs** ([`MstOptions::sparse_pairs`], on by default; not in the reference): a
-//! selected pair whose compressed table has more cells than records per unit of noise
-//! (`cells sigma_2 > N`, with `N` the total estimated from the noisy 1-ways: public) is
+//! selected pair whose dense release would carry several times more noise than there are
+//! records (`cells sigma > SPARSE_NOISE_RATIO N`, with `sigma` the noise of its share of
+//! `rho2` and `N` the total estimated from the noisy 1-ways: public) is
 //! released by the Gaussian threshold mechanism at the same rho
 //! ([`crate::measure::measure_thresholded`]): noise on its occupied cells only, each
 //! released iff its noisy count reaches `T`. A quarter of delta is set aside for this
@@ -120,7 +121,7 @@ pub struct MstOptions {
     /// ([`shares`]: `min(cells, cap)^(2/3)`, the split that minimises the total L1 error)
     /// rather than equally (the paper's MST). Default on.
     pub size_weighted_shares: bool,
-    /// Release a selected pair whose table has more cells than records per unit of noise
+    /// Release a selected pair whose dense release would be mostly noise ([`is_sparse`])
     /// by the Gaussian threshold mechanism (module docs, "Sparse pairs"), with a quarter of
     /// delta set aside for it. Default on; off, every pair is measured densely (the
     /// reference) and the whole delta converts rho.
@@ -696,8 +697,8 @@ pub(crate) type TreeMeasured = (Vec<(usize, usize)>, Vec<NoisyMarginal>);
 /// `budget.rho_sel / rounds` on [`pair_score_penalised`] (sensitivity `m` a person,
 /// Kruskal-style: only pairs joining two components), then measure each selected pair's
 /// compressed table with the Gaussian mechanism at its share of `budget.rho2`
-/// ([`pair_shares`]); with `tree.pair_delta`, a pair whose table has `cells sigma_2 > N`
-/// (module docs, "Sparse pairs"; `N` estimated from `one_ways`) by the Gaussian threshold
+/// ([`pair_shares`]); with `tree.pair_delta`, a pair [`is_sparse`] at the sigma of its
+/// share (module docs, "Sparse pairs"; `N` estimated from `one_ways`) by the Gaussian threshold
 /// mechanism at that delta. Labels start with `"{method}: "`. Returns the edges and their
 /// noisy marginals, in selection order.
 #[allow(clippy::too_many_arguments)]
@@ -795,9 +796,12 @@ pub(crate) fn tree_step(
         let pair = vec![names[a].clone(), names[b].clone()];
         let rho_pair = (budget.rho2 * pair_shares[k]).next_down().next_down();
         let label = format!("{method}: 2-way marginal of {} x {}", names[a], names[b]);
+        // The noise this pair gets at its share (public: from the budget alone).
+        let sigma_pair =
+            pets::dp::mechanisms::DiscreteGaussian::for_rho(m, rho_pair)?.scale();
         let noisy = match tree.pair_delta {
-            // Public: the compressed sizes, sigma_2 from rho, the total from the 1-ways.
-            Some(delta) if is_sparse(counts.len(), sigma2, total) => measure_thresholded(
+            // Public: the compressed size, sigma from rho, the total from the 1-ways.
+            Some(delta) if is_sparse(counts.len(), sigma_pair, total) => measure_thresholded(
                 session,
                 &format!("{label} (thresholded: sparse)"),
                 &pair,
@@ -822,11 +826,25 @@ pub(crate) fn tree_step(
     Ok((selected, measured))
 }
 
-/// Whether a pair table of `cells` cells is sparse: it holds more cells than records per
-/// unit of noise, `cells sigma > total` (all public). A dense release of it adds more noise
-/// (about `0.8 sigma` a cell) than there are records, and most of its cells are empty.
+/// How many times the records a dense release's noise must exceed for a pair to be
+/// released above a threshold instead ([`is_sparse`]).
+///
+/// Why 4: the threshold mechanism suppresses every cell below `T ~ 6.6 sigma`, while the
+/// dense estimate (the least-squares fit, `max(y - lambda, 0)`) keeps cells above a
+/// data-adaptive `lambda` that stays below `2 sigma` until the noise is ~100 times the
+/// records; so thresholding always costs some accuracy and is worth it only where the
+/// dense table is overwhelmingly noise, which is also where its noise draws dominate the
+/// fit. At 4 (expected noise `~0.8 cells sigma` over 3 times the records): postcode
+/// district x provider at 100k-1M rows (ratio 6-16) is thresholded; pairs near 1
+/// (chief complaint x diagnosis, district x weekday at 100k) stay dense; at ratio 1 the
+/// whole-table default lost 1-2% of its mean 2-way TVD at 100k (`benches/README.md`).
+pub const SPARSE_NOISE_RATIO: f64 = 4.0;
+
+/// Whether a pair table of `cells` cells is sparse: `cells sigma > SPARSE_NOISE_RATIO
+/// total` (all public), i.e. its dense release's expected noise `~0.8 sigma` a cell adds
+/// up to over three times the records.
 pub(crate) fn is_sparse(cells: usize, sigma: f64, total: f64) -> bool {
-    cells as f64 * sigma > total
+    cells as f64 * sigma > SPARSE_NOISE_RATIO * total
 }
 
 /// Each selected pair's share of `rho2` ([`shares`] of the compressed table sizes: public).
@@ -1106,7 +1124,7 @@ fn root(p: &mut [usize], mut i: usize) -> usize {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn delta_is_split_without_exceeding_it_and_sparseness_is_cells_times_sigma() {
+    fn delta_is_split_without_exceeding_it_and_sparse_pairs_are_mostly_noise() {
         for delta in [1e-9, 1e-5, 0.3, 5e-324, 1e-300] {
             assert_eq!(super::split_delta(delta, false), (delta, 0.0));
             let (conv, pairs) = super::split_delta(delta, true);
@@ -1118,8 +1136,9 @@ mod tests {
             // conv <= exact(delta - pairs): rounded by half an ulp at most, then one down.
             assert!(conv + pairs <= delta, "{delta}: {conv} + {pairs}");
         }
-        assert!(super::is_sparse(290_000, 14.2, 1e6));
-        assert!(!super::is_sparse(290_000, 14.2, 1e7));
+        assert!(super::is_sparse(290_000, 20.0, 1e6));
+        assert!(!super::is_sparse(290_000, 20.0, 2e6));
+        assert!(!super::is_sparse(5_928, 22.0, 1e5));
         assert!(!super::is_sparse(60, 14.2, 1e3));
     }
 

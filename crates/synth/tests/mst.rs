@@ -103,7 +103,7 @@ fn mst_on_ae_beats_independent_and_spends_exactly_the_budget() {
     assert!(tvd2_rest < 0.8 * indep_rest, "{tvd2_rest} vs {indep_rest}");
 }
 
-/// MST's sparse pairs (default): a pair with more cells than records per unit of noise is
+/// MST's sparse pairs (default): a pair whose dense release would be mostly noise is
 /// released by the Gaussian threshold mechanism; the fit stays within (epsilon, delta), the
 /// ledger shows the delta each thresholded pair spent, the model file keeps the threshold,
 /// and without sparse pairs every pair is dense at a slightly larger rho.

@@ -455,8 +455,8 @@ class MST:
             expected noise of measuring it (AIM's score) instead of MST's plain error: much
             faster on wide domains, but may skip a large useful pair (e.g. postcode district
             x provider).
-        sparse_pairs: Release a tree pair with more cells than records per unit of noise
-            (postcode district x provider) by the Gaussian threshold mechanism: noise on its
+        sparse_pairs: Release a tree pair whose dense release would carry over three times
+            as much noise as there are records (postcode district x provider) by the Gaussian threshold mechanism: noise on its
             occupied cells only, each kept when its noisy count reaches a threshold, with a
             quarter of delta set aside (default ``True``; far fewer noise draws, but the
             pair's small cells are suppressed). ``False`` measures every pair densely, the
