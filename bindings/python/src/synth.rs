@@ -256,7 +256,7 @@ impl PySynthModel {
     }
 
     /// Each measurement's columns and noise scale: `(columns, sigma, cells)`.
-    fn measurements(&self) -> Vec<(Vec<String>, f64, usize)> {
+    fn measurements(&self) -> Vec<(Vec<String>, f64, usize, Option<f64>)> {
         self.model
             .measurements
             .iter()
@@ -265,6 +265,7 @@ impl PySynthModel {
                     m.columns.clone(),
                     m.measurement.sigma,
                     m.measurement.values.len(),
+                    m.measurement.threshold,
                 )
             })
             .collect()

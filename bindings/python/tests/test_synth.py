@@ -510,6 +510,25 @@ def test_noise_penalty_fits_within_the_same_budget(ae, schema):
     assert ledger["spent"]["rho"] == pytest.approx(model.rho, rel=1e-9)
 
 
+def test_sparse_pairs_are_thresholded_by_default_and_dense_on_request(ae, schema):
+    cols = ["postcode_district", "provider_code", "sex", "acuity"]
+    model = pets.synth.MST(schema=schema, columns=cols).fit(ae, progress=False).model
+    sparse = [m for m in model.measurements if m["threshold"] is not None]
+    assert any("postcode_district" in m["columns"] for m in sparse), model.measurements
+    assert all(m["threshold"] > m["sigma"] for m in sparse)
+    assert 0 < model.ledger["spent"]["delta"] <= 0.25e-9
+    assert any("is sparse" in n for n in model.notes)
+    dense = (
+        pets.synth.MST(schema=schema, columns=cols, sparse_pairs=False)
+        .fit(ae, progress=False)
+        .model
+    )
+    assert all(m["threshold"] is None for m in dense.measurements)
+    assert dense.ledger["spent"]["delta"] == 0
+    assert dense.rho > model.rho
+    assert dense.sample(100, seed=1).num_rows == model.sample(100, seed=1).num_rows == 100
+
+
 def test_a_model_above_the_clique_limit_is_refused(ae, schema):
     with pytest.raises(pets.InvalidParameterError, match="clique"):
         pets.synth.MST(

@@ -49,6 +49,48 @@ fn fit_then_sample_without_the_data() {
     assert_eq!(v["version"], 1);
     assert_eq!(v["epsilon"], 1.0);
     assert!(v["ledger"]["entries"].as_array().unwrap().len() == 7 + 6 + 6);
+    // Postcode district x provider is sparse at 20k rows: released above a threshold (the
+    // model keeps T, the ledger its delta, the output says so); --dense-pairs measures it
+    // densely with no delta spent.
+    let thresholded = |v: &serde_json::Value| -> Vec<String> {
+        v["measurements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["measurement"].get("threshold").is_some())
+            .map(|m| m["columns"].to_string())
+            .collect()
+    };
+    let sparse = thresholded(&v);
+    assert!(
+        sparse.iter().any(|c| c.contains("postcode_district")),
+        "{sparse:?}"
+    );
+    assert!(text(&o).contains("is sparse"), "{}", text(&o));
+    assert!(v["ledger"]["spent"]["delta"].as_f64().unwrap() > 0.0);
+    let dense_model = dir.path().join("dense.json");
+    let o = pets(&[
+        "synth",
+        "fit",
+        p(&data),
+        "--schema",
+        p(&schema),
+        "--epsilon",
+        "1",
+        "--delta",
+        "1e-9",
+        "--columns",
+        "age_band,sex,postcode_district,provider_code,acuity,admitted,total_time_in_dept_min",
+        "--dense-pairs",
+        "--out",
+        p(&dense_model),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("is sparse"), "{}", text(&o));
+    let d: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&dense_model).unwrap()).unwrap();
+    assert!(thresholded(&d).is_empty());
+    assert_eq!(d["ledger"]["spent"]["delta"].as_f64().unwrap(), 0.0);
 
     // The data file is not needed any more.
     std::fs::remove_file(&data).unwrap();

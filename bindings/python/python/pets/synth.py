@@ -198,10 +198,13 @@ class SynthModel:
 
     @property
     def measurements(self) -> list[dict[str, Any]]:
-        """Each noisy marginal: ``columns``, noise ``sigma`` and ``cells`` (after compression)."""
+        """Each noisy marginal: ``columns``, noise ``sigma``, ``cells`` (after compression)
+        and ``threshold``: for a sparse pair released above a threshold (MST's
+        ``sparse_pairs``), the noisy count a cell needed to be released; else ``None``.
+        """  # noqa: D205
         return [
-            {"columns": cols, "sigma": sigma, "cells": cells}
-            for cols, sigma, cells in self._native.measurements()
+            {"columns": cols, "sigma": sigma, "cells": cells, "threshold": threshold}
+            for cols, sigma, cells, threshold in self._native.measurements()
         ]
 
     @property
