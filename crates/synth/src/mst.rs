@@ -797,8 +797,7 @@ pub(crate) fn tree_step(
         let rho_pair = (budget.rho2 * pair_shares[k]).next_down().next_down();
         let label = format!("{method}: 2-way marginal of {} x {}", names[a], names[b]);
         // The noise this pair gets at its share (public: from the budget alone).
-        let sigma_pair =
-            pets::dp::mechanisms::DiscreteGaussian::for_rho(m, rho_pair)?.scale();
+        let sigma_pair = pets::dp::mechanisms::DiscreteGaussian::for_rho(m, rho_pair)?.scale();
         let noisy = match tree.pair_delta {
             // Public: the compressed size, sigma from rho, the total from the 1-ways.
             Some(delta) if is_sparse(counts.len(), sigma_pair, total) => measure_thresholded(
