@@ -501,7 +501,7 @@ impl Engine<'_> {
     ///    `{x >= 0, sum x = N}` in L2 — the least-squares fit of that table alone, which
     ///    thresholds noise away (`x = max(y - lambda, 0)`);
     /// 2. each attribute's 1-way table is the inverse-variance-weighted mean of the
-    ///    projections of every measurement containing it;
+    ///    projections of every measurement containing it (thresholded ones aside);
     /// 3. each clique table is raked (iterative proportional fitting, Deming & Stephan 1940)
     ///    to those 1-way tables, so separators agree.
     ///
@@ -531,7 +531,8 @@ impl Engine<'_> {
         for (a, target) in one.iter_mut().enumerate().take(n_attrs) {
             let (mut acc, mut wsum) = (vec![0.0; self.sizes[a]], 0.0);
             for (m, p) in self.measurements.iter().zip(&projected) {
-                if !m.attrs.contains(&a) {
+                // A thresholded table's sums miss its suppressed cells: not a 1-way target.
+                if !m.attrs.contains(&a) || m.threshold.is_some() {
                     continue;
                 }
                 let others: usize = m
