@@ -459,11 +459,11 @@ class MST:
             faster on wide domains, but may skip a large useful pair (e.g. postcode district
             x provider).
         sparse_pairs: Release a tree pair whose dense release would carry over three times
-            as much noise as there are records (postcode district x provider) by the Gaussian threshold mechanism: noise on its
-            occupied cells only, each kept when its noisy count reaches a threshold, with a
-            quarter of delta set aside (default ``True``; far fewer noise draws, but the
-            pair's small cells are suppressed). ``False`` measures every pair densely, the
-            published MST (``--dense-pairs``).
+            as much noise as there are records (postcode district x provider) by the
+            Gaussian threshold mechanism: noise on its occupied cells only, each kept when
+            its noisy count reaches a threshold, with a quarter of delta set aside (default
+            ``True``; far fewer noise draws, but the pair's small cells are suppressed).
+            ``False`` measures every pair densely, the published MST (``--dense-pairs``).
         score_threshold: Soft threshold of the tree-edge score in multiples of the 2-way
             noise sigma: a pair scores only the part of its error above it, so dense pairs
             whose measurement would be mostly noise are not picked over useful ones
