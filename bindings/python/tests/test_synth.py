@@ -144,7 +144,8 @@ def test_the_ledger_spends_exactly_the_target_budget(mst):
     # A quarter of delta is set aside for sparse pairs (none among these columns), rho is
     # converted at the rest: the whole is still (1, 1e-9)-DP.
     budget = ledger["budget"]
-    assert budget["measure"] == "zcdp" and budget["rho"] == m.rho
+    assert budget["measure"] == "zcdp"
+    assert budget["rho"] == m.rho
     assert 0 < budget["delta"] <= 0.25e-9
     assert ledger["spent"]["delta"] == 0
     spent = ledger["spent"]["rho"]
