@@ -576,7 +576,7 @@ pub fn fit_aim_bounded_with(
             score_threshold: 1.0,
             noise_penalty: false,
             size_weighted_shares: opts.size_weighted_shares,
-            pair_delta: None,
+            sparse_delta: None,
         };
         let (edges, pairs) = tree_step(
             &mut session,

@@ -28,7 +28,8 @@
 //! released by the Gaussian threshold mechanism at the same rho
 //! ([`crate::measure::measure_thresholded`]): noise on its occupied cells only, each
 //! released iff its noisy count reaches `T`. A quarter of delta is set aside for this
-//! before anything is measured (`delta_pairs`, `delta_pairs / r` a pair), and rho is the
+//! before anything is measured (`delta_pairs`; `delta_pairs / k` for each of the `k`
+//! sparse pairs, known once the tree is chosen and before any pair is measured), and rho is the
 //! largest whose conversion at the remaining delta gives epsilon, so the total is still
 //! (epsilon, delta)-DP. Proof: [`crate::proofs::mst_sparse_pairs`]. On 1M A&E rows x 12
 //! columns postcode district x provider is 290k cells with ~13k occupied: the fit draws
@@ -486,10 +487,9 @@ impl MstBudget {
         )
     }
 
-    /// The delta each thresholded pair may spend (`None`: every pair is dense).
-    pub(crate) fn pair_delta(&self) -> Option<f64> {
-        (self.delta_pairs > 0.0 && self.rounds > 0)
-            .then(|| (self.delta_pairs / self.rounds as f64).next_down())
+    /// The delta the thresholded pairs may share (`None`: every pair is dense).
+    pub(crate) fn sparse_delta(&self) -> Option<f64> {
+        (self.delta_pairs > 0.0 && self.rounds > 0).then_some(self.delta_pairs)
     }
 
     /// MST's split of a budget `rho` (module docs, steps 1-3), the tree spanning the
@@ -621,7 +621,7 @@ fn fit_mst_counts(
         score_threshold: opts.score_threshold,
         noise_penalty: opts.noise_penalty,
         size_weighted_shares: opts.size_weighted_shares,
-        pair_delta: budget.pair_delta(),
+        sparse_delta: budget.sparse_delta(),
     };
     let (selected, pairs) = tree_step(
         &mut session,
@@ -684,9 +684,10 @@ pub(crate) struct TreeSettings {
     pub noise_penalty: bool,
     /// Split `rho2` among the pairs by table size ([`shares`]).
     pub size_weighted_shares: bool,
-    /// The delta each sparse pair's thresholded release may spend; `None` measures every
-    /// pair densely ([`MstOptions::sparse_pairs`]).
-    pub pair_delta: Option<f64>,
+    /// The delta the sparse pairs' thresholded releases share (each `1/k` of it, `k` the
+    /// number of sparse pairs selected); `None` measures every pair densely
+    /// ([`MstOptions::sparse_pairs`]).
+    pub sparse_delta: Option<f64>,
 }
 
 /// The edges [`tree_step`] selected, `(a, b)` with `a < b`, and their noisy marginals.
@@ -698,9 +699,10 @@ pub(crate) type TreeMeasured = (Vec<(usize, usize)>, Vec<NoisyMarginal>);
 /// `budget.rho_sel / rounds` on [`pair_score_penalised`] (sensitivity `m` a person,
 /// Kruskal-style: only pairs joining two components), then measure each selected pair's
 /// compressed table with the Gaussian mechanism at its share of `budget.rho2`
-/// ([`pair_shares`]); with `tree.pair_delta`, a pair [`is_sparse`] at the sigma of its
-/// share (module docs, "Sparse pairs"; `N` estimated from `one_ways`) by the Gaussian threshold
-/// mechanism at that delta. Labels start with `"{method}: "`. Returns the edges and their
+/// ([`pair_shares`]); with `tree.sparse_delta`, each of the `k` selected pairs that
+/// [`is_sparse`] at the sigma of its share (module docs, "Sparse pairs"; `N` estimated
+/// from `one_ways`; all decided before any pair is measured) by the Gaussian threshold
+/// mechanism at `1/k` of that delta. Labels start with `"{method}: "`. Returns the edges and their
 /// noisy marginals, in selection order.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn tree_step(
@@ -791,17 +793,36 @@ pub(crate) fn tree_step(
     // Noisy 2-way marginals of the selected edges, each its share of rho2 (public: from
     // the compressed sizes, released).
     let pair_shares = pair_shares(&selected, &sizes, tree.size_weighted_shares);
+    let rho_pairs: Vec<f64> = pair_shares
+        .iter()
+        .map(|s| (budget.rho2 * s).next_down().next_down())
+        .collect();
+    // Which pairs are sparse, before any is measured (public: the compressed sizes, each
+    // pair's sigma from its rho, the total from the 1-ways); they share the sparse delta.
+    let sparse: Vec<bool> = match tree.sparse_delta {
+        Some(_) => selected
+            .iter()
+            .zip(&rho_pairs)
+            .map(|(&(a, b), &rho_pair)| {
+                let sigma = pets::dp::mechanisms::DiscreteGaussian::for_rho(m, rho_pair)?.scale();
+                Ok(is_sparse(sizes[a] * sizes[b], sigma, total))
+            })
+            .collect::<Result<_>>()?,
+        None => vec![false; selected.len()],
+    };
+    let n_sparse = sparse.iter().filter(|&&s| s).count();
+    let delta_each = tree
+        .sparse_delta
+        .filter(|_| n_sparse > 0)
+        .map(|d| (d / n_sparse as f64).next_down());
     let mut measured = Vec::with_capacity(selected.len());
     for (k, &(a, b)) in selected.iter().enumerate() {
         let counts = source.pair(a, b, &maps, &sizes)?;
         let pair = vec![names[a].clone(), names[b].clone()];
-        let rho_pair = (budget.rho2 * pair_shares[k]).next_down().next_down();
+        let rho_pair = rho_pairs[k];
         let label = format!("{method}: 2-way marginal of {} x {}", names[a], names[b]);
-        // The noise this pair gets at its share (public: from the budget alone).
-        let sigma_pair = pets::dp::mechanisms::DiscreteGaussian::for_rho(m, rho_pair)?.scale();
-        let noisy = match tree.pair_delta {
-            // Public: the compressed size, sigma from rho, the total from the 1-ways.
-            Some(delta) if is_sparse(counts.len(), sigma_pair, total) => measure_thresholded(
+        let noisy = match delta_each {
+            Some(delta) if sparse[k] => measure_thresholded(
                 session,
                 &format!("{label} (thresholded: sparse)"),
                 &pair,
@@ -1148,12 +1169,11 @@ mod tests {
         let sparse = super::MstBudget::new(&[5, 300, 40], &opts, true).unwrap();
         let dense = super::MstBudget::new(&[5, 300, 40], &opts, false).unwrap();
         assert_eq!((dense.delta_pairs, dense.delta_conversion), (0.0, 1e-9));
-        assert!(dense.pair_delta().is_none());
+        assert!(dense.sparse_delta().is_none());
         assert!(sparse.delta_pairs > 0.0 && sparse.delta_conversion + sparse.delta_pairs <= 1e-9);
         // Less delta to convert at: a slightly smaller rho (about 1%), still (1, 1e-9).
         assert!(sparse.rho < dense.rho && sparse.rho > 0.98 * dense.rho);
-        let pair = sparse.pair_delta().unwrap();
-        assert!(pair * sparse.rounds as f64 <= sparse.delta_pairs);
+        assert_eq!(sparse.sparse_delta(), Some(sparse.delta_pairs));
         let session = sparse.session().unwrap();
         assert_eq!(session.total().delta(), sparse.delta_pairs);
         let (eps, d) = session
