@@ -13,7 +13,7 @@
 //! most of MST's fit time.
 //!
 //! **Sparse tables** ([`measure_thresholded`]): a table with far more cells than records
-//! (postcode district x provider: 290k cells, ~11k occupied at 1M rows) is released by the
+//! (postcode district x provider: 290k cells, ~13k occupied at 1M rows) is released by the
 //! Gaussian threshold mechanism instead ([`pets::dp::mechanisms::ThresholdedCounts`]):
 //! discrete Gaussian noise of the same sigma on the occupied cells only, each released iff
 //! its noisy count is at least `T`. Its cost is the same rho plus a delta (the chance that a

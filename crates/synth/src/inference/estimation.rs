@@ -12,9 +12,9 @@
 //! mechanism, [`pets::dp::mechanisms::ThresholdedCounts`]: only cells whose noisy count is
 //! at least `T` are released) are censored observations. A released cell keeps the squared
 //! term above. An unreleased cell says only that `y_j < T`, i.e. `q_j mu_j < T - Z`: it
-//! costs the one-sided hinge `1/2 (max(0, q_j mu_j - T) / sigma)^2`, the quadratic
-//! asymptote of the censored (Tobit) negative log-likelihood `-ln Phi((T - q_j mu_j) /
-//! sigma)` and a convex lower bound of it up to a constant. So `L` stays convex and
+//! costs the one-sided hinge `1/2 (max(0, q_j mu_j - T) / sigma)^2`: the leading term of
+//! the censored (Tobit) negative log-likelihood `-ln Phi((T - q_j mu_j) / sigma)` and a
+//! convex lower bound of it (`Phi(z) <= e^{-z^2/2} / 2` for `z <= 0`). So `L` stays convex and
 //! differentiable: the estimate may put up to about `T` in a suppressed cell (an empty cell
 //! and a small one look alike), and the other measurements decide how much. A thresholded
 //! measurement is left out of the total (its sum misses the suppressed mass).
