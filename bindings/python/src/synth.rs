@@ -232,7 +232,9 @@ impl PySynthModel {
         self.model.delta
     }
 
-    /// The zCDP budget rho that gives (epsilon, delta)-DP.
+    /// The zCDP budget rho: it gives (epsilon, delta)-DP, or with MST's sparse pairs
+    /// (epsilon, delta - the delta set aside for them), which their thresholded releases
+    /// spend on top (the ledger's `budget` and `spent`).
     #[getter]
     fn rho(&self) -> f64 {
         self.model.rho

@@ -99,7 +99,9 @@ pub struct SynthModel {
     pub epsilon: f64,
     /// Target delta.
     pub delta: f64,
-    /// The zCDP budget rho that gives (epsilon, delta)-DP.
+    /// The zCDP budget rho: it gives (epsilon, delta)-DP, or with MST's sparse pairs
+    /// (epsilon, delta - the delta set aside for them), which their thresholded releases
+    /// spend on top (the ledger's `budget` and `spent`).
     pub rho: f64,
     /// DP domain compression of each column.
     pub compression: Vec<Compression>,

@@ -5,7 +5,8 @@
 //!
 //! Budget: (epsilon, delta) is converted to the zCDP budget `rho = cdp_rho(epsilon, delta)`,
 //! the largest rho whose conversion (Canonne, Kamath & Steinke 2020, Prop. 12 — the one the
-//! reference uses) gives (epsilon, delta)-DP. It is split in three parts; the paper and
+//! reference uses) gives (epsilon, delta)-DP (with sparse pairs, below, at `delta` minus
+//! the part set aside for them). It is split in three parts; the paper and
 //! reference split it equally (`selection_share = 1/3`), pets gives the selection a tenth by
 //! default and the measurements the rest ([`MstOptions::selection_share`]):
 //!
@@ -459,6 +460,8 @@ impl MstBudget {
     /// part of delta set aside for sparse pairs when `sparse` (the pooled fit's
     /// [`MstOptions::sparse_pairs`]; the federated fit measures every pair densely).
     pub(crate) fn new(cards: &[u32], opts: &MstOptions, sparse: bool) -> Result<MstBudget> {
+        // The user's (epsilon, delta) checked as given (0 < delta < 1), before any split.
+        cdp_rho(opts.epsilon, opts.delta)?;
         if !(opts.score_threshold >= 0.0 && opts.score_threshold.is_finite()) {
             return Err(SynthError::invalid(
                 "score_threshold",
@@ -1154,8 +1157,10 @@ mod tests {
                 pairs <= delta * super::SPARSE_DELTA_SHARE,
                 "{delta}: {pairs}"
             );
-            // conv <= exact(delta - pairs): rounded by half an ulp at most, then one down.
-            assert!(conv + pairs <= delta, "{delta}: {conv} + {pairs}");
+            // conv <= exact(delta - pairs): rounded by at most half the spacing below the
+            // result, then moved down by that spacing. conv is 0.75 delta or delta, so
+            // delta - conv is exact (Sterbenz) and this is the exact claim.
+            assert!(delta - conv >= pairs, "{delta}: {conv} + {pairs}");
         }
         assert!(super::is_sparse(290_000, 20.0, 1e6));
         assert!(!super::is_sparse(290_000, 20.0, 2e6));
@@ -1181,6 +1186,10 @@ mod tests {
             .to_approx_dp(sparse.delta_conversion)
             .unwrap();
         assert!(eps <= 1.0 && d <= 1e-9, "{eps} {d}");
+        // A delta of 1 or more is refused as given, not after the split.
+        let e = super::MstBudget::new(&[5, 300, 40], &super::MstOptions::new(1.0, 1.2), true)
+            .unwrap_err();
+        assert!(e.to_string().contains("1.2"), "{e}");
         // One pairable column: no pairs, nothing set aside.
         let one = super::MstBudget::new(&[5, 9_000], &opts, true).unwrap();
         assert_eq!((one.delta_pairs, one.rounds), (0.0, 0));

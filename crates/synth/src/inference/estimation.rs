@@ -45,7 +45,8 @@ use crate::error::{Result, SynthError};
 use pets::progress::Progress;
 
 /// One noisy marginal: `values = scale * mu_attrs + N(0, sigma^2)`, row-major over `attrs`
-/// (ascending attribute indices).
+/// (ascending attribute indices); with [`Measurement::threshold`], only the cells at or
+/// above it are such values (the others are censored).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
     /// Attribute indices, ascending.
