@@ -118,12 +118,13 @@ def connection(fed) -> dict:
     return {"aggregator": fed["url"], "wait_seconds": 90, "tls": tls(fed["certs"], "analyst")}
 
 
-def start_nodes(fed) -> list:
+def start_nodes(fed, **extra) -> list:
+    """Every trust's node in the background; `extra` goes into each node's config."""
     return [
         pets.federated.node(
             fed["tables"][name],
             schema=fed["schema"],
-            config=node_config(fed, name),
+            config=node_config(fed, name, **extra),
             background=True,
         )
         for name in TRUSTS
@@ -210,15 +211,7 @@ def test_a_fit_file_runs_the_federated_fit_over_the_network_and_returns_a_model(
         f'[fit]\nschema = "{schema_path}"\nepsilon = 2.0\ndelta = 1e-9\n'
         "max_trusts_per_person = 1\n",
     )
-    nodes = [
-        pets.federated.node(
-            fed["tables"][name],
-            schema=fed["schema"],
-            config=node_config(fed, name, rounds=3),
-            background=True,
-        )
-        for name in TRUSTS
-    ]
+    nodes = start_nodes(fed, rounds=3)
     try:
         model = pets.federated.submit(job)
         assert model.method == "mst (federated)"
@@ -240,15 +233,7 @@ def test_a_train_file_runs_federated_averaging_over_the_network(federation, tmp_
         f'[train]\nschema = "{schema_path}"\ntarget = "admitted"\nepsilon = 2.0\n'
         "rounds = 3\nmax_trusts_per_person = 1\n",
     )
-    nodes = [
-        pets.federated.node(
-            fed["tables"][name],
-            schema=fed["schema"],
-            config=node_config(fed, name, rounds=3),
-            background=True,
-        )
-        for name in TRUSTS
-    ]
+    nodes = start_nodes(fed, rounds=3)
     try:
         model = pets.federated.submit(job)
         assert isinstance(model, pets.federated.FederatedModel)

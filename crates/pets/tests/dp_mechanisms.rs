@@ -289,6 +289,14 @@ fn randomized_response_frequencies_and_map() {
     assert!(RandomizedResponse::new(4, 0.2, 1).is_err());
 }
 
+/// The noise `m` adds to `N` keys far above its threshold (all of them released).
+fn noise_far_above_threshold(s: &mut Session, m: &ThresholdedCounts) -> Vec<f64> {
+    let big: Vec<(u64, i64)> = (0..N as u64).map(|k| (k, 10_000)).collect();
+    let out = s.release(m, &big, record("threshold")).unwrap().value;
+    assert_eq!(out.len(), N);
+    out.iter().map(|&(_, c)| (c - 10_000) as f64).collect()
+}
+
 #[test]
 fn threshold_map_is_laplace_plus_tail_delta() {
     let b = 2.0;
@@ -354,10 +362,7 @@ fn threshold_noise_and_release_rate() {
     let m = ThresholdedCounts::new(ThresholdNoise::Laplace, b, t, 1, 1.0, 1.0).unwrap();
     let mut s = Session::new(Cost::epsilon(1e12).with_delta(0.5)).unwrap();
     // Keys far above the threshold: all released, noise is discrete Laplace(b).
-    let big: Vec<(u64, i64)> = (0..N as u64).map(|k| (k, 10_000)).collect();
-    let out = s.release(&m, &big, record("threshold")).unwrap().value;
-    assert_eq!(out.len(), N);
-    let mut x: Vec<f64> = out.iter().map(|&(_, c)| (c - 10_000) as f64).collect();
+    let mut x = noise_far_above_threshold(&mut s, &m);
     let d = ks_distance(&mut x, |v| discrete_laplace_cdf(v, b), true);
     assert!(d < dkw(N, FALSE_FAILURE), "KS {d}");
     // Keys 3 below the threshold survive with probability P[Z >= 3].
@@ -435,10 +440,7 @@ fn gaussian_threshold_noise_map_and_release_rate() {
     let m = ThresholdedCounts::new(ThresholdNoise::Gaussian, sigma, t, 1, 1.0, 1.0).unwrap();
     let mut s = Session::new(Cost::rho(1e12).with_delta(0.5)).unwrap();
     // Keys far above the threshold: all released, noise is discrete Gaussian(sigma).
-    let big: Vec<(u64, i64)> = (0..N as u64).map(|k| (k, 10_000)).collect();
-    let out = s.release(&m, &big, record("threshold")).unwrap().value;
-    assert_eq!(out.len(), N);
-    let mut x: Vec<f64> = out.iter().map(|&(_, c)| (c - 10_000) as f64).collect();
+    let mut x = noise_far_above_threshold(&mut s, &m);
     let d = ks_distance(&mut x, |v| discrete_gaussian_cdf(v, sigma), true);
     assert!(d < dkw(N, FALSE_FAILURE), "KS {d}");
     let d_wrong = ks_distance(&mut x, |v| discrete_gaussian_cdf(v, sigma * 1.3), true);
